@@ -1,0 +1,39 @@
+# spinlat: one-command set-up, example run and tests (see README.md).
+BUILD ?= build
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+PYTHON ?= /usr/bin/python3
+
+.PHONY: all deps build run test test-unit bench asan clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+build: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release
+	cmake --build $(BUILD) -j $(JOBS)
+
+# The default example: a Curie-temperature sweep; writes out/default.h5 and out/default.png.
+run: build
+	mkdir -p out
+	$(BUILD)/spinlat run inputs/default.toml -o out/default.h5
+	$(PYTHON) analysis/plot_sweep.py out/default.h5 -o out/default.png
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+test-unit: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -L unit
+
+bench: build
+	$(BUILD)/spinlat bench
+
+# AddressSanitizer + UndefinedBehaviorSanitizer build and unit tests.
+asan: deps
+	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSPINLAT_SANITIZE=ON -DSPINLAT_WITH_TORCH=OFF
+	cmake --build build-asan -j $(JOBS)
+	cd build-asan && ctest --output-on-failure -j $(JOBS) -L unit
+
+clean:
+	rm -rf $(BUILD) build-asan out

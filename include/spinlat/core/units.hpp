@@ -1,0 +1,44 @@
+#pragma once
+// The one place where physical constants and unit conversions live.
+//
+// spinlat works in LAMMPS `metal` units plus magnetism (see docs/units.md):
+//   length Å, energy eV, time ps, mass amu, temperature K, moment μB, field T,
+//   force eV/Å, magnetic force −∂E/∂m in eV/μB, velocity Å/ps.
+// Constants are CODATA 2018. Every conversion below is tested in tests/test_units.cpp.
+namespace spinlat::units {
+
+inline constexpr double kPi = 3.14159265358979323846;
+
+/// Bohr magneton, eV/T.
+inline constexpr double mu_B = 5.7883818060e-5;
+/// Boltzmann constant, eV/K.
+inline constexpr double k_B = 8.617333262e-5;
+/// Reduced Planck constant, eV·ps.
+inline constexpr double hbar = 6.582119569e-4;
+/// Planck constant, eV·ps (THz ↔ meV: E = h f).
+inline constexpr double h_planck = 2.0 * kPi * hbar;
+/// Electron g-factor magnitude.
+inline constexpr double g_e = 2.00231930436256;
+/// Electron gyromagnetic ratio γ_e = g μB/ħ, rad/(ps·T).
+inline constexpr double gamma_e = 0.1760859630;
+/// 1 amu·Å²/ps² expressed in eV (kinetic energy ½ m v² → eV): 1.66053906660e-23 J / e.
+inline constexpr double mvv2e = 1.0364269652680505e-4;
+/// Converts force/mass (eV/Å/amu) to acceleration (Å/ps²).
+inline constexpr double ftm2v = 1.0 / mvv2e;
+/// 1 eV/Å³ in GPa (pressure / stress output).
+inline constexpr double eVA3_to_GPa = 160.21766340;
+
+/// Field in tesla that a magnetic force −∂E/∂m (eV/μB) corresponds to: B = F/μB.
+inline constexpr double magforce_to_tesla(double f_eV_per_muB) { return f_eV_per_muB / mu_B; }
+/// Zeeman energy scale of a moment |m| (μB) in a field B (T), eV.
+inline constexpr double zeeman_energy(double m_muB, double B_tesla) { return m_muB * mu_B * B_tesla; }
+/// Thermal energy k_B T, eV.
+inline constexpr double thermal_energy(double T_kelvin) { return k_B * T_kelvin; }
+/// Temperature (K) of a thermal energy (eV).
+inline constexpr double temperature_of(double energy_eV) { return energy_eV / k_B; }
+/// Angular frequency (rad/ps) to frequency in THz.
+inline constexpr double radps_to_THz(double omega) { return omega / (2.0 * kPi); }
+/// Angular frequency (rad/ps) to energy ħω in meV.
+inline constexpr double radps_to_meV(double omega) { return omega * hbar * 1e3; }
+
+}  // namespace spinlat::units

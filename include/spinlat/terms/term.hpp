@@ -1,0 +1,62 @@
+#pragma once
+// The one interface every Hamiltonian term implements: analytic spin terms, lattice
+// potentials and the learned potential alike. Samplers and integrators see only this (through
+// Hamiltonian) and never how a term computes its numbers.
+//
+// Conventions (docs/units.md): energies in eV; a term's energy is a function of positions and
+// moment vectors m_i = |m_i| ê_i. Pair terms count each pair once (E = −Σ_{i<j} J_ij ê_i·ê_j).
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "spinlat/core/system.hpp"
+#include "spinlat/neighbors/neighbor_list.hpp"
+
+namespace spinlat {
+
+struct SpinKernel;
+
+/// Where a term adds its derivatives; null pointers are skipped.
+struct Derivatives {
+  std::vector<Vec3>* force = nullptr;           ///< −∂E/∂r_i (eV/Å)
+  std::vector<Vec3>* magnetic_force = nullptr;  ///< −∂E/∂m_i (eV/μB), the exact gradient
+  /// Virial W = −Σ_pairs r_ij ⊗ ∂E/∂r_ij (eV); pressure P = (2 K + tr W) / (3 V).
+  Mat3* virial = nullptr;
+};
+
+class Term {
+ public:
+  virtual ~Term() = default;
+  /// The TOML `type` of this term.
+  virtual std::string type() const = 0;
+  /// Interaction range (Å); 0 for on-site terms.
+  virtual double cutoff() const { return 0.0; }
+  /// True when the energy depends on positions (the term contributes forces).
+  virtual bool depends_on_positions() const { return false; }
+  /// True when the energy depends on moment sizes |m_i| (longitudinal fluctuations matter).
+  virtual bool depends_on_moment_size() const { return false; }
+
+  /// Called whenever the Hamiltonian (re)builds its neighbour list (a superset of the pairs
+  /// within cutoff()). Terms cache pair tables here.
+  virtual void bind(const System& s, const NeighborList& list) {}
+
+  /// Energy (eV); adds the requested derivatives into `d`.
+  virtual double compute(const System& s, const NeighborList& list, Derivatives& d) const = 0;
+  /// Adds per-site energies (pair energies split equally between the two sites); they sum to
+  /// the energy.
+  virtual void add_site_energies(const System& s, const NeighborList& list,
+                                 std::vector<double>& e) const = 0;
+  /// Energy change (eV) when moment i alone becomes spin_new * moment_new.
+  virtual double local_energy_change(const System& s, const NeighborList& list, int i,
+                                     const Vec3& spin_new, double moment_new) const = 0;
+  /// Fast path for Monte Carlo and LLG on a frozen lattice: a term that is a sum of
+  /// pair-bilinear and on-site functions of the spin directions writes itself into `k` and
+  /// returns true. Tests check the kernel against compute()/local_energy_change().
+  virtual bool add_to_spin_kernel(const System& s, const NeighborList& list, SpinKernel& k) const {
+    return false;
+  }
+};
+
+using TermPtr = std::unique_ptr<Term>;
+
+}  // namespace spinlat

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs spinlat's build and analysis dependencies from Debian 12 packages (only the ones
+# missing). Run as root or with sudo available.
+set -euo pipefail
+packages=(build-essential cmake pkg-config git
+          libeigen3-dev libboost-random-dev libhdf5-dev libtomlplusplus-dev libgtest-dev
+          libtorch-dev
+          python3 python3-numpy python3-h5py python3-matplotlib
+          lammps-examples)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+echo "installing: ${missing[*]}"
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"

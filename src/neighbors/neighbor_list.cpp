@@ -1,0 +1,176 @@
+#include "spinlat/neighbors/neighbor_list.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "spinlat/core/error.hpp"
+
+namespace spinlat {
+namespace {
+
+struct Pair {
+  int j;
+  Int3 n;
+  Vec3 d;
+  double r;
+};
+
+// Finalises per-atom pair buckets into CSR, each atom's neighbours sorted by (r, j, image) so
+// the order is independent of how they were found.
+NeighborList to_csr(std::vector<std::vector<Pair>>& buckets, double cutoff) {
+  NeighborList list;
+  list.cutoff = cutoff;
+  list.offset.assign(buckets.size() + 1, 0);
+  for (std::size_t i = 0; i < buckets.size(); ++i) {
+    auto& b = buckets[i];
+    std::sort(b.begin(), b.end(), [](const Pair& x, const Pair& y) {
+      if (std::abs(x.r - y.r) > 1e-12) return x.r < y.r;
+      if (x.j != y.j) return x.j < y.j;
+      return std::lexicographical_compare(x.n.data(), x.n.data() + 3, y.n.data(), y.n.data() + 3);
+    });
+    list.offset[i + 1] = list.offset[i] + static_cast<int>(b.size());
+    for (const Pair& p : b) {
+      list.index.push_back(p.j);
+      list.image.push_back(p.n);
+      list.displacement.push_back(p.d);
+      list.distance.push_back(p.r);
+    }
+  }
+  return list;
+}
+
+void check_cell(const System& s) {
+  if (!(s.cell.volume() > 1e-10))
+    throw InputError("cell is degenerate (volume " + std::to_string(s.cell.volume()) +
+                     " Å³): lattice vectors must be linearly independent");
+}
+
+}  // namespace
+
+NeighborList build_neighbor_list_reference(const System& s, double cutoff) {
+  check_cell(s);
+  const int n = static_cast<int>(s.size());
+  Int3 reach;
+  for (int k = 0; k < 3; ++k)
+    reach[k] = s.cell.periodic[k] ? static_cast<int>(std::ceil(cutoff / s.cell.plane_spacing(k))) + 1 : 0;
+  std::vector<std::vector<Pair>> buckets(n);
+  const Mat3 ht = s.cell.h.transpose();
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < n; ++j)
+      for (int a = -reach[0]; a <= reach[0]; ++a)
+        for (int b = -reach[1]; b <= reach[1]; ++b)
+          for (int c = -reach[2]; c <= reach[2]; ++c) {
+            const Int3 img(a, b, c);
+            const Vec3 d = s.position[j] + ht * img.cast<double>() - s.position[i];
+            const double r = d.norm();
+            if (r < cutoff && r > 1e-10) buckets[i].push_back({j, img, d, r});
+          }
+  return to_csr(buckets, cutoff);
+}
+
+NeighborList build_neighbor_list(const System& s, double cutoff) {
+  check_cell(s);
+  if (!(cutoff > 0.0)) throw InputError("neighbour cutoff must be positive");
+  const int n = static_cast<int>(s.size());
+  const Mat3 ht = s.cell.h.transpose();
+  const Mat3 hinv_t = ht.inverse();
+
+  // Bins of at least `cutoff` across along each axis; a bin range `reach` per axis covers
+  // the cutoff sphere, and may exceed the bin count (then images repeat, as they should).
+  Int3 nbin, reach;
+  for (int k = 0; k < 3; ++k) {
+    const double spacing = s.cell.plane_spacing(k);
+    nbin[k] = std::max(1, static_cast<int>(std::floor(spacing / cutoff)));
+    reach[k] = static_cast<int>(std::ceil(cutoff * nbin[k] / spacing));
+  }
+  // Fractional coordinates, wrapped into [0,1) along periodic axes; the wrap shift is kept
+  // so that image vectors refer to the stored (unwrapped) positions.
+  std::vector<Vec3> frac(n);
+  std::vector<Int3> wrap_shift(n, Int3::Zero());
+  std::vector<Int3> bin_of(n);
+  Int3 lo = Int3::Zero(), hi = nbin - Int3::Ones();
+  for (int i = 0; i < n; ++i) {
+    Vec3 f = hinv_t * s.position[i];
+    for (int k = 0; k < 3; ++k) {
+      if (s.cell.periodic[k]) {
+        const double fl = std::floor(f[k]);
+        wrap_shift[i][k] = static_cast<int>(fl);
+        f[k] -= fl;
+        if (f[k] >= 1.0) { f[k] -= 1.0; wrap_shift[i][k] += 1; }
+      }
+      bin_of[i][k] = static_cast<int>(std::floor(f[k] * nbin[k]));
+      if (s.cell.periodic[k]) bin_of[i][k] = std::min(std::max(bin_of[i][k], 0), nbin[k] - 1);
+    }
+    frac[i] = f;
+  }
+  // Non-periodic axes: bins may extend outside [0, nbin); shift to a compact range.
+  for (int k = 0; k < 3; ++k)
+    if (!s.cell.periodic[k] && n > 0) {
+      int mn = bin_of[0][k], mx = bin_of[0][k];
+      for (int i = 0; i < n; ++i) { mn = std::min(mn, bin_of[i][k]); mx = std::max(mx, bin_of[i][k]); }
+      lo[k] = mn; hi[k] = mx;
+      nbin[k] = mx - mn + 1;  // bin width (spacing / old nbin) and reach stay as computed
+    }
+  const auto bin_id = [&](const Int3& b) { return ((b[0] - lo[0]) * nbin[1] + (b[1] - lo[1])) * nbin[2] + (b[2] - lo[2]); };
+  std::vector<std::vector<int>> bins(static_cast<std::size_t>(nbin[0]) * nbin[1] * nbin[2]);
+  for (int i = 0; i < n; ++i) bins[bin_id(bin_of[i])].push_back(i);
+
+  std::vector<std::vector<Pair>> buckets(n);
+  const double cut2 = cutoff * cutoff;
+#pragma omp parallel for schedule(static)
+  for (int i = 0; i < n; ++i) {
+    const Vec3 ri = ht * frac[i];
+    for (int da = -reach[0]; da <= reach[0]; ++da)
+      for (int db = -reach[1]; db <= reach[1]; ++db)
+        for (int dc = -reach[2]; dc <= reach[2]; ++dc) {
+          Int3 b = bin_of[i] + Int3(da, db, dc);
+          Int3 img = Int3::Zero();
+          bool outside = false;
+          for (int k = 0; k < 3; ++k) {
+            if (s.cell.periodic[k]) {
+              // floor division into image count and bin within the cell
+              const int q = (b[k] >= 0) ? b[k] / nbin[k] : -((-b[k] + nbin[k] - 1) / nbin[k]);
+              img[k] = q;
+              b[k] -= q * nbin[k];
+            } else if (b[k] < lo[k] || b[k] > hi[k]) {
+              outside = true;
+            }
+          }
+          if (outside) continue;
+          const Vec3 shift = ht * img.cast<double>();
+          for (int j : bins[bin_id(b)]) {
+            const Vec3 d = ht * frac[j] + shift - ri;
+            const double r2 = d.squaredNorm();
+            if (r2 < cut2 && r2 > 1e-20) {
+              // image relative to the stored positions: r_j(stored) = ht*frac_j + ht*wrap_j
+              const Int3 n_img = img + wrap_shift[i] - wrap_shift[j];
+              buckets[i].push_back({j, n_img, d, std::sqrt(r2)});
+            }
+          }
+        }
+  }
+  return to_csr(buckets, cutoff);
+}
+
+std::vector<double> neighbor_shells(const NeighborList& list, double tolerance) {
+  std::vector<double> d(list.distance);
+  std::sort(d.begin(), d.end());
+  std::vector<double> shells;
+  for (double r : d)
+    if (shells.empty() || r - shells.back() > tolerance) shells.push_back(r);
+  return shells;
+}
+
+std::vector<int> shell_index(const NeighborList& list, const std::vector<double>& shells,
+                             double tolerance) {
+  std::vector<int> out(list.pairs(), -1);
+  for (std::size_t k = 0; k < list.pairs(); ++k) {
+    const double r = list.distance[k];
+    auto it = std::lower_bound(shells.begin(), shells.end(), r - tolerance);
+    if (it != shells.end() && std::abs(*it - r) <= tolerance)
+      out[k] = static_cast<int>(it - shells.begin());
+  }
+  return out;
+}
+
+}  // namespace spinlat

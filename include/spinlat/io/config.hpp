@@ -1,0 +1,110 @@
+#pragma once
+// The validated input of a run (CONTRACT.md "Input (TOML)"), read strictly from one TOML file:
+// unknown keys, wrong types and impossible values are InputErrors naming file, key and line.
+//
+// Term tables ([[potential]]) are kept as TOML and read by the term registry (each term
+// validates its own keys), so that adding a term never touches this file.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <toml++/toml.h>
+
+#include "spinlat/core/crystal.hpp"
+#include "spinlat/core/types.hpp"
+
+namespace spinlat {
+
+struct StructureConfig {
+  std::string lattice = "bcc";            ///< sc, bcc, fcc, hcp, rocksalt, custom, file
+  double a = 0.0, c = 0.0;                ///< Å
+  Int3 cells = Int3(1, 1, 1);
+  std::vector<std::string> species;
+  std::vector<double> moment;             ///< μB
+  std::vector<double> mass;               ///< amu per species entry (empty: element masses)
+  std::vector<BasisSite> basis;           ///< [[structure.basis]] for lattice = "custom"
+  Mat3 custom_cell = Mat3::Identity();    ///< `cell` (rows, Å) for lattice = "custom"
+  std::string spins = "ferro";            ///< ferro, random, antiferro, or "vector"
+  Vec3 spin_direction = Vec3::UnitZ();    ///< when spins is a vector [x, y, z]
+  std::string file;                       ///< extxyz or POSCAR for lattice = "file" (resolved path)
+  double lattice_temperature = 0.0;       ///< K
+  std::array<bool, 3> periodic{true, true, true};
+};
+
+struct StageConfig {
+  std::string type;            ///< mc, llg, md, sld, minimize
+  double temperature = 0.0;    ///< K
+  long long sweeps = 0;        ///< mc
+  long long steps = 0;         ///< llg, md, sld, minimize
+  double dt = 0.0;             ///< ps
+  double damping = 0.0;        ///< Gilbert α (llg, sld); per species via `damping_species`
+  std::vector<double> damping_species;
+  std::string integrator;      ///< llg: heun, depondt, midpoint; md: verlet, langevin
+  double lattice_damping = 0.0;///< 1/ps (Langevin lattice bath; 0 = none)
+  std::string move = "gaussian";     ///< mc: uniform, gaussian, flip, hinzke-nowak
+  double target_acceptance = 0.5;    ///< mc gaussian move width adaptation
+  bool longitudinal = false;         ///< mc/llg: also sample moment sizes (Landau terms)
+  Vec3 field = Vec3::Zero();         ///< T, an extra external field for this stage
+  std::string field_schedule = "constant";  ///< constant, ramp, rotating
+  Vec3 field_end = Vec3::Zero();     ///< ramp: field at the end of the stage (T)
+  double field_frequency = 0.0;      ///< rotating: THz
+  long long spin_substeps = 1;       ///< sld: spin steps per lattice step
+  long long md_steps_per_sweep = 0;  ///< hybrid: MD steps between MC sweeps
+  int line = 0;                      ///< line of the [[stage]] table (for messages)
+};
+
+struct SweepConfig {
+  bool enabled = false;
+  std::vector<double> temperatures;  ///< K, ascending or descending as given
+  std::vector<int> sizes;            ///< linear sizes L (cells = [L, L, L]); empty: structure.cells
+  std::string method = "mc";         ///< mc, llg, sld, hybrid
+  long long equilibrate = 1000;      ///< sweeps or steps per temperature
+  long long measure = 5000;          ///< sweeps or steps per temperature
+  long long sample_every = 1;        ///< measure every k sweeps/steps
+  std::string order = "auto";        ///< ferro, antiferro, auto
+  std::string algorithm = "metropolis";  ///< mc: metropolis, wolff, parallel-tempering
+  long long wolff_per_sweep = 0;     ///< wolff: cluster flips between Metropolis sweeps (0: auto)
+  std::string move = "gaussian";
+  double dt = 0.0, damping = 0.1;    ///< llg / sld
+  std::string integrator = "heun";
+  bool anneal = true;                ///< start each temperature from the previous one's state
+};
+
+struct OutputConfig {
+  std::string file = "spinlat.h5";
+  long long trajectory_every = 0;    ///< 0 = no trajectory frames
+  long long observables_every = 100;
+  long long checkpoint_every = 0;    ///< sweeps/steps; 0 = only at the end and on signals
+};
+
+struct Config {
+  std::string path;                  ///< the input file as given
+  std::string directory;             ///< its directory (relative paths resolve here)
+  std::string text;                  ///< the input as run, as TOML text (with --set applied)
+  std::string title;
+  std::uint64_t seed = 1;
+  int threads = 0;                   ///< 0 = all cores
+  StructureConfig structure;
+  toml::array potentials;            ///< [[potential]] tables, read by the term registry
+  std::vector<StageConfig> stages;
+  SweepConfig sweep;
+  OutputConfig output;
+};
+
+/// Applies one `--set KEY=VALUE` override (dotted path, array index for arrays of tables,
+/// VALUE parsed as a TOML value, or as a string if it is not one) to a parsed document.
+void apply_override(toml::table& doc, const std::string& assignment);
+
+/// Reads and validates an input file; `overrides` are --set assignments.
+Config read_config(const std::string& path, const std::vector<std::string>& overrides = {});
+/// The same from text (tests; `name` stands for the file in messages).
+Config parse_config(const std::string& text, const std::string& name,
+                    const std::vector<std::string>& overrides = {});
+
+/// Builds the System an input describes (lattice or file, spins, masses, velocities).
+System build_system(const Config& c);
+/// Same, with cells overridden (sweep sizes).
+System build_system(const Config& c, const Int3& cells);
+
+}  // namespace spinlat

@@ -1,9 +1,147 @@
-// The `spinlat` command line (placeholder while the CLI is being written).
-#include <iostream>
+// The `spinlat` command line (CONTRACT.md "Commands").
+#include <omp.h>
 
+#include <atomic>
+#include <csignal>
+#include <cstring>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "spinlat/core/error.hpp"
 #include "spinlat/version.hpp"
+#include "spinlat/workflows/bench.hpp"
+#include "spinlat/workflows/run.hpp"
+#ifdef SPINLAT_HAVE_TORCH
+#include "spinlat/learned/torch_info.hpp"
+#endif
+
+namespace {
+
+// The only process-wide state: set from a signal handler, read by the run loop.
+std::atomic<bool> g_stop{false};
+extern "C" void on_signal(int) { g_stop.store(true); }
+
+const char* kUsage = R"(spinlat — Monte Carlo and spin-lattice dynamics for finite-temperature magnetism
+
+usage:
+  spinlat run INPUT.toml [-o OUT.h5] [--set KEY=VALUE ...] [--restart] [--quiet]
+  spinlat validate INPUT.toml [--set KEY=VALUE ...]
+  spinlat eval INPUT.toml FRAMES.xyz -o OUT.xyz
+  spinlat train CONFIG.toml
+  spinlat bench [mc|llg|md|all] [--quick] [--threads N]
+  spinlat --version | --help
+
+run       runs every stage (and the sweep) of an input, writing HDF5 as it goes; SIGINT/SIGTERM
+          write a checkpoint and stop; --restart continues from it.
+validate  checks an input (keys, values, structure, potentials) without running it.
+--set     overrides any key by dotted path, e.g. --set structure.cells=[8,8,8]
+          --set potential.0.J=[0.01] (array index for arrays of tables).
+Units: LAMMPS metal (Å, eV, ps, amu, K) plus μB and tesla. See README.md and docs/.
+)";
+
+spinlat::TermRegistry make_registry() {
+  spinlat::TermRegistry r = spinlat::builtin_terms();
+  return r;
+}
+
+struct Args {
+  std::vector<std::string> positional;
+  std::vector<std::string> overrides;
+  std::string output;
+  bool restart = false, quiet = false, quick = false;
+  int threads = -1;
+};
+
+Args parse_args(int argc, char** argv, int first) {
+  Args a;
+  for (int k = first; k < argc; ++k) {
+    const std::string s = argv[k];
+    auto value = [&](const char* what) -> std::string {
+      if (k + 1 >= argc) throw spinlat::InputError(std::string("option ") + s + " needs " + what);
+      return argv[++k];
+    };
+    if (s == "-o" || s == "--output") a.output = value("a file name");
+    else if (s == "--set") a.overrides.push_back(value("KEY=VALUE"));
+    else if (s.rfind("--set=", 0) == 0) a.overrides.push_back(s.substr(6));
+    else if (s == "--restart") a.restart = true;
+    else if (s == "--quiet" || s == "-q") a.quiet = true;
+    else if (s == "--quick") a.quick = true;
+    else if (s == "--threads") a.threads = std::stoi(value("a number"));
+    else if (!s.empty() && s[0] == '-') throw spinlat::InputError("unknown option '" + s + "' (see spinlat --help)");
+    else a.positional.push_back(s);
+  }
+  return a;
+}
+
+int command_run(const Args& a) {
+  if (a.positional.size() != 1) throw spinlat::InputError("usage: spinlat run INPUT.toml [-o OUT.h5] [--set KEY=VALUE ...] [--restart]");
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  spinlat::RunOptions o;
+  o.input = a.positional[0];
+  o.output = a.output;
+  o.overrides = a.overrides;
+  o.restart = a.restart;
+  o.quiet = a.quiet;
+  o.stop = &g_stop;
+  return spinlat::run_input(o, make_registry());
+}
+
+int command_validate(const Args& a) {
+  if (a.positional.size() != 1) throw spinlat::InputError("usage: spinlat validate INPUT.toml [--set KEY=VALUE ...]");
+  std::cout << spinlat::validate_input(a.positional[0], a.overrides, make_registry());
+  std::cout << a.positional[0] << ": valid\n";
+  return 0;
+}
+
+int command_bench(const Args& a) {
+  spinlat::BenchOptions o;
+  o.quick = a.quick;
+  o.threads = a.threads;
+  o.which = a.positional.empty() ? "all" : a.positional[0];
+  return spinlat::run_benchmarks(o, std::cout);
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
-  std::cout << "spinlat " << spinlat::kVersion << "\n";
-  return 0;
+  if (argc < 2) {
+    std::cerr << kUsage;
+    return 2;
+  }
+  const std::string cmd = argv[1];
+  try {
+    if (cmd == "--help" || cmd == "-h" || cmd == "help") {
+      std::cout << kUsage;
+      return 0;
+    }
+    if (cmd == "--version" || cmd == "version") {
+      std::cout << "spinlat " << spinlat::kVersion;
+#ifdef SPINLAT_HAVE_TORCH
+      std::cout << " (LibTorch " << spinlat::torch_version() << ")";
+#endif
+      std::cout << ", OpenMP threads available: " << omp_get_max_threads() << "\n";
+      return 0;
+    }
+    const Args a = parse_args(argc, argv, 2);
+    if (cmd == "run") return command_run(a);
+    if (cmd == "validate") return command_validate(a);
+    if (cmd == "bench") return command_bench(a);
+    if (cmd == "eval" || cmd == "train") {
+      std::cerr << "spinlat " << cmd << ": the learned potential is not in this version yet\n";
+      return 2;
+    }
+    std::cerr << "spinlat: unknown command '" << cmd << "' (expected run, validate, eval, train, bench)\n";
+    return 2;
+  } catch (const spinlat::InputError& e) {
+    std::cerr << "spinlat: error: " << e.what() << "\n";
+    return 2;
+  } catch (const spinlat::NumericalError& e) {
+    std::cerr << "spinlat: numerical error: " << e.what() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "spinlat: error: " << e.what() << "\n";
+    return 1;
+  }
 }

@@ -84,6 +84,27 @@ Lattice standard_lattice(const std::string& name, double a, double c,
   return L;
 }
 
+Lattice custom_lattice(const Mat3& cell, const std::vector<BasisSite>& basis) {
+  if (basis.empty()) throw InputError("a custom lattice needs at least one basis site");
+  if (!(std::abs(cell.determinant()) > 1e-12))
+    throw InputError("the custom cell has zero volume (its three vectors are not independent)");
+  Lattice L;
+  L.name = "custom";
+  L.cell = cell;
+  L.basis = basis;
+  return L;
+}
+
+namespace {
+// Sign of the antiferromagnetic pattern of cell (x, y, z), basis site b: sc's G-type
+// alternates from cell to cell; the other lattices' patterns live in the basis.
+int pattern_sign(const Lattice& lattice, int x, int y, int z, std::size_t b) {
+  int sign = lattice.basis[b].af_sign;
+  if (lattice.name == "sc" && ((x + y + z) & 1)) sign = -sign;
+  return sign;
+}
+}  // namespace
+
 System build_supercell(const Lattice& lattice, const Int3& cells, bool antiferro) {
   for (int k = 0; k < 3; ++k)
     if (cells[k] < 1) throw InputError("cells must be positive integers, got " + std::to_string(cells[k]));
@@ -104,32 +125,71 @@ System build_supercell(const Lattice& lattice, const Int3& cells, bool antiferro
         for (std::size_t b = 0; b < lattice.basis.size(); ++b) {
           const BasisSite& site = lattice.basis[b];
           const Vec3 r = ht * (Vec3(x, y, z) + site.fractional);
-          // sc G-type alternates from cell to cell; the other lattices' patterns live in the basis.
-          int sign = site.af_sign;
-          if (lattice.name == "sc" && ((x + y + z) & 1)) sign = -sign;
+          const int sign = pattern_sign(lattice, x, y, z, b);
           const Vec3 dir = Vec3::UnitZ() * (antiferro ? sign : 1);
           s.add_atom(r, species_index[site.species], site.moment, dir, static_cast<int>(b));
         }
   return s;
 }
 
+std::vector<int> antiferro_signs(const Lattice& lattice, const Int3& cells) {
+  std::vector<int> out;
+  out.reserve(static_cast<std::size_t>(cells.prod()) * lattice.basis.size());
+  for (int z = 0; z < cells[2]; ++z)
+    for (int y = 0; y < cells[1]; ++y)
+      for (int x = 0; x < cells[0]; ++x)
+        for (std::size_t b = 0; b < lattice.basis.size(); ++b) out.push_back(pattern_sign(lattice, x, y, z, b));
+  return out;
+}
+
+namespace {
+struct Element {
+  const char* symbol;
+  double mass;  // amu; 0 where no mass is tabulated
+};
+// Z = 1..118. Masses: IUPAC conventional/abridged standard atomic weights; for elements
+// without one (Tc, Pm, Po..Ac, Np, Pu) the mass number of the longest-lived isotope.
+constexpr Element kElements[] = {
+    {"H", 1.008},     {"He", 4.0026},   {"Li", 6.94},     {"Be", 9.0122},   {"B", 10.81},
+    {"C", 12.011},    {"N", 14.007},    {"O", 15.999},    {"F", 18.998},    {"Ne", 20.180},
+    {"Na", 22.990},   {"Mg", 24.305},   {"Al", 26.982},   {"Si", 28.085},   {"P", 30.974},
+    {"S", 32.06},     {"Cl", 35.45},    {"Ar", 39.95},    {"K", 39.098},    {"Ca", 40.078},
+    {"Sc", 44.956},   {"Ti", 47.867},   {"V", 50.9415},   {"Cr", 51.9961},  {"Mn", 54.938},
+    {"Fe", 55.845},   {"Co", 58.933},   {"Ni", 58.6934},  {"Cu", 63.546},   {"Zn", 65.38},
+    {"Ga", 69.723},   {"Ge", 72.630},   {"As", 74.922},   {"Se", 78.971},   {"Br", 79.904},
+    {"Kr", 83.798},   {"Rb", 85.468},   {"Sr", 87.62},    {"Y", 88.906},    {"Zr", 91.224},
+    {"Nb", 92.906},   {"Mo", 95.95},    {"Tc", 98.0},     {"Ru", 101.07},   {"Rh", 102.91},
+    {"Pd", 106.42},   {"Ag", 107.87},   {"Cd", 112.41},   {"In", 114.82},   {"Sn", 118.71},
+    {"Sb", 121.76},   {"Te", 127.60},   {"I", 126.90},    {"Xe", 131.29},   {"Cs", 132.91},
+    {"Ba", 137.33},   {"La", 138.91},   {"Ce", 140.12},   {"Pr", 140.91},   {"Nd", 144.24},
+    {"Pm", 145.0},    {"Sm", 150.36},   {"Eu", 151.96},   {"Gd", 157.25},   {"Tb", 158.93},
+    {"Dy", 162.50},   {"Ho", 164.93},   {"Er", 167.26},   {"Tm", 168.93},   {"Yb", 173.05},
+    {"Lu", 174.97},   {"Hf", 178.49},   {"Ta", 180.95},   {"W", 183.84},    {"Re", 186.21},
+    {"Os", 190.23},   {"Ir", 192.22},   {"Pt", 195.08},   {"Au", 196.97},   {"Hg", 200.59},
+    {"Tl", 204.38},   {"Pb", 207.2},    {"Bi", 208.98},   {"Po", 209.0},    {"At", 210.0},
+    {"Rn", 222.0},    {"Fr", 223.0},    {"Ra", 226.0},    {"Ac", 227.0},    {"Th", 232.04},
+    {"Pa", 231.04},   {"U", 238.03},    {"Np", 237.0},    {"Pu", 244.0},    {"Am", 0.0},
+    {"Cm", 0.0},      {"Bk", 0.0},      {"Cf", 0.0},      {"Es", 0.0},      {"Fm", 0.0},
+    {"Md", 0.0},      {"No", 0.0},      {"Lr", 0.0},      {"Rf", 0.0},      {"Db", 0.0},
+    {"Sg", 0.0},      {"Bh", 0.0},      {"Hs", 0.0},      {"Mt", 0.0},      {"Ds", 0.0},
+    {"Rg", 0.0},      {"Cn", 0.0},      {"Nh", 0.0},      {"Fl", 0.0},      {"Mc", 0.0},
+    {"Lv", 0.0},      {"Ts", 0.0},      {"Og", 0.0},
+};
+constexpr int kElementCount = static_cast<int>(sizeof(kElements) / sizeof(kElements[0]));
+static_assert(kElementCount == 118, "one entry per element, H..Og");
+}  // namespace
+
+int atomic_number(const std::string& symbol) {
+  for (int z = 1; z <= kElementCount; ++z)
+    if (symbol == kElements[z - 1].symbol) return z;
+  return 0;
+}
+
+std::string element_symbol(int z) { return z >= 1 && z <= kElementCount ? kElements[z - 1].symbol : ""; }
+
 double element_mass(const std::string& symbol) {
-  static const std::map<std::string, double> masses = {
-      {"H", 1.008},    {"B", 10.81},    {"C", 12.011},   {"N", 14.007},   {"O", 15.999},
-      {"F", 18.998},   {"Al", 26.982},  {"Si", 28.085},  {"S", 32.06},    {"Ti", 47.867},
-      {"V", 50.9415},  {"Cr", 51.9961}, {"Mn", 54.938},  {"Fe", 55.845},  {"Co", 58.933},
-      {"Ni", 58.6934}, {"Cu", 63.546},  {"Zn", 65.38},   {"Ga", 69.723},  {"Ge", 72.630},
-      {"Ru", 101.07},  {"Rh", 102.91},  {"Pd", 106.42},  {"Ag", 107.87},  {"Pt", 195.08},
-      {"Au", 196.97},  {"Gd", 157.25},  {"Tb", 158.93},  {"Dy", 162.50},  {"Ho", 164.93},
-      {"Er", 167.26},  {"Nd", 144.24},  {"Sm", 150.36},  {"Y", 88.906},   {"Ir", 192.22},
-      {"Mo", 95.95},   {"W", 183.84},   {"Ta", 180.95},  {"Nb", 92.906},  {"Zr", 91.224},
-      {"Hf", 178.49},  {"Re", 186.21},  {"Os", 190.23},  {"Sn", 118.71},  {"Sb", 121.76},
-      {"Te", 127.60},  {"Bi", 208.98},  {"Se", 78.971},  {"As", 74.922},  {"P", 30.974},
-      {"Mg", 24.305},  {"Ca", 40.078},  {"Sr", 87.62},   {"Ba", 137.33},  {"La", 138.91},
-      {"Li", 6.94},    {"Na", 22.990},  {"K", 39.098},   {"Cl", 35.45},   {"Eu", 151.96},
-  };
-  auto it = masses.find(symbol);
-  return it == masses.end() ? 0.0 : it->second;
+  const int z = atomic_number(symbol);
+  return z > 0 ? kElements[z - 1].mass : 0.0;
 }
 
 void set_spins_random(System& s, std::uint64_t seed) {

@@ -30,24 +30,19 @@ std::vector<double> magnetic_shells(const System& s, std::size_t count) {
   throw InputError("could not find " + std::to_string(count) + " neighbour shells");
 }
 
-HeisenbergExchange::HeisenbergExchange(const System& reference, std::vector<double> J) : J_(std::move(J)) {
-  shells_ = magnetic_shells(reference, J_.size());
-  // Cutoff halfway between the last shell used and the next one.
-  cutoff_ = 0.5 * (shells_[J_.size() - 1] + shells_[J_.size()]);
-  shells_.resize(J_.size());
+HeisenbergExchange::HeisenbergExchange(const System& reference, std::vector<double> J, SpeciesFilter species)
+    : J_(std::move(J)), species_(std::move(species)) {
+  table_ = ShellTable::find(reference, J_.size(), species_);
+  shells_ = table_.radii;
+  cutoff_ = table_.cutoff;
 }
 
 void HeisenbergExchange::bind(const System& s, const NeighborList& list) {
+  species_.bind(s);
+  const std::vector<int> shell = table_.assign(s, list, species_);
   pair_J_.assign(list.pairs(), 0.0);
-  for (std::size_t k = 0; k < list.pairs(); ++k) {
-    const double r = list.distance[k];
-    if (r >= cutoff_) continue;
-    // shell = the one whose radius is nearest (boundaries at midpoints)
-    std::size_t best = 0;
-    for (std::size_t m = 1; m < shells_.size(); ++m)
-      if (std::abs(r - shells_[m]) < std::abs(r - shells_[best])) best = m;
-    pair_J_[k] = J_[best];
-  }
+  for (std::size_t k = 0; k < list.pairs(); ++k)
+    if (shell[k] >= 0) pair_J_[k] = J_[shell[k]];
 }
 
 double HeisenbergExchange::compute(const System& s, const NeighborList& list, Derivatives& d) const {
@@ -97,7 +92,8 @@ bool HeisenbergExchange::add_to_spin_kernel(const System& s, const NeighborList&
 TermPtr make_heisenberg(Params& p, const TermContext& ctx) {
   std::vector<double> J = p.reals("J");
   p.require(!J.empty(), "J", "expected at least one exchange constant (eV, nearest shell first)");
-  return std::make_unique<HeisenbergExchange>(*ctx.system, J);
+  SpeciesFilter species = read_species(p, *ctx.system);
+  return std::make_unique<HeisenbergExchange>(*ctx.system, J, std::move(species));
 }
 
 }  // namespace spinlat

@@ -18,6 +18,16 @@ TermPtr TermRegistry::make(Params& p, const TermContext& ctx) const {
 TermRegistry builtin_terms() {
   TermRegistry r;
   r.add("heisenberg", make_heisenberg);
+  r.add("bethe-slater", make_bethe_slater);
+  r.add("ma-dudarev", make_ma_dudarev);
+  r.add("exchange-table", make_exchange_table);
+  r.add("dmi", make_dmi);
+  r.add("anisotropy", make_anisotropy);
+  r.add("zeeman", make_zeeman);
+  r.add("biquadratic", make_biquadratic);
+  r.add("landau", make_landau);
+  r.add("eam", make_eam);    // src/lattice/eam.cpp
+  r.add("pair", make_pair);  // src/lattice/pair.cpp
   return r;
 }
 

@@ -30,13 +30,27 @@ struct Lattice {
 Lattice standard_lattice(const std::string& name, double a, double c,
                          const std::vector<std::string>& species, const std::vector<double>& moments);
 
+/// A user-defined cell (rows: lattice vectors, Å; any triclinic shape) with its basis
+/// ([[structure.basis]]). Each site carries its own species, moment and af_sign.
+Lattice custom_lattice(const Mat3& cell, const std::vector<BasisSite>& basis);
+
 /// Repeats the conventional cell nx×ny×nz times (periodic). Atoms are ordered cell by cell
 /// (x fastest), then by basis site; `sublattice` is the basis index. Spins point along +z
 /// (times the site's af_sign when `antiferro`). Species masses are left for the caller.
 System build_supercell(const Lattice& lattice, const Int3& cells, bool antiferro = false);
 
-/// Standard atomic mass (amu) of an element symbol, or 0 if unknown.
+/// The antiferromagnetic reference pattern per atom of build_supercell(lattice, cells):
+/// +1 or −1 in the same atom order (what `spins = "antiferro"` sets, and what a staggered
+/// order parameter is measured against).
+std::vector<int> antiferro_signs(const Lattice& lattice, const Int3& cells);
+
+/// Standard atomic mass (amu) of an element symbol (IUPAC conventional atomic weights; the
+/// most stable isotope's mass number for elements without one, up to Pu), or 0 if unknown.
 double element_mass(const std::string& symbol);
+/// Atomic number of an element symbol ("Fe" → 26), or 0 if it is not one.
+int atomic_number(const std::string& symbol);
+/// Element symbol of an atomic number (1..118), or "" outside that range.
+std::string element_symbol(int z);
 
 /// Initial spin directions: "ferro" (+z), "random" (uniform on the sphere, from the
 /// initial_state stream of `seed`), or "antiferro" (the lattice's pattern, given by

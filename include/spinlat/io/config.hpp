@@ -4,7 +4,9 @@
 //
 // Term tables ([[potential]]) are kept as TOML and read by the term registry (each term
 // validates its own keys), so that adding a term never touches this file.
+#include <array>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -13,6 +15,7 @@
 
 #include "spinlat/core/crystal.hpp"
 #include "spinlat/core/types.hpp"
+#include "spinlat/io/extxyz.hpp"
 
 namespace spinlat {
 
@@ -23,13 +26,20 @@ struct StructureConfig {
   std::vector<std::string> species;
   std::vector<double> moment;             ///< μB
   std::vector<double> mass;               ///< amu per species entry (empty: element masses)
+  std::map<std::string, double> mass_by_species;  ///< `mass = { Fe = 55.845 }` and basis masses
   std::vector<BasisSite> basis;           ///< [[structure.basis]] for lattice = "custom"
   Mat3 custom_cell = Mat3::Identity();    ///< `cell` (rows, Å) for lattice = "custom"
-  std::string spins = "ferro";            ///< ferro, random, antiferro, or "vector"
+  std::string spins = "ferro";            ///< ferro, random, antiferro, "vector", or "file"
+                                          ///< (the file's moments; the default for lattice = "file")
   Vec3 spin_direction = Vec3::UnitZ();    ///< when spins is a vector [x, y, z]
   std::string file;                       ///< extxyz or POSCAR for lattice = "file" (resolved path)
+  std::string format = "auto";            ///< auto, extxyz, poscar
+  long long frame = -1;                   ///< extxyz frame (negative: from the end)
   double lattice_temperature = 0.0;       ///< K
   std::array<bool, 3> periodic{true, true, true};
+  bool periodic_given = false;            ///< `periodic` was set (overrides a file's pbc)
+  int line = 0;                           ///< line of [structure] (messages)
+  std::map<std::string, int> lines;       ///< line of each key given (messages from build_system)
 };
 
 struct StageConfig {
@@ -51,6 +61,7 @@ struct StageConfig {
   double field_frequency = 0.0;      ///< rotating: THz
   long long spin_substeps = 1;       ///< sld: spin steps per lattice step
   long long md_steps_per_sweep = 0;  ///< hybrid: MD steps between MC sweeps
+  double tolerance = 1e-6;           ///< minimize: largest force (eV/Å) and torque (eV/μB) to stop at
   int line = 0;                      ///< line of the [[stage]] table (for messages)
 };
 
@@ -67,7 +78,9 @@ struct SweepConfig {
   long long wolff_per_sweep = 0;     ///< wolff: cluster flips between Metropolis sweeps (0: auto)
   std::string move = "gaussian";
   double dt = 0.0, damping = 0.1;    ///< llg / sld
-  std::string integrator = "heun";
+  std::string integrator = "heun";   ///< llg: heun, depondt, midpoint; sld: suzuki-trotter
+  long long md_steps_per_sweep = 0;  ///< hybrid: MD steps between MC sweeps
+  double lattice_damping = 0.0;      ///< 1/ps, sld / hybrid Langevin lattice bath (0 = none)
   bool anneal = true;                ///< start each temperature from the previous one's state
 };
 
@@ -86,7 +99,12 @@ struct Config {
   std::uint64_t seed = 1;
   int threads = 0;                   ///< 0 = all cores
   StructureConfig structure;
-  toml::array potentials;            ///< [[potential]] tables, read by the term registry
+  /// [[potential]] tables, read by the term registry. They keep their TOML source lines in
+  /// the Config that parse_config returns (and in moved-to copies); toml++ drops source lines
+  /// when a node is *copied*, so copies of a Config report potential errors without a line:
+  /// potential_lines keeps them.
+  toml::array potentials;
+  std::vector<int> potential_lines;  ///< line of each [[potential]] table
   std::vector<StageConfig> stages;
   SweepConfig sweep;
   OutputConfig output;
@@ -106,5 +124,24 @@ Config parse_config(const std::string& text, const std::string& name,
 System build_system(const Config& c);
 /// Same, with cells overridden (sweep sizes).
 System build_system(const Config& c, const Int3& cells);
+
+/// A built structure with its antiferromagnetic reference pattern: af_sign[i] = ±1 per atom
+/// (the lattice's pattern for sc/bcc/fcc/hcp/rocksalt, the basis' af_sign for custom cells,
+/// the sign of each moment relative to the first magnetic atom's for files).
+struct BuiltStructure {
+  System system;
+  std::vector<int> af_sign;
+};
+BuiltStructure build_structure(const Config& c);
+BuiltStructure build_structure(const Config& c, const Int3& cells);
+
+/// Reads a structure file: `format` is extxyz, poscar or auto (by name: .xyz/.extxyz, or
+/// POSCAR*/CONTCAR*/.vasp/.poscar; else by content). `species` names a VASP 4 POSCAR's species.
+std::vector<Frame> read_structure_file(const std::string& path, const std::string& format = "auto",
+                                       const std::vector<std::string>& species = {});
+
+/// True when the input moves atoms (md, sld or hybrid stages or sweeps, or a
+/// lattice_temperature): then every species needs a mass.
+bool needs_masses(const Config& c);
 
 }  // namespace spinlat

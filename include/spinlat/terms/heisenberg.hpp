@@ -1,6 +1,7 @@
 #pragma once
 #include <vector>
 
+#include "spinlat/terms/selection.hpp"
 #include "spinlat/terms/term.hpp"
 
 namespace spinlat {
@@ -8,11 +9,12 @@ namespace spinlat {
 /// Isotropic exchange by neighbour shell: E = −Σ_{i<j} J_s(ij) ê_i·ê_j, J > 0 ferromagnetic.
 /// Shells are the distinct distances between magnetic sites of the structure given at
 /// construction, nearest first; pairs keep their shell while atoms vibrate (bonds, not
-/// distances: use bethe-slater for distance-dependent exchange).
+/// distances: use bethe-slater for distance-dependent exchange). With a species filter, the
+/// shells are those between the selected species and only their pairs couple.
 class HeisenbergExchange : public Term {
  public:
   /// `J[k]` (eV) for shell k. `shells` are the shell radii (Å) found from `reference`.
-  HeisenbergExchange(const System& reference, std::vector<double> J);
+  HeisenbergExchange(const System& reference, std::vector<double> J, SpeciesFilter species = {});
   std::string type() const override { return "heisenberg"; }
   double cutoff() const override { return cutoff_; }
   const std::vector<double>& shell_radii() const { return shells_; }
@@ -25,6 +27,8 @@ class HeisenbergExchange : public Term {
 
  private:
   std::vector<double> J_, shells_;
+  SpeciesFilter species_;
+  ShellTable table_;
   double cutoff_ = 0.0;
   std::vector<double> pair_J_;  // per neighbour-list entry
 };

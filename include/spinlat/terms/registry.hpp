@@ -38,5 +38,15 @@ TermRegistry builtin_terms();
 
 // One factory per file in src/terms/ and src/lattice/.
 TermPtr make_heisenberg(Params& p, const TermContext& ctx);
+TermPtr make_bethe_slater(Params& p, const TermContext& ctx);    // src/terms/radial_exchange.cpp
+TermPtr make_ma_dudarev(Params& p, const TermContext& ctx);      // src/terms/radial_exchange.cpp
+TermPtr make_exchange_table(Params& p, const TermContext& ctx);  // src/terms/radial_exchange.cpp
+TermPtr make_dmi(Params& p, const TermContext& ctx);
+TermPtr make_anisotropy(Params& p, const TermContext& ctx);
+TermPtr make_zeeman(Params& p, const TermContext& ctx);
+TermPtr make_biquadratic(Params& p, const TermContext& ctx);
+TermPtr make_landau(Params& p, const TermContext& ctx);
+TermPtr make_eam(Params& p, const TermContext& ctx);   // src/lattice/eam.cpp
+TermPtr make_pair(Params& p, const TermContext& ctx);  // src/lattice/pair.cpp
 
 }  // namespace spinlat

@@ -1,0 +1,128 @@
+#pragma once
+// Embedded-atom method (Daw & Baskes, PRB 29, 6443 (1984)) read from LAMMPS tabulated files:
+//   E = Σ_i F_a(ρ_i) + ½ Σ_i Σ_{j≠i} φ_ab(r_ij),   ρ_i = Σ_{j≠i} ρ_{b→a}(r_ij)
+// with a, b the elements of atoms i and j. `eam/alloy` (setfl) files give one density function
+// per element (ρ_{b→a} = ρ_b); Finnis-Sinclair `eam/fs` files give one per ordered pair.
+// Both store r·φ(r) rather than φ(r). Interpolation is LAMMPS's (pair_eam.cpp, interpolate()):
+// a C¹ piecewise cubic through the table values whose knot slopes come from a five-point
+// difference formula, so energies and forces agree with LAMMPS to rounding.
+#include <array>
+#include <string>
+#include <vector>
+
+#include "spinlat/terms/term.hpp"
+
+namespace spinlat {
+
+/// LAMMPS's 7-coefficient cubic spline on a uniform grid x_m = (m−1)·delta, m = 1..n.
+/// Per interval m: value(p) = ((c3 p + c4) p + c5) p + c6 and
+/// derivative(p) = (c0 p + c1) p + c2 (already divided by delta), p ∈ [0, 1].
+struct EamSpline {
+  int n = 0;
+  double delta = 1.0, inv_delta = 1.0;
+  std::vector<std::array<double, 7>> c;  ///< 1-based like LAMMPS: c[1..n]
+
+  /// `f` holds the n table values f(0), f(delta), ...
+  void build(const std::vector<double>& f, double delta);
+  /// Interval index m and fraction p of x, LAMMPS's arithmetic (beyond the table: clamped to
+  /// the last interval with p ≤ 1; `min_one` clamps m ≥ 1 for negative x, as for F(ρ)).
+  void locate(double x, int& m, double& p) const {
+    p = x * inv_delta + 1.0;
+    m = static_cast<int>(p);
+    if (m > n - 1) m = n - 1;
+    if (m < 1) m = 1;
+    p -= m;
+    if (p > 1.0) p = 1.0;
+  }
+  double value(int m, double p) const {
+    const auto& k = c[m];
+    return ((k[3] * p + k[4]) * p + k[5]) * p + k[6];
+  }
+  double derivative(int m, double p) const {
+    const auto& k = c[m];
+    return (k[0] * p + k[1]) * p + k[2];
+  }
+};
+
+/// The contents of a setfl (eam/alloy) or Finnis-Sinclair (eam/fs) file.
+struct EamFile {
+  std::string path;
+  std::string format;  ///< "alloy" or "fs"
+  std::vector<std::string> comments;  ///< the three header lines
+  std::vector<std::string> elements;
+  std::vector<int> atomic_number;
+  std::vector<double> mass;            ///< amu
+  std::vector<double> lattice_constant;///< Å (setfl header; 0 if absent)
+  std::vector<std::string> lattice_type;
+  int nrho = 0, nr = 0;
+  double drho = 0.0, dr = 0.0, cutoff = 0.0;
+  std::vector<std::vector<double>> F;                 ///< [element][nrho], eV
+  /// Density functions: alloy [element][0][nr]; fs [element b][element a][nr], the density
+  /// that an atom of element b contributes at an atom of element a (LAMMPS's order).
+  std::vector<std::vector<std::vector<double>>> rho;
+  std::vector<std::vector<std::vector<double>>> z2r;  ///< r·φ(r), [i][j ≤ i][nr], eV·Å
+
+  int element_index(const std::string& name) const;  ///< −1 if absent
+};
+
+/// Reads a LAMMPS setfl / fs file. `format` is "alloy", "fs", or "" (from the extension:
+/// .eam.fs / .fs → fs, anything else → alloy). Throws InputError naming the file and line.
+EamFile read_eam_file(const std::string& path, const std::string& format = "");
+
+/// Format implied by a file name ("fs" for *.fs, else "alloy").
+std::string eam_format_from_name(const std::string& path);
+
+class EamPotential : public Term {
+ public:
+  /// Maps System species to the file's elements by name (throws InputError naming a
+  /// species absent from the file).
+  EamPotential(EamFile file, const System& reference);
+  std::string type() const override { return "eam"; }
+  double cutoff() const override { return file_.cutoff; }
+  bool depends_on_positions() const override { return true; }
+  const EamFile& file() const { return file_; }
+  /// Element index (in the file) of each System species.
+  const std::vector<int>& species_element() const { return species_element_; }
+
+  void bind(const System& s, const NeighborList& list) override;
+  /// Each pair's splines are evaluated once (from the entry that owns it, see bind()) and
+  /// shared with its mirror entry; forces are then gathered per atom. Falls back to
+  /// compute_reference() for a list it was not bound to.
+  double compute(const System& s, const NeighborList& list, Derivatives& d) const override;
+  /// The plain gather form: every list entry evaluates its pair's derivative itself (twice
+  /// the spline work; the reference that tests compare compute() with).
+  double compute_reference(const System& s, const NeighborList& list, Derivatives& d) const;
+  void add_site_energies(const System& s, const NeighborList& list, std::vector<double>& e) const override;
+  double local_energy_change(const System&, const NeighborList&, int, const Vec3&, double) const override {
+    return 0.0;
+  }
+
+  /// Electron density ρ_i at every atom.
+  std::vector<double> densities(const System& s, const NeighborList& list) const;
+  /// Pair function φ_ab(r) (eV) and its derivative, for tests and tabulation.
+  double pair(int species_a, int species_b, double r, double* dphi = nullptr) const;
+  /// Embedding function F_a(ρ) (eV) with LAMMPS's linear extension beyond the table.
+  double embedding(int species_a, double rho, double* dF = nullptr) const;
+
+ private:
+  void check_species(const System& s) const;
+  EamFile file_;
+  std::vector<int> species_element_;
+  std::vector<EamSpline> F_, rho_, z2r_;
+  // Spline index per (species of receiving atom a, species of sending atom b).
+  std::vector<int> rho_index_, z2r_index_;
+  int nspecies_ = 0;
+  double rhomax_ = 0.0, cut2_ = 0.0;
+  // Per list entry: the index of its mirror entry (j → i, −n), built by bind().
+  std::vector<int> mirror_;
+  std::size_t bound_pairs_ = 0;
+  // Scratch for compute() (one Hamiltonian evaluates its terms one at a time).
+  struct Entry {
+    Vec3 d;
+    double r;  // < 0 beyond the cutoff
+  };
+  mutable std::vector<Entry> entry_;
+  mutable std::vector<double> q_, half_phi_;
+};
+
+}  // namespace spinlat

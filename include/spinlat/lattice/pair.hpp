@@ -1,0 +1,51 @@
+#pragma once
+// Analytic pair potentials E = ½ Σ_i Σ_{j≠i} φ(r_ij), r < cutoff, in LAMMPS's forms:
+//   morse: φ(r) = D0 [e^{−2α(r−r0)} − 2 e^{−α(r−r0)}]          (LAMMPS pair_style morse)
+//   lj:    φ(r) = 4ε [(σ/r)¹² − (σ/r)⁶]                         (LAMMPS pair_style lj/cut)
+// optionally shifted by −φ(r_c) so the energy is continuous at the cutoff (pair_modify shift).
+#include <string>
+#include <vector>
+
+#include "spinlat/terms/term.hpp"
+
+namespace spinlat {
+
+struct PairFunction {
+  enum class Style { morse, lj } style = Style::lj;
+  double D0 = 0.0, alpha = 0.0, r0 = 0.0;  ///< morse: eV, 1/Å, Å
+  double epsilon = 0.0, sigma = 0.0;       ///< lj: eV, Å
+  double cutoff = 0.0;                     ///< Å
+  bool shift = false;
+  double offset = 0.0;                     ///< φ(r_c) when shifted (set by finalize())
+
+  /// Unshifted φ(r) (eV) and dφ/dr (eV/Å).
+  double raw(double r, double& dphi) const;
+  /// Computes `offset` from `shift`.
+  void finalize();
+  /// Shifted φ(r) for r < cutoff.
+  double operator()(double r, double& dphi) const { return raw(r, dphi) - offset; }
+};
+
+class PairPotential : public Term {
+ public:
+  /// `applies[a * nspecies + b]` says whether the pair of species (a, b) interacts (symmetric).
+  PairPotential(PairFunction f, int nspecies, std::vector<bool> applies = {});
+  std::string type() const override { return "pair"; }
+  double cutoff() const override { return f_.cutoff; }
+  bool depends_on_positions() const override { return true; }
+  const PairFunction& function() const { return f_; }
+
+  double compute(const System& s, const NeighborList& list, Derivatives& d) const override;
+  void add_site_energies(const System& s, const NeighborList& list, std::vector<double>& e) const override;
+  double local_energy_change(const System&, const NeighborList&, int, const Vec3&, double) const override {
+    return 0.0;
+  }
+
+ private:
+  bool acts(int a, int b) const { return applies_[a * nspecies_ + b]; }
+  PairFunction f_;
+  int nspecies_;
+  std::vector<bool> applies_;
+};
+
+}  // namespace spinlat

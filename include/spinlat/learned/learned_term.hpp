@@ -1,0 +1,98 @@
+#pragma once
+// The learned magnetic potential (TOML `type = "learned"`): a TorchScript model following the
+// CONTRACT's "Learned potential models" section (modelled on MACE's LAMMPS export, with moment
+// vectors added), evaluated on spinlat's periodic graph (spinlat/learned/graph.hpp).
+//
+//   E = Σ_i node_energy_i,  F_i = −∂E/∂r_i,  B_i = −∂E/∂m_i (eV/μB),
+//   W = −[Σ_i r_i ⊗ ∂E/∂r_i + Σ_e s_e ⊗ ∂E/∂s_e + hᵀ ∂E/∂h]  (= −Σ_e r_e ⊗ ∂E/∂r_e)
+// all by reverse-mode automatic differentiation (torch::autograd::grad) through the model.
+// The virial is the derivative of the energy with respect to a homogeneous deformation
+// (Nielsen & Martin, PRB 32, 3780 (1985)); differentiating with respect to the model's inputs
+// (positions, edge shifts s_e and cell h) gives it whether the model builds its edge vectors
+// from `shifts` or from `unit_shifts` and `cell`, as MACE's displacement trick does.
+//
+// No LibTorch types appear here: the model lives behind a pointer, so the command line and
+// other code include this header without LibTorch's (slow) headers.
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "spinlat/learned/graph.hpp"
+#include "spinlat/terms/registry.hpp"
+#include "spinlat/terms/term.hpp"
+
+namespace spinlat {
+
+struct LearnedOptions {
+  std::string model;                        ///< TorchScript file (absolute or relative to the cwd)
+  std::string dtype = "float64";            ///< "float64" or "float32": the model's evaluation precision
+  std::vector<std::string> extensions;      ///< shared libraries of custom ops, dlopen'ed first
+  std::map<std::string, int> species_map;   ///< structure species name → atomic number
+  int threads = 0;                          ///< LibTorch intra-op threads (0 = LibTorch's default: all cores)
+};
+
+/// What one evaluation of the model produced (all in double precision).
+struct LearnedResult {
+  double energy = 0.0;              ///< eV
+  std::vector<double> node_energy;  ///< eV per node
+  std::vector<Vec3> force;          ///< −∂E/∂r (eV/Å), empty unless asked
+  std::vector<Vec3> magnetic_force; ///< −∂E/∂m (eV/μB), empty unless asked
+  Mat3 virial = Mat3::Zero();       ///< eV, zero unless asked
+};
+
+class LearnedPotential : public Term {
+ public:
+  /// Loads the model; throws InputError when the file is missing, is not a TorchScript
+  /// archive, lacks the buffers `atomic_numbers` / `r_max` or a forward method, or an
+  /// extension cannot be loaded.
+  explicit LearnedPotential(const LearnedOptions& options);
+  ~LearnedPotential() override;
+  LearnedPotential(const LearnedPotential&) = delete;
+  LearnedPotential& operator=(const LearnedPotential&) = delete;
+
+  std::string type() const override { return "learned"; }
+  double cutoff() const override;  ///< the model's r_max (Å)
+  bool depends_on_positions() const override { return true; }
+  bool depends_on_moment_size() const override { return true; }
+
+  /// Maps species and caches the graph at the bound positions. The first bind also
+  /// evaluates the model once: InputError if it lacks `node_energy` or returns NaN there.
+  void bind(const System& s, const NeighborList& list) override;
+  double compute(const System& s, const NeighborList& list, Derivatives& d) const override;
+  void add_site_energies(const System& s, const NeighborList& list, std::vector<double>& e) const override;
+  /// Exact ΔE. With a `num_interactions` buffer L > 0 in the model, only the subgraph within
+  /// 2L hops of i is evaluated (twice) and ΔE sums the node energies within L hops; otherwise
+  /// the whole graph is evaluated twice (cost of two full forward passes per call).
+  double local_energy_change(const System& s, const NeighborList& list, int i, const Vec3& spin_new,
+                             double moment_new) const override;
+
+  /// Column of node_attrs for each species index of `s`; InputError naming the first species
+  /// the model does not cover.
+  std::vector<int> species_columns(const System& s) const;
+  /// The model's elements, in node_attrs column order.
+  const std::vector<int>& atomic_numbers() const;
+  /// Message-passing layers (the model's `num_interactions` buffer), 0 if it has none.
+  int interactions() const;
+  const std::string& model_file() const;
+
+  /// Evaluates the model on `g` for the atoms of `s` (graph nodes = atoms) with their current
+  /// positions and moments; derivatives as asked. Graph and positions must agree.
+  LearnedResult evaluate(const System& s, const Graph& g, bool forces, bool magnetic_forces,
+                         bool virial) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// Factory for `[[potential]] type = "learned"`: keys `model` (file, relative to the input's
+/// directory), `dtype` ("float64" | "float32"), `extensions` (list of .so files, relative to the
+/// input's directory), `species_map` (table: structure species → element symbol or atomic
+/// number, for species not named by their element).
+TermPtr make_learned(Params& p, const TermContext& ctx);
+
+/// Registers "learned" (the lead wires this into the command line).
+void add_learned_terms(TermRegistry& registry);
+
+}  // namespace spinlat

@@ -1,0 +1,42 @@
+#pragma once
+// Graph colouring of the interaction graph for parallel Monte Carlo.
+//
+// Two sites of the same colour share no coupling, so a Metropolis trial at one cannot change
+// the energy change of a trial at the other: every site of one colour can be updated in
+// parallel and the result equals a sequential pass over them in any order. The colouring is
+// greedy in site order (each site takes the smallest colour none of its already coloured
+// neighbours has), hence deterministic; a bipartite lattice in natural order (sc with even L)
+// gets the two-colour checkerboard.
+#include <vector>
+
+#include "spinlat/core/system.hpp"
+
+namespace spinlat {
+
+class Hamiltonian;
+struct SpinKernel;
+
+struct Coloring {
+  int colors = 0;
+  /// Colour of every atom; −1 for atoms that are not updated (non-magnetic).
+  std::vector<int> color;
+  /// Updated sites of each colour, ascending.
+  std::vector<std::vector<int>> sites;
+};
+
+/// Greedy colouring of the graph given in CSR form (`offset` of size n+1, `neighbor`)
+/// restricted to the vertices in `vertices` (ascending; others are ignored, also as
+/// neighbours). Self loops are ignored.
+Coloring greedy_coloring(const std::vector<int>& offset, const std::vector<int>& neighbor,
+                         const std::vector<int>& vertices);
+
+/// Colouring of the magnetic sites of `s` under `h`: from the spin kernel's couplings when
+/// the Hamiltonian has a kernel, else from its neighbour list (every entry: the pairs within
+/// the largest cutoff plus skin, so the colouring stays valid while the list does).
+Coloring color_interactions(const Hamiltonian& h, const System& s);
+
+/// True when no two vertices of one colour are joined by an edge (tests and debug checks).
+bool is_proper_coloring(const Coloring& c, const std::vector<int>& offset,
+                        const std::vector<int>& neighbor);
+
+}  // namespace spinlat

@@ -1,0 +1,83 @@
+#pragma once
+// Parallel tempering / replica exchange (Swendsen & Wang, PRL 57, 2607 (1986); Hukushima &
+// Nemoto, J. Phys. Soc. Jpn. 65, 1604 (1996)).
+//
+// R replicas of one System sit at a ladder of temperatures T_0 .. T_{R−1}. A round is: every
+// replica does `sweeps_per_exchange` Metropolis sweeps (each followed by `wolff_per_sweep`
+// Wolff clusters when asked), then neighbouring pairs (k, k+1) swap configurations with
+// probability min(1, exp((β_k − β_{k+1})(E_k − E_{k+1}))), even pairs on even rounds and odd
+// pairs on odd rounds. Samplers stay with their temperature (their adapted σ belongs to it);
+// configurations move. Sampler k draws from streams keyed by temperature index k and the swaps
+// from a replica_exchange stream, so replicas can run in parallel (OpenMP over replicas) and
+// the result does not depend on the thread count.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "spinlat/mc/metropolis.hpp"
+#include "spinlat/mc/wolff.hpp"
+
+namespace spinlat {
+
+struct ParallelTemperingOptions {
+  /// Move, seed, block size... for every replica (`stream` is set to the temperature index).
+  MetropolisOptions metropolis;
+  long long sweeps_per_exchange = 1;
+  /// Wolff clusters after each Metropolis sweep (needs isotropic exchange; 0 = none).
+  long long wolff_per_sweep = 0;
+};
+
+class ParallelTempering {
+ public:
+  /// Every replica starts as a copy of `initial`. Temperatures (K) must be > 0, in any order
+  /// (usually ascending); `h` must be bound to `initial` and outlive this object.
+  ParallelTempering(const Hamiltonian& h, const System& initial, std::vector<double> temperatures,
+                    const ParallelTemperingOptions& options = {});
+
+  std::size_t size() const { return systems_.size(); }
+  const std::vector<double>& temperatures() const { return temperatures_; }
+  /// The configuration currently at temperature index k.
+  System& system(std::size_t k) { return systems_[k]; }
+  const System& system(std::size_t k) const { return systems_[k]; }
+  MetropolisSampler& sampler(std::size_t k) { return metropolis_[k]; }
+  WolffSampler* wolff(std::size_t k) { return wolff_.empty() ? nullptr : &wolff_[k]; }
+
+  /// One round: sweeps on every replica, then one exchange pass.
+  void round();
+  /// `n` rounds with σ adaptation (equilibration); `run` keeps σ frozen.
+  void equilibrate(long long n);
+  void run(long long n);
+
+  /// Energy (eV) of the configuration at each temperature, as of the last round.
+  const std::vector<double>& energies() const { return energies_; }
+  /// Accepted fraction of swap attempts between temperatures k and k+1 (size R−1).
+  std::vector<double> exchange_acceptance() const;
+  const std::vector<std::uint64_t>& exchange_attempts() const { return attempts_; }
+  /// Which original replica (0..R−1) sits at temperature k: follows round trips.
+  const std::vector<int>& replica_at() const { return replica_at_; }
+  std::uint64_t rounds() const { return rounds_; }
+
+  /// Everything needed to continue bit for bit: configurations (spins and moments of every
+  /// replica, exact), samplers' states, exchange engine and counters.
+  std::string save_state() const;
+  void load_state(const std::string& state);
+
+ private:
+  void sweep_all(bool adapt);
+  void exchange();
+  double energy_of(const System& s) const;
+
+  const Hamiltonian* h_;
+  ParallelTemperingOptions options_;
+  std::vector<double> temperatures_, beta_;
+  std::vector<System> systems_;
+  std::vector<MetropolisSampler> metropolis_;
+  std::vector<WolffSampler> wolff_;
+  std::vector<double> energies_;
+  std::vector<std::uint64_t> attempts_, accepted_;
+  std::vector<int> replica_at_;
+  Engine engine_;
+  std::uint64_t rounds_ = 0;
+};
+
+}  // namespace spinlat

@@ -1,0 +1,347 @@
+#include "spinlat/dynamics/md.hpp"
+
+#include <boost/random/normal_distribution.hpp>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <iterator>
+#include <sstream>
+#include <stdexcept>
+
+#include "spinlat/core/error.hpp"
+#include "spinlat/core/units.hpp"
+
+namespace spinlat {
+
+// ---- observables ----------------------------------------------------------------------------
+
+Mat3 kinetic_tensor(const System& s) {
+  Mat3 k = Mat3::Zero();
+  for (std::size_t i = 0; i < s.size(); ++i) k.noalias() += s.mass(i) * s.velocity[i] * s.velocity[i].transpose();
+  return units::mvv2e * k;
+}
+
+double kinetic_energy(const System& s) {
+  double k = 0.0;
+  for (std::size_t i = 0; i < s.size(); ++i) k += s.mass(i) * s.velocity[i].squaredNorm();
+  return 0.5 * units::mvv2e * k;
+}
+
+double lattice_temperature(const System& s) {
+  if (s.size() < 2) return 0.0;
+  return 2.0 * kinetic_energy(s) / ((3.0 * s.size() - 3.0) * units::k_B);
+}
+
+Mat3 pressure_tensor(const System& s, const Mat3& virial) {
+  return (kinetic_tensor(s) + virial) / s.cell.volume();
+}
+
+double pressure(const System& s, const Mat3& virial) {
+  return (2.0 * kinetic_energy(s) + virial.trace()) / (3.0 * s.cell.volume());
+}
+
+void remove_momentum(System& s) {
+  Vec3 p = Vec3::Zero();
+  double m = 0.0;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    p += s.mass(i) * s.velocity[i];
+    m += s.mass(i);
+  }
+  if (m <= 0.0) return;
+  for (auto& v : s.velocity) v -= p / m;
+}
+
+ConfigTemperatureSample configurational_temperature_sample(System& s, const Hamiltonian& h,
+                                                           const std::vector<Vec3>& force, Engine& e,
+                                                           double eps) {
+  const std::size_t n = s.size();
+  ConfigTemperatureSample out;
+  for (const auto& f : force) out.force2 += f.squaredNorm();
+  std::vector<Vec3> z(n);
+  for (auto& v : z)
+    for (int a = 0; a < 3; ++a) v[a] = (e() >> 63) ? 1.0 : -1.0;
+  const std::vector<Vec3> r0 = s.position;
+  std::vector<Vec3> fp, fm;
+  Derivatives d;
+  for (std::size_t i = 0; i < n; ++i) s.position[i] = r0[i] + eps * z[i];
+  d.force = &fp;
+  h.compute(s, d);
+  for (std::size_t i = 0; i < n; ++i) s.position[i] = r0[i] - eps * z[i];
+  d.force = &fm;
+  h.compute(s, d);
+  s.position = r0;
+  // ∇²U = −∇·F ≈ −z·[F(r+εz) − F(r−εz)] / (2ε)
+  for (std::size_t i = 0; i < n; ++i) out.laplacian -= z[i].dot(fp[i] - fm[i]) / (2.0 * eps);
+  return out;
+}
+
+// ---- integrator -----------------------------------------------------------------------------
+
+LatticeIntegrator::LatticeIntegrator(System& s, Hamiltonian& h, MdOptions options)
+    : s_(s), h_(h), opt_(options) {
+  s_.check_consistent();
+  if (!(opt_.dt > 0.0)) throw InputError("md: time step dt must be positive");
+  if (opt_.friction < 0.0) throw InputError("md: lattice_damping (friction) must be >= 0");
+  if (opt_.block == 0) opt_.block = 1024;
+  for (std::size_t i = 0; i < s_.size(); ++i)
+    if (!(s_.mass(i) > 0.0))
+      throw InputError("md: atom " + std::to_string(i) + " (species '" + s_.species_name[s_.species[i]] +
+                       "') has no mass");
+  if (h_.skin() <= 0.0 && h_.depends_on_positions()) h_.set_skin(0.5);
+  build_streams();
+  // Always rebuild here so that the neighbour-list history is known (see save_state).
+  h_.bind(s_);
+  built_positions_ = s_.position;
+  built_cell_ = s_.cell.h;
+  ++rebuilds_;
+  Derivatives d;
+  d.force = &force_;
+  d.virial = &virial_;
+  epot_ = h_.compute(s_, d);
+}
+
+void LatticeIntegrator::build_streams() {
+  blocks_ = Blocks{s_.size(), opt_.block};
+  noise_ = StreamSet(opt_.seed, StreamPurpose::lattice_noise, blocks_.count());
+  // The barostat's single Wiener process has its own key, past any atom block.
+  cell_noise_ = Engine(derive_seed(opt_.seed, StreamPurpose::lattice_noise, 0xCE11CE11CE11ull));
+}
+
+void LatticeIntegrator::set_options(const MdOptions& o) {
+  const bool restream = o.seed != opt_.seed || o.block != opt_.block;
+  opt_ = o;
+  if (opt_.block == 0) opt_.block = 1024;
+  if (restream) build_streams();
+}
+
+void LatticeIntegrator::kick(double h) {
+  const int n = static_cast<int>(s_.size());
+#pragma omp parallel for schedule(static) if (n >= 8192)
+  for (int i = 0; i < n; ++i) s_.velocity[i] += (h * units::ftm2v / s_.mass(i)) * force_[i];
+}
+
+void LatticeIntegrator::drift(double h) {
+  const int n = static_cast<int>(s_.size());
+#pragma omp parallel for schedule(static) if (n >= 8192)
+  for (int i = 0; i < n; ++i) s_.position[i] += h * s_.velocity[i];
+}
+
+void LatticeIntegrator::bath(double h) {
+  if (opt_.friction <= 0.0) return;
+  const double c1 = std::exp(-opt_.friction * h);
+  const double c2 = std::sqrt(std::max(0.0, 1.0 - c1 * c1));
+  const double kT = units::k_B * std::max(0.0, opt_.temperature);
+  const int nb = static_cast<int>(blocks_.count());
+  std::vector<Vec3> dv(s_.size());
+  std::vector<Vec3> block_p(nb, Vec3::Zero());
+  std::vector<double> block_m(nb, 0.0);
+#pragma omp parallel for schedule(static) if (nb > 1)
+  for (int b = 0; b < nb; ++b) {
+    Engine& e = noise_[b];
+    for (std::size_t i = blocks_.begin(b); i < blocks_.end(b); ++i) {
+      boost::random::normal_distribution<double> normal;  // fresh: no cached state to checkpoint
+      const double m = s_.mass(i);
+      const double sigma = c2 * std::sqrt(kT / (m * units::mvv2e));
+      dv[i] = sigma * Vec3(normal(e), normal(e), normal(e));
+      block_p[b] += m * dv[i];
+      block_m[b] += m;
+    }
+  }
+  Vec3 shift = Vec3::Zero();
+  if (opt_.zero_momentum && s_.size() > 1) {
+    // Mass-weighted projection of the noise onto zero total momentum: an exact OU step on
+    // the internal degrees of freedom (friction is the same for every atom).
+    Vec3 p = Vec3::Zero();
+    double m = 0.0;
+    for (int b = 0; b < nb; ++b) {
+      p += block_p[b];
+      m += block_m[b];
+    }
+    shift = p / m;
+  }
+  const int n = static_cast<int>(s_.size());
+#pragma omp parallel for schedule(static) if (n >= 8192)
+  for (int i = 0; i < n; ++i) s_.velocity[i] = c1 * s_.velocity[i] + (dv[i] - shift);
+}
+
+void LatticeIntegrator::compute_forces() {
+  if (h_.update(s_)) {
+    built_positions_ = s_.position;
+    built_cell_ = s_.cell.h;
+    ++rebuilds_;
+  }
+  Derivatives d;
+  d.force = &force_;
+  d.virial = &virial_;
+  epot_ = h_.compute(s_, d);
+  for (const auto& f : force_)
+    if (!std::isfinite(f.squaredNorm()))
+      throw NumericalError("md: non-finite force at step " + std::to_string(step_) +
+                           " (atoms overlapping or time step too large)");
+}
+
+void LatticeIntegrator::barostat(double h) {
+  if (opt_.barostat_tau <= 0.0) return;
+  // Bernetti & Bussi (2020), isotropic, in ε = ln V (their Eq. 5, Euler-Maruyama):
+  //   dε = −(β_T/τ_p)(P0 − P_int − k_BT/V) dt + √(2 k_BT β_T / (V τ_p)) dW
+  // then r ← e^{dε/3} r and v ← e^{−dε/3} v.
+  const double V = s_.cell.volume();
+  const double kT = units::k_B * std::max(0.0, opt_.temperature);
+  const double beta = opt_.compressibility * units::eVA3_to_GPa;  // 1/(eV/Å³)
+  const double P0 = opt_.pressure / units::eVA3_to_GPa;
+  const double P = spinlat::pressure(s_, virial_);
+  boost::random::normal_distribution<double> normal;
+  const double xi = normal(cell_noise_);
+  const double deps = -(beta / opt_.barostat_tau) * (P0 - P - kT / V) * h +
+                      std::sqrt(2.0 * kT * beta * h / (V * opt_.barostat_tau)) * xi;
+  const double mu = std::exp(deps / 3.0);
+  s_.cell.h *= mu;
+  for (auto& r : s_.position) r *= mu;
+  for (auto& v : s_.velocity) v /= mu;
+}
+
+void LatticeIntegrator::step() {
+  const double h = opt_.dt;
+  kick(0.5 * h);
+  if (opt_.friction > 0.0) {
+    drift(0.5 * h);
+    bath(h);
+    drift(0.5 * h);
+  } else {
+    drift(h);
+  }
+  ++step_;
+  if (opt_.barostat_tau > 0.0 && opt_.barostat_every > 0 && step_ % opt_.barostat_every == 0)
+    barostat(h * opt_.barostat_every);
+  compute_forces();
+  kick(0.5 * h);
+}
+
+void LatticeIntegrator::run(long steps) {
+  for (long k = 0; k < steps; ++k) step();
+}
+
+double LatticeIntegrator::pressure_GPa() const { return pressure() * units::eVA3_to_GPa; }
+
+// ---- checkpoints ----------------------------------------------------------------------------
+
+namespace {
+
+void put(std::ostringstream& os, double x) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, " %a", x);  // hexadecimal: exact round trip
+  os << buf;
+}
+
+class Tokens {
+ public:
+  explicit Tokens(const std::string& s) : is_(s) {}
+  std::string word() {
+    std::string w;
+    if (!(is_ >> w)) throw InputError("md checkpoint: truncated state");
+    return w;
+  }
+  void expect(const std::string& w) {
+    const std::string got = word();
+    if (got != w) throw InputError("md checkpoint: expected '" + w + "', found '" + got + "'");
+  }
+  double real() {
+    const std::string w = word();
+    char* end = nullptr;
+    const double x = std::strtod(w.c_str(), &end);
+    if (end == w.c_str() || *end) throw InputError("md checkpoint: bad number '" + w + "'");
+    return x;
+  }
+  long integer() {
+    const std::string w = word();
+    char* end = nullptr;
+    const long x = std::strtol(w.c_str(), &end, 10);
+    if (end == w.c_str() || *end) throw InputError("md checkpoint: bad integer '" + w + "'");
+    return x;
+  }
+  std::istringstream& stream() { return is_; }
+
+ private:
+  std::istringstream is_;
+};
+
+}  // namespace
+
+std::string LatticeIntegrator::save_state() const {
+  std::ostringstream os;
+  os << "spinlat-md 1\nstep " << step_ << "\nrebuilds " << rebuilds_ << "\nepot";
+  put(os, epot_);
+  os << "\nvirial";
+  for (int k = 0; k < 9; ++k) put(os, virial_(k / 3, k % 3));
+  os << "\nforces " << force_.size();
+  for (const auto& f : force_)
+    for (int a = 0; a < 3; ++a) put(os, f[a]);
+  os << "\nbuilt_cell";
+  for (int k = 0; k < 9; ++k) put(os, built_cell_(k / 3, k % 3));
+  os << "\nbuilt_positions " << built_positions_.size();
+  for (const auto& r : built_positions_)
+    for (int a = 0; a < 3; ++a) put(os, r[a]);
+  os << "\ncell_noise " << cell_noise_ << "\nnoise\n" << noise_.save() << "end\n";
+  return os.str();
+}
+
+void LatticeIntegrator::load_state(const std::string& state) {
+  Tokens t(state);
+  t.expect("spinlat-md");
+  if (t.integer() != 1) throw InputError("md checkpoint: unknown version");
+  t.expect("step");
+  const long step = t.integer();
+  t.expect("rebuilds");
+  const long rebuilds = t.integer();
+  t.expect("epot");
+  const double epot = t.real();
+  t.expect("virial");
+  Mat3 vir;
+  for (int k = 0; k < 9; ++k) vir(k / 3, k % 3) = t.real();
+  t.expect("forces");
+  const long nf = t.integer();
+  if (nf != static_cast<long>(s_.size()))
+    throw InputError("md checkpoint: it holds " + std::to_string(nf) + " atoms, the system " +
+                     std::to_string(s_.size()));
+  std::vector<Vec3> force(nf);
+  for (auto& f : force)
+    for (int a = 0; a < 3; ++a) f[a] = t.real();
+  t.expect("built_cell");
+  Mat3 bc;
+  for (int k = 0; k < 9; ++k) bc(k / 3, k % 3) = t.real();
+  t.expect("built_positions");
+  const long nb = t.integer();
+  if (nb != nf) throw InputError("md checkpoint: inconsistent atom counts");
+  std::vector<Vec3> bp(nb);
+  for (auto& r : bp)
+    for (int a = 0; a < 3; ++a) r[a] = t.real();
+  t.expect("cell_noise");
+  Engine cell_noise;
+  if (!(t.stream() >> cell_noise)) throw InputError("md checkpoint: bad barostat random state");
+  t.expect("noise");
+  std::string rest((std::istreambuf_iterator<char>(t.stream())), std::istreambuf_iterator<char>());
+  const auto endpos = rest.rfind("end");
+  if (endpos == std::string::npos) throw InputError("md checkpoint: truncated state");
+  StreamSet noise;
+  noise.load(rest.substr(0, endpos));
+  if (noise.size() != blocks_.count()) throw InputError("md checkpoint: random streams do not match the system");
+
+  step_ = step;
+  rebuilds_ = rebuilds;
+  epot_ = epot;
+  virial_ = vir;
+  force_ = std::move(force);
+  noise_ = std::move(noise);
+  cell_noise_ = cell_noise;
+  // Rebuild the neighbour list from the configuration it was last built at, so that later
+  // rebuilds (and the order of every sum) happen exactly as in the uninterrupted run.
+  built_positions_ = std::move(bp);
+  built_cell_ = bc;
+  std::swap(s_.position, built_positions_);
+  std::swap(s_.cell.h, built_cell_);
+  h_.bind(s_);
+  std::swap(s_.position, built_positions_);
+  std::swap(s_.cell.h, built_cell_);
+}
+
+}  // namespace spinlat

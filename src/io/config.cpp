@@ -1,0 +1,1017 @@
+// Strict reading of a spinlat input (CONTRACT.md "Input (TOML)", docs/input.md).
+//
+// Every value goes through Params, so an error names the file, the dotted key and its line;
+// every table ends with Params::finish(), so an unknown or misspelt key is an error with a
+// "did you mean". Keys that exist but do not apply (dt in a Monte Carlo stage, c for a cubic
+// lattice) are errors too: a key that is silently ignored is a typo waiting to happen.
+#include "spinlat/io/config.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "spinlat/core/error.hpp"
+#include "spinlat/io/params.hpp"
+#include "spinlat/io/poscar.hpp"
+
+namespace fs = std::filesystem;
+
+namespace spinlat {
+namespace {
+
+// ---- --set overrides ---------------------------------------------------------------------
+
+std::string trim(const std::string& s) {
+  const auto b = s.find_first_not_of(" \t\r\n");
+  if (b == std::string::npos) return "";
+  const auto e = s.find_last_not_of(" \t\r\n");
+  return s.substr(b, e - b + 1);
+}
+
+bool is_index(const std::string& s) {
+  return !s.empty() && s.size() <= 9 && std::all_of(s.begin(), s.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
+}
+
+[[noreturn]] void override_error(const std::string& key, const std::string& msg) {
+  throw InputError("--set", key, 0, msg);
+}
+
+// Moves a parsed value (any node type) into a table or an array slot.
+void put(toml::table& t, const std::string& key, toml::node&& n) {
+  std::move(n).visit([&](auto&& v) { t.insert_or_assign(key, std::move(v)); });
+}
+void put(toml::array& a, std::size_t i, toml::node&& n) {
+  std::move(n).visit([&](auto&& v) {
+    if (i == a.size())
+      a.push_back(std::move(v));
+    else
+      a.replace(a.cbegin() + static_cast<std::ptrdiff_t>(i), std::move(v));
+  });
+}
+
+// ---- small helpers -----------------------------------------------------------------------
+
+std::string join(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
+  return s;
+}
+
+std::string num(double x) {
+  std::ostringstream os;
+  os << x;
+  return os.str();
+}
+
+std::string lower(std::string s) {
+  for (char& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return s;
+}
+
+bool is_standard(const std::string& lattice) {
+  return lattice == "sc" || lattice == "bcc" || lattice == "fcc" || lattice == "hcp" || lattice == "rocksalt";
+}
+
+/// Entries a species/moment list may have for a standard lattice: 1 or one per group.
+std::size_t lattice_groups(const std::string& lattice) {
+  if (lattice == "sc") return 1;
+  if (lattice == "bcc") return 2;
+  if (lattice == "fcc") return 4;
+  return 2;  // hcp (two sublattices), rocksalt (cation, anion)
+}
+
+/// Distinct entries of a list in order of first appearance.
+std::vector<std::string> distinct(const std::vector<std::string>& v) {
+  std::vector<std::string> out;
+  for (const auto& x : v)
+    if (std::find(out.begin(), out.end(), x) == out.end()) out.push_back(x);
+  return out;
+}
+
+struct KeyUse {
+  const char* key;
+  bool applies;
+  const char* where;  // who uses it, for the message
+};
+
+/// Rejects keys that exist in the schema but do not apply here.
+void reject_inapplicable(Params& p, const std::vector<KeyUse>& uses, const std::string& context) {
+  for (const auto& u : uses)
+    if (!u.applies && p.has(u.key))
+      p.fail(u.key, "not used by " + context + " (it applies to " + u.where + ")");
+}
+
+std::vector<std::string> keys_of(const std::vector<KeyUse>& uses) {
+  std::vector<std::string> out;
+  for (const auto& u : uses) out.push_back(u.key);
+  return out;
+}
+
+/// Unknown keys first: a misspelt required key must say "unknown key 'temprature' (did you
+/// mean 'temperature'?)", not "missing 'temperature'".
+void reject_unknown(const Params& p, const std::vector<std::string>& schema) {
+  for (const auto& [k, v] : p.table()) {
+    const std::string key(k.str());
+    if (std::find(schema.begin(), schema.end(), key) != schema.end()) continue;
+    const std::string guess = closest_match(key, schema);
+    throw InputError(p.file(), p.key_path(key), static_cast<int>(v.source().begin.line),
+                     "unknown key" + (guess.empty() ? std::string() : " (did you mean '" + guess + "'?)"));
+  }
+}
+
+/// A non-negative number (temperatures, dampings).
+double non_negative(Params& p, const std::string& key, double fallback, const std::string& unit) {
+  const double v = p.real(key, fallback);
+  p.require(v >= 0.0, key, "must be >= 0" + unit + ", got " + num(v));
+  return v;
+}
+double positive(Params& p, const std::string& key, const std::string& unit) {
+  const double v = p.real(key);
+  p.require(v > 0.0, key, "must be > 0" + unit + ", got " + num(v));
+  return v;
+}
+long long count_at_least(Params& p, const std::string& key, long long minimum, long long fallback,
+                         bool required) {
+  const long long v = required ? p.integer(key) : p.integer(key, fallback);
+  p.require(v >= minimum, key, "must be an integer >= " + std::to_string(minimum) + ", got " + std::to_string(v));
+  return v;
+}
+
+// ---- [structure] ---------------------------------------------------------------------------
+
+Mat3 read_cell(Params& p, const std::string& key) {
+  p.touch(key);
+  const toml::node* n = p.table().get(key);
+  if (!n) p.fail(key, "missing required cell: [[ax, ay, az], [bx, by, bz], [cx, cy, cz]] (Å) or [Lx, Ly, Lz]");
+  const toml::array* a = n->as_array();
+  if (!a || a->size() != 3)
+    p.fail(key, "expected three cell vectors [[ax, ay, az], [bx, by, bz], [cx, cy, cz]] or three lengths [Lx, Ly, Lz]");
+  auto number = [&](const toml::node& e) {
+    double v = 0.0;
+    if (auto d = e.value_exact<double>()) v = *d;
+    else if (auto i = e.value_exact<int64_t>()) v = static_cast<double>(*i);
+    else p.fail(key, "expected numbers in the cell");
+    if (!std::isfinite(v)) p.fail(key, "expected finite numbers in the cell");
+    return v;
+  };
+  Mat3 h = Mat3::Zero();
+  if ((*a)[0].is_array()) {
+    for (int r = 0; r < 3; ++r) {
+      const toml::array* row = (*a)[static_cast<std::size_t>(r)].as_array();
+      if (!row || row->size() != 3) p.fail(key, "cell vector " + std::to_string(r) + " must be a list of 3 numbers");
+      for (int k = 0; k < 3; ++k) h(r, k) = number((*row)[static_cast<std::size_t>(k)]);
+    }
+  } else {
+    for (int k = 0; k < 3; ++k) h(k, k) = number((*a)[static_cast<std::size_t>(k)]);
+  }
+  return h;
+}
+
+void read_mass(Params& p, StructureConfig& s) {
+  p.touch("mass");
+  const toml::node* n = p.table().get("mass");
+  if (!n) return;
+  if (const toml::table* t = n->as_table()) {
+    Params m(*t, p.file(), p.key_path("mass"));
+    for (const auto& [k, v] : *t) {
+      const std::string name(k.str());
+      const double x = m.real(name);
+      m.require(x > 0.0, name, "a mass must be > 0 amu, got " + num(x));
+      s.mass_by_species[name] = x;
+    }
+    return;
+  }
+  s.mass = p.reals("mass");
+  for (double x : s.mass) p.require(x > 0.0, "mass", "masses must be > 0 amu, got " + num(x));
+}
+
+std::vector<BasisSite> read_basis(Params& p, StructureConfig& s) {
+  std::vector<BasisSite> basis;
+  std::vector<Params> sites = p.tables("basis");
+  if (sites.empty()) p.fail("basis", "lattice = 'custom' needs at least one [[structure.basis]] site");
+  for (Params& b : sites) {
+    reject_unknown(b, {"position", "species", "moment", "af_sign", "mass"});
+    BasisSite site;
+    site.fractional = b.vec3("position");
+    site.species = b.string("species");
+    b.require(!site.species.empty(), "species", "must not be empty");
+    site.moment = b.real("moment");
+    b.require(site.moment >= 0.0, "moment", "must be >= 0 μB, got " + num(site.moment));
+    const long long sign = b.integer("af_sign", 1);
+    b.require(sign == 1 || sign == -1, "af_sign", "must be +1 or -1, got " + std::to_string(sign));
+    site.af_sign = static_cast<int>(sign);
+    if (b.has("mass")) {
+      const double m = b.real("mass");
+      b.require(m > 0.0, "mass", "must be > 0 amu, got " + num(m));
+      auto it = s.mass_by_species.find(site.species);
+      b.require(it == s.mass_by_species.end() || it->second == m, "mass",
+                "species '" + site.species + "' already has mass " + (it == s.mass_by_species.end() ? "" : num(it->second)));
+      s.mass_by_species[site.species] = m;
+    }
+    b.finish();
+    // Two sites on the same spot (modulo a lattice vector) would overlap in every cell.
+    for (std::size_t k = 0; k < basis.size(); ++k) {
+      Vec3 d = site.fractional - basis[k].fractional;
+      for (int c = 0; c < 3; ++c) d[c] -= std::round(d[c]);
+      b.require(d.norm() > 1e-8, "position",
+                "coincides with basis site " + std::to_string(k) + " (modulo a cell vector)");
+    }
+    basis.push_back(site);
+  }
+  return basis;
+}
+
+StructureConfig read_structure(Params& p, const std::string& directory) {
+  StructureConfig s;
+  s.line = p.line();
+  for (const auto& [k, v] : p.table()) s.lines[std::string(k.str())] = static_cast<int>(v.source().begin.line);
+
+  reject_unknown(p, {"lattice", "a", "c", "cells", "species", "moment", "mass", "basis", "cell", "file", "format",
+                     "frame", "spins", "lattice_temperature", "periodic"});
+  s.lattice = p.choice("lattice", {"sc", "bcc", "fcc", "hcp", "rocksalt", "custom", "file"});
+  const std::string& L = s.lattice;
+  const bool standard = is_standard(L), custom = L == "custom", file = L == "file";
+  const std::vector<KeyUse> uses = {
+      {"lattice", true, ""},
+      {"a", !file, "sc, bcc, fcc, hcp, rocksalt and custom lattices"},
+      {"c", L == "hcp", "hcp"},
+      {"cells", true, ""},
+      {"species", !custom, "standard lattices and files; a custom cell names species in [[structure.basis]]"},
+      {"moment", !custom, "standard lattices and files; a custom cell gives moments in [[structure.basis]]"},
+      {"mass", true, ""},
+      {"basis", custom, "lattice = 'custom'"},
+      {"cell", custom, "lattice = 'custom'"},
+      {"file", file, "lattice = 'file'"},
+      {"format", file, "lattice = 'file'"},
+      {"frame", file, "lattice = 'file'"},
+      {"spins", true, ""},
+      {"lattice_temperature", true, ""},
+      {"periodic", true, ""},
+  };
+  reject_inapplicable(p, uses, "lattice '" + L + "'");
+
+  if (standard) {
+    s.a = positive(p, "a", " Å");
+    if (L == "hcp" && p.has("c")) s.c = positive(p, "c", " Å");
+  } else if (custom && p.has("a")) {
+    s.a = positive(p, "a", " Å");
+  }
+
+  if (p.has("cells")) {
+    const auto v = p.integers("cells");
+    p.require(v.size() == 1 || v.size() == 3, "cells", "expected [nx, ny, nz] (or one number for all three)");
+    for (long long n : v)
+      p.require(n >= 1 && n <= 100000, "cells", "cell counts must be integers from 1 to 100000, got " + std::to_string(n));
+    s.cells = v.size() == 1 ? Int3(int(v[0]), int(v[0]), int(v[0])) : Int3(int(v[0]), int(v[1]), int(v[2]));
+  } else {
+    p.touch("cells");
+  }
+
+  if (!custom) {
+    if (p.has("species")) {
+      s.species = p.strings("species");
+      p.require(!s.species.empty(), "species", "must list at least one species");
+      for (const auto& x : s.species) p.require(!x.empty(), "species", "species names must not be empty");
+    } else {
+      p.touch("species");
+      if (standard) s.species = {"X"};  // a dummy element (ASE's convention): spins only
+    }
+    if (standard || p.has("moment")) {
+      s.moment = p.reals("moment");
+      p.require(!s.moment.empty(), "moment", "must list at least one moment");
+      for (double m : s.moment) p.require(m >= 0.0, "moment", "moments must be >= 0 μB, got " + num(m));
+    } else {
+      p.touch("moment");
+    }
+  }
+  if (standard) {
+    const std::size_t n = lattice_groups(L);
+    const std::string what = (L == "hcp" || L == "rocksalt") ? " (one per sublattice" + std::string(L == "rocksalt" ? ": cation, anion)" : ")")
+                                                             : " (one per site of the conventional cell)";
+    p.require(s.species.size() == 1 || s.species.size() == n, "species",
+              "lattice '" + L + "' takes 1 or " + std::to_string(n) + " entries" + what + ", got " + std::to_string(s.species.size()));
+    p.require(s.moment.size() == 1 || s.moment.size() == n, "moment",
+              "lattice '" + L + "' takes 1 or " + std::to_string(n) + " entries" + what + ", got " + std::to_string(s.moment.size()));
+  }
+
+  if (custom) {
+    s.custom_cell = read_cell(p, "cell");
+    if (s.a > 0) s.custom_cell *= s.a;
+    const Mat3& h = s.custom_cell;
+    const double scale = h.row(0).norm() * h.row(1).norm() * h.row(2).norm();
+    p.require(scale > 0 && std::abs(h.determinant()) > 1e-10 * scale, "cell",
+              "the cell has zero volume: its three vectors must be linearly independent");
+    s.basis = read_basis(p, s);
+  }
+
+  if (file) {
+    const std::string given = p.string("file");
+    p.require(!given.empty(), "file", "must name a structure file");
+    fs::path path(given);
+    if (path.is_relative()) path = fs::path(directory) / path;
+    path = path.lexically_normal();
+    std::error_code ec;
+    p.require(fs::is_regular_file(path, ec), "file", "no such file '" + path.string() + "'");
+    s.file = path.string();
+    s.format = p.choice("format", {"auto", "extxyz", "poscar"}, "auto");
+    s.frame = p.integer("frame", -1);
+  }
+
+  read_mass(p, s);
+  if (!s.mass.empty()) {
+    std::vector<std::string> entries = s.species;
+    if (custom) {
+      std::vector<std::string> names;
+      for (const auto& b : s.basis) names.push_back(b.species);
+      entries = distinct(names);
+    }
+    if (!entries.empty())
+      p.require(s.mass.size() == entries.size(), "mass",
+                "needs one mass per species entry (" + join(entries) + "), got " + std::to_string(s.mass.size()));
+    // One element listed twice (e.g. two bcc sites) must not get two masses.
+    for (std::size_t i = 0; i < entries.size() && i < s.mass.size(); ++i)
+      for (std::size_t j = 0; j < i; ++j)
+        p.require(entries[i] != entries[j] || s.mass[i] == s.mass[j], "mass",
+                  "species '" + entries[i] + "' is given two different masses");
+  }
+  if (standard || custom) {
+    std::vector<std::string> names = s.species;
+    for (const auto& b : s.basis) names.push_back(b.species);
+    for (const auto& [name, m] : s.mass_by_species)
+      if (std::find(names.begin(), names.end(), name) == names.end())
+        p.fail("mass", "no species '" + name + "' in the structure (species: " + join(distinct(names)) + ")");
+  }
+
+  // spins: a mode or a direction.
+  p.touch("spins");
+  if (const toml::node* n = p.table().get("spins")) {
+    if (n->is_array()) {
+      s.spin_direction = p.vec3("spins");
+      p.require(s.spin_direction.norm() > 1e-12, "spins", "the spin direction must not be the zero vector");
+      s.spins = "vector";
+    } else {
+      std::vector<std::string> modes = {"ferro", "random", "antiferro"};
+      if (file) modes.push_back("file");
+      s.spins = p.choice("spins", modes);
+    }
+  } else {
+    s.spins = file ? "file" : "ferro";
+  }
+  if (s.spins == "antiferro" && custom) {
+    bool down = false;
+    for (const auto& b : s.basis) down = down || (b.af_sign < 0 && b.moment > 0);
+    p.require(down, "spins", "'antiferro' needs a magnetic basis site with af_sign = -1");
+  }
+
+  s.lattice_temperature = non_negative(p, "lattice_temperature", 0.0, " K");
+
+  p.touch("periodic");
+  if (const toml::node* n = p.table().get("periodic")) {
+    s.periodic_given = true;
+    if (auto b = n->value_exact<bool>()) {
+      s.periodic = {*b, *b, *b};
+    } else if (const toml::array* a = n->as_array(); a && a->size() == 3) {
+      for (std::size_t k = 0; k < 3; ++k) {
+        auto v = (*a)[k].value_exact<bool>();
+        if (!v) p.fail("periodic", "expected true/false or a list of three of them");
+        s.periodic[k] = *v;
+      }
+    } else {
+      p.fail("periodic", "expected true/false or a list of three of them, e.g. [true, true, false]");
+    }
+    for (int k = 0; k < 3; ++k)
+      p.require(s.periodic[static_cast<std::size_t>(k)] || s.cells[k] == 1 || file, "periodic",
+                "cannot repeat the cell along a non-periodic direction (cells must be 1 there)");
+  }
+
+  p.finish(keys_of(uses));
+  return s;
+}
+
+// ---- [[stage]] -----------------------------------------------------------------------------
+
+StageConfig read_stage(Params& p) {
+  StageConfig s;
+  s.line = p.line();
+  reject_unknown(p, {"type", "temperature", "sweeps", "steps", "dt", "damping", "damping_species", "integrator",
+                     "lattice_damping", "move", "target_acceptance", "longitudinal", "field", "field_schedule",
+                     "field_end", "field_frequency", "spin_substeps", "md_steps_per_sweep", "tolerance"});
+  s.type = p.choice("type", {"mc", "hybrid", "llg", "md", "sld", "minimize"});
+  const std::string& t = s.type;
+  const bool mc = t == "mc" || t == "hybrid";
+  const bool spin_dynamics = t == "llg" || t == "sld";
+  const bool lattice = t == "md" || t == "sld" || t == "hybrid";
+  const std::vector<KeyUse> uses = {
+      {"type", true, ""},
+      {"temperature", t != "minimize", "mc, hybrid, llg, md and sld stages"},
+      {"sweeps", mc, "mc and hybrid stages"},
+      {"steps", !mc, "llg, md, sld and minimize stages"},
+      {"dt", t != "mc", "hybrid, llg, md, sld and minimize stages"},
+      {"damping", spin_dynamics, "llg and sld stages"},
+      {"damping_species", spin_dynamics, "llg and sld stages"},
+      {"integrator", t == "llg" || t == "md" || t == "sld", "llg, md and sld stages"},
+      {"lattice_damping", lattice, "md, sld and hybrid stages"},
+      {"move", mc, "mc and hybrid stages"},
+      {"target_acceptance", mc, "mc and hybrid stages"},
+      {"longitudinal", t != "md" && t != "minimize", "mc, hybrid, llg and sld stages"},
+      {"field", true, ""},
+      {"field_schedule", t != "minimize", "mc, hybrid, llg, md and sld stages"},
+      {"field_end", t != "minimize", "stages with field_schedule = 'ramp'"},
+      {"field_frequency", t != "minimize", "stages with field_schedule = 'rotating'"},
+      {"spin_substeps", t == "sld", "sld stages"},
+      {"md_steps_per_sweep", t == "hybrid", "hybrid stages"},
+      {"tolerance", t == "minimize", "minimize stages"},
+  };
+  reject_inapplicable(p, uses, "'" + t + "' stages");
+
+  if (t != "minimize") {
+    s.temperature = mc ? p.real("temperature") : p.real("temperature", 0.0);
+    p.require(s.temperature >= 0.0, "temperature", "must be >= 0 K, got " + num(s.temperature));
+  }
+  if (mc) s.sweeps = count_at_least(p, "sweeps", 0, 0, true);
+  if (t == "llg" || t == "md" || t == "sld") s.steps = count_at_least(p, "steps", 0, 0, true);
+  if (t == "minimize") s.steps = count_at_least(p, "steps", 1, 10000, false);
+  if (t != "mc" && t != "minimize") s.dt = positive(p, "dt", " ps");
+  if (t == "minimize" && p.has("dt")) s.dt = positive(p, "dt", " ps");
+  if (spin_dynamics) {
+    s.damping = non_negative(p, "damping", 0.0, "");
+    if (p.has("damping_species")) {
+      s.damping_species = p.reals("damping_species");
+      for (double a : s.damping_species) p.require(a >= 0.0, "damping_species", "dampings must be >= 0, got " + num(a));
+    }
+  }
+  if (t == "llg") s.integrator = p.choice("integrator", {"heun", "depondt", "midpoint"}, "heun");
+  if (t == "md") s.integrator = p.choice("integrator", {"verlet", "langevin"}, "verlet");
+  if (t == "sld") s.integrator = p.choice("integrator", {"suzuki-trotter"}, "suzuki-trotter");
+  if (lattice) s.lattice_damping = non_negative(p, "lattice_damping", 0.0, " 1/ps");
+  if (mc) {
+    s.move = p.choice("move", {"gaussian", "uniform", "flip", "hinzke-nowak"}, "gaussian");
+    s.target_acceptance = p.real("target_acceptance", 0.5);
+    p.require(s.target_acceptance > 0.0 && s.target_acceptance < 1.0, "target_acceptance",
+              "must lie strictly between 0 and 1, got " + num(s.target_acceptance));
+  }
+  if (t != "md" && t != "minimize") s.longitudinal = p.boolean("longitudinal", false);
+  if (p.has("field")) s.field = p.vec3("field");
+  if (t != "minimize") {
+    s.field_schedule = p.choice("field_schedule", {"constant", "ramp", "rotating"}, "constant");
+    if (p.has("field_end")) {
+      p.require(s.field_schedule == "ramp", "field_end", "only used with field_schedule = 'ramp'");
+      s.field_end = p.vec3("field_end");
+    } else if (s.field_schedule == "ramp") {
+      p.fail("field_end", "field_schedule = 'ramp' needs field_end = [Bx, By, Bz] (T)");
+    }
+    if (p.has("field_frequency")) {
+      p.require(s.field_schedule == "rotating", "field_frequency", "only used with field_schedule = 'rotating'");
+      s.field_frequency = positive(p, "field_frequency", " THz");
+    } else if (s.field_schedule == "rotating") {
+      p.fail("field_frequency", "field_schedule = 'rotating' needs field_frequency (THz)");
+    }
+  }
+  if (t == "sld") s.spin_substeps = count_at_least(p, "spin_substeps", 1, 1, false);
+  if (t == "hybrid") s.md_steps_per_sweep = count_at_least(p, "md_steps_per_sweep", 1, 0, true);
+  if (t == "minimize") {
+    s.tolerance = p.real("tolerance", 1e-6);
+    p.require(s.tolerance > 0.0, "tolerance", "must be > 0, got " + num(s.tolerance));
+  }
+
+  // A temperature without a bath has no effect: almost certainly a forgotten damping.
+  if (s.temperature > 0.0) {
+    bool spin_bath = s.damping > 0.0;
+    for (double a : s.damping_species) spin_bath = spin_bath || a > 0.0;
+    const bool lattice_bath = s.lattice_damping > 0.0;
+    if (t == "llg" && !spin_bath)
+      p.fail(p.has("damping") ? "damping" : "temperature",
+             "an llg stage at temperature > 0 needs damping > 0 (the thermal field scales with it)");
+    if (t == "md" && !lattice_bath)
+      p.fail(p.has("lattice_damping") ? "lattice_damping" : "temperature",
+             "an md stage at temperature > 0 needs lattice_damping > 0 (a Langevin bath); "
+             "initial velocities come from structure.lattice_temperature");
+    if (t == "sld" && !spin_bath && !lattice_bath)
+      p.fail("temperature", "an sld stage at temperature > 0 needs damping > 0 or lattice_damping > 0");
+  }
+  if (t == "md" && s.integrator == "langevin")
+    p.require(s.lattice_damping > 0.0, "lattice_damping", "integrator = 'langevin' needs lattice_damping > 0 (1/ps)");
+
+  p.finish(keys_of(uses));
+  return s;
+}
+
+// ---- [sweep] -------------------------------------------------------------------------------
+
+std::vector<double> read_temperatures(Params& p) {
+  p.touch("temperatures");
+  const toml::node* n = p.table().get("temperatures");
+  if (!n) p.fail("temperatures", "missing: give a list [T1, T2, ...] or { from = ..., to = ..., step = ... } (K)");
+  std::vector<double> out;
+  if (const toml::table* t = n->as_table()) {
+    Params r(*t, p.file(), p.key_path("temperatures"));
+    reject_unknown(r, {"from", "to", "step"});
+    const double from = r.real("from"), to = r.real("to"), step = r.real("step");
+    r.finish();
+    r.require(step != 0.0, "step", "must not be zero");
+    r.require(from == to || (to - from) * step > 0.0, "step",
+              "goes from " + num(from) + " away from " + num(to) + ": no temperatures (use a " +
+                  std::string(to < from ? "negative" : "positive") + " step)");
+    // Inclusive of `to` within step/1e6, so 100..200 step 25 gives 5 points despite rounding.
+    const double span = (to - from) / step;
+    r.require(span < 1e6, "step", "gives more than a million temperatures");
+    const long long n_points = static_cast<long long>(std::floor(span + 1e-6)) + 1;
+    for (long long k = 0; k < n_points; ++k) out.push_back(from + static_cast<double>(k) * step);
+    for (double T : out) r.require(T > 0.0, "from", "temperatures must be > 0 K, the range reaches " + num(T));
+    return out;
+  }
+  if (!n->is_array() && !n->is_number())
+    p.fail("temperatures", "expected a list [T1, T2, ...] or { from = ..., to = ..., step = ... } (K)");
+  out = p.reals("temperatures");
+  p.require(!out.empty(), "temperatures", "the list is empty: give at least one temperature (K)");
+  for (double T : out) p.require(T > 0.0, "temperatures", "temperatures must be > 0 K, got " + num(T));
+  return out;
+}
+
+SweepConfig read_sweep(Params& p) {
+  SweepConfig s;
+  s.enabled = true;
+  reject_unknown(p, {"temperatures", "method", "sizes", "equilibrate", "measure", "sample_every", "order", "anneal",
+                     "algorithm", "wolff_per_sweep", "move", "dt", "damping", "integrator", "md_steps_per_sweep",
+                     "lattice_damping"});
+  s.temperatures = read_temperatures(p);
+  s.method = p.choice("method", {"mc", "llg", "sld", "hybrid"}, "mc");
+  const std::string& m = s.method;
+  const std::vector<KeyUse> uses = {
+      {"temperatures", true, ""},
+      {"method", true, ""},
+      {"sizes", true, ""},
+      {"equilibrate", true, ""},
+      {"measure", true, ""},
+      {"sample_every", true, ""},
+      {"order", true, ""},
+      {"anneal", true, ""},
+      {"algorithm", m == "mc", "method = 'mc'"},
+      {"wolff_per_sweep", m == "mc", "method = 'mc' with algorithm = 'wolff'"},
+      {"move", m == "mc" || m == "hybrid", "methods 'mc' and 'hybrid'"},
+      {"dt", m != "mc", "methods 'llg', 'sld' and 'hybrid'"},
+      {"damping", m == "llg" || m == "sld", "methods 'llg' and 'sld'"},
+      {"integrator", m == "llg" || m == "sld", "methods 'llg' and 'sld'"},
+      {"md_steps_per_sweep", m == "hybrid", "method = 'hybrid'"},
+      {"lattice_damping", m == "sld" || m == "hybrid", "methods 'sld' and 'hybrid'"},
+  };
+  reject_inapplicable(p, uses, "method '" + m + "'");
+
+  if (p.has("sizes")) {
+    for (long long L : p.integers("sizes")) {
+      p.require(L >= 1 && L <= 100000, "sizes", "sizes must be integers from 1 to 100000 (cells per side), got " + std::to_string(L));
+      s.sizes.push_back(static_cast<int>(L));
+    }
+    p.require(!s.sizes.empty(), "sizes", "the list is empty (leave it out to use structure.cells)");
+  } else {
+    p.touch("sizes");
+  }
+  s.equilibrate = count_at_least(p, "equilibrate", 0, s.equilibrate, false);
+  s.measure = count_at_least(p, "measure", 1, s.measure, false);
+  s.sample_every = count_at_least(p, "sample_every", 1, s.sample_every, false);
+  p.require(s.sample_every <= s.measure, "sample_every", "is larger than measure (" + std::to_string(s.measure) + "): no samples");
+  s.order = p.choice("order", {"auto", "ferro", "antiferro"}, "auto");
+  s.anneal = p.boolean("anneal", true);
+  if (m == "mc") {
+    s.algorithm = p.choice("algorithm", {"metropolis", "wolff", "parallel-tempering"}, "metropolis");
+    if (p.has("wolff_per_sweep")) {
+      p.require(s.algorithm == "wolff", "wolff_per_sweep", "only used with algorithm = 'wolff'");
+      s.wolff_per_sweep = count_at_least(p, "wolff_per_sweep", 0, 0, true);
+    }
+  }
+  if (m == "mc" || m == "hybrid") s.move = p.choice("move", {"gaussian", "uniform", "flip", "hinzke-nowak"}, "gaussian");
+  if (m != "mc") s.dt = positive(p, "dt", " ps");
+  if (m == "llg" || m == "sld") {
+    s.damping = p.real("damping", s.damping);
+    p.require(s.damping > 0.0, "damping", "a thermostatted sweep needs damping > 0, got " + num(s.damping));
+  }
+  if (m == "llg") s.integrator = p.choice("integrator", {"heun", "depondt", "midpoint"}, "heun");
+  if (m == "sld") s.integrator = p.choice("integrator", {"suzuki-trotter"}, "suzuki-trotter");
+  if (m == "hybrid") s.md_steps_per_sweep = count_at_least(p, "md_steps_per_sweep", 1, 0, true);
+  if (m == "sld" || m == "hybrid") s.lattice_damping = non_negative(p, "lattice_damping", 0.0, " 1/ps");
+
+  p.finish(keys_of(uses));
+  return s;
+}
+
+OutputConfig read_output(Params& p) {
+  OutputConfig o;
+  reject_unknown(p, {"file", "trajectory_every", "observables_every", "checkpoint_every"});
+  o.file = p.string("file", o.file);
+  p.require(!o.file.empty(), "file", "must name an output file");
+  o.trajectory_every = count_at_least(p, "trajectory_every", 0, o.trajectory_every, false);
+  o.observables_every = count_at_least(p, "observables_every", 0, o.observables_every, false);
+  o.checkpoint_every = count_at_least(p, "checkpoint_every", 0, o.checkpoint_every, false);
+  p.finish();
+  return o;
+}
+
+std::string directory_of(const std::string& name) {
+  std::error_code ec;
+  fs::path dir = fs::path(name).parent_path();
+  if (dir.empty()) dir = fs::current_path(ec);
+  const fs::path abs = fs::absolute(dir, ec);
+  return (ec ? dir : abs).lexically_normal().string();
+}
+
+// ---- build_system helpers ------------------------------------------------------------------
+
+[[noreturn]] void structure_error(const Config& c, const std::string& key, const std::string& msg) {
+  auto it = c.structure.lines.find(key);
+  const int line = it != c.structure.lines.end() ? it->second : c.structure.line;
+  throw InputError(c.path, "structure." + key, line, msg);
+}
+
+/// The species list that `moment` and `mass` lists are aligned with.
+std::vector<std::string> species_entries(const Config& c, const System& s) {
+  const StructureConfig& st = c.structure;
+  if (st.lattice == "custom") {
+    std::vector<std::string> names;
+    for (const auto& b : st.basis) names.push_back(b.species);
+    return distinct(names);
+  }
+  if (!st.species.empty()) return st.species;
+  return s.species_name;
+}
+
+void assign_masses(const Config& c, System& s) {
+  const StructureConfig& st = c.structure;
+  const std::vector<std::string> entries = species_entries(c, s);
+  if (!st.mass.empty() && st.mass.size() != entries.size())
+    structure_error(c, "mass", "needs one mass per species (" + join(entries) + "), got " + std::to_string(st.mass.size()));
+  for (const auto& [name, m] : st.mass_by_species)
+    if (std::find(s.species_name.begin(), s.species_name.end(), name) == s.species_name.end())
+      structure_error(c, "mass", "no species '" + name + "' in the structure (species: " + join(s.species_name) + ")");
+  const bool needed = needs_masses(c);
+  for (std::size_t k = 0; k < s.species_name.size(); ++k) {
+    const std::string& name = s.species_name[k];
+    double m = element_mass(name);
+    for (std::size_t e = 0; e < entries.size() && e < st.mass.size(); ++e)
+      if (entries[e] == name) m = st.mass[e];
+    if (auto it = st.mass_by_species.find(name); it != st.mass_by_species.end()) m = it->second;
+    if (m <= 0.0 && needed)
+      structure_error(c, st.lines.count("species") ? "species" : "mass",
+                      "species '" + name + "' is not an element with a standard mass, and this input moves atoms: "
+                      "give its mass, e.g. mass = { " + name + " = 55.845 } (amu)");
+    s.species_mass[k] = m;
+  }
+}
+
+/// lattice = "file": the chosen frame, repeated `cells` times, with the input's moments.
+BuiltStructure build_from_file(const Config& c, const Int3& cells) {
+  const StructureConfig& st = c.structure;
+  std::vector<Frame> frames = read_structure_file(st.file, st.format, st.species);
+  const long long nf = static_cast<long long>(frames.size());
+  if (nf == 0) structure_error(c, "file", "'" + st.file + "' holds no structure");
+  const long long index = st.frame < 0 ? nf + st.frame : st.frame;
+  if (index < 0 || index >= nf)
+    structure_error(c, "frame", "frame " + std::to_string(st.frame) + " does not exist: '" + st.file + "' has " +
+                                    std::to_string(nf) + " frame" + (nf == 1 ? "" : "s"));
+  const System& f = frames[static_cast<std::size_t>(index)].system;
+  const std::size_t n = f.size();
+
+  if (!st.species.empty()) {
+    const auto want = distinct(st.species);
+    const bool same = want.size() == f.species_name.size() &&
+                      std::all_of(want.begin(), want.end(), [&](const std::string& x) {
+                        return std::find(f.species_name.begin(), f.species_name.end(), x) != f.species_name.end();
+                      });
+    if (!same)
+      structure_error(c, "species", "lists " + join(st.species) + " but '" + st.file + "' holds " + join(f.species_name));
+  }
+
+  // Moment sizes: from the input if given (per species entry, or per atom as VASP's MAGMOM),
+  // else from the file. Directions stay the file's (or +z).
+  std::vector<double> size(n);
+  std::vector<Vec3> dir(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    size[i] = f.moment[i];
+    dir[i] = f.moment[i] > 0 ? f.spin[i] : Vec3::UnitZ();
+  }
+  if (!st.moment.empty()) {
+    const std::vector<std::string> entries = species_entries(c, f);
+    if (st.moment.size() == entries.size()) {
+      for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t e = 0; e < entries.size(); ++e)
+          if (entries[e] == f.species_name[static_cast<std::size_t>(f.species[i])]) size[i] = st.moment[e];
+    } else if (st.moment.size() == n) {
+      size = st.moment;
+    } else {
+      structure_error(c, "moment", "needs one moment per species (" + join(entries) + ") or one per atom (" +
+                                       std::to_string(n) + "), got " + std::to_string(st.moment.size()));
+    }
+  }
+
+  // The file's collinear pattern: signs relative to the first magnetic atom.
+  std::vector<int> sign(n, +1);
+  Vec3 ref = Vec3::Zero();
+  for (std::size_t i = 0; i < n && ref.isZero(); ++i)
+    if (f.moment[i] > 0) ref = f.spin[i];
+  for (std::size_t i = 0; i < n; ++i)
+    if (f.moment[i] > 0 && f.spin[i].dot(ref) < 0) sign[i] = -1;
+
+  for (int k = 0; k < 3; ++k)
+    if (cells[k] > 1 && !f.cell.periodic[static_cast<std::size_t>(k)])
+      structure_error(c, "cells", "cannot repeat '" + st.file + "' along its non-periodic direction " + std::to_string(k));
+
+  BuiltStructure b;
+  System& s = b.system;
+  s.cell = f.cell;
+  for (int k = 0; k < 3; ++k) s.cell.h.row(k) *= cells[k];
+  s.species_name = f.species_name;
+  s.species_mass = f.species_mass;
+  const Mat3 ht = f.cell.h.transpose();
+  for (int z = 0; z < cells[2]; ++z)
+    for (int y = 0; y < cells[1]; ++y)
+      for (int x = 0; x < cells[0]; ++x)
+        for (std::size_t i = 0; i < n; ++i) {
+          s.add_atom(f.position[i] + ht * Vec3(x, y, z), f.species[i], size[i], dir[i], f.sublattice[i]);
+          b.af_sign.push_back(sign[i]);
+        }
+  return b;
+}
+
+}  // namespace
+
+// ---- public --------------------------------------------------------------------------------
+
+void apply_override(toml::table& doc, const std::string& assignment) {
+  const auto eq = assignment.find('=');
+  if (eq == std::string::npos) override_error("", "expected KEY=VALUE, got '" + assignment + "'");
+  const std::string key = trim(assignment.substr(0, eq)), text = trim(assignment.substr(eq + 1));
+  std::vector<std::string> parts;
+  std::string part;
+  for (std::size_t i = 0; i <= key.size(); ++i) {
+    if (i == key.size() || key[i] == '.') {
+      if (part.empty()) override_error(key, "expected a dotted key such as structure.cells or potential.0.J");
+      parts.push_back(part);
+      part.clear();
+    } else {
+      part += key[i];
+    }
+  }
+
+  // The value: any TOML value ([8,8,8], 5, 0.01, true, "x"), else the text as a string.
+  toml::table parsed;
+  bool ok = false;
+  try {
+    parsed = toml::parse("v = " + text);
+    ok = parsed.size() == 1 && parsed.contains("v");
+  } catch (const toml::parse_error&) {
+  }
+  if (!ok) {
+    parsed = toml::table{};
+    parsed.insert("v", text);
+  }
+  toml::node& value = *parsed.get("v");
+
+  toml::node* cur = &doc;
+  std::string walked;
+  for (std::size_t k = 0; k < parts.size(); ++k) {
+    const std::string& p = parts[k];
+    const bool last = k + 1 == parts.size();
+    const bool next_is_index = !last && is_index(parts[k + 1]);
+    if (toml::table* t = cur->as_table()) {
+      if (last) {
+        put(*t, p, std::move(value));
+        return;
+      }
+      if (!t->contains(p)) {
+        if (next_is_index)
+          t->insert(p, toml::array{});
+        else
+          t->insert(p, toml::table{});
+      }
+      cur = t->get(p);
+    } else if (toml::array* a = cur->as_array()) {
+      if (!is_index(p)) override_error(key, "'" + walked + "' is a list: expected an index after it, got '" + p + "'");
+      const std::size_t i = std::stoul(p);
+      if (i > a->size())
+        override_error(key, "index " + p + " is out of range: '" + walked + "' has " + std::to_string(a->size()) +
+                                " entr" + (a->size() == 1 ? "y" : "ies") + " (an index equal to the count appends one)");
+      if (last) {
+        put(*a, i, std::move(value));
+        return;
+      }
+      if (i == a->size()) {
+        if (next_is_index)
+          a->push_back(toml::array{});
+        else
+          a->push_back(toml::table{});
+      }
+      cur = a->get(i);
+    } else {
+      override_error(key, "'" + walked + "' is a single value, not a table or list");
+    }
+    walked += (walked.empty() ? "" : ".") + p;
+  }
+}
+
+Config parse_config(const std::string& text, const std::string& name, const std::vector<std::string>& overrides) {
+  toml::table doc;
+  try {
+    doc = toml::parse(text, name);
+  } catch (const toml::parse_error& e) {
+    throw InputError(name, "", static_cast<int>(e.source().begin.line), "invalid TOML: " + std::string(e.description()));
+  }
+  for (const auto& o : overrides) apply_override(doc, o);
+
+  Config c;
+  c.path = name;
+  c.directory = directory_of(name);
+  if (overrides.empty()) {
+    c.text = text;
+  } else {
+    std::ostringstream os;
+    os << doc;
+    c.text = os.str() + "\n";
+  }
+
+  Params top(doc, name, "");
+  reject_unknown(top, {"title", "seed", "threads", "structure", "potential", "stage", "sweep", "output"});
+  c.title = top.string("title", "");
+  const long long seed = top.integer("seed", 1);
+  top.require(seed >= 0, "seed", "must be a non-negative integer, got " + std::to_string(seed));
+  c.seed = static_cast<std::uint64_t>(seed);
+  const long long threads = top.integer("threads", 0);
+  top.require(threads >= 0 && threads <= 4096, "threads", "must be >= 0 (0 = all cores), got " + std::to_string(threads));
+  c.threads = static_cast<int>(threads);
+
+  Params structure = top.table("structure");
+  c.structure = read_structure(structure, c.directory);
+
+  // [[potential]]: only the shape is checked here; the term registry reads each table.
+  top.touch("potential");
+  if (const toml::node* n = doc.get("potential")) {
+    if (const toml::array* a = n->as_array()) {
+      for (std::size_t k = 0; k < a->size(); ++k)
+        if (!(*a)[k].is_table())
+          throw InputError(name, "potential." + std::to_string(k), static_cast<int>((*a)[k].source().begin.line),
+                           "each [[potential]] entry must be a table with a `type`");
+    } else if (!n->is_table()) {
+      top.fail("potential", "expected [[potential]] tables (an array of tables)");
+    }
+  }
+
+  for (Params& s : top.tables("stage")) c.stages.push_back(read_stage(s));
+  if (top.has("sweep")) {
+    Params s = top.table("sweep");
+    c.sweep = read_sweep(s);
+  } else {
+    top.touch("sweep");
+  }
+  if (top.has("output")) {
+    Params o = top.table("output");
+    c.output = read_output(o);
+  } else {
+    top.touch("output");
+  }
+  top.finish();
+  if (c.stages.empty() && !c.sweep.enabled)
+    throw InputError(name, "stage", 1, "nothing to run: add at least one [[stage]] or a [sweep]");
+
+  // Checks that need several sections.
+  const StructureConfig& st = c.structure;
+  if (st.lattice == "sc" && st.spins == "antiferro") {
+    for (int k = 0; k < 3; ++k)
+      if (st.cells[k] % 2)
+        structure.fail("spins", "the sc antiferromagnet (G-type) needs an even number of cells along each axis, got cells = [" +
+                                    std::to_string(st.cells[0]) + ", " + std::to_string(st.cells[1]) + ", " +
+                                    std::to_string(st.cells[2]) + "]");
+    for (int L : c.sweep.sizes)
+      if (L % 2)
+        structure.fail("spins", "the sc antiferromagnet (G-type) needs even sweep sizes, got " + std::to_string(L));
+  }
+  if (st.lattice != "file" && needs_masses(c)) {
+    std::vector<std::string> names = st.species;
+    for (const auto& b : st.basis) names.push_back(b.species);
+    for (std::size_t k = 0; k < names.size(); ++k) {
+      const bool listed = !st.mass.empty() || st.mass_by_species.count(names[k]);
+      if (!listed && element_mass(names[k]) <= 0.0)
+        structure.fail(st.lattice == "custom" ? "basis" : "species",
+                       "species '" + names[k] + "' is not an element with a standard mass, and this input moves atoms: "
+                       "give its mass, e.g. mass = { " + names[k] + " = 55.845 } (amu)");
+    }
+  }
+
+  // Moved, not copied: toml++ keeps source lines only on moves.
+  if (toml::node* n = doc.get("potential")) {
+    if (toml::array* a = n->as_array()) {
+      for (const auto& e : *a) c.potential_lines.push_back(static_cast<int>(e.source().begin.line));
+      c.potentials = std::move(*a);
+    } else if (toml::table* t = n->as_table()) {
+      c.potential_lines.push_back(static_cast<int>(t->source().begin.line));
+      c.potentials.push_back(std::move(*t));
+    }
+  }
+  return c;
+}
+
+Config read_config(const std::string& path, const std::vector<std::string>& overrides) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError(path, "", 0, "cannot open the input file");
+  std::ostringstream os;
+  os << in.rdbuf();
+  return parse_config(os.str(), path, overrides);
+}
+
+bool needs_masses(const Config& c) {
+  for (const auto& s : c.stages)
+    if (s.type == "md" || s.type == "sld" || s.type == "hybrid") return true;
+  if (c.sweep.enabled && (c.sweep.method == "sld" || c.sweep.method == "hybrid")) return true;
+  return c.structure.lattice_temperature > 0.0;
+}
+
+std::vector<Frame> read_structure_file(const std::string& path, const std::string& format,
+                                       const std::vector<std::string>& species) {
+  std::string fmt = format;
+  if (fmt == "auto") {
+    const fs::path p(path);
+    const std::string ext = lower(p.extension().string()), stem = lower(p.filename().string());
+    if (ext == ".xyz" || ext == ".extxyz") {
+      fmt = "extxyz";
+    } else if (ext == ".vasp" || ext == ".poscar" || stem.rfind("poscar", 0) == 0 || stem.rfind("contcar", 0) == 0) {
+      fmt = "poscar";
+    } else {
+      // By content: extended XYZ starts with the atom count alone on its line.
+      std::ifstream in(path);
+      if (!in) throw InputError(path, "", 0, "cannot open the structure file");
+      std::string first;
+      std::getline(in, first);
+      first = trim(first);
+      const bool count = !first.empty() && std::all_of(first.begin(), first.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
+      fmt = count ? "extxyz" : "poscar";
+    }
+  }
+  if (fmt == "extxyz") return read_extxyz(path);
+  if (fmt == "poscar") return {read_poscar(path, species)};
+  throw InputError(path, "", 0, "unknown structure format '" + format + "' (expected auto, extxyz or poscar)");
+}
+
+BuiltStructure build_structure(const Config& c) { return build_structure(c, c.structure.cells); }
+
+BuiltStructure build_structure(const Config& c, const Int3& cells) {
+  const StructureConfig& st = c.structure;
+  for (int k = 0; k < 3; ++k)
+    if (cells[k] < 1) structure_error(c, "cells", "cell counts must be >= 1, got " + std::to_string(cells[k]));
+  BuiltStructure b;
+  if (st.lattice == "file") {
+    b = build_from_file(c, cells);
+  } else {
+    Lattice L;
+    try {
+      L = st.lattice == "custom" ? custom_lattice(st.custom_cell, st.basis)
+                                 : standard_lattice(st.lattice, st.a, st.c, st.species, st.moment);
+    } catch (const InputError& e) {
+      structure_error(c, "lattice", e.what());
+    }
+    b.system = build_supercell(L, cells, false);
+    b.af_sign = antiferro_signs(L, cells);
+    if (st.lattice == "sc" && st.spins == "antiferro")
+      for (int k = 0; k < 3; ++k)
+        if (cells[k] % 2) structure_error(c, "spins", "the sc antiferromagnet (G-type) needs an even number of cells along each axis");
+  }
+  System& s = b.system;
+  if (st.periodic_given || st.lattice != "file") {
+    s.cell.periodic = st.periodic;
+    for (int k = 0; k < 3; ++k)
+      if (!st.periodic[static_cast<std::size_t>(k)] && cells[k] > 1)
+        structure_error(c, "periodic", "cannot repeat the cell along a non-periodic direction (cells must be 1 there)");
+  }
+  assign_masses(c, s);
+
+  if (st.spins == "ferro") {
+    set_spins_along(s, Vec3::UnitZ());
+  } else if (st.spins == "vector") {
+    set_spins_along(s, st.spin_direction);
+  } else if (st.spins == "random") {
+    set_spins_random(s, c.seed);
+  } else if (st.spins == "antiferro") {
+    bool up = false, down = false;
+    for (std::size_t i = 0; i < s.size(); ++i)
+      if (s.magnetic(i)) (b.af_sign[i] > 0 ? up : down) = true;
+    if (!(up && down))
+      structure_error(c, "spins", st.lattice == "file"
+                                      ? "'antiferro' takes the pattern from the file's moments, but they are all parallel"
+                                      : "'antiferro': this structure has no magnetic atoms on both sublattices of its pattern");
+    set_spins_along(s, Vec3::UnitZ(), b.af_sign);
+  }  // "file": the file's directions, already set
+
+  if (st.lattice_temperature > 0.0) {
+    for (std::size_t k = 0; k < s.species_mass.size(); ++k)
+      if (!(s.species_mass[k] > 0.0))
+        structure_error(c, "lattice_temperature", "needs a mass for species '" + s.species_name[k] + "'");
+    set_velocities(s, st.lattice_temperature, c.seed);
+  }
+  s.check_consistent();
+  return b;
+}
+
+System build_system(const Config& c) { return build_structure(c).system; }
+System build_system(const Config& c, const Int3& cells) { return build_structure(c, cells).system; }
+
+}  // namespace spinlat

@@ -1,0 +1,491 @@
+#include "spinlat/lattice/eam.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "spinlat/core/error.hpp"
+#include "spinlat/terms/registry.hpp"
+
+namespace spinlat {
+
+// ---- LAMMPS's spline (pair_eam.cpp, PairEAM::interpolate) ------------------------------------
+
+void EamSpline::build(const std::vector<double>& f, double d) {
+  n = static_cast<int>(f.size());
+  delta = d;
+  inv_delta = 1.0 / d;
+  c.assign(n + 1, std::array<double, 7>{});
+  for (int m = 1; m <= n; ++m) c[m][6] = f[m - 1];
+  // Knot slopes (per grid step): one-sided and centred differences at the ends, the
+  // fourth-order five-point formula inside.
+  c[1][5] = c[2][6] - c[1][6];
+  c[2][5] = 0.5 * (c[3][6] - c[1][6]);
+  c[n - 1][5] = 0.5 * (c[n][6] - c[n - 2][6]);
+  c[n][5] = c[n][6] - c[n - 1][6];
+  for (int m = 3; m <= n - 2; ++m)
+    c[m][5] = ((c[m - 2][6] - c[m + 2][6]) + 8.0 * (c[m + 1][6] - c[m - 1][6])) / 12.0;
+  // Hermite cubic per interval from the two values and two slopes.
+  for (int m = 1; m <= n - 1; ++m) {
+    c[m][4] = 3.0 * (c[m + 1][6] - c[m][6]) - 2.0 * c[m][5] - c[m + 1][5];
+    c[m][3] = c[m][5] + c[m + 1][5] - 2.0 * (c[m + 1][6] - c[m][6]);
+  }
+  c[n][4] = 0.0;
+  c[n][3] = 0.0;
+  for (int m = 1; m <= n; ++m) {
+    c[m][2] = c[m][5] / delta;
+    c[m][1] = 2.0 * c[m][4] / delta;
+    c[m][0] = 3.0 * c[m][3] / delta;
+  }
+}
+
+// ---- file reading ---------------------------------------------------------------------------
+
+namespace {
+
+// Line-oriented reader with LAMMPS PotentialFileReader semantics: after the three comment
+// lines, blank lines and '#' comments are skipped, each record (a header or an array of
+// values) starts on a fresh line, and values left over on an array's last line are ignored.
+class TableReader {
+ public:
+  TableReader(const std::string& path) : path_(path) {
+    std::ifstream in(path);
+    if (!in) throw InputError(path, "", 0, "cannot open EAM potential file");
+    std::string line;
+    while (std::getline(in, line)) lines_.push_back(line);
+  }
+  const std::string& path() const { return path_; }
+
+  std::string raw_line(const std::string& what) {
+    if (next_ >= lines_.size()) fail_eof(what);
+    return lines_[next_++];
+  }
+  /// Tokens of the next non-blank line; `line` gets its 1-based number.
+  std::vector<std::string> tokens(const std::string& what, int& line) {
+    while (next_ < lines_.size()) {
+      std::string s = lines_[next_++];
+      const auto hash = s.find('#');
+      if (hash != std::string::npos) s.erase(hash);
+      std::istringstream is(s);
+      std::vector<std::string> t;
+      std::string w;
+      while (is >> w) t.push_back(w);
+      if (!t.empty()) {
+        line = static_cast<int>(next_);
+        return t;
+      }
+    }
+    fail_eof(what);
+  }
+  double number(const std::string& tok, int line, const std::string& what) const {
+    const char* b = tok.c_str();
+    char* e = nullptr;
+    errno = 0;
+    const double v = std::strtod(b, &e);
+    if (e == b || *e != '\0' || !std::isfinite(v))
+      throw InputError(path_, "", line, "expected a number in " + what + ", found '" + tok + "'");
+    return v;
+  }
+  long integer(const std::string& tok, int line, const std::string& what) const {
+    const char* b = tok.c_str();
+    char* e = nullptr;
+    const long v = std::strtol(b, &e, 10);
+    if (e == b || *e != '\0')
+      throw InputError(path_, "", line, "expected an integer " + what + ", found '" + tok + "'");
+    return v;
+  }
+  std::vector<double> values(std::size_t count, const std::string& what) {
+    std::vector<double> out;
+    out.reserve(count);
+    while (out.size() < count) {
+      int line = 0;
+      const auto t = tokens(what + " (" + std::to_string(count) + " values, " + std::to_string(out.size()) +
+                                " read)", line);
+      for (std::size_t k = 0; k < t.size() && out.size() < count; ++k) out.push_back(number(t[k], line, what));
+    }
+    return out;
+  }
+
+ private:
+  [[noreturn]] void fail_eof(const std::string& what) const {
+    throw InputError(path_, "", static_cast<int>(lines_.size()), "file ends early: expected " + what);
+  }
+  std::string path_;
+  std::vector<std::string> lines_;
+  std::size_t next_ = 0;
+};
+
+std::string lower(std::string s) {
+  for (auto& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return s;
+}
+
+}  // namespace
+
+std::string eam_format_from_name(const std::string& path) {
+  const std::string p = lower(path);
+  const auto ends = [&](const std::string& suf) {
+    return p.size() >= suf.size() && p.compare(p.size() - suf.size(), suf.size(), suf) == 0;
+  };
+  return ends(".fs") ? "fs" : "alloy";
+}
+
+int EamFile::element_index(const std::string& name) const {
+  for (std::size_t k = 0; k < elements.size(); ++k)
+    if (elements[k] == name) return static_cast<int>(k);
+  return -1;
+}
+
+EamFile read_eam_file(const std::string& path, const std::string& format_in) {
+  const std::string format = format_in.empty() ? eam_format_from_name(path) : format_in;
+  if (format != "alloy" && format != "fs")
+    throw InputError(path, "format", 0, "EAM format must be \"alloy\" or \"fs\", not \"" + format + "\"");
+  TableReader rd(path);
+  EamFile f;
+  f.path = path;
+  f.format = format;
+  for (int k = 0; k < 3; ++k) f.comments.push_back(rd.raw_line("three comment lines"));
+
+  int line = 0;
+  auto t = rd.tokens("the element line (count and names)", line);
+  const long ne = rd.integer(t[0], line, "element count");
+  if (ne < 1 || static_cast<long>(t.size()) != ne + 1)
+    throw InputError(path, "", line,
+                     "element line must give a positive count followed by that many names, found '" +
+                         std::to_string(t.size() - 1) + "' names for count " + t[0]);
+  for (long k = 0; k < ne; ++k) f.elements.push_back(t[k + 1]);
+  const auto N = static_cast<std::size_t>(ne);
+
+  t = rd.tokens("the grid line (Nrho drho Nr dr cutoff)", line);
+  if (t.size() < 5) throw InputError(path, "", line, "grid line must be 'Nrho drho Nr dr cutoff'");
+  f.nrho = static_cast<int>(rd.integer(t[0], line, "Nrho"));
+  f.drho = rd.number(t[1], line, "drho");
+  f.nr = static_cast<int>(rd.integer(t[2], line, "Nr"));
+  f.dr = rd.number(t[3], line, "dr");
+  f.cutoff = rd.number(t[4], line, "cutoff");
+  // The spline needs five points; spacings and cutoff must be positive.
+  if (f.nrho < 5 || f.nr < 5 || !(f.drho > 0) || !(f.dr > 0) || !(f.cutoff > 0))
+    throw InputError(path, "", line, "grid line: need Nrho, Nr >= 5 and positive drho, dr and cutoff");
+
+  f.F.resize(N);
+  f.rho.resize(N);
+  f.z2r.resize(N);
+  for (std::size_t e = 0; e < N; ++e) {
+    const std::string& name = f.elements[e];
+    t = rd.tokens("the header of element " + name + " (Z mass [a lattice])", line);
+    if (t.size() < 2) throw InputError(path, "", line, "element " + name + " header must be 'Z mass [a lattice]'");
+    f.atomic_number.push_back(static_cast<int>(rd.integer(t[0], line, "atomic number")));
+    f.mass.push_back(rd.number(t[1], line, "mass"));
+    f.lattice_constant.push_back(t.size() > 2 ? rd.number(t[2], line, "lattice constant") : 0.0);
+    f.lattice_type.push_back(t.size() > 3 ? t[3] : "");
+    f.F[e] = rd.values(f.nrho, "F(rho) of " + name);
+    const std::size_t nd = format == "fs" ? N : 1;
+    for (std::size_t b = 0; b < nd; ++b)
+      f.rho[e].push_back(rd.values(f.nr, format == "fs" ? "rho(r) of " + name + " at " + f.elements[b]
+                                                         : "rho(r) of " + name));
+  }
+  for (std::size_t i = 0; i < N; ++i)
+    for (std::size_t j = 0; j <= i; ++j)
+      f.z2r[i].push_back(rd.values(f.nr, "r*phi(r) of " + f.elements[i] + "-" + f.elements[j]));
+  return f;
+}
+
+// ---- the term -------------------------------------------------------------------------------
+
+EamPotential::EamPotential(EamFile file, const System& reference) : file_(std::move(file)) {
+  const int N = static_cast<int>(file_.elements.size());
+  for (const auto& name : reference.species_name) {
+    const int e = file_.element_index(name);
+    if (e < 0) {
+      std::string have;
+      for (const auto& el : file_.elements) have += (have.empty() ? "" : ", ") + el;
+      throw InputError(file_.path, "", 0,
+                       "species '" + name + "' of the structure is not in this EAM file (it has: " + have + ")");
+    }
+    species_element_.push_back(e);
+  }
+  nspecies_ = static_cast<int>(species_element_.size());
+  for (int e = 0; e < N; ++e) {
+    F_.emplace_back();
+    F_.back().build(file_.F[e], file_.drho);
+  }
+  for (int b = 0; b < N; ++b)
+    for (const auto& table : file_.rho[b]) {
+      rho_.emplace_back();
+      rho_.back().build(table, file_.dr);
+    }
+  for (int i = 0; i < N; ++i)
+    for (int j = 0; j <= i; ++j) {
+      z2r_.emplace_back();
+      z2r_.back().build(file_.z2r[i][j], file_.dr);
+    }
+  rho_index_.assign(nspecies_ * nspecies_, 0);
+  z2r_index_.assign(nspecies_ * nspecies_, 0);
+  for (int a = 0; a < nspecies_; ++a)
+    for (int b = 0; b < nspecies_; ++b) {
+      const int ea = species_element_[a], eb = species_element_[b];
+      // density at an a-atom due to a b-atom: alloy ρ_b; fs ρ_{b→a} (LAMMPS type2rhor[j][i]).
+      rho_index_[a * nspecies_ + b] = file_.format == "fs" ? eb * N + ea : eb;
+      const int hi = std::max(ea, eb), lo = std::min(ea, eb);
+      z2r_index_[a * nspecies_ + b] = hi * (hi + 1) / 2 + lo;
+    }
+  rhomax_ = (file_.nrho - 1) * file_.drho;
+  cut2_ = file_.cutoff * file_.cutoff;
+}
+
+void EamPotential::check_species(const System& s) const {
+  if (static_cast<int>(s.species_name.size()) != nspecies_)
+    throw std::logic_error("EamPotential: the system's species differ from those it was built for");
+}
+
+void EamPotential::bind(const System& s, const NeighborList& list) {
+  check_species(s);
+  // Mirror entries: (i → j, n) and (j → i, −n) describe the same pair. The full list is
+  // symmetric, so every entry has exactly one mirror; a periodic self-image (i → i, n) has
+  // (i → i, −n).
+  const int n = static_cast<int>(list.atoms());
+  mirror_.assign(list.pairs(), -1);
+  for (int i = 0; i < n; ++i)
+    for (int k = list.begin(i); k < list.end(i); ++k) {
+      if (mirror_[k] >= 0) continue;
+      const int j = list.index[k];
+      const Int3 back = -list.image[k];
+      for (int m = list.begin(j); m < list.end(j); ++m)
+        if (list.index[m] == i && list.image[m] == back && m != k && mirror_[m] < 0) {
+          mirror_[k] = m;
+          mirror_[m] = k;
+          break;
+        }
+      if (mirror_[k] < 0) throw std::logic_error("EamPotential: neighbour list is not symmetric");
+    }
+  bound_pairs_ = list.pairs();
+}
+
+double EamPotential::pair(int a, int b, double r, double* dphi) const {
+  const EamSpline& z = z2r_[z2r_index_[a * nspecies_ + b]];
+  int m;
+  double p;
+  z.locate(r, m, p);
+  const double z2 = z.value(m, p), phi = z2 / r;
+  if (dphi) *dphi = z.derivative(m, p) / r - phi / r;
+  return phi;
+}
+
+double EamPotential::embedding(int a, double rho, double* dF) const {
+  const EamSpline& sp = F_[species_element_[a]];
+  int m;
+  double p;
+  sp.locate(rho, m, p);
+  const double fp = sp.derivative(m, p);
+  double e = sp.value(m, p);
+  // Beyond the table LAMMPS continues F linearly (energy conserving, fp constant).
+  if (rho > rhomax_) e += fp * (rho - rhomax_);
+  if (dF) *dF = fp;
+  return e;
+}
+
+std::vector<double> EamPotential::densities(const System& s, const NeighborList& list) const {
+  const int n = static_cast<int>(s.size());
+  const Mat3 ht = s.cell.h.transpose();
+  std::vector<double> rho(n, 0.0);
+#pragma omp parallel for schedule(static) if (n >= 512)
+  for (int i = 0; i < n; ++i) {
+    const int row = s.species[i] * nspecies_;
+    double sum = 0.0;
+    for (int k = list.begin(i); k < list.end(i); ++k) {
+      const int j = list.index[k];
+      const Vec3 d = s.position[j] + ht * list.image[k].cast<double>() - s.position[i];
+      const double r2 = d.squaredNorm();
+      if (r2 >= cut2_) continue;
+      const EamSpline& sp = rho_[rho_index_[row + s.species[j]]];
+      int m;
+      double p;
+      sp.locate(std::sqrt(r2), m, p);
+      sum += sp.value(m, p);
+    }
+    rho[i] = sum;
+  }
+  return rho;
+}
+
+double EamPotential::compute_reference(const System& s, const NeighborList& list, Derivatives& d) const {
+  const int n = static_cast<int>(s.size());
+  const Mat3 ht = s.cell.h.transpose();
+  const std::vector<double> rho = densities(s, list);
+  std::vector<double> fp(n), site(n);
+  for (int i = 0; i < n; ++i) site[i] = embedding(s.species[i], rho[i], &fp[i]);
+
+  const bool want_force = d.force != nullptr, want_virial = d.virial != nullptr;
+  std::vector<Mat3> vir(want_virial ? n : 0);
+  // Gather form over the full list: atom i collects the whole derivative of every pair it
+  // belongs to, so no two threads write the same atom and sums run in list order.
+#pragma omp parallel for schedule(static) if (n >= 512)
+  for (int i = 0; i < n; ++i) {
+    const int a = s.species[i];
+    double epair = 0.0;
+    Vec3 f = Vec3::Zero();
+    Mat3 w = Mat3::Zero();
+    for (int k = list.begin(i); k < list.end(i); ++k) {
+      const int j = list.index[k];
+      const Vec3 dv = s.position[j] + ht * list.image[k].cast<double>() - s.position[i];
+      const double r2 = dv.squaredNorm();
+      if (r2 >= cut2_) continue;
+      const double r = std::sqrt(r2), inv_r = 1.0 / r;
+      const int b = s.species[j];
+      int m;
+      double p;
+      const EamSpline& z = z2r_[z2r_index_[a * nspecies_ + b]];
+      z.locate(r, m, p);  // all tables share the r grid: one lookup serves the three
+      const double phi = z.value(m, p) * inv_r;
+      epair += 0.5 * phi;
+      if (!want_force && !want_virial) continue;
+      const double phip = z.derivative(m, p) * inv_r - phi * inv_r;
+      const int ia = rho_index_[a * nspecies_ + b], ib = rho_index_[b * nspecies_ + a];
+      const double rho_ji = rho_[ia].derivative(m, p);  // density at i due to j
+      const double rho_ij = ia == ib ? rho_ji : rho_[ib].derivative(m, p);
+      // dE/dr of this pair: both embedding energies and the pair function (LAMMPS psip).
+      const double psip = fp[i] * rho_ji + fp[j] * rho_ij + phip;
+      const Vec3 g = (psip * inv_r) * dv;  // ∂E/∂r_ij
+      f += g;                              // −∂E/∂r_i = +∂E/∂r_ij
+      if (want_virial) w.noalias() -= 0.5 * dv * g.transpose();
+    }
+    site[i] += epair;
+    if (want_force) (*d.force)[i] += f;
+    if (want_virial) vir[i] = w;
+  }
+  double e = 0.0;
+  for (int i = 0; i < n; ++i) e += site[i];
+  if (want_virial)
+    for (int i = 0; i < n; ++i) *d.virial += vir[i];
+  return e;
+}
+
+double EamPotential::compute(const System& s, const NeighborList& list, Derivatives& d) const {
+  if (bound_pairs_ != list.pairs() || mirror_.size() != list.pairs() || list.atoms() != s.size())
+    return compute_reference(s, list, d);
+  const int n = static_cast<int>(s.size());
+  const std::size_t npairs = list.pairs();
+  const Mat3 ht = s.cell.h.transpose();
+  entry_.resize(npairs);
+  q_.resize(npairs);
+  half_phi_.resize(npairs);
+
+  // Pass 1: separations of every entry (kept for passes 2 and 3) and the densities ρ_i.
+  std::vector<double> rho(n);
+#pragma omp parallel for schedule(static) if (n >= 512)
+  for (int i = 0; i < n; ++i) {
+    const int row = s.species[i] * nspecies_;
+    double sum = 0.0;
+    for (int k = list.begin(i); k < list.end(i); ++k) {
+      const int j = list.index[k];
+      Entry& en = entry_[k];
+      en.d = s.position[j] - s.position[i];
+      if (list.image[k] != Int3::Zero()) en.d += ht * list.image[k].cast<double>();
+      const double r2 = en.d.squaredNorm();
+      if (r2 >= cut2_) {
+        en.r = -1.0;
+        continue;
+      }
+      en.r = std::sqrt(r2);
+      const EamSpline& sp = rho_[rho_index_[row + s.species[j]]];
+      int m;
+      double p;
+      sp.locate(en.r, m, p);
+      sum += sp.value(m, p);
+    }
+    rho[i] = sum;
+  }
+  std::vector<double> fp(n), site(n);
+  for (int i = 0; i < n; ++i) site[i] = embedding(s.species[i], rho[i], &fp[i]);
+
+  // Pass 2: each pair once, from its lower-numbered entry: φ/2 and (dE/dr)/r, LAMMPS's psip
+  // (both embedding terms and the pair function), written to the entry and its mirror.
+  const bool derivs = d.force != nullptr || d.virial != nullptr;
+#pragma omp parallel for schedule(static) if (n >= 512)
+  for (int i = 0; i < n; ++i) {
+    const int a = s.species[i];
+    for (int k = list.begin(i); k < list.end(i); ++k) {
+      const int km = mirror_[k];
+      if (km < k) continue;
+      const double r = entry_[k].r;
+      if (r < 0.0) {
+        q_[k] = q_[km] = half_phi_[k] = half_phi_[km] = 0.0;
+        continue;
+      }
+      const int j = list.index[k], b = s.species[j];
+      const double inv_r = 1.0 / r;
+      const EamSpline& z = z2r_[z2r_index_[a * nspecies_ + b]];
+      int m;
+      double p;
+      z.locate(r, m, p);  // all r tables share one grid
+      const double phi = z.value(m, p) * inv_r;
+      half_phi_[k] = half_phi_[km] = 0.5 * phi;
+      if (!derivs) continue;
+      const double phip = z.derivative(m, p) * inv_r - phi * inv_r;
+      const int ia = rho_index_[a * nspecies_ + b], ib = rho_index_[b * nspecies_ + a];
+      const double rho_ji = rho_[ia].derivative(m, p);  // density at i due to j
+      const double rho_ij = ia == ib ? rho_ji : rho_[ib].derivative(m, p);
+      q_[k] = q_[km] = (fp[i] * rho_ji + fp[j] * rho_ij + phip) * inv_r;
+    }
+  }
+
+  // Pass 3: gather per atom, in list order: −∂E/∂r_i = Σ_k (dE/dr / r) r_ij.
+  const bool want_force = d.force != nullptr, want_virial = d.virial != nullptr;
+  std::vector<Mat3> vir(want_virial ? n : 0);
+#pragma omp parallel for schedule(static) if (n >= 512)
+  for (int i = 0; i < n; ++i) {
+    double e = 0.0;
+    Vec3 f = Vec3::Zero();
+    Mat3 w = Mat3::Zero();
+    for (int k = list.begin(i); k < list.end(i); ++k) {
+      e += half_phi_[k];
+      if (!derivs) continue;
+      const Vec3 g = q_[k] * entry_[k].d;
+      f += g;
+      if (want_virial) w.noalias() -= 0.5 * entry_[k].d * g.transpose();
+    }
+    site[i] += e;
+    if (want_force) (*d.force)[i] += f;
+    if (want_virial) vir[i] = w;
+  }
+  double e = 0.0;
+  for (int i = 0; i < n; ++i) e += site[i];
+  if (want_virial)
+    for (int i = 0; i < n; ++i) *d.virial += vir[i];
+  return e;
+}
+
+void EamPotential::add_site_energies(const System& s, const NeighborList& list, std::vector<double>& e) const {
+  const int n = static_cast<int>(s.size());
+  const Mat3 ht = s.cell.h.transpose();
+  const std::vector<double> rho = densities(s, list);
+  for (int i = 0; i < n; ++i) {
+    double ei = embedding(s.species[i], rho[i]);
+    for (int k = list.begin(i); k < list.end(i); ++k) {
+      const int j = list.index[k];
+      const Vec3 dv = s.position[j] + ht * list.image[k].cast<double>() - s.position[i];
+      const double r2 = dv.squaredNorm();
+      if (r2 < cut2_) ei += 0.5 * pair(s.species[i], s.species[j], std::sqrt(r2));
+    }
+    e[i] += ei;
+  }
+}
+
+TermPtr make_eam(Params& p, const TermContext& ctx) {
+  std::string file = p.string("file");
+  std::string format;
+  if (p.has("format")) format = p.choice("format", {"alloy", "fs"});
+  namespace fs = std::filesystem;
+  fs::path path(file);
+  if (path.is_relative() && !ctx.input_dir.empty()) path = fs::path(ctx.input_dir) / path;
+  if (!fs::exists(path))
+    throw InputError(p.file(), p.key_path("file"), p.line("file"), "EAM file '" + path.string() + "' not found");
+  if (!ctx.system) throw InputError(p.file(), p.path(), p.line(), "eam needs the structure to map species");
+  return std::make_unique<EamPotential>(read_eam_file(path.string(), format), *ctx.system);
+}
+
+}  // namespace spinlat

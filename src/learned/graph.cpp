@@ -1,0 +1,79 @@
+#include "spinlat/learned/graph.hpp"
+
+#include <algorithm>
+#include <deque>
+
+namespace spinlat {
+
+Graph build_graph(const System& s, const NeighborList& list, double r_max) {
+  Graph g;
+  g.nodes = s.size();
+  g.offset.assign(g.nodes + 1, 0);
+  const Mat3 ht = s.cell.h.transpose();
+  const double r2max = r_max * r_max;
+  for (std::size_t i = 0; i < g.nodes; ++i) {
+    for (int k = list.begin(static_cast<int>(i)); k < list.end(static_cast<int>(i)); ++k) {
+      const int j = list.index[k];
+      const Vec3 image = ht * list.image[k].cast<double>();
+      const Vec3 d = s.position[j] + image - s.position[i];  // r_ij at the current positions
+      const double r2 = d.squaredNorm();
+      if (!(r2 < r2max) || r2 == 0.0) continue;
+      g.sender.push_back(j);
+      g.receiver.push_back(static_cast<std::int64_t>(i));
+      g.unit_shift.push_back(-list.image[k]);
+      g.shift.push_back(-image);
+    }
+    g.offset[i + 1] = static_cast<int>(g.sender.size());
+  }
+  return g;
+}
+
+std::vector<int> hop_distance(const Graph& g, int source, int max_hops) {
+  std::vector<int> hops(g.nodes, -1);
+  std::deque<int> queue{source};
+  hops[source] = 0;
+  while (!queue.empty()) {
+    const int v = queue.front();
+    queue.pop_front();
+    if (hops[v] >= max_hops) continue;
+    for (int e = g.offset[v]; e < g.offset[v + 1]; ++e) {
+      const int u = static_cast<int>(g.sender[e]);
+      if (hops[u] < 0) {
+        hops[u] = hops[v] + 1;
+        queue.push_back(u);
+      }
+    }
+  }
+  return hops;
+}
+
+Subgraph extract_subgraph(const Graph& g, int source, int radius) {
+  const std::vector<int> hops = hop_distance(g, source, radius);
+  Subgraph sub;
+  std::vector<int> local(g.nodes, -1);
+  // Keep the original node order: the model sees the same atoms in the same relative order.
+  for (std::size_t v = 0; v < g.nodes; ++v)
+    if (hops[v] >= 0) {
+      local[v] = static_cast<int>(sub.node.size());
+      sub.node.push_back(static_cast<int>(v));
+      sub.hops.push_back(hops[v]);
+    }
+  Graph& h = sub.graph;
+  h.nodes = sub.node.size();
+  h.offset.assign(h.nodes + 1, 0);
+  for (std::size_t a = 0; a < h.nodes; ++a) {
+    const int v = sub.node[a];
+    for (int e = g.offset[v]; e < g.offset[v + 1]; ++e) {
+      const int u = local[g.sender[e]];
+      if (u < 0) continue;
+      h.sender.push_back(u);
+      h.receiver.push_back(static_cast<std::int64_t>(a));
+      h.unit_shift.push_back(g.unit_shift[e]);
+      h.shift.push_back(g.shift[e]);
+    }
+    h.offset[a + 1] = static_cast<int>(h.sender.size());
+  }
+  return sub;
+}
+
+}  // namespace spinlat

@@ -1,0 +1,447 @@
+// The learned potential term: LibTorch's TorchScript runtime behind spinlat's Term interface.
+// This is the only translation unit of the engine that includes LibTorch's headers.
+#include "spinlat/learned/learned_term.hpp"
+
+#include <dlfcn.h>
+
+#include <ATen/Parallel.h>
+#include <c10/core/InferenceMode.h>
+#include <torch/csrc/autograd/autograd.h>
+#include <torch/script.h>
+
+#include <cmath>
+#include <filesystem>
+#include <optional>
+#include <set>
+#include <sstream>
+
+#include "spinlat/core/error.hpp"
+
+namespace spinlat {
+namespace {
+
+// The first line of a LibTorch error (its full text carries a C++ and TorchScript backtrace).
+std::string short_message(const c10::Error& e) {
+  std::string m = e.what_without_backtrace();
+  const auto nl = m.find('\n');
+  return nl == std::string::npos ? m : m.substr(0, nl);
+}
+
+at::Tensor vec3_tensor(const std::vector<Vec3>& v, at::ScalarType dtype) {
+  std::vector<double> flat(3 * v.size());
+  for (std::size_t k = 0; k < v.size(); ++k)
+    for (int c = 0; c < 3; ++c) flat[3 * k + c] = v[k][c];
+  return torch::from_blob(flat.data(), {static_cast<std::int64_t>(v.size()), 3}, at::kDouble)
+      .to(dtype)
+      .clone();
+}
+
+std::vector<Vec3> vec3_vector(const at::Tensor& t, std::size_t n) {
+  std::vector<Vec3> out(n, Vec3::Zero());
+  if (!t.defined()) return out;
+  const at::Tensor d = t.to(at::kDouble).contiguous();
+  const double* p = d.data_ptr<double>();
+  for (std::size_t k = 0; k < n; ++k) out[k] = Vec3(p[3 * k], p[3 * k + 1], p[3 * k + 2]);
+  return out;
+}
+
+Mat3 mat3_of(const at::Tensor& t) {
+  Mat3 m = Mat3::Zero();
+  if (!t.defined()) return m;
+  const at::Tensor d = t.to(at::kDouble).contiguous();
+  const double* p = d.data_ptr<double>();
+  for (int a = 0; a < 3; ++a)
+    for (int b = 0; b < 3; ++b) m(a, b) = p[3 * a + b];
+  return m;
+}
+
+// Σ_k a_k ⊗ b_k for two [K,3] tensors (double precision, fixed order).
+Mat3 outer_sum(const std::vector<Vec3>& a, const std::vector<Vec3>& b) {
+  Mat3 m = Mat3::Zero();
+  for (std::size_t k = 0; k < a.size(); ++k) m.noalias() += a[k] * b[k].transpose();
+  return m;
+}
+
+std::string resolve(const std::string& dir, const std::string& file) {
+  namespace fs = std::filesystem;
+  const fs::path p(file);
+  if (p.is_absolute() || dir.empty()) return p.string();
+  return (fs::path(dir) / p).lexically_normal().string();
+}
+
+// The inputs of one evaluation, node by node (a whole system or a subgraph of it).
+struct NodeInputs {
+  std::vector<Vec3> position, magmom;
+  std::vector<int> column;  // node_attrs column of each node
+  Mat3 cell = Mat3::Identity();
+};
+
+}  // namespace
+
+struct LearnedPotential::Impl {
+  std::string file;
+  torch::jit::Module module;
+  at::ScalarType dtype = at::kDouble;
+  std::vector<int> atomic_numbers;
+  double r_max = 0.0;
+  int interactions = 0;
+  std::map<std::string, int> species_map;
+
+  // Filled by bind().
+  std::vector<int> columns;  // per species index of the bound system
+  Graph graph;               // at the bound positions
+  std::vector<Vec3> bound_position;
+  Mat3 bound_cell = Mat3::Zero();
+  bool validated = false;
+
+  [[noreturn]] void fail(const std::string& msg) const { throw InputError(file + ": " + msg); }
+
+  // The cached graph if positions and cell are those bind() saw, else a fresh one in `scratch`.
+  const Graph& graph_for(const System& s, const NeighborList& list, Graph& scratch) const {
+    if (s.cell.h == bound_cell && s.position == bound_position) return graph;
+    scratch = build_graph(s, list, r_max);
+    return scratch;
+  }
+
+  NodeInputs inputs_of(const System& s) const {
+    NodeInputs in;
+    in.position = s.position;
+    in.magmom.resize(s.size());
+    in.column.resize(s.size());
+    for (std::size_t i = 0; i < s.size(); ++i) {
+      in.magmom[i] = s.moment_vector(i);
+      in.column[i] = columns.at(s.species[i]);
+    }
+    in.cell = s.cell.h;
+    return in;
+  }
+
+  // One forward pass (and one backward pass when derivatives are asked).
+  LearnedResult run(const Graph& g, const NodeInputs& in, bool want_force, bool want_mag,
+                    bool want_virial) const {
+    const auto n = static_cast<std::int64_t>(g.nodes);
+    const auto ne = static_cast<std::int64_t>(g.edges());
+    const bool grad = want_force || want_mag || want_virial;
+
+    at::Tensor positions = vec3_tensor(in.position, dtype);
+    at::Tensor magmom = vec3_tensor(in.magmom, dtype);
+    at::Tensor shifts = vec3_tensor(g.shift, dtype);
+    at::Tensor cell = torch::empty({3, 3}, at::kDouble);
+    {
+      auto acc = cell.accessor<double, 2>();
+      for (int a = 0; a < 3; ++a)
+        for (int b = 0; b < 3; ++b) acc[a][b] = in.cell(a, b);  // rows: lattice vectors
+    }
+    cell = cell.to(dtype);
+    std::vector<Vec3> us(g.edges());
+    for (std::size_t e = 0; e < g.edges(); ++e) us[e] = g.unit_shift[e].cast<double>();
+    at::Tensor unit_shifts = vec3_tensor(us, dtype);
+    at::Tensor edge_index = torch::empty({2, ne}, at::kLong);
+    {
+      auto acc = edge_index.accessor<std::int64_t, 2>();
+      for (std::int64_t e = 0; e < ne; ++e) {
+        acc[0][e] = g.sender[e];
+        acc[1][e] = g.receiver[e];
+      }
+    }
+    at::Tensor node_attrs =
+        torch::zeros({n, static_cast<std::int64_t>(atomic_numbers.size())}, at::kDouble);
+    {
+      auto acc = node_attrs.accessor<double, 2>();
+      for (std::int64_t i = 0; i < n; ++i) acc[i][in.column[i]] = 1.0;
+    }
+    node_attrs = node_attrs.to(dtype);
+    at::Tensor batch = torch::zeros({n}, at::kLong);
+    at::Tensor ptr = torch::tensor({std::int64_t{0}, n}, at::kLong);
+
+    if (want_force || want_virial) positions.requires_grad_(true);
+    if (want_mag) magmom.requires_grad_(true);
+    if (want_virial) {
+      shifts.requires_grad_(true);
+      cell.requires_grad_(true);
+    }
+
+    c10::Dict<std::string, at::Tensor> data;
+    data.insert("positions", positions);
+    data.insert("cell", cell);
+    data.insert("edge_index", edge_index);
+    data.insert("shifts", shifts);
+    data.insert("unit_shifts", unit_shifts);
+    data.insert("node_attrs", node_attrs);
+    data.insert("magmom", magmom);
+    data.insert("batch", batch);
+    data.insert("ptr", ptr);
+
+    // No autograd tape for energy-only calls (Monte Carlo): the contract's models return
+    // energies and leave differentiation to the engine.
+    std::optional<c10::InferenceMode> no_grad;
+    if (!grad) no_grad.emplace();
+    c10::IValue out;
+    try {
+      out = const_cast<torch::jit::Module&>(module).forward({c10::IValue(data)});
+    } catch (const c10::Error& e) {
+      fail("model evaluation failed: " + short_message(e));
+    }
+    if (!out.isGenericDict()) fail("forward() must return a Dict[str, Tensor]");
+    const auto dict = out.toGenericDict();
+    const auto it = dict.find(c10::IValue(std::string("node_energy")));
+    if (it == dict.end() || !it->value().isTensor())
+      fail("forward() returned no 'node_energy' tensor (the contract asks for node_energy [N] in eV)");
+    const at::Tensor node_energy = it->value().toTensor();
+    if (node_energy.numel() != n)
+      fail("'node_energy' has " + std::to_string(node_energy.numel()) + " entries for " +
+           std::to_string(n) + " atoms");
+
+    LearnedResult r;
+    {
+      const at::Tensor ed = node_energy.detach().to(at::kDouble).contiguous().reshape({n});
+      r.node_energy.assign(ed.data_ptr<double>(), ed.data_ptr<double>() + n);
+    }
+    // Σ in double and in node order: the same number whatever LibTorch's threads did.
+    for (double e : r.node_energy) {
+      if (!std::isfinite(e))
+        throw NumericalError(file + ": the model returned a non-finite node energy");
+      r.energy += e;
+    }
+    if (!grad) return r;
+
+    std::vector<at::Tensor> wrt;
+    if (want_force || want_virial) wrt.push_back(positions);
+    if (want_mag) wrt.push_back(magmom);
+    if (want_virial) {
+      wrt.push_back(shifts);
+      wrt.push_back(cell);
+    }
+    std::vector<at::Tensor> grads(wrt.size());
+    const at::Tensor total = node_energy.sum();
+    if (total.requires_grad()) {
+      try {
+        grads = torch::autograd::grad({total}, wrt, {}, /*retain_graph=*/false,
+                                      /*create_graph=*/false, /*allow_unused=*/true);
+      } catch (const c10::Error& e) {
+        fail("differentiating the model failed: " + short_message(e));
+      }
+    }
+    std::size_t k = 0;
+    std::vector<Vec3> dEdr;
+    if (want_force || want_virial) {
+      dEdr = vec3_vector(grads[k++], g.nodes);
+      if (want_force) {
+        r.force.resize(g.nodes);
+        for (std::size_t i = 0; i < g.nodes; ++i) r.force[i] = -dEdr[i];
+      }
+    }
+    if (want_mag) {
+      r.magnetic_force = vec3_vector(grads[k++], g.nodes);
+      for (auto& b : r.magnetic_force) b = -b;
+    }
+    if (want_virial) {
+      const std::vector<Vec3> dEds = vec3_vector(grads[k++], g.edges());
+      const Mat3 dEdh = mat3_of(grads[k++]);
+      // W = −∂E/∂ε (see the header): every geometric input transforms with the strain.
+      r.virial = -(outer_sum(in.position, dEdr) + outer_sum(g.shift, dEds) + in.cell.transpose() * dEdh);
+    }
+    for (const auto* v : {&r.force, &r.magnetic_force})
+      for (const Vec3& x : *v)
+        if (!x.allFinite()) throw NumericalError(file + ": the model's gradient is not finite");
+    return r;
+  }
+};
+
+LearnedPotential::LearnedPotential(const LearnedOptions& options) : impl_(std::make_unique<Impl>()) {
+  Impl& m = *impl_;
+  m.file = options.model;
+  m.species_map = options.species_map;
+  if (options.dtype == "float32") {
+    m.dtype = at::kFloat;
+  } else if (options.dtype != "float64") {
+    throw InputError("dtype must be \"float64\" or \"float32\", got \"" + options.dtype + "\"");
+  }
+  // Custom operators register themselves when their library is loaded, as
+  // torch.ops.load_library does in Python; they stay loaded for the life of the process.
+  for (const auto& so : options.extensions)
+    if (!dlopen(so.c_str(), RTLD_NOW | RTLD_GLOBAL)) {
+      const char* why = dlerror();
+      throw InputError(so + ": cannot load extension library: " + (why ? why : "unknown error"));
+    }
+
+  if (!std::filesystem::exists(m.file)) m.fail("model file not found");
+  try {
+    m.module = torch::jit::load(m.file);
+  } catch (const c10::Error& e) {
+    m.fail("not a TorchScript archive (torch.jit.save): " + short_message(e));
+  } catch (const std::exception& e) {
+    m.fail(std::string("not a TorchScript archive (torch.jit.save): ") + e.what());
+  }
+  m.module.eval();
+  if (!m.module.find_method("forward")) m.fail("the TorchScript module has no forward method");
+  for (const char* name : {"atomic_numbers", "r_max"})
+    if (!m.module.hasattr(name) || !m.module.attr(name).isTensor())
+      m.fail(std::string("the model lacks the tensor buffer '") + name + "' required by the contract");
+  const at::Tensor z = m.module.attr("atomic_numbers").toTensor().to(at::kLong).contiguous().reshape({-1});
+  for (std::int64_t k = 0; k < z.numel(); ++k) m.atomic_numbers.push_back(static_cast<int>(z[k].item<std::int64_t>()));
+  if (m.atomic_numbers.empty()) m.fail("the model's atomic_numbers buffer is empty");
+  const at::Tensor rmax = m.module.attr("r_max").toTensor();
+  if (rmax.numel() != 1) m.fail("r_max must be a scalar");
+  m.r_max = rmax.to(at::kDouble).item<double>();
+  if (!(m.r_max > 0.0) || !std::isfinite(m.r_max)) m.fail("r_max must be a positive number of Å");
+  if (m.module.hasattr("num_interactions")) {
+    const c10::IValue v = m.module.attr("num_interactions");
+    if (v.isTensor()) m.interactions = static_cast<int>(v.toTensor().to(at::kLong).item<std::int64_t>());
+    else if (v.isInt()) m.interactions = static_cast<int>(v.toInt());
+    if (m.interactions < 0) m.interactions = 0;
+  }
+  // Read r_max before converting: the conversion turns every floating buffer to dtype.
+  if (m.dtype != at::kDouble) m.module.to(m.dtype);
+  if (options.threads > 0) at::set_num_threads(options.threads);
+}
+
+LearnedPotential::~LearnedPotential() = default;
+
+double LearnedPotential::cutoff() const { return impl_->r_max; }
+const std::vector<int>& LearnedPotential::atomic_numbers() const { return impl_->atomic_numbers; }
+int LearnedPotential::interactions() const { return impl_->interactions; }
+const std::string& LearnedPotential::model_file() const { return impl_->file; }
+
+std::vector<int> LearnedPotential::species_columns(const System& s) const {
+  const Impl& m = *impl_;
+  std::set<int> used(s.species.begin(), s.species.end());
+  std::vector<int> cols(s.species_name.size(), -1);
+  for (std::size_t sp = 0; sp < s.species_name.size(); ++sp) {
+    const std::string& name = s.species_name[sp];
+    const auto mapped = m.species_map.find(name);
+    const int z = mapped != m.species_map.end() ? mapped->second : atomic_number(name);
+    for (std::size_t c = 0; c < m.atomic_numbers.size(); ++c)
+      if (m.atomic_numbers[c] == z && z > 0) cols[sp] = static_cast<int>(c);
+    if (cols[sp] >= 0 || !used.count(static_cast<int>(sp))) continue;
+    std::string covered;
+    for (int zz : m.atomic_numbers)
+      covered += (covered.empty() ? "" : ", ") + (element_symbol(zz).empty() ? std::to_string(zz) : element_symbol(zz));
+    if (z == 0)
+      m.fail("species '" + name + "' is not an element symbol: map it with species_map = { " + name +
+             " = \"Fe\" } (the model covers " + covered + ")");
+    m.fail("the model does not cover species '" + name + "' (Z = " + std::to_string(z) +
+           "); it covers " + covered);
+  }
+  return cols;
+}
+
+void LearnedPotential::bind(const System& s, const NeighborList& list) {
+  Impl& m = *impl_;
+  m.columns = species_columns(s);
+  m.graph = build_graph(s, list, m.r_max);
+  m.bound_position = s.position;
+  m.bound_cell = s.cell.h;
+  if (!m.validated) {
+    // Check the model's outputs once, on the structure it will run on, so that a model that
+    // breaks the contract fails at set-up (and in `spinlat validate`) with a clear message.
+    try {
+      m.run(m.graph, m.inputs_of(s), false, false, false);
+    } catch (const NumericalError& e) {
+      throw InputError(std::string(e.what()) + " for the input structure");
+    }
+    m.validated = true;
+  }
+}
+
+LearnedResult LearnedPotential::evaluate(const System& s, const Graph& g, bool forces,
+                                         bool magnetic_forces, bool virial) const {
+  if (g.nodes != s.size()) throw std::logic_error("LearnedPotential::evaluate: graph and system differ");
+  return impl_->run(g, impl_->inputs_of(s), forces, magnetic_forces, virial);
+}
+
+double LearnedPotential::compute(const System& s, const NeighborList& list, Derivatives& d) const {
+  Graph scratch;
+  const Graph& g = impl_->graph_for(s, list, scratch);
+  const LearnedResult r = evaluate(s, g, d.force != nullptr, d.magnetic_force != nullptr, d.virial != nullptr);
+  if (d.force)
+    for (std::size_t i = 0; i < s.size(); ++i) (*d.force)[i] += r.force[i];
+  if (d.magnetic_force)
+    for (std::size_t i = 0; i < s.size(); ++i) (*d.magnetic_force)[i] += r.magnetic_force[i];
+  if (d.virial) *d.virial += r.virial;
+  return r.energy;
+}
+
+void LearnedPotential::add_site_energies(const System& s, const NeighborList& list,
+                                         std::vector<double>& e) const {
+  Graph scratch;
+  const LearnedResult r = evaluate(s, impl_->graph_for(s, list, scratch), false, false, false);
+  for (std::size_t i = 0; i < s.size(); ++i) e[i] += r.node_energy[i];
+}
+
+double LearnedPotential::local_energy_change(const System& s, const NeighborList& list, int i,
+                                             const Vec3& spin_new, double moment_new) const {
+  const Impl& m = *impl_;
+  Graph scratch;
+  const Graph& g = m.graph_for(s, list, scratch);
+  const int L = m.interactions;
+  // Node energies within L hops of i are the only ones that change; evaluating them exactly
+  // needs the nodes within 2L hops (graph.hpp). Without L, the whole graph.
+  Subgraph sub;
+  bool partial = false;
+  if (L > 0) {
+    sub = extract_subgraph(g, i, 2 * L);
+    partial = sub.graph.nodes < g.nodes;
+  }
+  NodeInputs in;
+  int centre = i;
+  if (partial) {
+    in.cell = s.cell.h;
+    for (std::size_t a = 0; a < sub.node.size(); ++a) {
+      const int v = sub.node[a];
+      in.position.push_back(s.position[v]);
+      in.magmom.push_back(s.moment_vector(v));
+      in.column.push_back(m.columns.at(s.species[v]));
+      if (v == i) centre = static_cast<int>(a);
+    }
+  } else {
+    in = m.inputs_of(s);
+  }
+  const Graph& eval_graph = partial ? sub.graph : g;
+  const LearnedResult before = m.run(eval_graph, in, false, false, false);
+  in.magmom[centre] = moment_new * spin_new;
+  const LearnedResult after = m.run(eval_graph, in, false, false, false);
+  double de = 0.0;
+  for (std::size_t a = 0; a < eval_graph.nodes; ++a)
+    if (!partial || sub.hops[a] <= L) de += after.node_energy[a] - before.node_energy[a];
+  return de;
+}
+
+TermPtr make_learned(Params& p, const TermContext& ctx) {
+  LearnedOptions o;
+  o.model = resolve(ctx.input_dir, p.string("model"));
+  o.dtype = p.choice("dtype", {"float64", "float32"}, "float64");
+  if (p.has("extensions"))
+    for (const auto& so : p.strings("extensions")) o.extensions.push_back(resolve(ctx.input_dir, so));
+  if (p.has("species_map")) {
+    Params map = p.table("species_map");
+    for (const auto& [k, v] : map.table()) {
+      const std::string name(k.str());
+      int z = 0;
+      if (v.is_string()) {
+        const std::string sym = map.string(name);
+        z = atomic_number(sym);
+        map.require(z > 0, name, "expected an element symbol (e.g. \"Fe\"), got \"" + sym + "\"");
+      } else {
+        const long long zz = map.integer(name);
+        map.require(zz >= 1 && zz <= 118, name, "expected an atomic number 1..118 or an element symbol");
+        z = static_cast<int>(zz);
+      }
+      o.species_map[name] = z;
+    }
+    map.finish();
+  }
+  o.threads = ctx.threads;
+  std::unique_ptr<LearnedPotential> t;
+  try {
+    t = std::make_unique<LearnedPotential>(o);
+    if (ctx.system) t->species_columns(*ctx.system);  // a missing species fails here, at input time
+  } catch (const InputError& e) {
+    p.fail("model", e.what());
+  }
+  return t;
+}
+
+void add_learned_terms(TermRegistry& registry) { registry.add("learned", make_learned); }
+
+}  // namespace spinlat

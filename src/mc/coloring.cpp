@@ -1,0 +1,61 @@
+#include "spinlat/mc/coloring.hpp"
+
+#include <algorithm>
+
+#include "spinlat/terms/hamiltonian.hpp"
+#include "spinlat/terms/spin_kernel.hpp"
+
+namespace spinlat {
+
+Coloring greedy_coloring(const std::vector<int>& offset, const std::vector<int>& neighbor,
+                         const std::vector<int>& vertices) {
+  Coloring c;
+  const std::size_t n = offset.empty() ? 0 : offset.size() - 1;
+  c.color.assign(n, -1);
+  std::vector<char> active(n, 0);
+  for (int v : vertices) active[v] = 1;
+  // `seen[col] == v` marks colour col as taken by a neighbour of v (no clearing per vertex).
+  std::vector<int> seen;
+  for (int v : vertices) {
+    for (int k = offset[v]; k < offset[v + 1]; ++k) {
+      const int w = neighbor[k];
+      if (w == v || !active[w] || c.color[w] < 0) continue;
+      if (static_cast<std::size_t>(c.color[w]) >= seen.size()) seen.resize(c.color[w] + 1, -1);
+      seen[c.color[w]] = v;
+    }
+    int col = 0;
+    while (col < static_cast<int>(seen.size()) && seen[col] == v) ++col;
+    c.color[v] = col;
+    c.colors = std::max(c.colors, col + 1);
+  }
+  c.sites.assign(c.colors, {});
+  for (int v : vertices) c.sites[c.color[v]].push_back(v);
+  for (auto& list : c.sites) std::sort(list.begin(), list.end());
+  return c;
+}
+
+Coloring color_interactions(const Hamiltonian& h, const System& s) {
+  const std::vector<int> mag = s.magnetic_sites();
+  if (const SpinKernel* k = h.spin_kernel()) return greedy_coloring(k->offset, k->neighbor, mag);
+  const NeighborList& list = h.neighbors();
+  if (list.offset.size() != s.size() + 1) {
+    // No list (an unbound Hamiltonian or one without pair terms): nothing couples.
+    std::vector<int> offset(s.size() + 1, 0), none;
+    return greedy_coloring(offset, none, mag);
+  }
+  return greedy_coloring(list.offset, list.index, mag);
+}
+
+bool is_proper_coloring(const Coloring& c, const std::vector<int>& offset,
+                        const std::vector<int>& neighbor) {
+  for (std::size_t v = 0; v + 1 < offset.size(); ++v) {
+    if (c.color[v] < 0) continue;
+    for (int k = offset[v]; k < offset[v + 1]; ++k) {
+      const int w = neighbor[k];
+      if (w != static_cast<int>(v) && c.color[w] == c.color[v]) return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace spinlat

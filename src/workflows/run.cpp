@@ -1,0 +1,126 @@
+// run_input: reads the input, opens the results file, runs the sweep or the stages, and
+// handles checkpoints, restarts and stop requests.
+#include <omp.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <sstream>
+
+#include "spinlat/io/hdf5.hpp"
+#include "spinlat/workflows/context.hpp"
+
+namespace spinlat {
+namespace {
+
+// Flattens a TOML document to "dotted.key" → value text (arrays of tables indexed).
+void flatten(const toml::node& n, const std::string& prefix, std::map<std::string, std::string>& out) {
+  if (const toml::table* t = n.as_table()) {
+    for (const auto& [k, v] : *t) flatten(v, prefix.empty() ? std::string(k.str()) : prefix + "." + std::string(k.str()), out);
+  } else if (const toml::array* a = n.as_array(); a && !a->empty() && a->front().is_table()) {
+    for (std::size_t i = 0; i < a->size(); ++i) flatten((*a)[i], prefix + "." + std::to_string(i), out);
+  } else {
+    std::ostringstream os;
+    if (const toml::array* arr = n.as_array()) os << *arr;
+    else if (auto s = n.value<std::string>()) os << '"' << *s << '"';
+    else if (auto d = n.value<double>()) os << *d;
+    else if (auto b = n.value<bool>()) os << (*b ? "true" : "false");
+    out[prefix] = os.str();
+  }
+}
+
+/// Keys that may differ between the interrupted run and its continuation: where results go,
+/// the thread count (results do not depend on it), and how long the last part runs.
+bool may_change(const std::string& key) {
+  if (key == "threads" || key.rfind("output.", 0) == 0) return true;
+  const auto dot = key.rfind('.');
+  const std::string leaf = dot == std::string::npos ? key : key.substr(dot + 1);
+  return key.rfind("stage.", 0) == 0 && (leaf == "steps" || leaf == "sweeps");
+}
+
+void check_same_input(const std::string& stored, const Config& c) {
+  std::map<std::string, std::string> a, b;
+  try {
+    flatten(toml::parse(stored), "", a);
+  } catch (const toml::parse_error&) {
+    throw InputError(c.path, "", 0, "the checkpoint's stored input cannot be read");
+  }
+  flatten(toml::parse(c.text), "", b);
+  std::vector<std::string> changed;
+  for (const auto& [k, v] : a) {
+    auto it = b.find(k);
+    if ((it == b.end() || it->second != v) && !may_change(k)) changed.push_back(k);
+  }
+  for (const auto& [k, v] : b)
+    if (!a.count(k) && !may_change(k)) changed.push_back(k);
+  if (!changed.empty()) {
+    std::string list;
+    for (std::size_t i = 0; i < changed.size() && i < 8; ++i) list += (i ? ", " : "") + changed[i];
+    throw InputError(c.path, changed.front(), 0,
+                     "cannot restart: the input changed since the checkpoint was written (" + list +
+                         "); restore it, or start a new run with another output file");
+  }
+}
+
+}  // namespace
+
+void RunContext::save(Checkpoint& c) const {
+  file.flush();
+  c.set_blob("input", config.text);
+  write_checkpoint(checkpoint_file, c);
+}
+
+int run_input(const RunOptions& options, const TermRegistry& registry) {
+  const Config c = read_config(options.input, options.overrides);
+  const std::string output = options.output.empty() ? c.output.file : options.output;
+  if (c.threads > 0) omp_set_num_threads(c.threads);
+  check_writable(output);
+  const std::string ckpt = checkpoint_path(output);
+  namespace fs = std::filesystem;
+
+  std::optional<Checkpoint> resume;
+  h5::File file;
+  if (options.restart) {
+    if (!fs::exists(ckpt)) {
+      if (fs::exists(output) && h5::File::is_hdf5(output))
+        throw InputError(output, "", 0, "nothing to continue: the run that wrote this file finished (no checkpoint " + ckpt + ")");
+      throw InputError(ckpt, "", 0, "no checkpoint to restart from (was the run started with this output file?)");
+    }
+    resume = read_checkpoint(ckpt);
+    check_same_input(resume->blob("input"), c);
+    if (!fs::exists(output)) throw InputError(output, "", 0, "the results file of the interrupted run is missing");
+    file = h5::File::open(output, h5::Access::read_write);
+    if (!options.quiet) std::fprintf(stderr, "continuing from checkpoint %s\n", ckpt.c_str());
+  } else {
+    if (fs::exists(ckpt))
+      throw InputError(output, "", 0, "an interrupted run left a checkpoint (" + ckpt +
+                                          "): continue it with --restart, or remove the checkpoint to start over");
+    file = h5::File::create(output);
+    RunInfo info;
+    info.input = c.text;
+    info.seed = c.seed;
+    info.title = c.title;
+    write_root_attributes(file, info);
+    file.flush();
+  }
+  RunContext ctx{c, options, registry, file, ckpt, std::move(resume)};
+  int status = 0;
+  if (!c.stages.empty()) {
+    // A sweep restart skips the stages (which ran before it): stages come first.
+    if (!(ctx.resume && ctx.resume->blob("kind") == "sweep")) status = run_stages(ctx);
+    if (ctx.resume && ctx.resume->blob("kind") == "stages") ctx.resume.reset();
+  }
+  if (status == 0 && c.sweep.enabled) status = run_sweep(ctx);
+  file.flush();
+  if (status == 0) {
+    std::error_code ec;
+    fs::remove(ckpt, ec);  // finished: nothing to continue
+    if (!options.quiet) std::fprintf(stderr, "results: %s\n", output.c_str());
+  } else if (!options.quiet) {
+    std::fprintf(stderr, "stopped; checkpoint %s written: continue with `spinlat run %s --restart`\n", ckpt.c_str(),
+                 options.input.c_str());
+  }
+  return status;
+}
+
+}  // namespace spinlat

@@ -1,0 +1,197 @@
+// The [[stage]] list: Monte Carlo, LLG, lattice MD and minimisation in order, on one System,
+// with H5MD observables and trajectories written as they are made.
+#include <cmath>
+#include <cstdio>
+#include <memory>
+
+#include "spinlat/core/units.hpp"
+#include "spinlat/dynamics/llg.hpp"
+#include "spinlat/dynamics/md.hpp"
+#include "spinlat/io/hdf5_trajectory.hpp"
+#include "spinlat/mc/metropolis.hpp"
+#include "spinlat/observables/order.hpp"
+#include "spinlat/observables/temperature.hpp"
+#include "spinlat/workflows/context.hpp"
+#include "spinlat/workflows/progress.hpp"
+
+namespace spinlat {
+namespace {
+
+ExternalField field_of(const StageConfig& st) {
+  ExternalField f;
+  f.schedule = parse_field_schedule(st.field_schedule);
+  f.field = st.field;
+  f.field_end = st.field_end;
+  f.ramp_time = st.steps * st.dt;
+  f.frequency = st.field_frequency;
+  return f;
+}
+
+/// One stage's driver: advances the system by one sweep or step.
+struct StageDriver {
+  std::unique_ptr<MetropolisSampler> mc;
+  std::unique_ptr<LLG> llg;
+  std::unique_ptr<LatticeIntegrator> md;
+  bool dynamics = false;
+  double dt = 0.0;
+
+  void advance(System& s, bool adapt) {
+    if (mc) {
+      mc->set_adaptive(adapt);
+      mc->sweep(s);
+    } else if (llg) {
+      llg->step(s);
+    } else {
+      md->step();
+    }
+  }
+  std::string save() const { return mc ? mc->save_state() : llg ? llg->save_state() : md->save_state(); }
+  void load(const std::string& st) { mc ? mc->load_state(st) : llg ? llg->load_state(st) : md->load_state(st); }
+};
+
+}  // namespace
+
+int run_stages(RunContext& ctx) {
+  const Config& c = ctx.config;
+  System s = build_system(c);
+  Hamiltonian h = build_hamiltonian(c, s, ctx.registry);
+  TrajectoryWriter traj(ctx.file, s);
+  const bool spin_obs = !s.magnetic_sites().empty();
+
+  std::size_t first_stage = 0;
+  long long first_step = 0, global_step = 0;
+  double time = 0.0;
+  std::string driver_state;
+  if (ctx.resume && ctx.resume->has("stages.stage")) {
+    first_stage = ctx.resume->integer("stages.stage");
+    first_step = ctx.resume->integer("stages.step");
+    global_step = ctx.resume->integer("stages.global_step");
+    time = ctx.resume->real("stages.time");
+    s = restore_system(*ctx.resume);
+    h.bind(s);
+    if (ctx.resume->has("stages.driver")) driver_state = ctx.resume->blob("stages.driver");
+    traj.truncate_after(global_step);
+  }
+  long long total = 0;
+  for (const auto& st : c.stages) total += st.type == "mc" ? st.sweeps : st.steps;
+  Progress progress("stages", total, ctx.options.quiet);
+  long long work = 0;
+  for (std::size_t k = 0; k < first_stage; ++k) work += c.stages[k].type == "mc" ? c.stages[k].sweeps : c.stages[k].steps;
+  work += first_step;
+
+  const long long obs_every = c.output.observables_every, traj_every = c.output.trajectory_every;
+  auto observe = [&](const StageDriver& d, const StageConfig& st) {
+    const double n = double(s.size());
+    std::vector<std::pair<std::string, double>> v;
+    const double epot = energy_per_atom(h, s);
+    const double ekin = lattice_kinetic_energy(s) / n;
+    v.push_back({"potential_energy", epot});
+    v.push_back({"kinetic_energy", ekin});
+    v.push_back({"total_energy", epot + ekin});
+    if (spin_obs) {
+      v.push_back({"magnetization", magnetization(s)});
+      const double ts = spin_temperature(s, h);
+      if (std::isfinite(ts)) v.push_back({"spin_temperature", ts});
+    }
+    v.push_back({"lattice_temperature", kinetic_temperature(s)});
+    if (d.mc) v.push_back({"acceptance", d.mc->acceptance()});
+    traj.write_observables(global_step, time, v);
+    if (spin_obs) traj.write_observable("magnetization_vector", global_step, time, magnetization_vector(s));
+    for (const auto& [name, value] : v)
+      if (!std::isfinite(value))
+        throw NumericalError("stage " + st.type + ", step " + std::to_string(global_step) + ": " + name +
+                             " is " + std::to_string(value));
+  };
+
+  for (std::size_t k = first_stage; k < c.stages.size(); ++k) {
+    const StageConfig& st = c.stages[k];
+    StageDriver d;
+    long long n = 0;
+    if (st.type == "mc" || st.type == "minimize") {
+      MetropolisOptions o;
+      o.move = parse_move(st.move);
+      o.target_acceptance = st.target_acceptance;
+      o.longitudinal = st.longitudinal;
+      o.seed = c.seed;
+      o.stream = 1000 + k;
+      d.mc = std::make_unique<MetropolisSampler>(h, s, o);
+      // minimize: zero-temperature Metropolis (a quench that only accepts ΔE <= 0).
+      d.mc->set_temperature(st.type == "mc" ? st.temperature : 0.0);
+      n = st.type == "mc" ? st.sweeps : st.steps;
+    } else if (st.type == "llg") {
+      LLGSettings ls;
+      ls.integrator = parse_llg_integrator(st.integrator.empty() ? "heun" : st.integrator);
+      ls.dt = st.dt;
+      ls.temperature = st.temperature;
+      ls.damping = st.damping_species.empty() ? std::vector<double>{st.damping} : st.damping_species;
+      ls.field = field_of(st);
+      ls.longitudinal = st.longitudinal;
+      d.llg = std::make_unique<LLG>(h, s, ls, derive_seed(c.seed, StreamPurpose::spin_noise, k));
+      d.dynamics = true;
+      d.dt = st.dt;
+      n = st.steps;
+    } else if (st.type == "md") {
+      MdOptions mo;
+      mo.dt = st.dt;
+      mo.temperature = st.temperature;
+      mo.friction = st.lattice_damping;
+      mo.seed = derive_seed(c.seed, StreamPurpose::lattice_noise, k);
+      d.md = std::make_unique<LatticeIntegrator>(s, h, mo);
+      d.dynamics = true;
+      d.dt = st.dt;
+      n = st.steps;
+    } else {
+      throw InputError(c.path, "stage." + std::to_string(k) + ".type", st.line,
+                       "stage type '" + st.type + "' is not available in this version (use mc, llg, md or minimize)");
+    }
+    long long step = 0;
+    if (k == first_stage && first_step > 0) {
+      d.load(driver_state);
+      step = first_step;
+    }
+    auto checkpoint = [&](long long at) {
+      Checkpoint ck;
+      ck.set_blob("kind", "stages");
+      ck.set_integer("stages.stage", static_cast<std::int64_t>(k));
+      ck.set_integer("stages.step", at);
+      ck.set_integer("stages.global_step", global_step);
+      ck.set_real("stages.time", time);
+      store_system(ck, s);
+      ck.set_blob("stages.driver", d.save());
+      ctx.save(ck);
+    };
+    if (global_step == 0 && obs_every > 0) observe(d, st);
+    if (global_step == 0 && traj_every > 0) traj.write_frame(s, 0, 0.0);
+    for (; step < n; ++step) {
+      if (ctx.stop_requested()) { checkpoint(step); return 3; }
+      d.advance(s, st.type == "mc" || st.type == "minimize");
+      ++global_step;
+      if (d.dynamics) time += d.dt;
+      if (obs_every > 0 && global_step % obs_every == 0) observe(d, st);
+      if (traj_every > 0 && global_step % traj_every == 0) traj.write_frame(s, global_step, time);
+      progress.update(++work, "stage " + std::to_string(k) + " (" + st.type + ")");
+      if (c.output.checkpoint_every > 0 && global_step % c.output.checkpoint_every == 0 && step + 1 < n)
+        checkpoint(step + 1);
+    }
+    // Stage boundary: the next stage starts with a fresh driver.
+    if (k + 1 < c.stages.size()) {
+      Checkpoint ck;
+      ck.set_blob("kind", "stages");
+      ck.set_integer("stages.stage", static_cast<std::int64_t>(k + 1));
+      ck.set_integer("stages.step", 0);
+      ck.set_integer("stages.global_step", global_step);
+      ck.set_real("stages.time", time);
+      store_system(ck, s);
+      ctx.save(ck);
+    }
+    if (!ctx.options.quiet)
+      std::fprintf(stderr, "%sstage %zu (%s) done: E = %.6f eV/atom, |M| = %.4f\n",
+                   Progress::stderr_is_terminal() ? "\r\033[K" : "", k, st.type.c_str(),
+                   energy_per_atom(h, s), magnetization(s));
+  }
+  progress.finish();
+  ctx.file.flush();
+  return 0;
+}
+
+}  // namespace spinlat

@@ -1,0 +1,330 @@
+// Temperature sweeps over system sizes for ordering transitions: equilibrate, measure with
+// error bars, write each (size, temperature) point as it finishes, estimate Tc.
+#include <omp.h>
+
+#include <cmath>
+#include <cstdio>
+#include <memory>
+#include <sstream>
+
+#include "spinlat/core/units.hpp"
+#include "spinlat/dynamics/llg.hpp"
+#include "spinlat/io/hdf5_sweep.hpp"
+#include "spinlat/mc/metropolis.hpp"
+#include "spinlat/mc/parallel_tempering.hpp"
+#include "spinlat/mc/wolff.hpp"
+#include "spinlat/observables/critical.hpp"
+#include "spinlat/observables/order.hpp"
+#include "spinlat/observables/thermo.hpp"
+#include "spinlat/workflows/context.hpp"
+#include "spinlat/workflows/progress.hpp"
+
+namespace spinlat {
+namespace {
+
+SweepPoint to_point(const ThermoEstimate& e) {
+  SweepPoint p;
+  p.energy = e.energy.value; p.energy_err = e.energy.error;
+  p.magnetization = e.magnetization.value; p.magnetization_err = e.magnetization.error;
+  p.order_parameter = e.order_parameter.value; p.order_parameter_err = e.order_parameter.error;
+  p.susceptibility = e.susceptibility.value; p.susceptibility_err = e.susceptibility.error;
+  p.specific_heat = e.specific_heat.value; p.specific_heat_err = e.specific_heat.error;
+  p.binder = e.binder.value; p.binder_err = e.binder.error;
+  p.tau_int = e.tau_int;
+  p.samples = e.samples;
+  return p;
+}
+
+Int3 cells_for(const Config& c, int L) { return L > 0 ? Int3(L, L, L) : c.structure.cells; }
+
+/// The ground state that defines the order parameter: the lower in energy of the ferro and
+/// the lattice's antiferro configuration, each quenched by zero-temperature Metropolis sweeps.
+System ground_state(const Config& c, const Hamiltonian& h, const System& start, const Int3& cells) {
+  if (c.sweep.order == "ferro") return start;
+  std::vector<System> candidates;
+  for (const char* mode : {"ferro", "antiferro"}) {
+    Config cc = c;
+    cc.structure.spins = mode;
+    cc.structure.lattice_temperature = 0.0;
+    try {
+      candidates.push_back(build_system(cc, cells));
+    } catch (const InputError&) {
+      // a file structure has no antiferro pattern: keep the ferro candidate only
+    }
+  }
+  double best = INFINITY;
+  System gs = start;
+  for (System& s : candidates) {
+    MetropolisOptions o;
+    o.seed = c.seed;
+    o.stream = 999;
+    MetropolisSampler q(h, s, o);
+    q.set_temperature(0.0);
+    q.run(s, 200);
+    const double e = energy_per_atom(h, s);
+    if (e < best - 1e-12) { best = e; gs = s; }
+  }
+  return gs;
+}
+
+std::string order_word(const OrderParameter& op) { return op.kind == OrderKind::ferro ? "Curie" : "Néel"; }
+
+}  // namespace
+
+double energy_per_atom(const Hamiltonian& h, const System& s) {
+  const SpinKernel* k = h.spin_kernel();
+  const double e = (k && !h.depends_on_positions()) ? k->energy(s.spin, s.moment) : h.energy(s);
+  return e / double(s.size());
+}
+
+int run_sweep(RunContext& ctx) {
+  const Config& c = ctx.config;
+  const SweepConfig& sw = c.sweep;
+  const bool mc = sw.method == "mc";
+  if (!mc && sw.method != "llg")
+    throw InputError(c.path, "sweep.method", 0,
+                     "method '" + sw.method + "' is not available in this version (use mc or llg)");
+  if (!mc && !(sw.dt > 0)) throw InputError(c.path, "sweep.dt", 0, "an llg sweep needs a time step dt > 0 (ps)");
+  std::vector<int> sizes = sw.sizes;
+  if (sizes.empty()) sizes.push_back(0);  // 0 = the structure's own cells
+  std::vector<int> size_labels;
+  for (int L : sizes) size_labels.push_back(L > 0 ? L : c.structure.cells[0]);
+  const std::vector<double>& temps = sw.temperatures;
+  const std::size_t nT = temps.size(), nL = sizes.size();
+
+  SweepWriter writer = ctx.file.exists("/sweep") ? SweepWriter::open(ctx.file)
+                                                 : SweepWriter(ctx.file, temps, size_labels);
+  if (writer.n_temperatures() != nT || writer.n_sizes() != nL)
+    throw InputError(ctx.file.path() + ": /sweep has a different shape than the input's sweep");
+  writer.set_unit("temperature", "K");
+  writer.set_unit("energy", "eV/atom");
+  writer.set_unit("susceptibility", "1/eV per atom");
+  writer.set_unit("specific_heat", "k_B per atom");
+
+  // Resume position.
+  std::size_t start_L = 0, start_T = 0;
+  long long start_done = 0;
+  int start_phase = 0;
+  if (ctx.resume && ctx.resume->has("sweep.size_index")) {
+    start_L = ctx.resume->integer("sweep.size_index");
+    start_T = ctx.resume->integer("sweep.temperature_index");
+    start_phase = static_cast<int>(ctx.resume->integer("sweep.phase"));
+    start_done = ctx.resume->integer("sweep.done_in_phase");
+  }
+  const bool pt = mc && sw.algorithm == "parallel-tempering";
+  const bool use_wolff = mc && sw.algorithm == "wolff";
+  const long long per_point = sw.equilibrate + sw.measure;
+  Progress progress("sweep", static_cast<long long>(nL * (pt ? 1 : nT)) * per_point, ctx.options.quiet);
+  long long work_done = static_cast<long long>(start_L * (pt ? 1 : nT) + (pt ? 0 : start_T)) * per_point;
+
+  std::vector<std::vector<Value>> binder(nL, std::vector<Value>(nT)), chi(nL, std::vector<Value>(nT));
+  for (std::size_t il = 0; il < nL; ++il)
+    for (std::size_t it = 0; it < nT; ++it)
+      if (writer.done(il, it)) {
+        const SweepPoint p = writer.read(il, it);
+        binder[il][it] = {p.binder, p.binder_err};
+        chi[il][it] = {p.susceptibility, p.susceptibility_err};
+      }
+  std::string order_name = "Curie";
+
+  for (std::size_t il = start_L; il < nL; ++il) {
+    const Int3 cells = cells_for(c, sizes[il]);
+    System s = build_system(c, cells);
+    const Hamiltonian h = build_hamiltonian(c, s, ctx.registry);
+    const OrderParameter op = make_order_parameter(sw.order, ground_state(c, h, s, cells));
+    order_name = order_word(op);
+    const long long atoms = static_cast<long long>(s.size());
+    const bool resuming_here = ctx.resume && il == start_L && ctx.resume->has("sweep.size_index");
+    const System initial = s;
+
+    auto measure_sample = [&](const System& sys, ThermoAccumulator& acc) {
+      acc.add(energy_per_atom(h, sys), magnetization(sys), op(sys));
+    };
+    auto point_done = [&](std::size_t it, const ThermoAccumulator& acc) {
+      const ThermoEstimate e = acc.estimate();
+      writer.write(il, it, to_point(e));
+      binder[il][it] = e.binder;
+      chi[il][it] = e.susceptibility;
+      ctx.file.flush();
+      if (!ctx.options.quiet) {
+        std::fprintf(stderr, "%s  L=%d T=%.2f K: E=%.6f eV/atom, %s=%.4f±%.4f, U4=%.4f±%.4f, tau=%.1f%s\n",
+                     Progress::stderr_is_terminal() ? "\r\033[K" : "", size_labels[il], temps[it], e.energy.value, op.name().c_str(), e.order_parameter.value,
+                     e.order_parameter.error, e.binder.value, e.binder.error, e.tau_int,
+                     e.warning.empty() ? "" : ("  (" + e.warning + ")").c_str());
+      }
+    };
+
+    if (pt) {
+      ParallelTemperingOptions o;
+      o.metropolis.move = parse_move(sw.move);
+      o.metropolis.seed = c.seed;
+      o.wolff_per_sweep = sw.wolff_per_sweep;
+      ParallelTempering ens(h, s, temps, o);
+      std::vector<ThermoAccumulator> acc;
+      for (double T : temps) acc.emplace_back(T, atoms);
+      int phase = 0;
+      long long done = 0;
+      if (resuming_here && !ctx.resume->has("sweep.fresh")) {
+        ens.load_state(ctx.resume->blob("sweep.pt"));
+        for (std::size_t it = 0; it < nT; ++it) acc[it].load_state(ctx.resume->blob("sweep.acc." + std::to_string(it)));
+        phase = start_phase;
+        done = start_done;
+        work_done += phase == 0 ? done : sw.equilibrate + done;
+      }
+      auto checkpoint = [&](long long d) {
+        Checkpoint ck;
+        ck.set_blob("kind", "sweep");
+        ck.set_integer("sweep.size_index", il);
+        ck.set_integer("sweep.temperature_index", 0);
+        ck.set_integer("sweep.phase", phase);
+        ck.set_integer("sweep.done_in_phase", d);
+        ck.set_blob("sweep.pt", ens.save_state());
+        for (std::size_t it = 0; it < nT; ++it) ck.set_blob("sweep.acc." + std::to_string(it), acc[it].save_state());
+        ctx.save(ck);
+      };
+      for (; phase < 2; ++phase, done = 0) {
+        const long long n = phase == 0 ? sw.equilibrate : sw.measure;
+        for (; done < n; ++done) {
+          if (ctx.stop_requested()) { checkpoint(done); return 3; }
+          if (phase == 0) ens.equilibrate(1);
+          else {
+            ens.run(1);
+            if ((done + 1) % sw.sample_every == 0)
+              for (std::size_t it = 0; it < nT; ++it) measure_sample(ens.system(it), acc[it]);
+          }
+          progress.update(++work_done, "L=" + std::to_string(size_labels[il]));
+          if (c.output.checkpoint_every > 0 && (done + 1) % c.output.checkpoint_every == 0 && done + 1 < n)
+            checkpoint(done + 1);
+        }
+      }
+      for (std::size_t it = 0; it < nT; ++it) point_done(it, acc[it]);
+      start_phase = 0;
+    } else {
+      for (std::size_t it = (resuming_here ? start_T : 0); it < nT; ++it) {
+        const double T = temps[it];
+        if (!sw.anneal) s = initial;
+        MetropolisOptions mo;
+        mo.move = parse_move(sw.move);
+        mo.seed = c.seed;
+        mo.stream = il * nT + it;
+        std::unique_ptr<MetropolisSampler> metro;
+        std::unique_ptr<WolffSampler> wolff;
+        std::unique_ptr<LLG> llg;
+        if (mc) {
+          metro = std::make_unique<MetropolisSampler>(h, s, mo);
+          metro->set_temperature(T);
+          if (use_wolff) {
+            wolff = std::make_unique<WolffSampler>(h, s, c.seed, il * nT + it);
+            wolff->set_temperature(T);
+          }
+        } else {
+          LLGSettings ls;
+          ls.integrator = parse_llg_integrator(sw.integrator);
+          ls.dt = sw.dt;
+          ls.temperature = T;
+          ls.damping = {sw.damping};
+          llg = std::make_unique<LLG>(h, s, ls, derive_seed(c.seed, StreamPurpose::spin_noise, il * nT + it));
+        }
+        ThermoAccumulator acc(T, atoms);
+        int phase = 0;
+        long long done = 0;
+        if (resuming_here && it == start_T && ctx.resume->has("sweep.fresh")) {
+          // A checkpoint between points: the state to anneal from, fresh samplers.
+          if (ctx.resume->has("system/position")) s = restore_system(*ctx.resume);
+        } else if (resuming_here && it == start_T) {
+          s = restore_system(*ctx.resume);
+          if (metro) metro->load_state(ctx.resume->blob("sweep.metropolis"));
+          if (wolff) wolff->load_state(ctx.resume->blob("sweep.wolff"));
+          if (llg) llg->load_state(ctx.resume->blob("sweep.llg"));
+          acc.load_state(ctx.resume->blob("sweep.acc"));
+          phase = start_phase;
+          done = start_done;
+          work_done += phase == 0 ? done : sw.equilibrate + done;
+        }
+        auto checkpoint = [&](std::size_t point, int ph, long long d) {
+          Checkpoint ck;
+          ck.set_blob("kind", "sweep");
+          ck.set_integer("sweep.size_index", il);
+          ck.set_integer("sweep.temperature_index", point);
+          ck.set_integer("sweep.phase", ph);
+          ck.set_integer("sweep.done_in_phase", d);
+          store_system(ck, s);
+          if (metro) ck.set_blob("sweep.metropolis", metro->save_state());
+          if (wolff) ck.set_blob("sweep.wolff", wolff->save_state());
+          if (llg) ck.set_blob("sweep.llg", llg->save_state());
+          ck.set_blob("sweep.acc", acc.save_state());
+          ctx.save(ck);
+        };
+        auto advance = [&](bool adapt) {
+          if (metro) {
+            metro->set_adaptive(adapt);
+            metro->sweep(s);
+            if (wolff) {
+              if (sw.wolff_per_sweep > 0) wolff->steps(s, sw.wolff_per_sweep);
+              else wolff->sweep(s);
+            }
+          } else {
+            llg->step(s);
+          }
+        };
+        for (; phase < 2; ++phase, done = 0) {
+          const long long n = phase == 0 ? sw.equilibrate : sw.measure;
+          for (; done < n; ++done) {
+            if (ctx.stop_requested()) { checkpoint(it, phase, done); return 3; }
+            advance(phase == 0);
+            if (phase == 1 && (done + 1) % sw.sample_every == 0) measure_sample(s, acc);
+            progress.update(++work_done, "L=" + std::to_string(size_labels[il]) + " T=" + std::to_string(int(T)) + " K");
+            if (c.output.checkpoint_every > 0 && (done + 1) % c.output.checkpoint_every == 0 && done + 1 < n)
+              checkpoint(it, phase, done + 1);
+          }
+        }
+        point_done(it, acc);
+        // The next point starts from this state (annealing); its samplers start fresh.
+        if (it + 1 < nT) {
+          // Checkpoint at the boundary: the next point's samplers are rebuilt from scratch.
+          Checkpoint ck;
+          ck.set_blob("kind", "sweep");
+          ck.set_integer("sweep.size_index", il);
+          ck.set_integer("sweep.temperature_index", it + 1);
+          ck.set_integer("sweep.phase", 0);
+          ck.set_integer("sweep.done_in_phase", 0);
+          store_system(ck, sw.anneal ? s : initial);
+          ck.set_blob("sweep.fresh", "1");
+          ctx.save(ck);
+        }
+      }
+    }
+    // Update Tc after every completed size so a killed run keeps the best estimate so far.
+    std::vector<double> T(temps.begin(), temps.end());
+    std::vector<int> Ls(size_labels.begin(), size_labels.begin() + il + 1);
+    std::vector<std::vector<Value>> b(binder.begin(), binder.begin() + il + 1), x(chi.begin(), chi.begin() + il + 1);
+    const CriticalTemperature tc = estimate_critical_temperature(T, Ls, b, x);
+    if (tc.found()) writer.set_critical_temperature(tc.Tc, tc.Tc_err, tc.method);
+    ctx.file.set_attr("/sweep", "order_parameter_kind", op.name());
+    ctx.file.flush();
+    if (il + 1 < nL) {
+      Checkpoint ck;
+      ck.set_blob("kind", "sweep");
+      ck.set_integer("sweep.size_index", il + 1);
+      ck.set_integer("sweep.temperature_index", 0);
+      ck.set_integer("sweep.phase", 0);
+      ck.set_integer("sweep.done_in_phase", 0);
+      ck.set_blob("sweep.fresh", "1");
+      ctx.save(ck);
+    }
+    ctx.resume.reset();
+  }
+  progress.finish();
+  std::vector<double> T(temps.begin(), temps.end());
+  const CriticalTemperature tc = estimate_critical_temperature(T, size_labels, binder, chi);
+  if (tc.found()) {
+    writer.set_critical_temperature(tc.Tc, tc.Tc_err, tc.method);
+    std::printf("%s temperature: Tc = %.1f ± %.1f K (%s)\n", order_name.c_str(), tc.Tc, tc.Tc_err, tc.method.c_str());
+  } else {
+    std::printf("%s temperature: not found in the temperature range (%s)\n", order_name.c_str(), tc.notes.c_str());
+  }
+  ctx.file.flush();
+  return 0;
+}
+
+}  // namespace spinlat

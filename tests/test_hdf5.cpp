@@ -5,6 +5,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <hdf5.h>
+
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
@@ -240,6 +242,29 @@ TEST(Hdf5File, MoveKeepsOneOwner) {
   b.close();
   EXPECT_FALSE(b.is_open());
   EXPECT_EQ(h5::File::open(dir.file("move.h5")).read_doubles("/x"), std::vector<double>{1});
+}
+
+TEST(Hdf5File, ClosesEveryIdentifierAlsoOnErrors) {
+  // HDF5 keeps a file open while any of its objects is: a leaked identifier would keep the
+  // output from being closed (and flushed) at the end of a run.
+  TempDir dir;
+  {
+    h5::File f = h5::File::create(dir.file("leak.h5"));
+    f.write("/a/b", std::vector<double>{1, 2, 3});
+    f.set_attr("/a/b", "unit", "eV");
+    f.set_attr("/a", "names", std::vector<std::string>{"x", "y"});
+    f.create_appendable("/s", h5::Type::float64, {3});
+    f.append("/s", std::vector<double>{1, 2, 3});
+    (void)f.read_doubles("/a/b");
+    (void)f.attr_strings("/a", "names");
+    (void)f.datasets_below("/");
+    EXPECT_THROW(f.read_doubles("/missing"), h5::Error);
+    EXPECT_THROW(f.attr_double("/a/b", "unit"), h5::Error);
+    EXPECT_THROW(f.append("/s", std::vector<double>{1}), h5::Error);
+    EXPECT_THROW(f.write_element("/a/b", {7}, 1.0), h5::Error);
+    EXPECT_EQ(H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL), 1);  // only the file itself
+  }
+  EXPECT_EQ(H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL), 0);
 }
 
 TEST(Hdf5Root, RunAttributes) {

@@ -282,6 +282,35 @@ TEST(TrajectoryWriter, OptionalElementsAndDefaultUnits) {
   EXPECT_THROW(w.write_observable("a/b", 1, 0.0, 1.0), InputError);
 }
 
+TEST(TrajectoryWriter, SeveralParticleGroupsShareAFile) {
+  TempDir dir;
+  const std::string path = dir.file("groups.h5");
+  System big = small_system();
+  big.add_atom(Vec3(2, 2, 2), 0, 2.2, Vec3(0, 0, 1));
+  {
+    h5::File f = h5::File::create(path);
+    TrajectoryOptions a, b;
+    a.particles = "L4";
+    a.observables = "/observables/L4";
+    b.particles = "L5";
+    b.observables = "/observables/L5";
+    TrajectoryWriter wa(f, small_system(), a), wb(f, big, b);
+    wa.write_frame(small_system(), 0, 0.0);
+    wb.write_frame(big, 0, 0.0);
+    wb.write_frame(big, 1, 0.0);
+    wa.write_observable("magnetization", 0, 0.0, 0.5);
+    wb.write_observable("magnetization", 0, 0.0, 0.25);
+    wb.truncate_after(0);
+    EXPECT_EQ(wa.frames(), 1u);
+    EXPECT_EQ(wb.frames(), 1u);
+  }
+  h5::File f = h5::File::open(path);
+  EXPECT_EQ(f.shape("/particles/L4/position/value"), (h5::Shape{1, 4, 3}));
+  EXPECT_EQ(f.shape("/particles/L5/moment/value"), (h5::Shape{1, 5, 3}));
+  EXPECT_EQ(f.read_doubles("/observables/L5/magnetization/value"), std::vector<double>{0.25});
+  EXPECT_EQ(f.read_doubles("/observables/L4/magnetization/value"), std::vector<double>{0.5});
+}
+
 TEST(TrajectoryWriter, RestartTruncatesToTheCheckpointAndRepairsTornAppends) {
   TempDir dir;
   const std::string path = dir.file("resume.h5");

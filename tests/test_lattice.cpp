@@ -323,6 +323,23 @@ TEST(EamPotential, MatchesLammpsSyntheticAlloyAndFs) {
                         s, "cuag_fs");
 }
 
+TEST(EamPotential, SpeciesAreMatchedByNameAtEveryBind) {
+  // The same atoms with the species list in the other order: a term built for the first
+  // System gives the LAMMPS numbers on the second (species resolved again by name).
+  const System s = read_lammps_data(kData + "lattice_cuag.data", {"Cu", "Ag"});
+  System swapped = s;
+  swapped.species_name = {"Ag", "Cu"};
+  swapped.species_mass = {s.species_mass[1], s.species_mass[0]};
+  for (auto& t : swapped.species) t = 1 - t;
+  Hamiltonian h;
+  h.add(std::make_unique<EamPotential>(read_eam_file(kData + "lattice_synthetic.eam.fs"), s));
+  h.set_skin(0.3);
+  h.bind(swapped);
+  expect_matches_lammps(h, swapped, "cuag_fs");
+  System other = bcc_fe(2.8553, 2);
+  EXPECT_THROW(h.bind(other), InputError);
+}
+
 TEST(PairPotential, MatchesLammpsMorseAndShiftedLj) {
   const System s = read_lammps_data(kData + "lattice_cuag.data", {"Cu", "Ag"});
   PairFunction morse;
@@ -331,13 +348,13 @@ TEST(PairPotential, MatchesLammpsMorseAndShiftedLj) {
   morse.alpha = 1.5;
   morse.r0 = 2.7;
   morse.cutoff = 6.0;
-  expect_matches_lammps(with(std::make_unique<PairPotential>(morse, 2), s), s, "cuag_morse");
+  expect_matches_lammps(with(std::make_unique<PairPotential>(morse), s), s, "cuag_morse");
   PairFunction lj;
   lj.epsilon = 0.02;
   lj.sigma = 2.4;
   lj.cutoff = 5.5;
   lj.shift = true;
-  expect_matches_lammps(with(std::make_unique<PairPotential>(lj, 2), s), s, "cuag_lj_shift");
+  expect_matches_lammps(with(std::make_unique<PairPotential>(lj), s), s, "cuag_lj_shift");
 }
 
 // ---- derivatives ----------------------------------------------------------------------------
@@ -377,23 +394,36 @@ TEST(PairPotential, ForcesAndVirialMorseAndLj) {
   morse.alpha = 1.5;
   morse.r0 = 2.7;
   morse.cutoff = 6.0;
-  Hamiltonian hm = with(std::make_unique<PairPotential>(morse, 2), s);
+  Hamiltonian hm = with(std::make_unique<PairPotential>(morse), s);
   expect_consistent_derivatives(hm, s, 1e-6, 1e-5, "morse");
   PairFunction lj;
   lj.epsilon = 0.02;
   lj.sigma = 2.4;
   lj.cutoff = 5.5;
   lj.shift = true;
-  Hamiltonian hl = with(std::make_unique<PairPotential>(lj, 2), s);
+  Hamiltonian hl = with(std::make_unique<PairPotential>(lj), s);
   expect_consistent_derivatives(hl, s, 1e-6, 1e-5, "lj");
   // Only the Cu-Ag pairs.
-  Hamiltonian hx = with(std::make_unique<PairPotential>(lj, 2, std::vector<bool>{false, true, true, false}), s);
+  using Pairs = std::vector<std::pair<std::string, std::string>>;
+  Hamiltonian hx = with(std::make_unique<PairPotential>(lj, std::vector<std::string>{}, Pairs{{"Ag", "Cu"}}), s);
   expect_consistent_derivatives(hx, s, 1e-6, 1e-5, "lj Cu-Ag only");
+  // Species selections partition the pairs: E(all) = E(Cu-Cu) + E(Cu-Ag) + E(Ag-Ag), and
+  // species = ["Cu"] (both atoms Cu) is the Cu-Cu part.
+  const auto energy_of = [&](std::vector<std::string> sp, Pairs pr) {
+    Hamiltonian hh = with(std::make_unique<PairPotential>(lj, sp, pr), s);
+    return hh.energy(s);
+  };
+  const double all = energy_of({}, {}), cucu = energy_of({}, {{"Cu", "Cu"}}), agag = energy_of({}, {{"Ag", "Ag"}});
+  const double cuag = energy_of({}, {{"Cu", "Ag"}});
+  EXPECT_NEAR(all, cucu + cuag + agag, 1e-12);
+  EXPECT_NE(cuag, 0.0);
+  EXPECT_DOUBLE_EQ(energy_of({"Cu"}, {}), cucu);
+  EXPECT_NEAR(energy_of({"Cu", "Ag"}, {{"Cu", "Cu"}, {"Ag", "Ag"}}), cucu + agag, 1e-12);
   // A 2-atom cell 2.93 Å across with a 6 Å cutoff (no shell exactly at the cutoff, where the
   // unshifted energy jumps).
   System tiny = bcc_fe(2.93, 1);
   tiny.position[1] += Vec3(0.1, 0.05, -0.08);
-  Hamiltonian ht = with(std::make_unique<PairPotential>(morse, 1), tiny);
+  Hamiltonian ht = with(std::make_unique<PairPotential>(morse), tiny);
   expect_consistent_derivatives(ht, tiny, 1e-6, 1e-5, "morse tiny cell");
 }
 
@@ -477,6 +507,34 @@ TEST(EamPotential, ResultsDoNotDependOnThreadCount) {
   EXPECT_EQ(a.w, b.w);
 }
 
+TEST(EamPotential, PairOnceComputeMatchesReferenceGather) {
+  // compute() evaluates each pair's splines once and shares them with the mirror entry;
+  // compute_reference() evaluates them from both ends. Same numbers to rounding, for two
+  // species with asymmetric fs densities and for a cell smaller than the cutoff.
+  System cuag = read_lammps_data(kData + "lattice_cuag.data", {"Cu", "Ag"});
+  System tiny = bcc_fe(2.8553, 1);
+  tiny.cell.h(1, 0) = 0.3;
+  tiny.position[1] += Vec3(0.11, -0.07, 0.05);
+  std::vector<std::pair<System*, std::string>> cases = {{&cuag, kData + "lattice_synthetic.eam.fs"},
+                                                        {&cuag, kData + "lattice_synthetic.eam.alloy"}};
+  if (std::filesystem::exists(kFe)) cases.push_back({&tiny, kFe});
+  for (auto& [sys, file] : cases) {
+    Hamiltonian h = with(std::make_unique<EamPotential>(read_eam_file(file), *sys), *sys);
+    const auto& eam = dynamic_cast<const EamPotential&>(*h.terms()[0]);
+    const Result a = evaluate(h, *sys);
+    Result b;
+    Derivatives d;
+    b.f.assign(sys->size(), Vec3::Zero());
+    b.w.setZero();
+    d.force = &b.f;
+    d.virial = &b.w;
+    b.e = eam.compute_reference(*sys, h.neighbors(), d);
+    EXPECT_NEAR(a.e, b.e, 1e-11 * std::abs(b.e)) << file;
+    for (std::size_t i = 0; i < sys->size(); ++i) EXPECT_LT((a.f[i] - b.f[i]).norm(), 1e-12) << file;
+    EXPECT_LT((a.w - b.w).cwiseAbs().maxCoeff(), 1e-11) << file;
+  }
+}
+
 TEST(EamPotential, EmbeddingContinuesLinearlyBeyondTable) {
   const System s = read_lammps_data(kData + "lattice_cuag.data", {"Cu", "Ag"});
   EamPotential p(read_eam_file(kData + "lattice_synthetic.eam.alloy"), s);
@@ -518,7 +576,7 @@ TEST(LatticeTerms, BuiltFromToml) {
   {
     auto tbl = toml::parse(
         "type = \"pair\"\nstyle = \"morse\"\nD0 = 0.3\nalpha = 1.5\nr0 = 2.7\ncutoff = 6.0\n"
-        "species = [\"Cu\", \"Ag\"]\nshift = true\n");
+        "species = [\"Cu\", \"Ag\"]\npairs = [[\"Cu\", \"Ag\"]]\nshift = true\n");
     Params p(tbl, "in.toml", "potential.1");
     TermPtr t = reg.make(p, ctx);
     ASSERT_NE(dynamic_cast<PairPotential*>(t.get()), nullptr);
@@ -538,6 +596,17 @@ TEST(LatticeTerms, BuiltFromToml) {
       FAIL();
     } catch (const InputError& e) {
       EXPECT_NE(std::string(e.what()).find("Zr"), std::string::npos);
+    }
+  }
+  {
+    auto tbl = toml::parse("type = \"pair\"\nstyle = \"lj\"\nepsilon = 0.01\nsigma = 2.3\ncutoff = 5.0\n"
+                           "pairs = [[\"Cu\", \"Ag\", \"Cu\"]]\n");
+    Params p(tbl, "in.toml", "potential.1");
+    try {
+      reg.make(p, ctx);
+      FAIL();
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find("potential.1.pairs"), std::string::npos) << e.what();
     }
   }
 }

@@ -11,11 +11,15 @@
 #include <fstream>
 #include <functional>
 #include <numeric>
+#include <sstream>
 
 #include "spinlat/core/crystal.hpp"
 #include "spinlat/core/error.hpp"
 #include "spinlat/core/rng.hpp"
 #include "spinlat/core/units.hpp"
+#include "spinlat/io/config.hpp"
+#include "spinlat/io/extxyz.hpp"
+#include "spinlat/learned/evaluate.hpp"
 #include "spinlat/learned/graph.hpp"
 #include "spinlat/learned/learned_term.hpp"
 #include "spinlat/terms/hamiltonian.hpp"
@@ -297,6 +301,7 @@ TEST(LearnedPotential, DerivativesMatchFiniteDifferences) {
   EXPECT_NEAR(e0, sum(hand_node_energy(s, c)), 1e-11);
 
   const double h = 1e-5, tol = 2e-8;
+  double dev_f = 0.0, dev_b = 0.0, dev_w = 0.0;
   Vec3 total = Vec3::Zero();
   for (const Vec3& x : f) total += x;
   EXPECT_LT(total.norm(), 1e-12);  // translation invariance: Newton's third law
@@ -308,6 +313,7 @@ TEST(LearnedPotential, DerivativesMatchFiniteDifferences) {
       m.position[i][a] -= h;
       const double fd = -(energy_fresh(*t, p) - energy_fresh(*t, m)) / (2 * h);
       EXPECT_NEAR(f[i][a], fd, tol) << "force atom " << i << " axis " << a;
+      dev_f = std::max(dev_f, std::abs(f[i][a] - fd));
       // −∂E/∂m along a: the vector m = |m| ê moves, direction and size.
       System mp = s, mm = s;
       for (System* x : {&mp, &mm}) {
@@ -318,6 +324,7 @@ TEST(LearnedPotential, DerivativesMatchFiniteDifferences) {
       }
       const double fdm = -(energy_fresh(*t, mp) - energy_fresh(*t, mm)) / (2 * h);
       EXPECT_NEAR(bm[i][a], fdm, tol) << "magnetic force atom " << i << " axis " << a;
+      dev_b = std::max(dev_b, std::abs(bm[i][a] - fdm));
     }
   }
 
@@ -336,7 +343,10 @@ TEST(LearnedPotential, DerivativesMatchFiniteDifferences) {
       }
       // W_ab = −Σ r_a ∂E/∂r_b, while ∂E/∂ε_ab = Σ ∂E/∂r_a r_b: W = −(∂E/∂ε)ᵀ.
       EXPECT_NEAR(w(bb, a), -(e[0] - e[1]) / (2 * h), 1e-7) << a << bb;
+      dev_w = std::max(dev_w, std::abs(w(bb, a) + (e[0] - e[1]) / (2 * h)));
     }
+  std::printf("finite differences, max |deviation|: force %.1e eV/A, magnetic force %.1e eV/muB, "
+              "virial %.1e eV (|W| = %.3f eV)\n", dev_f, dev_b, dev_w, w.norm());
   EXPECT_GT(std::abs(w(0, 1) - w(1, 0)) + std::abs(w(0, 2) - w(2, 0)) + std::abs(w(1, 2) - w(2, 1)), 1e-6)
       << "the test model should have an asymmetric virial";
 }
@@ -476,6 +486,13 @@ TEST(LearnedPotential, LocalEnergyChangeIsExactOnTheReceptiveField) {
   save_model(two_wrong, two_layer_source(r_max, 0.05, 0.01), r_max, {27, 26}, 1);
   save_model(two_full, two_layer_source(r_max, 0.05, 0.01), r_max, {27, 26}, -1);
   const System s = feco({5, 5, 5}, 8, 2.8665, 0.05);
+  {
+    // The 4-hop neighbourhood is a proper part of the cell: the subgraph path is exercised.
+    const Graph g = build_graph(s, build_neighbor_list(s, r_max), r_max);
+    const Subgraph sub = extract_subgraph(g, 0, 4);
+    EXPECT_LT(sub.graph.nodes, s.size());
+    EXPECT_GT(sub.graph.nodes, 100u);
+  }
   for (const std::string& path : {one, two, two_wrong, two_full}) {
     auto t = load(path);
     Bound b(*t, s);
@@ -493,6 +510,8 @@ TEST(LearnedPotential, LocalEnergyChangeIsExactOnTheReceptiveField) {
       Bound back(*t, moved);
       EXPECT_EQ(t->local_energy_change(moved, back.list, i, s.spin[i], s.moment[i]), -de);
     }
+    std::printf("local dE vs full difference, %s: max |diff| = %.2e eV\n",
+                std::filesystem::path(path).filename().c_str(), worst);
     if (path == two_wrong)
       EXPECT_GT(worst, 1e-5) << "an understated receptive field must show";
     else
@@ -530,6 +549,7 @@ TEST(LearnedPotential, Float32ModelAgreesToSinglePrecision) {
   EXPECT_DOUBLE_EQ(t32->cutoff(), c.r_max);  // read before the conversion to float32
   const System s = feco({2, 2, 2}, 13);
   const double e64 = energy_fresh(*t64, s), e32 = energy_fresh(*t32, s);
+  std::printf("float32 vs float64: relative energy difference %.2e\n", std::abs(e32 - e64) / std::abs(e64));
   EXPECT_NEAR(e32, e64, 1e-5 * std::abs(e64));
   EXPECT_NE(e32, e64);  // it really ran in single precision
 }
@@ -573,6 +593,7 @@ TEST(LearnedPotential, MetropolisWithLocalEnergyChangeSamplesTheLangevinFunction
   double var = 0.0;
   for (double m : means) var += (m - mean) * (m - mean);
   const double err = std::sqrt(var / (batches - 1) / batches);
+  std::printf("Langevin: <e.B> = %.4f +- %.4f, exact %.4f\n", mean, err, exact);
   EXPECT_LT(err, 0.01);
   EXPECT_NEAR(mean, exact, 5 * err) << "error bar " << err;
 }
@@ -683,58 +704,110 @@ species_map = { Fe = "Fe", Co = 27 }
   fails("type = \"learned\"\nmodel = \"factory.pt\"\nspecies_map = { Fe = \"Xx\" }\n", "element symbol");
 }
 
-#include <ATen/Parallel.h>
-#include <chrono>
-TEST(LearnedPotential, DISABLED_TimingProbe) {
-  Coeffs c;
-  c.a = 0.0;
-  c.zee = units::mu_B * 100.0;
-  c.r_max = 3.0;
-  const std::string path = temp_file("zeeman_t.pt");
-  save_model(path, analytic_source(c), c.r_max, {26, 27});
-  auto t = load(path);
-  System s;
-  s.cell.h = 12.0 * Mat3::Identity();
-  s.species_name = {"Fe"};
-  s.species_mass = {55.845};
-  s.add_atom(Vec3(1, 2, 3), 0, 2.2, Vec3::UnitX());
-  Bound b(*t, s);
-  const Graph g = build_graph(s, b.list, 3.0);
-  auto now = [] { return std::chrono::steady_clock::now(); };
-  const int n = 2000;
-  auto t0 = now();
-  for (int k = 0; k < n; ++k) t->evaluate(s, g, false, false, false);
-  auto t1 = now();
-  torch::jit::Module m = torch::jit::load(path);
-  m.eval();
-  c10::Dict<std::string, at::Tensor> data;
-  data.insert("positions", torch::zeros({1, 3}, torch::kDouble));
-  data.insert("magmom", torch::ones({1, 3}, torch::kDouble));
-  data.insert("shifts", torch::zeros({0, 3}, torch::kDouble));
-  data.insert("edge_index", torch::zeros({2, 0}, torch::kLong));
-  data.insert("node_attrs", torch::ones({1, 2}, torch::kDouble));
-  {
-    c10::InferenceMode guard;
-    for (int k = 0; k < 20; ++k) m.forward({c10::IValue(data)});
+
+TEST(LearnedEval, FramesGetEnergyForcesMagforcesAndStress) {
+  // `spinlat eval`: each frame evaluated on its own structure; a periodic frame and a
+  // non-periodic cluster whose species list is in the other order ([Co, Fe]).
+  const Coeffs c = full_coeffs();
+  const std::string path = temp_file("eval.pt");
+  save_model(path, analytic_source(c), c.r_max, {27, 26}, 1);
+  LearnedOptions o;
+  o.model = path;
+  Hamiltonian h;
+  h.add(std::make_unique<LearnedPotential>(o));
+
+  std::vector<Frame> frames(2);
+  frames[0].system = feco({2, 2, 2}, 31);
+  frames[0].info["REF_energy"] = -1.0;
+  System cluster;
+  cluster.cell.h = 20.0 * Mat3::Identity();
+  cluster.cell.periodic = {false, false, false};
+  cluster.species_name = {"Co", "Fe"};
+  cluster.species_mass = {58.933, 55.845};
+  cluster.add_atom(Vec3(0, 0, 0), 1, 2.2, Vec3(0, 0.3, 1));
+  cluster.add_atom(Vec3(2.4, 0.1, 0), 0, 1.6, Vec3(1, 0, 0.2));
+  cluster.add_atom(Vec3(1.1, 2.2, 0.3), 1, 2.1, Vec3(-0.5, 0.5, 1));
+  frames[1].system = cluster;
+  std::stringstream file;
+  for (const Frame& f : frames) write_extxyz(file, f);
+  const std::vector<Frame> in = parse_extxyz(file, "frames.xyz");
+  ASSERT_EQ(in.size(), 2u);
+
+  std::vector<Frame> out;
+  evaluate_frames(h, in, out, {"Fe", "Co"});
+  ASSERT_EQ(out.size(), 2u);
+  for (std::size_t k = 0; k < 2; ++k) {
+    const System& s = in[k].system;
+    EXPECT_NEAR(out[k].info.at("energy"), sum(hand_node_energy(s, c)), 1e-11) << k;
+    auto t = load(path);
+    Bound b(*t, s);
+    std::vector<Vec3> f(s.size(), Vec3::Zero()), bm = f;
+    Mat3 w = Mat3::Zero();
+    Derivatives d{&f, &bm, &w};
+    t->compute(s, b.list, d);
+    for (std::size_t i = 0; i < s.size(); ++i) {
+      EXPECT_TRUE((out[k].vectors.at("forces")[i] - f[i]).isZero(1e-12));
+      EXPECT_TRUE((out[k].vectors.at("magforces")[i] - bm[i]).isZero(1e-12));
+    }
+    if (k == 0) {
+      const auto& st = out[k].info_arrays.at("stress");
+      for (int a = 0; a < 3; ++a)
+        for (int bb = 0; bb < 3; ++bb) EXPECT_NEAR(st[3 * a + bb], -w(bb, a) / s.cell.volume(), 1e-14);
+      EXPECT_EQ(out[k].info.at("REF_energy"), -1.0);  // kept
+    } else {
+      EXPECT_FALSE(out[k].info_arrays.count("stress"));
+    }
   }
-  auto t2 = now();
-  {
-    c10::InferenceMode guard;
-    for (int k = 0; k < n; ++k) m.forward({c10::IValue(data)});
+  // Written and read back exactly (shortest round-trip numbers).
+  std::stringstream written;
+  for (const Frame& f : out) write_extxyz(written, f);
+  const std::vector<Frame> back = parse_extxyz(written, "out.xyz");
+  EXPECT_EQ(back[1].info.at("energy"), out[1].info.at("energy"));
+  EXPECT_EQ(back[0].vectors.at("magforces")[3], out[0].vectors.at("magforces")[3]);
+
+  // A species the input does not have is named with its frame.
+  std::vector<Frame> bad = {in[0]};
+  bad[0].system.species_name[1] = "Ni";
+  try {
+    evaluate_frames(h, bad, out, {"Fe", "Co"});
+    ADD_FAILURE() << "no error";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("frame 0"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("'Ni'"), std::string::npos) << e.what();
   }
-  auto t3 = now();
-  torch::jit::Module f = torch::jit::freeze(m);
-  {
-    c10::InferenceMode guard;
-    for (int k = 0; k < 20; ++k) f.forward({c10::IValue(data)});
+}
+
+namespace {
+const std::string kFixtureDir = std::string(SPINLAT_SOURCE_DIR) + "/tests/data/learned";
+}
+
+// Regenerates tests/data/learned/feco_analytic.pt (run with --gtest_also_run_disabled_tests).
+TEST(LearnedFixture, DISABLED_Write) {
+  save_model(kFixtureDir + "/feco_analytic.pt", analytic_source(full_coeffs()), full_coeffs().r_max, {27, 26}, 1);
+}
+
+TEST(LearnedFixture, InputFileModelMatchesTheClosedForm) {
+  // The shipped example (feco.toml + feco_analytic.pt + feco_frames.xyz) through the same path
+  // as the command line: read_config, build_system, the registry, evaluate_frames.
+  const Config cfg = read_config(kFixtureDir + "/feco.toml");
+  const System s = build_system(cfg);
+  TermRegistry reg = builtin_terms();
+  add_learned_terms(reg);
+  TermContext ctx;
+  ctx.system = &s;
+  ctx.input_dir = cfg.directory;
+  ctx.threads = 1;
+  Hamiltonian h;
+  for (std::size_t k = 0; k < cfg.potentials.size(); ++k) {
+    Params p(*cfg.potentials[k].as_table(), cfg.path, "potential." + std::to_string(k));
+    h.add(reg.make(p, ctx));
   }
-  auto t4 = now();
-  {
-    c10::InferenceMode guard;
-    for (int k = 0; k < n; ++k) f.forward({c10::IValue(data)});
-  }
-  auto t5 = now();
-  auto us = [&](auto a, auto z) { return std::chrono::duration<double, std::micro>(z - a).count() / n; };
-  std::printf("evaluate %.1f us, raw forward %.1f us, frozen forward %.1f us, threads %d\n", us(t0, t1), us(t2, t3),
-              us(t4, t5), at::get_num_threads());
+  h.bind(s);
+  EXPECT_NEAR(h.energy(s), sum(hand_node_energy(s, full_coeffs())), 1e-11);
+  const std::vector<Frame> frames = read_extxyz(kFixtureDir + "/feco_frames.xyz");
+  std::vector<Frame> out;
+  evaluate_frames(h, frames, out, s.species_name);
+  ASSERT_FALSE(out.empty());
+  for (std::size_t k = 0; k < out.size(); ++k)
+    EXPECT_NEAR(out[k].info.at("energy"), sum(hand_node_energy(frames[k].system, full_coeffs())), 1e-11) << k;
 }

@@ -76,8 +76,6 @@ Args parse_args(int argc, char** argv, int first) {
 
 int command_run(const Args& a) {
   if (a.positional.size() != 1) throw spinlat::InputError("usage: spinlat run INPUT.toml [-o OUT.h5] [--set KEY=VALUE ...] [--restart]");
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
   spinlat::RunOptions o;
   o.input = a.positional[0];
   o.output = a.output;
@@ -111,6 +109,11 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string cmd = argv[1];
+  if (cmd == "run") {
+    // Installed first thing: a stop request during start-up still ends in a checkpoint.
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+  }
   try {
     if (cmd == "--help" || cmd == "-h" || cmd == "help") {
       std::cout << kUsage;

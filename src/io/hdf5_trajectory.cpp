@@ -11,14 +11,9 @@ namespace spinlat {
 
 namespace {
 
-const std::string kParticles = "/particles/all";
-const std::string kObservables = "/observables";
-
 bool ends_with(const std::string& s, const std::string& tail) {
   return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
 }
-
-std::string element(const std::string& name) { return h5::join_path(kParticles, name); }
 
 void check_name(const h5::File& file, const std::string& name) {
   if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..")
@@ -37,7 +32,12 @@ std::string TrajectoryWriter::default_unit(const std::string& name) {
 
 TrajectoryWriter::TrajectoryWriter(h5::File& file, const System& system, const TrajectoryOptions& options)
     : file_(&file), options_(options), atoms_(system.size()) {
-  if (file.exists("/h5md") && file.exists(kParticles)) reopen(system);
+  if (options_.particles.empty() || options_.particles.find('/') != std::string::npos)
+    throw InputError(file.path(), "particles", 0, "invalid particle group name '" + options_.particles + "'");
+  particles_ = "/particles/" + options_.particles;
+  observables_ = options_.observables.empty() ? std::string("/observables") : options_.observables;
+  if (observables_.front() != '/') observables_ = "/" + observables_;
+  if (file.exists("/h5md") && file.exists(particles_)) reopen(system);
   else create(system);
 }
 
@@ -75,7 +75,7 @@ void TrajectoryWriter::create(const System& system) {
   f.write(element("mass"), mass);
   f.set_attr(element("mass"), "unit", "amu");
 
-  f.create_group(kObservables);
+  f.create_group(observables_);
   f.flush();
 }
 
@@ -89,7 +89,7 @@ void TrajectoryWriter::reopen(const System& system) {
   options_.position = f.exists(element("position"));
   options_.velocity = f.exists(element("velocity"));
   options_.moment = f.exists(element("moment"));
-  if (!f.exists(kObservables)) f.create_group(kObservables);
+  if (!f.exists(observables_)) f.create_group(observables_);
   // A kill between two appends of one element may leave its datasets of unequal length.
   truncate_after(std::numeric_limits<std::int64_t>::max());
 }
@@ -147,7 +147,7 @@ std::uint64_t TrajectoryWriter::frames() const {
 
 void TrajectoryWriter::declare_observable(const std::string& name, std::size_t components, const std::string& unit) {
   check_name(*file_, name);
-  const std::string g = h5::join_path(kObservables, name);
+  const std::string g = h5::join_path(observables_, name);
   if (file_->exists(g)) return;
   create_element(g, components == 0 ? h5::Shape{} : h5::Shape{components}, unit);
 }
@@ -155,7 +155,7 @@ void TrajectoryWriter::declare_observable(const std::string& name, std::size_t c
 void TrajectoryWriter::write_observable(const std::string& name, std::int64_t step, double time,
                                         const std::vector<double>& value, bool flush) {
   check_name(*file_, name);
-  const std::string g = h5::join_path(kObservables, name);
+  const std::string g = h5::join_path(observables_, name);
   if (!file_->exists(g)) declare_observable(name, value.size(), default_unit(name));
   append_element(g, step, time, value);
   if (flush) file_->flush();
@@ -164,7 +164,7 @@ void TrajectoryWriter::write_observable(const std::string& name, std::int64_t st
 void TrajectoryWriter::write_observable(const std::string& name, std::int64_t step, double time, double value,
                                         bool flush) {
   check_name(*file_, name);
-  const std::string g = h5::join_path(kObservables, name);
+  const std::string g = h5::join_path(observables_, name);
   if (!file_->exists(g)) declare_observable(name, 0, default_unit(name));
   append_element(g, step, time, {value});
   if (flush) file_->flush();
@@ -182,7 +182,7 @@ void TrajectoryWriter::write_observables(std::int64_t step, double time,
 }
 
 std::uint64_t TrajectoryWriter::samples(const std::string& name) const {
-  const std::string g = h5::join_path(kObservables, name);
+  const std::string g = h5::join_path(observables_, name);
   if (!file_->exists(g)) return 0;
   return file_->shape(h5::join_path(g, "step"))[0];
 }
@@ -191,8 +191,12 @@ std::vector<std::string> TrajectoryWriter::element_groups() const {
   std::vector<std::string> out;
   for (const char* name : {"box/edges", "position", "velocity", "moment"})
     if (file_->exists(element(name))) out.push_back(element(name));
-  if (file_->exists(kObservables))
-    for (const auto& name : file_->children(kObservables)) out.push_back(h5::join_path(kObservables, name));
+  if (file_->exists(observables_))
+    for (const auto& name : file_->children(observables_)) {
+      // Only element groups: another writer's observables may live in a subgroup.
+      const std::string g = h5::join_path(observables_, name);
+      if (file_->is_dataset(h5::join_path(g, "step"))) out.push_back(g);
+    }
   return out;
 }
 

@@ -198,17 +198,6 @@ EamFile read_eam_file(const std::string& path, const std::string& format_in) {
 
 EamPotential::EamPotential(EamFile file, const System& reference) : file_(std::move(file)) {
   const int N = static_cast<int>(file_.elements.size());
-  for (const auto& name : reference.species_name) {
-    const int e = file_.element_index(name);
-    if (e < 0) {
-      std::string have;
-      for (const auto& el : file_.elements) have += (have.empty() ? "" : ", ") + el;
-      throw InputError(file_.path, "", 0,
-                       "species '" + name + "' of the structure is not in this EAM file (it has: " + have + ")");
-    }
-    species_element_.push_back(e);
-  }
-  nspecies_ = static_cast<int>(species_element_.size());
   for (int e = 0; e < N; ++e) {
     F_.emplace_back();
     F_.back().build(file_.F[e], file_.drho);
@@ -223,6 +212,27 @@ EamPotential::EamPotential(EamFile file, const System& reference) : file_(std::m
       z2r_.emplace_back();
       z2r_.back().build(file_.z2r[i][j], file_.dr);
     }
+  rhomax_ = (file_.nrho - 1) * file_.drho;
+  cut2_ = file_.cutoff * file_.cutoff;
+  resolve_species(reference);
+}
+
+void EamPotential::resolve_species(const System& s) {
+  // By name, for every System bound (another System may order its species differently).
+  const int N = static_cast<int>(file_.elements.size());
+  std::vector<int> map;
+  for (const auto& name : s.species_name) {
+    const int e = file_.element_index(name);
+    if (e < 0) {
+      std::string have;
+      for (const auto& el : file_.elements) have += (have.empty() ? "" : ", ") + el;
+      throw InputError(file_.path, "", 0,
+                       "species '" + name + "' of the structure is not in this EAM file (it has: " + have + ")");
+    }
+    map.push_back(e);
+  }
+  species_element_ = map;
+  nspecies_ = static_cast<int>(map.size());
   rho_index_.assign(nspecies_ * nspecies_, 0);
   z2r_index_.assign(nspecies_ * nspecies_, 0);
   for (int a = 0; a < nspecies_; ++a)
@@ -233,17 +243,10 @@ EamPotential::EamPotential(EamFile file, const System& reference) : file_(std::m
       const int hi = std::max(ea, eb), lo = std::min(ea, eb);
       z2r_index_[a * nspecies_ + b] = hi * (hi + 1) / 2 + lo;
     }
-  rhomax_ = (file_.nrho - 1) * file_.drho;
-  cut2_ = file_.cutoff * file_.cutoff;
-}
-
-void EamPotential::check_species(const System& s) const {
-  if (static_cast<int>(s.species_name.size()) != nspecies_)
-    throw std::logic_error("EamPotential: the system's species differ from those it was built for");
 }
 
 void EamPotential::bind(const System& s, const NeighborList& list) {
-  check_species(s);
+  resolve_species(s);
   // Mirror entries: (i → j, n) and (j → i, −n) describe the same pair. The full list is
   // symmetric, so every entry has exactly one mirror; a periodic self-image (i → i, n) has
   // (i → i, −n).

@@ -24,12 +24,30 @@ void PairFunction::finalize() {
   offset = shift ? raw(cutoff, d) : 0.0;
 }
 
-PairPotential::PairPotential(PairFunction f, int nspecies, std::vector<bool> applies)
-    : f_(f), nspecies_(nspecies), applies_(std::move(applies)) {
+PairPotential::PairPotential(PairFunction f, std::vector<std::string> species,
+                             std::vector<std::pair<std::string, std::string>> pairs)
+    : f_(f), species_(std::move(species)), pairs_(std::move(pairs)) {
   f_.finalize();
-  if (applies_.empty()) applies_.assign(nspecies_ * nspecies_, true);
-  if (static_cast<int>(applies_.size()) != nspecies_ * nspecies_)
-    throw std::logic_error("PairPotential: species table has the wrong size");
+  all_ = species_.empty() && pairs_.empty();
+}
+
+void PairPotential::bind(const System& s, const NeighborList& list) {
+  nspecies_ = static_cast<int>(s.species_name.size());
+  if (all_) return;
+  const auto index = [&](const std::string& name) {
+    for (int a = 0; a < nspecies_; ++a)
+      if (s.species_name[a] == name) return a;
+    throw InputError("pair: species '" + name + "' is not in the structure");
+  };
+  std::vector<char> in_set(nspecies_, species_.empty() ? 1 : 0);
+  for (const auto& n : species_) in_set[index(n)] = 1;
+  applies_.assign(nspecies_ * nspecies_, 0);
+  for (int a = 0; a < nspecies_; ++a)
+    for (int b = 0; b < nspecies_; ++b) applies_[a * nspecies_ + b] = in_set[a] && in_set[b] && pairs_.empty();
+  for (const auto& [x, y] : pairs_) {
+    const int a = index(x), b = index(y);
+    if (in_set[a] && in_set[b]) applies_[a * nspecies_ + b] = applies_[b * nspecies_ + a] = 1;
+  }
 }
 
 double PairPotential::compute(const System& s, const NeighborList& list, Derivatives& d) const {
@@ -101,25 +119,33 @@ TermPtr make_pair(Params& p, const TermContext& ctx) {
   f.cutoff = p.real("cutoff");
   p.require(f.cutoff > 0, "cutoff", "a positive distance (Å)");
   f.shift = p.boolean("shift", false);
-  const System* sys = ctx.system;
-  const int ns = sys ? static_cast<int>(sys->species_name.size()) : 1;
-  std::vector<bool> applies;
-  if (p.has("species")) {
-    // Restricts the term to one pair of species, e.g. species = ["Fe", "Cr"].
-    const auto names = p.strings("species");
-    p.require(names.size() == 2, "species", "a pair of species names, e.g. [\"Fe\", \"Fe\"]");
-    p.require(sys != nullptr, "species", "a structure to look species up in");
-    int idx[2];
-    for (int k = 0; k < 2; ++k) {
-      idx[k] = -1;
-      for (int a = 0; a < ns; ++a)
-        if (sys->species_name[a] == names[k]) idx[k] = a;
-      if (idx[k] < 0) p.fail("species", "species '" + names[k] + "' is not in the structure");
+  std::vector<std::string> species;
+  if (p.has("species")) species = p.strings("species");
+  std::vector<std::pair<std::string, std::string>> pairs;
+  if (p.has("pairs")) {
+    // pairs = [["Fe", "Cr"], ["Cr", "Cr"]]: only these species pairs (unordered).
+    const toml::array* arr = p.table()["pairs"].as_array();
+    if (!arr) p.fail("pairs", "expected a list of species pairs, e.g. [[\"Fe\", \"Cr\"]]");
+    p.touch("pairs");
+    for (const auto& el : *arr) {
+      const toml::array* two = el.as_array();
+      if (!two || two->size() != 2 || !(*two)[0].is_string() || !(*two)[1].is_string())
+        p.fail("pairs", "each entry must be a pair of species names, e.g. [\"Fe\", \"Cr\"]");
+      pairs.emplace_back((*two)[0].value_or(std::string()), (*two)[1].value_or(std::string()));
     }
-    applies.assign(ns * ns, false);
-    applies[idx[0] * ns + idx[1]] = applies[idx[1] * ns + idx[0]] = true;
+    p.require(!pairs.empty(), "pairs", "at least one species pair");
   }
-  return std::make_unique<PairPotential>(f, ns, applies);
+  auto term = std::make_unique<PairPotential>(f, species, pairs);
+  if (ctx.system) {
+    // Check the names now, so that the error points at this table.
+    try {
+      NeighborList none;
+      term->bind(*ctx.system, none);
+    } catch (const InputError& e) {
+      p.fail(pairs.empty() ? "species" : "pairs", e.what());
+    }
+  }
+  return term;
 }
 
 }  // namespace spinlat

@@ -80,7 +80,7 @@ struct NodeInputs {
 
 struct LearnedPotential::Impl {
   std::string file;
-  torch::jit::Module module;
+  mutable torch::jit::Module module;  // forward() is not const; concurrent calls are safe
   at::ScalarType dtype = at::kDouble;
   std::vector<int> atomic_numbers;
   double r_max = 0.0;
@@ -178,7 +178,7 @@ struct LearnedPotential::Impl {
     if (!grad) no_grad.emplace();
     c10::IValue out;
     try {
-      out = const_cast<torch::jit::Module&>(module).forward({c10::IValue(data)});
+      out = module.forward({c10::IValue(data)});
     } catch (const c10::Error& e) {
       fail("model evaluation failed: " + short_message(e));
     }

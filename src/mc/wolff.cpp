@@ -119,14 +119,16 @@ void WolffSampler::set_clusters_per_sweep(long long n) {
 }
 
 void WolffSampler::equilibrate(System& s, long long n) {
-  std::uint64_t clusters = 0, flipped = 0;
   for (long long k = 0; k < n; ++k) {
-    flipped += sweep(s);
-    clusters += static_cast<std::uint64_t>(clusters_per_sweep_);
-    if (flipped == 0) continue;  // no magnetic sites
-    const double mean = static_cast<double>(flipped) / static_cast<double>(clusters);
-    clusters_per_sweep_ =
-        std::max(1LL, std::llround(static_cast<double>(sites_.size()) / mean));
+    const std::uint64_t flipped = sweep(s);
+    // Mean cluster size of this sweep, smoothed over sweeps (weight 0.2: about the last five
+    // sweeps). Averaging over clusters since the start instead would be dominated by the many
+    // tiny clusters of a disordered or anti-aligned start.
+    const double mean = static_cast<double>(flipped) / static_cast<double>(clusters_per_sweep_);
+    mean_size_ = mean_size_ > 0.0 ? 0.8 * mean_size_ + 0.2 * mean : mean;
+    if (mean_size_ > 0.0)
+      clusters_per_sweep_ =
+          std::max(1LL, std::llround(static_cast<double>(sites_.size()) / mean_size_));
   }
 }
 
@@ -142,6 +144,7 @@ std::string WolffSampler::save_state() const {
   w.integer("clusters", clusters_);
   w.integer("flipped", flipped_);
   w.integer("clusters_per_sweep", static_cast<std::uint64_t>(clusters_per_sweep_));
+  w.real("mean_size", mean_size_);
   w.text("engine", eng.str());
   return w.str();
 }
@@ -152,6 +155,7 @@ void WolffSampler::load_state(const std::string& state) {
   const auto c = r.integer("clusters"), f = r.integer("flipped");
   const auto cps = static_cast<long long>(r.integer("clusters_per_sweep"));
   if (cps < 1) throw InputError("Wolff checkpoint: bad clusters_per_sweep");
+  const double mean_size = r.real("mean_size");
   Engine e;
   std::istringstream is(r.text("engine") + "\n");
   if (!(is >> e)) throw InputError("Wolff checkpoint: bad engine state");
@@ -159,6 +163,7 @@ void WolffSampler::load_state(const std::string& state) {
   clusters_ = c;
   flipped_ = f;
   clusters_per_sweep_ = cps;
+  mean_size_ = mean_size;
   engine_ = e;
 }
 

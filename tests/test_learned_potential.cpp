@@ -583,7 +583,9 @@ TEST(LearnedPotential, MetropolisWithLocalEnergyChangeSamplesTheLangevinFunction
       const double rho = std::sqrt(1 - z * z);
       const Vec3 e_new(rho * std::cos(phi), rho * std::sin(phi), z);
       const double de = t->local_energy_change(s, b.list, 0, e_new, s.moment[0]);
-      if (step == 0 && k == 0) EXPECT_NEAR(de, -c.zee * 2.2 * (e_new.z() - s.spin[0].z()), 1e-15);
+      if (step == 0 && k == 0) {
+        EXPECT_NEAR(de, -c.zee * 2.2 * (e_new.z() - s.spin[0].z()), 1e-15);
+      }
       if (de <= 0 || uniform01(rng) < std::exp(-de / kT)) s.spin[0] = e_new;
       acc += s.spin[0].z();
     }

@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "spinlat/core/error.hpp"
+#include "spinlat/dynamics/llg_noise.hpp"
 #include "test_llg_helpers.hpp"
 
 using namespace spinlat;
@@ -56,6 +57,38 @@ TEST(LLG, ParsesNames) {
   EXPECT_EQ(to_string(LLGIntegrator::depondt), "depondt");
   EXPECT_EQ(parse_field_schedule("rotating"), ExternalField::Schedule::rotating);
   EXPECT_THROW(parse_field_schedule("pulse"), InputError);
+}
+
+TEST(LLGNoise, ThreeDeviatesAreStandardNormal) {
+  // 3e6 deviates from gaussian3 (the fast ziggurat): mean, variance and kurtosis, and the
+  // two-sided tail probabilities P(|x| > a) = erfc(a/√2) at points inside layers, at a layer
+  // edge (0.2723) and beyond the base strip (r = 3.4426, the tail branch), each within 5
+  // binomial standard errors; the x, y, z components are uncorrelated.
+  Engine eng(2718);
+  const int n = 1000000;
+  const double pts[] = {0.1, 0.27232086470466382, 0.5, 1.0, 2.0, 3.0, 3.4426198558966523, 4.0};
+  std::vector<long> over(8, 0);
+  double m1 = 0, m2 = 0, m4 = 0, xy = 0, yz = 0;
+  for (int k = 0; k < n; ++k) {
+    const Vec3 g = gaussian3(eng);
+    xy += g.x() * g.y();
+    yz += g.y() * g.z();
+    for (int c = 0; c < 3; ++c) {
+      const double x = g[c];
+      m1 += x; m2 += x * x; m4 += x * x * x * x;
+      for (int j = 0; j < 8; ++j) over[j] += std::abs(x) > pts[j];
+    }
+  }
+  const double N = 3.0 * n;
+  EXPECT_NEAR(m1 / N, 0.0, 5 * std::sqrt(1.0 / N));
+  EXPECT_NEAR(m2 / N, 1.0, 5 * std::sqrt(2.0 / N));
+  EXPECT_NEAR(m4 / N, 3.0, 5 * std::sqrt(96.0 / N));
+  EXPECT_NEAR(xy / n, 0.0, 5 * std::sqrt(1.0 / n));
+  EXPECT_NEAR(yz / n, 0.0, 5 * std::sqrt(1.0 / n));
+  for (int j = 0; j < 8; ++j) {
+    const double p = std::erfc(pts[j] / std::sqrt(2.0));
+    EXPECT_NEAR(over[j] / N, p, 5 * std::sqrt(p * (1 - p) / N)) << "a = " << pts[j];
+  }
 }
 
 TEST(LLG, RejectsBadSettings) {

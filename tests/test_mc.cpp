@@ -10,6 +10,7 @@
 #include <omp.h>
 
 #include <cmath>
+#include <cstdio>
 #include <memory>
 #include <numeric>
 #include <tuple>
@@ -25,6 +26,8 @@
 #include "spinlat/mc/wolff.hpp"
 #include "spinlat/terms/hamiltonian.hpp"
 #include "spinlat/terms/heisenberg.hpp"
+#include "spinlat/terms/landau.hpp"
+#include "spinlat/terms/zeeman.hpp"
 #include "spinlat/terms/spin_kernel.hpp"
 
 using namespace spinlat;
@@ -33,9 +36,9 @@ using namespace spinlat;
 namespace spinlat::testing {
 
 /// E = −Σ_i |m_i| μB ê_i·B (B in T). `kernel` chooses whether it offers the kernel fast path.
-class FieldTerm : public Term {
+class TestField : public Term {
  public:
-  FieldTerm(const Vec3& B, bool kernel) : B_(B), kernel_(kernel) {}
+  TestField(const Vec3& B, bool kernel) : B_(B), kernel_(kernel) {}
   std::string type() const override { return "test-field"; }
   bool depends_on_moment_size() const override { return true; }
   double compute(const System& s, const NeighborList&, Derivatives& d) const override {
@@ -66,9 +69,9 @@ class FieldTerm : public Term {
 };
 
 /// E = −Σ_pairs J ê_i·ê_j over an explicit list of pairs (each listed once).
-class PairTerm : public Term {
+class TestPairs : public Term {
  public:
-  PairTerm(std::vector<std::tuple<int, int, double>> pairs, bool kernel)
+  TestPairs(std::vector<std::tuple<int, int, double>> pairs, bool kernel)
       : pairs_(std::move(pairs)), kernel_(kernel) {}
   std::string type() const override { return "test-pairs"; }
   double compute(const System& s, const NeighborList&, Derivatives&) const override {
@@ -109,9 +112,9 @@ class PairTerm : public Term {
 /// Landau on-site energy E = Σ_i (A m_i² + B m_i⁴ + C m_i⁶), m_i = |m_i| in μB, eV.
 /// Independent of directions, so it joins the kernel as nothing (direction moves stay on the
 /// fast path) unless `kernel` is false.
-class LandauTerm : public Term {
+class TestLandau : public Term {
  public:
-  LandauTerm(double A, double B, double C, bool kernel) : A_(A), B_(B), C_(C), kernel_(kernel) {}
+  TestLandau(double A, double B, double C, bool kernel) : A_(A), B_(B), C_(C), kernel_(kernel) {}
   std::string type() const override { return "test-landau"; }
   bool depends_on_moment_size() const override { return true; }
   double f(double m) const { const double m2 = m * m; return m2 * (A_ + m2 * (B_ + m2 * C_)); }
@@ -268,7 +271,7 @@ void check_langevin(MoveType move, bool kernel) {
   const Vec3 n = Vec3(1, 2, 2) / 3.0;
   System s = cluster({Vec3(10, 10, 10)}, m);
   Hamiltonian h;
-  h.add(std::make_unique<FieldTerm>(B * n, kernel));
+  h.add(std::make_unique<TestField>(B * n, kernel));
   h.bind(s);
   MetropolisOptions o;
   o.move = move;
@@ -286,12 +289,37 @@ void check_langevin(MoveType move, bool kernel) {
   }
   const Estimate e1 = binned(c), e2 = binned(c2);
   const std::string tag = move_name(move) + (kernel ? " (kernel)" : " (general)");
+  std::printf("  %-22s <e.n> = %.5f +- %.5f (exact %.5f), <(e.n)^2> = %.5f +- %.5f (exact %.5f)\n",
+              tag.c_str(), e1.mean, e1.err, langevin(x), e2.mean, e2.err, 1 - 2 * langevin(x) / x);
   EXPECT_NEAR(e1.mean, langevin(x), 5 * e1.err) << tag;
   EXPECT_NEAR(e2.mean, 1.0 - 2.0 * langevin(x) / x, 5 * e2.err) << tag;
   EXPECT_LT(e1.err, 0.01) << tag;  // the test has the power to see a wrong distribution
   EXPECT_NEAR(s.spin[0].norm(), 1.0, 1e-12);
 }
 }  // namespace
+
+TEST(Metropolis, LangevinWithEngineZeemanTerm) {
+  // The same exact result through the engine's own zeeman term (kernel path).
+  const double m = 2.0, B = 10.0, x = 2.0;
+  const double T = m * units::mu_B * B / (units::k_B * x);
+  System s = cluster({Vec3(10, 10, 10)}, m);
+  Hamiltonian h;
+  h.add(std::make_unique<Zeeman>(Vec3(0, 0, B)));
+  h.bind(s);
+  MetropolisOptions o;
+  o.move = MoveType::hinzke_nowak;
+  o.seed = 12;
+  MetropolisSampler mc(h, s, o);
+  mc.set_temperature(T);
+  mc.equilibrate(s, 3000);
+  std::vector<double> c;
+  for (int k = 0; k < 200000; ++k) {
+    mc.sweep(s);
+    c.push_back(s.spin[0].z());
+  }
+  const Estimate e = binned(c);
+  EXPECT_NEAR(e.mean, langevin(x), 5 * e.err);
+}
 
 TEST(Metropolis, LangevinUniformMove) {
   check_langevin(MoveType::uniform, true);
@@ -344,7 +372,7 @@ TEST(Metropolis, TwoSpinExchange) {
         System s = cluster({Vec3(5, 5, 5), Vec3(6, 5, 5)}, 1.0);
         const double J = kJ * (betaJ > 0 ? 1 : -1);
         Hamiltonian h;
-        h.add(std::make_unique<PairTerm>(std::vector<std::tuple<int, int, double>>{{0, 1, J}}, kernel));
+        h.add(std::make_unique<TestPairs>(std::vector<std::tuple<int, int, double>>{{0, 1, J}}, kernel));
         h.bind(s);
         MetropolisOptions o;
         o.move = move;
@@ -356,6 +384,8 @@ TEST(Metropolis, TwoSpinExchange) {
         mc.set_temperature(std::abs(J) / (units::k_B * std::abs(betaJ)));
         mc.equilibrate(s, 2000);
         const Estimate e = two_spin_average(betaJ, [&](System& x) { mc.sweep(x); }, s, 100000);
+        std::printf("  betaJ %+.1f %-12s kernel %d: <e1.e2> = %.5f +- %.5f (exact %.5f)\n", betaJ,
+                    move_name(move).c_str(), kernel, e.mean, e.err, langevin(betaJ));
         EXPECT_NEAR(e.mean, langevin(betaJ), 5 * e.err)
             << "betaJ " << betaJ << " " << move_name(move) << " kernel " << kernel;
         EXPECT_LT(e.err, 0.01);
@@ -371,12 +401,14 @@ TEST(Wolff, TwoSpinExchange) {
     System s = cluster({Vec3(5, 5, 5), Vec3(6, 5, 5)}, 1.0);
     const double J = kJ * (betaJ > 0 ? 1 : -1);
     Hamiltonian h;
-    h.add(std::make_unique<PairTerm>(std::vector<std::tuple<int, int, double>>{{0, 1, J}}, true));
+    h.add(std::make_unique<TestPairs>(std::vector<std::tuple<int, int, double>>{{0, 1, J}}, true));
     h.bind(s);
     WolffSampler w(h, s, 9);
     w.set_temperature(kJ / (units::k_B * std::abs(betaJ)));
     w.steps(s, 1000);
     const Estimate e = two_spin_average(betaJ, [&](System& x) { w.step(x); }, s, 200000);
+    std::printf("  Wolff betaJ %+.1f: <e1.e2> = %.5f +- %.5f (exact %.5f)\n", betaJ, e.mean, e.err,
+                langevin(betaJ));
     EXPECT_NEAR(e.mean, langevin(betaJ), 5 * e.err) << betaJ;
     EXPECT_GT(w.mean_cluster_size(), 1.0);
     EXPECT_LT(w.mean_cluster_size(), 2.0);
@@ -395,7 +427,7 @@ TEST(Wolff, OpenChainWithFixedClustersPerSweep) {
     for (int i = 0; i < 4; ++i) pairs.emplace_back(i, i + 1, J);
     System s = cluster(r, 1.0);
     Hamiltonian h;
-    h.add(std::make_unique<PairTerm>(pairs, true));
+    h.add(std::make_unique<TestPairs>(pairs, true));
     h.bind(s);
     WolffSampler w(h, s, 13);
     w.set_temperature(kJ / (units::k_B * std::abs(betaJ)));
@@ -409,6 +441,8 @@ TEST(Wolff, OpenChainWithFixedClustersPerSweep) {
       c.push_back(sum / 4);
     }
     const Estimate e = binned(c);
+    std::printf("  Wolff chain betaJ %+.1f: <e_i.e_i+1> = %.5f +- %.5f (exact %.5f)\n", betaJ, e.mean,
+                e.err, langevin(betaJ));
     EXPECT_NEAR(e.mean, langevin(betaJ), 5 * e.err) << betaJ;
     EXPECT_LT(e.err, 0.005);
   }
@@ -419,7 +453,7 @@ TEST(Wolff, RejectsNonExchangeTerms) {
   {
     Hamiltonian h;
     h.add(std::make_unique<HeisenbergExchange>(s, std::vector<double>{kJ}));
-    h.add(std::make_unique<FieldTerm>(Vec3(0, 0, 1), true));
+    h.add(std::make_unique<TestField>(Vec3(0, 0, 1), true));
     h.bind(s);
     EXPECT_FALSE(wolff_applicable(h));
     EXPECT_THROW(WolffSampler(h, s, 1), InputError);
@@ -427,14 +461,14 @@ TEST(Wolff, RejectsNonExchangeTerms) {
   {
     Hamiltonian h;
     h.add(std::make_unique<HeisenbergExchange>(s, std::vector<double>{kJ}));
-    h.add(std::make_unique<FieldTerm>(Vec3(0, 0, 0), false));  // no kernel form at all
+    h.add(std::make_unique<TestField>(Vec3(0, 0, 0), false));  // no kernel form at all
     h.bind(s);
     EXPECT_THROW(WolffSampler(h, s, 1), InputError);
   }
   {
     Hamiltonian h;  // a zero field keeps the symmetry
     h.add(std::make_unique<HeisenbergExchange>(s, std::vector<double>{kJ}));
-    h.add(std::make_unique<FieldTerm>(Vec3(0, 0, 0), true));
+    h.add(std::make_unique<TestField>(Vec3(0, 0, 0), true));
     h.bind(s);
     EXPECT_TRUE(wolff_applicable(h));
   }
@@ -490,11 +524,19 @@ TEST(Metropolis, LongitudinalMovesSampleLandauDistribution) {
   const double A = -0.5, B4 = 0.2, C = 0.01, field = 400.0, kT = 0.05;
   const LandauExact ex = landau_exact(A, B4, C, field, 1.0 / kT);
   // Without the Jacobian (m'/m)² the mean size would be lower by ~0.05 μB: 40 error bars.
-  for (bool kernel : {true, false}) {
+  // Cases: test-only terms on the kernel path and on the general path, then the engine's
+  // own landau and zeeman terms.
+  for (int variant : {0, 1, 2}) {
+    const bool kernel = variant == 0;
     System s = cluster({Vec3(10, 10, 10)}, 1.1);
     Hamiltonian h;
-    h.add(std::make_unique<LandauTerm>(A, B4, C, kernel));
-    h.add(std::make_unique<FieldTerm>(Vec3(0, 0, field), kernel));
+    if (variant < 2) {
+      h.add(std::make_unique<TestLandau>(A, B4, C, kernel));
+      h.add(std::make_unique<TestField>(Vec3(0, 0, field), kernel));
+    } else {
+      h.add(std::make_unique<spinlat::LandauTerm>(A, B4, C));
+      h.add(std::make_unique<Zeeman>(Vec3(0, 0, field)));
+    }
     h.bind(s);
     MetropolisOptions o;
     o.longitudinal = true;
@@ -510,9 +552,12 @@ TEST(Metropolis, LongitudinalMovesSampleLandauDistribution) {
       mz.push_back(s.moment_vector(0).z());
     }
     const Estimate em = binned(m), em2 = binned(m2), emz = binned(mz);
-    EXPECT_NEAR(em.mean, ex.m, 5 * em.err) << "kernel " << kernel;
-    EXPECT_NEAR(em2.mean, ex.m2, 5 * em2.err) << "kernel " << kernel;
-    EXPECT_NEAR(emz.mean, ex.mz, 5 * emz.err) << "kernel " << kernel;
+    std::printf("  variant %d: <m> = %.5f +- %.5f (exact %.5f), <m^2> = %.5f +- %.5f (exact %.5f), "
+                "<m_z> = %.5f +- %.5f (exact %.5f)\n", variant, em.mean, em.err, ex.m, em2.mean,
+                em2.err, ex.m2, emz.mean, emz.err, ex.mz);
+    EXPECT_NEAR(em.mean, ex.m, 5 * em.err) << "variant " << variant;
+    EXPECT_NEAR(em2.mean, ex.m2, 5 * em2.err) << "variant " << variant;
+    EXPECT_NEAR(emz.mean, ex.mz, 5 * emz.err) << "variant " << variant;
     EXPECT_LT(em.err, 0.005);
     const auto& c = mc.counters();
     EXPECT_GT(c.accepted[3], c.trials[3] / 4);  // the step adapted to a sensible acceptance
@@ -539,7 +584,7 @@ TEST(Metropolis, ResultIndependentOfThreadCount) {
   for (bool field : {false, true}) {
     Hamiltonian h;
     h.add(std::make_unique<HeisenbergExchange>(s, std::vector<double>{kJ}));
-    if (field) h.add(std::make_unique<FieldTerm>(Vec3(0, 0, 30.0), true));
+    if (field) h.add(std::make_unique<TestField>(Vec3(0, 0, 30.0), true));
     h.bind(s);
     for (MoveType move : {MoveType::gaussian, MoveType::hinzke_nowak}) {
       MetropolisOptions o;
@@ -564,7 +609,7 @@ TEST(Metropolis, CheckpointContinuesBitForBit) {
     set_spins_random(s, 8);
     Hamiltonian h;
     h.add(std::make_unique<HeisenbergExchange>(s, std::vector<double>{kJ}));
-    if (longitudinal) h.add(std::make_unique<LandauTerm>(-0.02, 0.01, 0.0, true));
+    if (longitudinal) h.add(std::make_unique<TestLandau>(-0.02, 0.01, 0.0, true));
     h.bind(s);
     MetropolisOptions o;
     o.move = MoveType::hinzke_nowak;
@@ -592,6 +637,13 @@ TEST(Metropolis, CheckpointContinuesBitForBit) {
     EXPECT_EQ(a.counters().trials, b.counters().trials);
     EXPECT_EQ(a.counters().accepted, b.counters().accepted);
     EXPECT_EQ(a.save_state(), b.save_state());
+  }
+  {  // Longitudinal moves without a size-dependent term would let |m| run away: refused.
+    System s = lattice("sc", 4);
+    Hamiltonian h = heisenberg(s, kJ);
+    MetropolisOptions o;
+    o.longitudinal = true;
+    EXPECT_THROW(MetropolisSampler(h, s, o), InputError);
   }
   // A damaged state is rejected with an InputError, not silently accepted.
   System s = lattice("sc", 4);
@@ -705,6 +757,9 @@ TEST(Wolff, AgreesWithMetropolisNearTc) {
     mean_cluster = w.mean_cluster_size();
   }
   const Estimate mm = binned(met.m), wm = binned(wol.m), me = binned(met.e), we = binned(wol.e);
+  std::printf("  sc L=8 t=1.45: <|m|> Metropolis %.5f +- %.5f, Wolff %.5f +- %.5f; E/NJ %.5f +- %.5f, "
+              "%.5f +- %.5f; mean cluster %.1f\n", mm.mean, mm.err, wm.mean, wm.err, me.mean, me.err,
+              we.mean, we.err, mean_cluster);
   EXPECT_NEAR(mm.mean, wm.mean, 5 * std::hypot(mm.err, wm.err));
   EXPECT_NEAR(me.mean, we.mean, 5 * std::hypot(me.err, we.err));
   // Energy near Tc is about −1 J per site (3 bonds × ⟨ê·ê⟩ ≈ 0.33, Holm & Janke 1993).
@@ -734,6 +789,7 @@ TEST(ParallelTempering, ReproducesIndependentRuns) {
     for (std::size_t k = 0; k < T.size(); ++k) ept[k].push_back(pt.energies()[k] / N / kJ);
   }
   for (double a : pt.exchange_acceptance()) {
+    std::printf("  exchange acceptance %.3f\n", a);
     EXPECT_GT(a, 0.05);
     EXPECT_LT(a, 1.0);
   }
@@ -754,6 +810,8 @@ TEST(ParallelTempering, ReproducesIndependentRuns) {
       e.push_back(h.spin_kernel()->energy(s.spin, s.moment) / N / kJ);
     }
     const Estimate a = binned(ept[k]), b = binned(e);
+    std::printf("  t = %.1f: E/NJ tempering %.5f +- %.5f, independent %.5f +- %.5f\n", t[k], a.mean,
+                a.err, b.mean, b.err);
     EXPECT_NEAR(a.mean, b.mean, 5 * std::hypot(a.err, b.err)) << "t = " << t[k];
     EXPECT_LT(a.err, 0.01);
   }

@@ -13,6 +13,9 @@
 #include "spinlat/workflows/bench.hpp"
 #include "spinlat/workflows/run.hpp"
 #ifdef SPINLAT_HAVE_TORCH
+#include "spinlat/io/extxyz.hpp"
+#include "spinlat/learned/evaluate.hpp"
+#include "spinlat/learned/learned_term.hpp"
 #include "spinlat/learned/torch_info.hpp"
 #endif
 
@@ -42,6 +45,9 @@ Units: LAMMPS metal (Å, eV, ps, amu, K) plus μB and tesla. See README.md and d
 
 spinlat::TermRegistry make_registry() {
   spinlat::TermRegistry r = spinlat::builtin_terms();
+#ifdef SPINLAT_HAVE_TORCH
+  spinlat::add_learned_terms(r);
+#endif
   return r;
 }
 
@@ -93,6 +99,24 @@ int command_validate(const Args& a) {
   return 0;
 }
 
+int command_eval(const Args& a) {
+  if (a.positional.size() != 2 || a.output.empty())
+    throw spinlat::InputError("usage: spinlat eval INPUT.toml FRAMES.xyz -o OUT.xyz");
+#ifdef SPINLAT_HAVE_TORCH
+  const spinlat::Config c = spinlat::read_config(a.positional[0], a.overrides);
+  const spinlat::System s = spinlat::build_system(c);
+  spinlat::Hamiltonian h = spinlat::build_hamiltonian(c, s, make_registry());
+  const auto frames = spinlat::read_extxyz(a.positional[1]);
+  std::vector<spinlat::Frame> out;
+  spinlat::evaluate_frames(h, frames, out, s.species_name);
+  spinlat::write_extxyz(a.output, out);
+  std::cerr << "evaluated " << out.size() << " frames -> " << a.output << "\n";
+  return 0;
+#else
+  throw spinlat::InputError("spinlat eval needs a build with LibTorch (SPINLAT_WITH_TORCH=ON)");
+#endif
+}
+
 int command_bench(const Args& a) {
   spinlat::BenchOptions o;
   o.quick = a.quick;
@@ -131,8 +155,9 @@ int main(int argc, char** argv) {
     if (cmd == "run") return command_run(a);
     if (cmd == "validate") return command_validate(a);
     if (cmd == "bench") return command_bench(a);
-    if (cmd == "eval" || cmd == "train") {
-      std::cerr << "spinlat " << cmd << ": the learned potential is not in this version yet\n";
+    if (cmd == "eval") return command_eval(a);
+    if (cmd == "train") {
+      std::cerr << "spinlat train: training is not in this version yet (planned: issue 5)\n";
       return 2;
     }
     std::cerr << "spinlat: unknown command '" << cmd << "' (expected run, validate, eval, train, bench)\n";

@@ -100,7 +100,10 @@ namespace {
 // alternates from cell to cell; the other lattices' patterns live in the basis.
 int pattern_sign(const Lattice& lattice, int x, int y, int z, std::size_t b) {
   int sign = lattice.basis[b].af_sign;
-  if (lattice.name == "sc" && ((x + y + z) & 1)) sign = -sign;
+  // sc (G-type) and fcc/rocksalt (AF-II, sign (−1)^(x+y+z) in units of a) alternate from cell
+  // to cell; the basis signs give the pattern inside one conventional cell.
+  const bool alternates = lattice.name == "sc" || lattice.name == "fcc" || lattice.name == "rocksalt";
+  if (alternates && ((x + y + z) & 1)) sign = -sign;
   return sign;
 }
 }  // namespace

@@ -257,12 +257,23 @@ void EamPotential::bind(const System& s, const NeighborList& list) {
       if (mirror_[k] >= 0) continue;
       const int j = list.index[k];
       const Int3 back = -list.image[k];
-      for (int m = list.begin(j); m < list.end(j); ++m)
+      // Each atom's entries are sorted by distance: search only those at the same distance.
+      const double r = list.distance[k];
+      const auto first = std::lower_bound(list.distance.begin() + list.begin(j), list.distance.begin() + list.end(j),
+                                          r - 1e-9);
+      for (int m = static_cast<int>(first - list.distance.begin()); m < list.end(j) && list.distance[m] <= r + 1e-9; ++m)
         if (list.index[m] == i && list.image[m] == back && m != k && mirror_[m] < 0) {
           mirror_[k] = m;
           mirror_[m] = k;
           break;
         }
+      if (mirror_[k] < 0)  // a list not sorted by distance: search all of j's entries
+        for (int m = list.begin(j); m < list.end(j); ++m)
+          if (list.index[m] == i && list.image[m] == back && m != k && mirror_[m] < 0) {
+            mirror_[k] = m;
+            mirror_[m] = k;
+            break;
+          }
       if (mirror_[k] < 0) throw std::logic_error("EamPotential: neighbour list is not symmetric");
     }
   bound_pairs_ = list.pairs();
@@ -374,69 +385,63 @@ double EamPotential::compute(const System& s, const NeighborList& list, Derivati
   const std::size_t npairs = list.pairs();
   const Mat3 ht = s.cell.h.transpose();
   entry_.resize(npairs);
-  q_.resize(npairs);
-  half_phi_.resize(npairs);
+  rho_in_.resize(npairs);
 
-  // Pass 1: separations of every entry (kept for passes 2 and 3) and the densities ρ_i.
-  std::vector<double> rho(n);
-#pragma omp parallel for schedule(static) if (n >= 512)
-  for (int i = 0; i < n; ++i) {
-    const int row = s.species[i] * nspecies_;
-    double sum = 0.0;
-    for (int k = list.begin(i); k < list.end(i); ++k) {
-      const int j = list.index[k];
-      Entry& en = entry_[k];
-      en.d = s.position[j] - s.position[i];
-      if (list.image[k] != Int3::Zero()) en.d += ht * list.image[k].cast<double>();
-      const double r2 = en.d.squaredNorm();
-      if (r2 >= cut2_) {
-        en.r = -1.0;
-        continue;
-      }
-      en.r = std::sqrt(r2);
-      const EamSpline& sp = rho_[rho_index_[row + s.species[j]]];
-      int m;
-      double p;
-      sp.locate(en.r, m, p);
-      sum += sp.value(m, p);
-    }
-    rho[i] = sum;
-  }
-  std::vector<double> fp(n), site(n);
-  for (int i = 0; i < n; ++i) site[i] = embedding(s.species[i], rho[i], &fp[i]);
-
-  // Pass 2: each pair once, from its lower-numbered entry: φ/2 and (dE/dr)/r, LAMMPS's psip
-  // (both embedding terms and the pair function), written to the entry and its mirror.
-  const bool derivs = d.force != nullptr || d.virial != nullptr;
+  // Pass 1: each pair once, from the lower-numbered of its two mirror entries: separation,
+  // both densities and their derivatives, φ and φ' (none needs F'), written to the entry and
+  // its mirror so that the later passes read only their own atom's entries.
 #pragma omp parallel for schedule(static) if (n >= 512)
   for (int i = 0; i < n; ++i) {
     const int a = s.species[i];
     for (int k = list.begin(i); k < list.end(i); ++k) {
       const int km = mirror_[k];
       if (km < k) continue;
-      const double r = entry_[k].r;
-      if (r < 0.0) {
-        q_[k] = q_[km] = half_phi_[k] = half_phi_[km] = 0.0;
+      const int j = list.index[k], b = s.species[j];
+      Vec3 dv = s.position[j] - s.position[i];
+      if (list.image[k] != Int3::Zero()) dv += ht * list.image[k].cast<double>();
+      const double r2 = dv.squaredNorm();
+      Entry& e1 = entry_[k];
+      Entry& e2 = entry_[km];
+      if (r2 >= cut2_) {
+        e1 = Entry{dv, 0.0, 0.0, 0.0, 0.0};
+        e2 = Entry{-dv, 0.0, 0.0, 0.0, 0.0};
+        rho_in_[k] = rho_in_[km] = 0.0;
         continue;
       }
-      const int j = list.index[k], b = s.species[j];
-      const double inv_r = 1.0 / r;
+      const double r = std::sqrt(r2), inv_r = 1.0 / r;
       const EamSpline& z = z2r_[z2r_index_[a * nspecies_ + b]];
       int m;
       double p;
       z.locate(r, m, p);  // all r tables share one grid
       const double phi = z.value(m, p) * inv_r;
-      half_phi_[k] = half_phi_[km] = 0.5 * phi;
-      if (!derivs) continue;
       const double phip = z.derivative(m, p) * inv_r - phi * inv_r;
       const int ia = rho_index_[a * nspecies_ + b], ib = rho_index_[b * nspecies_ + a];
-      const double rho_ji = rho_[ia].derivative(m, p);  // density at i due to j
-      const double rho_ij = ia == ib ? rho_ji : rho_[ib].derivative(m, p);
-      q_[k] = q_[km] = (fp[i] * rho_ji + fp[j] * rho_ij + phip) * inv_r;
+      const EamSpline& sa = rho_[ia];  // density at i due to j
+      const double rho_ji = sa.value(m, p), drho_ji = sa.derivative(m, p) * inv_r;
+      double rho_ij = rho_ji, drho_ij = drho_ji;
+      if (ib != ia) {
+        const EamSpline& sb = rho_[ib];
+        rho_ij = sb.value(m, p);
+        drho_ij = sb.derivative(m, p) * inv_r;
+      }
+      e1 = Entry{dv, drho_ji, drho_ij, phip * inv_r, 0.5 * phi};
+      e2 = Entry{-dv, drho_ij, drho_ji, phip * inv_r, 0.5 * phi};
+      rho_in_[k] = rho_ji;
+      rho_in_[km] = rho_ij;
     }
   }
 
-  // Pass 3: gather per atom, in list order: −∂E/∂r_i = Σ_k (dE/dr / r) r_ij.
+  // Pass 2: densities and embedding energies, each atom summing its own entries in order.
+  std::vector<double> fp(n), site(n);
+#pragma omp parallel for schedule(static) if (n >= 512)
+  for (int i = 0; i < n; ++i) {
+    double rho = 0.0;
+    for (int k = list.begin(i); k < list.end(i); ++k) rho += rho_in_[k];
+    site[i] = embedding(s.species[i], rho, &fp[i]);
+  }
+
+  // Pass 3: gather per atom, in list order. For entry (i → j): dE/dr / r = F'_i ρ'_{j→i}/r +
+  // F'_j ρ'_{i→j}/r + φ'/r (LAMMPS's psip / r), and −∂E/∂r_i = Σ_k (dE/dr / r) r_ij.
   const bool want_force = d.force != nullptr, want_virial = d.virial != nullptr;
   std::vector<Mat3> vir(want_virial ? n : 0);
 #pragma omp parallel for schedule(static) if (n >= 512)
@@ -444,12 +449,15 @@ double EamPotential::compute(const System& s, const NeighborList& list, Derivati
     double e = 0.0;
     Vec3 f = Vec3::Zero();
     Mat3 w = Mat3::Zero();
+    const double fpi = fp[i];
     for (int k = list.begin(i); k < list.end(i); ++k) {
-      e += half_phi_[k];
-      if (!derivs) continue;
-      const Vec3 g = q_[k] * entry_[k].d;
+      const Entry& en = entry_[k];
+      e += en.half_phi;
+      if (!want_force && !want_virial) continue;
+      const double q = fpi * en.drho_in + fp[list.index[k]] * en.drho_out + en.dphi;
+      const Vec3 g = q * en.d;
       f += g;
-      if (want_virial) w.noalias() -= 0.5 * entry_[k].d * g.transpose();
+      if (want_virial) w.noalias() -= 0.5 * en.d * g.transpose();
     }
     site[i] += e;
     if (want_force) (*d.force)[i] += f;

@@ -58,6 +58,11 @@ MetropolisSampler::MetropolisSampler(const Hamiltonian& h, const System& s,
   if (!(options_.sigma > 0.0)) throw InputError("Gaussian move width sigma must be positive");
   if (options_.longitudinal && !(options_.longitudinal_step > 0.0))
     throw InputError("longitudinal move step must be positive");
+  // Without a term that binds the moment size, P(m) ∝ m² is not normalisable: the sizes
+  // would random-walk away.
+  if (options_.longitudinal && !h.depends_on_moment_size())
+    throw InputError("longitudinal Monte Carlo moves need a term that depends on the moment "
+                     "size (such as landau)");
   if (options_.block == 0) throw std::logic_error("MetropolisSampler: block size 0");
   sigma_ = options_.sigma;
   step_ = options_.longitudinal_step;

@@ -117,7 +117,7 @@ NeighborList build_neighbor_list(const System& s, double cutoff) {
 
   std::vector<std::vector<Pair>> buckets(n);
   const double cut2 = cutoff * cutoff;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= 512)
   for (int i = 0; i < n; ++i) {
     const Vec3 ri = ht * frac[i];
     for (int da = -reach[0]; da <= reach[0]; ++da)

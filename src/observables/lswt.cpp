@@ -1,6 +1,7 @@
 #include "spinlat/observables/lswt.hpp"
 
 #include <Eigen/Eigenvalues>
+#include <complex>
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -15,6 +16,7 @@ namespace spinlat {
 namespace {
 
 using Mat2 = Eigen::Matrix2d;
+using Complex = std::complex<double>;
 
 Mat2 omega_matrix() {
   Mat2 o;

@@ -141,7 +141,9 @@ class LLG {
   bool kernel_path() const;
   /// Generic path: fills force_ with B (T, without B_ext and noise) for spins `spins`.
   void generic_field(System& s, std::vector<Vec3>& spins, std::vector<Vec3>& out) const;
-  void draw_noise(const System& s);
+  /// Thermal fields of block b into bth_ (its own engine, in site order).
+  void noise_block(long b);
+  void draw_noise();
   void step_heun(System& s);
   void step_depondt(System& s);
   void step_midpoint(System& s);

@@ -85,8 +85,8 @@ class EamPotential : public Term {
   const std::vector<int>& species_element() const { return species_element_; }
 
   void bind(const System& s, const NeighborList& list) override;
-  /// Each pair's splines are evaluated once (from the entry that owns it, see bind()) and
-  /// shared with its mirror entry; forces are then gathered per atom. Falls back to
+  /// Each pair's splines are evaluated once (from the lower-numbered of its two mirror
+  /// entries, found by bind()); densities and forces are then gathered per atom. Falls back to
   /// compute_reference() for a list it was not bound to.
   double compute(const System& s, const NeighborList& list, Derivatives& d) const override;
   /// The plain gather form: every list entry evaluates its pair's derivative itself (twice
@@ -119,11 +119,14 @@ class EamPotential : public Term {
   // Scratch for compute(): one object must not be evaluated from two threads at once (a
   // Hamiltonian evaluates its terms one after another; replicas have their own terms).
   struct Entry {
-    Vec3 d;
-    double r;  // < 0 beyond the cutoff
+    Vec3 d;           // r_ij (Å)
+    double drho_in;   // ρ'_{j→i} / r
+    double drho_out;  // ρ'_{i→j} / r
+    double dphi;      // φ' / r
+    double half_phi;  // φ / 2
   };
   mutable std::vector<Entry> entry_;
-  mutable std::vector<double> q_, half_phi_;
+  mutable std::vector<double> rho_in_;  // ρ_{j→i} per entry
 };
 
 }  // namespace spinlat

@@ -84,13 +84,13 @@ class LinearSpinWaves {
   struct Coupling {
     int t = 0;           ///< target sublattice
     Vec3 r = Vec3::Zero();  ///< r_j − r_i (Å)
-    Eigen::Matrix2d X;   ///< 2×2 coupling block
+    Eigen::Matrix2d X = Eigen::Matrix2d::Zero();  ///< 2×2 coupling block
   };
   struct Site {
     int atom = 0;        ///< representative atom
     double moment = 0.0; ///< μB
     double c = 0.0;      ///< γ_e/((1+α²)|m| μB), rad/(ps·eV)
-    Eigen::Matrix2d diag;
+    Eigen::Matrix2d diag = Eigen::Matrix2d::Zero();
     std::vector<Coupling> couplings;
   };
   std::vector<Site> sites_;

@@ -13,6 +13,7 @@
 #include "spinlat/core/rng.hpp"
 #include "spinlat/core/units.hpp"
 #include "spinlat/io/hdf5.hpp"
+#include "spinlat/io/params.hpp"
 #include "spinlat/observables/spectra.hpp"
 
 using namespace spinlat;
@@ -325,4 +326,38 @@ TEST(SpectraRecorder, WritesHdf5AndContinuesBitForBitFromItsState) {
   o.window = "hann";
   o.lattice = "file";
   EXPECT_THROW(SpinSpectrumRecorder(s, o), InputError);
+}
+
+TEST(SpectraOptions, ReadsTheSpectrumTableStrictly) {
+  const auto doc = toml::parse(R"(
+[spectrum]
+sample_every = 20
+path = [[0, 0, 0], [0.5, 0, 0], [0.5, 0.5, 0]]
+labels = ["G", "X", "M"]
+window = "hann"
+segments = 9
+stage = 1
+max_frequency = 80.0
+)");
+  Params p(*doc["spectrum"].as_table(), "in.toml", "spectrum");
+  const SpectrumOptions o = read_spectrum_options(p);
+  EXPECT_EQ(o.sample_every, 20);
+  ASSERT_EQ(o.points.size(), 3u);
+  EXPECT_EQ(o.points[2], Vec3(0.5, 0.5, 0));
+  EXPECT_EQ(o.labels[0], "G");
+  EXPECT_EQ(o.segments, 9);
+  EXPECT_EQ(o.stage, 1);
+  EXPECT_EQ(o.max_frequency, 80.0);
+  EXPECT_EQ(o.frame, "magnetization");
+  auto bad = [](const std::string& text) {
+    const auto d = toml::parse(text);
+    Params q(*d["spectrum"].as_table(), "in.toml", "spectrum");
+    read_spectrum_options(q);
+  };
+  EXPECT_NO_THROW(bad("[spectrum]\npath = \"G-H-N|P-H\"\n"));
+  EXPECT_THROW(bad("[spectrum]\nsample_evry = 3\n"), InputError);  // misspelt key
+  EXPECT_THROW(bad("[spectrum]\npath = [[0, 0], [1, 0]]\n"), InputError);
+  EXPECT_THROW(bad("[spectrum]\nsegments = 0\n"), InputError);
+  EXPECT_THROW(bad("[spectrum]\nwindow = \"kaiser\"\n"), InputError);
+  EXPECT_THROW(bad("[spectrum]\nlabels = [\"G\"]\n"), InputError);
 }

@@ -15,9 +15,9 @@ namespace spinlat {
 namespace {
 
 /// Right-hand side of the LLG equation: −g [ê×B + α ê×(ê×B)], g = γ_e/(1+α²).
+/// For a unit ê, ê×(ê×B) = ê(ê·B) − B saves the second cross product.
 inline Vec3 llg_rhs(const Vec3& e, const Vec3& B, double g, double alpha) {
-  const Vec3 exB = e.cross(B);
-  return -g * (exB + alpha * e.cross(exB));
+  return -g * (e.cross(B) + alpha * (e.dot(B) * e - B));
 }
 
 /// The same equation written as a rotation, dê/dt = Ω × ê with Ω = g (B + α ê×B): used by

@@ -210,10 +210,12 @@ void MetropolisSampler::sweep_colors(System& s, std::vector<Tally>& tallies) {
   // Kernel paths are thread safe (read-only kernel, disjoint writes); the general path and
   // longitudinal moves call terms, which run serially. Either way the result is the same.
   const bool parallel = Path != kGeneral && !options_.longitudinal && nb > 1;
+  // One thread team per sweep; the barrier at the end of each `omp for` separates colours.
+#pragma omp parallel if (parallel)
   for (int c = 0; c < coloring_.colors; ++c) {
     const int* sites = coloring_.sites[c].data();
     const std::vector<std::size_t>& start = block_start_[c];
-#pragma omp parallel for schedule(static) if (parallel)
+#pragma omp for schedule(static)
     for (long b = 0; b < nb; ++b) {
       const std::size_t lo = start[b], hi = start[b + 1];
       if (lo == hi) continue;

@@ -8,6 +8,7 @@
 #include "spinlat/core/error.hpp"
 #include "spinlat/core/units.hpp"
 #include "spinlat/io/hdf5.hpp"
+#include "spinlat/io/params.hpp"
 
 namespace spinlat {
 
@@ -39,6 +40,51 @@ Vec3 perpendicular_unit(const Vec3& n) {
 }
 
 }  // namespace
+
+SpectrumOptions read_spectrum_options(Params& p) {
+  SpectrumOptions o;
+  o.sample_every = p.integer("sample_every", o.sample_every);
+  p.require(o.sample_every >= 1, "sample_every", "expected a positive number of steps between samples");
+  if (const toml::node* n = p.table().get("path")) {
+    p.touch("path");
+    if (n->is_string()) {
+      o.path = p.string("path");
+    } else if (const toml::array* arr = n->as_array()) {
+      for (const toml::node& e : *arr) {
+        const toml::array* v = e.as_array();
+        Vec3 f;
+        bool ok = v && v->size() == 3;
+        for (std::size_t k = 0; ok && k < 3; ++k) {
+          const auto x = (*v)[k].value<double>();
+          ok = x.has_value();
+          if (ok) f[k] = *x;
+        }
+        if (!ok) p.fail("path", "expected \"auto\", a path of point names like \"G-H-N|P-H\", or a list of "
+                                "[h, k, l] points (reciprocal lattice units of the conventional cell)");
+        o.points.push_back(f);
+      }
+      p.require(o.points.size() >= 2, "path", "a list path needs at least two points");
+    } else {
+      p.fail("path", "expected a string or a list of [h, k, l] points");
+    }
+  }
+  if (p.has("labels")) {
+    o.labels = p.strings("labels");
+    p.require(!o.points.empty(), "labels", "labels go with a list of points in `path`");
+    p.require(o.labels.size() == o.points.size(), "labels", "expected one label per path point");
+  }
+  o.window = p.choice("window", {"hann", "hanning", "rectangular", "none", "boxcar"}, o.window);
+  o.segments = static_cast<int>(p.integer("segments", o.segments));
+  p.require(o.segments >= 1, "segments", "expected at least 1 segment");
+  o.stage = static_cast<int>(p.integer("stage", o.stage));
+  p.require(o.stage >= -1, "stage", "expected the index of an llg stage (0 = first), or -1 for the last");
+  o.frame = p.choice("frame", {"magnetization", "lab"}, o.frame);
+  o.lswt = p.boolean("lswt", o.lswt);
+  o.max_frequency = p.real("max_frequency", o.max_frequency);
+  p.require(o.max_frequency >= 0, "max_frequency", "expected a frequency >= 0 (THz; 0 = up to Nyquist)");
+  p.finish();
+  return o;
+}
 
 SpinSpectrumRecorder::SpinSpectrumRecorder(const System& s, SpectrumOptions options, const Hamiltonian* h)
     : opt_(std::move(options)) {
@@ -106,7 +152,9 @@ void SpinSpectrumRecorder::update_phases(const System& s) {
   for (std::size_t k = 0; k < sites_.size(); ++k) phase_positions_[k] = s.position[sites_[k]];
   const std::size_t N = sites_.size(), nq = path_.size();
   phase_.resize(nq * N);
-#pragma omp parallel for schedule(static)
+  // Threads only for large tables: a parallel region per sample costs more than small sums.
+  const bool big = nq * N >= (std::size_t(1) << 20);
+#pragma omp parallel for schedule(static) if (big)
   for (long long q = 0; q < static_cast<long long>(nq); ++q)
     for (std::size_t k = 0; k < N; ++k)
       phase_[q * N + k] = std::polar(1.0, -path_.q[q].dot(phase_positions_[k]));
@@ -173,7 +221,8 @@ void SpinSpectrumRecorder::record(const System& s, double time) {
   series_.resize(base + 3 * nq);
   const double norm = 1.0 / std::sqrt(static_cast<double>(N));
   // One q per iteration, summed over sites in a fixed order: thread-count independent.
-#pragma omp parallel for schedule(static)
+  const bool big = nq * N >= (std::size_t(1) << 20);
+#pragma omp parallel for schedule(static) if (big)
   for (long long q = 0; q < static_cast<long long>(nq); ++q) {
     Complex a(0, 0), b(0, 0), z(0, 0);
     const Complex* ph = &phase_[q * N];
@@ -208,7 +257,7 @@ SpinSpectrum SpinSpectrumRecorder::spectrum() const {
   out.segments = p0.segments;
   out.intensity.assign(nq * nf, 0.0);
   out.intensity_zz.assign(nq * nf, 0.0);
-#pragma omp parallel for schedule(dynamic)
+#pragma omp parallel for schedule(dynamic) if (nq * nt >= (std::size_t(1) << 16))
   for (long long q = 0; q < static_cast<long long>(nq); ++q)
     for (int a = 0; a < 3; ++a) {
       const std::vector<double> f =

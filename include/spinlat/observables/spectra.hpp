@@ -35,6 +35,7 @@ namespace spinlat {
 namespace h5 {
 class File;
 }
+class Params;
 
 /// Options of a spectrum recording. Input keys (TOML table [spectrum]) → fields:
 ///   sample_every = 10             → sample_every (steps between samples)
@@ -67,6 +68,10 @@ struct SpectrumOptions {
   double lswt_damping = 0.0;
   int lswt_dense_points = 40;  ///< LSWT points per path segment for the dense curves
 };
+
+/// Reads a [spectrum] table strictly (the keys above; Params::finish() rejects any other).
+/// `lattice`, `cells` and `lswt_damping` are left for the caller to fill.
+SpectrumOptions read_spectrum_options(Params& p);
 
 /// The spectrum computed from the recorded series.
 struct SpinSpectrum {

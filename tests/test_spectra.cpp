@@ -2,11 +2,14 @@
 // signals with exactly known spectra (no dynamics here: see test_spectra_lswt.cpp and
 // tests/physics/test_magnons.cpp for LLG against linear spin-wave theory).
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <boost/random/normal_distribution.hpp>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
+#include <memory>
 
 #include "spinlat/core/crystal.hpp"
 #include "spinlat/core/error.hpp"
@@ -15,6 +18,7 @@
 #include "spinlat/io/hdf5.hpp"
 #include "spinlat/io/params.hpp"
 #include "spinlat/observables/spectra.hpp"
+#include "spinlat/terms/heisenberg.hpp"
 
 using namespace spinlat;
 
@@ -37,6 +41,11 @@ std::vector<Complex> random_signal(std::size_t n, std::uint64_t seed) {
   std::vector<Complex> x(n);
   for (auto& v : x) v = Complex(g(e), g(e));
   return x;
+}
+
+/// A per-process file name in the temporary directory (tests run side by side).
+std::string unique_temp(const std::string& stem, const std::string& ext) {
+  return (std::filesystem::temp_directory_path() / (stem + "-" + std::to_string(::getpid()) + ext)).string();
 }
 
 System cubic_system(const std::string& lattice, int L, double a = 2.5, double m = 2.0) {
@@ -300,7 +309,7 @@ TEST(SpectraRecorder, WritesHdf5AndContinuesBitForBitFromItsState) {
   EXPECT_THROW(wrong.load_state(first.save_state()), InputError);
   EXPECT_THROW(wrong.load_state("garbage"), InputError);
 
-  const std::string path = (std::filesystem::temp_directory_path() / "spinlat_test_spectra.h5").string();
+  const std::string path = unique_temp("spinlat_test_spectra", ".h5");
   {
     h5::File f = h5::File::create(path);
     full.write(f);
@@ -360,4 +369,43 @@ max_frequency = 80.0
   EXPECT_THROW(bad("[spectrum]\nsegments = 0\n"), InputError);
   EXPECT_THROW(bad("[spectrum]\nwindow = \"kaiser\"\n"), InputError);
   EXPECT_THROW(bad("[spectrum]\nlabels = [\"G\"]\n"), InputError);
+}
+
+TEST(SpectraRecorder, PlotScriptDrawsTheSpectrumWithLswt) {
+  // analysis/plot_spectrum.py reads the file with h5py and writes a PNG (skipped when
+  // /usr/bin/python3 lacks h5py, numpy or matplotlib).
+  if (std::system("/usr/bin/python3 -c 'import h5py, numpy, matplotlib' > /dev/null 2>&1") != 0)
+    GTEST_SKIP() << "no h5py/numpy/matplotlib for /usr/bin/python3";
+  const int L = 6;
+  System s = cubic_system("bcc", L, 2.8665, 2.2);
+  Hamiltonian h;
+  h.add(std::make_unique<HeisenbergExchange>(s, std::vector<double>{0.01}));
+  h.bind(s);
+  SpectrumOptions o;
+  o.lattice = "bcc";
+  o.cells = Int3(L, L, L);
+  SpinSpectrumRecorder r(s, o, &h);
+  ASSERT_FALSE(r.lswt().empty()) << r.lswt_status();
+  for (int t = 0; t < 128; ++t) {
+    set_spin_wave(s, r.path().q[3], kTwoPi * 5.0, t * 0.01, 0.02, Vec3::UnitZ(), Vec3::UnitX());
+    r.record(s, t * 0.01);
+  }
+  const std::string h5path = unique_temp("spinlat_test_spectrum_plot", ".h5");
+  const std::string png = unique_temp("spinlat_test_spectrum_plot", ".png");
+  {
+    h5::File f = h5::File::create(h5path);
+    r.write(f);
+  }
+  std::filesystem::remove(png);
+  const std::string cmd = "/usr/bin/python3 " SPINLAT_SOURCE_DIR "/analysis/plot_spectrum.py '" + h5path + "' -o '" +
+                          png + "' > /dev/null 2>&1";
+  EXPECT_EQ(std::system(cmd.c_str()), 0);
+  EXPECT_TRUE(std::filesystem::exists(png));
+  EXPECT_GT(std::filesystem::file_size(png), 1000u);
+  const std::string check = "/usr/bin/python3 -c \"import h5py; g = h5py.File('" + h5path +
+                            "', 'r')['/spectra/spin']; assert g['lswt_frequency_THz'].shape == (" +
+                            std::to_string(r.path().size()) + ", 2); assert g['q_labels'][0].decode() == 'Γ'\"";
+  EXPECT_EQ(std::system(check.c_str()), 0);
+  std::filesystem::remove(png);
+  std::filesystem::remove(h5path);
 }

@@ -1,8 +1,12 @@
 #include "spinlat/dynamics/llg.hpp"
 
 #include <omp.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include <algorithm>
+#include <cfloat>
 #include <cmath>
 #include <sstream>
 #include <stdexcept>
@@ -15,9 +19,9 @@ namespace spinlat {
 namespace {
 
 /// Right-hand side of the LLG equation: −g [ê×B + α ê×(ê×B)], g = γ_e/(1+α²).
-/// For a unit ê, ê×(ê×B) = ê(ê·B) − B saves the second cross product.
 inline Vec3 llg_rhs(const Vec3& e, const Vec3& B, double g, double alpha) {
-  return -g * (e.cross(B) + alpha * (e.dot(B) * e - B));
+  const Vec3 exB = e.cross(B);
+  return -g * (exB + alpha * e.cross(exB));
 }
 
 /// The same equation written as a rotation, dê/dt = Ω × ê with Ω = g (B + α ê×B): used by
@@ -73,6 +77,31 @@ inline bool simple_kernel(const SpinKernel* k) {
 
 /// e/|e| with one square root and one division.
 inline Vec3 unit(const Vec3& e) { return e * (1.0 / std::sqrt(e.squaredNorm())); }
+
+/// Normalises v[0..n) in place, two vectors per SSE2 square root and division (both are
+/// correctly rounded, so the result is bit for bit that of unit()). Zero vectors (non-magnetic
+/// sites) stay zero. Returns the number of vectors whose norm was NaN or infinite.
+inline int normalize_all(Vec3* v, std::size_t n) {
+  int bad = 0;
+  std::size_t i = 0;
+#if defined(__SSE2__)
+  const __m128d one = _mm_set1_pd(1.0), tiny = _mm_set1_pd(DBL_MIN);
+  for (; i + 1 < n; i += 2) {
+    const double a = v[i].squaredNorm(), b = v[i + 1].squaredNorm();
+    bad += !(a <= DBL_MAX) + !(b <= DBL_MAX);
+    alignas(16) double inv[2];
+    _mm_store_pd(inv, _mm_div_pd(one, _mm_sqrt_pd(_mm_max_pd(_mm_set_pd(b, a), tiny))));
+    v[i] *= inv[0];
+    v[i + 1] *= inv[1];
+  }
+#endif
+  for (; i < n; ++i) {
+    const double a = v[i].squaredNorm();
+    bad += !(a <= DBL_MAX);
+    v[i] *= 1.0 / std::sqrt(std::max(a, DBL_MIN));
+  }
+  return bad;
+}
 
 }  // namespace
 
@@ -295,8 +324,7 @@ void LLG::step_heun(System& s) {
       d1_[i] = e + (0.5 * dt) * f;  // the corrector's known half
       pred_[i] = e + dt * f;
     }
-    for (std::size_t i = i0; i < i1; ++i)
-      if (site_[i].g != 0.0) pred_[i] = unit(pred_[i]);
+    normalize_all(&pred_[i0], i1 - i0);  // NaN is caught after the corrector
   }
   if (!k) generic_field(s, pred_, field_);
   int bad = 0;
@@ -310,12 +338,7 @@ void LLG::step_heun(System& s) {
       const Vec3 f = llg_rhs(pred_[i], h + b1 + bth_[i], c.g, c.alpha);
       s.spin[i] = d1_[i] + (0.5 * dt) * f;  // normalised below
     }
-    for (std::size_t i = i0; i < i1; ++i) {
-      if (site_[i].g == 0.0) continue;
-      const double n2 = s.spin[i].squaredNorm();
-      if (!(n2 > 0.0) || !std::isfinite(n2)) ++bad;
-      s.spin[i] *= 1.0 / std::sqrt(n2);
-    }
+    bad += normalize_all(&s.spin[i0], i1 - i0);
   }
   if (bad) throw NumericalError("llg: a moment direction became NaN or zero (time step too large?)");
 }

@@ -65,7 +65,10 @@ Vec3 lswt_default_axis(const System& s, const Hamiltonian& h) {
           if (k->K[i] > 0) return Mhat.dot(a) >= 0 ? a : Vec3(-a);
           // Easy plane: the magnetization's direction within the plane.
           Vec3 p = Mhat - Mhat.dot(a) * a;
-          if (p.norm() < 1e-8) p = (std::abs(a.x()) < 0.9 ? Vec3::UnitX() : Vec3::UnitY()) - a * (std::abs(a.x()) < 0.9 ? a.x() : a.y());
+          if (p.norm() < 1e-8) {  // magnetization along the hard axis: any in-plane direction
+            const Vec3 t = std::abs(a.x()) < 0.9 ? Vec3::UnitX() : Vec3::UnitY();
+            p = t - t.dot(a) * a;
+          }
           return p.normalized();
         }
     if (!k->Kc.empty()) {

@@ -105,12 +105,21 @@ int run_input(const RunOptions& options, const TermRegistry& registry) {
   }
   RunContext ctx{c, options, registry, file, ckpt, std::move(resume)};
   int status = 0;
-  if (!c.stages.empty()) {
-    // A sweep restart skips the stages (which ran before it): stages come first.
-    if (!(ctx.resume && ctx.resume->blob("kind") == "sweep")) status = run_stages(ctx);
-    if (ctx.resume && ctx.resume->blob("kind") == "stages") ctx.resume.reset();
+  try {
+    if (!c.stages.empty()) {
+      // A sweep restart skips the stages (which ran before it): stages come first.
+      if (!(ctx.resume && ctx.resume->blob("kind") == "sweep")) status = run_stages(ctx);
+      if (ctx.resume && ctx.resume->blob("kind") == "stages") ctx.resume.reset();
+    }
+    if (status == 0 && c.sweep.enabled) status = run_sweep(ctx);
+  } catch (const NumericalError& e) {
+    // Keep what was measured (already flushed) and the last good checkpoint; record why.
+    file.set_attr("/", "error", std::string(e.what()));
+    file.flush();
+    if (std::filesystem::exists(ckpt))
+      std::fprintf(stderr, "the last good checkpoint is %s\n", ckpt.c_str());
+    throw;
   }
-  if (status == 0 && c.sweep.enabled) status = run_sweep(ctx);
   file.flush();
   if (status == 0) {
     std::error_code ec;

@@ -12,6 +12,7 @@
 #include "spinlat/observables/order.hpp"
 #include "spinlat/observables/temperature.hpp"
 #include "spinlat/workflows/context.hpp"
+#include "spinlat/workflows/guards.hpp"
 #include "spinlat/workflows/progress.hpp"
 
 namespace spinlat {
@@ -81,6 +82,8 @@ int run_stages(RunContext& ctx) {
 
   const long long obs_every = c.output.observables_every, traj_every = c.output.trajectory_every;
   auto observe = [&](const StageDriver& d, const StageConfig& st) {
+    check_state(s, global_step);
+    if (d.md) check_overlaps(s, global_step);
     const double n = double(s.size());
     std::vector<std::pair<std::string, double>> v;
     const double epot = energy_per_atom(h, s);
@@ -150,6 +153,7 @@ int run_stages(RunContext& ctx) {
       step = first_step;
     }
     auto checkpoint = [&](long long at) {
+      check_state(s, global_step);  // never checkpoint a broken state
       Checkpoint ck;
       ck.set_blob("kind", "stages");
       ck.set_integer("stages.stage", static_cast<std::int64_t>(k));

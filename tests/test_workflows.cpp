@@ -1,0 +1,201 @@
+// The command line and the run workflows end to end: exit codes and messages, the HDF5 layout
+// of CONTRACT.md, thread-count independence of whole runs, numerical-fault guards.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <string>
+
+#include "spinlat/core/crystal.hpp"
+#include "spinlat/core/error.hpp"
+#include "spinlat/io/hdf5.hpp"
+#include "spinlat/workflows/guards.hpp"
+
+namespace fs = std::filesystem;
+using namespace spinlat;
+
+namespace {
+
+struct Result {
+  int status;
+  std::string output;
+};
+
+Result run(const std::string& args) {
+  const std::string cmd = std::string(SPINLAT_BINARY) + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  const int st = pclose(p);
+  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
+}
+
+fs::path scratch(const std::string& name) {
+  const fs::path d = fs::temp_directory_path() / ("spinlat_wf_" + name + "_" + std::to_string(::getpid()));
+  fs::remove_all(d);
+  fs::create_directories(d);
+  return d;
+}
+
+fs::path write(const fs::path& dir, const std::string& name, const std::string& text) {
+  std::ofstream(dir / name) << text;
+  return dir / name;
+}
+
+const char* kStages = R"(seed = 3
+[structure]
+lattice = "bcc"
+a = 2.8665
+cells = [4, 4, 4]
+species = ["Fe"]
+moment = [2.2]
+spins = "random"
+[[potential]]
+type = "bethe-slater"
+a = 0.02726
+b = 0.2171
+d = 1.841
+cutoff = 3.4
+[[stage]]
+type = "mc"
+temperature = 500.0
+sweeps = 200
+[[stage]]
+type = "llg"
+temperature = 500.0
+steps = 300
+dt = 1e-4
+damping = 0.2
+[output]
+observables_every = 10
+trajectory_every = 100
+)";
+
+}  // namespace
+
+TEST(Cli, HelpVersionAndUnknownCommand) {
+  EXPECT_EQ(run("--help").status, 0);
+  const Result v = run("--version");
+  EXPECT_EQ(v.status, 0);
+  EXPECT_NE(v.output.find("spinlat"), std::string::npos);
+  const Result u = run("frobnicate");
+  EXPECT_EQ(u.status, 2);
+  EXPECT_NE(u.output.find("unknown command"), std::string::npos);
+}
+
+TEST(Cli, BadInputGivesOneLineWithFileKeyAndLine) {
+  const fs::path dir = scratch("bad");
+  std::string text = kStages;
+  text.replace(text.find("sweeps = 200"), 12, "sweps = 200");
+  const fs::path in = write(dir, "bad.toml", text);
+  const Result r = run("run " + in.string() + " -o " + (dir / "o.h5").string());
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.output.find("bad.toml:18"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("stage.0.sweps"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("did you mean 'sweeps'"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(dir / "o.h5")) << "nothing runs on a bad input";
+  // validate on the good input
+  const fs::path good = write(dir, "good.toml", kStages);
+  EXPECT_EQ(run("validate " + good.string()).status, 0);
+  // an unwritable output directory fails before any work
+  const Result w = run("run " + good.string() + " -o /nonexistent-dir/x.h5");
+  EXPECT_EQ(w.status, 2);
+  EXPECT_NE(w.output.find("/nonexistent-dir"), std::string::npos) << w.output;
+  fs::remove_all(dir);
+}
+
+TEST(Workflow, StagesWriteH5mdObservablesAndTrajectory) {
+  const fs::path dir = scratch("stages");
+  const fs::path in = write(dir, "in.toml", kStages);
+  const fs::path out = dir / "out.h5";
+  const Result r = run("run " + in.string() + " -o " + out.string() + " --quiet");
+  ASSERT_EQ(r.status, 0) << r.output;
+  h5::File f = h5::File::open(out.string());
+  EXPECT_TRUE(f.has_attr("/", "spinlat_version"));
+  EXPECT_NE(f.attr_string("/", "input").find("bethe-slater"), std::string::npos);
+  EXPECT_TRUE(f.has_attr("/", "units"));
+  EXPECT_TRUE(f.is_group("/h5md"));
+  for (const char* name : {"potential_energy", "kinetic_energy", "total_energy", "magnetization",
+                           "magnetization_vector", "spin_temperature", "lattice_temperature"}) {
+    const std::string g = std::string("/observables/") + name;
+    ASSERT_TRUE(f.is_dataset(g + "/value")) << g;
+    ASSERT_TRUE(f.is_dataset(g + "/step")) << g;
+    ASSERT_TRUE(f.is_dataset(g + "/time")) << g;
+  }
+  // step counts sweeps then steps over the whole run; time is 0 for MC, ps for dynamics.
+  const auto step = f.read_ints("/observables/potential_energy/step");
+  const auto time = f.read_doubles("/observables/potential_energy/time");
+  ASSERT_EQ(step.size(), 51u);  // 0, 10, ..., 500
+  EXPECT_EQ(step.back(), 500);
+  EXPECT_DOUBLE_EQ(time[20], 0.0);                 // step 200: end of the MC stage
+  EXPECT_NEAR(time.back(), 300 * 1e-4, 1e-12);     // 300 LLG steps of 0.1 fs
+  const auto m = f.read_doubles("/observables/magnetization/value");
+  for (double x : m) {
+    EXPECT_GE(x, 0.0);
+    EXPECT_LE(x, 1.0);
+  }
+  EXPECT_EQ(f.shape("/particles/all/moment/value"), (h5::Shape{6, 128, 3}));
+  EXPECT_FALSE(fs::exists(out.string() + ".ckpt"));
+  fs::remove_all(dir);
+}
+
+TEST(Workflow, SweepIsIndependentOfThreadCount) {
+  const fs::path dir = scratch("threads");
+  const fs::path in = write(dir, "in.toml", R"(seed = 9
+[structure]
+lattice = "sc"
+a = 1.0
+cells = [8, 8, 8]
+species = ["Fe"]
+moment = [1.0]
+[[potential]]
+type = "heisenberg"
+J = [0.01]
+[sweep]
+temperatures = [150.0, 170.0]
+sizes = [8, 10]
+method = "mc"
+algorithm = "metropolis"
+equilibrate = 100
+measure = 200
+)");
+  ASSERT_EQ(run("run " + in.string() + " -q -o " + (dir / "t1.h5").string() + " --set threads=1").status, 0);
+  ASSERT_EQ(run("run " + in.string() + " -q -o " + (dir / "t2.h5").string() + " --set threads=2").status, 0);
+  h5::File a = h5::File::open((dir / "t1.h5").string()), b = h5::File::open((dir / "t2.h5").string());
+  for (const char* q : {"/sweep/energy", "/sweep/magnetization", "/sweep/binder", "/sweep/susceptibility"}) {
+    const auto x = a.read_doubles(q), y = b.read_doubles(q);
+    ASSERT_EQ(x.size(), 4u);
+    for (std::size_t k = 0; k < x.size(); ++k) EXPECT_EQ(x[k], y[k]) << q << k;
+  }
+  fs::remove_all(dir);
+}
+
+TEST(Guards, NamesStepAtomAndQuantity) {
+  System s = build_supercell(standard_lattice("bcc", 2.8665, 0, {"Fe"}, {2.2}), Int3(2, 2, 2));
+  EXPECT_NO_THROW(check_state(s, 5));
+  System bad = s;
+  bad.spin[3][1] = std::numeric_limits<double>::quiet_NaN();
+  try {
+    check_state(bad, 42);
+    FAIL();
+  } catch (const NumericalError& e) {
+    EXPECT_NE(std::string(e.what()).find("step 42, atom 3"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("direction"), std::string::npos) << e.what();
+  }
+  bad = s;
+  bad.moment[7] = 1e-9;
+  EXPECT_THROW(check_state(bad, 1), NumericalError);
+  bad = s;
+  bad.position[1] = bad.position[0] + Vec3(0.1, 0, 0);
+  try {
+    check_overlaps(bad, 9);
+    FAIL();
+  } catch (const NumericalError& e) {
+    EXPECT_NE(std::string(e.what()).find("overlap"), std::string::npos) << e.what();
+  }
+}

@@ -661,13 +661,18 @@ TEST(Wolff, CheckpointContinuesBitForBit) {
   WolffSampler a(h, s, 17);
   a.set_temperature(kelvin(1.4));
   a.equilibrate(s, 10);
+  a.set_adaptive(true);  // checkpoint in the middle of equilibration
+  a.sweep(s);
   const std::string state = a.save_state();
   System copy = s;
+  for (int k = 0; k < 5; ++k) a.sweep(s);
   a.run(s, 20);
   WolffSampler b(h, copy, 17);
   b.load_state(state);
-  EXPECT_EQ(b.clusters_per_sweep(), a.clusters_per_sweep());
+  EXPECT_TRUE(b.adaptive());
+  for (int k = 0; k < 5; ++k) b.sweep(copy);
   b.run(copy, 20);
+  EXPECT_EQ(b.clusters_per_sweep(), a.clusters_per_sweep());
   EXPECT_TRUE(same_spins(s, copy));
   EXPECT_EQ(a.clusters(), b.clusters());
   EXPECT_EQ(a.flipped(), b.flipped());

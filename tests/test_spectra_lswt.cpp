@@ -207,6 +207,22 @@ TEST(LSWT, AnisotropyFieldAndRadialExchange) {
       EXPECT_NEAR(lw.frequencies(q)[0], c * std::sqrt((A + Z - 2 * K) * (A + Z)), 1e-10 * c * 12 * J1);
     }
   }
+  // Easy plane (K < 0 along z), moments along x: the automatic axis stays in the plane and
+  // ω = c √(A (A + 2|K|)) (the out-of-plane curvature 2|K| makes the precession elliptical).
+  {
+    const double K = -0.001;
+    auto M = cubic_model("sc", 4, a, m, {J1});
+    M->h.add(std::make_unique<UniaxialAnisotropy>(K, Vec3::UnitZ()));
+    set_spins_along(M->s, Vec3(1, 0.2, 0));
+    M->h.bind(M->s);
+    const LinearSpinWaves lw(M->s, M->h);
+    EXPECT_NEAR(lw.axis().z(), 0.0, 1e-15);
+    EXPECT_FALSE(lw.circular());
+    for (const Vec3& q : test_q()) {
+      const double A = sc_shells(q, a, J1, 0);
+      EXPECT_NEAR(lw.frequencies(q)[0], c * std::sqrt(A * (A - 2 * K)), 1e-10 * c * 12 * J1);
+    }
+  }
   // Bethe-Slater exchange of LAMMPS's iron example on bcc: J1 = J(a√3/2), J2 = J(a).
   {
     const double af = 2.8665, mf = 2.2;

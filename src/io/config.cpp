@@ -832,7 +832,7 @@ Config parse_config(const std::string& text, const std::string& name, const std:
   }
 
   Params top(doc, name, "");
-  reject_unknown(top, {"title", "seed", "threads", "structure", "potential", "stage", "sweep", "output"});
+  reject_unknown(top, {"title", "seed", "threads", "structure", "potential", "stage", "sweep", "output", "spectrum"});
   c.title = top.string("title", "");
   const long long seed = top.integer("seed", 1);
   top.require(seed >= 0, "seed", "must be a non-negative integer, got " + std::to_string(seed));
@@ -869,6 +869,23 @@ Config parse_config(const std::string& text, const std::string& name, const std:
     c.output = read_output(o);
   } else {
     top.touch("output");
+  }
+  if (top.has("spectrum")) {
+    Params sp = top.table("spectrum");
+    SpectrumOptions so = read_spectrum_options(sp);
+    int stage = so.stage;
+    if (stage < 0)
+      for (int k = 0; k < static_cast<int>(c.stages.size()); ++k)
+        if (c.stages[k].type == "llg") stage = k;
+    if (stage < 0 || stage >= static_cast<int>(c.stages.size()) || c.stages[stage].type != "llg")
+      sp.fail("stage", "[spectrum] records an llg stage: give the index of an [[stage]] with type = \"llg\"");
+    so.stage = stage;
+    so.lattice = c.structure.lattice;
+    so.cells = c.structure.cells;
+    so.lswt_damping = c.stages[stage].damping;
+    c.spectrum = so;
+  } else {
+    top.touch("spectrum");
   }
   top.finish();
   if (c.stages.empty() && !c.sweep.enabled)

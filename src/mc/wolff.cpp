@@ -111,16 +111,9 @@ std::uint64_t WolffSampler::steps(System& s, long long n) {
   return total;
 }
 
-std::uint64_t WolffSampler::sweep(System& s) { return steps(s, clusters_per_sweep_); }
-
-void WolffSampler::set_clusters_per_sweep(long long n) {
-  if (n < 1) throw InputError("Wolff clusters per sweep must be >= 1");
-  clusters_per_sweep_ = n;
-}
-
-void WolffSampler::equilibrate(System& s, long long n) {
-  for (long long k = 0; k < n; ++k) {
-    const std::uint64_t flipped = sweep(s);
+std::uint64_t WolffSampler::sweep(System& s) {
+  const std::uint64_t flipped = steps(s, clusters_per_sweep_);
+  if (adaptive_) {
     // Mean cluster size of this sweep, smoothed over sweeps (weight 0.2: about the last five
     // sweeps). Averaging over clusters since the start instead would be dominated by the many
     // tiny clusters of a disordered or anti-aligned start.
@@ -130,10 +123,25 @@ void WolffSampler::equilibrate(System& s, long long n) {
       clusters_per_sweep_ =
           std::max(1LL, std::llround(static_cast<double>(sites_.size()) / mean_size_));
   }
+  return flipped;
+}
+
+void WolffSampler::set_clusters_per_sweep(long long n) {
+  if (n < 1) throw InputError("Wolff clusters per sweep must be >= 1");
+  clusters_per_sweep_ = n;
+}
+
+void WolffSampler::equilibrate(System& s, long long n) {
+  adaptive_ = true;
+  for (long long k = 0; k < n; ++k) sweep(s);
+  adaptive_ = false;  // measurement follows: the count is fixed
 }
 
 void WolffSampler::run(System& s, long long n) {
+  const bool was = adaptive_;
+  adaptive_ = false;
   for (long long k = 0; k < n; ++k) sweep(s);
+  adaptive_ = was;
 }
 
 std::string WolffSampler::save_state() const {
@@ -145,6 +153,7 @@ std::string WolffSampler::save_state() const {
   w.integer("flipped", flipped_);
   w.integer("clusters_per_sweep", static_cast<std::uint64_t>(clusters_per_sweep_));
   w.real("mean_size", mean_size_);
+  w.integer("adaptive", adaptive_ ? 1 : 0);
   w.text("engine", eng.str());
   return w.str();
 }
@@ -156,6 +165,7 @@ void WolffSampler::load_state(const std::string& state) {
   const auto cps = static_cast<long long>(r.integer("clusters_per_sweep"));
   if (cps < 1) throw InputError("Wolff checkpoint: bad clusters_per_sweep");
   const double mean_size = r.real("mean_size");
+  const bool adaptive = r.integer("adaptive") != 0;
   Engine e;
   std::istringstream is(r.text("engine") + "\n");
   if (!(is >> e)) throw InputError("Wolff checkpoint: bad engine state");
@@ -164,6 +174,7 @@ void WolffSampler::load_state(const std::string& state) {
   flipped_ = f;
   clusters_per_sweep_ = cps;
   mean_size_ = mean_size;
+  adaptive_ = adaptive;
   engine_ = e;
 }
 

@@ -270,39 +270,52 @@ LswtModes LinearSpinWaves::modes(const Vec3& q) const {
       B.block(2 * s, 2 * c.t, 2, 2) += c.X.cast<Complex>() * std::exp(I * q.dot(c.r));
   }
   B = 0.5 * (B + B.adjoint()).eval();
-  Eigen::MatrixXcd Dm(2 * N, 2 * N);
-  const Eigen::Matrix2cd Om = omega_matrix().cast<Complex>();
-  for (int s = 0; s < N; ++s) Dm.middleRows(2 * s, 2) = sites_[s].c * Om * B.middleRows(2 * s, 2);
-  Eigen::ComplexEigenSolver<Eigen::MatrixXcd> es(Dm);
-  std::vector<std::pair<double, int>> w;
-  double wmax = 0.0;
-  for (int b = 0; b < 2 * N; ++b) wmax = std::max(wmax, std::abs(es.eigenvalues()[b]));
-  for (int b = 0; b < 2 * N; ++b) {
-    const Complex om = I * es.eigenvalues()[b];
-    const bool real = std::abs(om.imag()) <= 1e-9 * wmax + 1e-300;
-    w.push_back({real ? om.real() : std::numeric_limits<double>::quiet_NaN(), b});
-  }
-  std::sort(w.begin(), w.end(), [](const auto& x, const auto& y) {
-    if (std::isnan(x.first)) return false;
-    if (std::isnan(y.first)) return true;
-    return x.first < y.first;
-  });
-  // Stable ferromagnet: ω_n(q) > 0 > −ω_n(−q); the N largest are the physical branches.
-  // Complex pairs (an unstable state) leave NaN at the bottom of the list.
-  std::vector<std::pair<double, int>> keep;
-  for (const auto& x : w)
-    if (!std::isnan(x.first)) keep.push_back(x);
-  const int nreal = static_cast<int>(keep.size());
   out.omega.assign(N, std::numeric_limits<double>::quiet_NaN());
   out.weight.assign(N, 0.0);
+  auto weight_of = [&](const Eigen::VectorXcd& v) {
+    Eigen::Vector2cd sum = Eigen::Vector2cd::Zero();
+    for (int s = 0; s < N; ++s) sum += v.segment<2>(2 * s);
+    const double n2 = v.squaredNorm();
+    return n2 > 0 ? sum.squaredNorm() / (N * n2) : 0.0;
+  };
+  // G = C^{1/2} (I ⊗ Ω) C^{1/2}, real antisymmetric; the dynamical matrix is G B.
+  Eigen::MatrixXcd G = Eigen::MatrixXcd::Zero(2 * N, 2 * N);
+  for (int s = 0; s < N; ++s) G.block(2 * s, 2 * s, 2, 2) = sites_[s].c * omega_matrix().cast<Complex>();
+  Eigen::SelfAdjointEigenSolver<Eigen::MatrixXcd> eb(B);
+  const double bmax = eb.eigenvalues().cwiseAbs().maxCoeff();
+  if (eb.eigenvalues().minCoeff() >= -1e-12 * bmax) {
+    // B >= 0 (a stable minimum; Colpa, Physica A 93, 327 (1978)): with B = K†K, G B is similar
+    // to G K†K ~ K G K†, and ω = iλ are the eigenvalues of the Hermitian i K G K†, in ± pairs.
+    // Accurate also at a Goldstone zero mode, where G B is not diagonalisable.
+    const Eigen::VectorXd lam = eb.eigenvalues().cwiseMax(0.0).cwiseSqrt();
+    const Eigen::MatrixXcd K = lam.asDiagonal() * eb.eigenvectors().adjoint();
+    const Eigen::MatrixXcd H = I * (K * G * K.adjoint());
+    Eigen::SelfAdjointEigenSolver<Eigen::MatrixXcd> eh(0.5 * (H + H.adjoint()));
+    // Stable ferromagnet: ω_n(q) >= 0 >= −ω_n(−q); the N largest are the physical branches.
+    for (int b = 0; b < N; ++b) {
+      const int k = N + b;  // ascending: the upper half
+      out.omega[b] = eh.eigenvalues()[k];
+      out.weight[b] = weight_of(G * K.adjoint() * eh.eigenvectors().col(k));  // eigenvector of G B
+    }
+    return out;
+  }
+  // An indefinite B: the general eigenvalues λ = −iω of G B; complex ones (an unstable state)
+  // become NaN at the bottom of the list.
+  Eigen::ComplexEigenSolver<Eigen::MatrixXcd> es(G * B);
+  double wmax = 0.0;
+  for (int b = 0; b < 2 * N; ++b) wmax = std::max(wmax, std::abs(es.eigenvalues()[b]));
+  std::vector<std::pair<double, int>> keep;
+  for (int b = 0; b < 2 * N; ++b) {
+    const Complex om = I * es.eigenvalues()[b];
+    if (std::abs(om.imag()) <= 1e-8 * wmax) keep.push_back({om.real(), b});
+  }
+  std::sort(keep.begin(), keep.end());
+  const int nreal = static_cast<int>(keep.size());
   for (int b = 0; b < N; ++b) {
     const int from = nreal - N + b;
     if (from < 0) continue;
     out.omega[b] = keep[from].first;
-    const Eigen::VectorXcd v = es.eigenvectors().col(keep[from].second);
-    Eigen::Vector2cd sum = Eigen::Vector2cd::Zero();
-    for (int s = 0; s < N; ++s) sum += v.segment<2>(2 * s);
-    out.weight[b] = sum.squaredNorm() / (N * v.squaredNorm());
+    out.weight[b] = weight_of(es.eigenvectors().col(keep[from].second));
   }
   return out;
 }

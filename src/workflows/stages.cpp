@@ -10,6 +10,7 @@
 #include "spinlat/io/hdf5_trajectory.hpp"
 #include "spinlat/mc/metropolis.hpp"
 #include "spinlat/observables/order.hpp"
+#include "spinlat/observables/spectra.hpp"
 #include "spinlat/observables/temperature.hpp"
 #include "spinlat/workflows/context.hpp"
 #include "spinlat/workflows/guards.hpp"
@@ -147,9 +148,14 @@ int run_stages(RunContext& ctx) {
       throw InputError(c.path, "stage." + std::to_string(k) + ".type", st.line,
                        "stage type '" + st.type + "' is not available in this version (use mc, llg, md or minimize)");
     }
+    // S(q,ω) of this stage's spins ([spectrum]).
+    std::unique_ptr<SpinSpectrumRecorder> spectrum;
+    if (c.spectrum && c.spectrum->stage == static_cast<int>(k))
+      spectrum = std::make_unique<SpinSpectrumRecorder>(s, *c.spectrum, &h);
     long long step = 0;
     if (k == first_stage && first_step > 0) {
       d.load(driver_state);
+      if (spectrum) spectrum->load_state(ctx.resume->blob("stages.spectrum"));
       step = first_step;
     }
     auto checkpoint = [&](long long at) {
@@ -162,12 +168,14 @@ int run_stages(RunContext& ctx) {
       ck.set_real("stages.time", time);
       store_system(ck, s);
       ck.set_blob("stages.driver", d.save());
+      if (spectrum) ck.set_blob("stages.spectrum", spectrum->save_state());
       ctx.save(ck);
     };
     if (global_step == 0 && obs_every > 0) observe(d, st);
     if (global_step == 0 && traj_every > 0) traj.write_frame(s, 0, 0.0);
     for (; step < n; ++step) {
       if (ctx.stop_requested()) { checkpoint(step); return 3; }
+      if (spectrum && spectrum->due(step)) spectrum->record(s, d.llg->time());
       d.advance(s, st.type == "mc" || st.type == "minimize");
       ++global_step;
       if (d.dynamics) time += d.dt;
@@ -176,6 +184,11 @@ int run_stages(RunContext& ctx) {
       progress.update(++work, "stage " + std::to_string(k) + " (" + st.type + ")");
       if (c.output.checkpoint_every > 0 && global_step % c.output.checkpoint_every == 0 && step + 1 < n)
         checkpoint(step + 1);
+    }
+    if (spectrum) {
+      spectrum->write(ctx.file);
+      ctx.file.flush();
+      if (!ctx.options.quiet) std::fprintf(stderr, "magnon spectrum written to /spectra/spin (%s)\n", spectrum->lswt_status().c_str());
     }
     // Stage boundary: the next stage starts with a fresh driver.
     if (k + 1 < c.stages.size()) {

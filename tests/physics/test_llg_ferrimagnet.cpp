@@ -56,11 +56,11 @@ TEST(LLGThermal, FerrimagnetWithUnequalMomentsMatchesMonteCarlo) {
   // 5 combined standard errors (~0.005 for the sublattice order).
   //
   // Measured here: MC m_A = m_B = 0.7727(3), M = 0.3870(2); LLG m_A/m_B/M: heun
-  // 0.7732(7)/0.7730(9)/0.3871(5), depondt 0.7743(8)/0.7741(10)/0.3876(6), midpoint
-  // 0.7736(8)/0.7736(10)/0.3874(6). (Heun's weak-order-1 bias in m_A is +0.0033 at dt = 1 fs
+  // 0.7741(8)/0.7728(10)/0.3867(6), depondt 0.7740(8)/0.7722(11)/0.3863(7), midpoint
+  // 0.7734(8)/0.7719(11)/0.3862(7). (Heun's weak-order-1 bias in m_A is +0.0033 at dt = 1 fs
   // and +0.0019 at 0.5 fs, hence its smaller step.)
   // With a deliberately wrong noise that uses a common moment (2 μB) for both sublattices,
-  // heun at 0.5 fs lands at m_A = 0.834(1), m_B = 0.705(1), M = 0.321(1): the light
+  // heun at 0.25 fs lands at m_A = 0.836(1), m_B = 0.705(1), M = 0.320(1): the light
   // sublattice is too cold and the heavy one too hot, 60-80 error bars away.
   const double T = 50.0;
   Order mc;

@@ -15,6 +15,7 @@
 
 #include "spinlat/core/crystal.hpp"
 #include "spinlat/core/types.hpp"
+#include "spinlat/observables/spectra.hpp"
 #include "spinlat/io/extxyz.hpp"
 
 namespace spinlat {
@@ -108,6 +109,8 @@ struct Config {
   std::vector<StageConfig> stages;
   SweepConfig sweep;
   OutputConfig output;
+  /// [spectrum]: S(q,ω) recording of an llg stage (docs/magnons.md).
+  std::optional<SpectrumOptions> spectrum;
 };
 
 /// Applies one `--set KEY=VALUE` override (dotted path, array index for arrays of tables,

@@ -36,18 +36,21 @@ class WolffSampler {
   std::size_t step(System& s);
   /// `n` clusters; returns the number of sites flipped.
   std::uint64_t steps(System& s, long long n);
-  /// clusters_per_sweep() clusters; returns the number of sites flipped.
+  /// clusters_per_sweep() clusters; returns the number of sites flipped. When adaptive()
+  /// (equilibration), the count is then updated to max(1, round(N_magnetic / ⟨size⟩)) with
+  /// ⟨size⟩ a running average of the recent sweeps' mean cluster size, so that a sweep flips
+  /// about N sites.
   ///
-  /// The count is fixed while measuring: stopping "once N sites have flipped" would make the
-  /// sampling instants depend on the cluster sizes and bias averages (measured: +7% in
-  /// ⟨ê1·ê2⟩ of a three-spin chain). equilibrate() sets it to about N / ⟨cluster size⟩.
+  /// The count must be fixed while measuring: stopping "once N sites have flipped" makes the
+  /// sampling instants depend on the cluster sizes and biases averages (measured: +7% in
+  /// ⟨ê1·ê2⟩ of a three-spin chain).
   std::uint64_t sweep(System& s);
-  /// `n` sweeps; after each, clusters_per_sweep = max(1, round(N_magnetic / ⟨size⟩)) with
-  /// ⟨size⟩ a running average of the recent sweeps' mean cluster size (one sweep then flips
-  /// about N sites on average).
+  /// `n` adaptive sweeps; adaptation is off again afterwards.
   void equilibrate(System& s, long long n);
   /// `n` sweeps with clusters_per_sweep fixed.
   void run(System& s, long long n);
+  void set_adaptive(bool on) { adaptive_ = on; }
+  bool adaptive() const { return adaptive_; }
   long long clusters_per_sweep() const { return clusters_per_sweep_; }
   void set_clusters_per_sweep(long long n);
 
@@ -59,7 +62,8 @@ class WolffSampler {
   }
   void reset_counters() { clusters_ = flipped_ = 0; }
 
-  /// Engine, counters, clusters per sweep and temperature as text; load_state() restores them exactly.
+  /// Engine, counters, clusters per sweep (and its running estimate), the adaptive flag and
+  /// the temperature as text; load_state() restores them exactly.
   std::string save_state() const;
   void load_state(const std::string& state);
 
@@ -70,7 +74,8 @@ class WolffSampler {
   double temperature_ = 0.0, beta_ = 0.0;
   std::uint64_t clusters_ = 0, flipped_ = 0;
   long long clusters_per_sweep_ = 1;
-  double mean_size_ = 0.0;  // running estimate used by equilibrate()
+  double mean_size_ = 0.0;  // running estimate of the cluster size (adaptive sweeps)
+  bool adaptive_ = false;
   // Cluster membership by generation stamp (no clearing between clusters).
   std::vector<std::uint32_t> mark_;
   std::uint32_t generation_ = 0;

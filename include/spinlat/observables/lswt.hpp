@@ -24,7 +24,9 @@
 // the "moment metric" that makes unequal moments a generalised (not a plain) eigenproblem;
 // for one sublattice ω(q) = γ_e [Σ_j J_0j (1 − cos q·r_0j) + 2K + |m| μB B]/((1+α²)|m| μB)
 // (REFERENCES.md, Dynamics). Otherwise (elliptical precession) the eigenvalues of the
-// non-Hermitian 2N×2N matrix C Ω B(q) come in pairs ±ω and the N positive ones are returned.
+// non-Hermitian 2N×2N matrix C Ω B(q) come in pairs ±ω and the N largest are returned; for
+// B(q) >= 0 they are found as the eigenvalues of the Hermitian i K G K† with B = K†K and
+// G = C^{1/2}(I⊗Ω)C^{1/2} (Colpa, Physica A 93, 327 (1978)), exact also at zero modes.
 //
 // Scope: ferromagnets only (every moment along +n); antiferro- and ferrimagnets need the
 // Bogoliubov treatment with local frames and are not covered. Every atom of one sublattice

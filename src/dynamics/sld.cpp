@@ -1,0 +1,713 @@
+#include "spinlat/dynamics/sld.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <cstdio>
+#include <cstdlib>
+#include <stdexcept>
+
+#include "spinlat/core/error.hpp"
+#include "spinlat/core/units.hpp"
+#include "spinlat/dynamics/md.hpp"
+#include "spinlat/dynamics/llg_noise.hpp"
+#include "spinlat/lattice/eam.hpp"
+#include "spinlat/lattice/pair.hpp"
+#include "spinlat/mc/state_io.hpp"
+#include "spinlat/terms/radial_exchange.hpp"
+
+namespace spinlat {
+namespace {
+
+/// Exact solution over a time t of dê/dt = −g [ê×B + α ê×(ê×B)] for a constant field B (T):
+/// precession about B by φ = g|B|t and, for α > 0, tan(θ/2) ← tan(θ/2) e^{−αφ} for the angle
+/// θ between ê and B (REFERENCES.md, "Precession of one moment"). The undamped map is a
+/// rotation: exact flow of the sub-Hamiltonian −ê·h for a fixed h.
+inline Vec3 advance_spin(const Vec3& e, const Vec3& B, double g, double alpha, double t) {
+  const double b2 = B.squaredNorm();
+  if (!(b2 > 0.0)) return e;
+  const double b = std::sqrt(b2);
+  const Vec3 n = B * (1.0 / b);
+  const double phi = g * b * t;
+  const double x = n.dot(e);
+  const Vec3 ep = e - x * n;       // part of ê transverse to B
+  const Vec3 q = n.cross(e);       // n × ê = n × ê⊥: ê⊥ turned by +90° about n
+  const double c = std::cos(phi), s = std::sin(phi);
+  const Vec3 perp = c * ep + s * q;
+  Vec3 out;
+  if (alpha == 0.0) {
+    out = x * n + perp;
+  } else {
+    // cos θ' and sin θ' from tan(θ'/2) = k tan(θ/2), k = e^{−αφ}, written without tan(θ/2)
+    // (stable for θ → π): cos θ' = [(1+x) − k²(1−x)]/D, sin θ' = 2k sin θ / D.
+    const double k = std::exp(-alpha * phi);
+    const double k2 = k * k;
+    const double den = (1.0 + x) + k2 * (1.0 - x);
+    const double st = std::sqrt(ep.squaredNorm());
+    if (!(st > 0.0) || !(den > 0.0)) return e;
+    out = ((1.0 + x) - k2 * (1.0 - x)) / den * n + (2.0 * k / den) * perp;  // |perp| = sin θ
+  }
+  // Keep |ê| = 1 at rounding level (the map is norm-preserving in exact arithmetic).
+  return out * (1.0 / std::sqrt(out.squaredNorm()));
+}
+
+/// Mirror of an integer image shift.
+inline bool same_image(const Int3& a, const Int3& b) { return a == b; }
+
+}  // namespace
+
+// ---- construction and term classes ----------------------------------------------------------
+
+SpinLatticeIntegrator::SpinLatticeIntegrator(System& s, Hamiltonian& h, SldSettings settings,
+                                             std::uint64_t seed)
+    : s_(s), h_(h), settings_(std::move(settings)), seed_(seed) {
+  if (!(settings_.dt > 0.0) || !std::isfinite(settings_.dt))
+    throw InputError("sld: 'dt' must be a positive time step (ps)");
+  if (!(settings_.temperature >= 0.0) || !std::isfinite(settings_.temperature))
+    throw InputError("sld: 'temperature' must be >= 0 K");
+  if (!(settings_.lattice_damping >= 0.0) || !std::isfinite(settings_.lattice_damping))
+    throw InputError("sld: 'lattice_damping' must be >= 0 (1/ps)");
+  if (settings_.spin_substeps < 1) throw InputError("sld: 'spin_substeps' must be >= 1");
+  if (settings_.block == 0) throw InputError("sld: noise block size must be positive");
+  const std::size_t nspecies = std::max<std::size_t>(1, s.species_name.size());
+  if (settings_.damping.empty()) settings_.damping = {0.0};
+  if (settings_.damping.size() != 1 && settings_.damping.size() != nspecies)
+    throw InputError("sld: 'damping' needs 1 or " + std::to_string(nspecies) +
+                     " values (one per species), got " + std::to_string(settings_.damping.size()));
+  for (double a : settings_.damping)
+    if (!(a >= 0.0) || !std::isfinite(a)) throw InputError("sld: Gilbert damping must be >= 0");
+  if (h_.skin() <= 0.0) h_.set_skin(settings_.skin > 0.0 ? settings_.skin : 0.5);
+
+  for (std::size_t i = 0; i < s_.size(); ++i)
+    if (!(s_.mass(i) > 0.0))
+      throw InputError("sld: atom " + std::to_string(i) + " (species '" + s_.species_name[s_.species[i]] +
+                       "') has no mass");
+  s_.check_consistent();
+
+  blocks_ = Blocks{s_.size(), settings_.block};
+  noise_ = StreamSet(seed_, StreamPurpose::spin_noise, blocks_.count());
+  lattice_noise_ = StreamSet(seed_, StreamPurpose::lattice_noise, blocks_.count());
+  // Always build the list here, so that its history is known (see save_state).
+  h_.bind(s_);
+  classify_terms();
+  bind_now();
+  compute_forces();
+}
+
+void SpinLatticeIntegrator::bind_now() {
+  built_positions_ = s_.position;
+  built_cell_ = s_.cell.h;
+  ++rebuilds_;
+  rebuild_tables();
+}
+
+SpinLatticeIntegrator::~SpinLatticeIntegrator() = default;
+
+int SpinLatticeIntegrator::thread_count() const {
+  return settings_.threads > 0 ? settings_.threads : omp_get_max_threads();
+}
+
+void SpinLatticeIntegrator::set_temperature(double kelvin) {
+  if (!(kelvin >= 0.0) || !std::isfinite(kelvin)) throw InputError("sld: temperature must be >= 0 K");
+  settings_.temperature = kelvin;
+}
+
+void SpinLatticeIntegrator::classify_terms() {
+  radial_.clear();
+  kernel_terms_.clear();
+  generic_.clear();
+  force_terms_.clear();
+  kernel_dynamic_ = false;
+  for (const auto& tp : h_.terms()) {
+    const Term* t = tp.get();
+    if (!dynamic_cast<const RadialExchange*>(t)) force_terms_.push_back(t);
+    if (dynamic_cast<const EamPotential*>(t) || dynamic_cast<const PairPotential*>(t)) continue;
+    if (const auto* r = dynamic_cast<const RadialExchange*>(t)) {
+      radial_.push_back(r);
+      continue;
+    }
+    SpinKernel probe;
+    probe.reset(s_.size());
+    if (t->add_to_spin_kernel(s_, h_.neighbors(), probe)) {
+      kernel_terms_.push_back(t);
+      kernel_dynamic_ = kernel_dynamic_ || t->depends_on_positions();
+    } else {
+      generic_.push_back(t);
+    }
+  }
+  if (radial_.size() > 32) throw InputError("sld: at most 32 radial exchange terms");
+}
+
+// ---- tables built once per neighbour list ---------------------------------------------------
+
+void SpinLatticeIntegrator::rebuild_tables() {
+  const NeighborList& list = h_.neighbors();
+  const int n = static_cast<int>(s_.size());
+  const double skin = h_.skin();
+
+  // Which list entries each radial term acts on. RadialExchange keeps its species selection
+  // private, so it is read off the term itself: a pair (i, j) counts iff the term reports an
+  // energy change for ê_i when ê_j alone is non-zero and sits at a distance where J ≠ 0. The
+  // selection depends on the two species only; each species pair is probed once.
+  const std::size_t ns = std::max<std::size_t>(1, s_.species_name.size());
+  std::vector<std::vector<signed char>> sel(radial_.size(), std::vector<signed char>(ns * ns, -1));
+  System probe;  // a scratch copy, made only when a probe is needed
+  bool have_probe = false;
+  auto active = [&](std::size_t t, int i, int k) -> bool {
+    const int j = list.index[k];
+    const std::size_t key = static_cast<std::size_t>(s_.species[i]) * ns + s_.species[j];
+    signed char& v = sel[t][key];
+    if (v >= 0) return v != 0;
+    const RadialFunction& f = radial_[t]->function();
+    double r0 = 0.0;
+    for (double frac : {0.5, 0.3, 0.7, 0.9, 0.1}) {
+      const double r = f.inner() + frac * (f.cutoff() - f.inner());
+      if (f(r) != 0.0) { r0 = r; break; }
+    }
+    if (r0 == 0.0) { v = 0; return false; }  // J ≡ 0: the term does nothing
+    if (!have_probe) { probe = s_; have_probe = true; }
+    const Vec3 saved_rj = probe.position[j];
+    const Vec3 shift = s_.cell.h.transpose() * list.image[k].cast<double>();
+    std::fill(probe.spin.begin(), probe.spin.end(), Vec3::Zero());
+    probe.position[j] = s_.position[i] - shift + Vec3(r0, 0.0, 0.0);
+    probe.spin[j] = Vec3::UnitZ();
+    double de = 0.0;
+    try {
+      de = radial_[t]->local_energy_change(probe, list, i, Vec3::UnitZ(), s_.moment[i]);
+    } catch (const NumericalError&) {
+      de = 1.0;  // only an active pair evaluates J (and can fall below a table's range)
+    }
+    probe.position[j] = saved_rj;
+    probe.spin = s_.spin;
+    v = de != 0.0 ? 1 : 0;
+    return v != 0;
+  };
+
+  // Candidate slots: pairs within the radial cutoff plus the skin at this build, so that the
+  // table (and the colouring) stays complete until the next build.
+  slot_offset_.assign(n + 1, 0);
+  slot_neighbor_.clear();
+  std::vector<Int3> slot_image;
+  std::vector<std::uint32_t> slot_terms;
+  for (int i = 0; i < n; ++i) {
+    if (s_.magnetic(i) && !radial_.empty()) {
+      for (int k = list.begin(i); k < list.end(i); ++k) {
+        const int j = list.index[k];
+        if (j == i || !s_.magnetic(j)) continue;  // a self-image only adds a constant
+        std::uint32_t mask = 0;
+        for (std::size_t t = 0; t < radial_.size(); ++t)
+          if (list.distance[k] < radial_[t]->cutoff() + skin && active(t, i, k)) mask |= 1u << t;
+        if (!mask) continue;
+        slot_neighbor_.push_back(j);
+        slot_image.push_back(list.image[k]);
+        slot_terms.push_back(mask);
+      }
+    }
+    slot_offset_[i + 1] = static_cast<int>(slot_neighbor_.size());
+  }
+  slot_J_.assign(slot_neighbor_.size(), 0.0);
+  // Each unordered pair once (from its lower atom), with the slot of its mirror entry.
+  pairs_.clear();
+  for (int i = 0; i < n; ++i)
+    for (int a = slot_offset_[i]; a < slot_offset_[i + 1]; ++a) {
+      const int j = slot_neighbor_[a];
+      if (j < i) continue;
+      int mirror = -1;
+      const Int3 back = -slot_image[a];
+      for (int b = slot_offset_[j]; b < slot_offset_[j + 1]; ++b)
+        if (slot_neighbor_[b] == i && same_image(slot_image[b], back)) { mirror = b; break; }
+      if (mirror < 0) throw std::logic_error("sld: neighbour list without a mirror entry");
+      RadialPair p;
+      p.i = i;
+      p.j = j;
+      p.slot_ij = a;
+      p.slot_ji = mirror;
+      p.image = slot_image[a];
+      p.terms = slot_terms[a];
+      pairs_.push_back(p);
+    }
+  slot_pair_.assign(slot_neighbor_.size(), 0);
+  for (std::size_t p = 0; p < pairs_.size(); ++p) {
+    slot_pair_[pairs_[p].slot_ij] = static_cast<int>(p);
+    slot_pair_[pairs_[p].slot_ji] = ~static_cast<int>(p);
+  }
+  pair_force_.assign(pairs_.size(), Vec3::Zero());
+  pair_energy_.assign(pairs_.size(), 0.0);
+
+  // Position-independent kernel terms are compiled once per list.
+  have_kernel_ = !kernel_terms_.empty();
+  if (have_kernel_) {
+    kernel_.reset(s_.size());
+    for (const Term* t : kernel_terms_) t->add_to_spin_kernel(s_, list, kernel_);
+    kernel_.finalize();
+    if (kernel_.axis_conflict)
+      throw InputError("sld: two uniaxial anisotropies with different axes act on one site");
+  }
+
+  two_stage_ = !generic_.empty() ||
+               (have_kernel_ && (!kernel_.K.empty() || !kernel_.Kc.empty() || kernel_.has_biquadratic));
+
+  // Colouring of the coupling graph: radial slots, kernel pairs and, for generic terms with
+  // a range, every list entry.
+  bool generic_range = false;
+  for (const Term* t : generic_) generic_range = generic_range || t->cutoff() > 0.0;
+  std::vector<int> off(n + 1, 0), nbr;
+  nbr.reserve(slot_neighbor_.size());
+  for (int i = 0; i < n; ++i) {
+    nbr.insert(nbr.end(), slot_neighbor_.begin() + slot_offset_[i], slot_neighbor_.begin() + slot_offset_[i + 1]);
+    if (have_kernel_)
+      nbr.insert(nbr.end(), kernel_.neighbor.begin() + kernel_.offset[i], kernel_.neighbor.begin() + kernel_.offset[i + 1]);
+    if (generic_range)
+      nbr.insert(nbr.end(), list.index.begin() + list.begin(i), list.index.begin() + list.end(i));
+    off[i + 1] = static_cast<int>(nbr.size());
+  }
+  coloring_ = greedy_coloring(off, nbr, s_.magnetic_sites());
+  bth_.assign(s_.size(), Vec3::Zero());
+}
+
+// ---- couplings at the current positions -----------------------------------------------------
+
+void SpinLatticeIntegrator::fill_couplings(std::vector<double>& J, SpinKernel& kernel) const {
+  const long np = static_cast<long>(pairs_.size());
+  const Mat3 ht = s_.cell.h.transpose();
+  J.resize(slot_neighbor_.size());
+  bool bad = false;
+#pragma omp parallel for schedule(static) num_threads(thread_count()) if (np >= long(settings_.parallel_min)) reduction(|| : bad)
+  for (long p = 0; p < np; ++p) {
+    const RadialPair& q = pairs_[p];
+    const Vec3 d = s_.position[q.j] + ht * q.image.cast<double>() - s_.position[q.i];
+    const double r = d.norm();
+    double Jp = 0.0;
+    for (std::size_t t = 0; t < radial_.size(); ++t) {
+      if (!(q.terms >> t & 1u)) continue;
+      double Jt, dJ;
+      if (!radial_[t]->function().evaluate(r, Jt, dJ)) bad = true;
+      Jp += Jt;
+    }
+    J[q.slot_ij] = Jp;
+    J[q.slot_ji] = Jp;
+  }
+  if (bad) throw NumericalError("sld: a pair distance fell below an exchange table's first point");
+  if (kernel_dynamic_) {
+    kernel.reset(s_.size());
+    for (const Term* t : kernel_terms_) t->add_to_spin_kernel(s_, h_.neighbors(), kernel);
+    kernel.finalize();
+  }
+}
+
+Vec3 SpinLatticeIntegrator::field_of(int i, const std::vector<double>& J, const SpinKernel& kernel) const {
+  double x = 0.0, y = 0.0, z = 0.0;
+  const int end = slot_offset_[i + 1];
+  for (int k = slot_offset_[i]; k < end; ++k) {
+    const double Jk = J[k];
+    const Vec3& e = s_.spin[slot_neighbor_[k]];
+    x += Jk * e[0];
+    y += Jk * e[1];
+    z += Jk * e[2];
+  }
+  Vec3 h(x, y, z);
+  if (have_kernel_) h += kernel.field(s_.spin, s_.moment, i);
+  return h;
+}
+
+void SpinLatticeIntegrator::generic_fields(std::vector<Vec3>& out) const {
+  out.assign(s_.size(), Vec3::Zero());
+  if (generic_.empty()) return;
+  std::vector<Vec3> f(s_.size(), Vec3::Zero());
+  Derivatives d;
+  d.magnetic_force = &f;
+  for (const Term* t : generic_) t->compute(s_, h_.neighbors(), d);
+  for (std::size_t i = 0; i < s_.size(); ++i) {
+    if (!s_.magnetic(i)) continue;
+    // −|m|∂E/∂m, transverse part only: the longitudinal part does not turn ê.
+    const Vec3 hi = s_.moment[i] * f[i];
+    out[i] = hi - s_.spin[i].dot(hi) * s_.spin[i];
+  }
+}
+
+// ---- lattice half-steps and forces (dynamics/md.hpp's formulas) --------------------------------
+
+void SpinLatticeIntegrator::kick(double h) {
+  const long n = static_cast<long>(s_.size());
+#pragma omp parallel for schedule(static) num_threads(thread_count()) if (parallel(n))
+  for (long i = 0; i < n; ++i) s_.velocity[i] += (h * units::ftm2v / s_.mass(i)) * force_[i];
+}
+
+void SpinLatticeIntegrator::drift(double h) {
+  const long n = static_cast<long>(s_.size());
+#pragma omp parallel for schedule(static) num_threads(thread_count()) if (parallel(n))
+  for (long i = 0; i < n; ++i) s_.position[i] += h * s_.velocity[i];
+}
+
+void SpinLatticeIntegrator::bath(double h) {
+  // Exact Ornstein-Uhlenbeck step v ← c v + √((1−c²) k_B T/m) ξ, c = e^{−γh} (BAOAB's O,
+  // Leimkuhler & Matthews 2013), with the noise's net momentum removed (mass-weighted).
+  if (!(settings_.lattice_damping > 0.0)) return;
+  const double c1 = std::exp(-settings_.lattice_damping * h);
+  const double c2 = std::sqrt(std::max(0.0, 1.0 - c1 * c1));
+  const double kT = units::k_B * settings_.temperature;
+  const long nb = static_cast<long>(blocks_.count());
+  dv_.resize(s_.size());
+  std::vector<Vec3> block_p(nb, Vec3::Zero());
+  std::vector<double> block_m(nb, 0.0);
+#pragma omp parallel for schedule(static) num_threads(thread_count()) if (nb > 1)
+  for (long b = 0; b < nb; ++b) {
+    Engine& e = lattice_noise_[b];
+    for (std::size_t i = blocks_.begin(b); i < blocks_.end(b); ++i) {
+      const double m = s_.mass(i);
+      dv_[i] = (c2 * std::sqrt(kT / (m * units::mvv2e))) * gaussian3(e);
+      block_p[b] += m * dv_[i];
+      block_m[b] += m;
+    }
+  }
+  Vec3 shift = Vec3::Zero();
+  if (settings_.zero_momentum && s_.size() > 1) {
+    Vec3 p = Vec3::Zero();
+    double m = 0.0;
+    for (long b = 0; b < nb; ++b) {
+      p += block_p[b];
+      m += block_m[b];
+    }
+    shift = p / m;
+  }
+  const long n = static_cast<long>(s_.size());
+#pragma omp parallel for schedule(static) num_threads(thread_count()) if (parallel(n))
+  for (long i = 0; i < n; ++i) s_.velocity[i] = c1 * s_.velocity[i] + (dv_[i] - shift);
+}
+
+void SpinLatticeIntegrator::compute_forces() {
+  using clock = std::chrono::steady_clock;
+  const auto c0 = clock::now();
+  if (h_.update(s_)) bind_now();
+  force_.assign(s_.size(), Vec3::Zero());
+  Derivatives d;
+  d.force = &force_;
+  double e = 0.0;
+  for (const Term* t : force_terms_) e += t->compute(s_, h_.neighbors(), d);
+  const auto c1 = clock::now();
+  e += radial_forces();
+  const auto c2 = clock::now();
+  timers_.forces += std::chrono::duration<double>(c1 - c0).count();
+  timers_.radial += std::chrono::duration<double>(c2 - c1).count();
+  epot_ = e;
+  for (const auto& f : force_)
+    if (!std::isfinite(f.squaredNorm()))
+      throw NumericalError("sld: non-finite force at step " + std::to_string(steps_) +
+                           " (atoms overlapping or time step too large)");
+}
+
+double SpinLatticeIntegrator::radial_forces() {
+  if (pairs_.empty()) return 0.0;
+  const long np = static_cast<long>(pairs_.size());
+  const Mat3 ht = s_.cell.h.transpose();
+  bool bad = false;
+  // Pair energy −J(r) ê_i·ê_j; the force on i is −J'(r) (ê_i·ê_j) r_ij/r, on j its negative.
+#pragma omp parallel for schedule(static) num_threads(thread_count()) if (parallel(np)) reduction(|| : bad)
+  for (long p = 0; p < np; ++p) {
+    const RadialPair& q = pairs_[p];
+    const Vec3 d = s_.position[q.j] + ht * q.image.cast<double>() - s_.position[q.i];
+    const double r = d.norm();
+    double J = 0.0, dJ = 0.0;
+    for (std::size_t t = 0; t < radial_.size(); ++t) {
+      if (!(q.terms >> t & 1u)) continue;
+      double Jt, dJt;
+      if (!radial_[t]->function().evaluate(r, Jt, dJt)) bad = true;
+      J += Jt;
+      dJ += dJt;
+    }
+    const double eij = s_.spin[q.i].dot(s_.spin[q.j]);
+    pair_energy_[p] = -J * eij;
+    pair_force_[p] = (-dJ * eij / r) * d;
+  }
+  if (bad) throw NumericalError("sld: a pair distance fell below an exchange table's first point");
+  const long n = static_cast<long>(s_.size());
+#pragma omp parallel for schedule(static) num_threads(thread_count()) if (parallel(n))
+  for (long i = 0; i < n; ++i) {
+    Vec3 f = Vec3::Zero();
+    for (int k = slot_offset_[i]; k < slot_offset_[i + 1]; ++k) {
+      const int p = slot_pair_[k];
+      if (p >= 0) f += pair_force_[p];
+      else f -= pair_force_[~p];
+    }
+    force_[i] += f;
+  }
+  double e = 0.0;  // fixed order: thread-count independent
+  for (long p = 0; p < np; ++p) e += pair_energy_[p];
+  return e;
+}
+
+double SpinLatticeIntegrator::kinetic_energy() const { return spinlat::kinetic_energy(s_); }
+double SpinLatticeIntegrator::lattice_temperature() const { return spinlat::lattice_temperature(s_); }
+
+Mat3 SpinLatticeIntegrator::virial() const {
+  std::vector<Vec3> f;
+  Mat3 w = Mat3::Zero();
+  Derivatives d;
+  d.force = &f;
+  d.virial = &w;
+  h_.compute(s_, d);
+  return w;
+}
+
+double SpinLatticeIntegrator::pressure_GPa() const { return pressure(s_, virial()) * units::eVA3_to_GPa; }
+
+// ---- the spin sweep --------------------------------------------------------------------------
+
+void SpinLatticeIntegrator::prepare_sites() {
+  const double T = settings_.temperature;
+  const double tau = settings_.dt / settings_.spin_substeps;
+  if (T == prepared_T_ && tau == prepared_tau_ && moment_cache_ == s_.moment) return;
+  site_.assign(s_.size(), SiteConst{});
+  spin_bath_ = false;
+  for (std::size_t i = 0; i < s_.size(); ++i) {
+    const double m = s_.moment[i];
+    if (!(m > 0.0)) continue;
+    const double alpha = settings_.damping.size() == 1 ? settings_.damping[0] : settings_.damping.at(s_.species[i]);
+    SiteConst& c = site_[i];
+    c.alpha = alpha;
+    c.g = units::gamma_e / (1.0 + alpha * alpha);
+    c.inv = 1.0 / (m * units::mu_B);
+    // Evans et al., J. Phys.: Condens. Matter 26, 103202 (2014), Eq. 5, per spin sub-step.
+    c.sigma = std::sqrt(2.0 * alpha * units::k_B * T / (units::gamma_e * m * units::mu_B * tau));
+    spin_bath_ = spin_bath_ || c.sigma > 0.0;
+  }
+  moment_cache_ = s_.moment;
+  prepared_T_ = T;
+  prepared_tau_ = tau;
+}
+
+void SpinLatticeIntegrator::draw_noise() {
+  const long nb = static_cast<long>(blocks_.count());
+#pragma omp parallel for schedule(static) num_threads(thread_count()) if (nb > 1)
+  for (long b = 0; b < nb; ++b) {
+    Engine& e = noise_[b];
+    for (std::size_t i = blocks_.begin(b); i < blocks_.end(b); ++i)
+      bth_[i] = site_[i].sigma > 0.0 ? Vec3(site_[i].sigma * gaussian3(e)) : Vec3::Zero();
+  }
+}
+
+void SpinLatticeIntegrator::move_color(int c, double tau, const Vec3& bext) {
+  const std::vector<int>& sites = coloring_.sites[c];
+  const long count = static_cast<long>(sites.size());
+  const bool generic = !generic_.empty();
+  const bool noise = spin_bath_;
+  const int nt = thread_count();
+  const bool par = count >= long(settings_.parallel_min);
+  if (generic) generic_fields(generic_h_);
+  if (!two_stage_) {
+    // Fields linear in ê_i: the exact flow of the sub-Hamiltonian.
+#pragma omp parallel for schedule(static) num_threads(nt) if (par)
+    for (long k = 0; k < count; ++k) {
+      const int i = sites[k];
+      const SiteConst& sc = site_[i];
+      Vec3 B = sc.inv * field_of(i, slot_J_, kernel_) + bext;
+      if (noise) B += bth_[i];
+      s_.spin[i] = advance_spin(s_.spin[i], B, sc.g, sc.alpha, tau);
+    }
+    return;
+  }
+  // Fields that depend on ê_i itself (anisotropy, biquadratic, generic terms): explicit
+  // midpoint on the sphere. Predict ê(τ/2) with the field at ê(0), then move ê(0) over τ with
+  // the field at the prediction (second order; the noise is the same in both stages, as in
+  // stochastic Heun, which makes the scheme Stratonovich-consistent).
+  if (start_.size() != s_.size()) start_.resize(s_.size());
+#pragma omp parallel for schedule(static) num_threads(nt) if (par)
+  for (long k = 0; k < count; ++k) {
+    const int i = sites[k];
+    const SiteConst& sc = site_[i];
+    Vec3 B = sc.inv * (field_of(i, slot_J_, kernel_) + (generic ? generic_h_[i] : Vec3::Zero())) + bext;
+    if (noise) B += bth_[i];
+    start_[i] = s_.spin[i];
+    s_.spin[i] = advance_spin(s_.spin[i], B, sc.g, sc.alpha, 0.5 * tau);
+  }
+  if (generic) generic_fields(generic_h_);
+#pragma omp parallel for schedule(static) num_threads(nt) if (par)
+  for (long k = 0; k < count; ++k) {
+    const int i = sites[k];
+    const SiteConst& sc = site_[i];
+    Vec3 B = sc.inv * (field_of(i, slot_J_, kernel_) + (generic ? generic_h_[i] : Vec3::Zero())) + bext;
+    if (noise) B += bth_[i];
+    s_.spin[i] = advance_spin(start_[i], B, sc.g, sc.alpha, tau);
+  }
+}
+
+void SpinLatticeIntegrator::sweep(double tau, double t_mid) {
+  const int C = coloring_.colors;
+  if (C == 0) return;
+  const Vec3 bext = settings_.field.at(t_mid);
+  for (int c = 0; c + 1 < C; ++c) move_color(c, 0.5 * tau, bext);
+  move_color(C - 1, tau, bext);
+  for (int c = C - 2; c >= 0; --c) move_color(c, 0.5 * tau, bext);
+}
+
+// ---- one step --------------------------------------------------------------------------------
+
+void SpinLatticeIntegrator::step() {
+  using clock = std::chrono::steady_clock;
+  const auto seconds = [](clock::time_point a, clock::time_point b) {
+    return std::chrono::duration<double>(b - a).count();
+  };
+  const double dt = settings_.dt;
+  const double t0 = time();
+  const auto c0 = clock::now();
+  kick(0.5 * dt);
+  drift(0.5 * dt);
+  bath(dt);  // no-op without friction
+  const auto c1 = clock::now();
+  // Spins at the frozen midpoint positions.
+  fill_couplings(slot_J_, kernel_);
+  prepare_sites();
+  const auto c2 = clock::now();
+  const int ns = settings_.spin_substeps;
+  const double tau = dt / ns;
+  for (int k = 0; k < ns; ++k) {
+    if (spin_bath_) draw_noise();
+    sweep(tau, t0 + (k + 0.5) * tau);
+  }
+  const auto c3 = clock::now();
+  drift(0.5 * dt);
+  const auto c4 = clock::now();
+  compute_forces();  // times itself
+  const auto c5 = clock::now();
+  kick(0.5 * dt);
+  ++steps_;
+  const auto c6 = clock::now();
+  timers_.lattice += seconds(c0, c1) + seconds(c3, c4) + seconds(c5, c6);
+  timers_.couplings += seconds(c1, c2);
+  timers_.spins += seconds(c2, c3);
+}
+
+void SpinLatticeIntegrator::run(long long steps) {
+  for (long long k = 0; k < steps; ++k) step();
+}
+
+// ---- observables -----------------------------------------------------------------------------
+
+std::vector<Vec3> SpinLatticeIntegrator::exchange_field() const {
+  // Couplings at the current positions (slot_J_ holds the last step's midpoint values).
+  std::vector<double> J;
+  SpinKernel dyn;
+  fill_couplings(J, dyn);
+  const SpinKernel& kernel = kernel_dynamic_ ? dyn : kernel_;
+  std::vector<Vec3> g;
+  generic_fields(g);
+  std::vector<Vec3> h(s_.size(), Vec3::Zero());
+  for (std::size_t i = 0; i < s_.size(); ++i)
+    if (s_.magnetic(i)) h[i] = field_of(static_cast<int>(i), J, kernel) + g[i];
+  return h;
+}
+
+double SpinLatticeIntegrator::spin_temperature() const {
+  const std::vector<Vec3> h = exchange_field();
+  const Vec3 bext = settings_.field.at(time());
+  double num = 0.0, den = 0.0;
+  for (std::size_t i = 0; i < s_.size(); ++i) {
+    if (!s_.magnetic(i)) continue;
+    const Vec3 hi = h[i] + s_.moment[i] * units::mu_B * bext;
+    num += s_.spin[i].cross(hi).squaredNorm();
+    den += 2.0 * s_.spin[i].dot(hi);
+  }
+  return den > 0.0 ? num / den / units::k_B : std::numeric_limits<double>::quiet_NaN();
+}
+
+SldEnergies SpinLatticeIntegrator::energies() const {
+  SldEnergies e;
+  Derivatives none;
+  for (const auto& tp : h_.terms()) {
+    const double v = tp->compute(s_, h_.neighbors(), none);
+    if (dynamic_cast<const EamPotential*>(tp.get()) || dynamic_cast<const PairPotential*>(tp.get()))
+      e.lattice += v;
+    else
+      e.magnetic += v;
+  }
+  e.kinetic = kinetic_energy();
+  return e;
+}
+
+// ---- checkpoints -----------------------------------------------------------------------------
+
+namespace {
+
+std::string hex_reals(const std::vector<double>& x) {
+  std::string out;
+  char buf[40];
+  for (double v : x) {
+    std::snprintf(buf, sizeof buf, "%a ", v);  // hexadecimal: exact round trip
+    out += buf;
+  }
+  return out;
+}
+
+std::vector<double> parse_reals(const std::string& text, std::size_t count, const char* what) {
+  std::vector<double> x;
+  x.reserve(count);
+  const char* p = text.c_str();
+  for (std::size_t k = 0; k < count; ++k) {
+    char* end = nullptr;
+    const double v = std::strtod(p, &end);
+    if (end == p) throw InputError(std::string("sld checkpoint: bad or truncated ") + what);
+    x.push_back(v);
+    p = end;
+  }
+  return x;
+}
+
+}  // namespace
+
+std::string SpinLatticeIntegrator::save_state() const {
+  state_io::Writer w("spinlat-sld", 1);
+  w.integer("steps", static_cast<std::uint64_t>(steps_));
+  w.integer("atoms", s_.size());
+  w.integer("block", settings_.block);
+  w.integer("rebuilds", static_cast<std::uint64_t>(rebuilds_));
+  std::vector<double> cell(9), pos;
+  for (int k = 0; k < 9; ++k) cell[k] = built_cell_(k / 3, k % 3);
+  pos.reserve(3 * built_positions_.size());
+  for (const auto& r : built_positions_) pos.insert(pos.end(), {r[0], r[1], r[2]});
+  w.text("built_cell", hex_reals(cell));
+  w.text("built_positions", hex_reals(pos));
+  w.text("spin_noise", noise_.save());
+  w.text("lattice_noise", lattice_noise_.save());
+  return w.str();
+}
+
+void SpinLatticeIntegrator::load_state(const std::string& state) {
+  state_io::Reader r(state, "spinlat-sld", 1);
+  if (r.integer("atoms") != s_.size())
+    throw InputError("sld checkpoint: it holds " + std::to_string(r.integer("atoms")) + " atoms, the system " +
+                     std::to_string(s_.size()));
+  if (r.integer("block") != settings_.block) throw InputError("sld checkpoint: noise block size differs");
+  StreamSet noise, lnoise;
+  noise.load(r.text("spin_noise"));
+  lnoise.load(r.text("lattice_noise"));
+  if (noise.size() != blocks_.count() || lnoise.size() != blocks_.count())
+    throw InputError("sld checkpoint: random streams do not match the system");
+  const std::vector<double> cell = parse_reals(r.text("built_cell"), 9, "cell");
+  const std::vector<double> pos = parse_reals(r.text("built_positions"), 3 * s_.size(), "positions");
+  Mat3 bc;
+  for (int k = 0; k < 9; ++k) bc(k / 3, k % 3) = cell[k];
+  std::vector<Vec3> bp(s_.size());
+  for (std::size_t i = 0; i < s_.size(); ++i) bp[i] = Vec3(pos[3 * i], pos[3 * i + 1], pos[3 * i + 2]);
+
+  noise_ = std::move(noise);
+  lattice_noise_ = std::move(lnoise);
+  steps_ = static_cast<long long>(r.integer("steps"));
+  // Rebuild the list at the configuration it was last built at, so that later rebuilds (and
+  // the order of every sum) happen exactly as in the uninterrupted run.
+  built_positions_ = std::move(bp);
+  built_cell_ = bc;
+  std::swap(s_.position, built_positions_);
+  std::swap(s_.cell.h, built_cell_);
+  h_.bind(s_);
+  rebuild_tables();
+  std::swap(s_.position, built_positions_);
+  std::swap(s_.cell.h, built_cell_);
+  rebuilds_ = static_cast<long>(r.integer("rebuilds"));
+  prepared_T_ = -1.0;
+  compute_forces();
+}
+
+}  // namespace spinlat

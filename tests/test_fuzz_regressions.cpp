@@ -132,12 +132,16 @@ const std::map<std::string, std::string> kOpenBugs = {
     {"extxyz/huge_atom_count.xyz",
      "src/io/extxyz.cpp read_frame: columns are pre-sized to the header's atom count (up to 1e9) "
      "before any atom line is read: bad_alloc / 56 GB allocation from a 12-byte file"},
+    {"extxyz/fuzzer_oom_presized_columns.xyz",
+     "as huge_atom_count.xyz (found by fuzz_extxyz: count 28888882, > 2 GB at extxyz.cpp:268)"},
     {"extxyz/z_float_cast_overflow.xyz",
      "src/io/extxyz.cpp read_frame: static_cast<int>(Z) of a huge I value is undefined (UBSan "
      "float-cast-overflow); range-check before the cast"},
     {"poscar/huge_atom_count.vasp",
      "src/io/poscar.cpp parse_poscar: species_of.insert(counts[g]) before the positions are "
      "checked: bad_alloc for a count of 1e18"},
+    {"poscar/fuzzer_oom_species_of_insert.vasp",
+     "as huge_atom_count.vasp (found by fuzz_poscar: VASP 4 counts, 28 GB at poscar.cpp:221)"},
     {"poscar/count_sum_overflow.vasp",
      "src/io/poscar.cpp parse_poscar: `total += c` overflows long long (UB) for huge counts"},
     {"poscar/magmom_expansion_blowup.vasp",

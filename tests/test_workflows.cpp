@@ -199,3 +199,38 @@ TEST(Guards, NamesStepAtomAndQuantity) {
     EXPECT_NE(std::string(e.what()).find("overlap"), std::string::npos) << e.what();
   }
 }
+
+TEST(Workflow, NveEnergyDriftStopsTheRunWithADiagnostic) {
+  const char* eam = "/usr/share/lammps/examples/SPIN/iron/Fe_Mishin2006.eam.alloy";
+  if (!fs::exists(eam)) GTEST_SKIP() << "needs Debian's lammps-examples (" << eam << ")";
+  const fs::path dir = scratch("drift");
+  const fs::path in = write(dir, "in.toml", std::string(R"(seed = 1
+[structure]
+lattice = "bcc"
+a = 2.8665
+cells = [3, 3, 3]
+species = ["Fe"]
+moment = [2.2]
+lattice_temperature = 600.0
+[[potential]]
+type = "eam"
+file = ")") + eam + R"("
+[[stage]]
+type = "md"
+steps = 400
+dt = 0.02
+[output]
+observables_every = 5
+)");
+  const fs::path out = dir / "out.h5";
+  const Result r = run("run " + in.string() + " -q -o " + out.string());
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("drifted"), std::string::npos) << r.output;
+  // What was measured before the fault is in the file, with the reason.
+  h5::File f = h5::File::open(out.string());
+  EXPECT_GT(f.read_doubles("/observables/total_energy/value").size(), 1u);
+  EXPECT_NE(f.attr_string("/", "error").find("step"), std::string::npos);
+  // The same run with a sane time step passes the guard.
+  EXPECT_EQ(run("run " + in.string() + " -q -o " + (dir / "ok.h5").string() + " --set stage.0.dt=0.001").status, 0);
+  fs::remove_all(dir);
+}

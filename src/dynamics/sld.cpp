@@ -226,6 +226,7 @@ void SpinLatticeIntegrator::rebuild_tables() {
       p.slot_ij = a;
       p.slot_ji = mirror;
       p.image = slot_image[a];
+      p.shift = s_.cell.h.transpose() * p.image.cast<double>();
       p.terms = slot_terms[a];
       pairs_.push_back(p);
     }
@@ -272,13 +273,12 @@ void SpinLatticeIntegrator::rebuild_tables() {
 
 void SpinLatticeIntegrator::fill_couplings(std::vector<double>& J, SpinKernel& kernel) const {
   const long np = static_cast<long>(pairs_.size());
-  const Mat3 ht = s_.cell.h.transpose();
   J.resize(slot_neighbor_.size());
   bool bad = false;
 #pragma omp parallel for schedule(static) num_threads(thread_count()) if (np >= long(settings_.parallel_min)) reduction(|| : bad)
   for (long p = 0; p < np; ++p) {
     const RadialPair& q = pairs_[p];
-    const Vec3 d = s_.position[q.j] + ht * q.image.cast<double>() - s_.position[q.i];
+    const Vec3 d = s_.position[q.j] + q.shift - s_.position[q.i];
     const double r = d.norm();
     double Jp = 0.0;
     for (std::size_t t = 0; t < radial_.size(); ++t) {
@@ -402,13 +402,12 @@ void SpinLatticeIntegrator::compute_forces() {
 double SpinLatticeIntegrator::radial_forces() {
   if (pairs_.empty()) return 0.0;
   const long np = static_cast<long>(pairs_.size());
-  const Mat3 ht = s_.cell.h.transpose();
   bool bad = false;
   // Pair energy −J(r) ê_i·ê_j; the force on i is −J'(r) (ê_i·ê_j) r_ij/r, on j its negative.
 #pragma omp parallel for schedule(static) num_threads(thread_count()) if (parallel(np)) reduction(|| : bad)
   for (long p = 0; p < np; ++p) {
     const RadialPair& q = pairs_[p];
-    const Vec3 d = s_.position[q.j] + ht * q.image.cast<double>() - s_.position[q.i];
+    const Vec3 d = s_.position[q.j] + q.shift - s_.position[q.i];
     const double r = d.norm();
     double J = 0.0, dJ = 0.0;
     for (std::size_t t = 0; t < radial_.size(); ++t) {

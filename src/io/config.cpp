@@ -399,7 +399,8 @@ StageConfig read_stage(Params& p) {
   s.line = p.line();
   reject_unknown(p, {"type", "temperature", "sweeps", "steps", "dt", "damping", "damping_species", "integrator",
                      "lattice_damping", "move", "target_acceptance", "longitudinal", "field", "field_schedule",
-                     "field_end", "field_frequency", "spin_substeps", "md_steps_per_sweep", "tolerance"});
+                     "field_end", "field_frequency", "spin_substeps", "md_steps_per_sweep", "tolerance",
+                     "max_energy_drift"});
   s.type = p.choice("type", {"mc", "hybrid", "llg", "md", "sld", "minimize"});
   const std::string& t = s.type;
   const bool mc = t == "mc" || t == "hybrid";
@@ -425,6 +426,7 @@ StageConfig read_stage(Params& p) {
       {"spin_substeps", t == "sld", "sld stages"},
       {"md_steps_per_sweep", t == "hybrid", "hybrid stages"},
       {"tolerance", t == "minimize", "minimize stages"},
+      {"max_energy_drift", t == "md" || t == "sld" || t == "llg", "md, sld and llg stages"},
   };
   reject_inapplicable(p, uses, "'" + t + "' stages");
 
@@ -448,6 +450,7 @@ StageConfig read_stage(Params& p) {
   if (t == "md") s.integrator = p.choice("integrator", {"verlet", "langevin"}, "verlet");
   if (t == "sld") s.integrator = p.choice("integrator", {"suzuki-trotter"}, "suzuki-trotter");
   if (lattice) s.lattice_damping = non_negative(p, "lattice_damping", 0.0, " 1/ps");
+  if (t == "md" || t == "sld" || t == "llg") s.max_energy_drift = non_negative(p, "max_energy_drift", 0.01, " eV/atom");
   if (mc) {
     s.move = p.choice("move", {"gaussian", "uniform", "flip", "hinzke-nowak"}, "gaussian");
     s.target_acceptance = p.real("target_acceptance", 0.5);

@@ -152,10 +152,19 @@ int run_stages(RunContext& ctx) {
     std::unique_ptr<SpinSpectrumRecorder> spectrum;
     if (c.spectrum && c.spectrum->stage == static_cast<int>(k))
       spectrum = std::make_unique<SpinSpectrumRecorder>(s, *c.spectrum, &h);
+    // Energy-drift guard for conservative dynamics: a time step too large shows up here.
+    const bool conservative = (st.type == "md" && st.lattice_damping == 0.0) ||
+                              (st.type == "llg" && st.damping == 0.0 && st.damping_species.empty() &&
+                               st.field_schedule == "constant");
+    const bool guard_drift = conservative && st.max_energy_drift > 0.0;
+    double energy_start = 0.0;
+    auto total_energy = [&] { return energy_per_atom(h, s) + lattice_kinetic_energy(s) / double(s.size()); };
+    if (guard_drift) energy_start = total_energy();
     long long step = 0;
     if (k == first_stage && first_step > 0) {
       d.load(driver_state);
       if (spectrum) spectrum->load_state(ctx.resume->blob("stages.spectrum"));
+      if (guard_drift) energy_start = ctx.resume->real("stages.energy_start");
       step = first_step;
     }
     auto checkpoint = [&](long long at) {
@@ -169,6 +178,7 @@ int run_stages(RunContext& ctx) {
       store_system(ck, s);
       ck.set_blob("stages.driver", d.save());
       if (spectrum) ck.set_blob("stages.spectrum", spectrum->save_state());
+      if (guard_drift) ck.set_real("stages.energy_start", energy_start);
       ctx.save(ck);
     };
     if (global_step == 0 && obs_every > 0) observe(d, st);
@@ -179,7 +189,14 @@ int run_stages(RunContext& ctx) {
       d.advance(s, st.type == "mc" || st.type == "minimize");
       ++global_step;
       if (d.dynamics) time += d.dt;
-      if (obs_every > 0 && global_step % obs_every == 0) observe(d, st);
+      if (obs_every > 0 && global_step % obs_every == 0) {
+        observe(d, st);
+        if (guard_drift && std::abs(total_energy() - energy_start) > st.max_energy_drift)
+          throw NumericalError("stage " + std::to_string(k) + " (" + st.type + "), step " + std::to_string(global_step) +
+                               ": total energy drifted by " + std::to_string(total_energy() - energy_start) +
+                               " eV/atom (max_energy_drift = " + std::to_string(st.max_energy_drift) +
+                               "); reduce dt");
+      }
       if (traj_every > 0 && global_step % traj_every == 0) traj.write_frame(s, global_step, time);
       progress.update(++work, "stage " + std::to_string(k) + " (" + st.type + ")");
       if (c.output.checkpoint_every > 0 && global_step % c.output.checkpoint_every == 0 && step + 1 < n)

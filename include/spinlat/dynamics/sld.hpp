@@ -172,6 +172,7 @@ class SpinLatticeIntegrator {
     int i = 0, j = 0;         // atoms, i < j
     int slot_ij = 0, slot_ji = 0;
     Int3 image = Int3::Zero();  // r_ij = r_j + image·h − r_i
+    Vec3 shift = Vec3::Zero();  // image·h (Å) for the cell of the last list build
     std::uint32_t terms = 0;    // bit t: radial term t acts on this pair
   };
 

@@ -63,6 +63,10 @@ struct StageConfig {
   long long spin_substeps = 1;       ///< sld: spin steps per lattice step
   long long md_steps_per_sweep = 0;  ///< hybrid: MD steps between MC sweeps
   double tolerance = 1e-6;           ///< minimize: largest force (eV/Å) and torque (eV/μB) to stop at
+  /// Conservative runs (no bath, no damping): stop with a NumericalError when the total energy
+  /// per atom drifts further than this from its value at the start of the stage (eV/atom;
+  /// 0 = no check).
+  double max_energy_drift = 0.01;
   int line = 0;                      ///< line of the [[stage]] table (for messages)
 };
 

@@ -3,15 +3,22 @@ BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 PYTHON ?= /usr/bin/python3
 
-.PHONY: all deps build run test test-unit bench asan clean
+.PHONY: all deps configure build build-all run test test-unit bench asan clean
 
-all: build
+all: build-all
 
 deps:
 	@scripts/install-deps.sh
 
-build: deps
+configure: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release
+
+# The program alone (what `make run` needs).
+build: configure
+	cmake --build $(BUILD) -j $(JOBS) --target spinlat
+
+# The program and every test.
+build-all: configure
 	cmake --build $(BUILD) -j $(JOBS)
 
 # The default example: a Curie-temperature sweep; writes out/default.h5 and out/default.png.
@@ -20,10 +27,10 @@ run: build
 	$(BUILD)/spinlat run inputs/default.toml -o out/default.h5
 	$(PYTHON) analysis/plot_sweep.py out/default.h5 -o out/default.png
 
-test: build
+test: build-all
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
-test-unit: build
+test-unit: build-all
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -L unit
 
 bench: build

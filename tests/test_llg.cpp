@@ -185,13 +185,16 @@ TEST(LLG, SecondOrderForCoupledMoments) {
 }
 
 TEST(LLG, KernelAndGenericPathsAgree) {
-  // Exchange + Zeeman, damping, no noise: the two field evaluations are the same function,
-  // so trajectories agree to round-off.
+  // Exchange + Zeeman (the inline kernel loop), and + uniaxial anisotropy (SpinKernel::field),
+  // damping, no noise: the two field evaluations are the same function, so trajectories
+  // agree to round-off.
+  for (bool with_anisotropy : {false, true})
   for (LLGIntegrator integ : all_integrators()) {
     std::vector<Vec3> out[2];
     for (int g = 0; g < 2; ++g) {
       Model M = sc_heisenberg(4, 0.01, 2.0, 3);
       M.h.add(std::make_unique<TestZeeman>(Vec3(1.0, -2.0, 5.0)));
+      if (with_anisotropy) M.h.add(std::make_unique<TestUniaxial>(0.002, Vec3(1, 1, 0)));
       M.h.bind(M.s);
       LLGSettings p;
       p.integrator = integ;
@@ -204,7 +207,8 @@ TEST(LLG, KernelAndGenericPathsAgree) {
     }
     double m = 0.0;
     for (std::size_t i = 0; i < out[0].size(); ++i) m = std::max(m, (out[0][i] - out[1][i]).norm());
-    std::printf("[measured] kernel vs generic, %s: max |de| = %.3g\n", to_string(integ).c_str(), m);
+    std::printf("[measured] kernel vs generic, %s%s: max |de| = %.3g\n", to_string(integ).c_str(),
+                with_anisotropy ? " (anisotropy)" : "", m);
     EXPECT_LT(m, 1e-11) << to_string(integ);
   }
 }

@@ -47,6 +47,45 @@ class TestZeeman : public Term {
   Vec3 B_;
 };
 
+/// Uniaxial anisotropy E = −K Σ_i (ê_i·n)² (K in eV, n a unit vector); −∂E/∂m_i is the
+/// transverse part of 2K(ê·n)n over |m_i|. Its kernel form makes the kernel non-"simple".
+class TestUniaxial : public Term {
+ public:
+  TestUniaxial(double K, const Vec3& n) : K_(K), n_(n.normalized()) {}
+  std::string type() const override { return "test-uniaxial"; }
+  double compute(const System& s, const NeighborList&, Derivatives& d) const override {
+    double e = 0.0;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+      if (!s.magnetic(i)) continue;
+      const Vec3& ei = s.spin[i];
+      const double c = ei.dot(n_);
+      e -= K_ * c * c;
+      if (d.magnetic_force) {
+        const Vec3 h = 2.0 * K_ * c * n_;
+        (*d.magnetic_force)[i] += (h - ei.dot(h) * ei) / s.moment[i];
+      }
+    }
+    return e;
+  }
+  void add_site_energies(const System& s, const NeighborList&, std::vector<double>& e) const override {
+    for (std::size_t i = 0; i < s.size(); ++i)
+      if (s.magnetic(i)) e[i] -= K_ * std::pow(s.spin[i].dot(n_), 2);
+  }
+  double local_energy_change(const System& s, const NeighborList&, int i, const Vec3& spin_new,
+                             double) const override {
+    return -K_ * (std::pow(spin_new.dot(n_), 2) - std::pow(s.spin[i].dot(n_), 2));
+  }
+  bool add_to_spin_kernel(const System& s, const NeighborList&, SpinKernel& k) const override {
+    for (std::size_t i = 0; i < s.size(); ++i)
+      if (s.magnetic(i)) k.add_uniaxial(static_cast<int>(i), K_, n_);
+    return true;
+  }
+
+ private:
+  double K_;
+  Vec3 n_;
+};
+
 /// Landau on-site energy E = Σ_i (A m² + B m⁴ + C m⁶), m = |m_i| (Ma, Woo & Dudarev 2008).
 class TestLandau : public Term {
  public:

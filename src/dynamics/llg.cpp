@@ -293,6 +293,20 @@ void LLG::run(System& s, long long steps) {
   for (long long k = 0; k < steps; ++k) step(s);
 }
 
+namespace {
+
+/// Local field h_i·inv (T) for one of three compile-time field sources, so that the Heun
+/// loops carry no per-site branch on it: 0 = precomputed generic field, 1 = inline
+/// exchange(+Zeeman) kernel, 2 = SpinKernel::field.
+template <int Mode>
+inline Vec3 local_field(const SpinKernel* k, const std::vector<Vec3>& spin, const std::vector<double>& moment,
+                        const std::vector<Vec3>& generic, std::size_t i, double inv) {
+  if constexpr (Mode == 0) return generic[i];
+  else return kernel_field(*k, Mode == 1, spin, moment, i) * inv;
+}
+
+}  // namespace
+
 // Stochastic Heun (García-Palacios & Lázaro 1998, Eqs. 3.5-3.6; VAMPIRE's scheme):
 //   ê' = norm(ê + Δt f(ê, B(ê) + b)),  ê_new = norm(ê + ½Δt [f(ê, B(ê) + b) + f(ê', B(ê') + b)]),
 // with the same thermal field b in both stages. Second order for the deterministic part.
@@ -300,15 +314,11 @@ void LLG::run(System& s, long long steps) {
 // Each block runs in short passes (noise, update, normalisation) rather than one long loop
 // body: the out-of-order core then overlaps the long-latency square roots and divisions of
 // neighbouring sites, which one ~200-instruction body per site did not allow (~25% faster).
-void LLG::step_heun(System& s) {
-  const SpinKernel* k = kernel_path() ? h_->spin_kernel() : nullptr;
-  const bool simple = simple_kernel(k);
+template <int Mode>
+void LLG::heun_stages(System& s, const SpinKernel* k) {
   const double dt = settings_.dt;
   const Vec3 b0 = settings_.field.at(time()), b1 = settings_.field.at(time() + dt);
-  bth_.resize(n_);
-  pred_.resize(n_);
-  d1_.resize(n_);
-  if (!k) generic_field(s, s.spin, field_);
+  if (Mode == 0) generic_field(s, s.spin, field_);
   const long nb = static_cast<long>(blocks_.count());
   const int nt = threads();
 #pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
@@ -319,14 +329,14 @@ void LLG::step_heun(System& s) {
       const SiteConst& c = site_[i];
       const Vec3& e = s.spin[i];
       if (c.g == 0.0) { pred_[i] = e; continue; }
-      const Vec3 h = k ? Vec3(kernel_field(*k, simple, s.spin, s.moment, i) * c.inv) : field_[i];
+      const Vec3 h = local_field<Mode>(k, s.spin, s.moment, field_, i, c.inv);
       const Vec3 f = llg_rhs(e, h + b0 + bth_[i], c.g, c.alpha);
       d1_[i] = e + (0.5 * dt) * f;  // the corrector's known half
       pred_[i] = e + dt * f;
     }
     normalize_all(&pred_[i0], i1 - i0);  // NaN is caught after the corrector
   }
-  if (!k) generic_field(s, pred_, field_);
+  if (Mode == 0) generic_field(s, pred_, field_);
   int bad = 0;
 #pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1) reduction(+ : bad)
   for (long b = 0; b < nb; ++b) {
@@ -334,13 +344,23 @@ void LLG::step_heun(System& s) {
     for (std::size_t i = i0; i < i1; ++i) {
       const SiteConst& c = site_[i];
       if (c.g == 0.0) continue;
-      const Vec3 h = k ? Vec3(kernel_field(*k, simple, pred_, s.moment, i) * c.inv) : field_[i];
+      const Vec3 h = local_field<Mode>(k, pred_, s.moment, field_, i, c.inv);
       const Vec3 f = llg_rhs(pred_[i], h + b1 + bth_[i], c.g, c.alpha);
       s.spin[i] = d1_[i] + (0.5 * dt) * f;  // normalised below
     }
     bad += normalize_all(&s.spin[i0], i1 - i0);
   }
   if (bad) throw NumericalError("llg: a moment direction became NaN or zero (time step too large?)");
+}
+
+void LLG::step_heun(System& s) {
+  const SpinKernel* k = kernel_path() ? h_->spin_kernel() : nullptr;
+  bth_.resize(n_);
+  pred_.resize(n_);
+  d1_.resize(n_);
+  if (!k) heun_stages<0>(s, k);
+  else if (simple_kernel(k)) heun_stages<1>(s, k);
+  else heun_stages<2>(s, k);
 }
 
 // Depondt & Mertens, J. Phys.: Condens. Matter 21, 336005 (2009): the LLG equation as a

@@ -260,6 +260,9 @@ int run_sweep(RunContext& ctx) {
             metro->set_adaptive(adapt);
             metro->sweep(s);
             if (wolff) {
+              // Clusters per sweep adapt while equilibrating and stay fixed while measuring
+              // (a sweep that stops after N flipped sites would bias the averages).
+              wolff->set_adaptive(adapt);
               if (sw.wolff_per_sweep > 0) wolff->steps(s, sw.wolff_per_sweep);
               else wolff->sweep(s);
             }

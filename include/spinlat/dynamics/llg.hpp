@@ -145,6 +145,8 @@ class LLG {
   void noise_block(long b);
   void draw_noise();
   void step_heun(System& s);
+  template <int Mode>
+  void heun_stages(System& s, const SpinKernel* k);
   void step_depondt(System& s);
   void step_midpoint(System& s);
   void step_longitudinal(System& s);

@@ -122,6 +122,35 @@ TEST(SldSingleSpin, GilbertRelaxationFollowsTanHalfAngleLaw) {
   EXPECT_NEAR(std::remainder(azimuth(s.spin[0]) - expect_phi, 2.0 * units::kPi), 0.0, 1e-12);
 }
 
+TEST(SldSingleSpin, ThermalFieldSamplesLangevinFunction) {
+  // One moment (2.2 μB) in 10 T at 10 K with α = 1: ⟨ê·B̂⟩ = coth(x) − 1/x, x = μ μB B/(k_B T)
+  // (REFERENCES.md). 4000 ps in steps of 0.01 ps (relaxation time ~1 ps); 5σ from 20 blocks.
+  const double B = 10.0, T = 10.0, m = 2.2;
+  System s = single_atom(m, Vec3::UnitX());
+  Hamiltonian h;
+  h.add(std::make_unique<Zeeman>(Vec3(0, 0, B)));
+  SldSettings o;
+  o.dt = 0.01;
+  o.temperature = T;
+  o.damping = {1.0};
+  SpinLatticeIntegrator sld(s, h, o, 12);
+  sld.run(1000);
+  const int blocks = 20, per = 20000;
+  std::vector<double> mean(blocks, 0.0);
+  for (int b = 0; b < blocks; ++b)
+    for (int k = 0; k < per; ++k) {
+      sld.step();
+      mean[b] += s.spin[0][2] / per;
+    }
+  double avg = 0.0, var = 0.0;
+  for (double v : mean) avg += v / blocks;
+  for (double v : mean) var += (v - avg) * (v - avg) / (blocks - 1) / blocks;
+  const double x = m * units::mu_B * B / (units::k_B * T);
+  const double langevin = 1.0 / std::tanh(x) - 1.0 / x;
+  EXPECT_NEAR(avg, langevin, 5.0 * std::sqrt(var));
+  EXPECT_LT(std::sqrt(var), 0.01);
+}
+
 // ---- exchange-coupled crystals ---------------------------------------------------------------
 
 TEST(SldSweep, ConservesSpinEnergyExactlyAtFixedPositions) {

@@ -158,10 +158,10 @@ TEST(SldThermal, SpinBathAloneSamplesBoltzmannOnFrozenLattice) {
 }
 
 TEST(SldThermal, LatticeBathAloneHoldsTheLatticeAtTheBathTemperature) {
-  // Lattice bath only (friction 5/ps, 300 K), undamped moments starting nearly ferromagnetic
-  // (cold): the kinetic temperature equals 300 K while the moments slowly warm through the
-  // exchange forces (no spin bath: precession only). A perfectly aligned state would stay
-  // cold: the total spin is conserved and at its maximum there.
+  // Lattice bath only (friction 20/ps, 300 K), undamped moments starting nearly ferromagnetic:
+  // the kinetic temperature equals 300 K, and the moments only precess: the total spin, which
+  // the isotropic exchange conserves, is untouched by the lattice noise. (That conservation
+  // also keeps such moments cold: near its maximum there are no states to heat into.)
   SKIP_WITHOUT_FE();
   OneThread one;
   const double T = 300.0;
@@ -171,26 +171,27 @@ TEST(SldThermal, LatticeBathAloneHoldsTheLatticeAtTheBathTemperature) {
   SldSettings o;
   o.dt = 2e-4;
   o.temperature = T;
-  o.lattice_damping = 5.0;
+  o.lattice_damping = 20.0;
   SpinLatticeIntegrator sld(s, h, o, 7);
+  Vec3 m0 = Vec3::Zero();
+  for (const auto& e : s.spin) m0 += e;
   sld.run(5000);  // 1 ps
-  const double ts_start = spin_temperature(s, h);
   std::vector<double> tl;
-  for (int k = 0; k < 400; ++k) {  // 10 ps
-    sld.run(125);
+  for (int k = 0; k < 600; ++k) {  // 12 ps
+    sld.run(100);
     tl.push_back(kinetic_temperature(s));
   }
   const Stat TL = block_stat(tl);
-  const double ts_end = spin_temperature(s, h);
-  std::printf("lattice bath only, 300 K: Tl %.1f +- %.1f K; spin temperature %.1f K after 1 ps, %.1f K after 11 ps\n",
-              TL.mean, TL.err, ts_start, ts_end);
+  Vec3 m = Vec3::Zero();
+  for (const auto& e : s.spin) m += e;
+  std::printf("lattice bath only, 300 K: Tl %.1f +- %.1f K; |dM|/N %.1e\n", TL.mean, TL.err, (m - m0).norm() / s.size());
   EXPECT_LT(std::abs(TL.mean - T), 5.0 * TL.err);
   EXPECT_LT(TL.err, 0.02 * T);
-  EXPECT_GT(ts_end, ts_start);  // the moments took up heat from the lattice
+  EXPECT_LT((m - m0).norm() / s.size(), 1e-4);
 }
 
 TEST(SldThermal, BothBathsSampleTheBathTemperatureLikeHybridMonteCarlo) {
-  // NVT at 300 K with both baths (Gilbert α = 0.1, lattice friction 5/ps), dt = 0.2 fs:
+  // NVT at 300 K with both baths (Gilbert α = 0.1, lattice friction 20/ps), dt = 0.2 fs:
   // lattice and spin temperatures equal 300 K within 5σ, and the mean magnetic energy equals
   // that of hybrid Metropolis / Langevin MD at 300 K (the same canonical distribution,
   // sampled by an independent method).
@@ -205,7 +206,7 @@ TEST(SldThermal, BothBathsSampleTheBathTemperatureLikeHybridMonteCarlo) {
     o.dt = 2e-4;
     o.temperature = T;
     o.damping = {0.1};
-    o.lattice_damping = 5.0;
+    o.lattice_damping = 20.0;
     SpinLatticeIntegrator sld(s, h, o, 2);
     sld.run(10000);  // 2 ps
     std::vector<double> tl, num, den, em;

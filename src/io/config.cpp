@@ -400,7 +400,7 @@ StageConfig read_stage(Params& p) {
   reject_unknown(p, {"type", "temperature", "sweeps", "steps", "dt", "damping", "damping_species", "integrator",
                      "lattice_damping", "move", "target_acceptance", "longitudinal", "field", "field_schedule",
                      "field_end", "field_frequency", "spin_substeps", "md_steps_per_sweep", "tolerance",
-                     "max_energy_drift"});
+                     "max_energy_drift", "longitudinal_damping"});
   s.type = p.choice("type", {"mc", "hybrid", "llg", "md", "sld", "minimize"});
   const std::string& t = s.type;
   const bool mc = t == "mc" || t == "hybrid";
@@ -419,14 +419,16 @@ StageConfig read_stage(Params& p) {
       {"move", mc, "mc and hybrid stages"},
       {"target_acceptance", mc, "mc and hybrid stages"},
       {"longitudinal", t != "md" && t != "minimize", "mc, hybrid, llg and sld stages"},
-      {"field", true, ""},
-      {"field_schedule", t != "minimize", "mc, hybrid, llg, md and sld stages"},
-      {"field_end", t != "minimize", "stages with field_schedule = 'ramp'"},
-      {"field_frequency", t != "minimize", "stages with field_schedule = 'rotating'"},
+      // A stage field drives spin dynamics; static fields for any stage: a `zeeman` potential.
+      {"field", spin_dynamics, "llg and sld stages (use a [[potential]] of type 'zeeman' for a static field)"},
+      {"field_schedule", spin_dynamics, "llg and sld stages"},
+      {"field_end", spin_dynamics, "stages with field_schedule = 'ramp'"},
+      {"field_frequency", spin_dynamics, "stages with field_schedule = 'rotating'"},
       {"spin_substeps", t == "sld", "sld stages"},
       {"md_steps_per_sweep", t == "hybrid", "hybrid stages"},
-      {"tolerance", t == "minimize", "minimize stages"},
+      {"tolerance", false, "no stage (minimize runs a fixed number of zero-temperature sweeps)"},
       {"max_energy_drift", t == "md" || t == "sld" || t == "llg", "md, sld and llg stages"},
+      {"longitudinal_damping", spin_dynamics, "llg and sld stages"},
   };
   reject_inapplicable(p, uses, "'" + t + "' stages");
 
@@ -450,6 +452,7 @@ StageConfig read_stage(Params& p) {
   if (t == "md") s.integrator = p.choice("integrator", {"verlet", "langevin"}, "verlet");
   if (t == "sld") s.integrator = p.choice("integrator", {"suzuki-trotter"}, "suzuki-trotter");
   if (lattice) s.lattice_damping = non_negative(p, "lattice_damping", 0.0, " 1/ps");
+  if (spin_dynamics) s.longitudinal_damping = non_negative(p, "longitudinal_damping", 0.01, "");
   if (t == "md" || t == "sld" || t == "llg") s.max_energy_drift = non_negative(p, "max_energy_drift", 0.01, " eV/atom");
   if (mc) {
     s.move = p.choice("move", {"gaussian", "uniform", "flip", "hinzke-nowak"}, "gaussian");

@@ -130,6 +130,7 @@ int run_stages(RunContext& ctx) {
       ls.damping = st.damping_species.empty() ? std::vector<double>{st.damping} : st.damping_species;
       ls.field = field_of(st);
       ls.longitudinal = st.longitudinal;
+      ls.longitudinal_damping = st.longitudinal_damping;
       d.llg = std::make_unique<LLG>(h, s, ls, derive_seed(c.seed, StreamPurpose::spin_noise, k));
       d.dynamics = true;
       d.dt = st.dt;

@@ -56,6 +56,7 @@ struct StageConfig {
   std::string move = "gaussian";     ///< mc: uniform, gaussian, flip, hinzke-nowak
   double target_acceptance = 0.5;    ///< mc gaussian move width adaptation
   bool longitudinal = false;         ///< mc/llg: also sample moment sizes (Landau terms)
+  double longitudinal_damping = 0.01;///< llg/sld: longitudinal damping (docs/spin-dynamics.md)
   Vec3 field = Vec3::Zero();         ///< T, an extra external field for this stage
   std::string field_schedule = "constant";  ///< constant, ramp, rotating
   Vec3 field_end = Vec3::Zero();     ///< ramp: field at the end of the stage (T)

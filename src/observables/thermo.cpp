@@ -76,9 +76,17 @@ ThermoEstimate ThermoAccumulator::estimate() const {
   const bool binned = energy_.binning().converged && order_.binning().converged;
   t.converged = binned && target >= kMinBlocks && te.converged && tp.converged;
   if (!t.converged) {
+    // Say which check failed: a short run, or an error estimate whose convergence could not
+    // be confirmed (binning plateau or Sokal window) although the run is long.
     std::ostringstream w;
-    w << "run too short for its autocorrelation time (" << t.samples << " samples, tau_int "
-      << t.tau_int << "): error bars are lower bounds";
+    if (target < kMinBlocks)
+      w << "run too short for its autocorrelation time (" << t.samples << " samples, tau_int " << t.tau_int
+        << "): error bars are lower bounds";
+    else if (!binned)
+      w << "binning analysis shows no plateau (" << t.samples << " samples, tau_int " << t.tau_int
+        << "): error bars may be underestimated";
+    else
+      w << "autocorrelation window did not converge (tau_int " << t.tau_int << "): error bars may be underestimated";
     t.warning = w.str();
   }
   if (nb < 2) return t;

@@ -124,37 +124,9 @@ const std::map<std::string, std::function<void(const fs::path&)>> kReaders = {
     {"toml", read_toml}, {"extxyz", read_xyz}, {"poscar", read_pos}, {"eam", read_eam}, {"checkpoint", read_ckpt}};
 
 /// reader/file → the open bug (docs/reliability.md, "Findings"). Delete an entry once fixed.
-const std::map<std::string, std::string> kOpenBugs = {
-    {"extxyz/huge_atom_count.xyz",
-     "src/io/extxyz.cpp read_frame: columns are pre-sized to the header's atom count (up to 1e9) "
-     "before any atom line is read: bad_alloc / 56 GB allocation from a 12-byte file"},
-    {"extxyz/fuzzer_oom_presized_columns.xyz",
-     "as huge_atom_count.xyz (found by fuzz_extxyz: count 28888882, > 2 GB at extxyz.cpp:268)"},
-    {"extxyz/z_float_cast_overflow.xyz",
-     "src/io/extxyz.cpp read_frame: static_cast<int>(Z) of a huge I value is undefined (UBSan "
-     "float-cast-overflow); range-check before the cast"},
-    {"poscar/huge_atom_count.vasp",
-     "src/io/poscar.cpp parse_poscar: species_of.insert(counts[g]) before the positions are "
-     "checked: bad_alloc for a count of 1e18"},
-    {"poscar/fuzzer_oom_species_of_insert.vasp",
-     "as huge_atom_count.vasp (found by fuzz_poscar: VASP 4 counts, 28 GB at poscar.cpp:221)"},
-    {"poscar/count_sum_overflow.vasp",
-     "src/io/poscar.cpp parse_poscar: `total += c` overflows long long (UB) for huge counts"},
-    {"poscar/magmom_expansion_blowup.vasp",
-     "src/io/poscar.cpp expand_vasp_list: each n*value may expand to 1e8 entries with no bound on "
-     "the total: 32 GB from a 533-byte file"},
-    {"eam/fuzzer_element_count_overflow.eam.alloy",
-     "as element_count_overflow.eam.alloy (found by fuzz_eam: 80-digit count, strtol saturates)"},
-    {"eam/fuzzer_oom_nrho_truncated.eam.alloy",
-     "as huge_nrho.eam.alloy (found by fuzz_eam: Nrho token '577777777<NUL>7' is read as "
-     "577777777 because strtol stops at the embedded NUL; 4.6 GB reserved at eam.cpp:103)"},
-    {"eam/huge_nrho.eam.alloy",
-     "src/lattice/eam.cpp Reader::values: out.reserve(count) with count = Nrho/Nr from the file "
-     "(up to 2^31-1): a 16 GB reservation before any value is read"},
-    {"eam/element_count_overflow.eam.alloy",
-     "src/lattice/eam.cpp read_eam_file: `ne + 1` overflows long (UB) for an element count of "
-     "LONG_MAX; strtol's ERANGE is not checked"},
-};
+// All reported bugs are fixed (see docs/reliability.md): every reproducer must end in an
+// InputError.
+const std::map<std::string, std::string> kOpenBugs = {};
 
 bool strict() {
   const char* s = std::getenv("SPINLAT_FUZZ_STRICT");

@@ -227,6 +227,26 @@ TEST(SldSweep, SpeciesSelectionOfRadialExchangeIsHonoured) {
   EXPECT_EQ(sld.coloring().color[0], sld.coloring().color[1]);
 }
 
+TEST(SldSweep, TinyCellCountsSelfImageEnergy) {
+  // One conventional bcc cell (a = 2.8665 Å < cutoff 3.4 Å): each moment couples to its own
+  // periodic images, a constant the pair table leaves out; the energy still equals the
+  // Hamiltonian's and is conserved.
+  System s = build_supercell(standard_lattice("bcc", 2.8665, 0.0, {"Fe"}, {2.2}), Int3(1, 1, 1));
+  s.species_mass = {55.845};
+  set_spins_random(s, 2);
+  set_velocities(s, 300.0, 2);
+  Hamiltonian h;
+  h.add(std::make_unique<RadialExchange>("bethe-slater", iron_exchange()));
+  SldSettings o;
+  o.dt = 1e-4;
+  SpinLatticeIntegrator sld(s, h, o, 1);
+  EXPECT_NEAR(sld.potential_energy(), h.energy(s), 1e-12);
+  const double e0 = sld.total_energy();
+  sld.run(1000);
+  EXPECT_NEAR(sld.potential_energy(), h.energy(s), 1e-12);
+  EXPECT_NEAR(sld.total_energy(), e0, 1e-8);
+}
+
 TEST(SldIron, TimeReversible) {
   // The splitting is symmetric: running forward, reversing velocities and moments (time
   // reversal of precession: ê → −ê), and running again returns to the start to rounding.

@@ -5,9 +5,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <limits>
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
 #include <stdexcept>
 
 #include "spinlat/core/error.hpp"
@@ -53,9 +53,6 @@ inline Vec3 advance_spin(const Vec3& e, const Vec3& B, double g, double alpha, d
   // Keep |ê| = 1 at rounding level (the map is norm-preserving in exact arithmetic).
   return out * (1.0 / std::sqrt(out.squaredNorm()));
 }
-
-/// Mirror of an integer image shift.
-inline bool same_image(const Int3& a, const Int3& b) { return a == b; }
 
 }  // namespace
 
@@ -178,7 +175,9 @@ void SpinLatticeIntegrator::rebuild_tables() {
     try {
       de = radial_[t]->local_energy_change(probe, list, i, Vec3::UnitZ(), s_.moment[i]);
     } catch (const NumericalError&) {
-      de = 1.0;  // only an active pair evaluates J (and can fall below a table's range)
+      // Another pair of i lies below an exchange table's range: the term acts on i, and the
+      // run stops at its first force evaluation anyway.
+      de = 1.0;
     }
     probe.position[j] = saved_rj;
     probe.spin = s_.spin;
@@ -218,7 +217,7 @@ void SpinLatticeIntegrator::rebuild_tables() {
       int mirror = -1;
       const Int3 back = -slot_image[a];
       for (int b = slot_offset_[j]; b < slot_offset_[j + 1]; ++b)
-        if (slot_neighbor_[b] == i && same_image(slot_image[b], back)) { mirror = b; break; }
+        if (slot_neighbor_[b] == i && slot_image[b] == back) { mirror = b; break; }
       if (mirror < 0) throw std::logic_error("sld: neighbour list without a mirror entry");
       RadialPair p;
       p.i = i;
@@ -237,6 +236,23 @@ void SpinLatticeIntegrator::rebuild_tables() {
   }
   pair_force_.assign(pairs_.size(), Vec3::Zero());
   pair_energy_.assign(pairs_.size(), 0.0);
+
+  // A moment's coupling to its own periodic images (cells shorter than the cutoff) adds a
+  // constant −J(|n·h|) ê_i·ê_i per image pair, which the pair table leaves out: take it, once
+  // per build, as the difference between the terms' energy and the table's.
+  self_energy_ = 0.0;
+  bool self_images = false;
+  for (int i = 0; i < n && !radial_.empty(); ++i)
+    for (int k = list.begin(i); k < list.end(i); ++k)
+      for (const RadialExchange* t : radial_)
+        self_images = self_images || (list.index[k] == i && list.distance[k] < t->cutoff());
+  if (self_images) {
+    Derivatives none;
+    double full = 0.0;
+    for (const RadialExchange* t : radial_) full += t->compute(s_, list, none);
+    force_.assign(s_.size(), Vec3::Zero());  // scratch here: compute_forces() refills it
+    self_energy_ = full - radial_forces();
+  }
 
   // Position-independent kernel terms are compiled once per list.
   have_kernel_ = !kernel_terms_.empty();
@@ -400,7 +416,7 @@ void SpinLatticeIntegrator::compute_forces() {
 }
 
 double SpinLatticeIntegrator::radial_forces() {
-  if (pairs_.empty()) return 0.0;
+  if (pairs_.empty()) return self_energy_;
   const long np = static_cast<long>(pairs_.size());
   bool bad = false;
   // Pair energy −J(r) ê_i·ê_j; the force on i is −J'(r) (ê_i·ê_j) r_ij/r, on j its negative.
@@ -433,7 +449,7 @@ double SpinLatticeIntegrator::radial_forces() {
     }
     force_[i] += f;
   }
-  double e = 0.0;  // fixed order: thread-count independent
+  double e = self_energy_;  // fixed order: thread-count independent
   for (long p = 0; p < np; ++p) e += pair_energy_[p];
   return e;
 }

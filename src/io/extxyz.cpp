@@ -264,11 +264,8 @@ bool read_frame(Reader& r, Frame& frame) {
   std::size_t width = 0;
   for (const auto& p : props) width += static_cast<std::size_t>(p.columns);
 
-  // Column storage, filled atom by atom.
-  std::vector<std::string> species(n);
-  std::vector<Vec3> pos(n);
-  std::vector<Vec3> mdir(n, Vec3::Zero());
-  std::vector<double> msize(n, 0.0);
+  // Column storage, filled atom by atom (nothing is sized from the header's atom count before
+  // the atom lines are read: a corrupt count must not allocate gigabytes).
   std::vector<std::vector<double>> numeric(props.size());
   std::vector<std::vector<std::string>> text(props.size());
 
@@ -300,6 +297,11 @@ bool read_frame(Reader& r, Frame& frame) {
     }
   }
 
+  std::vector<std::string> species(n);
+  std::vector<Vec3> pos(n);
+  std::vector<Vec3> mdir(n, Vec3::Zero());
+  std::vector<double> msize(n, 0.0);
+
   // The System: species by first appearance, positions, moments.
   System& sys = frame.system;
   if (has_lattice) {
@@ -323,7 +325,8 @@ bool read_frame(Reader& r, Frame& frame) {
       species = text[k];
     } else if (it == z_col && species_col == props.end()) {
       for (std::size_t i = 0; i < n; ++i) {
-        const std::string sym = element_symbol(static_cast<int>(numeric[k][i]));
+        const double z = numeric[k][i];
+        const std::string sym = (z >= 1 && z <= 118) ? element_symbol(static_cast<int>(z)) : std::string();
         if (sym.empty())
           throw InputError(r.name, "Z", header_line + 1 + static_cast<int>(i), "not an atomic number: " + shortest(numeric[k][i]));
         species[i] = sym;

@@ -96,6 +96,9 @@ std::vector<double> expand_vasp_list(const std::string& text, const std::string&
     long long n = 0;
     if (!parse_count(t.substr(0, star), n) || n < 1 || n > 100000000 || !parse_number(t.substr(star + 1), v))
       throw InputError(name, "MAGMOM", line, "'" + t + "' is not of the form count*value");
+    // A MAGMOM list never needs more entries than a POSCAR can hold atoms.
+    if (out.size() + static_cast<std::size_t>(n) > 10000000u)
+      throw InputError(name, "MAGMOM", line, "the list expands to more than 10^7 entries");
     out.insert(out.end(), static_cast<std::size_t>(n), v);
   }
   return out;
@@ -204,8 +207,18 @@ Frame parse_poscar(std::istream& in, const std::string& name, const std::vector<
   const bool cartesian = m == 'C' || m == 'c' || m == 'K' || m == 'k';
   ++k;
 
+  // Bound every count by the lines left before adding (no overflow, no huge allocation).
+  const long long lines_left = static_cast<long long>(L.text.size()) - static_cast<long long>(k);
   long long total = 0;
-  for (long long c : counts) total += c;
+  for (long long c : counts) {
+    if (c < 0 || c > lines_left || total + c > lines_left) {
+      const long long have = std::max(0LL, lines_left);
+      L.fail(static_cast<int>(L.text.size()), "file ends after " + std::to_string(have) + " of the " +
+                                                  (c > (1LL << 60) ? "more than " + std::to_string(have) : std::to_string(total + c)) +
+                                                  " atom positions");
+    }
+    total += c;
+  }
   Frame frame;
   frame.line = 1;
   System& sys = frame.system;

@@ -93,14 +93,17 @@ class TableReader {
   long integer(const std::string& tok, int line, const std::string& what) const {
     const char* b = tok.c_str();
     char* e = nullptr;
+    errno = 0;
     const long v = std::strtol(b, &e, 10);
-    if (e == b || *e != '\0')
+    if (e == b || *e != '\0' || e != b + tok.size())  // also rejects an embedded NUL
       throw InputError(path_, "", line, "expected an integer " + what + ", found '" + tok + "'");
+    // Table sizes and counts beyond 10^8 are corrupt files, not potentials.
+    if (errno == ERANGE || v > 100000000L || v < -100000000L)
+      throw InputError(path_, "", line, "integer " + what + " out of range: '" + tok + "'");
     return v;
   }
   std::vector<double> values(std::size_t count, const std::string& what) {
-    std::vector<double> out;
-    out.reserve(count);
+    std::vector<double> out;  // no reserve(count): a corrupt count must not allocate gigabytes
     while (out.size() < count) {
       int line = 0;
       const auto t = tokens(what + " (" + std::to_string(count) + " values, " + std::to_string(out.size()) +
@@ -153,7 +156,7 @@ EamFile read_eam_file(const std::string& path, const std::string& format_in) {
   int line = 0;
   auto t = rd.tokens("the element line (count and names)", line);
   const long ne = rd.integer(t[0], line, "element count");
-  if (ne < 1 || static_cast<long>(t.size()) != ne + 1)
+  if (ne < 1 || static_cast<long>(t.size()) - 1 != ne)
     throw InputError(path, "", line,
                      "element line must give a positive count followed by that many names, found '" +
                          std::to_string(t.size() - 1) + "' names for count " + t[0]);

@@ -166,7 +166,7 @@ TEST(SldIronPhysics, NveNoSecularDriftOverTenPicoseconds) {
 TEST(SldIronPhysics, HotSpinsHeatColdLatticeUntilTemperaturesMeet) {
   // NVE: random spins (infinitely hot) on a lattice at 10 K, dt = 0.2 fs. The exchange forces
   // carry energy into the lattice and the spin temperature falls towards the lattice
-  // temperature (relaxation time ~4 ps here); compared over 12-20 ps. The total energy stays
+  // temperature (relaxation time ~5 ps here); compared over 12-20 ps. The total energy stays
   // constant, and so does the total spin Σ ê_i: the isotropic exchange is invariant under
   // global spin rotations, so the moments thermalise at fixed magnetisation (here |M|/N ≈ 0.1,
   // far below the ordered value). That constrained state is not canonical, and for 54 atoms

@@ -181,7 +181,8 @@ class SpinLatticeIntegrator {
   void bind_now();                 // (re)builds the list here and records it
   /// J(r) of every slot at the current positions; the kernel too when it depends on them.
   void fill_couplings(std::vector<double>& J, SpinKernel& kernel) const;
-  /// Radial exchange energy and forces (added to force_) at the current positions.
+  /// Radial exchange energy and forces (added to force_) at the current positions; force_
+  /// must be sized.
   double radial_forces();
   void kick(double h);
   void drift(double h);
@@ -224,6 +225,7 @@ class SpinLatticeIntegrator {
   std::vector<RadialPair> pairs_;
   std::vector<Vec3> pair_force_; // force on pair.i (pair.j gets its negative)
   std::vector<double> pair_energy_;
+  double self_energy_ = 0.0;     // radial coupling of moments to their own images (constant)
   bool have_kernel_ = false;
   SpinKernel kernel_;
 

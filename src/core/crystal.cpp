@@ -111,6 +111,12 @@ int pattern_sign(const Lattice& lattice, int x, int y, int z, std::size_t b) {
 System build_supercell(const Lattice& lattice, const Int3& cells, bool antiferro) {
   for (int k = 0; k < 3; ++k)
     if (cells[k] < 1) throw InputError("cells must be positive integers, got " + std::to_string(cells[k]));
+  // ~200 bytes per atom: 10^8 atoms is already 20 GB, beyond a single node's run.
+  const double atoms = double(cells[0]) * double(cells[1]) * double(cells[2]) * double(lattice.basis.size());
+  if (atoms > 1e8)
+    throw InputError("cells " + std::to_string(cells[0]) + "x" + std::to_string(cells[1]) + "x" +
+                     std::to_string(cells[2]) + " would make " + std::to_string(static_cast<long long>(atoms)) +
+                     " atoms; spinlat runs at most 10^8 atoms in one process");
   System s;
   s.cell.h = lattice.cell;
   for (int k = 0; k < 3; ++k) s.cell.h.row(k) *= cells[k];

@@ -32,7 +32,7 @@ usage:
   spinlat validate INPUT.toml [--set KEY=VALUE ...]
   spinlat eval INPUT.toml FRAMES.xyz -o OUT.xyz
   spinlat train CONFIG.toml
-  spinlat bench [mc|llg|md|all] [--quick] [--threads N]
+  spinlat bench [mc|llg|md|sld|all] [--quick] [--threads N]
   spinlat --version | --help
 
 run       runs every stage (and the sweep) of an input, writing HDF5 as it goes; SIGINT/SIGTERM

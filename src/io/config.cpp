@@ -418,7 +418,7 @@ StageConfig read_stage(Params& p) {
       {"lattice_damping", lattice, "md, sld and hybrid stages"},
       {"move", mc, "mc and hybrid stages"},
       {"target_acceptance", mc, "mc and hybrid stages"},
-      {"longitudinal", t != "md" && t != "minimize", "mc, hybrid, llg and sld stages"},
+      {"longitudinal", t == "mc" || t == "hybrid" || t == "llg", "mc, hybrid and llg stages"},
       // A stage field drives spin dynamics; static fields for any stage: a `zeeman` potential.
       {"field", spin_dynamics, "llg and sld stages (use a [[potential]] of type 'zeeman' for a static field)"},
       {"field_schedule", spin_dynamics, "llg and sld stages"},
@@ -460,7 +460,7 @@ StageConfig read_stage(Params& p) {
     p.require(s.target_acceptance > 0.0 && s.target_acceptance < 1.0, "target_acceptance",
               "must lie strictly between 0 and 1, got " + num(s.target_acceptance));
   }
-  if (t != "md" && t != "minimize") s.longitudinal = p.boolean("longitudinal", false);
+  if (t == "mc" || t == "hybrid" || t == "llg") s.longitudinal = p.boolean("longitudinal", false);
   if (p.has("field")) s.field = p.vec3("field");
   if (t != "minimize") {
     s.field_schedule = p.choice("field_schedule", {"constant", "ramp", "rotating"}, "constant");

@@ -8,14 +8,15 @@
 #include "spinlat/core/error.hpp"
 #include "spinlat/dynamics/llg_bench.hpp"
 #include "spinlat/dynamics/md_bench.hpp"
+#include "spinlat/dynamics/sld_bench.hpp"
 #include "spinlat/mc/bench.hpp"
 
 namespace spinlat {
 
 int run_benchmarks(const BenchOptions& o, std::ostream& out) {
   const bool all = o.which == "all";
-  if (!all && o.which != "mc" && o.which != "llg" && o.which != "md") {
-    out << "unknown benchmark '" << o.which << "' (expected mc, llg, md or all)\n";
+  if (!all && o.which != "mc" && o.which != "llg" && o.which != "md" && o.which != "sld") {
+    out << "unknown benchmark '" << o.which << "' (expected mc, llg, md, sld or all)\n";
     return 2;
   }
   std::vector<int> threads;
@@ -54,6 +55,19 @@ int run_benchmarks(const BenchOptions& o, std::ostream& out) {
                         benchmark_md(atoms, t, steps));
         } catch (const InputError& e) {
           std::snprintf(line, sizeof line, "md   skipped: %s\n", e.what());
+        }
+        out << line << std::flush;
+      }
+  }
+  if (all || o.which == "sld") {
+    for (int atoms : {2000, 16000})
+      for (int t : threads) {
+        const int steps = o.quick ? 3 : (atoms == 2000 ? 200 : 30);
+        try {
+          std::snprintf(line, sizeof line, "sld  Fe EAM+Bethe-Slater  %5d atoms  threads %d  %10.3e atom-steps/s\n", atoms, t,
+                        benchmark_sld(atoms, t, steps));
+        } catch (const InputError& e) {
+          std::snprintf(line, sizeof line, "sld  skipped: %s\n", e.what());
         }
         out << line << std::flush;
       }

@@ -7,6 +7,8 @@
 #include "spinlat/core/units.hpp"
 #include "spinlat/dynamics/llg.hpp"
 #include "spinlat/dynamics/md.hpp"
+#include "spinlat/dynamics/sld.hpp"
+#include "spinlat/dynamics/sld_hybrid.hpp"
 #include "spinlat/io/hdf5_trajectory.hpp"
 #include "spinlat/mc/metropolis.hpp"
 #include "spinlat/observables/order.hpp"
@@ -34,6 +36,8 @@ struct StageDriver {
   std::unique_ptr<MetropolisSampler> mc;
   std::unique_ptr<LLG> llg;
   std::unique_ptr<LatticeIntegrator> md;
+  std::unique_ptr<SpinLatticeIntegrator> sld;
+  std::unique_ptr<HybridMcMd> hybrid;
   bool dynamics = false;
   double dt = 0.0;
 
@@ -43,12 +47,25 @@ struct StageDriver {
       mc->sweep(s);
     } else if (llg) {
       llg->step(s);
+    } else if (sld) {
+      sld->step();
+    } else if (hybrid) {
+      hybrid->sweep(adapt);
     } else {
       md->step();
     }
   }
-  std::string save() const { return mc ? mc->save_state() : llg ? llg->save_state() : md->save_state(); }
-  void load(const std::string& st) { mc ? mc->load_state(st) : llg ? llg->load_state(st) : md->load_state(st); }
+  std::string save() const {
+    return mc ? mc->save_state() : llg ? llg->save_state() : sld ? sld->save_state()
+                                 : hybrid ? hybrid->save_state() : md->save_state();
+  }
+  void load(const std::string& st) {
+    if (mc) mc->load_state(st);
+    else if (llg) llg->load_state(st);
+    else if (sld) sld->load_state(st);
+    else if (hybrid) hybrid->load_state(st);
+    else md->load_state(st);
+  }
 };
 
 }  // namespace
@@ -75,16 +92,17 @@ int run_stages(RunContext& ctx) {
     traj.truncate_after(global_step);
   }
   long long total = 0;
-  for (const auto& st : c.stages) total += st.type == "mc" ? st.sweeps : st.steps;
+  const auto work_of = [](const StageConfig& st) { return st.type == "mc" || st.type == "hybrid" ? st.sweeps : st.steps; };
+  for (const auto& st : c.stages) total += work_of(st);
   Progress progress("stages", total, ctx.options.quiet);
   long long work = 0;
-  for (std::size_t k = 0; k < first_stage; ++k) work += c.stages[k].type == "mc" ? c.stages[k].sweeps : c.stages[k].steps;
+  for (std::size_t k = 0; k < first_stage; ++k) work += work_of(c.stages[k]);
   work += first_step;
 
   const long long obs_every = c.output.observables_every, traj_every = c.output.trajectory_every;
   auto observe = [&](const StageDriver& d, const StageConfig& st) {
     check_state(s, global_step);
-    if (d.md) check_overlaps(s, global_step);
+    if (d.md || d.sld || d.hybrid) check_overlaps(s, global_step);
     const double n = double(s.size());
     std::vector<std::pair<std::string, double>> v;
     const double epot = energy_per_atom(h, s);
@@ -99,6 +117,15 @@ int run_stages(RunContext& ctx) {
     }
     v.push_back({"lattice_temperature", kinetic_temperature(s)});
     if (d.mc) v.push_back({"acceptance", d.mc->acceptance()});
+    if (d.sld || d.md || d.hybrid) {
+      const double pressure = d.sld ? d.sld->pressure_GPa() : d.md ? d.md->pressure_GPa() : d.hybrid->lattice().pressure_GPa();
+      v.push_back({"pressure", pressure});
+    }
+    if (d.sld) {
+      const SldEnergies e = d.sld->energies();
+      v.push_back({"magnetic_energy", e.magnetic / n});
+      v.push_back({"lattice_potential_energy", e.lattice / n});
+    }
     traj.write_observables(global_step, time, v);
     if (spin_obs) traj.write_observable("magnetization_vector", global_step, time, magnetization_vector(s));
     for (const auto& [name, value] : v)
@@ -145,9 +172,36 @@ int run_stages(RunContext& ctx) {
       d.dynamics = true;
       d.dt = st.dt;
       n = st.steps;
+    } else if (st.type == "sld") {
+      // Symplectic spin-lattice splitting (docs/spin-lattice.md); baths switch on separately.
+      SldSettings ss;
+      ss.dt = st.dt;
+      ss.temperature = st.temperature;
+      ss.damping = st.damping_species.empty() ? std::vector<double>{st.damping} : st.damping_species;
+      ss.lattice_damping = st.lattice_damping;
+      ss.spin_substeps = static_cast<int>(st.spin_substeps);
+      ss.field = field_of(st);
+      d.sld = std::make_unique<SpinLatticeIntegrator>(s, h, ss, derive_seed(c.seed, StreamPurpose::spin_noise, k));
+      d.dynamics = true;
+      d.dt = st.dt;
+      n = st.steps;
+    } else if (st.type == "hybrid") {
+      // Metropolis sweeps of the moments alternating with Langevin MD of the lattice.
+      HybridSettings hs;
+      hs.temperature = st.temperature;
+      hs.md_steps_per_sweep = st.md_steps_per_sweep;
+      hs.dt = st.dt;
+      hs.lattice_damping = st.lattice_damping;
+      hs.mc.move = parse_move(st.move);
+      hs.mc.target_acceptance = st.target_acceptance;
+      hs.mc.stream = 1000 + k;
+      d.hybrid = std::make_unique<HybridMcMd>(s, h, hs, c.seed);
+      d.dynamics = true;
+      d.dt = st.dt * double(st.md_steps_per_sweep);
+      n = st.sweeps;
     } else {
       throw InputError(c.path, "stage." + std::to_string(k) + ".type", st.line,
-                       "stage type '" + st.type + "' is not available in this version (use mc, llg, md or minimize)");
+                       "stage type '" + st.type + "' is not available in this version");
     }
     // S(q,ω) of this stage's spins ([spectrum]).
     std::unique_ptr<SpinSpectrumRecorder> spectrum;
@@ -155,6 +209,8 @@ int run_stages(RunContext& ctx) {
       spectrum = std::make_unique<SpinSpectrumRecorder>(s, *c.spectrum, &h);
     // Energy-drift guard for conservative dynamics: a time step too large shows up here.
     const bool conservative = (st.type == "md" && st.lattice_damping == 0.0) ||
+                              (st.type == "sld" && st.lattice_damping == 0.0 && st.damping == 0.0 &&
+                               st.damping_species.empty() && st.field_schedule == "constant") ||
                               (st.type == "llg" && st.damping == 0.0 && st.damping_species.empty() &&
                                st.field_schedule == "constant");
     const bool guard_drift = conservative && st.max_energy_drift > 0.0;
@@ -187,7 +243,7 @@ int run_stages(RunContext& ctx) {
     for (; step < n; ++step) {
       if (ctx.stop_requested()) { checkpoint(step); return 3; }
       if (spectrum && spectrum->due(step)) spectrum->record(s, d.llg->time());
-      d.advance(s, st.type == "mc" || st.type == "minimize");
+      d.advance(s, st.type == "mc" || st.type == "minimize" || st.type == "hybrid");
       ++global_step;
       if (d.dynamics) time += d.dt;
       if (obs_every > 0 && global_step % obs_every == 0) {

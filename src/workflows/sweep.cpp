@@ -9,6 +9,8 @@
 
 #include "spinlat/core/units.hpp"
 #include "spinlat/dynamics/llg.hpp"
+#include "spinlat/dynamics/sld.hpp"
+#include "spinlat/dynamics/sld_hybrid.hpp"
 #include "spinlat/io/hdf5_sweep.hpp"
 #include "spinlat/mc/metropolis.hpp"
 #include "spinlat/mc/parallel_tempering.hpp"
@@ -81,10 +83,9 @@ int run_sweep(RunContext& ctx) {
   const Config& c = ctx.config;
   const SweepConfig& sw = c.sweep;
   const bool mc = sw.method == "mc";
-  if (!mc && sw.method != "llg")
-    throw InputError(c.path, "sweep.method", 0,
-                     "method '" + sw.method + "' is not available in this version (use mc or llg)");
-  if (!mc && !(sw.dt > 0)) throw InputError(c.path, "sweep.dt", 0, "an llg sweep needs a time step dt > 0 (ps)");
+  const bool hybrid = sw.method == "hybrid", sld = sw.method == "sld";
+  if (!mc && !(sw.dt > 0))
+    throw InputError(c.path, "sweep.dt", 0, "an " + sw.method + " sweep needs a time step dt > 0 (ps)");
   std::vector<int> sizes = sw.sizes;
   if (sizes.empty()) sizes.push_back(0);  // 0 = the structure's own cells
   std::vector<int> size_labels;
@@ -130,7 +131,7 @@ int run_sweep(RunContext& ctx) {
   for (std::size_t il = start_L; il < nL; ++il) {
     const Int3 cells = cells_for(c, sizes[il]);
     System s = build_system(c, cells);
-    const Hamiltonian h = build_hamiltonian(c, s, ctx.registry);
+    Hamiltonian h = build_hamiltonian(c, s, ctx.registry);
     const OrderParameter op = make_order_parameter(sw.order, ground_state(c, h, s, cells));
     order_name = order_word(op);
     const long long atoms = static_cast<long long>(s.size());
@@ -210,7 +211,24 @@ int run_sweep(RunContext& ctx) {
         std::unique_ptr<MetropolisSampler> metro;
         std::unique_ptr<WolffSampler> wolff;
         std::unique_ptr<LLG> llg;
-        if (mc) {
+        std::unique_ptr<HybridMcMd> hyb;
+        std::unique_ptr<SpinLatticeIntegrator> sldi;
+        if (hybrid) {
+          HybridSettings hs;
+          hs.temperature = T;
+          hs.md_steps_per_sweep = sw.md_steps_per_sweep;
+          hs.dt = sw.dt;
+          hs.lattice_damping = sw.lattice_damping;
+          hs.mc = mo;
+          hyb = std::make_unique<HybridMcMd>(s, h, hs, c.seed);
+        } else if (sld) {
+          SldSettings ss;
+          ss.dt = sw.dt;
+          ss.temperature = T;
+          ss.damping = {sw.damping};
+          ss.lattice_damping = sw.lattice_damping;
+          sldi = std::make_unique<SpinLatticeIntegrator>(s, h, ss, derive_seed(c.seed, StreamPurpose::spin_noise, il * nT + it));
+        } else if (mc) {
           metro = std::make_unique<MetropolisSampler>(h, s, mo);
           metro->set_temperature(T);
           if (use_wolff) {
@@ -236,6 +254,8 @@ int run_sweep(RunContext& ctx) {
           if (metro) metro->load_state(ctx.resume->blob("sweep.metropolis"));
           if (wolff) wolff->load_state(ctx.resume->blob("sweep.wolff"));
           if (llg) llg->load_state(ctx.resume->blob("sweep.llg"));
+          if (hyb) hyb->load_state(ctx.resume->blob("sweep.hybrid"));
+          if (sldi) sldi->load_state(ctx.resume->blob("sweep.sld"));
           acc.load_state(ctx.resume->blob("sweep.acc"));
           phase = start_phase;
           done = start_done;
@@ -252,6 +272,8 @@ int run_sweep(RunContext& ctx) {
           if (metro) ck.set_blob("sweep.metropolis", metro->save_state());
           if (wolff) ck.set_blob("sweep.wolff", wolff->save_state());
           if (llg) ck.set_blob("sweep.llg", llg->save_state());
+          if (hyb) ck.set_blob("sweep.hybrid", hyb->save_state());
+          if (sldi) ck.set_blob("sweep.sld", sldi->save_state());
           ck.set_blob("sweep.acc", acc.save_state());
           ctx.save(ck);
         };
@@ -266,6 +288,10 @@ int run_sweep(RunContext& ctx) {
               if (sw.wolff_per_sweep > 0) wolff->steps(s, sw.wolff_per_sweep);
               else wolff->sweep(s);
             }
+          } else if (hyb) {
+            hyb->sweep(adapt);
+          } else if (sldi) {
+            sldi->step();
           } else {
             llg->step(s);
           }
@@ -323,6 +349,7 @@ int run_sweep(RunContext& ctx) {
   if (tc.found()) {
     writer.set_critical_temperature(tc.Tc, tc.Tc_err, tc.method);
     std::printf("%s temperature: Tc = %.1f ± %.1f K (%s)\n", order_name.c_str(), tc.Tc, tc.Tc_err, tc.method.c_str());
+    if (!tc.notes.empty()) std::printf("  note: %s\n", tc.notes.c_str());
   } else {
     std::printf("%s temperature: not found in the temperature range (%s)\n", order_name.c_str(), tc.notes.c_str());
   }

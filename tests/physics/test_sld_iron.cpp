@@ -108,7 +108,7 @@ NveRun nve_energy_error(double dt, double time, std::uint64_t seed) {
 
 TEST(SldIronPhysics, NveEnergyErrorScalesAsDtSquared) {
   // Halving Δt divides the energy error by 4 (second-order symplectic splitting). Measured:
-  // RMS |E(t) − E(0)| = 1.1e-7 eV/atom at 0.2 fs and 2.7e-8 at 0.1 fs, ratio 4.0-4.2 for
+  // RMS |E(t) − E(0)| = 1.1e-7 eV/atom at 0.2 fs and 2.7e-8 at 0.1 fs, ratio 3.9-4.2 for
   // several seeds.
   SKIP_WITHOUT_FE();
   OneThread one;

@@ -24,9 +24,9 @@
 // the field of the (fixed) other colours: a rotation by γ_e|B|t/(1+α²) about B and, with
 // damping, tan(θ/2) ← tan(θ/2) e^{−α γ_e |B| t/(1+α²)} towards B. For energies linear in each
 // ê_i (exchange, DMI, Zeeman) R_c is the exact flow of a sub-Hamiltonian, so S is symplectic,
-// time reversible and conserves the spin energy exactly at fixed positions; the splitting
-// error of the whole step is O(Δt³) per step, bounded energy fluctuations O(Δt²) (Omelyan et
-// al.). Sites of one colour are updated in parallel; the result does not depend on the order
+// time reversible (without external fields: ê → −ê, v → −v retraces the path) and conserves
+// the spin energy exactly at fixed positions; the splitting error of the whole step is O(Δt³)
+// per step, bounded energy fluctuations O(Δt²) (Omelyan et al.). Sites of one colour are updated in parallel; the result does not depend on the order
 // or the thread count. `spin_substeps` = n replaces S(Δt) by n sweeps S(Δt/n).
 //
 // Effective field. Terms are sorted once per neighbour-list build:
@@ -53,7 +53,6 @@
 // blocks: results depend on the seed only, never on threads, and save_state()/load_state()
 // continue a run bit for bit.
 #include <cstdint>
-#include <memory>
 #include <string>
 #include <vector>
 
@@ -81,7 +80,9 @@ struct SldSettings {
   /// Remove the net momentum of the lattice noise (see MdOptions::zero_momentum).
   bool zero_momentum = true;
   std::size_t block = 1024;          ///< sites per spin-noise stream (part of the run's definition)
-  int threads = 0;                   ///< OpenMP threads for the spin sweep; 0 = OpenMP default
+  /// OpenMP threads of this integrator's own loops (the terms' loops use the OpenMP
+  /// default); 0 = the OpenMP default.
+  int threads = 0;
   /// Loops over fewer sites (pairs) than this run without a parallel region, whose overhead
   /// would exceed the work. Results do not depend on it.
   std::size_t parallel_min = 2048;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (clang, ASan + UBSan) and runs each reader's fuzzer on one core.
 #
-#   scripts/fuzz.sh [TARGET ...]        default: toml extxyz poscar eam checkpoint
+#   scripts/fuzz.sh [TARGET ...]        default: toml extxyz poscar eam checkpoint npy
 #   RUNS=1000000 SECONDS_EACH=600 BUILD=build-fuzz scripts/fuzz.sh extxyz
 #
 # Each target runs until RUNS executions or SECONDS_EACH seconds, whichever comes first,
@@ -15,7 +15,7 @@ BUILD="${BUILD:-$ROOT/build-fuzz}"
 RUNS="${RUNS:-1000000}"
 SECONDS_EACH="${SECONDS_EACH:-600}"
 TARGETS=("$@")
-[ ${#TARGETS[@]} -eq 0 ] && TARGETS=(toml extxyz poscar eam checkpoint)
+[ ${#TARGETS[@]} -eq 0 ] && TARGETS=(toml extxyz poscar eam checkpoint npy)
 
 CC=clang CXX=clang++ cmake -S "$ROOT" -B "$BUILD" -DSPINLAT_FUZZ=ON -DSPINLAT_WITH_TORCH=OFF \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null

@@ -17,6 +17,7 @@
 #include "spinlat/learned/evaluate.hpp"
 #include "spinlat/learned/learned_term.hpp"
 #include "spinlat/learned/torch_info.hpp"
+#include "spinlat/learned/train_command.hpp"
 #endif
 
 namespace {
@@ -31,7 +32,7 @@ usage:
   spinlat run INPUT.toml [-o OUT.h5] [--set KEY=VALUE ...] [--restart] [--quiet]
   spinlat validate INPUT.toml [--set KEY=VALUE ...]
   spinlat eval INPUT.toml FRAMES.xyz -o OUT.xyz
-  spinlat train CONFIG.toml
+  spinlat train CONFIG.toml [--set KEY=VALUE ...] [--restart]
   spinlat bench [mc|llg|md|sld|all] [--quick] [--threads N]
   spinlat --version | --help
 
@@ -157,8 +158,12 @@ int main(int argc, char** argv) {
     if (cmd == "bench") return command_bench(a);
     if (cmd == "eval") return command_eval(a);
     if (cmd == "train") {
-      std::cerr << "spinlat train: training is not in this version yet (planned: issue 5)\n";
-      return 2;
+      if (a.positional.size() != 1) throw spinlat::InputError("usage: spinlat train CONFIG.toml [--set KEY=VALUE ...] [--restart]");
+#ifdef SPINLAT_HAVE_TORCH
+      return spinlat::train_command(a.positional[0], a.restart, std::cout, a.overrides);
+#else
+      throw spinlat::InputError("spinlat train needs a build with LibTorch (SPINLAT_WITH_TORCH=ON)");
+#endif
     }
     std::cerr << "spinlat: unknown command '" << cmd << "' (expected run, validate, eval, train, bench)\n";
     return 2;

@@ -6,8 +6,11 @@
 #endif
 
 #include <algorithm>
+#include <array>
+#include <map>
 #include <cfloat>
 #include <cmath>
+#include <cstring>
 #include <sstream>
 #include <stdexcept>
 
@@ -225,8 +228,26 @@ void LLG::prepare(const System& s) {
     c.sigma = std::sqrt(2.0 * alpha * units::k_B * T / (units::gamma_e * m * units::mu_B * dt));
   }
   moment_cache_ = s.moment;
+  classes_ready_ = false;
   prepared_T_ = T;
   prepared_dt_ = dt;
+}
+
+void LLG::prepare_classes() {
+  // Keyed by bit pattern, so that a class's constants are exactly each member's.
+  std::map<std::array<std::uint64_t, 4>, std::uint32_t> index;
+  class_const_.clear();
+  site_class_.resize(n_);
+  for (std::size_t i = 0; i < n_; ++i) {
+    const SiteConst& c = site_[i];
+    std::array<std::uint64_t, 4> key;
+    static_assert(sizeof(SiteConst) == sizeof(key), "SiteConst is four doubles");
+    std::memcpy(key.data(), &c, sizeof key);
+    const auto [it, fresh] = index.try_emplace(key, static_cast<std::uint32_t>(class_const_.size()));
+    if (fresh) class_const_.push_back(c);
+    site_class_[i] = it->second;
+  }
+  classes_ready_ = true;
 }
 
 void LLG::generic_field(System& s, std::vector<Vec3>& spins, std::vector<Vec3>& out) const {
@@ -261,12 +282,13 @@ std::vector<Vec3> LLG::effective_field(System& s) const {
   return B;
 }
 
-void LLG::noise_block(long b) {
+void LLG::noise_block(long b, Vec3* out) {
   Engine& eng = noise_[b];
   const bool thermal = settings_.temperature > 0.0;
-  for (std::size_t i = blocks_.begin(b); i < blocks_.end(b); ++i) {
+  const std::size_t i0 = blocks_.begin(b), i1 = blocks_.end(b);
+  for (std::size_t i = i0; i < i1; ++i) {
     const double sigma = site_[i].sigma;
-    bth_[i] = (thermal && sigma > 0.0) ? Vec3(sigma * gaussian3(eng)) : Vec3(Vec3::Zero());
+    out[i - i0] = (thermal && sigma > 0.0) ? Vec3(sigma * gaussian3(eng)) : Vec3(Vec3::Zero());
   }
 }
 
@@ -353,14 +375,127 @@ void LLG::heun_stages(System& s, const SpinKernel* k) {
   if (bad) throw NumericalError("llg: a moment direction became NaN or zero (time step too large?)");
 }
 
+// The same scheme with the kernel field, fused into one pass over the blocks so that each
+// block's corrector runs while its predictor's output is still in cache (at 64³ the two-pass
+// form streams the spins, couplings and three scratch arrays through memory twice per step).
+// The corrector of block b needs the predicted spins of every block that holds a neighbour
+// of b's sites: the blocks lo..hi of b's CSR neighbours. Each thread owns a contiguous run
+// [B, E) of blocks; after its predictor for block p it corrects the blocks waiting for p.
+// Blocks whose neighbours lie outside [B, E) (the periodic wrap, other threads' blocks) are
+// corrected after a barrier. Every site's arithmetic and every block's noise stream are those
+// of heun_stages, and the corrector writes a separate array (next_, swapped in at the end),
+// so the order of corrections cannot change a bit: results stay independent of the thread
+// count and identical to the two-pass form.
+template <int Mode>
+void LLG::heun_fused(System& s, const SpinKernel& k) {
+  const double dt = settings_.dt;
+  const Vec3 b0 = settings_.field.at(time()), b1 = settings_.field.at(time() + dt);
+  const long nb = static_cast<long>(blocks_.count());
+  const int nt = threads();
+  const std::size_t bsize = blocks_.block;
+  pred_.resize(n_);
+  next_.resize(n_);
+  slot_of_.resize(nb);
+  wait_head_.assign(nb, -1);
+  wait_next_.resize(nb);
+  if (lanes_.size() != static_cast<std::size_t>(nt)) lanes_.assign(nt, HeunLane{});
+  const std::vector<Vec3>& spin = s.spin;
+  if (!classes_ready_) prepare_classes();
+  const SiteConst* cls = class_const_.data();
+  const bool reach = k.reach_lo.size() == (n_ + SpinKernel::kReachChunk - 1) / SpinKernel::kReachChunk &&
+                     k.reach_hi.size() == k.reach_lo.size();
+  int bad = 0;
+#pragma omp parallel num_threads(nt) if (nt > 1) reduction(+ : bad)
+  {
+    // The team may be smaller than asked for: partition by the threads actually running.
+    const int t = omp_get_thread_num(), team = omp_get_num_threads();
+    const long B = nb * t / team, E = nb * (t + 1) / team;  // this thread's blocks
+    HeunLane& lane = lanes_[t];
+    lane.deferred.clear();
+
+    auto correct = [&](long b) {
+      const std::size_t i0 = blocks_.begin(b), i1 = blocks_.end(b);
+      const int slot = slot_of_[b];
+      const HeunScratch* sc = lane.slots[slot].data();
+      for (std::size_t i = i0; i < i1; ++i) {
+        const SiteConst& c = cls[site_class_[i]];
+        if (c.g == 0.0) { next_[i] = spin[i]; continue; }
+        const Vec3 h = local_field<Mode>(&k, pred_, s.moment, field_, i, c.inv);
+        const Vec3 f = llg_rhs(pred_[i], h + b1 + sc[i - i0].bth, c.g, c.alpha);
+        next_[i] = sc[i - i0].d1 + (0.5 * dt) * f;  // normalised below
+      }
+      lane.free.push_back(slot);
+      return normalize_all(&next_[i0], i1 - i0);
+    };
+
+    for (long p = B; p < E; ++p) {
+      const std::size_t i0 = blocks_.begin(p), i1 = blocks_.end(p);
+      if (lane.free.empty()) {
+        lane.free.push_back(static_cast<int>(lane.slots.size()));
+        lane.slots.emplace_back(bsize);
+      }
+      const int slot = lane.free.back();
+      lane.free.pop_back();
+      slot_of_[p] = slot;
+      HeunScratch* sc = lane.slots[slot].data();
+      // Noise first, in site order from the block's own engine (as noise_block).
+      {
+        Engine& eng = noise_[p];
+        const bool thermal = settings_.temperature > 0.0;
+        for (std::size_t i = i0; i < i1; ++i) {
+          const double sigma = cls[site_class_[i]].sigma;
+          sc[i - i0].bth = (thermal && sigma > 0.0) ? Vec3(sigma * gaussian3(eng)) : Vec3(Vec3::Zero());
+        }
+      }
+      for (std::size_t i = i0; i < i1; ++i) {
+        const SiteConst& c = cls[site_class_[i]];
+        const Vec3& e = spin[i];
+        if (c.g == 0.0) { pred_[i] = e; continue; }
+        const Vec3 h = local_field<Mode>(&k, spin, s.moment, field_, i, c.inv);
+        const Vec3 f = llg_rhs(e, h + b0 + sc[i - i0].bth, c.g, c.alpha);
+        sc[i - i0].d1 = e + (0.5 * dt) * f;  // the corrector's known half
+        pred_[i] = e + dt * f;
+      }
+      normalize_all(&pred_[i0], i1 - i0);  // NaN is caught after the corrector
+      // The blocks holding the neighbours of this block's sites: from the kernel's per-chunk
+      // reach when it has one (a chunk straddling two blocks only widens the range), else
+      // from the CSR itself.
+      int jlo = static_cast<int>(i0), jhi = static_cast<int>(i1) - 1;
+      if (reach) {
+        for (std::size_t c = i0 / SpinKernel::kReachChunk; c <= (i1 - 1) / SpinKernel::kReachChunk; ++c) {
+          jlo = std::min(jlo, k.reach_lo[c]);
+          jhi = std::max(jhi, k.reach_hi[c]);
+        }
+      } else {
+        for (int m = k.offset[i0], end = k.offset[i1]; m < end; ++m) {
+          jlo = std::min(jlo, k.neighbor[m]);
+          jhi = std::max(jhi, k.neighbor[m]);
+        }
+      }
+      const long lo = static_cast<long>(jlo / bsize), hi = static_cast<long>(jhi / bsize);
+      if (lo < B || hi >= E) lane.deferred.push_back(p);
+      else if (hi == p) bad += correct(p);
+      else { wait_next_[p] = wait_head_[hi]; wait_head_[hi] = p; }
+      for (long b = wait_head_[p]; b >= 0; b = wait_next_[b]) bad += correct(b);
+    }
+#pragma omp barrier
+    for (long b : lane.deferred) bad += correct(b);
+  }
+  if (bad) throw NumericalError("llg: a moment direction became NaN or zero (time step too large?)");
+  std::swap(s.spin, next_);
+}
+
 void LLG::step_heun(System& s) {
   const SpinKernel* k = kernel_path() ? h_->spin_kernel() : nullptr;
+  if (k) {
+    if (simple_kernel(k)) heun_fused<1>(s, *k);
+    else heun_fused<2>(s, *k);
+    return;
+  }
   bth_.resize(n_);
   pred_.resize(n_);
   d1_.resize(n_);
-  if (!k) heun_stages<0>(s, k);
-  else if (simple_kernel(k)) heun_stages<1>(s, k);
-  else heun_stages<2>(s, k);
+  heun_stages<0>(s, k);
 }
 
 // Depondt & Mertens, J. Phys.: Condens. Matter 21, 336005 (2009): the LLG equation as a

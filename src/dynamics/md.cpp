@@ -75,6 +75,35 @@ ConfigTemperatureSample configurational_temperature_sample(System& s, const Hami
   return out;
 }
 
+// ---- barostat settings ----------------------------------------------------------------------
+
+BarostatKind parse_barostat(const std::string& name) {
+  if (name == "isotropic") return BarostatKind::isotropic;
+  if (name == "anisotropic") return BarostatKind::anisotropic;
+  throw InputError("md: unknown barostat '" + name + "' (expected isotropic or anisotropic)");
+}
+
+const char* barostat_name(BarostatKind k) { return k == BarostatKind::isotropic ? "isotropic" : "anisotropic"; }
+
+void check_barostat(const MdOptions& o) {
+  if (!(o.barostat_tau > 0.0)) return;
+  if (!(o.compressibility > 0.0) || !std::isfinite(o.compressibility))
+    throw InputError("md: the barostat needs compressibility > 0 (1/GPa)");
+  if (o.barostat_every < 1) throw InputError("md: barostat_every must be >= 1");
+  const Vec3 p = o.pressure_targets();
+  if (!p.allFinite()) throw InputError("md: barostat pressure must be finite (GPa)");
+  if (o.barostat == BarostatKind::isotropic && !o.pressure_axes.array().isNaN().all() &&
+      !(p.array() == o.pressure).all())
+    throw InputError("md: per-axis pressures need barostat = anisotropic (the isotropic barostat "
+                     "has one target)");
+}
+
+Vec3 MdOptions::pressure_targets() const {
+  Vec3 p;
+  for (int a = 0; a < 3; ++a) p[a] = std::isnan(pressure_axes[a]) ? pressure : pressure_axes[a];
+  return p;
+}
+
 // ---- integrator -----------------------------------------------------------------------------
 
 LatticeIntegrator::LatticeIntegrator(System& s, Hamiltonian& h, MdOptions options)
@@ -83,6 +112,7 @@ LatticeIntegrator::LatticeIntegrator(System& s, Hamiltonian& h, MdOptions option
   if (!(opt_.dt > 0.0)) throw InputError("md: time step dt must be positive");
   if (opt_.friction < 0.0) throw InputError("md: lattice_damping (friction) must be >= 0");
   if (opt_.block == 0) opt_.block = 1024;
+  check_barostat(opt_);
   for (std::size_t i = 0; i < s_.size(); ++i)
     if (!(s_.mass(i) > 0.0))
       throw InputError("md: atom " + std::to_string(i) + " (species '" + s_.species_name[s_.species[i]] +
@@ -109,6 +139,7 @@ void LatticeIntegrator::build_streams() {
 
 void LatticeIntegrator::set_options(const MdOptions& o) {
   const bool restream = o.seed != opt_.seed || o.block != opt_.block;
+  check_barostat(o);
   opt_ = o;
   if (opt_.block == 0) opt_.block = 1024;
   if (restream) build_streams();
@@ -182,22 +213,51 @@ void LatticeIntegrator::compute_forces() {
 
 void LatticeIntegrator::barostat(double h) {
   if (opt_.barostat_tau <= 0.0) return;
-  // Bernetti & Bussi (2020), isotropic, in ε = ln V (their Eq. 5, Euler-Maruyama):
-  //   dε = −(β_T/τ_p)(P0 − P_int − k_BT/V) dt + √(2 k_BT β_T / (V τ_p)) dW
-  // then r ← e^{dε/3} r and v ← e^{−dε/3} v.
+  // Stochastic cell rescaling (Bernetti & Bussi, J. Chem. Phys. 153, 114107 (2020)), one
+  // Euler-Maruyama step of a first-order (overdamped) Langevin equation for the log-strain,
+  // written in Itô form. Isotropic, ε = ln V:
+  //   dε = (β_T/τ_p)(P_int − P0) dt + √(2 k_BT β_T / (V τ_p)) dW,
+  // then r ← e^{dε/3} r, v ← e^{−dε/3} v (a canonical scaling: dr dp is preserved).
+  // Fokker-Planck check: with D(ε) = k_BT β_T/(V τ_p), the force −∂G/∂ε = V(P_int − P0) + k_BT
+  // of G = H + P0 V − k_BT ε (the Jacobian dV = V dε) and Itô's ∂D/∂ε = −D, the stationary
+  // density is ∝ exp(−β(H + P0 V)) dV — the isothermal-isobaric ensemble. The +k_BT/V of the
+  // Jacobian cancels against ∂D/∂ε, so it does not appear in this (Itô, ε) form (as in the
+  // authors' SimpleMD reference code, github.com/bussilab/crescale: the Euler step in ε has
+  // no k_BT/V, the one in λ = √V has −k_BT/(2V)).
+  // Anisotropic, ε_a = ln L_a along the Cartesian axes a = x, y, z:
+  //   dε_a = (β_T/(3τ_p))(P_aa − P0_a) dt + √(2 k_BT β_T / (3 V τ_p)) dW_a,
+  // the diagonal-strain restriction of the anisotropic scheme of Del Tatto, Raiteri, Bernetti
+  // & Bussi, Appl. Sci. 12, 1139 (2022). The same check with measure Π dL_a = V Π dε_a
+  // (−∂G/∂ε_a = V(P_aa − P0) + k_BT, ∂D/∂ε_a = −D) gives exp(−β(H + P0 V)) Π dL_a for a
+  // hydrostatic target, and ε = Σ ε_a follows exactly the isotropic equation above. With
+  // unequal targets the drift has no potential (P0_a V dε_a is not an exact differential), but
+  // d⟨ε_a⟩/dt = 0 still forces ⟨P_aa⟩ = P0_a in the stationary state.
   const double V = s_.cell.volume();
   const double kT = units::k_B * std::max(0.0, opt_.temperature);
   const double beta = opt_.compressibility * units::eVA3_to_GPa;  // 1/(eV/Å³)
-  const double P0 = opt_.pressure / units::eVA3_to_GPa;
-  const double P = spinlat::pressure(s_, virial_);
-  boost::random::normal_distribution<double> normal;
-  const double xi = normal(cell_noise_);
-  const double deps = -(beta / opt_.barostat_tau) * (P0 - P - kT / V) * h +
-                      std::sqrt(2.0 * kT * beta * h / (V * opt_.barostat_tau)) * xi;
-  const double mu = std::exp(deps / 3.0);
-  s_.cell.h *= mu;
-  for (auto& r : s_.position) r *= mu;
-  for (auto& v : s_.velocity) v /= mu;
+  const double tau = opt_.barostat_tau;
+  boost::random::normal_distribution<double> normal;  // fresh: no cached state to checkpoint
+  Vec3 mu;
+  if (opt_.barostat == BarostatKind::isotropic) {
+    const double P0 = opt_.pressure / units::eVA3_to_GPa;
+    const double P = spinlat::pressure(s_, virial_);
+    const double xi = normal(cell_noise_);
+    const double deps = (beta / tau) * (P - P0) * h + std::sqrt(2.0 * kT * beta * h / (V * tau)) * xi;
+    mu = Vec3::Constant(std::exp(deps / 3.0));
+  } else {
+    const Vec3 P0 = opt_.pressure_targets() / units::eVA3_to_GPa;
+    const Mat3 P = pressure_tensor(s_, virial_);
+    const double sigma = std::sqrt(2.0 * kT * beta * h / (3.0 * V * tau));
+    for (int a = 0; a < 3; ++a) {
+      const double xi = normal(cell_noise_);
+      mu[a] = std::exp((beta / (3.0 * tau)) * (P(a, a) - P0[a]) * h + sigma * xi);
+    }
+  }
+  // Rows of h are the cell vectors: each transforms as r ← M r, i.e. h ← h M.
+  s_.cell.h = s_.cell.h * mu.asDiagonal();
+  for (auto& r : s_.position) r = r.cwiseProduct(mu);
+  const Vec3 inv = mu.cwiseInverse();
+  for (auto& v : s_.velocity) v = v.cwiseProduct(inv);
 }
 
 void LatticeIntegrator::step() {

@@ -141,6 +141,45 @@ long long count_at_least(Params& p, const std::string& key, long long minimum, l
   return v;
 }
 
+// ---- barostat keys (md and hybrid stages, hybrid sweeps) -----------------------------------
+
+const std::vector<std::string>& barostat_keys() {
+  static const std::vector<std::string> k{"pressure", "barostat", "barostat_tau", "compressibility", "barostat_every"};
+  return k;
+}
+
+/// NPT is on when `pressure` is given; the other barostat keys need it.
+BarostatConfig read_barostat(Params& p) {
+  BarostatConfig b;
+  if (!p.has("pressure")) {
+    for (const auto& k : barostat_keys())
+      if (p.has(k))
+        p.fail(k, "barostat settings without a target: give pressure = P (GPa), or [Pxx, Pyy, Pzz] with "
+                  "barostat = \"anisotropic\", to run at constant pressure");
+    return b;
+  }
+  b.enabled = true;
+  b.kind = p.choice("barostat", {"isotropic", "anisotropic"}, "isotropic");
+  const std::vector<double> P = p.reals("pressure");
+  for (double x : P) p.require(std::isfinite(x), "pressure", "must be finite (GPa)");
+  if (P.size() == 1) {
+    b.pressure = P[0];
+  } else if (P.size() == 3) {
+    p.require(b.kind == "anisotropic", "pressure",
+              "three targets [Pxx, Pyy, Pzz] need barostat = \"anisotropic\" (the isotropic barostat has one)");
+    b.pressure_axes = Vec3(P[0], P[1], P[2]);
+    b.pressure = (P[0] + P[1] + P[2]) / 3.0;
+  } else {
+    p.fail("pressure", "expected a number (GPa) or three [Pxx, Pyy, Pzz], got " + std::to_string(P.size()) + " values");
+  }
+  b.tau = p.real("barostat_tau", b.tau);
+  p.require(b.tau > 0.0, "barostat_tau", "must be > 0 ps, got " + num(b.tau));
+  b.compressibility = p.real("compressibility", b.compressibility);
+  p.require(b.compressibility > 0.0, "compressibility", "must be > 0 (1/GPa), got " + num(b.compressibility));
+  b.every = count_at_least(p, "barostat_every", 1, b.every, false);
+  return b;
+}
+
 // ---- [structure] ---------------------------------------------------------------------------
 
 Mat3 read_cell(Params& p, const std::string& key) {
@@ -400,7 +439,8 @@ StageConfig read_stage(Params& p) {
   reject_unknown(p, {"type", "temperature", "sweeps", "steps", "dt", "damping", "damping_species", "integrator",
                      "lattice_damping", "move", "target_acceptance", "longitudinal", "field", "field_schedule",
                      "field_end", "field_frequency", "spin_substeps", "md_steps_per_sweep", "tolerance",
-                     "max_energy_drift", "longitudinal_damping"});
+                     "max_energy_drift", "longitudinal_damping", "dataset", "dataset_every", "pressure",
+                     "barostat", "barostat_tau", "compressibility", "barostat_every"});
   s.type = p.choice("type", {"mc", "hybrid", "llg", "md", "sld", "minimize"});
   const std::string& t = s.type;
   const bool mc = t == "mc" || t == "hybrid";
@@ -429,6 +469,14 @@ StageConfig read_stage(Params& p) {
       {"tolerance", false, "no stage (minimize runs a fixed number of zero-temperature sweeps)"},
       {"max_energy_drift", t == "md" || t == "sld" || t == "llg", "md, sld and llg stages"},
       {"longitudinal_damping", spin_dynamics, "llg and sld stages"},
+      {"dataset", true, ""},
+      {"dataset_every", true, ""},
+      // NPT: stochastic cell rescaling needs the lattice integrator of md and hybrid stages.
+      {"pressure", t == "md" || t == "hybrid", "md and hybrid stages (for NPT sampling with moving spins use hybrid)"},
+      {"barostat", t == "md" || t == "hybrid", "md and hybrid stages"},
+      {"barostat_tau", t == "md" || t == "hybrid", "md and hybrid stages"},
+      {"compressibility", t == "md" || t == "hybrid", "md and hybrid stages"},
+      {"barostat_every", t == "md" || t == "hybrid", "md and hybrid stages"},
   };
   reject_inapplicable(p, uses, "'" + t + "' stages");
 
@@ -479,6 +527,7 @@ StageConfig read_stage(Params& p) {
   }
   if (t == "sld") s.spin_substeps = count_at_least(p, "spin_substeps", 1, 1, false);
   if (t == "hybrid") s.md_steps_per_sweep = count_at_least(p, "md_steps_per_sweep", 1, 0, true);
+  if (t == "md" || t == "hybrid") s.npt = read_barostat(p);
   if (t == "minimize") {
     s.tolerance = p.real("tolerance", 1e-6);
     p.require(s.tolerance > 0.0, "tolerance", "must be > 0, got " + num(s.tolerance));
@@ -501,6 +550,13 @@ StageConfig read_stage(Params& p) {
   }
   if (t == "md" && s.integrator == "langevin")
     p.require(s.lattice_damping > 0.0, "lattice_damping", "integrator = 'langevin' needs lattice_damping > 0 (1/ps)");
+  // Labelled frames for training (docs/input.md "Training data"): both keys or neither.
+  if (p.has("dataset") || p.has("dataset_every")) {
+    s.dataset = p.string("dataset");
+    p.require(!s.dataset.empty(), "dataset", "must name an extended XYZ file");
+    if (!p.has("dataset_every")) p.fail("dataset", "needs dataset_every (a frame every N sweeps or steps)");
+    s.dataset_every = count_at_least(p, "dataset_every", 1, 0, true);
+  }
 
   p.finish(keys_of(uses));
   return s;
@@ -543,7 +599,7 @@ SweepConfig read_sweep(Params& p) {
   s.enabled = true;
   reject_unknown(p, {"temperatures", "method", "sizes", "equilibrate", "measure", "sample_every", "order", "anneal",
                      "algorithm", "wolff_per_sweep", "move", "dt", "damping", "integrator", "md_steps_per_sweep",
-                     "lattice_damping"});
+                     "lattice_damping", "pressure", "barostat", "barostat_tau", "compressibility", "barostat_every"});
   s.temperatures = read_temperatures(p);
   s.method = p.choice("method", {"mc", "llg", "sld", "hybrid"}, "mc");
   const std::string& m = s.method;
@@ -564,6 +620,11 @@ SweepConfig read_sweep(Params& p) {
       {"integrator", m == "llg" || m == "sld", "methods 'llg' and 'sld'"},
       {"md_steps_per_sweep", m == "hybrid", "method = 'hybrid'"},
       {"lattice_damping", m == "sld" || m == "hybrid", "methods 'sld' and 'hybrid'"},
+      {"pressure", m == "hybrid", "method = 'hybrid' (NPT sweeps)"},
+      {"barostat", m == "hybrid", "method = 'hybrid'"},
+      {"barostat_tau", m == "hybrid", "method = 'hybrid'"},
+      {"compressibility", m == "hybrid", "method = 'hybrid'"},
+      {"barostat_every", m == "hybrid", "method = 'hybrid'"},
   };
   reject_inapplicable(p, uses, "method '" + m + "'");
 
@@ -599,6 +660,7 @@ SweepConfig read_sweep(Params& p) {
   if (m == "sld") s.integrator = p.choice("integrator", {"suzuki-trotter"}, "suzuki-trotter");
   if (m == "hybrid") s.md_steps_per_sweep = count_at_least(p, "md_steps_per_sweep", 1, 0, true);
   if (m == "sld" || m == "hybrid") s.lattice_damping = non_negative(p, "lattice_damping", 0.0, " 1/ps");
+  if (m == "hybrid") s.npt = read_barostat(p);
 
   p.finish(keys_of(uses));
   return s;
@@ -838,7 +900,7 @@ Config parse_config(const std::string& text, const std::string& name, const std:
   }
 
   Params top(doc, name, "");
-  reject_unknown(top, {"title", "seed", "threads", "structure", "potential", "stage", "sweep", "output", "spectrum"});
+  reject_unknown(top, {"title", "seed", "threads", "structure", "potential", "stage", "sweep", "output", "spectrum", "phonons"});
   c.title = top.string("title", "");
   const long long seed = top.integer("seed", 1);
   top.require(seed >= 0, "seed", "must be a non-negative integer, got " + std::to_string(seed));
@@ -880,11 +942,13 @@ Config parse_config(const std::string& text, const std::string& name, const std:
     Params sp = top.table("spectrum");
     SpectrumOptions so = read_spectrum_options(sp);
     int stage = so.stage;
+    // Spin dynamics with a frozen (llg) or moving (sld) lattice.
+    auto spin_dynamics = [&](int k) { return c.stages[k].type == "llg" || c.stages[k].type == "sld"; };
     if (stage < 0)
       for (int k = 0; k < static_cast<int>(c.stages.size()); ++k)
-        if (c.stages[k].type == "llg") stage = k;
-    if (stage < 0 || stage >= static_cast<int>(c.stages.size()) || c.stages[stage].type != "llg")
-      sp.fail("stage", "[spectrum] records an llg stage: give the index of an [[stage]] with type = \"llg\"");
+        if (spin_dynamics(k)) stage = k;
+    if (stage < 0 || stage >= static_cast<int>(c.stages.size()) || !spin_dynamics(stage))
+      sp.fail("stage", "[spectrum] records an llg or sld stage: give the index of an [[stage]] with type = \"llg\" or \"sld\"");
     so.stage = stage;
     so.lattice = c.structure.lattice;
     so.cells = c.structure.cells;
@@ -892,6 +956,24 @@ Config parse_config(const std::string& text, const std::string& name, const std:
     c.spectrum = so;
   } else {
     top.touch("spectrum");
+  }
+  if (top.has("phonons")) {
+    Params ph = top.table("phonons");
+    PhononOptions po = read_phonon_options(ph);
+    auto moves_atoms = [&](int k) {
+      const std::string& t = c.stages[k].type;
+      return t == "md" || t == "sld" || t == "hybrid";
+    };
+    int stage = po.stage;
+    if (stage < 0)
+      for (int k = 0; k < static_cast<int>(c.stages.size()); ++k)
+        if (moves_atoms(k)) stage = k;
+    if (stage < 0 || stage >= static_cast<int>(c.stages.size()) || !moves_atoms(stage))
+      ph.fail("stage", "[phonons] records the velocities of an md, sld or hybrid stage: give the index of such an [[stage]]");
+    po.stage = stage;
+    c.phonons = po;
+  } else {
+    top.touch("phonons");
   }
   top.finish();
   if (c.stages.empty() && !c.sweep.enabled)

@@ -63,6 +63,8 @@ Subgraph extract_subgraph(const Graph& g, int source, int radius) {
   h.offset.assign(h.nodes + 1, 0);
   for (std::size_t a = 0; a < h.nodes; ++a) {
     const int v = sub.node[a];
+    // Nodes on the rim (hop = radius) only send their layer-0 features: no edges into them.
+    if (sub.hops[a] < radius)
     for (int e = g.offset[v]; e < g.offset[v + 1]; ++e) {
       const int u = local[g.sender[e]];
       if (u < 0) continue;

@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "spinlat/core/error.hpp"
+#include "spinlat/learned/native_model.hpp"
 
 namespace spinlat {
 namespace {
@@ -81,6 +82,7 @@ struct NodeInputs {
 struct LearnedPotential::Impl {
   std::string file;
   mutable torch::jit::Module module;  // forward() is not const; concurrent calls are safe
+  mutable NativeModel native{nullptr};  // set instead of `module` for files of `spinlat train`
   at::ScalarType dtype = at::kDouble;
   std::vector<int> atomic_numbers;
   double r_max = 0.0;
@@ -161,6 +163,39 @@ struct LearnedPotential::Impl {
       cell.requires_grad_(true);
     }
 
+    // No autograd tape for energy-only calls (Monte Carlo): the contract's models return
+    // energies and leave differentiation to the engine.
+    std::optional<c10::InferenceMode> no_grad;
+    if (!grad) no_grad.emplace();
+    at::Tensor node_energy;
+    if (native) {
+      std::vector<std::int64_t> column(in.column.begin(), in.column.end());
+      ModelInputs mi;
+      mi.positions = positions;
+      mi.magmom = magmom;
+      mi.species = torch::tensor(column, at::kLong);
+      mi.sender = edge_index[0];
+      mi.receiver = edge_index[1];
+      mi.shifts = shifts;
+      try {
+        node_energy = native->node_energy(mi);
+      } catch (const c10::Error& e) {
+        fail("model evaluation failed: " + short_message(e));
+      }
+    } else {
+      node_energy = forward_torchscript(positions, cell, edge_index, shifts, unit_shifts, node_attrs, magmom, batch, ptr);
+    }
+    if (node_energy.numel() != n)
+      fail("'node_energy' has " + std::to_string(node_energy.numel()) + " entries for " +
+           std::to_string(n) + " atoms");
+    return finish(g, in, node_energy, positions, magmom, shifts, cell, want_force, want_mag, want_virial);
+  }
+
+  // The contract's forward(Dict[str, Tensor]) → Dict with node_energy [N].
+  at::Tensor forward_torchscript(const at::Tensor& positions, const at::Tensor& cell, const at::Tensor& edge_index,
+                                 const at::Tensor& shifts, const at::Tensor& unit_shifts,
+                                 const at::Tensor& node_attrs, const at::Tensor& magmom, const at::Tensor& batch,
+                                 const at::Tensor& ptr) const {
     c10::Dict<std::string, at::Tensor> data;
     data.insert("positions", positions);
     data.insert("cell", cell);
@@ -171,11 +206,6 @@ struct LearnedPotential::Impl {
     data.insert("magmom", magmom);
     data.insert("batch", batch);
     data.insert("ptr", ptr);
-
-    // No autograd tape for energy-only calls (Monte Carlo): the contract's models return
-    // energies and leave differentiation to the engine.
-    std::optional<c10::InferenceMode> no_grad;
-    if (!grad) no_grad.emplace();
     c10::IValue out;
     try {
       out = module.forward({c10::IValue(data)});
@@ -187,11 +217,15 @@ struct LearnedPotential::Impl {
     const auto it = dict.find(c10::IValue(std::string("node_energy")));
     if (it == dict.end() || !it->value().isTensor())
       fail("forward() returned no 'node_energy' tensor (the contract asks for node_energy [N] in eV)");
-    const at::Tensor node_energy = it->value().toTensor();
-    if (node_energy.numel() != n)
-      fail("'node_energy' has " + std::to_string(node_energy.numel()) + " entries for " +
-           std::to_string(n) + " atoms");
+    return it->value().toTensor();
+  }
 
+  // Node energies to double precision, then the derivatives asked for by reverse mode.
+  LearnedResult finish(const Graph& g, const NodeInputs& in, const at::Tensor& node_energy,
+                       const at::Tensor& positions, const at::Tensor& magmom, const at::Tensor& shifts,
+                       const at::Tensor& cell, bool want_force, bool want_mag, bool want_virial) const {
+    const auto n = static_cast<std::int64_t>(g.nodes);
+    const bool grad = want_force || want_mag || want_virial;
     LearnedResult r;
     {
       const at::Tensor ed = node_energy.detach().to(at::kDouble).contiguous().reshape({n});
@@ -266,6 +300,17 @@ LearnedPotential::LearnedPotential(const LearnedOptions& options) : impl_(std::m
     }
 
   if (!std::filesystem::exists(m.file)) m.fail("model file not found");
+  if (is_native_model_file(m.file)) {
+    m.native = load_native_model(m.file);
+    m.native->eval();
+    const NativeModelConfig& c = m.native->config();
+    m.atomic_numbers = c.atomic_numbers;
+    m.r_max = c.r_max;
+    m.interactions = c.interactions;
+    if (m.dtype != at::kDouble) m.native->to(m.dtype);
+    if (options.threads > 0) at::set_num_threads(options.threads);
+    return;
+  }
   try {
     m.module = torch::jit::load(m.file);
   } catch (const c10::Error& e) {

@@ -66,6 +66,19 @@ void SpinKernel::finalize() {
     k = m;
   }
   for (std::size_t i = 0; i < n; ++i) offset[i + 1] += offset[i];
+  const std::size_t chunks = (n + kReachChunk - 1) / kReachChunk;
+  reach_lo.assign(chunks, 0);
+  reach_hi.assign(chunks, 0);
+  for (std::size_t c = 0; c < chunks; ++c) {
+    const std::size_t i0 = c * kReachChunk, i1 = std::min(n, i0 + kReachChunk);
+    int lo = static_cast<int>(i0), hi = static_cast<int>(i1) - 1;
+    for (int m = offset[i0]; m < offset[i1]; ++m) {
+      lo = std::min(lo, neighbor[m]);
+      hi = std::max(hi, neighbor[m]);
+    }
+    reach_lo[c] = lo;
+    reach_hi[c] = hi;
+  }
   pending_.clear();
   pending_.shrink_to_fit();
   zeeman = std::move(zeeman_pending_);

@@ -12,9 +12,11 @@
 #include "spinlat/io/hdf5_trajectory.hpp"
 #include "spinlat/mc/metropolis.hpp"
 #include "spinlat/observables/order.hpp"
+#include "spinlat/observables/phonons.hpp"
 #include "spinlat/observables/spectra.hpp"
 #include "spinlat/observables/temperature.hpp"
 #include "spinlat/workflows/context.hpp"
+#include "spinlat/workflows/dataset.hpp"
 #include "spinlat/workflows/guards.hpp"
 #include "spinlat/workflows/progress.hpp"
 
@@ -29,6 +31,18 @@ ExternalField field_of(const StageConfig& st) {
   f.ramp_time = st.steps * st.dt;
   f.frequency = st.field_frequency;
   return f;
+}
+
+/// The lattice integrator's options with the stage's barostat (NPT) on top, if it has one.
+MdOptions with_barostat(MdOptions o, const BarostatConfig& b) {
+  if (!b.enabled) return o;
+  o.barostat = parse_barostat(b.kind);
+  o.pressure = b.pressure;
+  o.pressure_axes = b.pressure_axes;
+  o.barostat_tau = b.tau;
+  o.compressibility = b.compressibility;
+  o.barostat_every = static_cast<int>(b.every);
+  return o;
 }
 
 /// One stage's driver: advances the system by one sweep or step.
@@ -91,6 +105,8 @@ int run_stages(RunContext& ctx) {
     if (ctx.resume->has("stages.driver")) driver_state = ctx.resume->blob("stages.driver");
     traj.truncate_after(global_step);
   }
+  // Labelled training frames (`dataset`): cut back to the checkpoint's sizes on a restart.
+  DatasetWriter dataset(c, ctx.resume && ctx.resume->has("stages.stage") ? &*ctx.resume : nullptr);
   long long total = 0;
   const auto work_of = [](const StageConfig& st) { return st.type == "mc" || st.type == "hybrid" ? st.sweeps : st.steps; };
   for (const auto& st : c.stages) total += work_of(st);
@@ -121,12 +137,19 @@ int run_stages(RunContext& ctx) {
     if (d.sld || d.md || d.hybrid) {
       const double pressure = d.sld ? d.sld->pressure_GPa() : d.md ? d.md->pressure_GPa() : d.hybrid->lattice().pressure_GPa();
       v.push_back({"pressure", pressure});
+      // Volume per atom and the cube root of the volume per repeated cell (the lattice
+      // parameter of a cubic lattice): the observables of NPT runs.
+      v.push_back({"volume", s.cell.volume() / n});
+      v.push_back({"lattice_parameter", std::cbrt(s.cell.volume() / double(c.structure.cells.prod()))});
     }
     if (d.sld) {
       const SldEnergies e = d.sld->energies();
       v.push_back({"magnetic_energy", e.magnetic / n});
       v.push_back({"lattice_potential_energy", e.lattice / n});
     }
+    for (const char* name : {"volume", "lattice_parameter"})
+      if ((d.md || d.sld || d.hybrid) && !ctx.file.exists(std::string("/observables/") + name))
+        traj.declare_observable(name, 0, name[0] == 'v' ? "angstrom3" : "angstrom");
     traj.write_observables(global_step, time, v);
     if (spin_obs) traj.write_observable("magnetization_vector", global_step, time, magnetization_vector(s));
     for (const auto& [name, value] : v)
@@ -170,7 +193,7 @@ int run_stages(RunContext& ctx) {
       mo.temperature = st.temperature;
       mo.friction = st.lattice_damping;
       mo.seed = derive_seed(c.seed, StreamPurpose::lattice_noise, k);
-      d.md = std::make_unique<LatticeIntegrator>(s, h, mo);
+      d.md = std::make_unique<LatticeIntegrator>(s, h, with_barostat(mo, st.npt));
       d.dynamics = true;
       d.dt = st.dt;
       n = st.steps;
@@ -196,8 +219,10 @@ int run_stages(RunContext& ctx) {
       hs.lattice_damping = st.lattice_damping;
       hs.mc.move = parse_move(st.move);
       hs.mc.target_acceptance = st.target_acceptance;
+      hs.mc.longitudinal = st.longitudinal;
       hs.mc.stream = 1000 + k;
       d.hybrid = std::make_unique<HybridMcMd>(s, h, hs, c.seed);
+      if (st.npt.enabled) d.hybrid->lattice().set_options(with_barostat(d.hybrid->lattice().options(), st.npt));
       d.dynamics = true;
       d.dt = st.dt * double(st.md_steps_per_sweep);
       n = st.sweeps;
@@ -209,8 +234,12 @@ int run_stages(RunContext& ctx) {
     std::unique_ptr<SpinSpectrumRecorder> spectrum;
     if (c.spectrum && c.spectrum->stage == static_cast<int>(k))
       spectrum = std::make_unique<SpinSpectrumRecorder>(s, *c.spectrum, &h);
+    // Phonon DOS from this stage's velocities ([phonons]).
+    std::unique_ptr<PhononDosRecorder> phonons;
+    if (c.phonons && c.phonons->stage == static_cast<int>(k))
+      phonons = std::make_unique<PhononDosRecorder>(s, *c.phonons);
     // Energy-drift guard for conservative dynamics: a time step too large shows up here.
-    const bool conservative = (st.type == "md" && st.lattice_damping == 0.0) ||
+    const bool conservative = (st.type == "md" && st.lattice_damping == 0.0 && !st.npt.enabled) ||
                               (st.type == "sld" && st.lattice_damping == 0.0 && st.damping == 0.0 &&
                                st.damping_species.empty() && st.field_schedule == "constant") ||
                               (st.type == "llg" && st.damping == 0.0 && st.damping_species.empty() &&
@@ -223,6 +252,7 @@ int run_stages(RunContext& ctx) {
     if (k == first_stage && first_step > 0) {
       d.load(driver_state);
       if (spectrum) spectrum->load_state(ctx.resume->blob("stages.spectrum"));
+      if (phonons) phonons->load_state(ctx.resume->blob("stages.phonons"));
       if (guard_drift) energy_start = ctx.resume->real("stages.energy_start");
       step = first_step;
     }
@@ -236,7 +266,9 @@ int run_stages(RunContext& ctx) {
       ck.set_real("stages.time", time);
       store_system(ck, s);
       ck.set_blob("stages.driver", d.save());
+      dataset.save(ck);
       if (spectrum) ck.set_blob("stages.spectrum", spectrum->save_state());
+      if (phonons) ck.set_blob("stages.phonons", phonons->save_state());
       if (guard_drift) ck.set_real("stages.energy_start", energy_start);
       ctx.save(ck);
     };
@@ -244,7 +276,8 @@ int run_stages(RunContext& ctx) {
     if (global_step == 0 && traj_every > 0) traj.write_frame(s, 0, 0.0);
     for (; step < n; ++step) {
       if (ctx.stop_requested()) { checkpoint(step); return 3; }
-      if (spectrum && spectrum->due(step)) spectrum->record(s, d.llg->time());
+      if (spectrum && spectrum->due(step)) spectrum->record(s, d.llg ? d.llg->time() : time);
+      if (phonons && phonons->due(step)) phonons->record(s, time);
       d.advance(s, st.type == "mc" || st.type == "minimize" || st.type == "hybrid");
       ++global_step;
       if (d.dynamics) time += d.dt;
@@ -257,6 +290,7 @@ int run_stages(RunContext& ctx) {
                                "); reduce dt");
       }
       if (traj_every > 0 && global_step % traj_every == 0) traj.write_frame(s, global_step, time);
+      if (DatasetWriter::due(st, step + 1)) dataset.write(st, k, global_step, s, h);
       progress.update(++work, "stage " + std::to_string(k) + " (" + st.type + ")");
       if (c.output.checkpoint_every > 0 && global_step % c.output.checkpoint_every == 0 && step + 1 < n)
         checkpoint(step + 1);
@@ -265,6 +299,12 @@ int run_stages(RunContext& ctx) {
       spectrum->write(ctx.file);
       ctx.file.flush();
       if (!ctx.options.quiet) std::fprintf(stderr, "magnon spectrum written to /spectra/spin (%s)\n", spectrum->lswt_status().c_str());
+    }
+    if (phonons) {
+      phonons->write(ctx.file);
+      ctx.file.flush();
+      if (!ctx.options.quiet)
+        std::fprintf(stderr, "phonon DOS written to /spectra/phonon (%zu segments)\n", phonons->segments());
     }
     // Stage boundary: the next stage starts with a fresh driver.
     if (k + 1 < c.stages.size()) {
@@ -275,6 +315,7 @@ int run_stages(RunContext& ctx) {
       ck.set_integer("stages.global_step", global_step);
       ck.set_real("stages.time", time);
       store_system(ck, s);
+      dataset.save(ck);
       ctx.save(ck);
     }
     if (!ctx.options.quiet)

@@ -9,6 +9,7 @@
 
 #include "spinlat/core/units.hpp"
 #include "spinlat/dynamics/llg.hpp"
+#include "spinlat/dynamics/md.hpp"
 #include "spinlat/dynamics/sld.hpp"
 #include "spinlat/dynamics/sld_hybrid.hpp"
 #include "spinlat/io/hdf5_sweep.hpp"
@@ -38,6 +39,17 @@ SweepPoint to_point(const ThermoEstimate& e) {
 }
 
 Int3 cells_for(const Config& c, int L) { return L > 0 ? Int3(L, L, L) : c.structure.cells; }
+
+/// The hybrid sweep's barostat (NPT) settings on top of the lattice integrator's options.
+MdOptions with_barostat(MdOptions o, const BarostatConfig& b) {
+  o.barostat = parse_barostat(b.kind);
+  o.pressure = b.pressure;
+  o.pressure_axes = b.pressure_axes;
+  o.barostat_tau = b.tau;
+  o.compressibility = b.compressibility;
+  o.barostat_every = static_cast<int>(b.every);
+  return o;
+}
 
 /// The ground state that defines the order parameter: the lower in energy of the ferro and
 /// the lattice's antiferro configuration, each quenched by zero-temperature Metropolis sweeps.
@@ -101,6 +113,7 @@ int run_sweep(RunContext& ctx) {
   writer.set_unit("energy", "eV/atom");
   writer.set_unit("susceptibility", "1/eV per atom");
   writer.set_unit("specific_heat", "k_B per atom");
+  const bool npt = hybrid && sw.npt.enabled;  // NPT: /sweep/volume and /sweep/lattice_parameter
 
   // Resume position.
   std::size_t start_L = 0, start_T = 0;
@@ -221,6 +234,7 @@ int run_sweep(RunContext& ctx) {
           hs.lattice_damping = sw.lattice_damping;
           hs.mc = mo;
           hyb = std::make_unique<HybridMcMd>(s, h, hs, c.seed);
+          if (npt) hyb->lattice().set_options(with_barostat(hyb->lattice().options(), sw.npt));
         } else if (sld) {
           SldSettings ss;
           ss.dt = sw.dt;
@@ -244,6 +258,7 @@ int run_sweep(RunContext& ctx) {
           llg = std::make_unique<LLG>(h, s, ls, derive_seed(c.seed, StreamPurpose::spin_noise, il * nT + it));
         }
         ThermoAccumulator acc(T, atoms);
+        TimeSeries volume;  // NPT: Å³ per atom, one value per measurement
         int phase = 0;
         long long done = 0;
         if (resuming_here && it == start_T && ctx.resume->has("sweep.fresh")) {
@@ -257,6 +272,7 @@ int run_sweep(RunContext& ctx) {
           if (hyb) hyb->load_state(ctx.resume->blob("sweep.hybrid"));
           if (sldi) sldi->load_state(ctx.resume->blob("sweep.sld"));
           acc.load_state(ctx.resume->blob("sweep.acc"));
+          if (npt) volume.load_state(ctx.resume->blob("sweep.volume"));
           phase = start_phase;
           done = start_done;
           work_done += phase == 0 ? done : sw.equilibrate + done;
@@ -275,6 +291,7 @@ int run_sweep(RunContext& ctx) {
           if (hyb) ck.set_blob("sweep.hybrid", hyb->save_state());
           if (sldi) ck.set_blob("sweep.sld", sldi->save_state());
           ck.set_blob("sweep.acc", acc.save_state());
+          if (npt) ck.set_blob("sweep.volume", volume.save_state());
           ctx.save(ck);
         };
         auto advance = [&](bool adapt) {
@@ -301,11 +318,27 @@ int run_sweep(RunContext& ctx) {
           for (; done < n; ++done) {
             if (ctx.stop_requested()) { checkpoint(it, phase, done); return 3; }
             advance(phase == 0);
-            if (phase == 1 && (done + 1) % sw.sample_every == 0) measure_sample(s, acc);
+            if (phase == 1 && (done + 1) % sw.sample_every == 0) {
+              measure_sample(s, acc);
+              if (npt) volume.add(s.cell.volume() / double(atoms));
+            }
             progress.update(++work_done, "L=" + std::to_string(size_labels[il]) + " T=" + std::to_string(int(T)) + " K");
             if (c.output.checkpoint_every > 0 && (done + 1) % c.output.checkpoint_every == 0 && done + 1 < n)
               checkpoint(it, phase, done + 1);
           }
+        }
+        if (npt) {
+          // Volume per atom and the cube root of the mean volume per conventional cell (the
+          // lattice parameter of a cubic lattice), error propagated: δa = a δV / (3V).
+          const Value v = volume.estimate();
+          const double per_cell = double(atoms) / double(cells.prod());
+          const double a = std::cbrt(v.value * per_cell);
+          writer.write_extra("volume", il, it, v.value);
+          writer.write_extra("volume_err", il, it, v.error);
+          writer.write_extra("lattice_parameter", il, it, a);
+          writer.write_extra("lattice_parameter_err", il, it, a * v.error / (3.0 * v.value));
+          writer.set_unit("volume", "angstrom^3/atom");
+          writer.set_unit("lattice_parameter", "angstrom");
         }
         point_done(it, acc);
         // The next point starts from this state (annealing); its samplers start fresh.

@@ -141,12 +141,15 @@ class LLG {
   bool kernel_path() const;
   /// Generic path: fills force_ with B (T, without B_ext and noise) for spins `spins`.
   void generic_field(System& s, std::vector<Vec3>& spins, std::vector<Vec3>& out) const;
-  /// Thermal fields of block b into bth_ (its own engine, in site order).
-  void noise_block(long b);
+  /// Thermal fields of block b into out[0 .. block length) (its own engine, in site order).
+  void noise_block(long b, Vec3* out);
+  void noise_block(long b) { noise_block(b, &bth_[blocks_.begin(b)]); }
   void draw_noise();
   void step_heun(System& s);
   template <int Mode>
   void heun_stages(System& s, const SpinKernel* k);
+  template <int Mode>
+  void heun_fused(System& s, const SpinKernel& k);
   void step_depondt(System& s);
   void step_midpoint(System& s);
   void step_longitudinal(System& s);
@@ -162,11 +165,33 @@ class LLG {
 
   // Per-site constants, recomputed when moments, temperature or dt change.
   std::vector<SiteConst> site_;
+  // The distinct SiteConst values and each site's index into them (fused Heun: 4 bytes a
+  // site instead of 32 to stream); rebuilt on demand after prepare() changed site_.
+  std::vector<SiteConst> class_const_;
+  std::vector<std::uint32_t> site_class_;
+  bool classes_ready_ = false;
+  void prepare_classes();
   std::vector<double> moment_cache_;
   double prepared_T_ = -1.0, prepared_dt_ = -1.0;
 
   // Scratch (per-step; not part of the state).
   std::vector<Vec3> bth_, pred_, d1_, mid_, field_;
+  // Fused Heun (heun_fused): the corrector's output, swapped into the System at the end of
+  // the step, and per-thread pipeline state: slots of (thermal field, corrector half) for
+  // the blocks between their predictor and their corrector, recycled so that they stay in
+  // cache, and lists of the blocks waiting for a given block's predictor.
+  struct HeunScratch {
+    Vec3 bth, d1;
+  };
+  struct HeunLane {
+    std::vector<std::vector<HeunScratch>> slots;
+    std::vector<int> free;      ///< unused slot indices
+    std::vector<long> deferred; ///< blocks corrected after every thread's predictors
+  };
+  std::vector<Vec3> next_;
+  std::vector<HeunLane> lanes_;
+  std::vector<int> slot_of_;    ///< per block: its slot in its thread's lane
+  std::vector<long> wait_head_, wait_next_;  ///< per block: linked lists of waiting blocks
 };
 
 }  // namespace spinlat

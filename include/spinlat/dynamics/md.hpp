@@ -9,6 +9,7 @@
 // Velocity Verlet is B(h/2) A(h) B(h/2); BAOAB is B(h/2) A(h/2) O(h) A(h/2) B(h/2).
 // Units: Å, ps, amu, eV; F/m in eV/Å/amu becomes Å/ps² through units::ftm2v.
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,11 @@
 #include "spinlat/terms/hamiltonian.hpp"
 
 namespace spinlat {
+
+enum class BarostatKind { isotropic, anisotropic };
+/// "isotropic" / "anisotropic" (InputError otherwise) and back.
+BarostatKind parse_barostat(const std::string& name);
+const char* barostat_name(BarostatKind k);
 
 struct MdOptions {
   double dt = 1e-3;           ///< time step (ps)
@@ -27,13 +33,25 @@ struct MdOptions {
   /// bath acts on the 3N−3 internal degrees of freedom that lattice_temperature() counts.
   bool zero_momentum = true;
   std::size_t block = 1024;   ///< atoms per random stream (fixed: thread-count independent)
-  /// Stochastic cell rescaling (Bernetti & Bussi, J. Chem. Phys. 153, 114107 (2020)),
-  /// isotropic; off when barostat_tau <= 0.
+  /// Stochastic cell rescaling (Bernetti & Bussi, J. Chem. Phys. 153, 114107 (2020));
+  /// off when barostat_tau <= 0. Isotropic: one volume variable driven by the scalar
+  /// pressure. Anisotropic: the three Cartesian stretches ln L_x, ln L_y, ln L_z, each driven
+  /// by its own diagonal component P_aa of the pressure tensor (the diagonal restriction of
+  /// Del Tatto, Raiteri, Bernetti & Bussi, Appl. Sci. 12, 1139 (2022)); see barostat().
+  BarostatKind barostat = BarostatKind::isotropic;
   double pressure = 0.0;          ///< target pressure (GPa)
+  /// Anisotropic targets P_xx, P_yy, P_zz (GPa); a NaN component takes `pressure`.
+  Vec3 pressure_axes = Vec3::Constant(std::numeric_limits<double>::quiet_NaN());
   double barostat_tau = 0.0;      ///< relaxation time τ_p (ps)
   double compressibility = 6e-3;  ///< β_T (1/GPa) used by the barostat's coupling (Fe ≈ 1/170)
   int barostat_every = 10;        ///< apply the cell move every this many steps
+
+  /// The diagonal pressure targets (GPa) the barostat drives towards.
+  Vec3 pressure_targets() const;
 };
+
+/// Throws InputError for impossible barostat settings (checked only when barostat_tau > 0).
+void check_barostat(const MdOptions& o);
 
 // ---- observables (free functions on the System) -------------------------------------------
 
@@ -83,7 +101,9 @@ class LatticeIntegrator {
   void bath(double h);
   void compute_forces();
   /// Stochastic cell rescaling over an interval h, using the virial of the last force
-  /// evaluation and the current kinetic energy; scales cell, positions and velocities.
+  /// evaluation and the current kinetic energy; scales cell, positions and velocities
+  /// (isotropically, or along x, y, z separately: h ← h·M, r ← M r, v ← M⁻¹ v with
+  /// M = diag(μ_x, μ_y, μ_z), an affine map that keeps any triclinic cell consistent).
   void barostat(double h);
 
   /// One full step: Verlet (friction 0) or BAOAB, plus the barostat when enabled.

@@ -6,6 +6,7 @@
 // validates its own keys), so that adding a term never touches this file.
 #include <array>
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <optional>
 #include <string>
@@ -15,6 +16,7 @@
 
 #include "spinlat/core/crystal.hpp"
 #include "spinlat/core/types.hpp"
+#include "spinlat/observables/phonons.hpp"
 #include "spinlat/observables/spectra.hpp"
 #include "spinlat/io/extxyz.hpp"
 
@@ -43,6 +45,19 @@ struct StructureConfig {
   std::map<std::string, int> lines;       ///< line of each key given (messages from build_system)
 };
 
+/// NPT: stochastic cell rescaling of md and hybrid stages and hybrid sweeps (docs/input.md,
+/// dynamics/md.hpp). On when `pressure` is given.
+struct BarostatConfig {
+  bool enabled = false;
+  std::string kind = "isotropic";    ///< `barostat`: isotropic, anisotropic
+  double pressure = 0.0;             ///< GPa: `pressure = P`
+  /// GPa: `pressure = [Pxx, Pyy, Pzz]` (anisotropic only); NaN when a scalar was given.
+  Vec3 pressure_axes = Vec3::Constant(std::numeric_limits<double>::quiet_NaN());
+  double tau = 1.0;                  ///< `barostat_tau`, ps
+  double compressibility = 6e-3;     ///< `compressibility`, 1/GPa (the coupling's β_T)
+  long long every = 10;              ///< `barostat_every`, MD steps between cell moves
+};
+
 struct StageConfig {
   std::string type;            ///< mc, llg, md, sld, minimize
   double temperature = 0.0;    ///< K
@@ -68,6 +83,12 @@ struct StageConfig {
   /// per atom drifts further than this from its value at the start of the stage (eV/atom;
   /// 0 = no check).
   double max_energy_drift = 0.01;
+  /// Labelled training frames (extended XYZ, magnetic MACE names) appended every
+  /// `dataset_every` sweeps/steps of this stage; "" = none. Relative to the working directory,
+  /// like [output] file. Stages naming the same file append to it in order.
+  std::string dataset;
+  long long dataset_every = 0;
+  BarostatConfig npt;                ///< md, hybrid: barostat (NPT)
   int line = 0;                      ///< line of the [[stage]] table (for messages)
 };
 
@@ -88,6 +109,7 @@ struct SweepConfig {
   long long md_steps_per_sweep = 0;  ///< hybrid: MD steps between MC sweeps
   double lattice_damping = 0.0;      ///< 1/ps, sld / hybrid Langevin lattice bath (0 = none)
   bool anneal = true;                ///< start each temperature from the previous one's state
+  BarostatConfig npt;                ///< hybrid: barostat (NPT); adds /sweep/volume
 };
 
 struct OutputConfig {
@@ -114,8 +136,10 @@ struct Config {
   std::vector<StageConfig> stages;
   SweepConfig sweep;
   OutputConfig output;
-  /// [spectrum]: S(q,ω) recording of an llg stage (docs/magnons.md).
+  /// [spectrum]: S(q,ω) recording of an llg or sld stage (docs/magnons.md).
   std::optional<SpectrumOptions> spectrum;
+  /// [phonons]: phonon DOS from the velocities of an md, sld or hybrid stage (docs/spin-lattice.md).
+  std::optional<PhononOptions> phonons;
 };
 
 /// Applies one `--set KEY=VALUE` override (dotted path, array index for arrays of tables,

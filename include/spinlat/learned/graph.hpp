@@ -51,7 +51,8 @@ struct Subgraph {
   std::vector<int> hops;      ///< hop distance of each subgraph node from the source
 };
 
-/// Nodes within `radius` hops of `source` and every edge between two of them. For a model of
+/// Nodes within `radius` hops of `source` and every edge between two of them that ends at a
+/// node closer than `radius` (rim nodes only send their layer-0 features). For a model of
 /// L message-passing layers, node energies of nodes within L hops are exact when radius >= 2L:
 /// a node at hop d has exact layer-t features when d + t <= radius (its inputs come from hop
 /// d + 1 at layer t − 1).

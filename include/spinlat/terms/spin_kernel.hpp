@@ -30,6 +30,12 @@ struct SpinKernel {
   /// Constant site energies from a site's coupling to its own periodic images (tiny cells:
   /// ê_i·ê_i = 1 never changes), empty if none.
   std::vector<double> self_energy;
+  /// Neighbour reach of each chunk of kReachChunk consecutive sites: the smallest and largest
+  /// index among the chunk's sites and all their CSR neighbours. Built by finalize() (empty
+  /// for a kernel assembled by hand); tells a blocked integrator which sites a block's field
+  /// reads (LLG's fused Heun pipeline) without a pass over `neighbor`.
+  static constexpr int kReachChunk = 64;
+  std::vector<int> reach_lo, reach_hi;
   bool has_dmi = false, has_biquadratic = false;
   /// Set when two uniaxial terms with different axes act on one site: the kernel cannot
   /// represent that and must not be used.

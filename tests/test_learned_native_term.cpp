@@ -1,0 +1,167 @@
+// A native model file (written by save_native_model, as `spinlat train` does) behind the
+// `learned` term on periodic crystals: energies equal the model's own node energies, forces,
+// magnetic forces and virial equal finite differences, and the Monte Carlo ΔE from the
+// receptive field equals the full energy difference.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include "spinlat/core/crystal.hpp"
+#include "spinlat/core/rng.hpp"
+#include "spinlat/learned/graph.hpp"
+#include "spinlat/learned/learned_term.hpp"
+#include "spinlat/learned/native_model.hpp"
+#include "spinlat/neighbors/neighbor_list.hpp"
+
+using namespace spinlat;
+
+namespace {
+
+std::string temp_file(const std::string& name) {
+  const auto dir = std::filesystem::path(testing::TempDir()) / "spinlat_native_term";
+  std::filesystem::create_directories(dir);
+  return (dir / name).string();
+}
+
+System fe_cell(const Int3& cells, std::uint64_t seed, double jiggle = 0.08) {
+  System s = build_supercell(standard_lattice("bcc", 2.8665, 0.0, {"Fe", "Co"}, {2.2, 1.7}), cells);
+  set_spins_random(s, seed);
+  Engine rng(seed + 17);
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    for (int c = 0; c < 3; ++c) s.position[i][c] += jiggle * (2 * uniform01(rng) - 1);
+    s.moment[i] *= 1.0 + 0.2 * (uniform01(rng) - 0.5);
+  }
+  return s;
+}
+
+std::string write_model(const std::string& name, bool soc, int interactions, double r_max) {
+  torch::manual_seed(21);
+  NativeModelConfig c;
+  c.atomic_numbers = {26, 27};
+  c.m_max = {2.5, 2.0};
+  c.r_max = r_max;
+  c.channels = 8;
+  c.l_max = 2;
+  c.spin_orbit = soc;
+  c.interactions = interactions;
+  c.avg_neighbors = 14.0;
+  NativeModel m(c);
+  m->set_e0({-4.1, -3.9});
+  const std::string path = temp_file(name);
+  save_native_model(m, path);
+  return path;
+}
+
+std::unique_ptr<LearnedPotential> load(const std::string& path) {
+  LearnedOptions o;
+  o.model = path;
+  return std::make_unique<LearnedPotential>(o);
+}
+
+double energy_fresh(LearnedPotential& t, const System& s) {
+  const NeighborList list = build_neighbor_list(s, t.cutoff());
+  t.bind(s, list);
+  Derivatives none;
+  return t.compute(s, list, none);
+}
+
+}  // namespace
+
+TEST(NativeTerm, EnergyEqualsTheModelAndDerivativesMatchFiniteDifferences) {
+  for (bool soc : {false, true}) {
+    const std::string path = write_model(soc ? "soc.spl" : "nosoc.spl", soc, 2, 4.2);
+    auto t = load(path);
+    EXPECT_EQ(t->atomic_numbers(), (std::vector<int>{26, 27}));
+    EXPECT_EQ(t->interactions(), 2);
+    // 2×2×2 cells (5.7 Å): r_max 4.2 Å reaches past half the box, so atoms meet several
+    // images of the same neighbour and their own images.
+    System s = fe_cell({2, 2, 2}, soc ? 3 : 4);
+    const NeighborList list = build_neighbor_list(s, t->cutoff());
+    t->bind(s, list);
+    std::vector<Vec3> f(s.size(), Vec3::Zero()), bm(s.size(), Vec3::Zero());
+    Mat3 w = Mat3::Zero();
+    Derivatives d{&f, &bm, &w};
+    const double e = t->compute(s, list, d);
+
+    // The same number straight from the model.
+    NativeModel m = load_native_model(path);
+    const Graph g = build_graph(s, list, t->cutoff());
+    ModelInputs in;
+    std::vector<double> pos, mag, sh;
+    std::vector<std::int64_t> sp, snd(g.sender.begin(), g.sender.end()), rcv(g.receiver.begin(), g.receiver.end());
+    for (std::size_t i = 0; i < s.size(); ++i) {
+      const Vec3 mv = s.moment_vector(i);
+      for (int a = 0; a < 3; ++a) pos.push_back(s.position[i][a]), mag.push_back(mv[a]);
+      sp.push_back(s.species[i]);
+    }
+    for (const Vec3& v : g.shift) sh.insert(sh.end(), {v[0], v[1], v[2]});
+    const auto N = static_cast<std::int64_t>(s.size()), E = static_cast<std::int64_t>(g.edges());
+    in.positions = torch::tensor(pos, torch::kDouble).reshape({N, 3});
+    in.magmom = torch::tensor(mag, torch::kDouble).reshape({N, 3});
+    in.species = torch::tensor(sp);
+    in.sender = torch::tensor(snd);
+    in.receiver = torch::tensor(rcv);
+    in.shifts = torch::tensor(sh, torch::kDouble).reshape({E, 3});
+    EXPECT_NEAR(e, m->node_energy(in).sum().item<double>(), 1e-11);
+
+    const double h = 1e-5, tol = 1e-7;
+    Vec3 total = Vec3::Zero();
+    for (const Vec3& x : f) total += x;
+    EXPECT_LT(total.norm(), 1e-10);  // Newton's third law
+    for (int i : {0, 5, 11}) {
+      for (int a = 0; a < 3; ++a) {
+        System p = s, q = s;
+        p.position[i][a] += h;
+        q.position[i][a] -= h;
+        EXPECT_NEAR(f[i][a], -(energy_fresh(*t, p) - energy_fresh(*t, q)) / (2 * h), tol) << "force " << i << a;
+        System mp = s, mq = s;
+        for (System* x : {&mp, &mq}) {
+          Vec3 mv = s.moment_vector(i);
+          mv[a] += x == &mp ? h : -h;
+          x->moment[i] = mv.norm();
+          x->spin[i] = mv / mv.norm();
+        }
+        EXPECT_NEAR(bm[i][a], -(energy_fresh(*t, mp) - energy_fresh(*t, mq)) / (2 * h), tol) << "magforce " << i << a;
+      }
+    }
+    // Virial W = −(∂E/∂ε)ᵀ under r → (1+ε) r of positions and cell.
+    for (int a = 0; a < 3; ++a)
+      for (int b = 0; b < 3; ++b) {
+        double ee[2];
+        for (int sg = 0; sg < 2; ++sg) {
+          Mat3 F = Mat3::Identity();
+          F(a, b) += sg == 0 ? h : -h;
+          System x = s;
+          for (auto& r : x.position) r = F * r;
+          x.cell.h = s.cell.h * F.transpose();
+          ee[sg] = energy_fresh(*t, x);
+        }
+        EXPECT_NEAR(w(b, a), -(ee[0] - ee[1]) / (2 * h), 1e-6) << "virial " << a << b;
+      }
+  }
+}
+
+TEST(NativeTerm, LocalEnergyChangeEqualsTheFullDifference) {
+  for (int layers : {1, 2}) {
+    const std::string path = write_model("local" + std::to_string(layers) + ".spl", true, layers, 3.0);
+    auto t = load(path);
+    const System s = fe_cell({5, 5, 5}, 8, 0.05);
+    const NeighborList list = build_neighbor_list(s, t->cutoff());
+    t->bind(s, list);
+    Derivatives none;
+    const double e = t->compute(s, list, none);
+    double worst = 0.0;
+    for (int i : {0, 77, 249}) {
+      const Vec3 e_new = Vec3(-0.2, 0.9, 0.4).normalized();
+      System moved = s;
+      moved.spin[i] = e_new;
+      moved.moment[i] *= 0.9;
+      const double de = t->local_energy_change(s, list, i, e_new, moved.moment[i]);
+      worst = std::max(worst, std::abs(de - (energy_fresh(*t, moved) - e)));
+      t->bind(s, list);
+      EXPECT_GT(std::abs(de), 1e-9);
+    }
+    EXPECT_LT(worst, 1e-11) << layers << " layers";
+  }
+}

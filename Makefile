@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 PYTHON ?= /usr/bin/python3
 
-.PHONY: all deps configure build build-all run test test-unit bench asan clean
+.PHONY: all deps configure build build-all run test test-unit bench model asan clean
 
 all: build-all
 
@@ -35,6 +35,11 @@ test-unit: build-all
 
 bench: build
 	$(BUILD)/spinlat bench
+
+# The bundled learned bcc-iron model: teacher data, held-out data, training into
+# inputs/models/fe_bcc.spl, held-out errors (docs/learned-potential.md; ~20 min on one core).
+model: build
+	SPINLAT=$(BUILD)/spinlat PYTHON=$(PYTHON) scripts/train-fe-model.sh
 
 # AddressSanitizer + UndefinedBehaviorSanitizer build and unit tests.
 asan: deps

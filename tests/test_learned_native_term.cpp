@@ -165,3 +165,34 @@ TEST(NativeTerm, LocalEnergyChangeEqualsTheFullDifference) {
     EXPECT_LT(worst, 1e-11) << layers << " layers";
   }
 }
+
+TEST(NativeTerm, TrialCacheFollowsAcceptedRejectedAndOutsideChanges) {
+  // A Metropolis-like sequence: random trials, accepted at random (the System takes the trial
+  // moment) or rejected, with a moment changed behind the term's back now and then. Every ΔE
+  // must equal the difference of full evaluations.
+  const std::string path = write_model("cache.spl", false, 1, 3.0);
+  auto t = load(path);
+  System s = fe_cell({5, 5, 5}, 12, 0.05);
+  const NeighborList list = build_neighbor_list(s, t->cutoff());
+  t->bind(s, list);
+  Derivatives none;
+  Engine rng(99);
+  double worst = 0.0;
+  for (int trial = 0; trial < 40; ++trial) {
+    const int i = static_cast<int>(uniform01(rng) * s.size()) % static_cast<int>(s.size());
+    const Vec3 e_new = Vec3(uniform01(rng) - 0.5, uniform01(rng) - 0.5, uniform01(rng) - 0.5).normalized();
+    const double m_new = s.moment[i] * (0.9 + 0.2 * uniform01(rng));
+    const double de = t->local_energy_change(s, list, i, e_new, m_new);
+    System moved = s;
+    moved.spin[i] = e_new;
+    moved.moment[i] = m_new;
+    const double exact = t->compute(moved, list, none) - t->compute(s, list, none);
+    worst = std::max(worst, std::abs(de - exact));
+    if (uniform01(rng) < 0.5) s = moved;  // accepted
+    if (trial % 13 == 5) {                // an outside change (e.g. a dynamics step)
+      const int k = (i + 7) % static_cast<int>(s.size());
+      s.spin[k] = -s.spin[k];
+    }
+  }
+  EXPECT_LT(worst, 1e-12);
+}

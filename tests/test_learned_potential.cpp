@@ -506,9 +506,12 @@ TEST(LearnedPotential, LocalEnergyChangeIsExactOnTheReceptiveField) {
       const double de = t->local_energy_change(s, b.list, i, e_new, moved.moment[i]);
       const double exact = energy_fresh(*t, moved) - e;
       worst = std::max(worst, std::abs(de - exact));
-      // Detailed balance needs ΔE(a→b) = −ΔE(b→a) exactly.
+      // Detailed balance needs ΔE(a→b) = −ΔE(b→a) (to rounding: the energy before a move
+      // comes from the term's cache of node energies, the one after from the subgraph).
+      // An understated receptive field breaks it too.
       Bound back(*t, moved);
-      EXPECT_EQ(t->local_energy_change(moved, back.list, i, s.spin[i], s.moment[i]), -de);
+      if (path != two_wrong)
+        EXPECT_NEAR(t->local_energy_change(moved, back.list, i, s.spin[i], s.moment[i]), -de, 1e-13);
     }
     std::printf("local dE vs full difference, %s: max |diff| = %.2e eV\n",
                 std::filesystem::path(path).filename().c_str(), worst);

@@ -15,6 +15,7 @@
 #ifdef SPINLAT_HAVE_TORCH
 #include "spinlat/io/extxyz.hpp"
 #include "spinlat/learned/evaluate.hpp"
+#include "spinlat/learned/learned_bench.hpp"
 #include "spinlat/learned/learned_term.hpp"
 #include "spinlat/learned/torch_info.hpp"
 #include "spinlat/learned/train_command.hpp"
@@ -34,6 +35,7 @@ usage:
   spinlat eval INPUT.toml FRAMES.xyz -o OUT.xyz
   spinlat train CONFIG.toml [--set KEY=VALUE ...] [--restart]
   spinlat bench [mc|llg|md|sld|all] [--quick] [--threads N]
+  spinlat bench learned [MODEL] [--quick] [--threads N]
   spinlat --version | --help
 
 run       runs every stage (and the sweep) of an input, writing HDF5 as it goes; SIGINT/SIGTERM
@@ -123,6 +125,17 @@ int command_bench(const Args& a) {
   o.quick = a.quick;
   o.threads = a.threads;
   o.which = a.positional.empty() ? "all" : a.positional[0];
+  if (o.which == "learned") {
+#ifdef SPINLAT_HAVE_TORCH
+    spinlat::LearnedBenchOptions lo;
+    if (a.positional.size() > 1) lo.model = a.positional[1];
+    lo.quick = a.quick;
+    lo.threads = a.threads;
+    return spinlat::run_learned_benchmark(lo, std::cout);
+#else
+    throw spinlat::InputError("spinlat bench learned needs a build with LibTorch (SPINLAT_WITH_TORCH=ON)");
+#endif
+  }
   return spinlat::run_benchmarks(o, std::cout);
 }
 

@@ -327,6 +327,39 @@ inline Vec3 local_field(const SpinKernel* k, const std::vector<Vec3>& spin, cons
   else return kernel_field(*k, Mode == 1, spin, moment, i) * inv;
 }
 
+/// −∂E/∂ê_i (eV) for the fused Heun loops, through raw pointers: Mode 1 is kernel_field's
+/// inline exchange(+Zeeman) sum with the same operation order (so the same bits), Mode 2
+/// SpinKernel::field.
+template <int Mode>
+struct FusedField {
+  const SpinKernel& k;
+  const std::vector<double>& moment;
+  const int* offset = k.offset.data();
+  const int* neighbor = k.neighbor.data();
+  const double* J = k.J.data();
+  const Vec3* zeeman = k.zeeman.empty() ? nullptr : k.zeeman.data();
+  const double* mom = moment.data();
+
+  Vec3 operator()(const std::vector<Vec3>& spinv, const Vec3* spin, std::size_t i) const {
+    if constexpr (Mode == 2) {
+      return k.field(spinv, moment, static_cast<int>(i));
+    } else {
+      double x = 0.0, y = 0.0, z = 0.0;
+      const int end = offset[i + 1];
+      for (int m = offset[i]; m < end; ++m) {
+        const double j = J[m];
+        const Vec3& e = spin[neighbor[m]];
+        x += j * e[0];
+        y += j * e[1];
+        z += j * e[2];
+      }
+      Vec3 h(x, y, z);
+      if (zeeman) h += mom[i] * zeeman[i];
+      return h;
+    }
+  }
+};
+
 }  // namespace
 
 // Stochastic Heun (García-Palacios & Lázaro 1998, Eqs. 3.5-3.6; VAMPIRE's scheme):
@@ -399,9 +432,15 @@ void LLG::heun_fused(System& s, const SpinKernel& k) {
   wait_head_.assign(nb, -1);
   wait_next_.resize(nb);
   if (lanes_.size() != static_cast<std::size_t>(nt)) lanes_.assign(nt, HeunLane{});
-  const std::vector<Vec3>& spin = s.spin;
   if (!classes_ready_) prepare_classes();
   const SiteConst* cls = class_const_.data();
+  // Raw pointers: the loops below write doubles, which would otherwise make the compiler
+  // reload every vector's data pointer per site.
+  const std::uint32_t* site_class = site_class_.data();
+  const Vec3* e_old = s.spin.data();
+  Vec3* pred = pred_.data();
+  Vec3* next = next_.data();
+  const FusedField<Mode> field{k, s.moment};
   const bool reach = k.reach_lo.size() == (n_ + SpinKernel::kReachChunk - 1) / SpinKernel::kReachChunk &&
                      k.reach_hi.size() == k.reach_lo.size();
   int bad = 0;
@@ -418,14 +457,14 @@ void LLG::heun_fused(System& s, const SpinKernel& k) {
       const int slot = slot_of_[b];
       const HeunScratch* sc = lane.slots[slot].data();
       for (std::size_t i = i0; i < i1; ++i) {
-        const SiteConst& c = cls[site_class_[i]];
-        if (c.g == 0.0) { next_[i] = spin[i]; continue; }
-        const Vec3 h = local_field<Mode>(&k, pred_, s.moment, field_, i, c.inv);
-        const Vec3 f = llg_rhs(pred_[i], h + b1 + sc[i - i0].bth, c.g, c.alpha);
-        next_[i] = sc[i - i0].d1 + (0.5 * dt) * f;  // normalised below
+        const SiteConst& c = cls[site_class[i]];
+        if (c.g == 0.0) { next[i] = e_old[i]; continue; }
+        const Vec3 h = field(pred_, pred, i) * c.inv;
+        const Vec3 f = llg_rhs(pred[i], h + b1 + sc[i - i0].bth, c.g, c.alpha);
+        next[i] = sc[i - i0].d1 + (0.5 * dt) * f;  // normalised below
       }
       lane.free.push_back(slot);
-      return normalize_all(&next_[i0], i1 - i0);
+      return normalize_all(next + i0, i1 - i0);
     };
 
     for (long p = B; p < E; ++p) {
@@ -443,20 +482,20 @@ void LLG::heun_fused(System& s, const SpinKernel& k) {
         Engine& eng = noise_[p];
         const bool thermal = settings_.temperature > 0.0;
         for (std::size_t i = i0; i < i1; ++i) {
-          const double sigma = cls[site_class_[i]].sigma;
+          const double sigma = cls[site_class[i]].sigma;
           sc[i - i0].bth = (thermal && sigma > 0.0) ? Vec3(sigma * gaussian3(eng)) : Vec3(Vec3::Zero());
         }
       }
       for (std::size_t i = i0; i < i1; ++i) {
-        const SiteConst& c = cls[site_class_[i]];
-        const Vec3& e = spin[i];
-        if (c.g == 0.0) { pred_[i] = e; continue; }
-        const Vec3 h = local_field<Mode>(&k, spin, s.moment, field_, i, c.inv);
+        const SiteConst& c = cls[site_class[i]];
+        const Vec3& e = e_old[i];
+        if (c.g == 0.0) { pred[i] = e; continue; }
+        const Vec3 h = field(s.spin, e_old, i) * c.inv;
         const Vec3 f = llg_rhs(e, h + b0 + sc[i - i0].bth, c.g, c.alpha);
         sc[i - i0].d1 = e + (0.5 * dt) * f;  // the corrector's known half
-        pred_[i] = e + dt * f;
+        pred[i] = e + dt * f;
       }
-      normalize_all(&pred_[i0], i1 - i0);  // NaN is caught after the corrector
+      normalize_all(pred + i0, i1 - i0);  // NaN is caught after the corrector
       // The blocks holding the neighbours of this block's sites: from the kernel's per-chunk
       // reach when it has one (a chunk straddling two blocks only widens the range), else
       // from the CSR itself.

@@ -96,6 +96,22 @@ struct LearnedPotential::Impl {
   Mat3 bound_cell = Mat3::Zero();
   bool validated = false;
 
+  // Monte Carlo cache (local_energy_change): node energies of the current moments, so that a
+  // trial evaluates only the state after the move. Valid while positions are those bound;
+  // an entry e[v] was computed with the moments m[] of v's receptive field. The last trial
+  // stays pending until the next call shows whether the sampler accepted it (the moment in
+  // the System equals the trial's) and is then committed.
+  struct TrialCache {
+    bool valid = false;
+    std::vector<double> e;  // node energies
+    std::vector<Vec3> m;    // moments they were computed with
+    int pending_site = -1;
+    Vec3 pending_moment = Vec3::Zero();
+    std::vector<int> pending_nodes;     // nodes within L hops of the pending site
+    std::vector<double> pending_energy; // their energies after the trial move
+  };
+  mutable TrialCache cache;
+
   [[noreturn]] void fail(const std::string& msg) const { throw InputError(file + ": " + msg); }
 
   // The cached graph if positions and cell are those bind() saw, else a fresh one in `scratch`.
@@ -373,6 +389,7 @@ std::vector<int> LearnedPotential::species_columns(const System& s) const {
 
 void LearnedPotential::bind(const System& s, const NeighborList& list) {
   Impl& m = *impl_;
+  m.cache = Impl::TrialCache();
   m.columns = species_columns(s);
   m.graph = build_graph(s, list, m.r_max);
   m.bound_position = s.position;
@@ -443,12 +460,49 @@ double LearnedPotential::local_energy_change(const System& s, const NeighborList
     in = m.inputs_of(s);
   }
   const Graph& eval_graph = partial ? sub.graph : g;
-  const LearnedResult before = m.run(eval_graph, in, false, false, false);
-  in.magmom[centre] = moment_new * spin_new;
+  const Vec3 trial_moment = moment_new * spin_new;
+
+  if (!partial || &g != &m.graph) {
+    // Small cells or moved atoms: the state before and after, both evaluated.
+    const LearnedResult before = m.run(eval_graph, in, false, false, false);
+    in.magmom[centre] = trial_moment;
+    const LearnedResult after = m.run(eval_graph, in, false, false, false);
+    double de = 0.0;
+    for (std::size_t a = 0; a < eval_graph.nodes; ++a)
+      if (!partial || sub.hops[a] <= L) de += after.node_energy[a] - before.node_energy[a];
+    return de;
+  }
+
+  // The cached path: node energies before the move come from the cache.
+  Impl::TrialCache& c = m.cache;
+  if (c.valid && c.pending_site >= 0) {
+    if (s.moment_vector(c.pending_site) == c.pending_moment) {  // the last trial was accepted
+      for (std::size_t k = 0; k < c.pending_nodes.size(); ++k) c.e[c.pending_nodes[k]] = c.pending_energy[k];
+      c.m[c.pending_site] = c.pending_moment;
+    }
+  }
+  c.pending_site = -1;
+  bool fresh = c.valid;
+  for (std::size_t a = 0; fresh && a < sub.node.size(); ++a) fresh = c.m[sub.node[a]] == in.magmom[a];
+  if (!fresh) {  // first trial, or the moments changed behind the cache's back (dynamics)
+    c.e = m.run(g, m.inputs_of(s), false, false, false).node_energy;
+    c.m.resize(s.size());
+    for (std::size_t v = 0; v < s.size(); ++v) c.m[v] = s.moment_vector(v);
+    c.valid = true;
+  }
+  in.magmom[centre] = trial_moment;
   const LearnedResult after = m.run(eval_graph, in, false, false, false);
   double de = 0.0;
+  c.pending_nodes.clear();
+  c.pending_energy.clear();
   for (std::size_t a = 0; a < eval_graph.nodes; ++a)
-    if (!partial || sub.hops[a] <= L) de += after.node_energy[a] - before.node_energy[a];
+    if (sub.hops[a] <= L) {
+      de += after.node_energy[a] - c.e[sub.node[a]];
+      c.pending_nodes.push_back(sub.node[a]);
+      c.pending_energy.push_back(after.node_energy[a]);
+    }
+  c.pending_site = i;
+  c.pending_moment = trial_moment;
   return de;
 }
 

@@ -528,6 +528,25 @@ Trainer::Trainer(TrainOptions options) : o_(std::move(options)) {
   // The model: seeded initial weights, or the fine-tuned model's.
   if (init) {
     model_ = init;
+    if (o_.fit_e0) {
+      // Fine-tuning: fit e0 to what the initial model leaves unexplained, E_ref − (E_model −
+      // Σ e0_model), so that e0 takes up the change of energy reference between the data sets
+      // (teacher → DFT) and the model starts without an energy offset (MACE's fine-tuning
+      // estimates E0s the same way, on the residual of the foundation model).
+      model_->set_e0(std::vector<double>(o_.model.atomic_numbers.size(), 0.0));
+      model_->to(dtype_);
+      std::vector<std::size_t> all(train_.size());
+      for (std::size_t k = 0; k < all.size(); ++k) all[k] = k;
+      std::vector<Sample> residual = train_;
+      std::size_t k = 0;
+      torch::NoGradGuard no_grad;
+      for (const Batch& b : make_batches(train_, all, o_.batch_size, dtype_)) {
+        const at::Tensor node = model_->node_energy(b.inputs);
+        const at::Tensor e = torch::zeros({b.graphs}, node.options()).index_add(0, b.graph, node).to(at::kDouble);
+        for (std::int64_t j = 0; j < b.graphs; ++j, ++k) residual[k].energy -= e[j].item<double>();
+      }
+      o_.model.e0 = fit_e0(residual, o_.model.atomic_numbers.size());
+    }
     if (o_.model_keys.count("e0")) model_->set_e0(o_.model.e0);
   } else {
     check_config(o_.model);

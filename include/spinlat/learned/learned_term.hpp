@@ -61,9 +61,12 @@ class LearnedPotential : public Term {
   void bind(const System& s, const NeighborList& list) override;
   double compute(const System& s, const NeighborList& list, Derivatives& d) const override;
   void add_site_energies(const System& s, const NeighborList& list, std::vector<double>& e) const override;
-  /// Exact ΔE. With a `num_interactions` buffer L > 0 in the model, only the subgraph within
-  /// 2L hops of i is evaluated (twice) and ΔE sums the node energies within L hops; otherwise
-  /// the whole graph is evaluated twice (cost of two full forward passes per call).
+  /// Exact ΔE. With a `num_interactions` buffer L > 0 in the model (native models have it),
+  /// only the subgraph within 2L hops of i is evaluated and ΔE sums the node energies within
+  /// L hops. The energies before the move come from a cache of node energies kept in step
+  /// with accepted trials (the next call sees whether the System took the trial moment), so a
+  /// trial costs one subgraph evaluation; the cache is rebuilt (one full evaluation) after
+  /// bind() or when moments changed otherwise. Without L, the whole graph is evaluated twice.
   double local_energy_change(const System& s, const NeighborList& list, int i, const Vec3& spin_new,
                              double moment_new) const override;
 

@@ -1,0 +1,19 @@
+#pragma once
+// `spinlat bench learned`: throughput of a learned model (docs/performance.md): full
+// evaluations (energy, forces, magnetic forces) in atom-evaluations per second, and the cost of
+// a Metropolis sweep in units of full evaluations of the same system. No LibTorch types here.
+#include <ostream>
+#include <string>
+
+namespace spinlat {
+
+struct LearnedBenchOptions {
+  std::string model = "inputs/models/fe_bcc.spl";  ///< a native or TorchScript model covering Fe
+  bool quick = false;  ///< smaller systems, fewer repetitions
+  int threads = -1;    ///< -1: 1 and 2 threads; else only this count
+};
+
+/// Prints one line per figure; returns 0 (InputError for a missing or unusable model).
+int run_learned_benchmark(const LearnedBenchOptions& o, std::ostream& out);
+
+}  // namespace spinlat

@@ -406,8 +406,8 @@ double EamPotential::compute(const System& s, const NeighborList& list, Derivati
       Entry& e1 = entry_[k];
       Entry& e2 = entry_[km];
       if (r2 >= cut2_) {
-        e1 = Entry{dv, 0.0, 0.0, 0.0, 0.0};
-        e2 = Entry{-dv, 0.0, 0.0, 0.0, 0.0};
+        e1 = Entry{0.0, 0.0, 0.0, 0.0};
+        e2 = Entry{0.0, 0.0, 0.0, 0.0};
         rho_in_[k] = rho_in_[km] = 0.0;
         continue;
       }
@@ -427,8 +427,8 @@ double EamPotential::compute(const System& s, const NeighborList& list, Derivati
         rho_ij = sb.value(m, p);
         drho_ij = sb.derivative(m, p) * inv_r;
       }
-      e1 = Entry{dv, drho_ji, drho_ij, phip * inv_r, 0.5 * phi};
-      e2 = Entry{-dv, drho_ij, drho_ji, phip * inv_r, 0.5 * phi};
+      e1 = Entry{drho_ji, drho_ij, phip * inv_r, 0.5 * phi};
+      e2 = Entry{drho_ij, drho_ji, phip * inv_r, 0.5 * phi};
       rho_in_[k] = rho_ji;
       rho_in_[km] = rho_ij;
     }
@@ -453,14 +453,19 @@ double EamPotential::compute(const System& s, const NeighborList& list, Derivati
     Vec3 f = Vec3::Zero();
     Mat3 w = Mat3::Zero();
     const double fpi = fp[i];
+    const Vec3 ri = s.position[i];
     for (int k = list.begin(i); k < list.end(i); ++k) {
       const Entry& en = entry_[k];
       e += en.half_phi;
       if (!want_force && !want_virial) continue;
-      const double q = fpi * en.drho_in + fp[list.index[k]] * en.drho_out + en.dphi;
-      const Vec3 g = q * en.d;
+      const int j = list.index[k];
+      const double q = fpi * en.drho_in + fp[j] * en.drho_out + en.dphi;
+      if (q == 0.0) continue;  // beyond the cutoff (zero entry): adds exactly nothing
+      Vec3 dv = s.position[j] - ri;
+      if (list.image[k] != Int3::Zero()) dv += ht * list.image[k].cast<double>();
+      const Vec3 g = q * dv;
       f += g;
-      if (want_virial) w.noalias() -= 0.5 * en.d * g.transpose();
+      if (want_virial) w.noalias() -= 0.5 * dv * g.transpose();
     }
     site[i] += e;
     if (want_force) (*d.force)[i] += f;

@@ -151,9 +151,6 @@ struct LearnedPotential::Impl {
         for (int b = 0; b < 3; ++b) acc[a][b] = in.cell(a, b);  // rows: lattice vectors
     }
     cell = cell.to(dtype);
-    std::vector<Vec3> us(g.edges());
-    for (std::size_t e = 0; e < g.edges(); ++e) us[e] = g.unit_shift[e].cast<double>();
-    at::Tensor unit_shifts = vec3_tensor(us, dtype);
     at::Tensor edge_index = torch::empty({2, ne}, at::kLong);
     {
       auto acc = edge_index.accessor<std::int64_t, 2>();
@@ -162,16 +159,6 @@ struct LearnedPotential::Impl {
         acc[1][e] = g.receiver[e];
       }
     }
-    at::Tensor node_attrs =
-        torch::zeros({n, static_cast<std::int64_t>(atomic_numbers.size())}, at::kDouble);
-    {
-      auto acc = node_attrs.accessor<double, 2>();
-      for (std::int64_t i = 0; i < n; ++i) acc[i][in.column[i]] = 1.0;
-    }
-    node_attrs = node_attrs.to(dtype);
-    at::Tensor batch = torch::zeros({n}, at::kLong);
-    at::Tensor ptr = torch::tensor({std::int64_t{0}, n}, at::kLong);
-
     if (want_force || want_virial) positions.requires_grad_(true);
     if (want_mag) magmom.requires_grad_(true);
     if (want_virial) {
@@ -199,6 +186,18 @@ struct LearnedPotential::Impl {
         fail("model evaluation failed: " + short_message(e));
       }
     } else {
+      // The rest of the contract's inputs (the native model needs none of them).
+      std::vector<Vec3> us(g.edges());
+      for (std::size_t e = 0; e < g.edges(); ++e) us[e] = g.unit_shift[e].cast<double>();
+      const at::Tensor unit_shifts = vec3_tensor(us, dtype);
+      at::Tensor node_attrs = torch::zeros({n, static_cast<std::int64_t>(atomic_numbers.size())}, at::kDouble);
+      {
+        auto acc = node_attrs.accessor<double, 2>();
+        for (std::int64_t i = 0; i < n; ++i) acc[i][in.column[i]] = 1.0;
+      }
+      node_attrs = node_attrs.to(dtype);
+      const at::Tensor batch = torch::zeros({n}, at::kLong);
+      const at::Tensor ptr = torch::tensor({std::int64_t{0}, n}, at::kLong);
       node_energy = forward_torchscript(positions, cell, edge_index, shifts, unit_shifts, node_attrs, magmom, batch, ptr);
     }
     if (node_energy.numel() != n)

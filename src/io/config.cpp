@@ -879,7 +879,8 @@ void apply_override(toml::table& doc, const std::string& assignment) {
   }
 }
 
-Config parse_config(const std::string& text, const std::string& name, const std::vector<std::string>& overrides) {
+toml::table parse_toml_with_overrides(const std::string& text, const std::string& name,
+                                      const std::vector<std::string>& overrides) {
   toml::table doc;
   try {
     doc = toml::parse(text, name);
@@ -887,6 +888,11 @@ Config parse_config(const std::string& text, const std::string& name, const std:
     throw InputError(name, "", static_cast<int>(e.source().begin.line), "invalid TOML: " + std::string(e.description()));
   }
   for (const auto& o : overrides) apply_override(doc, o);
+  return doc;
+}
+
+Config parse_config(const std::string& text, const std::string& name, const std::vector<std::string>& overrides) {
+  toml::table doc = parse_toml_with_overrides(text, name, overrides);
 
   Config c;
   c.path = name;

@@ -164,13 +164,7 @@ std::string fmt(double v, int precision = 3) {
 
 TrainOptions parse_train_config(const std::string& text, const std::string& name,
                                 const std::vector<std::string>& overrides) {
-  toml::table doc;
-  try {
-    doc = toml::parse(text, name);
-  } catch (const toml::parse_error& e) {
-    throw InputError(name, "", static_cast<int>(e.source().begin.line), "invalid TOML: " + std::string(e.description()));
-  }
-  for (const auto& a : overrides) apply_override(doc, a);
+  toml::table doc = parse_toml_with_overrides(text, name, overrides);
   TrainOptions o;
   o.file = name;
   const std::string dir = directory_of(name);

@@ -26,6 +26,17 @@ Hamiltonian build_hamiltonian(const Config& c, const System& s, const TermRegist
   return h;
 }
 
+MdOptions with_barostat(MdOptions o, const BarostatConfig& b) {
+  if (!b.enabled) return o;
+  o.barostat = parse_barostat(b.kind);
+  o.pressure = b.pressure;
+  o.pressure_axes = b.pressure_axes;
+  o.barostat_tau = b.tau;
+  o.compressibility = b.compressibility;
+  o.barostat_every = static_cast<int>(b.every);
+  return o;
+}
+
 std::string validate_input(const std::string& path, const std::vector<std::string>& overrides,
                            const TermRegistry& registry) {
   const Config c = read_config(path, overrides);

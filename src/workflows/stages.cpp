@@ -33,17 +33,6 @@ ExternalField field_of(const StageConfig& st) {
   return f;
 }
 
-/// The lattice integrator's options with the stage's barostat (NPT) on top, if it has one.
-MdOptions with_barostat(MdOptions o, const BarostatConfig& b) {
-  if (!b.enabled) return o;
-  o.barostat = parse_barostat(b.kind);
-  o.pressure = b.pressure;
-  o.pressure_axes = b.pressure_axes;
-  o.barostat_tau = b.tau;
-  o.compressibility = b.compressibility;
-  o.barostat_every = static_cast<int>(b.every);
-  return o;
-}
 
 /// One stage's driver: advances the system by one sweep or step.
 struct StageDriver {

@@ -40,16 +40,6 @@ SweepPoint to_point(const ThermoEstimate& e) {
 
 Int3 cells_for(const Config& c, int L) { return L > 0 ? Int3(L, L, L) : c.structure.cells; }
 
-/// The hybrid sweep's barostat (NPT) settings on top of the lattice integrator's options.
-MdOptions with_barostat(MdOptions o, const BarostatConfig& b) {
-  o.barostat = parse_barostat(b.kind);
-  o.pressure = b.pressure;
-  o.pressure_axes = b.pressure_axes;
-  o.barostat_tau = b.tau;
-  o.compressibility = b.compressibility;
-  o.barostat_every = static_cast<int>(b.every);
-  return o;
-}
 
 /// The ground state that defines the order parameter: the lower in energy of the ferro and
 /// the lattice's antiferro configuration, each quenched by zero-temperature Metropolis sweeps.

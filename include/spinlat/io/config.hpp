@@ -145,6 +145,10 @@ struct Config {
 /// Applies one `--set KEY=VALUE` override (dotted path, array index for arrays of tables,
 /// VALUE parsed as a TOML value, or as a string if it is not one) to a parsed document.
 void apply_override(toml::table& doc, const std::string& assignment);
+/// Parses TOML text (`name` stands for the file in messages) and applies `--set` overrides;
+/// InputError with the line for invalid TOML.
+toml::table parse_toml_with_overrides(const std::string& text, const std::string& name,
+                                      const std::vector<std::string>& overrides);
 
 /// Reads and validates an input file; `overrides` are --set assignments.
 Config read_config(const std::string& path, const std::vector<std::string>& overrides = {});

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "spinlat/dynamics/md.hpp"
 #include "spinlat/io/config.hpp"
 #include "spinlat/terms/hamiltonian.hpp"
 #include "spinlat/terms/registry.hpp"
@@ -22,6 +23,9 @@ struct RunOptions {
 
 /// Builds the Hamiltonian an input describes, for the given system.
 Hamiltonian build_hamiltonian(const Config& c, const System& s, const TermRegistry& registry);
+
+/// The lattice integrator's options with a stage's or sweep's barostat (NPT) on top, if enabled.
+MdOptions with_barostat(MdOptions o, const BarostatConfig& b);
 
 /// Reads, validates and builds everything an input needs without running; returns a short
 /// human-readable summary. Throws InputError on any problem.

@@ -47,8 +47,10 @@ std::vector<int> hop_distance(const Graph& g, int source, int max_hops) {
   return hops;
 }
 
-Subgraph extract_subgraph(const Graph& g, int source, int radius) {
-  const std::vector<int> hops = hop_distance(g, source, radius);
+namespace {
+
+// Nodes with hops[v] >= 0 in original order, and the edges into those closer than `radius`.
+Subgraph collect(const Graph& g, const std::vector<int>& hops, int radius) {
   Subgraph sub;
   std::vector<int> local(g.nodes, -1);
   // Keep the original node order: the model sees the same atoms in the same relative order.
@@ -76,6 +78,39 @@ Subgraph extract_subgraph(const Graph& g, int source, int radius) {
     h.offset[a + 1] = static_cast<int>(h.sender.size());
   }
   return sub;
+}
+
+}  // namespace
+
+Subgraph extract_subgraph(const Graph& g, int source, int radius) {
+  return collect(g, hop_distance(g, source, radius), radius);
+}
+
+MultiSubgraph extract_subgraph(const Graph& g, const std::vector<int>& sources, int radius) {
+  std::vector<int> hops(g.nodes, -1), owner_of(g.nodes, -1);
+  std::deque<int> queue;
+  for (std::size_t k = 0; k < sources.size(); ++k) {
+    hops[sources[k]] = 0;
+    owner_of[sources[k]] = static_cast<int>(k);
+    queue.push_back(sources[k]);
+  }
+  while (!queue.empty()) {
+    const int v = queue.front();
+    queue.pop_front();
+    if (hops[v] >= radius) continue;
+    for (int e = g.offset[v]; e < g.offset[v + 1]; ++e) {
+      const int u = static_cast<int>(g.sender[e]);
+      if (hops[u] < 0) {
+        hops[u] = hops[v] + 1;
+        owner_of[u] = owner_of[v];
+        queue.push_back(u);
+      }
+    }
+  }
+  MultiSubgraph m;
+  m.sub = collect(g, hops, radius);
+  for (int v : m.sub.node) m.owner.push_back(owner_of[v]);
+  return m;
 }
 
 }  // namespace spinlat

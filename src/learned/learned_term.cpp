@@ -75,6 +75,7 @@ struct NodeInputs {
   std::vector<Vec3> position, magmom;
   std::vector<int> column;  // node_attrs column of each node
   Mat3 cell = Mat3::Identity();
+  std::vector<std::int64_t> targets;  // nodes whose energies are needed (empty: all; native models only)
 };
 
 }  // namespace
@@ -91,9 +92,11 @@ struct LearnedPotential::Impl {
 
   // Filled by bind().
   std::vector<int> columns;  // per species index of the bound system
-  Graph graph;               // at the bound positions
-  std::vector<Vec3> bound_position;
-  Mat3 bound_cell = Mat3::Zero();
+  // The graph at the positions last seen; rebuilt (from the caller's list, which carries a
+  // skin) when atoms moved, e.g. between the MD and Monte Carlo parts of a hybrid run.
+  mutable Graph graph;
+  mutable std::vector<Vec3> bound_position;
+  mutable Mat3 bound_cell = Mat3::Zero();
   bool validated = false;
 
   // Monte Carlo cache (local_energy_change): node energies of the current moments, so that a
@@ -101,24 +104,31 @@ struct LearnedPotential::Impl {
   // an entry e[v] was computed with the moments m[] of v's receptive field. The last trial
   // stays pending until the next call shows whether the sampler accepted it (the moment in
   // the System equals the trial's) and is then committed.
+  struct Trial {
+    int site = -1;
+    Vec3 moment = Vec3::Zero();
+    std::vector<int> nodes;      // nodes within L hops of the site
+    std::vector<double> energy;  // their energies after the trial move
+  };
   struct TrialCache {
     bool valid = false;
     std::vector<double> e;  // node energies
     std::vector<Vec3> m;    // moments they were computed with
-    int pending_site = -1;
-    Vec3 pending_moment = Vec3::Zero();
-    std::vector<int> pending_nodes;     // nodes within L hops of the pending site
-    std::vector<double> pending_energy; // their energies after the trial move
+    std::vector<Trial> pending;
   };
   mutable TrialCache cache;
 
   [[noreturn]] void fail(const std::string& msg) const { throw InputError(file + ": " + msg); }
 
-  // The cached graph if positions and cell are those bind() saw, else a fresh one in `scratch`.
-  const Graph& graph_for(const System& s, const NeighborList& list, Graph& scratch) const {
+  // The graph at the System's positions: the cached one, rebuilt first if atoms moved (which
+  // also invalidates the Monte Carlo cache).
+  const Graph& graph_for(const System& s, const NeighborList& list) const {
     if (s.cell.h == bound_cell && s.position == bound_position) return graph;
-    scratch = build_graph(s, list, r_max);
-    return scratch;
+    graph = build_graph(s, list, r_max);
+    bound_position = s.position;
+    bound_cell = s.cell.h;
+    cache = TrialCache();
+    return graph;
   }
 
   NodeInputs inputs_of(const System& s) const {
@@ -180,6 +190,7 @@ struct LearnedPotential::Impl {
       mi.sender = edge_index[0];
       mi.receiver = edge_index[1];
       mi.shifts = shifts;
+      if (!in.targets.empty()) mi.targets = torch::tensor(in.targets, at::kLong);
       try {
         node_energy = native->node_energy(mi);
       } catch (const c10::Error& e) {
@@ -412,8 +423,7 @@ LearnedResult LearnedPotential::evaluate(const System& s, const Graph& g, bool f
 }
 
 double LearnedPotential::compute(const System& s, const NeighborList& list, Derivatives& d) const {
-  Graph scratch;
-  const Graph& g = impl_->graph_for(s, list, scratch);
+  const Graph& g = impl_->graph_for(s, list);
   const LearnedResult r = evaluate(s, g, d.force != nullptr, d.magnetic_force != nullptr, d.virial != nullptr);
   if (d.force)
     for (std::size_t i = 0; i < s.size(); ++i) (*d.force)[i] += r.force[i];
@@ -425,85 +435,101 @@ double LearnedPotential::compute(const System& s, const NeighborList& list, Deri
 
 void LearnedPotential::add_site_energies(const System& s, const NeighborList& list,
                                          std::vector<double>& e) const {
-  Graph scratch;
-  const LearnedResult r = evaluate(s, impl_->graph_for(s, list, scratch), false, false, false);
+  const LearnedResult r = evaluate(s, impl_->graph_for(s, list), false, false, false);
   for (std::size_t i = 0; i < s.size(); ++i) e[i] += r.node_energy[i];
 }
 
 double LearnedPotential::local_energy_change(const System& s, const NeighborList& list, int i,
                                              const Vec3& spin_new, double moment_new) const {
   const Impl& m = *impl_;
-  Graph scratch;
-  const Graph& g = m.graph_for(s, list, scratch);
+  const Graph& g = m.graph_for(s, list);
+  if (m.interactions > 0 && &g == &m.graph) {
+    std::vector<double> de;
+    local_energy_changes(s, list, {i}, {spin_new}, {moment_new}, de);
+    return de[0];
+  }
+  // Moved atoms (no cache at these positions) or a model without num_interactions: the
+  // state before and after the move, both evaluated on the whole graph.
+  NodeInputs in = m.inputs_of(s);
+  const LearnedResult before = m.run(g, in, false, false, false);
+  in.magmom[i] = moment_new * spin_new;
+  const LearnedResult after = m.run(g, in, false, false, false);
+  double de = 0.0;
+  for (std::size_t a = 0; a < g.nodes; ++a) de += after.node_energy[a] - before.node_energy[a];
+  return de;
+}
+
+void LearnedPotential::local_energy_changes(const System& s, const NeighborList& list, const std::vector<int>& sites,
+                                            const std::vector<Vec3>& spins, const std::vector<double>& moments,
+                                            std::vector<double>& de) const {
+  const Impl& m = *impl_;
+  const Graph& g = m.graph_for(s, list);
   const int L = m.interactions;
-  // Node energies within L hops of i are the only ones that change; evaluating them exactly
-  // needs the nodes within 2L hops (graph.hpp). Without L, the whole graph.
-  Subgraph sub;
-  bool partial = false;
-  if (L > 0) {
-    sub = extract_subgraph(g, i, 2 * L);
-    partial = sub.graph.nodes < g.nodes;
+  de.assign(sites.size(), 0.0);
+  if (L <= 0 || &g != &m.graph) {
+    for (std::size_t k = 0; k < sites.size(); ++k) de[k] = local_energy_change(s, list, sites[k], spins[k], moments[k]);
+    return;
   }
+  // Node energies within L hops of a site are the only ones its move changes; evaluating them
+  // exactly needs the nodes within 2L hops (graph.hpp). The sites are more than 2L hops apart
+  // (trial_range()), so their L-hop balls are disjoint and one evaluation with every trial
+  // moment in place gives each trial's node energies after the move.
+  const MultiSubgraph ms = extract_subgraph(g, sites, 2 * L);
+  const Subgraph& sub = ms.sub;
   NodeInputs in;
-  int centre = i;
-  if (partial) {
-    in.cell = s.cell.h;
-    for (std::size_t a = 0; a < sub.node.size(); ++a) {
-      const int v = sub.node[a];
-      in.position.push_back(s.position[v]);
-      in.magmom.push_back(s.moment_vector(v));
-      in.column.push_back(m.columns.at(s.species[v]));
-      if (v == i) centre = static_cast<int>(a);
-    }
-  } else {
-    in = m.inputs_of(s);
-  }
-  const Graph& eval_graph = partial ? sub.graph : g;
-  const Vec3 trial_moment = moment_new * spin_new;
-
-  if (!partial || &g != &m.graph) {
-    // Small cells or moved atoms: the state before and after, both evaluated.
-    const LearnedResult before = m.run(eval_graph, in, false, false, false);
-    in.magmom[centre] = trial_moment;
-    const LearnedResult after = m.run(eval_graph, in, false, false, false);
-    double de = 0.0;
-    for (std::size_t a = 0; a < eval_graph.nodes; ++a)
-      if (!partial || sub.hops[a] <= L) de += after.node_energy[a] - before.node_energy[a];
-    return de;
+  in.cell = s.cell.h;
+  for (int v : sub.node) {
+    in.position.push_back(s.position[v]);
+    in.magmom.push_back(s.moment_vector(v));
+    in.column.push_back(m.columns.at(s.species[v]));
   }
 
-  // The cached path: node energies before the move come from the cache.
+  // The energies before the move come from the cache. First the last trials: the System
+  // holds a trial's moment when the sampler accepted it.
   Impl::TrialCache& c = m.cache;
-  if (c.valid && c.pending_site >= 0) {
-    if (s.moment_vector(c.pending_site) == c.pending_moment) {  // the last trial was accepted
-      for (std::size_t k = 0; k < c.pending_nodes.size(); ++k) c.e[c.pending_nodes[k]] = c.pending_energy[k];
-      c.m[c.pending_site] = c.pending_moment;
-    }
-  }
-  c.pending_site = -1;
+  if (c.valid)
+    for (const Impl::Trial& t : c.pending)
+      if (s.moment_vector(t.site) == t.moment) {
+        for (std::size_t k = 0; k < t.nodes.size(); ++k) c.e[t.nodes[k]] = t.energy[k];
+        c.m[t.site] = t.moment;
+      }
+  c.pending.clear();
   bool fresh = c.valid;
   for (std::size_t a = 0; fresh && a < sub.node.size(); ++a) fresh = c.m[sub.node[a]] == in.magmom[a];
-  if (!fresh) {  // first trial, or the moments changed behind the cache's back (dynamics)
+  if (!fresh) {  // first trial, or moments changed behind the cache's back (dynamics)
     c.e = m.run(g, m.inputs_of(s), false, false, false).node_energy;
     c.m.resize(s.size());
     for (std::size_t v = 0; v < s.size(); ++v) c.m[v] = s.moment_vector(v);
     c.valid = true;
   }
-  in.magmom[centre] = trial_moment;
-  const LearnedResult after = m.run(eval_graph, in, false, false, false);
-  double de = 0.0;
-  c.pending_nodes.clear();
-  c.pending_energy.clear();
-  for (std::size_t a = 0; a < eval_graph.nodes; ++a)
-    if (sub.hops[a] <= L) {
-      de += after.node_energy[a] - c.e[sub.node[a]];
-      c.pending_nodes.push_back(sub.node[a]);
-      c.pending_energy.push_back(after.node_energy[a]);
-    }
-  c.pending_site = i;
-  c.pending_moment = trial_moment;
-  return de;
+
+  std::vector<int> local(sites.size(), -1);
+  for (std::size_t a = 0; a < sub.node.size(); ++a)
+    if (sub.hops[a] == 0) local[ms.owner[a]] = static_cast<int>(a);
+  c.pending.resize(sites.size());
+  for (std::size_t k = 0; k < sites.size(); ++k) {
+    c.pending[k].site = sites[k];
+    c.pending[k].moment = moments[k] * spins[k];
+    in.magmom[local[k]] = c.pending[k].moment;
+  }
+  for (std::size_t a = 0; a < sub.node.size(); ++a)
+    if (sub.hops[a] <= L) in.targets.push_back(static_cast<std::int64_t>(a));
+  const LearnedResult after = m.run(sub.graph, in, false, false, false);
+  for (std::size_t a = 0; a < sub.node.size(); ++a) {
+    if (sub.hops[a] > L) continue;
+    const int k = ms.owner[a];
+    de[k] += after.node_energy[a] - c.e[sub.node[a]];
+    c.pending[k].nodes.push_back(sub.node[a]);
+    c.pending[k].energy.push_back(after.node_energy[a]);
+  }
 }
+
+double LearnedPotential::trial_range() const {
+  // Two sites more than 2L·r_max apart are more than 2L hops apart in the graph.
+  return impl_->interactions > 0 ? 2.0 * impl_->interactions * impl_->r_max : 1e9;
+}
+
+bool LearnedPotential::batches_trials() const { return impl_->interactions > 0; }
 
 TermPtr make_learned(Params& p, const TermContext& ctx) {
   LearnedOptions o;

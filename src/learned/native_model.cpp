@@ -478,22 +478,27 @@ at::Tensor NativeModelImpl::node_energy(const ModelInputs& in) {
     const auto P = static_cast<std::int64_t>(L.edge_path.size());
     const at::Tensor R = L.radial->forward(basis).reshape({E, P, C});
     const at::Tensor hs = L.up->forward(h).index_select(0, in.sender);  // [E,C]
-    const std::vector<at::Tensor> Wd = dense.gather((R * hs.unsqueeze(1)).reshape({E, P * C}))
-                                           .reshape({N, dense.K, P, C}).permute({0, 2, 3, 1}).unbind(1);  // P × [N,C,K]
+    // The last layer works on the target nodes only, when the caller names them.
+    const bool subset = in.targets.defined() && t + 1 == layers_.size();
+    auto rows = [&](const at::Tensor& x) { return subset ? x.index_select(0, in.targets) : x; };
+    const std::int64_t Nr = subset ? in.targets.size(0) : N;
+    const std::vector<at::Tensor> Wd = rows(dense.gather((R * hs.unsqueeze(1)).reshape({E, P * C})))
+                                           .reshape({Nr, dense.K, P, C}).permute({0, 2, 3, 1}).unbind(1);  // P × [Nr,C,K]
+    const at::Tensor Yr = rows(Yd);
 
     // Messages: Σ over incoming edges, one block per label.
     std::vector<at::Tensor> block(L.block.size());
     for (std::int64_t k = 0; k < P; ++k) {
       const EdgePath& p = L.edge_path[k];
-      at::Tensor summed = small_bmm(Wd[k], Yd.narrow(2, offset[k], width[k])) * norm;  // [N,C,D]
-      if (p.moment_l < 0) summed = summed.reshape({N, C, 2 * p.l + 1, 3});
+      at::Tensor summed = small_bmm(Wd[k], Yr.narrow(2, offset[k], width[k])) * norm;  // [Nr,C,D]
+      if (p.moment_l < 0) summed = summed.reshape({Nr, C, 2 * p.l + 1, 3});
       block[p.block] = block[p.block].defined() ? block[p.block] + summed : summed;
     }
     // The receiver's own moment, the same in every channel.
     for (std::size_t b = 0; b < L.block.size(); ++b) {
       if (!L.own[b]) continue;
-      if (c.spin_orbit) block[b] = Ym[L.own_l[b]].unsqueeze(1).expand({N, C, 2 * L.own_l[b] + 1});
-      else block[b] = m_scaled.unsqueeze(1).unsqueeze(1).expand({N, C, 1, 3});
+      if (c.spin_orbit) block[b] = rows(Ym[L.own_l[b]]).unsqueeze(1).expand({Nr, C, 2 * L.own_l[b] + 1});
+      else block[b] = rows(m_scaled).unsqueeze(1).unsqueeze(1).expand({Nr, C, 1, 3});
     }
 
     // Product basis: invariants of 1, 2 and 3 factors, channel by channel (MACE's
@@ -511,9 +516,10 @@ at::Tensor NativeModelImpl::node_energy(const ModelInputs& in) {
                                       L.block[f[0]].spin, L.block[f[1]].spin, L.block[f[2]].spin));
       }
     }
-    const at::Tensor B = torch::stack(inv_feats, -1).reshape({N, -1});  // [N, C·P]
-    h = L.mix->forward(B) + L.residual->forward(h);
-    energy = energy + L.readout->forward(h).squeeze(-1);
+    const at::Tensor B = torch::stack(inv_feats, -1).reshape({Nr, -1});  // [Nr, C·P]
+    h = L.mix->forward(B) + L.residual->forward(rows(h));
+    const at::Tensor readout = L.readout->forward(h).squeeze(-1);
+    energy = subset ? energy.index_add(0, in.targets, readout) : energy + readout;
   }
   return energy;
 }

@@ -37,6 +37,13 @@ Coloring greedy_coloring(const std::vector<int>& offset, const std::vector<int>&
 Coloring color_interactions(const Hamiltonian& h, const System& s) {
   const std::vector<int> mag = s.magnetic_sites();
   if (const SpinKernel* k = h.spin_kernel()) return greedy_coloring(k->offset, k->neighbor, mag);
+  if (h.batches_trials()) {
+    // Trials batched per colour must be independent through every term: sites of one colour
+    // lie farther apart than the trial range (2L·r_max for an L-layer learned model), plus
+    // the skin so the colouring stays valid while the Hamiltonian's list does.
+    const NeighborList wide = build_neighbor_list(s, h.trial_range() + h.skin());
+    return greedy_coloring(wide.offset, wide.index, mag);
+  }
   const NeighborList& list = h.neighbors();
   if (list.offset.size() != s.size() + 1) {
     // No list (an unbound Hamiltonian or one without pair terms): nothing couples.

@@ -19,7 +19,7 @@ namespace spinlat {
 
 namespace {
 
-enum Path { kIsotropic = 0, kKernel = 1, kGeneral = 2, kUniformJ = 3 };
+enum Path { kIsotropic = 0, kKernel = 1, kGeneral = 2, kUniformJ = 3, kBatched = 4 };
 enum Move { kUniform = 0, kGaussian = 1, kFlip = 2, kHinzkeNowak = 3 };
 
 // Adapt σ and Δ only once this many trials have been seen since the last change, so that a
@@ -225,8 +225,103 @@ void MetropolisSampler::sweep_colors(System& s, std::vector<Tally>& tallies) {
   }
 }
 
+// Batched trials (a Hamiltonian whose terms evaluate many trials at once, the learned
+// term): the sites of one colour are independent (coloring.hpp: farther apart than the trial
+// range), so every block first draws its proposals in site order, one call evaluates all
+// of the colour's energy changes, and then every block draws its acceptances in site order.
+// The same Markov chain as the sequential pass, with the random numbers drawn in another
+// order; fixed by the seed, and independent of the thread count (nothing runs in parallel).
+template <int Move>
+void MetropolisSampler::sweep_batched(System& s, std::vector<Tally>& tallies) {
+  const bool quench = temperature_ == 0.0;
+  const double beta = beta_, sigma = sigma_;
+  const std::size_t nb = blocks_.count();
+  std::vector<int> sites, kinds;
+  std::vector<Vec3> spins;
+  std::vector<double> moments, de;
+  for (int c = 0; c < coloring_.colors; ++c) {
+    const std::vector<int>& cs = coloring_.sites[c];
+    const std::vector<std::size_t>& start = block_start_[c];
+    // --- direction trials ---
+    sites.clear();
+    kinds.clear();
+    spins.clear();
+    moments.clear();
+    for (std::size_t b = 0; b < nb; ++b)
+      for (std::size_t q = start[b]; q < start[b + 1]; ++q) {
+        Engine& eng = streams_[b];
+        const int i = cs[q];
+        int kind = Move;
+        if constexpr (Move == kHinzkeNowak) kind = std::min(2, static_cast<int>(3.0 * uniform01(eng)));
+        Vec3 e_new;
+        if (kind == kUniform) e_new = random_direction(eng);
+        else if (kind == kGaussian) e_new = gaussian_step(s.spin[i], sigma, eng);
+        else e_new = -s.spin[i];
+        sites.push_back(i);
+        kinds.push_back(kind);
+        spins.push_back(e_new);
+        moments.push_back(s.moment[i]);
+      }
+    if (sites.empty()) continue;
+    h_->local_energy_changes(s, sites, spins, moments, de);
+    std::size_t k = 0;
+    for (std::size_t b = 0; b < nb; ++b)
+      for (std::size_t q = start[b]; q < start[b + 1]; ++q, ++k) {
+        const double u = uniform01(streams_[b]);
+        const double p = quench ? (de[k] <= 0.0 ? 1.0 : 0.0) : std::exp(-beta * std::max(de[k], 0.0));
+        const bool ok = u < p;  // a NaN ΔE is rejected
+        if (ok) s.spin[sites[k]] = spins[k];
+        ++tallies[b].trials[kinds[k]];
+        tallies[b].accepted[kinds[k]] += ok;
+      }
+    if (!options_.longitudinal) continue;
+    // --- longitudinal trials (moment sizes), batched the same way ---
+    std::vector<int> lsites;
+    std::vector<Vec3> lspins;
+    std::vector<double> lmoments;
+    std::vector<std::size_t> lblock;
+    for (std::size_t b = 0; b < nb; ++b)
+      for (std::size_t q = start[b]; q < start[b + 1]; ++q) {
+        const int i = cs[q];
+        const double m_new = std::abs(s.moment[i] + step_ * (2.0 * uniform01(longitudinal_streams_[b]) - 1.0));
+        ++tallies[b].trials[3];
+        if (!(m_new > 0.0)) continue;
+        lsites.push_back(i);
+        lspins.push_back(s.spin[i]);
+        lmoments.push_back(m_new);
+        lblock.push_back(b);
+      }
+    if (lsites.empty()) continue;
+    h_->local_energy_changes(s, lsites, lspins, lmoments, de);
+    for (std::size_t q = 0; q < lsites.size(); ++q) {
+      const int i = lsites[q];
+      bool ok;
+      if (quench) {
+        ok = de[q] <= 0.0;
+      } else {
+        // log of the acceptance ratio (m'/m)² exp(−βΔE): the R³ measure m² dm dΩ.
+        const double w = 2.0 * std::log(lmoments[q] / s.moment[i]) - beta * de[q];
+        ok = w >= 0.0 || uniform01(longitudinal_streams_[lblock[q]]) < std::exp(w);
+      }
+      if (ok) {
+        s.moment[i] = lmoments[q];
+        ++tallies[lblock[q]].accepted[3];
+      }
+    }
+  }
+}
+
 template <int Path>
 void MetropolisSampler::dispatch_move(System& s, std::vector<Tally>& tallies) {
+  if constexpr (Path == kBatched) {
+    switch (options_.move) {
+      case MoveType::uniform: sweep_batched<kUniform>(s, tallies); break;
+      case MoveType::gaussian: sweep_batched<kGaussian>(s, tallies); break;
+      case MoveType::flip: sweep_batched<kFlip>(s, tallies); break;
+      case MoveType::hinzke_nowak: sweep_batched<kHinzkeNowak>(s, tallies); break;
+    }
+    return;
+  }
   switch (options_.move) {
     case MoveType::uniform: sweep_colors<kUniform, Path>(s, tallies); break;
     case MoveType::gaussian: sweep_colors<kGaussian, Path>(s, tallies); break;
@@ -241,7 +336,8 @@ double MetropolisSampler::sweep(System& s) {
   std::vector<Tally> tallies(blocks_.count());
   const SpinKernel* k = h_->spin_kernel();
   if (!k) {
-    dispatch_move<kGeneral>(s, tallies);
+    if (h_->batches_trials()) dispatch_move<kBatched>(s, tallies);
+    else dispatch_move<kGeneral>(s, tallies);
   } else {
     if (k->n != s.size()) throw std::logic_error("MetropolisSampler: kernel and system sizes differ");
     const bool isotropic = !k->has_dmi && !k->has_biquadratic && k->zeeman.empty() &&

@@ -88,4 +88,27 @@ double Hamiltonian::local_energy_change(const System& s, int i, const Vec3& spin
   return de;
 }
 
+void Hamiltonian::local_energy_changes(const System& s, const std::vector<int>& sites,
+                                       const std::vector<Vec3>& spins, const std::vector<double>& moments,
+                                       std::vector<double>& de) const {
+  de.assign(sites.size(), 0.0);
+  std::vector<double> part;
+  for (const auto& t : terms_) {
+    t->local_energy_changes(s, list_, sites, spins, moments, part);
+    for (std::size_t k = 0; k < sites.size(); ++k) de[k] += part[k];
+  }
+}
+
+double Hamiltonian::trial_range() const {
+  double r = 0.0;
+  for (const auto& t : terms_) r = std::max(r, t->trial_range());
+  return r;
+}
+
+bool Hamiltonian::batches_trials() const {
+  for (const auto& t : terms_)
+    if (t->batches_trials()) return true;
+  return false;
+}
+
 }  // namespace spinlat

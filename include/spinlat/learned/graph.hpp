@@ -58,4 +58,14 @@ struct Subgraph {
 /// d + 1 at layer t − 1).
 Subgraph extract_subgraph(const Graph& g, int source, int radius);
 
+/// The same around several sources at once (breadth-first from all of them): `sub.hops` is
+/// the distance to the nearest source and `owner[a]` the index (into `sources`) of that
+/// source. When every two sources are more than `radius` hops apart, the balls of radius/2
+/// around them are disjoint, so a node within radius/2 hops of a source is owned by it.
+struct MultiSubgraph {
+  Subgraph sub;
+  std::vector<int> owner;
+};
+MultiSubgraph extract_subgraph(const Graph& g, const std::vector<int>& sources, int radius);
+
 }  // namespace spinlat

@@ -69,6 +69,15 @@ class LearnedPotential : public Term {
   /// bind() or when moments changed otherwise. Without L, the whole graph is evaluated twice.
   double local_energy_change(const System& s, const NeighborList& list, int i, const Vec3& spin_new,
                              double moment_new) const override;
+  /// Several trials, more than trial_range() apart, in one evaluation of the union of their
+  /// subgraphs (the cache above holds the energies before); the Metropolis sampler batches a
+  /// colour's trials this way (mc/metropolis.hpp).
+  void local_energy_changes(const System& s, const NeighborList& list, const std::vector<int>& sites,
+                            const std::vector<Vec3>& spins, const std::vector<double>& moments,
+                            std::vector<double>& de) const override;
+  /// 2L·r_max with L the model's layers (without num_interactions: everything interacts).
+  double trial_range() const override;
+  bool batches_trials() const override;
 
   /// Column of node_attrs for each species index of `s`; InputError naming the first species
   /// the model does not cover.

@@ -62,6 +62,10 @@ struct ModelInputs {
   at::Tensor sender;     ///< [E] int64
   at::Tensor receiver;   ///< [E] int64
   at::Tensor shifts;     ///< [E,3] Å (may require grad, for the virial)
+  /// Optional [T] int64: the nodes whose energies the caller needs. The last layer's product
+  /// basis and readout then run on those only (Monte Carlo trials need a few nodes of a
+  /// subgraph); the other entries of node_energy() are not those nodes' energies.
+  at::Tensor targets;
 };
 
 class NativeModelImpl : public torch::nn::Module {

@@ -32,7 +32,9 @@
 // Energy changes come from the Hamiltonian's SpinKernel when it has one (fast path: with an
 // inline loop when the kernel is isotropic exchange only), else from
 // Hamiltonian::local_energy_change, which runs serially (terms need not be thread safe; the
-// result is the same as in parallel).
+// result is the same as in parallel). When a term batches trials (the learned potential), the
+// colouring separates sites by the trial range instead and each colour's trials are
+// evaluated in one call (metropolis.cpp, sweep_batched).
 #include <array>
 #include <cstdint>
 #include <string>
@@ -126,6 +128,8 @@ class MetropolisSampler {
                    Tally& t) const;
   template <int Move, int Path>
   void sweep_colors(System& s, std::vector<Tally>& tallies);
+  template <int Move>
+  void sweep_batched(System& s, std::vector<Tally>& tallies);
   template <int Path>
   void dispatch_move(System& s, std::vector<Tally>& tallies);
   void adapt();

@@ -39,6 +39,13 @@ class Hamiltonian {
   std::vector<double> site_energies(const System& s) const;
   /// Energy change when moment i alone becomes spin_new * moment_new.
   double local_energy_change(const System& s, int i, const Vec3& spin_new, double moment_new) const;
+  /// Energy changes of independent trials (Term::local_energy_changes), summed over terms.
+  void local_energy_changes(const System& s, const std::vector<int>& sites, const std::vector<Vec3>& spins,
+                            const std::vector<double>& moments, std::vector<double>& de) const;
+  /// Largest Term::trial_range() (Å).
+  double trial_range() const;
+  /// True when some term batches trials (Term::batches_trials).
+  bool batches_trials() const;
 
   const NeighborList& neighbors() const { return list_; }
   /// The compiled kernel, or null when some term has no kernel form.

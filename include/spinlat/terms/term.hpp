@@ -49,6 +49,25 @@ class Term {
   /// Energy change (eV) when moment i alone becomes spin_new * moment_new.
   virtual double local_energy_change(const System& s, const NeighborList& list, int i,
                                      const Vec3& spin_new, double moment_new) const = 0;
+  /// Energy changes of several single-moment trials at once: de[k] is the change when moment
+  /// sites[k] alone becomes spins[k] * moments[k]. The caller guarantees the sites are
+  /// independent for this term (every two farther apart than trial_range()), so the trials
+  /// can be evaluated together. Default: local_energy_change() for each.
+  virtual void local_energy_changes(const System& s, const NeighborList& list, const std::vector<int>& sites,
+                                    const std::vector<Vec3>& spins, const std::vector<double>& moments,
+                                    std::vector<double>& de) const {
+    de.resize(sites.size());
+    for (std::size_t k = 0; k < sites.size(); ++k)
+      de[k] = local_energy_change(s, list, sites[k], spins[k], moments[k]);
+  }
+  /// Distance (Å) beyond which a trial at one site leaves the energy change of a trial at
+  /// another unchanged. For pair and on-site terms that is the cutoff; a message-passing
+  /// model with L layers reaches 2L·r_max.
+  virtual double trial_range() const { return cutoff(); }
+  /// True when evaluating many trials in one local_energy_changes() call is much cheaper than
+  /// one call each (the learned term: one model evaluation for the whole batch).
+  virtual bool batches_trials() const { return false; }
+
   /// Fast path for Monte Carlo and LLG on a frozen lattice: a term that is a sum of
   /// pair-bilinear and on-site functions of the spin directions writes itself into `k` and
   /// returns true. Tests check the kernel against compute()/local_energy_change().

@@ -12,7 +12,8 @@
    scaled by s (the leading error of a learned exchange), every temperature, Tc included,
    scales by s, so Tc_learned = s * Tc_teacher. s is the chi-square minimum over the learned
    points (teacher curve linearly interpolated, both error bars), its error from
-   chi2 = chi2_min + 1; chi2/dof says whether the curves have the same shape.
+   chi2 = chi2_min + 1, times sqrt(chi2/dof) when that exceeds 1 (the Birge ratio: short
+   runs' error bars are lower bounds); chi2/dof says whether the curves have the same shape.
      plot_learned_vs_teacher.py --sweeps TEACHER.h5 LEARNED.h5 [--size 4] [-o mt.png]
    TEACHER.h5 should be the longer run (its Tc attribute, from Binder crossings, is used).
 """
@@ -190,7 +191,12 @@ def sweeps(args):
         b = [f"{Ml[i]:.4f} ± {dMl[i]:.4f}" for i in np.where(Tl == T)[0]] or ["—"]
         print(f"  {T:6.1f}   {a[0]}    {b[0]}")
     s, ds, c2, dof = scale_fit(Tt, Mt, dMt, Tl, Ml, dMl)
-    print(f"temperature scale learned/teacher: s = {s:.4f} ± {ds:.4f} (chi2/dof = {c2:.1f}/{dof})")
+    # Short runs' error bars are lower bounds (tau_int); when chi2/dof > 1, widen the error by
+    # the Birge ratio sqrt(chi2/dof).
+    birge = max(1.0, np.sqrt(c2 / dof)) if dof > 0 else 1.0
+    ds *= birge
+    print(f"temperature scale learned/teacher: s = {s:.4f} ± {ds:.4f} (chi2/dof = {c2:.1f}/{dof}"
+          f"{f'; error × Birge ratio {birge:.2f}' if birge > 1 else ''})")
     print(f"teacher Tc ({tct[2]}, {args.sweeps[0]}): {tct[0]:.1f} ± {tct[1]:.1f} K")
     tc = s * tct[0]
     dtc = np.hypot(ds * tct[0], s * tct[1])
@@ -202,8 +208,9 @@ def sweeps(args):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(6, 4.2))
-    ax.errorbar(Tt, Mt, dMt, fmt="o-", ms=3, label="teacher")
-    ax.errorbar(Tl, Ml, dMl, fmt="s", ms=3, label="learned fe_bcc.spl")
+    import os
+    ax.errorbar(Tt, Mt, dMt, fmt="o-", ms=3, label=os.path.basename(args.sweeps[0]))
+    ax.errorbar(Tl, Ml, dMl, fmt="s", ms=3, label=os.path.basename(args.sweeps[1]))
     ax.plot(Tt * s, Mt, "--", lw=0.8, label=f"teacher, T × {s:.3f}")
     ax.set_xlabel("T (K)")
     ax.set_ylabel(f"|M| (L = {args.size})")

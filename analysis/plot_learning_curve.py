@@ -22,6 +22,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 
 QUANTITIES = [  # key in [valid], label, unit
     ("forces", "forces", "meV/Å"),
@@ -108,6 +109,10 @@ def main():
         for mode, c in curves.items():
             ns = sorted(c)
             ax.loglog(ns, [c[n][q + "_mae"] for n in ns], "o-", label=mode)
+        allns = sorted({n for c in curves.values() for n in c})
+        ax.set_xticks(allns)
+        ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_xlabel("training frames N (data_0)")
         ax.set_ylabel(f"validation MAE, {label} ({unit})")
         ax.set_title(label)

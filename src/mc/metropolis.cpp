@@ -343,8 +343,7 @@ double MetropolisSampler::sweep(System& s) {
     const bool isotropic = !k->has_dmi && !k->has_biquadratic && k->zeeman.empty() &&
                            k->K.empty() && k->Kc.empty();
     // One coupling for every pair (the usual nearest-neighbour model): skip the J loads.
-    const bool uniform = isotropic && std::all_of(k->J.begin(), k->J.end(),
-                                                  [&](double j) { return j == k->J.front(); });
+    const bool uniform = isotropic && k->uniform_J;
     if (uniform) dispatch_move<kUniformJ>(s, tallies);
     else if (isotropic) dispatch_move<kIsotropic>(s, tallies);
     else dispatch_move<kKernel>(s, tallies);

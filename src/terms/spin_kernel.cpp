@@ -79,6 +79,7 @@ void SpinKernel::finalize() {
     reach_lo[c] = lo;
     reach_hi[c] = hi;
   }
+  uniform_J = !J.empty() && std::all_of(J.begin(), J.end(), [&](double j) { return j == J.front(); });
   pending_.clear();
   pending_.shrink_to_fit();
   zeeman = std::move(zeeman_pending_);

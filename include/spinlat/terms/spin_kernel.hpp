@@ -37,6 +37,9 @@ struct SpinKernel {
   static constexpr int kReachChunk = 64;
   std::vector<int> reach_lo, reach_hi;
   bool has_dmi = false, has_biquadratic = false;
+  /// Every pair has the same J (set by finalize()): samplers and integrators then skip the
+  /// per-pair J loads (J·Σ_j ê_j).
+  bool uniform_J = false;
   /// Set when two uniaxial terms with different axes act on one site: the kernel cannot
   /// represent that and must not be used.
   bool axis_conflict = false;

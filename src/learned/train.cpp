@@ -48,7 +48,7 @@ std::string directory_of(const std::string& name) {
 const std::vector<std::string> kModelKeys = {
     "elements", "atomic_numbers", "m_max", "e0", "r_max", "radial_basis", "envelope_p", "channels",
     "l_max", "moment_l_max", "moment_basis", "correlation", "interactions", "spin_orbit",
-    "readout_hidden", "one_body"};
+    "readout_hidden", "one_body", "avg_neighbors"};
 
 int to_int(Params& p, const std::string& key, int fallback, int lo, int hi) {
   const long long v = p.integer(key, fallback);
@@ -119,6 +119,14 @@ void read_model(Params& m, TrainOptions& o) {
     }
   }
   c.one_body = m.boolean("one_body", c.one_body);
+  // Edge sums are divided by avg_neighbors; without the key it is the training graphs' mean
+  // in-degree (as MACE's avg_num_neighbors), set once the data are read.
+  if (m.has("avg_neighbors")) {
+    c.avg_neighbors = m.real("avg_neighbors");
+    m.require(c.avg_neighbors > 0.0 && c.avg_neighbors < 1e4, "avg_neighbors", "must be a positive number of neighbours");
+  } else {
+    c.avg_neighbors = 0.0;  // from the data
+  }
   m.finish(kModelKeys);
 }
 
@@ -139,6 +147,7 @@ bool same_model_value(const std::string& k, const NativeModelConfig& a, const Na
   if (k == "spin_orbit") return a.spin_orbit == b.spin_orbit;
   if (k == "readout_hidden") return a.readout_hidden == b.readout_hidden;
   if (k == "one_body") return a.one_body == b.one_body;
+  if (k == "avg_neighbors") return a.avg_neighbors == b.avg_neighbors;
   return true;
 }
 
@@ -518,6 +527,14 @@ Trainer::Trainer(TrainOptions options) : o_(std::move(options)) {
   if (valid_.empty()) throw InputError(o_.file + ": [data] valid: no frames");
 
   if (o_.fit_e0) o_.model.e0 = fit_e0(train_, o_.model.atomic_numbers.size());
+  if (!(o_.model.avg_neighbors > 0.0)) {
+    std::size_t edges = 0, nodes = 0;
+    for (const Sample& x : train_) {
+      edges += x.graph.edges();
+      nodes += x.graph.nodes;
+    }
+    o_.model.avg_neighbors = edges > 0 ? static_cast<double>(edges) / static_cast<double>(nodes) : 1.0;
+  }
 
   // The model: seeded initial weights, or the fine-tuned model's.
   if (init) {
@@ -777,7 +794,8 @@ void Trainer::run(bool restart, std::ostream& out) {
   summary.replace_extension(".metrics.toml");
   std::ofstream f(summary);
   f << "# spinlat train: errors of " << fs::path(o_.output).filename().string() << " (best validation epoch)\n"
-    << "model = \"" << o_.output << "\"\nconfig = \"" << o_.file << "\"\nbest_epoch = " << best_epoch_
+    << "model = \"" << fs::path(o_.output).filename().string() << "\"  # next to this file\nconfig = \""
+    << fs::path(o_.file).filename().string() << "\"\nbest_epoch = " << best_epoch_
     << "\nepochs = " << epoch_ << "\nvalid_loss = " << std::setprecision(10) << best_ << "\n";
   for (const auto& [name, m] : {std::pair<const char*, const Metrics*>{"train", &tm}, {"valid", &vm}}) {
     f << "\n[" << name << "]  # energy meV/atom, forces meV/Å, magforces meV/μB\nframes = "

@@ -11,6 +11,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <limits>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -82,7 +83,9 @@ struct NodeInputs {
 
 struct LearnedPotential::Impl {
   std::string file;
-  mutable torch::jit::Module module;  // forward() is not const; concurrent calls are safe
+  // Not safe for concurrent calls: the graph and the Monte Carlo cache below are rewritten by
+  // const methods (a Hamiltonian evaluates its terms one at a time; replicas own their terms).
+  mutable torch::jit::Module module;
   mutable NativeModel native{nullptr};  // set instead of `module` for files of `spinlat train`
   at::ScalarType dtype = at::kDouble;
   std::vector<int> atomic_numbers;
@@ -526,7 +529,8 @@ void LearnedPotential::local_energy_changes(const System& s, const NeighborList&
 
 double LearnedPotential::trial_range() const {
   // Two sites more than 2L·r_max apart are more than 2L hops apart in the graph.
-  return impl_->interactions > 0 ? 2.0 * impl_->interactions * impl_->r_max : 1e9;
+  return impl_->interactions > 0 ? 2.0 * impl_->interactions * impl_->r_max
+                                 : std::numeric_limits<double>::infinity();
 }
 
 bool LearnedPotential::batches_trials() const { return impl_->interactions > 0; }

@@ -175,6 +175,7 @@ TrainOptions parse_train_config(const std::string& text, const std::string& name
                                 const std::vector<std::string>& overrides) {
   toml::table doc = parse_toml_with_overrides(text, name, overrides);
   TrainOptions o;
+  o.model.avg_neighbors = 0.0;  // from the training data unless [model] avg_neighbors is given
   o.file = name;
   const std::string dir = directory_of(name);
   Params top(doc, name, "");

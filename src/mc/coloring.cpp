@@ -40,8 +40,10 @@ Coloring color_interactions(const Hamiltonian& h, const System& s) {
   if (h.batches_trials()) {
     // Trials batched per colour must be independent through every term: sites of one colour
     // lie farther apart than the trial range (2L·r_max for an L-layer learned model), plus
-    // the skin so the colouring stays valid while the Hamiltonian's list does.
-    const NeighborList wide = build_neighbor_list(s, h.trial_range() + h.skin());
+    // twice the skin: the colouring is refreshed at the positions of the moment, while the
+    // list only promises that atoms stay within skin/2 of where it was built, so two sites
+    // may approach by up to 2·skin before the next refresh.
+    const NeighborList wide = build_neighbor_list(s, h.trial_range() + 2.0 * h.skin());
     return greedy_coloring(wide.offset, wide.index, mag);
   }
   const NeighborList& list = h.neighbors();

@@ -1,6 +1,7 @@
 #include "spinlat/terms/hamiltonian.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <stdexcept>
 
 namespace spinlat {
@@ -106,6 +107,9 @@ double Hamiltonian::trial_range() const {
 }
 
 bool Hamiltonian::batches_trials() const {
+  // A term whose trials interact at any distance (a learned model without num_interactions)
+  // leaves nothing to batch.
+  if (!std::isfinite(trial_range())) return false;
   for (const auto& t : terms_)
     if (t->batches_trials()) return true;
   return false;

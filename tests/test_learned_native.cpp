@@ -135,7 +135,9 @@ TEST_P(NativeModelSymmetry, ExactSymmetriesHoldAndOthersDoNot) {
     if (soc) EXPECT_GT(std::abs(moments_only - e), 1e-8);  // eV; rounding is ~1e-13
     else EXPECT_NEAR(moments_only, e, tol);
     // Positions and moments rotated separately.
-    if (!soc) EXPECT_NEAR(energy(m, transformed(in, R, random_rotation(200 + k))), e, tol);
+    if (!soc) {
+      EXPECT_NEAR(energy(m, transformed(in, R, random_rotation(200 + k))), e, tol);
+    }
   }
   // Time reversal, exact without any wrapper.
   EXPECT_NEAR(energy(m, transformed(in, I, -I)), e, tol);

@@ -445,14 +445,14 @@ void LearnedPotential::add_site_energies(const System& s, const NeighborList& li
 double LearnedPotential::local_energy_change(const System& s, const NeighborList& list, int i,
                                              const Vec3& spin_new, double moment_new) const {
   const Impl& m = *impl_;
-  const Graph& g = m.graph_for(s, list);
-  if (m.interactions > 0 && &g == &m.graph) {
+  if (m.interactions > 0) {
     std::vector<double> de;
     local_energy_changes(s, list, {i}, {spin_new}, {moment_new}, de);
     return de[0];
   }
-  // Moved atoms (no cache at these positions) or a model without num_interactions: the
-  // state before and after the move, both evaluated on the whole graph.
+  // A model without num_interactions: the state before and after the move, both evaluated
+  // on the whole graph.
+  const Graph& g = m.graph_for(s, list);
   NodeInputs in = m.inputs_of(s);
   const LearnedResult before = m.run(g, in, false, false, false);
   in.magmom[i] = moment_new * spin_new;
@@ -466,13 +466,13 @@ void LearnedPotential::local_energy_changes(const System& s, const NeighborList&
                                             const std::vector<Vec3>& spins, const std::vector<double>& moments,
                                             std::vector<double>& de) const {
   const Impl& m = *impl_;
-  const Graph& g = m.graph_for(s, list);
   const int L = m.interactions;
   de.assign(sites.size(), 0.0);
-  if (L <= 0 || &g != &m.graph) {
+  if (L <= 0) {
     for (std::size_t k = 0; k < sites.size(); ++k) de[k] = local_energy_change(s, list, sites[k], spins[k], moments[k]);
     return;
   }
+  const Graph& g = m.graph_for(s, list);  // rebuilt (and the cache dropped) if atoms moved
   // Node energies within L hops of a site are the only ones its move changes; evaluating them
   // exactly needs the nodes within 2L hops (graph.hpp). The sites are more than 2L hops apart
   // (trial_range()), so their L-hop balls are disjoint and one evaluation with every trial

@@ -526,6 +526,42 @@ at::Tensor NativeModelImpl::node_energy(const ModelInputs& in) {
 
 // ---- configuration as TOML ----------------------------------------------------------------
 
+namespace {
+int int_in(Params& p, const std::string& key, int fallback, int lo, int hi) {
+  const long long v = p.integer(key, fallback);
+  p.require(v >= lo && v <= hi, key,
+            "expected an integer " + std::to_string(lo) + ".." + std::to_string(hi) + ", got " + std::to_string(v));
+  return static_cast<int>(v);
+}
+}  // namespace
+
+void read_architecture(Params& p, NativeModelConfig& c) {
+  // The ranges are those of check_config(), checked here so that errors name the key and line.
+  c.r_max = p.real("r_max", c.r_max);
+  p.require(c.r_max > 0.5 && c.r_max < 20.0, "r_max", "expected 0.5 < r_max < 20 Å");
+  c.radial_basis = int_in(p, "radial_basis", c.radial_basis, 1, 64);
+  c.envelope_p = int_in(p, "envelope_p", c.envelope_p, 2, 12);
+  c.channels = int_in(p, "channels", c.channels, 1, 512);
+  c.l_max = int_in(p, "l_max", c.l_max, 0, 3);
+  c.moment_l_max = int_in(p, "moment_l_max", c.moment_l_max, 1, 3);
+  c.moment_basis = int_in(p, "moment_basis", c.moment_basis, 1, 16);
+  c.correlation = int_in(p, "correlation", c.correlation, 1, 3);
+  c.interactions = int_in(p, "interactions", c.interactions, 1, 2);
+  c.spin_orbit = p.boolean("spin_orbit", c.spin_orbit);
+  if (p.has("readout_hidden")) {
+    c.readout_hidden.clear();
+    for (long long w : p.integers("readout_hidden")) {
+      p.require(w >= 1 && w <= 1024, "readout_hidden", "expected widths 1..1024");
+      c.readout_hidden.push_back(static_cast<int>(w));
+    }
+  }
+  c.one_body = p.boolean("one_body", c.one_body);
+  if (p.has("avg_neighbors")) {
+    c.avg_neighbors = p.real("avg_neighbors");
+    p.require(c.avg_neighbors > 0.0, "avg_neighbors", "expected a positive number of neighbours");
+  }
+}
+
 NativeModelConfig parse_native_model_config(Params& p) {
   NativeModelConfig c;
   if (p.has("elements")) {
@@ -542,22 +578,7 @@ NativeModelConfig parse_native_model_config(Params& p) {
   p.require(!c.atomic_numbers.empty(), "elements", "the model needs its elements (elements = [\"Fe\"])");
   c.m_max = p.reals("m_max");
   if (p.has("e0") && !p.table().get("e0")->is_string()) c.e0 = p.reals("e0");
-  c.r_max = p.real("r_max", c.r_max);
-  c.radial_basis = static_cast<int>(p.integer("radial_basis", c.radial_basis));
-  c.envelope_p = static_cast<int>(p.integer("envelope_p", c.envelope_p));
-  c.channels = static_cast<int>(p.integer("channels", c.channels));
-  c.l_max = static_cast<int>(p.integer("l_max", c.l_max));
-  c.moment_l_max = static_cast<int>(p.integer("moment_l_max", c.moment_l_max));
-  c.moment_basis = static_cast<int>(p.integer("moment_basis", c.moment_basis));
-  c.correlation = static_cast<int>(p.integer("correlation", c.correlation));
-  c.interactions = static_cast<int>(p.integer("interactions", c.interactions));
-  c.spin_orbit = p.boolean("spin_orbit", c.spin_orbit);
-  if (p.has("readout_hidden")) {
-    c.readout_hidden.clear();
-    for (long long w : p.integers("readout_hidden")) c.readout_hidden.push_back(static_cast<int>(w));
-  }
-  c.one_body = p.boolean("one_body", c.one_body);
-  c.avg_neighbors = p.real("avg_neighbors", c.avg_neighbors);
+  read_architecture(p, c);
   try {
     check_config(c);
   } catch (const InputError& e) {

@@ -100,33 +100,9 @@ void read_model(Params& m, TrainOptions& o) {
       o.fit_e0 = false;
     }
   }
-  c.r_max = m.real("r_max", c.r_max);
-  m.require(c.r_max > 0.0 && c.r_max < 100.0, "r_max", "must be in (0, 100) Å");
-  c.radial_basis = to_int(m, "radial_basis", c.radial_basis, 1, 64);
-  c.envelope_p = to_int(m, "envelope_p", c.envelope_p, 1, 32);
-  c.channels = to_int(m, "channels", c.channels, 1, 1024);
-  c.l_max = to_int(m, "l_max", c.l_max, 0, 3);
-  c.moment_l_max = to_int(m, "moment_l_max", c.moment_l_max, 1, 3);
-  c.moment_basis = to_int(m, "moment_basis", c.moment_basis, 1, 32);
-  c.correlation = to_int(m, "correlation", c.correlation, 1, 3);
-  c.interactions = to_int(m, "interactions", c.interactions, 1, 2);
-  c.spin_orbit = m.boolean("spin_orbit", c.spin_orbit);
-  if (m.has("readout_hidden")) {
-    c.readout_hidden.clear();
-    for (long long w : m.integers("readout_hidden")) {
-      m.require(w >= 1 && w <= 4096, "readout_hidden", "widths must be in [1, 4096]");
-      c.readout_hidden.push_back(static_cast<int>(w));
-    }
-  }
-  c.one_body = m.boolean("one_body", c.one_body);
-  // Edge sums are divided by avg_neighbors; without the key it is the training graphs' mean
-  // in-degree (as MACE's avg_num_neighbors), set once the data are read.
-  if (m.has("avg_neighbors")) {
-    c.avg_neighbors = m.real("avg_neighbors");
-    m.require(c.avg_neighbors > 0.0 && c.avg_neighbors < 1e4, "avg_neighbors", "must be a positive number of neighbours");
-  } else {
-    c.avg_neighbors = 0.0;  // from the data
-  }
+  // Edge sums are divided by avg_neighbors; without the key it stays 0 here and becomes the
+  // training graphs' mean in-degree (as MACE's avg_num_neighbors) once the data are read.
+  read_architecture(m, c);
   m.finish(kModelKeys);
 }
 

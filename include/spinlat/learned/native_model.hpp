@@ -50,6 +50,10 @@ class Params;
 /// Reads a `[model]` table (every field above by its name; `elements = ["Fe", "O"]` may stand
 /// for atomic_numbers). Strict: unknown keys are an InputError with file:line.
 NativeModelConfig parse_native_model_config(Params& p);
+/// Reads the architecture keys of a `[model]` table (r_max … avg_neighbors, not the
+/// per-element lists) into `c`; absent keys keep c's values. Range errors name the key.
+/// Shared by parse_native_model_config and `spinlat train`.
+void read_architecture(Params& p, NativeModelConfig& c);
 /// The configuration as a TOML table body (the inverse of parse_native_model_config).
 std::string to_toml(const NativeModelConfig& c);
 

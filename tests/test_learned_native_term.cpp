@@ -7,6 +7,7 @@
 #include <cmath>
 #include <filesystem>
 
+#include "learned_test_helpers.hpp"
 #include "spinlat/core/crystal.hpp"
 #include "spinlat/core/rng.hpp"
 #include "spinlat/learned/graph.hpp"
@@ -28,15 +29,10 @@ std::string temp_file(const std::string& name) {
   return (dir / name).string();
 }
 
+using test::feco;
+
 System fe_cell(const Int3& cells, std::uint64_t seed, double jiggle = 0.08) {
-  System s = build_supercell(standard_lattice("bcc", 2.8665, 0.0, {"Fe", "Co"}, {2.2, 1.7}), cells);
-  set_spins_random(s, seed);
-  Engine rng(seed + 17);
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    for (int c = 0; c < 3; ++c) s.position[i][c] += jiggle * (2 * uniform01(rng) - 1);
-    s.moment[i] *= 1.0 + 0.2 * (uniform01(rng) - 0.5);
-  }
-  return s;
+  return feco(cells, seed, 2.8665, jiggle);
 }
 
 std::string write_model(const std::string& name, bool soc, int interactions, double r_max) {
@@ -119,29 +115,16 @@ TEST(NativeTerm, EnergyEqualsTheModelAndDerivativesMatchFiniteDifferences) {
         p.position[i][a] += h;
         q.position[i][a] -= h;
         EXPECT_NEAR(f[i][a], -(energy_fresh(*t, p) - energy_fresh(*t, q)) / (2 * h), tol) << "force " << i << a;
-        System mp = s, mq = s;
-        for (System* x : {&mp, &mq}) {
-          Vec3 mv = s.moment_vector(i);
-          mv[a] += x == &mp ? h : -h;
-          x->moment[i] = mv.norm();
-          x->spin[i] = mv / mv.norm();
-        }
-        EXPECT_NEAR(bm[i][a], -(energy_fresh(*t, mp) - energy_fresh(*t, mq)) / (2 * h), tol) << "magforce " << i << a;
+        const double fdm = -(energy_fresh(*t, test::moment_shifted(s, i, a, h)) -
+                             energy_fresh(*t, test::moment_shifted(s, i, a, -h))) / (2 * h);
+        EXPECT_NEAR(bm[i][a], fdm, tol) << "magforce " << i << a;
       }
     }
     // Virial W = −(∂E/∂ε)ᵀ under r → (1+ε) r of positions and cell.
     for (int a = 0; a < 3; ++a)
       for (int b = 0; b < 3; ++b) {
-        double ee[2];
-        for (int sg = 0; sg < 2; ++sg) {
-          Mat3 F = Mat3::Identity();
-          F(a, b) += sg == 0 ? h : -h;
-          System x = s;
-          for (auto& r : x.position) r = F * r;
-          x.cell.h = s.cell.h * F.transpose();
-          ee[sg] = energy_fresh(*t, x);
-        }
-        EXPECT_NEAR(w(b, a), -(ee[0] - ee[1]) / (2 * h), 1e-6) << "virial " << a << b;
+        const double de = energy_fresh(*t, test::strained(s, a, b, h)) - energy_fresh(*t, test::strained(s, a, b, -h));
+        EXPECT_NEAR(w(b, a), -de / (2 * h), 1e-6) << "virial " << a << b;
       }
   }
 }

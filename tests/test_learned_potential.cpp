@@ -13,6 +13,7 @@
 #include <numeric>
 #include <sstream>
 
+#include "learned_test_helpers.hpp"
 #include "spinlat/core/crystal.hpp"
 #include "spinlat/core/error.hpp"
 #include "spinlat/core/rng.hpp"
@@ -135,16 +136,7 @@ std::vector<double> hand_node_energy(const System& s, const Coeffs& c) {
 }
 
 /// Distorted B2 FeCo (bcc, Fe corners, Co centres), random spins and moment sizes.
-System feco(const Int3& cells, std::uint64_t seed, double a = 2.8665, double jiggle = 0.08) {
-  System s = build_supercell(standard_lattice("bcc", a, 0.0, {"Fe", "Co"}, {2.2, 1.7}), cells);
-  set_spins_random(s, seed);
-  Engine rng(seed + 17);
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    for (int c = 0; c < 3; ++c) s.position[i][c] += jiggle * (2 * uniform01(rng) - 1);
-    s.moment[i] *= 1.0 + 0.2 * (uniform01(rng) - 0.5);
-  }
-  return s;
-}
+using test::feco;
 
 Coeffs full_coeffs() {
   Coeffs c;
@@ -315,14 +307,8 @@ TEST(LearnedPotential, DerivativesMatchFiniteDifferences) {
       EXPECT_NEAR(f[i][a], fd, tol) << "force atom " << i << " axis " << a;
       dev_f = std::max(dev_f, std::abs(f[i][a] - fd));
       // −∂E/∂m along a: the vector m = |m| ê moves, direction and size.
-      System mp = s, mm = s;
-      for (System* x : {&mp, &mm}) {
-        Vec3 mv = s.moment_vector(i);
-        mv[a] += x == &mp ? h : -h;
-        x->moment[i] = mv.norm();
-        x->spin[i] = mv / mv.norm();
-      }
-      const double fdm = -(energy_fresh(*t, mp) - energy_fresh(*t, mm)) / (2 * h);
+      const double fdm = -(energy_fresh(*t, test::moment_shifted(s, i, a, h)) -
+                           energy_fresh(*t, test::moment_shifted(s, i, a, -h))) / (2 * h);
       EXPECT_NEAR(bm[i][a], fdm, tol) << "magnetic force atom " << i << " axis " << a;
       dev_b = std::max(dev_b, std::abs(bm[i][a] - fdm));
     }
@@ -332,15 +318,8 @@ TEST(LearnedPotential, DerivativesMatchFiniteDifferences) {
   // pair term (r̂·ê_i)² couples space to fixed spins, so W is not symmetric: check all nine.
   for (int a = 0; a < 3; ++a)
     for (int bb = 0; bb < 3; ++bb) {
-      double e[2];
-      for (int sgn = 0; sgn < 2; ++sgn) {
-        Mat3 F = Mat3::Identity();
-        F(a, bb) += sgn == 0 ? h : -h;
-        System x = s;
-        for (auto& r : x.position) r = F * r;
-        x.cell.h = s.cell.h * F.transpose();
-        e[sgn] = energy_fresh(*t, x);
-      }
+      const double e[2] = {energy_fresh(*t, test::strained(s, a, bb, h)),
+                           energy_fresh(*t, test::strained(s, a, bb, -h))};
       // W_ab = −Σ r_a ∂E/∂r_b, while ∂E/∂ε_ab = Σ ∂E/∂r_a r_b: W = −(∂E/∂ε)ᵀ.
       EXPECT_NEAR(w(bb, a), -(e[0] - e[1]) / (2 * h), 1e-7) << a << bb;
       dev_w = std::max(dev_w, std::abs(w(bb, a) + (e[0] - e[1]) / (2 * h)));
@@ -387,15 +366,8 @@ TEST(LearnedPotential, SmallCellsWithManyImagesOfTheSamePair) {
       m.position[0][a] -= h;
       EXPECT_NEAR(f[0][a], -(energy_fresh(*t, p) - energy_fresh(*t, m)) / (2 * h), 2e-8) << lat;
       for (int bb = 0; bb < 3; ++bb) {
-        double ee[2];
-        for (int sgn = 0; sgn < 2; ++sgn) {
-          Mat3 F = Mat3::Identity();
-          F(a, bb) += sgn == 0 ? h : -h;
-          System x = s;
-          for (auto& r : x.position) r = F * r;
-          x.cell.h = s.cell.h * F.transpose();
-          ee[sgn] = energy_fresh(*t, x);
-        }
+        const double ee[2] = {energy_fresh(*t, test::strained(s, a, bb, h)),
+                              energy_fresh(*t, test::strained(s, a, bb, -h))};
         EXPECT_NEAR(w(bb, a), -(ee[0] - ee[1]) / (2 * h), 2e-7) << lat << " " << a << bb;
       }
     }
@@ -510,8 +482,9 @@ TEST(LearnedPotential, LocalEnergyChangeIsExactOnTheReceptiveField) {
       // comes from the term's cache of node energies, the one after from the subgraph).
       // An understated receptive field breaks it too.
       Bound back(*t, moved);
-      if (path != two_wrong)
+      if (path != two_wrong) {
         EXPECT_NEAR(t->local_energy_change(moved, back.list, i, s.spin[i], s.moment[i]), -de, 1e-13);
+      }
     }
     std::printf("local dE vs full difference, %s: max |diff| = %.2e eV\n",
                 std::filesystem::path(path).filename().c_str(), worst);

@@ -37,8 +37,6 @@ from scipy.optimize import curve_fit  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from spinlat_h5 import _text, root_info  # noqa: E402
 
-GAMMA_E = 0.1760859630      # rad/(ps T)   (include/spinlat/core/units.hpp)
-MU_B = 5.7883818060e-5      # eV/T
 
 
 def load_spectrum(path, component):
@@ -96,28 +94,20 @@ def fit_line(f, S, model, fmin, resolution):
     return p[1], abs(p[2]), np.sqrt(c[1, 1]), np.sqrt(c[2, 2])
 
 
-def lswt_bethe_slater(q_path, path_input):
-    """LSWT frequencies (THz) of the Bethe-Slater ferromagnet on the perfect bcc lattice."""
-    cfg = tomllib.loads(root_info(path_input)["input"])
-    st = cfg["structure"]
-    bs = [p for p in cfg["potential"] if p["type"] == "bethe-slater"]
-    if st.get("lattice") != "bcc" or not bs:
-        return None
-    a, m = st["a"], st["moment"][0]
-    b = bs[0]
-    J = lambda r: 4 * b["a"] * (r / b["d"]) ** 2 * (1 - b["b"] * (r / b["d"]) ** 2) * np.exp(-(r / b["d"]) ** 2)
-    neighbours = []
-    for n in np.array(np.meshgrid(*[np.arange(-2, 3)] * 3)).reshape(3, -1).T:
-        for basis in (np.zeros(3), np.full(3, 0.5)):
-            r = (n + basis) * a
-            d = np.linalg.norm(r)
-            if 1e-9 < d < b["cutoff"]:
-                neighbours.append((r, J(d)))
-    out = []
-    for q in q_path:
-        e = sum(j * (1 - np.cos(q @ r)) for r, j in neighbours)
-        out.append(GAMMA_E * e / (m * MU_B) / (2 * np.pi))
-    return np.array(out)
+def lswt_frequencies(path):
+    """Linear spin-wave frequencies (THz) at the recorded q, as the engine wrote them
+    (/spectra/spin/lswt_frequency_THz, the branch of largest weight: the others are folded
+    copies from the conventional cell's sublattices); None when the run has none. Read from the
+    rigid-lattice run: there LSWT describes the perfect lattice exactly."""
+    with h5py.File(path, "r") as f:
+        g = f["spectra/spin"]
+        if "lswt_frequency_THz" not in g:
+            return None
+        w = np.atleast_2d(np.asarray(g["lswt_frequency_THz"][()], dtype=float))
+        if w.shape[0] == 1 and w.shape[1] > 1 and "lswt_weight" not in g:
+            w = w.T
+        weight = np.asarray(g["lswt_weight"][()], dtype=float).reshape(w.shape) if "lswt_weight" in g else np.ones_like(w)
+    return w[np.arange(w.shape[0]), np.nanargmax(np.nan_to_num(weight, nan=-1.0), axis=1)]
 
 
 def analyse(files, component, qmin):
@@ -163,7 +153,7 @@ def main(argv=None):
     sf, fz = analyse(args.frozen, args.component, args.qmin)
     if sv["q_path"].shape != sf["q_path"].shape or not np.allclose(sv["q_path"], sf["q_path"]):
         raise SystemExit("the two sets of runs have different wave vectors")
-    lswt = lswt_bethe_slater(sv["q_path"], args.vibrating[0])
+    lswt = lswt_frequencies(args.frozen[0])
     ratio = v["gamma"] / fz["gamma"]
     ratio_e = np.abs(ratio) * np.sqrt((v["gamma_err"] / v["gamma"]) ** 2 + (fz["gamma_err"] / fz["gamma"]) ** 2)
     print(f"vibrating: {v['n']} run(s), frozen: {fz['n']} run(s); resolution {v['res']:.3f} THz; "

@@ -8,7 +8,7 @@ packages=(build-essential cmake pkg-config git
           libeigen3-dev libboost-random-dev libhdf5-dev libtomlplusplus-dev libgtest-dev
           libtorch-dev
           libopenblas0-pthread
-          python3 python3-numpy python3-h5py python3-matplotlib
+          python3 python3-numpy python3-h5py python3-matplotlib python3-scipy
           lammps-examples)
 missing=()
 for p in "${packages[@]}"; do

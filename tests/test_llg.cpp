@@ -59,18 +59,18 @@ TEST(LLG, ParsesNames) {
   EXPECT_THROW(parse_field_schedule("pulse"), InputError);
 }
 
-TEST(LLGNoise, ThreeDeviatesAreStandardNormal) {
-  // 3e6 deviates from gaussian3 (the fast ziggurat): mean, variance and kurtosis, and the
-  // two-sided tail probabilities P(|x| > a) = erfc(a/√2) at points inside layers, at a layer
-  // edge (0.2723) and beyond the base strip (r = 3.4426, the tail branch), each within 5
-  // binomial standard errors; the x, y, z components are uncorrelated.
-  Engine eng(2718);
+// 3e6 deviates: mean, variance and kurtosis, and the two-sided tail probabilities
+// P(|x| > a) = erfc(a/√2) at points inside layers, at a layer edge (0.2723) and beyond the
+// base strip (r = 3.4426, the tail branch), each within 5 binomial standard errors; the x, y,
+// z components are uncorrelated.
+template <class Draw>
+void expect_standard_normal_triples(Draw&& draw) {
   const int n = 1000000;
   const double pts[] = {0.1, 0.27232086470466382, 0.5, 1.0, 2.0, 3.0, 3.4426198558966523, 4.0};
   std::vector<long> over(8, 0);
   double m1 = 0, m2 = 0, m4 = 0, xy = 0, yz = 0;
   for (int k = 0; k < n; ++k) {
-    const Vec3 g = gaussian3(eng);
+    const Vec3 g = draw();
     xy += g.x() * g.y();
     yz += g.y() * g.z();
     for (int c = 0; c < 3; ++c) {
@@ -89,6 +89,27 @@ TEST(LLGNoise, ThreeDeviatesAreStandardNormal) {
     const double p = std::erfc(pts[j] / std::sqrt(2.0));
     EXPECT_NEAR(over[j] / N, p, 5 * std::sqrt(p * (1 - p) / N)) << "a = " << pts[j];
   }
+}
+
+TEST(LLGNoise, ThreeDeviatesAreStandardNormal) {
+  Engine eng(2718);
+  expect_standard_normal_triples([&] { return gaussian3(eng); });
+}
+
+TEST(LLGNoise, BatchedDeviatesAreStandardNormal) {
+  // The thermal field's block generator (rejected draws replaced after the block), in
+  // blocks of 1000 sites so that the replacement path runs ~36 times per block.
+  Engine eng(2718);
+  std::vector<Vec3> block(1000);
+  std::vector<std::uint64_t> redo;
+  std::size_t next = block.size();
+  expect_standard_normal_triples([&] {
+    if (next == block.size()) {
+      gaussian3_batch(eng, block.size(), [&](std::size_t k) -> Vec3& { return block[k]; }, redo);
+      next = 0;
+    }
+    return block[next++];
+  });
 }
 
 TEST(LLG, RejectsBadSettings) {

@@ -21,8 +21,13 @@
 namespace spinlat {
 namespace {
 
+// The per-site helpers of the hot loops are forced inline: with several instantiations of
+// the fused Heun loop GCC's size heuristics stopped inlining llg_rhs and the 64³ benchmark
+// lost 25% (perf, 2026-11-25).
+#define SPINLAT_HOT [[gnu::always_inline]] inline
+
 /// Right-hand side of the LLG equation: −g [ê×B + α ê×(ê×B)], g = γ_e/(1+α²).
-inline Vec3 llg_rhs(const Vec3& e, const Vec3& B, double g, double alpha) {
+SPINLAT_HOT Vec3 llg_rhs(const Vec3& e, const Vec3& B, double g, double alpha) {
   const Vec3 exB = e.cross(B);
   return -g * (exB + alpha * e.cross(exB));
 }
@@ -84,7 +89,7 @@ inline Vec3 unit(const Vec3& e) { return e * (1.0 / std::sqrt(e.squaredNorm()));
 /// Normalises v[0..n) in place, two vectors per SSE2 square root and division (both are
 /// correctly rounded, so the result is bit for bit that of unit()). Zero vectors (non-magnetic
 /// sites) stay zero. Returns the number of vectors whose norm was NaN or infinite.
-inline int normalize_all(Vec3* v, std::size_t n) {
+SPINLAT_HOT int normalize_all(Vec3* v, std::size_t n) {
   int bad = 0;
   std::size_t i = 0;
 #if defined(__SSE2__)
@@ -170,7 +175,9 @@ LLG::LLG(const Hamiltonian& h, const System& s, LLGSettings settings, std::uint6
     throw InputError("llg: 'dt' must be a positive time step (ps)");
   if (!(settings_.temperature >= 0.0) || !std::isfinite(settings_.temperature))
     throw InputError("llg: 'temperature' must be >= 0 K");
-  if (settings_.block == 0) throw InputError("llg: noise block size must be positive");
+  // gaussian3_batch packs a draw's slot 3k + j into 22 bits.
+  if (settings_.block == 0 || settings_.block > (std::size_t(1) << 20))
+    throw InputError("llg: noise block size must be between 1 and 2^20 sites");
   const std::size_t nspecies = std::max<std::size_t>(1, s.species_name.size());
   if (settings_.damping.size() != 1 && settings_.damping.size() != nspecies)
     throw InputError("llg: 'damping' needs 1 or " + std::to_string(nspecies) +
@@ -286,10 +293,13 @@ void LLG::noise_block(long b, Vec3* out) {
   Engine& eng = noise_[b];
   const bool thermal = settings_.temperature > 0.0;
   const std::size_t i0 = blocks_.begin(b), i1 = blocks_.end(b);
-  for (std::size_t i = i0; i < i1; ++i) {
-    const double sigma = site_[i].sigma;
-    out[i - i0] = (thermal && sigma > 0.0) ? Vec3(sigma * gaussian3(eng)) : Vec3(Vec3::Zero());
+  if (!thermal) {
+    std::fill(out, out + (i1 - i0), Vec3::Zero());
+    return;
   }
+  thread_local std::vector<std::uint64_t> redo;
+  gaussian3_batch(eng, i1 - i0, [out](std::size_t k) -> Vec3& { return out[k]; }, redo);
+  for (std::size_t i = i0; i < i1; ++i) out[i - i0] *= site_[i].sigma;
 }
 
 void LLG::draw_noise() {
@@ -340,9 +350,20 @@ struct FusedField {
   const Vec3* zeeman = k.zeeman.empty() ? nullptr : k.zeeman.data();
   const double* mom = moment.data();
 
-  Vec3 operator()(const std::vector<Vec3>& spinv, const Vec3* spin, std::size_t i) const {
+  [[gnu::always_inline]] Vec3 operator()(const std::vector<Vec3>& spinv, const Vec3* spin, std::size_t i) const {
     if constexpr (Mode == 2) {
       return k.field(spinv, moment, static_cast<int>(i));
+    } else if constexpr (Mode == 3) {
+      double x = 0.0, y = 0.0, z = 0.0;
+      const double j = J[0];
+      const int end = offset[i + 1];
+      for (int m = offset[i]; m < end; ++m) {
+        const Vec3& e = spin[neighbor[m]];
+        x += j * e[0];
+        y += j * e[1];
+        z += j * e[2];
+      }
+      return Vec3(x, y, z);
     } else {
       double x = 0.0, y = 0.0, z = 0.0;
       const int end = offset[i + 1];
@@ -477,14 +498,12 @@ void LLG::heun_fused(System& s, const SpinKernel& k) {
       lane.free.pop_back();
       slot_of_[p] = slot;
       HeunScratch* sc = lane.slots[slot].data();
-      // Noise first, in site order from the block's own engine (as noise_block).
-      {
-        Engine& eng = noise_[p];
-        const bool thermal = settings_.temperature > 0.0;
-        for (std::size_t i = i0; i < i1; ++i) {
-          const double sigma = cls[site_class[i]].sigma;
-          sc[i - i0].bth = (thermal && sigma > 0.0) ? Vec3(sigma * gaussian3(eng)) : Vec3(Vec3::Zero());
-        }
+      // Noise first, from the block's own engine (the same numbers as noise_block).
+      if (settings_.temperature > 0.0) {
+        gaussian3_batch(noise_[p], i1 - i0, [sc](std::size_t k) -> Vec3& { return sc[k].bth; }, lane.redo);
+        for (std::size_t i = i0; i < i1; ++i) sc[i - i0].bth *= cls[site_class[i]].sigma;
+      } else {
+        for (std::size_t i = i0; i < i1; ++i) sc[i - i0].bth = Vec3::Zero();
       }
       for (std::size_t i = i0; i < i1; ++i) {
         const SiteConst& c = cls[site_class[i]];
@@ -527,7 +546,8 @@ void LLG::heun_fused(System& s, const SpinKernel& k) {
 void LLG::step_heun(System& s) {
   const SpinKernel* k = kernel_path() ? h_->spin_kernel() : nullptr;
   if (k) {
-    if (simple_kernel(k)) heun_fused<1>(s, *k);
+    if (simple_kernel(k) && k->uniform_J && k->zeeman.empty()) heun_fused<3>(s, *k);
+    else if (simple_kernel(k)) heun_fused<1>(s, *k);
     else heun_fused<2>(s, *k);
     return;
   }

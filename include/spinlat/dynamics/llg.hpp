@@ -186,6 +186,7 @@ class LLG {
   struct HeunLane {
     std::vector<std::vector<HeunScratch>> slots;
     std::vector<int> free;      ///< unused slot indices
+    std::vector<std::uint64_t> redo;  ///< gaussian3_batch's rejected draws
     std::vector<long> deferred; ///< blocks corrected after every thread's predictors
   };
   std::vector<Vec3> next_;

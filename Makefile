@@ -37,7 +37,8 @@ bench: build
 	$(BUILD)/spinlat bench
 
 # The bundled learned bcc-iron model: teacher data, held-out data, training into
-# inputs/models/fe_bcc.spl, held-out errors (docs/learned-potential.md; ~20 min on one core).
+# inputs/models/fe_bcc.spl, held-out errors (docs/learned-potential.md; ~8 min on one core;
+# reproduces the shipped model byte for byte).
 model: build
 	SPINLAT=$(BUILD)/spinlat PYTHON=$(PYTHON) scripts/train-fe-model.sh
 

@@ -20,7 +20,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 SPINLAT="$(realpath "${SPINLAT:-$ROOT/build/spinlat}")"
 OUT="$(mkdir -p "${OUT:-$ROOT/out/nio/curve}" && realpath "${OUT:-$ROOT/out/nio/curve}")"
-NS="${NS:-2 4 8 16 32 60}"
+NS="${NS:-1 2 4 8 16 32 60}"
 MODES="${MODES:-scratch finetune}"
 JOBS="${JOBS:-1}"
 EXTRA="${EXTRA:-}"

@@ -15,6 +15,7 @@
 #ifdef SPINLAT_HAVE_TORCH
 #include "spinlat/io/extxyz.hpp"
 #include "spinlat/learned/evaluate.hpp"
+#include "spinlat/learned/export.hpp"
 #include "spinlat/learned/learned_bench.hpp"
 #include "spinlat/learned/learned_term.hpp"
 #include "spinlat/learned/torch_info.hpp"
@@ -34,6 +35,7 @@ usage:
   spinlat validate INPUT.toml [--set KEY=VALUE ...]
   spinlat eval INPUT.toml FRAMES.xyz -o OUT.xyz
   spinlat train CONFIG.toml [--set KEY=VALUE ...] [--restart]
+  spinlat export MODEL.spl -o MODEL.pt
   spinlat bench [mc|llg|md|sld|all] [--quick] [--threads N]
   spinlat bench learned [MODEL] [--quick] [--threads N]
   spinlat --version | --help
@@ -41,6 +43,7 @@ usage:
 run       runs every stage (and the sweep) of an input, writing HDF5 as it goes; SIGINT/SIGTERM
           write a checkpoint and stop; --restart continues from it.
 validate  checks an input (keys, values, structure, potentials) without running it.
+export    writes a native model (spinlat train) as a TorchScript module with the same energies.
 --set     overrides any key by dotted path, e.g. --set structure.cells=[8,8,8]
           --set potential.0.J=[0.01] (array index for arrays of tables).
 Units: LAMMPS metal (Å, eV, ps, amu, K) plus μB and tesla. See README.md and docs/.
@@ -178,7 +181,15 @@ int main(int argc, char** argv) {
       throw spinlat::InputError("spinlat train needs a build with LibTorch (SPINLAT_WITH_TORCH=ON)");
 #endif
     }
-    std::cerr << "spinlat: unknown command '" << cmd << "' (expected run, validate, eval, train, bench)\n";
+    if (cmd == "export") {
+      if (a.positional.size() != 1 || a.output.empty()) throw spinlat::InputError("usage: spinlat export MODEL.spl -o MODEL.pt");
+#ifdef SPINLAT_HAVE_TORCH
+      return spinlat::export_command(a.positional[0], a.output, std::cout);
+#else
+      throw spinlat::InputError("spinlat export needs a build with LibTorch (SPINLAT_WITH_TORCH=ON)");
+#endif
+    }
+    std::cerr << "spinlat: unknown command '" << cmd << "' (expected run, validate, eval, train, export, bench)\n";
     return 2;
   } catch (const spinlat::InputError& e) {
     std::cerr << "spinlat: error: " << e.what() << "\n";

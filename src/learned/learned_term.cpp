@@ -17,6 +17,7 @@
 #include <sstream>
 
 #include "spinlat/core/error.hpp"
+#include "spinlat/learned/native_fast.hpp"
 #include "spinlat/learned/native_model.hpp"
 
 namespace spinlat {
@@ -121,6 +122,15 @@ struct LearnedPotential::Impl {
   };
   mutable TrialCache cache;
 
+  // The plain C++ evaluator of Monte Carlo trials (native models in float64, mc_evaluator =
+  // "auto"). It keeps its own caches (per-edge geometry, per-node records and energies) in
+  // step with accepted trials in the same way: the trials of the last call stay pending until
+  // the next call shows which ones the System took.
+  std::unique_ptr<NativeFastEvaluator> fast;
+  mutable bool fast_geometry = false;  // set_geometry done for the current graph
+  mutable std::vector<NativeFastEvaluator::Trial> fast_trial;
+  mutable std::size_t fast_pending = 0;  // fast_trial[0, fast_pending) await commit
+
   [[noreturn]] void fail(const std::string& msg) const { throw InputError(file + ": " + msg); }
 
   // The graph at the System's positions: the cached one, rebuilt first if atoms moved (which
@@ -131,7 +141,59 @@ struct LearnedPotential::Impl {
     bound_position = s.position;
     bound_cell = s.cell.h;
     cache = TrialCache();
+    fast_geometry = false;
+    fast_pending = 0;
     return graph;
+  }
+
+  // Brings the plain C++ evaluator in step with `s`: geometry after a (re)bind or a move of
+  // the atoms, then the last call's trials that the System took are committed, then the node
+  // caches are rebuilt if a moment they read changed behind their back (or on the first call):
+  // around `sites` when given (what the trials read), else everywhere.
+  void fast_sync(const System& s, const Graph& g, const std::vector<int>* sites) const {
+    NativeFastEvaluator& f = *fast;
+    if (!fast_geometry) {
+      std::vector<int> column(s.size());
+      for (std::size_t v = 0; v < s.size(); ++v) column[v] = columns.at(s.species[v]);
+      f.set_geometry(g, s.position, column);
+      fast_geometry = true;
+      fast_pending = 0;
+    }
+    if (f.built())
+      for (std::size_t k = 0; k < fast_pending; ++k)
+        if (s.moment_vector(fast_trial[k].site) == fast_trial[k].moment) f.commit(fast_trial[k]);
+    fast_pending = 0;
+    bool fresh = f.built();
+    if (sites) {
+      for (std::size_t k = 0; fresh && k < sites->size(); ++k) fresh = f.fresh_around(s, (*sites)[k]);
+    } else {
+      for (std::size_t v = 0; fresh && v < s.size(); ++v) fresh = f.moment(static_cast<int>(v)) == s.moment_vector(v);
+    }
+    if (!fresh) f.rebuild(s);
+  }
+
+  // Monte Carlo trials on the plain C++ evaluator, one after the other (the sites are
+  // independent, and serial evaluation keeps the result free of the thread count). The
+  // trials stay pending until the next call shows which ones the System took.
+  void fast_energy_changes(const System& s, const Graph& g, const std::vector<int>& sites,
+                           const std::vector<Vec3>& spins, const std::vector<double>& moments,
+                           std::vector<double>& de) const {
+    fast_sync(s, g, &sites);
+    if (fast_trial.size() < sites.size()) fast_trial.resize(sites.size());
+    for (std::size_t k = 0; k < sites.size(); ++k) {
+      de[k] = fast->trial(sites[k], moments[k] * spins[k], fast_trial[k]);
+      if (!std::isfinite(de[k])) throw NumericalError(file + ": the model returned a non-finite node energy");
+    }
+    fast_pending = sites.size();
+  }
+
+  // Node energies of `s` from the plain C++ evaluator (energy-only calls: the energies a
+  // Monte Carlo run measures cost no LibTorch evaluation).
+  const std::vector<double>& fast_node_energies(const System& s, const Graph& g) const {
+    fast_sync(s, g, nullptr);
+    for (double e : fast->node_energy())
+      if (!std::isfinite(e)) throw NumericalError(file + ": the model returned a non-finite node energy");
+    return fast->node_energy();
   }
 
   NodeInputs inputs_of(const System& s) const {
@@ -315,6 +377,8 @@ LearnedPotential::LearnedPotential(const LearnedOptions& options) : impl_(std::m
   Impl& m = *impl_;
   m.file = options.model;
   m.species_map = options.species_map;
+  if (options.mc_evaluator != "auto" && options.mc_evaluator != "torch")
+    throw InputError("mc_evaluator must be \"auto\" or \"torch\", got \"" + options.mc_evaluator + "\"");
   if (options.dtype == "float32") {
     m.dtype = at::kFloat;
   } else if (options.dtype != "float64") {
@@ -336,6 +400,8 @@ LearnedPotential::LearnedPotential(const LearnedOptions& options) : impl_(std::m
     m.atomic_numbers = c.atomic_numbers;
     m.r_max = c.r_max;
     m.interactions = c.interactions;
+    // Read the float64 weights before any conversion.
+    if (m.dtype == at::kDouble && options.mc_evaluator == "auto") m.fast = std::make_unique<NativeFastEvaluator>(*m.native);
     if (m.dtype != at::kDouble) m.native->to(m.dtype);
     if (options.threads > 0) at::set_num_threads(options.threads);
     return;
@@ -403,6 +469,8 @@ std::vector<int> LearnedPotential::species_columns(const System& s) const {
 void LearnedPotential::bind(const System& s, const NeighborList& list) {
   Impl& m = *impl_;
   m.cache = Impl::TrialCache();
+  m.fast_geometry = false;
+  m.fast_pending = 0;
   m.columns = species_columns(s);
   m.graph = build_graph(s, list, m.r_max);
   m.bound_position = s.position;
@@ -427,6 +495,12 @@ LearnedResult LearnedPotential::evaluate(const System& s, const Graph& g, bool f
 
 double LearnedPotential::compute(const System& s, const NeighborList& list, Derivatives& d) const {
   const Graph& g = impl_->graph_for(s, list);
+  if (impl_->fast && !d.force && !d.magnetic_force && !d.virial) {
+    // Σ in node order, as for the LibTorch path.
+    double e = 0.0;
+    for (double x : impl_->fast_node_energies(s, g)) e += x;
+    return e;
+  }
   const LearnedResult r = evaluate(s, g, d.force != nullptr, d.magnetic_force != nullptr, d.virial != nullptr);
   if (d.force)
     for (std::size_t i = 0; i < s.size(); ++i) (*d.force)[i] += r.force[i];
@@ -438,7 +512,13 @@ double LearnedPotential::compute(const System& s, const NeighborList& list, Deri
 
 void LearnedPotential::add_site_energies(const System& s, const NeighborList& list,
                                          std::vector<double>& e) const {
-  const LearnedResult r = evaluate(s, impl_->graph_for(s, list), false, false, false);
+  const Graph& g = impl_->graph_for(s, list);
+  if (impl_->fast) {
+    const std::vector<double>& ne = impl_->fast_node_energies(s, g);
+    for (std::size_t i = 0; i < s.size(); ++i) e[i] += ne[i];
+    return;
+  }
+  const LearnedResult r = evaluate(s, g, false, false, false);
   for (std::size_t i = 0; i < s.size(); ++i) e[i] += r.node_energy[i];
 }
 
@@ -473,6 +553,10 @@ void LearnedPotential::local_energy_changes(const System& s, const NeighborList&
     return;
   }
   const Graph& g = m.graph_for(s, list);  // rebuilt (and the cache dropped) if atoms moved
+  if (m.fast) {
+    m.fast_energy_changes(s, g, sites, spins, moments, de);
+    return;
+  }
   // Node energies within L hops of a site are the only ones its move changes; evaluating them
   // exactly needs the nodes within 2L hops (graph.hpp). The sites are more than 2L hops apart
   // (trial_range()), so their L-hop balls are disjoint and one evaluation with every trial
@@ -535,10 +619,13 @@ double LearnedPotential::trial_range() const {
 
 bool LearnedPotential::batches_trials() const { return impl_->interactions > 0; }
 
+bool LearnedPotential::fast_trials() const { return impl_->fast != nullptr; }
+
 TermPtr make_learned(Params& p, const TermContext& ctx) {
   LearnedOptions o;
   o.model = resolve(ctx.input_dir, p.string("model"));
   o.dtype = p.choice("dtype", {"float64", "float32"}, "float64");
+  o.mc_evaluator = p.choice("mc_evaluator", {"auto", "torch"}, "auto");
   if (p.has("extensions"))
     for (const auto& so : p.strings("extensions")) o.extensions.push_back(resolve(ctx.input_dir, so));
   if (p.has("species_map")) {

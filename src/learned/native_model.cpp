@@ -301,6 +301,21 @@ std::vector<int> NativeModelImpl::product_sizes() const {
   return n;
 }
 
+std::vector<NativeLayerStructure> NativeModelImpl::structure() const {
+  std::vector<NativeLayerStructure> out;
+  for (const auto& L : layers_) {
+    NativeLayerStructure s;
+    for (std::size_t b = 0; b < L->block.size(); ++b) {
+      const Irrep& ir = L->block[b];
+      s.block.push_back({ir.l, ir.parity, ir.time, ir.spin, static_cast<bool>(L->own[b]), L->own_l[b]});
+    }
+    for (const EdgePath& p : L->edge_path) s.edge_path.push_back({p.l, p.moment_l, p.L, p.block});
+    for (const ProductPath& p : L->product) s.product.push_back(p.factor);
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
 namespace {
 
 // Σ_m X_m Y_m (and Σ_s for spin vectors): the l ⊗ l → 0 coupling up to the factor √(2l+1).

@@ -294,6 +294,11 @@ std::vector<double> clebsch_gordan_values(int l1, int l2, int L) {
   return c;
 }
 
+std::vector<double> solid_harmonic_table(int l) {
+  check_l_max(l, "solid_harmonic_table");
+  return tables().coeff[l];
+}
+
 at::Tensor clebsch_gordan(int l1, int l2, int L) {
   std::vector<double> c = clebsch_gordan_values(l1, l2, L);
   return at::from_blob(c.data(), {2 * l1 + 1, 2 * l2 + 1, 2 * L + 1}, at::kDouble).clone();

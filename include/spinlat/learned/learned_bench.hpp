@@ -1,7 +1,8 @@
 #pragma once
 // `spinlat bench learned`: throughput of a learned model (docs/performance.md): full
-// evaluations (energy, forces, magnetic forces) in atom-evaluations per second, and the cost of
-// a Metropolis sweep in units of full evaluations of the same system. No LibTorch types here.
+// evaluations (energy, forces, magnetic forces) in atom-evaluations per second, and Metropolis
+// trials per second (and a sweep's cost in full evaluations of the same system) for each Monte
+// Carlo evaluator: the plain C++ one of native float64 models and LibTorch's. No LibTorch types here.
 #include <ostream>
 #include <string>
 

@@ -30,6 +30,9 @@ struct LearnedOptions {
   std::vector<std::string> extensions;      ///< shared libraries of custom ops, dlopen'ed first
   std::map<std::string, int> species_map;   ///< structure species name → atomic number
   int threads = 0;                          ///< LibTorch intra-op threads (0 = LibTorch's default: all cores)
+  /// Monte Carlo trials and energy-only evaluations of native float64 models: "auto" = the
+  /// plain C++ evaluator (spinlat/learned/native_fast.hpp), "torch" = LibTorch.
+  std::string mc_evaluator = "auto";
 };
 
 /// What one evaluation of the model produced (all in double precision).
@@ -67,6 +70,9 @@ class LearnedPotential : public Term {
   /// with accepted trials (the next call sees whether the System took the trial moment), so a
   /// trial costs one subgraph evaluation; the cache is rebuilt (one full evaluation) after
   /// bind() or when moments changed otherwise. Without L, the whole graph is evaluated twice.
+  /// Native models in float64 (mc_evaluator "auto") run this, and energy-only compute() and
+  /// add_site_energies(), on the plain C++ evaluator instead (spinlat/learned/native_fast.hpp),
+  /// whose caches follow accepted trials in the same way and equal a fresh evaluation bit for bit.
   double local_energy_change(const System& s, const NeighborList& list, int i, const Vec3& spin_new,
                              double moment_new) const override;
   /// Several trials, more than trial_range() apart, in one evaluation of the union of their
@@ -78,6 +84,9 @@ class LearnedPotential : public Term {
   /// 2L·r_max with L the model's layers (without num_interactions: everything interacts).
   double trial_range() const override;
   bool batches_trials() const override;
+  /// True when Monte Carlo trials run on the plain C++ evaluator (native model, float64,
+  /// mc_evaluator = "auto"); false for the LibTorch path.
+  bool fast_trials() const;
 
   /// Column of node_attrs for each species index of `s`; InputError naming the first species
   /// the model does not cover.
@@ -101,7 +110,7 @@ class LearnedPotential : public Term {
 /// Factory for `[[potential]] type = "learned"`: keys `model` (file, relative to the input's
 /// directory), `dtype` ("float64" | "float32"), `extensions` (list of .so files, relative to the
 /// input's directory), `species_map` (table: structure species → element symbol or atomic
-/// number, for species not named by their element).
+/// number, for species not named by their element), `mc_evaluator` ("auto" | "torch").
 TermPtr make_learned(Params& p, const TermContext& ctx);
 
 /// Registers "learned" (the lead wires this into the command line).

@@ -72,6 +72,25 @@ struct ModelInputs {
   at::Tensor targets;
 };
 
+/// The fixed structure of one interaction layer, as node_energy() uses it (read by the
+/// TorchScript export, spinlat/learned/export.hpp, so that both follow one enumeration).
+struct NativeLayerStructure {
+  struct Block {
+    int l = 0, parity = 1, time = 1, spin = 0;  ///< labels (docs/learned-potential.md)
+    bool own = false;                           ///< the receiver's own moment (no channels)
+    int own_l = 0;                              ///< own block: l' of the solid harmonic (0: the spin vector)
+  };
+  struct EdgePath {
+    int l = 0;         ///< degree of Y_l(r̂)
+    int moment_l = 0;  ///< 0: Y_l alone; > 0: [Y_l ⊗ Y_l'(m_s)]_L by CG; −1: Y_l ⊗ m_s (spin vector)
+    int L = 0;         ///< degree of the result
+    int block = 0;     ///< the block it adds to
+  };
+  std::vector<Block> block;
+  std::vector<EdgePath> edge_path;           ///< in the order of the radial network's outputs
+  std::vector<std::vector<int>> product;     ///< factors (block indices) of each invariant, in mix order
+};
+
 class NativeModelImpl : public torch::nn::Module {
  public:
   explicit NativeModelImpl(NativeModelConfig config);
@@ -93,6 +112,8 @@ class NativeModelImpl : public torch::nn::Module {
   void set_e0(const std::vector<double>& e0);
   /// Number of invariants of each layer's product basis (for reports and tests).
   std::vector<int> product_sizes() const;
+  /// Blocks, edge paths and product paths of every layer.
+  std::vector<NativeLayerStructure> structure() const;
 
   struct Layer;  ///< one interaction layer (defined in native_model.cpp)
 

@@ -43,4 +43,10 @@ void solid_harmonics(const double v[3], int l_max, double* out);
 /// Real Clebsch-Gordan coefficients as plain doubles, row-major [2l1+1][2l2+1][2L+1].
 std::vector<double> clebsch_gordan_values(int l1, int l2, int L);
 
+/// The table both paths evaluate: S_l(v) = M_l(v) · T_l, row-major [n_l][2l+1], where M_l are
+/// the n_l = (l+1)(l+2)/2 monomials of degree l in the order of the recursion
+/// M_0 = {1}; M_l = [x·M_{l−1}, y·(the last l entries of M_{l−1}), z·(its last entry)]
+/// (for the TorchScript export, which repeats that evaluation).
+std::vector<double> solid_harmonic_table(int l);
+
 }  // namespace spinlat::so3

@@ -339,7 +339,8 @@ inline Vec3 local_field(const SpinKernel* k, const std::vector<Vec3>& spin, cons
 
 /// −∂E/∂ê_i (eV) for the fused Heun loops, through raw pointers: Mode 1 is kernel_field's
 /// inline exchange(+Zeeman) sum with the same operation order (so the same bits), Mode 2
-/// SpinKernel::field.
+/// SpinKernel::field, Mode 3 Mode 1 for one exchange constant and no Zeeman term (J held in a
+/// register instead of loaded per pair: the same products, so again the same bits).
 template <int Mode>
 struct FusedField {
   const SpinKernel& k;

@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "scratch_dir.hpp"
 #include "spinlat/io/hdf5.hpp"
 
 namespace restart_test {
@@ -55,10 +56,8 @@ inline int wait_exit(const Child& c) {
 inline int run_to_end(const std::vector<std::string>& args) { return wait_exit(spawn(args)); }
 
 inline fs::path scratch(const std::string& name) {
-  const fs::path d = fs::temp_directory_path() / ("spinlat_restart_" + name + "_" + std::to_string(getpid()));
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
+  static const test_scratch::ScratchRoot root("restart");
+  return root.dir(name);
 }
 
 inline void write_text(const fs::path& p, const std::string& text) {

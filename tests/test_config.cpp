@@ -5,11 +5,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <set>
 
 #include "spinlat/core/error.hpp"
 #include "spinlat/core/units.hpp"
 #include "spinlat/io/config.hpp"
+#include "spinlat/io/paths.hpp"
 
 using namespace spinlat;
 
@@ -433,4 +435,14 @@ TEST(Config, CustomBasisInATriclinicCellEqualsTheBuilder) {
   const std::string msg = error_of(no_pattern);
   EXPECT_NE(msg.find("'structure.spins'"), std::string::npos) << msg;
   EXPECT_NE(msg.find("af_sign = -1"), std::string::npos) << msg;
+}
+
+TEST(InputPaths, RelativeNamesResolveAgainstTheNamingFilesDirectory) {
+  EXPECT_EQ(resolve_input_path("/runs/fe", "models/fe_bcc.spl"), "/runs/fe/models/fe_bcc.spl");
+  EXPECT_EQ(resolve_input_path("/runs/fe", "../data/x.xyz"), "/runs/data/x.xyz");
+  EXPECT_EQ(resolve_input_path("/runs/fe", "/abs/./y.eam"), "/abs/y.eam");
+  EXPECT_EQ(resolve_input_path("", "a/./b.xyz"), "a/b.xyz");
+  EXPECT_EQ(resolve_input_path("/runs/fe", ""), "");  // an optional file left out
+  EXPECT_EQ(input_directory("/runs/fe/input.toml"), "/runs/fe");
+  EXPECT_EQ(input_directory("input.toml"), std::filesystem::current_path().lexically_normal().string());
 }

@@ -14,6 +14,7 @@
 #include <functional>
 #include <sstream>
 
+#include "scratch_dir.hpp"
 #include "spinlat/core/error.hpp"
 #include "spinlat/io/config.hpp"
 #include "spinlat/io/extxyz.hpp"
@@ -24,20 +25,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const fs::path kScratch = fs::temp_directory_path() / ("spinlat_dataset_" + std::to_string(::getpid()));
-struct RemoveScratch {
-  ~RemoveScratch() {
-    std::error_code ec;
-    fs::remove_all(kScratch, ec);
-  }
-} remove_scratch;
-
-fs::path scratch(const std::string& name) {
-  const fs::path d = kScratch / name;
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
+const test_scratch::ScratchRoot kScratch("dataset");
+fs::path scratch(const std::string& name) { return kScratch.dir(name); }
 
 std::string slurp(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);

@@ -14,6 +14,7 @@
 #include <functional>
 #include <sstream>
 
+#include "scratch_dir.hpp"
 #include "spinlat/core/error.hpp"
 #include "spinlat/io/deepmd.hpp"
 #include "spinlat/io/extxyz.hpp"
@@ -23,20 +24,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const fs::path kScratch = fs::temp_directory_path() / ("spinlat_test_deepmd_" + std::to_string(::getpid()));
-struct RemoveScratch {
-  ~RemoveScratch() {
-    std::error_code ec;
-    fs::remove_all(kScratch, ec);
-  }
-} remove_scratch;
-
-fs::path scratch(const std::string& name) {
-  const fs::path dir = kScratch / name;
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
+const test_scratch::ScratchRoot kScratch("test_deepmd");
+fs::path scratch(const std::string& name) { return kScratch.dir(name); }
 
 std::string error_of(const std::function<void()>& f) {
   try {

@@ -16,6 +16,7 @@
 
 #include "spinlat/core/error.hpp"
 #include "spinlat/io/params.hpp"
+#include "spinlat/io/paths.hpp"
 #include "spinlat/io/poscar.hpp"
 
 namespace fs = std::filesystem;
@@ -350,9 +351,7 @@ StructureConfig read_structure(Params& p, const std::string& directory) {
   if (file) {
     const std::string given = p.string("file");
     p.require(!given.empty(), "file", "must name a structure file");
-    fs::path path(given);
-    if (path.is_relative()) path = fs::path(directory) / path;
-    path = path.lexically_normal();
+    const fs::path path(resolve_input_path(directory, given));
     std::error_code ec;
     p.require(fs::is_regular_file(path, ec), "file", "no such file '" + path.string() + "'");
     s.file = path.string();
@@ -678,14 +677,6 @@ OutputConfig read_output(Params& p) {
   return o;
 }
 
-std::string directory_of(const std::string& name) {
-  std::error_code ec;
-  fs::path dir = fs::path(name).parent_path();
-  if (dir.empty()) dir = fs::current_path(ec);
-  const fs::path abs = fs::absolute(dir, ec);
-  return (ec ? dir : abs).lexically_normal().string();
-}
-
 // ---- build_system helpers ------------------------------------------------------------------
 
 [[noreturn]] void structure_error(const Config& c, const std::string& key, const std::string& msg) {
@@ -896,7 +887,7 @@ Config parse_config(const std::string& text, const std::string& name, const std:
 
   Config c;
   c.path = name;
-  c.directory = directory_of(name);
+  c.directory = input_directory(name);
   if (overrides.empty()) {
     c.text = text;
   } else {

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "spinlat/core/error.hpp"
+#include "spinlat/io/paths.hpp"
 #include "spinlat/terms/registry.hpp"
 
 namespace spinlat {
@@ -499,8 +500,7 @@ TermPtr make_eam(Params& p, const TermContext& ctx) {
   std::string format;
   if (p.has("format")) format = p.choice("format", {"alloy", "fs"});
   namespace fs = std::filesystem;
-  fs::path path(file);
-  if (path.is_relative() && !ctx.input_dir.empty()) path = fs::path(ctx.input_dir) / path;
+  const fs::path path(resolve_input_path(ctx.input_dir, file));
   if (!fs::exists(path))
     throw InputError(p.file(), p.key_path("file"), p.line("file"), "EAM file '" + path.string() + "' not found");
   if (!ctx.system) throw InputError(p.file(), p.path(), p.line(), "eam needs the structure to map species");

@@ -392,29 +392,26 @@ class Generator {
     const std::string nc = "n * " + str(C);
     const std::string shape4 = "[n, " + str(C) + ", ";
     const bool sx = A.spin != 0, sy = Bk.spin != 0, sz = D.spin != 0;
+    // Two spin-vector factors u [nu,3], v [nv,3] dotted, times the scalar factor w [nw]
+    // contracted with the CG tensor stored as [nw, nu·nv].
+    auto spin_pair = [&](const std::string& u, std::int64_t nu, const std::string& v, std::int64_t nv,
+                         const std::string& w, std::int64_t nw, const std::string& cg) {
+      line(q + " = (torch.bmm(" + u + ".reshape([" + nc + ", " + str(nu) + ", 3]), " + v + ".reshape([" + nc + ", " +
+           str(nv) + ", 3]).transpose(1, 2)).reshape(" + shape4 + str(nu) + ", " + str(nv) + "]) * " + w +
+           ".reshape([" + nc + ", " + str(nw) + "]).matmul(" + cg + ".reshape([" + str(nw) + ", " + str(nu * nv) +
+           "])).reshape(" + shape4 + str(nu) + ", " + str(nv) + "])).sum([-1, -2])");
+    };
     if (!sx && !sy && !sz) {
       const std::string cg = cg_buffer(A.l, Bk.l, D.l, "");
       line(q + " = (" + x + ".reshape([" + nc + ", " + str(a) + "]).matmul(" + cg + ".reshape([" + str(a) + ", " +
            str(b * d) + "])).reshape(" + shape4 + str(b) + ", " + str(d) + "]) * " + y + ".unsqueeze(-1) * " + z +
            ".unsqueeze(-2)).sum([-1, -2])");
     } else if (sx && sy && !sz) {
-      const std::string cg = cg_buffer(A.l, Bk.l, D.l, "201");
-      line(q + " = (torch.bmm(" + x + ".reshape([" + nc + ", " + str(a) + ", 3]), " + y + ".reshape([" + nc + ", " +
-           str(b) + ", 3]).transpose(1, 2)).reshape(" + shape4 + str(a) + ", " + str(b) + "]) * " + z + ".reshape([" +
-           nc + ", " + str(d) + "]).matmul(" + cg + ".reshape([" + str(d) + ", " + str(a * b) + "])).reshape(" + shape4 +
-           str(a) + ", " + str(b) + "])).sum([-1, -2])");
+      spin_pair(x, a, y, b, z, d, cg_buffer(A.l, Bk.l, D.l, "201"));
     } else if (sx && sz && !sy) {
-      const std::string cg = cg_buffer(A.l, Bk.l, D.l, "102");
-      line(q + " = (torch.bmm(" + x + ".reshape([" + nc + ", " + str(a) + ", 3]), " + z + ".reshape([" + nc + ", " +
-           str(d) + ", 3]).transpose(1, 2)).reshape(" + shape4 + str(a) + ", " + str(d) + "]) * " + y + ".reshape([" +
-           nc + ", " + str(b) + "]).matmul(" + cg + ".reshape([" + str(b) + ", " + str(a * d) + "])).reshape(" + shape4 +
-           str(a) + ", " + str(d) + "])).sum([-1, -2])");
+      spin_pair(x, a, z, d, y, b, cg_buffer(A.l, Bk.l, D.l, "102"));
     } else if (sy && sz && !sx) {
-      const std::string cg = cg_buffer(A.l, Bk.l, D.l, "");
-      line(q + " = (torch.bmm(" + y + ".reshape([" + nc + ", " + str(b) + ", 3]), " + z + ".reshape([" + nc + ", " +
-           str(d) + ", 3]).transpose(1, 2)).reshape(" + shape4 + str(b) + ", " + str(d) + "]) * " + x + ".reshape([" +
-           nc + ", " + str(a) + "]).matmul(" + cg + ".reshape([" + str(a) + ", " + str(b * d) + "])).reshape(" + shape4 +
-           str(b) + ", " + str(d) + "])).sum([-1, -2])");
+      spin_pair(y, b, z, d, x, a, cg_buffer(A.l, Bk.l, D.l, ""));
     } else {
       unsupported("a triple product with three spin vectors");
     }

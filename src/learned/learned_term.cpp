@@ -17,6 +17,7 @@
 #include <sstream>
 
 #include "spinlat/core/error.hpp"
+#include "spinlat/io/paths.hpp"
 #include "spinlat/learned/native_fast.hpp"
 #include "spinlat/learned/native_model.hpp"
 
@@ -63,13 +64,6 @@ Mat3 outer_sum(const std::vector<Vec3>& a, const std::vector<Vec3>& b) {
   Mat3 m = Mat3::Zero();
   for (std::size_t k = 0; k < a.size(); ++k) m.noalias() += a[k] * b[k].transpose();
   return m;
-}
-
-std::string resolve(const std::string& dir, const std::string& file) {
-  namespace fs = std::filesystem;
-  const fs::path p(file);
-  if (p.is_absolute() || dir.empty()) return p.string();
-  return (fs::path(dir) / p).lexically_normal().string();
 }
 
 // The inputs of one evaluation, node by node (a whole system or a subgraph of it).
@@ -623,11 +617,11 @@ bool LearnedPotential::fast_trials() const { return impl_->fast != nullptr; }
 
 TermPtr make_learned(Params& p, const TermContext& ctx) {
   LearnedOptions o;
-  o.model = resolve(ctx.input_dir, p.string("model"));
+  o.model = resolve_input_path(ctx.input_dir, p.string("model"));
   o.dtype = p.choice("dtype", {"float64", "float32"}, "float64");
   o.mc_evaluator = p.choice("mc_evaluator", {"auto", "torch"}, "auto");
   if (p.has("extensions"))
-    for (const auto& so : p.strings("extensions")) o.extensions.push_back(resolve(ctx.input_dir, so));
+    for (const auto& so : p.strings("extensions")) o.extensions.push_back(resolve_input_path(ctx.input_dir, so));
   if (p.has("species_map")) {
     Params map = p.table("species_map");
     for (const auto& [k, v] : map.table()) {

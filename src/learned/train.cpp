@@ -20,6 +20,7 @@
 #include "spinlat/core/error.hpp"
 #include "spinlat/io/config.hpp"  // apply_override (--set)
 #include "spinlat/io/params.hpp"
+#include "spinlat/io/paths.hpp"
 #include "spinlat/learned/train_command.hpp"
 
 namespace spinlat {
@@ -30,20 +31,6 @@ namespace fs = std::filesystem;
 // Stream indices of the `training` purpose (index 0 is the train/valid split).
 constexpr std::uint64_t kSubsetStream = 1;
 constexpr std::uint64_t kEpochStream = 1000;  // + epoch number
-
-std::string resolve(const std::string& dir, const std::string& file) {
-  const fs::path p(file);
-  if (file.empty() || p.is_absolute() || dir.empty()) return p.string();  // "" = none
-  return (fs::path(dir) / p).lexically_normal().string();
-}
-
-std::string directory_of(const std::string& name) {
-  std::error_code ec;
-  fs::path dir = fs::path(name).parent_path();
-  if (dir.empty()) dir = fs::current_path(ec);
-  const fs::path abs = fs::absolute(dir, ec);
-  return (ec ? dir : abs).lexically_normal().string();
-}
 
 const std::vector<std::string> kModelKeys = {
     "elements", "atomic_numbers", "m_max", "e0", "r_max", "radial_basis", "envelope_p", "channels",
@@ -153,7 +140,7 @@ TrainOptions parse_train_config(const std::string& text, const std::string& name
   TrainOptions o;
   o.model.avg_neighbors = 0.0;  // from the training data unless [model] avg_neighbors is given
   o.file = name;
-  const std::string dir = directory_of(name);
+  const std::string dir = input_directory(name);
   Params top(doc, name, "");
   const long long seed = top.integer("seed", 1);
   top.require(seed >= 0, "seed", "must be a non-negative integer");
@@ -166,10 +153,10 @@ TrainOptions parse_train_config(const std::string& text, const std::string& name
   }
 
   Params d = top.table("data");
-  for (const auto& p : d.strings("train")) o.train.push_back(resolve(dir, p));
+  for (const auto& p : d.strings("train")) o.train.push_back(resolve_input_path(dir, p));
   d.require(!o.train.empty(), "train", "needs at least one extended XYZ file or deepmd directory");
   if (d.has("valid"))
-    for (const auto& p : d.strings("valid")) o.valid.push_back(resolve(dir, p));
+    for (const auto& p : d.strings("valid")) o.valid.push_back(resolve_input_path(dir, p));
   o.valid_fraction = d.real("valid_fraction", o.valid_fraction);
   d.require(o.valid_fraction > 0.0 && o.valid_fraction < 1.0, "valid_fraction", "must be in (0, 1)");
   const long long mf = d.integer("max_frames", 0);
@@ -203,7 +190,7 @@ TrainOptions parse_train_config(const std::string& text, const std::string& name
                 "at least one weight must be > 0");
       w.finish({"energy", "forces", "magforces"});
     }
-    if (t.has("init")) o.init = resolve(dir, t.string("init"));
+    if (t.has("init")) o.init = resolve_input_path(dir, t.string("init"));
     if (t.has("freeze")) {
       o.freeze = t.strings("freeze");
       for (const auto& part : o.freeze) {
@@ -217,18 +204,18 @@ TrainOptions parse_train_config(const std::string& text, const std::string& name
         }
       }
     }
-    o.output = resolve(dir, t.string("output", o.output));
-    o.checkpoint = resolve(dir, t.string("checkpoint", o.checkpoint));
+    o.output = resolve_input_path(dir, t.string("output", o.output));
+    o.checkpoint = resolve_input_path(dir, t.string("checkpoint", o.checkpoint));
     o.checkpoint_every = to_int(t, "checkpoint_every", o.checkpoint_every, 1, 100000000);
-    o.log = resolve(dir, t.string("log", o.log));
+    o.log = resolve_input_path(dir, t.string("log", o.log));
     o.dtype = t.choice("dtype", {"float64", "float32"}, o.dtype);
     o.print_every = to_int(t, "print_every", o.print_every, 1, 100000000);
     t.finish({"epochs", "batch_size", "lr", "lr_factor", "lr_patience", "patience", "weights", "init", "freeze",
               "output", "checkpoint", "checkpoint_every", "log", "dtype", "print_every"});
   } else {
-    o.output = resolve(dir, o.output);
-    o.checkpoint = resolve(dir, o.checkpoint);
-    o.log = resolve(dir, o.log);
+    o.output = resolve_input_path(dir, o.output);
+    o.checkpoint = resolve_input_path(dir, o.checkpoint);
+    o.log = resolve_input_path(dir, o.log);
   }
   o.keys.need_forces = o.weights.forces > 0.0;
   o.keys.need_magforces = o.weights.magforces > 0.0;

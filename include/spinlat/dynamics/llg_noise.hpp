@@ -39,29 +39,47 @@ inline double ziggurat_slow(int i, double x, Engine& eng) {
   return std::abs(boost::random::normal_distribution<double>()(eng));
 }
 
-/// One deviate from 42 random bits (layer: bits 0-6, sign: bit 7, abscissa: bits 8-41).
-inline double normal_from_bits(std::uint64_t bits, Engine& eng) {
+/// One 42-bit draw (layer: bits 0-6, sign: bit 7, abscissa: bits 8-41): layer i, sign ±1
+/// (branch-free) and the abscissa x in layer i's strip; accepted as sign·x when inside().
+struct ZigguratDraw {
+  int i;
+  double sign, x;
+  bool inside() const { return x < boost::random::detail::normal_table<double>::table_x[i + 1]; }
+};
+
+inline ZigguratDraw ziggurat_draw(std::uint64_t bits) {
   const double* X = boost::random::detail::normal_table<double>::table_x;
   const int i = static_cast<int>(bits & 127u);
-  const double sign = static_cast<double>(static_cast<int>((bits >> 6) & 2u) - 1);  // branch-free ±1
-  const double x = static_cast<double>(static_cast<std::int64_t>((bits >> 8) & 0x3FFFFFFFFull)) *
-                   0x1.0p-34 * X[i];
-  if (x < X[i + 1]) return sign * x;
-  return sign * ziggurat_slow(i, x, eng);
+  return {i, static_cast<double>(static_cast<int>((bits >> 6) & 2u) - 1),
+          static_cast<double>(static_cast<std::int64_t>((bits >> 8) & 0x3FFFFFFFFull)) * 0x1.0p-34 * X[i]};
+}
+
+/// One deviate from 42 random bits.
+inline double normal_from_bits(std::uint64_t bits, Engine& eng) {
+  const ZigguratDraw d = ziggurat_draw(bits);
+  if (d.inside()) return d.sign * d.x;
+  return d.sign * ziggurat_slow(d.i, d.x, eng);
+}
+
+constexpr std::uint64_t kMask42 = (std::uint64_t(1) << 42) - 1;
+
+/// The three 42-bit fields of two engine words.
+struct Bits3 {
+  std::uint64_t b[3];
+};
+inline Bits3 split_words(std::uint64_t w1, std::uint64_t w2) {
+  return {{w1 & kMask42, (w1 >> 42) | ((w2 & ((std::uint64_t(1) << 20) - 1)) << 22), w2 >> 22}};
 }
 
 }  // namespace noise_detail
 
 /// Three independent standard normal deviates.
 inline Vec3 gaussian3(Engine& eng) {
-  constexpr std::uint64_t mask42 = (std::uint64_t(1) << 42) - 1;
   const std::uint64_t w1 = eng(), w2 = eng();
-  const std::uint64_t b1 = w1 & mask42;
-  const std::uint64_t b2 = (w1 >> 42) | ((w2 & ((std::uint64_t(1) << 20) - 1)) << 22);
-  const std::uint64_t b3 = w2 >> 22;
-  const double x = noise_detail::normal_from_bits(b1, eng);
-  const double y = noise_detail::normal_from_bits(b2, eng);
-  const double z = noise_detail::normal_from_bits(b3, eng);
+  const noise_detail::Bits3 f = noise_detail::split_words(w1, w2);
+  const double x = noise_detail::normal_from_bits(f.b[0], eng);
+  const double y = noise_detail::normal_from_bits(f.b[1], eng);
+  const double z = noise_detail::normal_from_bits(f.b[2], eng);
   return Vec3(x, y, z);
 }
 
@@ -73,32 +91,25 @@ inline Vec3 gaussian3(Engine& eng) {
 /// slow path, independent of the rest. The order of engine words is fixed by the block alone.
 template <class At>
 inline void gaussian3_batch(Engine& eng, std::size_t n, At&& at, std::vector<std::uint64_t>& redo) {
-  const double* X = boost::random::detail::normal_table<double>::table_x;
-  constexpr std::uint64_t mask42 = (std::uint64_t(1) << 42) - 1;
+  using noise_detail::kMask42;
   redo.resize(3 * n + 1);
   std::size_t nr = 0;
   for (std::size_t k = 0; k < n; ++k) {
     const std::uint64_t w1 = eng(), w2 = eng();
-    const std::uint64_t b[3] = {w1 & mask42, (w1 >> 42) | ((w2 & ((std::uint64_t(1) << 20) - 1)) << 22),
-                                w2 >> 22};
+    const noise_detail::Bits3 f = noise_detail::split_words(w1, w2);
     Vec3& out = at(k);
     for (int j = 0; j < 3; ++j) {
-      const int i = static_cast<int>(b[j] & 127u);
-      const double sign = static_cast<double>(static_cast<int>((b[j] >> 6) & 2u) - 1);
-      const double x =
-          static_cast<double>(static_cast<std::int64_t>((b[j] >> 8) & 0x3FFFFFFFFull)) * 0x1.0p-34 * X[i];
-      out[j] = sign * x;
+      const noise_detail::ZigguratDraw d = noise_detail::ziggurat_draw(f.b[j]);
+      out[j] = d.sign * d.x;
       // Branch-free record: (bits, 3k + j) packed; the slot is kept only when rejected.
-      redo[nr] = b[j] | (static_cast<std::uint64_t>(3 * k + j) << 42);
-      nr += (x >= X[i + 1]);
+      redo[nr] = f.b[j] | (static_cast<std::uint64_t>(3 * k + j) << 42);
+      nr += !d.inside();
     }
   }
   for (std::size_t r = 0; r < nr; ++r) {
-    const std::uint64_t bits = redo[r] & mask42, slot = redo[r] >> 42;
-    const int i = static_cast<int>(bits & 127u);
-    const double sign = static_cast<double>(static_cast<int>((bits >> 6) & 2u) - 1);
-    const double x = static_cast<double>(static_cast<std::int64_t>((bits >> 8) & 0x3FFFFFFFFull)) * 0x1.0p-34 * X[i];
-    at(slot / 3)[static_cast<int>(slot % 3)] = sign * noise_detail::ziggurat_slow(i, x, eng);
+    const std::uint64_t slot = redo[r] >> 42;
+    const noise_detail::ZigguratDraw d = noise_detail::ziggurat_draw(redo[r] & kMask42);
+    at(slot / 3)[static_cast<int>(slot % 3)] = d.sign * noise_detail::ziggurat_slow(d.i, d.x, eng);
   }
 }
 

@@ -1,13 +1,16 @@
 #!/usr/bin/python3
 """Plot a spinlat temperature sweep: order parameter, susceptibility, specific heat and
-Binder cumulant against temperature for every size, with error bars, and the critical
-temperature (with its error band) when the run determined one.
+Binder cumulant against temperature for every size, with error bars, the reweighted curves
+(multiple-histogram, with their error bands) when the run stored them, and the critical
+temperature (with its error band) when the run determined one; when it did not, the title says
+why (critical_temperature_note).
 
 usage: plot_sweep.py OUT.h5 [-o sweep.png] [--quantity magnetization|order_parameter]
 """
 import argparse
 import os
 import sys
+import textwrap
 
 import matplotlib
 
@@ -54,6 +57,7 @@ def main(argv=None):
               ("binder", "Binder cumulant U4")]
     fig, axes = plt.subplots(2, 2, figsize=(10, 7.5), sharex=True)
     tc, tc_err = s["tc"], s["tc_err"]
+    rw = s.get("reweighted")
     for ax, (name, ylabel) in zip(axes.flat, panels):
         for il, L in enumerate(s["size"]):
             y = s[name][il]
@@ -62,7 +66,15 @@ def main(argv=None):
             if not ok.any():
                 continue
             e = np.where(np.isfinite(err[ok]), err[ok], 0.0)
-            ax.errorbar(T[ok], y[ok], yerr=e, marker="o", ms=3, capsize=2, lw=1, label=f"L = {L}")
+            has_curve = rw is not None and name in rw and L in list(rw["size"])
+            line = ax.errorbar(T[ok], y[ok], yerr=e, marker="o", ms=3, capsize=2, lw=1,
+                               ls="none" if has_curve else "-", label=f"L = {L}")
+            if has_curve:
+                k = list(rw["size"]).index(L)
+                yc, ec = rw[name][k], rw[name + "_err"][k]
+                color = line[0].get_color()
+                ax.plot(rw["temperature"], yc, color=color, lw=1)
+                ax.fill_between(rw["temperature"], yc - ec, yc + ec, color=color, alpha=0.2, lw=0)
         if np.isfinite(tc):
             ax.axvline(tc, color="k", ls="--", lw=1)
             if np.isfinite(tc_err) and tc_err > 0:
@@ -77,7 +89,11 @@ def main(argv=None):
     title = os.path.basename(args.file)
     if np.isfinite(tc):
         title += f"   Tc = {tc:.4g} ± {tc_err:.2g} K ({s['tc_method']})"
-    fig.suptitle(title)
+    else:
+        # No number without a transition: say why, wrapped to the figure width.
+        note = s.get("tc_note", "").split(" [")[0] or "not determined"
+        title += "\nno Tc: " + "\n".join(textwrap.wrap(note, 110))
+    fig.suptitle(title, fontsize=10)
     fig.tight_layout()
 
     out = args.output or os.path.splitext(args.file)[0] + "_sweep.png"
@@ -86,7 +102,7 @@ def main(argv=None):
     if np.isfinite(tc):
         print(f"Tc = {tc:.6g} +- {tc_err:.3g} K ({s['tc_method']})")
     else:
-        print("Tc = not determined")
+        print("Tc = none: " + (s.get("tc_note", "") or "not determined"))
     print(f"wrote {out}")
     return 0
 

@@ -47,7 +47,11 @@ def load_sweep(path, group="/sweep"):
 
     Returns a dict with `temperature` [nT], `size` [nL], every quantity and `<q>_err` as
     [nL, nT] float arrays (NaN where not yet measured), `done` [nL, nT] bool, `tau_int`,
-    `samples`, `units` {name: unit}, and `tc`, `tc_err`, `tc_method` (NaN / "none" when unset).
+    `samples`, `units` {name: unit}, `tc`, `tc_err`, `tc_method` (NaN / "none" when unset),
+    `tc_note` (why there is no Tc, or the estimate's self-checks; "" when absent) and
+    `reweighted` (None, or a dict with `temperature` [nG], `size` and [nL, nG] `binder`,
+    `susceptibility`, `order_parameter`, `energy`, `specific_heat` with `_err`, NaN where the
+    histograms do not overlap).
     """
     with h5py.File(path, "r") as f:
         if group not in f:
@@ -69,6 +73,11 @@ def load_sweep(path, group="/sweep"):
         out["tc"] = float(g.attrs.get("critical_temperature", np.nan))
         out["tc_err"] = float(g.attrs.get("critical_temperature_err", np.nan))
         out["tc_method"] = _text(g.attrs.get("critical_temperature_method", "none"))
+        out["tc_note"] = _text(g.attrs.get("critical_temperature_note", ""))
+        out["reweighted"] = None
+        if "reweighted" in g:
+            r = g["reweighted"]
+            out["reweighted"] = {k: np.asarray(r[k][()]) for k in r.keys()}
         return out
 
 

@@ -185,6 +185,36 @@ TEST(Hdf5Interop, PlotSweepWritesAPngAndPrintsTc) {
   EXPECT_EQ(out.find("Traceback"), std::string::npos) << out;
 }
 
+TEST(Hdf5Interop, PlotSweepShowsWhyThereIsNoTcAndTheReweightedCurves) {
+  if (!python_has_h5py()) GTEST_SKIP() << kPython << " lacks h5py/numpy/matplotlib";
+  TempDir dir;
+  const std::string sweep = dir.file("none.h5");
+  write_synthetic_sweep(sweep);
+  {
+    h5::File f = h5::File::open(sweep, h5::Access::read_write);
+    SweepWriter w = SweepWriter::open(f);
+    const std::string note = "no transition in the scanned range 900-1100 K: U4 falls with L at every temperature";
+    w.set_critical_temperature(SweepPoint::nan, SweepPoint::nan, "none", note);
+    ReweightedCurves c;
+    for (int k = 0; k <= 40; ++k) c.temperature.push_back(900.0 + 5.0 * k);
+    c.sizes = w.sizes();
+    for (auto* q : {&c.binder, &c.susceptibility, &c.order_parameter, &c.energy, &c.specific_heat}) {
+      q->assign(c.sizes.size(), std::vector<Value>(c.temperature.size(), Value{0.5, 0.01}));
+    }
+    c.effective_samples.assign(c.sizes.size(), std::vector<double>(c.temperature.size(), 100.0));
+    c.blocks = 16;
+    w.write_reweighted(c);
+    EXPECT_EQ(f.attr_string("/sweep", "critical_temperature_note"), note);
+    EXPECT_EQ(f.shape("/sweep/reweighted/binder"), (h5::Shape{c.sizes.size(), c.temperature.size()}));
+  }
+  std::string out;
+  const int rc = run(std::string(kPython) + " " + kAnalysis + "plot_sweep.py '" + sweep + "' -o '" + dir.file("n.png") + "'",
+                     dir.file("log"), out);
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("Tc = none: no transition in the scanned range 900-1100 K"), std::string::npos) << out;
+  EXPECT_GT(slurp(dir.file("n.png")).size(), 1000u);
+}
+
 TEST(Hdf5Interop, PlotObservablesWritesAPng) {
   if (!python_has_h5py()) GTEST_SKIP() << kPython << " lacks h5py/numpy/matplotlib";
   TempDir dir;

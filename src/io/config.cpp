@@ -598,7 +598,8 @@ SweepConfig read_sweep(Params& p) {
   s.enabled = true;
   reject_unknown(p, {"temperatures", "method", "sizes", "equilibrate", "measure", "sample_every", "order", "anneal",
                      "algorithm", "wolff_per_sweep", "move", "dt", "damping", "integrator", "md_steps_per_sweep",
-                     "lattice_damping", "pressure", "barostat", "barostat_tau", "compressibility", "barostat_every"});
+                     "lattice_damping", "pressure", "barostat", "barostat_tau", "compressibility", "barostat_every",
+                     "reweight_samples"});
   s.temperatures = read_temperatures(p);
   s.method = p.choice("method", {"mc", "llg", "sld", "hybrid"}, "mc");
   const std::string& m = s.method;
@@ -609,6 +610,7 @@ SweepConfig read_sweep(Params& p) {
       {"equilibrate", true, ""},
       {"measure", true, ""},
       {"sample_every", true, ""},
+      {"reweight_samples", true, ""},
       {"order", true, ""},
       {"anneal", true, ""},
       {"algorithm", m == "mc", "method = 'mc'"},
@@ -640,6 +642,9 @@ SweepConfig read_sweep(Params& p) {
   s.measure = count_at_least(p, "measure", 1, s.measure, false);
   s.sample_every = count_at_least(p, "sample_every", 1, s.sample_every, false);
   p.require(s.sample_every <= s.measure, "sample_every", "is larger than measure (" + std::to_string(s.measure) + "): no samples");
+  s.reweight_samples = count_at_least(p, "reweight_samples", 0, s.reweight_samples, false);
+  p.require(s.reweight_samples == 0 || (s.reweight_samples >= 64 && s.reweight_samples % 2 == 0), "reweight_samples",
+            "must be 0 (no reweighting) or an even number >= 64, got " + std::to_string(s.reweight_samples));
   s.order = p.choice("order", {"auto", "ferro", "antiferro"}, "auto");
   s.anneal = p.boolean("anneal", true);
   if (m == "mc") {

@@ -74,6 +74,7 @@ SweepWriter::SweepWriter(h5::File& file, std::vector<double> temperatures, std::
   file.set_attr(group_, "critical_temperature", nan);
   file.set_attr(group_, "critical_temperature_err", nan);
   file.set_attr(group_, "critical_temperature_method", "none");
+  file.set_attr(group_, "critical_temperature_note", "not estimated yet");
   file.flush();
 }
 
@@ -141,11 +142,116 @@ SweepPoint SweepWriter::read(std::size_t il, std::size_t it) const {
   return p;
 }
 
-void SweepWriter::set_critical_temperature(double tc, double err, const std::string& method) {
+void SweepWriter::set_critical_temperature(double tc, double err, const std::string& method, const std::string& note) {
   file_->set_attr(group_, "critical_temperature", tc);
   file_->set_attr(group_, "critical_temperature_err", err);
   file_->set_attr(group_, "critical_temperature_method", method);
+  file_->set_attr(group_, "critical_temperature_note", note);
   file_->flush();
+}
+
+namespace {
+std::string point_group(const std::string& group, std::size_t il, std::size_t it) {
+  return h5::join_path(group, "raw_samples/p" + std::to_string(il) + "_" + std::to_string(it));
+}
+}  // namespace
+
+void SweepWriter::write_samples(std::size_t il, std::size_t it, const SampleRecord& record, long long atoms) {
+  check_index(il, it);
+  const std::string g = point_group(group_, il, it);
+  if (file_->exists(g)) file_->remove(g);
+  file_->write(g + "/energy", record.energy());
+  file_->write(g + "/order_parameter", record.order());
+  file_->set_attr(g, "temperature", temperatures_[it]);
+  file_->set_attr(g, "size", static_cast<std::int64_t>(sizes_[il]));
+  file_->set_attr(g, "atoms", static_cast<std::int64_t>(atoms));
+  file_->set_attr(g, "stride", static_cast<std::int64_t>(record.stride()));
+  file_->set_attr(g, "measurements", static_cast<std::int64_t>(record.count()));
+  file_->set_attr(g + "/energy", "unit", "eV/atom");
+  file_->flush();
+}
+
+bool SweepWriter::read_samples(std::size_t il, std::size_t it, PointSamples& out, long long* atoms) const {
+  check_index(il, it);
+  const std::string g = point_group(group_, il, it);
+  if (!file_->exists(g + "/energy") || !file_->exists(g + "/order_parameter")) return false;
+  out.temperature = temperatures_[it];
+  out.energy = file_->read_doubles(g + "/energy");
+  out.order = file_->read_doubles(g + "/order_parameter");
+  if (atoms) *atoms = file_->attr_int(g, "atoms");
+  return out.energy.size() == out.order.size() && !out.energy.empty();
+}
+
+void SweepWriter::write_reweighted(const ReweightedCurves& c) {
+  const std::string g = at("reweighted");
+  if (file_->exists(g)) file_->remove(g);
+  if (c.temperature.empty() || c.sizes.empty()) { file_->flush(); return; }
+  const std::size_t nl = c.sizes.size(), nt = c.temperature.size();
+  file_->write(g + "/temperature", c.temperature);
+  file_->set_attr(g + "/temperature", "unit", "K");
+  file_->write(g + "/size", std::vector<std::int64_t>(c.sizes.begin(), c.sizes.end()));
+  const auto put = [&](const std::string& name, const std::vector<std::vector<Value>>& v, const std::string& unit) {
+    std::vector<double> val(nl * nt, SweepPoint::nan), err(nl * nt, SweepPoint::nan);
+    for (std::size_t l = 0; l < nl && l < v.size(); ++l)
+      for (std::size_t t = 0; t < nt && t < v[l].size(); ++t) { val[l * nt + t] = v[l][t].value; err[l * nt + t] = v[l][t].error; }
+    file_->write(g + "/" + name, val, {nl, nt});
+    file_->write(g + "/" + name + "_err", err, {nl, nt});
+    if (!unit.empty()) { file_->set_attr(g + "/" + name, "unit", unit); file_->set_attr(g + "/" + name + "_err", "unit", unit); }
+  };
+  put("binder", c.binder, "");
+  put("susceptibility", c.susceptibility, "1/eV per atom");
+  put("order_parameter", c.order_parameter, "");
+  put("energy", c.energy, "eV/atom");
+  put("specific_heat", c.specific_heat, "k_B per atom");
+  std::vector<double> ne(nl * nt, 0.0);
+  for (std::size_t l = 0; l < nl && l < c.effective_samples.size(); ++l)
+    for (std::size_t t = 0; t < nt && t < c.effective_samples[l].size(); ++t) ne[l * nt + t] = c.effective_samples[l][t];
+  file_->write(g + "/effective_samples", ne, {nl, nt});
+  file_->set_attr(g, "method", "multiple-histogram reweighting (Ferrenberg & Swendsen 1989), jackknife errors");
+  file_->set_attr(g, "jackknife_blocks", static_cast<std::int64_t>(c.blocks));
+  file_->flush();
+}
+
+CriticalTemperature analyse_sweep(SweepWriter& w, std::size_t sizes_done, const CriticalOptions& options) {
+  const std::size_t nl = std::min(sizes_done, w.n_sizes()), nt = w.n_temperatures();
+  std::vector<int> sizes(w.sizes().begin(), w.sizes().begin() + static_cast<long>(nl));
+  std::vector<std::vector<Value>> binder(nl, std::vector<Value>(nt)), chi(nl, std::vector<Value>(nt));
+  std::vector<SizeSamples> samples(nl);
+  bool all_samples = true;
+  std::size_t done = 0;
+  for (std::size_t il = 0; il < nl; ++il) {
+    samples[il].size = sizes[il];
+    for (std::size_t it = 0; it < nt; ++it) {
+      if (!w.done(il, it)) continue;
+      ++done;
+      const SweepPoint p = w.read(il, it);
+      binder[il][it] = {p.binder, p.binder_err};
+      chi[il][it] = {p.susceptibility, p.susceptibility_err};
+      PointSamples ps;
+      long long atoms = 1;
+      if (w.read_samples(il, it, ps, &atoms)) {
+        samples[il].atoms = atoms;
+        samples[il].points.push_back(std::move(ps));
+      } else {
+        all_samples = false;
+      }
+    }
+  }
+  CriticalTemperature tc;
+  if (done == 0) {
+    tc.method = "none";
+    tc.notes = "no finished points";
+  } else if (all_samples) {
+    ReweightedCurves curves;
+    tc = critical_temperature_from_samples(samples, options, &curves);
+    w.write_reweighted(curves);
+  } else {
+    tc = estimate_critical_temperature(w.temperatures(), sizes, binder, chi, options);
+    tc.notes += " (point values: not every point stored samples for reweighting)";
+  }
+  w.set_critical_temperature(tc.found() ? tc.Tc : SweepPoint::nan, tc.found() ? tc.Tc_err : SweepPoint::nan,
+                             tc.found() ? tc.method : "none", tc.notes);
+  return tc;
 }
 
 void SweepWriter::set_unit(const std::string& quantity, const std::string& unit) {

@@ -24,9 +24,10 @@ std::string fmt(double x) {
 }
 }  // namespace
 
-ThermoAccumulator::ThermoAccumulator(double temperature, long long atoms, std::size_t max_stored)
+ThermoAccumulator::ThermoAccumulator(double temperature, long long atoms, std::size_t max_stored,
+                                     std::size_t max_samples)
     : temperature_(temperature), atoms_(atoms), energy_(max_stored), energy2_(max_stored),
-      mag_(max_stored), order_(max_stored), order2_(max_stored), order4_(max_stored) {
+      mag_(max_stored), order_(max_stored), order2_(max_stored), order4_(max_stored), samples_(max_samples) {
   if (atoms < 1) throw std::invalid_argument("ThermoAccumulator: atoms must be >= 1");
 }
 
@@ -46,6 +47,7 @@ void ThermoAccumulator::add(double e, double m, double op) {
   order_.add(dp);
   order2_.add(dp * dp);
   order4_.add(p2 * p2);
+  samples_.add(e, op);
 }
 
 ThermoEstimate ThermoAccumulator::estimate() const {
@@ -124,6 +126,7 @@ ThermoAccumulatorState ThermoAccumulator::state() const {
   s.order_reference = op_ref_;
   for (const TimeSeries* ts : {&energy_, &energy2_, &mag_, &order_, &order2_, &order4_})
     s.series.push_back(ts->state());
+  s.samples = samples_.state();
   return s;
 }
 
@@ -139,16 +142,22 @@ void ThermoAccumulator::set_state(const ThermoAccumulatorState& s) {
   op_ref_ = s.order_reference;
   TimeSeries* ts[] = {&energy_, &energy2_, &mag_, &order_, &order2_, &order4_};
   for (int k = 0; k < 6; ++k) ts[k]->set_state(s.series[k]);
+  samples_.set_state(s.samples);
 }
 
 std::string ThermoAccumulator::save_state() const {
-  std::string out = "spinlat-thermo 1\n";
+  // Version 2 appends the sample record; version 1 (no record) is still read.
+  std::string out = "spinlat-thermo 2\n";
   out += fmt(temperature_) + ' ' + std::to_string(atoms_) + ' ' + (has_ref_ ? "1" : "0") + ' ' +
          fmt(e_ref_) + ' ' + fmt(op_ref_) + '\n';
   for (const TimeSeries* ts : {&energy_, &energy2_, &mag_, &order_, &order2_, &order4_}) {
     const std::string s = ts->save_state();
     out += std::to_string(s.size()) + '\n' + s;
   }
+  const SampleRecordState r = samples_.state();
+  out += std::to_string(r.max_stored) + ' ' + std::to_string(r.stride) + ' ' + std::to_string(r.count) + ' ' +
+         std::to_string(r.energy.size()) + '\n';
+  for (std::size_t i = 0; i < r.energy.size(); ++i) out += fmt(r.energy[i]) + ' ' + fmt(r.order[i]) + '\n';
   return out;
 }
 
@@ -157,8 +166,8 @@ void ThermoAccumulator::load_state(const std::string& text) {
   std::string tag;
   int version = 0, has = 0;
   ThermoAccumulatorState s;
-  if (!(is >> tag >> version) || tag != "spinlat-thermo" || version != 1)
-    throw InputError("thermodynamics state: unknown format (expected 'spinlat-thermo 1')");
+  if (!(is >> tag >> version) || tag != "spinlat-thermo" || (version != 1 && version != 2))
+    throw InputError("thermodynamics state: unknown format (expected 'spinlat-thermo 1' or '2')");
   if (!(is >> s.temperature >> s.atoms >> has >> s.energy_reference >> s.order_reference))
     throw InputError("thermodynamics state: truncated header");
   s.has_reference = has != 0;
@@ -170,6 +179,21 @@ void ThermoAccumulator::load_state(const std::string& text) {
     TimeSeries ts(0);
     ts.load_state(chunk);
     s.series.push_back(ts.state());
+  }
+  if (version == 2) {
+    std::size_t n = 0;
+    if (!(is >> s.samples.max_stored >> s.samples.stride >> s.samples.count >> n))
+      throw InputError("thermodynamics state: truncated sample record");
+    s.samples.energy.resize(n);
+    s.samples.order.resize(n);
+    for (std::size_t i = 0; i < n; ++i)
+      if (!(is >> s.samples.energy[i] >> s.samples.order[i])) throw InputError("thermodynamics state: truncated sample record");
+  } else {
+    s.samples = samples_.state();  // a version-1 checkpoint kept no samples: keep the setting, no data
+    s.samples.energy.clear();
+    s.samples.order.clear();
+    s.samples.count = 0;
+    s.samples.stride = 1;
   }
   set_state(s);
 }

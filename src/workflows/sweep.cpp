@@ -121,14 +121,6 @@ int run_sweep(RunContext& ctx) {
   Progress progress("sweep", static_cast<long long>(nL * (pt ? 1 : nT)) * per_point, ctx.options.quiet);
   long long work_done = static_cast<long long>(start_L * (pt ? 1 : nT) + (pt ? 0 : start_T)) * per_point;
 
-  std::vector<std::vector<Value>> binder(nL, std::vector<Value>(nT)), chi(nL, std::vector<Value>(nT));
-  for (std::size_t il = 0; il < nL; ++il)
-    for (std::size_t it = 0; it < nT; ++it)
-      if (writer.done(il, it)) {
-        const SweepPoint p = writer.read(il, it);
-        binder[il][it] = {p.binder, p.binder_err};
-        chi[il][it] = {p.susceptibility, p.susceptibility_err};
-      }
   std::string order_name = "Curie";
 
   for (std::size_t il = start_L; il < nL; ++il) {
@@ -147,8 +139,7 @@ int run_sweep(RunContext& ctx) {
     auto point_done = [&](std::size_t it, const ThermoAccumulator& acc) {
       const ThermoEstimate e = acc.estimate();
       writer.write(il, it, to_point(e));
-      binder[il][it] = e.binder;
-      chi[il][it] = e.susceptibility;
+      if (acc.sample_record().enabled()) writer.write_samples(il, it, acc.sample_record(), atoms);  // for reweighting
       ctx.file.flush();
       if (!ctx.options.quiet) {
         std::fprintf(stderr, "%s  L=%d T=%.2f K: E=%.6f eV/atom, %s=%.4f±%.4f, U4=%.4f±%.4f, tau=%.1f%s\n",
@@ -165,7 +156,7 @@ int run_sweep(RunContext& ctx) {
       o.wolff_per_sweep = sw.wolff_per_sweep;
       ParallelTempering ens(h, s, temps, o);
       std::vector<ThermoAccumulator> acc;
-      for (double T : temps) acc.emplace_back(T, atoms);
+      for (double T : temps) acc.emplace_back(T, atoms, std::size_t(1) << 16, static_cast<std::size_t>(sw.reweight_samples));
       int phase = 0;
       long long done = 0;
       if (resuming_here && !ctx.resume->has("sweep.fresh")) {
@@ -247,7 +238,7 @@ int run_sweep(RunContext& ctx) {
           ls.damping = {sw.damping};
           llg = std::make_unique<LLG>(h, s, ls, derive_seed(c.seed, StreamPurpose::spin_noise, il * nT + it));
         }
-        ThermoAccumulator acc(T, atoms);
+        ThermoAccumulator acc(T, atoms, std::size_t(1) << 16, static_cast<std::size_t>(sw.reweight_samples));
         TimeSeries volume;  // NPT: Å³ per atom, one value per measurement
         int phase = 0;
         long long done = 0;
@@ -347,11 +338,7 @@ int run_sweep(RunContext& ctx) {
       }
     }
     // Update Tc after every completed size so a killed run keeps the best estimate so far.
-    std::vector<double> T(temps.begin(), temps.end());
-    std::vector<int> Ls(size_labels.begin(), size_labels.begin() + il + 1);
-    std::vector<std::vector<Value>> b(binder.begin(), binder.begin() + il + 1), x(chi.begin(), chi.begin() + il + 1);
-    const CriticalTemperature tc = estimate_critical_temperature(T, Ls, b, x);
-    if (tc.found()) writer.set_critical_temperature(tc.Tc, tc.Tc_err, tc.method);
+    analyse_sweep(writer, il + 1);
     ctx.file.set_attr("/sweep", "order_parameter_kind", op.name());
     ctx.file.flush();
     if (il + 1 < nL) {
@@ -367,14 +354,12 @@ int run_sweep(RunContext& ctx) {
     ctx.resume.reset();
   }
   progress.finish();
-  std::vector<double> T(temps.begin(), temps.end());
-  const CriticalTemperature tc = estimate_critical_temperature(T, size_labels, binder, chi);
+  const CriticalTemperature tc = analyse_sweep(writer, nL);
   if (tc.found()) {
-    writer.set_critical_temperature(tc.Tc, tc.Tc_err, tc.method);
     std::printf("%s temperature: Tc = %.1f ± %.1f K (%s)\n", order_name.c_str(), tc.Tc, tc.Tc_err, tc.method.c_str());
     if (!tc.notes.empty()) std::printf("  note: %s\n", tc.notes.c_str());
   } else {
-    std::printf("%s temperature: not found in the temperature range (%s)\n", order_name.c_str(), tc.notes.c_str());
+    std::printf("%s temperature: none: %s\n", order_name.c_str(), tc.notes.c_str());
   }
   ctx.file.flush();
   return 0;

@@ -110,6 +110,7 @@ struct SweepConfig {
   double lattice_damping = 0.0;      ///< 1/ps, sld / hybrid Langevin lattice bath (0 = none)
   bool anneal = true;                ///< start each temperature from the previous one's state
   BarostatConfig npt;                ///< hybrid: barostat (NPT); adds /sweep/volume
+  long long reweight_samples = 8192; ///< raw (e, φ) pairs kept per point for reweighting (0: none)
 };
 
 struct OutputConfig {

@@ -7,12 +7,20 @@
 // and `samples` (int64). All are NaN (samples 0) at creation; `done` [nL, nT] (int64 0/1)
 // says which points are finished. Each point is written, and the file flushed, as soon as it
 // finishes, so a killed run keeps every finished point and a restart continues the rest.
+//
+// Reweighting data (docs/output.md): `raw_samples/p<il>_<it>/{energy,order_parameter}` hold the raw
+// (thinned) samples of a point (attributes temperature, size, atoms, stride, measurements);
+// `reweighted/` the multiple-histogram curves on a fine grid (`temperature` [nG], `size`, and
+// [nL, nG] binder, susceptibility, order_parameter, energy, specific_heat with `_err`, plus
+// `effective_samples`; NaN where the histograms do not overlap).
 #include <cstdint>
 #include <limits>
 #include <string>
 #include <vector>
 
 #include "spinlat/io/hdf5.hpp"
+#include "spinlat/observables/critical.hpp"
+#include "spinlat/observables/reweighting.hpp"
 
 namespace spinlat {
 
@@ -63,7 +71,15 @@ class SweepWriter {
 
   /// Attributes critical_temperature (K), critical_temperature_err (K) and
   /// critical_temperature_method (e.g. "binder-crossing", "susceptibility-peak"). Flushes.
-  void set_critical_temperature(double tc, double err, const std::string& method);
+  /// critical_temperature_note: why there is none, or the self-checks of the estimate.
+  void set_critical_temperature(double tc, double err, const std::string& method, const std::string& note = "");
+  /// Stores the raw samples of a point (replacing earlier ones). Flushes.
+  void write_samples(std::size_t size_index, std::size_t temperature_index, const SampleRecord& record,
+                     long long atoms);
+  /// Reads them back; false when the point has none. `atoms` receives the N of the size.
+  bool read_samples(std::size_t size_index, std::size_t temperature_index, PointSamples& out, long long* atoms) const;
+  /// Replaces `reweighted/` with these curves. Flushes.
+  void write_reweighted(const ReweightedCurves& curves);
   /// Sets the `unit` attribute of a quantity and its `_err` (e.g. "eV/K/atom").
   void set_unit(const std::string& quantity, const std::string& unit);
 
@@ -77,5 +93,11 @@ class SweepWriter {
   std::vector<double> temperatures_;
   std::vector<int> sizes_;
 };
+
+/// Tc from the finished points of the first `sizes_done` sizes (all when larger than the grid):
+/// multiple-histogram reweighting of the stored samples when every finished point has them,
+/// else the per-point values (critical.hpp). Writes the critical_temperature attributes
+/// (NaN, "none" and the reason when the range brackets no transition) and `reweighted/`.
+CriticalTemperature analyse_sweep(SweepWriter& writer, std::size_t sizes_done, const CriticalOptions& options = {});
 
 }  // namespace spinlat

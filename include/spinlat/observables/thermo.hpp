@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "spinlat/observables/reweighting.hpp"
 #include "spinlat/observables/statistics.hpp"
 
 namespace spinlat {
@@ -47,20 +48,24 @@ struct ThermoAccumulatorState {
   bool has_reference = false;
   double energy_reference = 0.0, order_reference = 0.0;
   std::vector<TimeSeriesState> series;  ///< e−e₀, (e−e₀)², m, φ−φ₀, (φ−φ₀)², φ⁴
+  SampleRecordState samples;            ///< raw (e, φ) pairs kept for reweighting
 };
 
 /// Collects samples at one temperature; estimate() can be called at any time.
 class ThermoAccumulator {
  public:
   /// `temperature` in K, `atoms` the N of the formulas above. `max_stored` as in TimeSeries.
+  /// `max_samples` (even, or 0 for none) raw (e, φ) pairs are kept for histogram reweighting
+  /// (SampleRecord: thinned, never averaged).
   explicit ThermoAccumulator(double temperature = 0.0, long long atoms = 1,
-                             std::size_t max_stored = std::size_t(1) << 16);
+                             std::size_t max_stored = std::size_t(1) << 16, std::size_t max_samples = 0);
 
   /// One measurement: energy per atom (eV), magnetization m and order parameter φ (0..1).
   void add(double energy_per_atom, double magnetization, double order_parameter);
   long long samples() const { return energy_.count(); }
   double temperature() const { return temperature_; }
   long long atoms() const { return atoms_; }
+  const SampleRecord& sample_record() const { return samples_; }
 
   ThermoEstimate estimate() const;
 
@@ -75,6 +80,7 @@ class ThermoAccumulator {
   bool has_ref_ = false;
   double e_ref_ = 0.0, op_ref_ = 0.0;
   TimeSeries energy_, energy2_, mag_, order_, order2_, order4_;
+  SampleRecord samples_;
 };
 
 /// The same from whole series (equal lengths; `order` empty means order = magnetization).

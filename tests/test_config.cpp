@@ -132,6 +132,8 @@ TEST(Config, EveryErrorNamesFileKeyAndLine) {
        "sweep.temperatures.step", "temperatures", "not be zero"},
       {"sample_every above measure", sweep + "measure = 10\nsample_every = 20\n", "sweep.sample_every", "sample_every",
        "larger than measure"},
+      {"odd reweight_samples", sweep + "reweight_samples = 101\n", "sweep.reweight_samples", "reweight_samples",
+       "even number >= 64"},
       {"llg sweep without dt", sweep + "method = \"llg\"\n", "sweep.dt", "[sweep]", "missing"},
       {"algorithm of an llg sweep", sweep + "method = \"llg\"\ndt = 1e-4\nalgorithm = \"wolff\"\n", "sweep.algorithm",
        "algorithm", "not used by method 'llg'"},

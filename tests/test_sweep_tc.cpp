@@ -54,8 +54,8 @@ temperatures = )" + temperatures + R"(
 sizes = [4, 6, 8]
 method = "mc"
 algorithm = "metropolis"
-equilibrate = 150
-measure = 600
+equilibrate = 200
+measure = 1000
 order = "antiferro"
 )";
 }
@@ -80,7 +80,7 @@ Sweep run_sweep(const std::string& name, double J, const std::string& temperatur
   s.method = f.attr_string("/sweep", "critical_temperature_method");
   s.note = f.attr_string("/sweep", "critical_temperature_note");
   s.sample_groups = f.children("/sweep/raw_samples").size();
-  EXPECT_EQ(f.read_doubles("/sweep/raw_samples/p2_3/energy").size(), 600u);
+  EXPECT_EQ(f.read_doubles("/sweep/raw_samples/p2_3/energy").size(), 1000u);
   fs::remove_all(dir);
   return s;
 }

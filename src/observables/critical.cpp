@@ -691,8 +691,53 @@ CriticalTemperature critical_temperature_from_samples(const std::vector<SizeSamp
       }
     }
   }
+  // Self-check of the reweighting: at each simulated temperature the combined histograms must
+  // reproduce the point's own averages (⟨e⟩ and ⟨φ⟩ within 5σ, σ the jackknife error of the
+  // point's own average). They do not when a point is out of equilibrium or the histograms are
+  // inconsistent; that size then falls back to its points' own values (no interpolation).
+  std::ostringstream check;
+  for (std::size_t l = 0; l < nl; ++l) {
+    using Grid3 = std::vector<std::vector<std::vector<double>>>;
+    const std::vector<Grid3*> q = {&R.u4, &R.chi, &order, &energy, &heat};
+    std::vector<std::vector<std::vector<double>>> direct(q.size(), std::vector<std::vector<double>>(nr, std::vector<double>(nt, kNaN)));
+    double worst = 0.0, worst_T = kNaN;
+    for (const PointSamples& pt : use[l]->points) {
+      if (pt.energy.empty()) continue;
+      const std::size_t t = static_cast<std::size_t>(
+          std::min_element(R.T.begin(), R.T.end(), [&](double a, double b) { return std::abs(a - pt.temperature) < std::abs(b - pt.temperature); }) -
+          R.T.begin());
+      MultiHistogram one(SizeSamples{use[l]->size, use[l]->atoms, {pt}});
+      std::vector<double> de(nr), dp(nr), oe(nr), op(nr);
+      for (std::size_t r = 0; r < nr; ++r) {
+        one.solve(r == 0 ? -1 : static_cast<int>(r) - 1, blocks);
+        const Reweighted w = one.at(pt.temperature);
+        const double v[] = {w.binder, w.susceptibility, w.order, w.energy, w.specific_heat};
+        for (std::size_t k = 0; k < q.size(); ++k) direct[k][r][t] = v[k];
+        de[r] = energy[r][l][t] - w.energy;
+        dp[r] = order[r][l][t] - w.order;
+        oe[r] = w.energy;
+        op[r] = w.order;
+      }
+      for (const auto& [d, own] : {std::make_pair(&de, &oe), std::make_pair(&dp, &op)}) {
+        // Measured in the error of the point's own average: a consistent reweighting is at
+        // least as precise and differs by about that much; an inconsistent one also has a
+        // large jackknife error, so its own spread would hide it.
+        const double e = spread(*own, true);
+        const double z = std::abs((*d)[0]) / std::max(e, 1e-12 * std::abs((*own)[0]) + 1e-300);
+        if (std::isfinite((*d)[0]) && z > worst) { worst = z; worst_T = pt.temperature; }
+        if (!std::isfinite((*d)[0])) { worst = INFINITY; worst_T = pt.temperature; }
+      }
+    }
+    if (worst > 5.0) {
+      check << "; WARNING: L=" << R.sizes[l] << ": the reweighted histograms do not reproduce the point at T = "
+            << fmt(worst_T) << " (" << (std::isfinite(worst) ? fmt(worst, 3) + " sigma" : std::string("no overlap"))
+            << "; out of equilibrium?): its own point values used, without interpolation";
+      for (std::size_t k = 0; k < q.size(); ++k)
+        for (std::size_t r = 0; r < nr; ++r) (*q[k])[r][l] = direct[k][r];
+    }
+  }
   std::ostringstream how;
-  how << "multiple-histogram reweighting on " << nt << " temperatures, jackknife " << blocks << " blocks";
+  how << "multiple-histogram reweighting on " << nt << " temperatures, jackknife " << blocks << " blocks" << check.str();
   if (short_blocks) how << " (WARNING: blocks shorter than 20 tau_int: error bars are lower bounds; run longer)";
   if (curves) {
     ReweightedCurves& c = *curves;

@@ -388,8 +388,22 @@ std::string no_transition_reason(const Replicas& R, const std::vector<PairResult
   }
   const double tmin = R.T.front(), tmax = R.T.back();
   std::ostringstream os;
-  os << "no transition in the scanned range " << fmt(tmin) << "-" << fmt(tmax) << " K: ";
-  if (pos && !neg) {
+  // A sign change that is not significant: say where, and which side is not resolved.
+  const PairResult* weak = nullptr;
+  for (const PairResult& p : pairs)
+    if (std::isfinite(p.root[0]) && (!weak || p.score > weak->score)) weak = &p;
+  const std::string range = fmt(tmin) + "-" + fmt(tmax) + " K: ";
+  if ((pos != neg) && weak) os << "no transition resolved in the scanned range " << range;
+  else os << "no transition in the scanned range " << range;
+  if (pos && !neg && weak) {
+    os << "U4 grows with L (ordered) at low temperature, and the " << pair_name(R.sizes[weak->s], R.sizes[weak->b])
+       << " curves cross at " << fmt(weak->root[0]) << ", but the disordered side above it is not resolved ("
+       << fmt(weak->score, 2) << " sigma < " << opt.min_significance << "): extend the range upwards or run longer";
+  } else if (neg && !pos && weak) {
+    os << "U4 falls with L (disordered) at high temperature, and the " << pair_name(R.sizes[weak->s], R.sizes[weak->b])
+       << " curves cross at " << fmt(weak->root[0]) << ", but the ordered side below it is not resolved ("
+       << fmt(weak->score, 2) << " sigma < " << opt.min_significance << "): extend the range downwards or run longer";
+  } else if (pos && !neg) {
     os << "U4 grows with L at every temperature (ordered phase throughout); the transition lies above the range";
   } else if (neg && !pos) {
     os << "U4 falls with L at every temperature (disordered phase throughout); the transition lies below the range";

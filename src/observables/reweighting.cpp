@@ -130,7 +130,7 @@ bool MultiHistogram::short_blocks() const {
 double MultiHistogram::min_effective() const {
   double m = INFINITY;
   for (std::size_t k = 0; k < e_.size(); ++k) m = std::min(m, double(e_[k].size()) / (2.0 * tau_[k]));
-  return std::max(20.0, 0.1 * m);
+  return 0.25 * m;  // every simulated temperature passes (n_eff ≈ N_k/g_k there)
 }
 
 void MultiHistogram::solve(int skip, int blocks) {

@@ -16,9 +16,9 @@
 //    minimum e^{−f_k} = Σ_n a_n e^{−β_k E_n}/D_n with D_n = Σ_j c_j e^{f_j − β_j E_n}, and any
 //    average at any β is ⟨A⟩_β = Σ_n w_n A_n / Σ_n w_n, w_n = a_n e^{−β E_n}/D_n.
 //  * Validity: the effective number of independent samples behind ⟨A⟩_β,
-//    n_eff = (Σ w)² / Σ g_n w_n², must reach `min_effective` (default 10 % of the smallest
-//    point's N/g, at least 20); where it does not (histograms that do not overlap) the curve is
-//    not reported. Single-histogram reweighting is the special case of one point.
+//    n_eff = (Σ w)² / Σ g_n w_n², must reach `min_effective` (a quarter of the smallest
+//    point's N/g, so every simulated temperature passes); where it does not (histograms that
+//    do not overlap) the curve is not reported. Single-histogram reweighting is the special case of one point.
 //  * Errors: delete-one jackknife over blocks (Quenouille/Tukey), block b of every point left
 //    out at once (points are independent runs), the whole analysis (free energies included)
 //    repeated per block. Blocks hold ≥ 20 τ_int samples where the run allows (8 to 16 blocks);

@@ -388,10 +388,12 @@ std::string no_transition_reason(const Replicas& R, const std::vector<PairResult
   }
   const double tmin = R.T.front(), tmax = R.T.back();
   std::ostringstream os;
-  // A sign change that is not significant: say where, and which side is not resolved.
+  // A sign change with some evidence on its far side (≥ 2σ, short of min_significance): say
+  // where, and which side is not resolved. Weaker ones are noise crossings of curves that sit
+  // at the same limit.
   const PairResult* weak = nullptr;
   for (const PairResult& p : pairs)
-    if (std::isfinite(p.root[0]) && (!weak || p.score > weak->score)) weak = &p;
+    if (std::isfinite(p.root[0]) && p.score >= 2.0 && (!weak || p.score > weak->score)) weak = &p;
   const std::string range = fmt(tmin) + "-" + fmt(tmax) + " K: ";
   if ((pos != neg) && weak) os << "no transition resolved in the scanned range " << range;
   else os << "no transition in the scanned range " << range;

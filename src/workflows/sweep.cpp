@@ -104,6 +104,10 @@ int run_sweep(RunContext& ctx) {
   writer.set_unit("susceptibility", "1/eV per atom");
   writer.set_unit("specific_heat", "k_B per atom");
   const bool npt = hybrid && sw.npt.enabled;  // NPT: /sweep/volume and /sweep/lattice_parameter
+  // Raw samples for histogram reweighting, whose weight e^{−βU} misses the PV term of NPT at
+  // a non-zero pressure: none there (Tc then comes from the per-point values).
+  const bool pv = npt && (sw.npt.pressure != 0.0 || (sw.npt.pressure_axes.allFinite() && sw.npt.pressure_axes.norm() != 0.0));
+  const std::size_t keep_samples = pv ? 0 : static_cast<std::size_t>(sw.reweight_samples);
 
   // Resume position.
   std::size_t start_L = 0, start_T = 0;
@@ -156,7 +160,7 @@ int run_sweep(RunContext& ctx) {
       o.wolff_per_sweep = sw.wolff_per_sweep;
       ParallelTempering ens(h, s, temps, o);
       std::vector<ThermoAccumulator> acc;
-      for (double T : temps) acc.emplace_back(T, atoms, std::size_t(1) << 16, static_cast<std::size_t>(sw.reweight_samples));
+      for (double T : temps) acc.emplace_back(T, atoms, std::size_t(1) << 16, keep_samples);
       int phase = 0;
       long long done = 0;
       if (resuming_here && !ctx.resume->has("sweep.fresh")) {
@@ -238,7 +242,7 @@ int run_sweep(RunContext& ctx) {
           ls.damping = {sw.damping};
           llg = std::make_unique<LLG>(h, s, ls, derive_seed(c.seed, StreamPurpose::spin_noise, il * nT + it));
         }
-        ThermoAccumulator acc(T, atoms, std::size_t(1) << 16, static_cast<std::size_t>(sw.reweight_samples));
+        ThermoAccumulator acc(T, atoms, std::size_t(1) << 16, keep_samples);
         TimeSeries volume;  // NPT: Å³ per atom, one value per measurement
         int phase = 0;
         long long done = 0;

@@ -5,6 +5,7 @@
 // Binder crossing is located or refused. (Coverage of the crossing's error bars over many
 // repetitions: tests/physics/test_reweighting_coverage.cpp.) Helpers: tests/ising_exact.hpp.
 #include <gtest/gtest.h>
+#include <omp.h>
 
 #include <cmath>
 #include <cstdio>
@@ -146,4 +147,26 @@ TEST(CriticalFromSamples, RangesWithoutTransitionGiveNone) {
   EXPECT_NE(b.notes.find("disordered phase throughout"), std::string::npos) << b.notes;
   EXPECT_NE(b.notes.find("below the range"), std::string::npos) << b.notes;
   std::printf("  cold: %s\n  hot: %s\n", a.notes.c_str(), b.notes.c_str());
+}
+
+TEST(CriticalFromSamples, IndependentOfThreadCount) {
+  const Dos &d3 = dos(3), &d4 = dos(4);
+  Engine eng(5);
+  const std::vector<double> ts = {1.9, 2.2, 2.5, 2.8};
+  const std::vector<SizeSamples> data = {sweep(d3, ts, 800, eng), sweep(d4, ts, 800, eng)};
+  CriticalOptions opt;
+  opt.grid = 41;
+  ReweightedCurves a, b;
+  omp_set_num_threads(1);
+  const CriticalTemperature x = critical_temperature_from_samples(data, opt, &a);
+  omp_set_num_threads(2);
+  const CriticalTemperature y = critical_temperature_from_samples(data, opt, &b);
+  EXPECT_EQ(x.notes, y.notes);
+  EXPECT_TRUE(x.Tc == y.Tc || (std::isnan(x.Tc) && std::isnan(y.Tc)));
+  for (std::size_t l = 0; l < a.binder.size(); ++l)
+    for (std::size_t t = 0; t < a.binder[l].size(); ++t) {
+      EXPECT_TRUE(a.binder[l][t].value == b.binder[l][t].value || std::isnan(a.binder[l][t].value));
+      EXPECT_TRUE(a.susceptibility[l][t].error == b.susceptibility[l][t].error ||
+                  std::isnan(a.susceptibility[l][t].error));
+    }
 }

@@ -4,13 +4,15 @@
 //  * Binder-cumulant crossing (Binder, Z. Phys. B 43, 119 (1981)): U4(T, L) is scale invariant
 //    at Tc, so curves of different sizes cross there (up to corrections to scaling). For each
 //    pair of sizes the difference d(T) = U4(L_big) − U4(L_small) goes from positive (ordered
-//    side) to negative; the crossing is the root of a weighted straight-line fit of d over the
-//    two points on each side of the sign change (linear interpolation when only two points
-//    exist). Pairs are combined with inverse-variance weights. Errors: parametric bootstrap —
-//    every U4 point is redrawn from a normal distribution with its error bar (fixed seed), the
-//    whole estimate is repeated, and the error is half the 15.9–84.1 % range of the replicas
-//    (robust to the odd replica whose line is nearly flat). The same replicas carry the
-//    correlation between pairs that share a size.
+//    side) to negative; the crossing is the change point with the least evidence against it
+//    (Σ of wrong-side d/σ), located by a weighted straight-line fit of d over the two points on
+//    each side (linear interpolation when only two points exist). Pairs are combined with
+//    inverse-variance weights. Errors: parametric bootstrap — every U4 point is redrawn from a
+//    normal distribution with its error bar (fixed seed) and the whole estimate, the choice of
+//    the change point included, is repeated; the error is the standard deviation of the
+//    replicas within 6 robust σ of their median, widened by |s|/√(s² − Var s) for the noise of
+//    the observed slope s (E s_obs² = s² + Var s). The same replicas carry the correlation
+//    between pairs that share a size.
 //  * Susceptibility peak of one size: vertex of the parabola through the maximum and its two
 //    neighbours. The error combines the bootstrap spread (χ redrawn within its errors, the
 //    maximum searched again) with a shape error: the largest distance to the vertex of the

@@ -66,7 +66,8 @@ TEST(LearnedSpinMap, BundledIronModelRecoversTeacherExchange) {
   // Tolerance from the model's own error: its validation magnetic-force RMSE f
   // (inputs/models/fe_bcc.metrics.toml, [valid] magforces_rmse) is a field error |m| f per site,
   // shared by the z_k neighbours of shell k, so J_k is known to |m| f / √z_k.
-  Params metrics(toml::parse_file(kSource + "/inputs/models/fe_bcc.metrics.toml"), "fe_bcc.metrics.toml", "");
+  const toml::table doc = toml::parse_file(kSource + "/inputs/models/fe_bcc.metrics.toml");
+  Params metrics(doc, "fe_bcc.metrics.toml", "");
   Params valid = metrics.table("valid");
   const double f = valid.real("magforces_rmse") * 1e-3;  // eV/μB
   const double a = 2.83, mom = 2.2;

@@ -365,6 +365,20 @@ D = [0.003]
     }
     EXPECT_NEAR(eu * 13.605693122994e-3, e, 1e-9 * std::abs(e));
   }
+  // On the conventional cell (3×3×3 cells of one atom): 6 interactions of atom 0 with its
+  // images ±x, ±y, ±z; the ferromagnetic energy per atom from VAMPIRE's formula is −3J.
+  {
+    const std::string ucf = vampire_ucf(r.s, r.m, Int3(3, 3, 3));
+    EXPECT_NE(ucf.find("\n1 1\n0 0 0 0 0 0 0\n"), std::string::npos) << ucf;
+    EXPECT_NE(ucf.find("\n6 tensorial\n"), std::string::npos) << ucf;
+    for (const auto& line : {"0 0 1 0 0", "0 0 -1 0 0", "0 0 0 1 0", "0 0 0 -1 0", "0 0 0 0 1", "0 0 0 0 -1"})
+      EXPECT_NE(ucf.find(std::string(" ") + line + " "), std::string::npos) << line;
+    EXPECT_NEAR(vampire_energy(ucf, {Vec3::UnitZ()}), -3.0 * 0.01 * eV, 1e-12 * eV);
+    const auto files = uppasd_files(r.s, r.m, Int3(3, 3, 3));
+    EXPECT_EQ(std::count(files.at("jfile").begin(), files.at("jfile").end(), '\n'), 6);
+    EXPECT_NE(files.at("inpsd.dat").find("ncell 3 3 3"), std::string::npos);
+    EXPECT_EQ(files.at("posfile"), "1 1 0 0 0\n");
+  }
   // Isotropic-only model: one J per line, in joules.
   SpinMap iso = r.m;
   iso.tables.erase(std::remove_if(iso.tables.begin(), iso.tables.end(), [](const MappedTable& t) { return t.type == "dmi"; }),

@@ -663,28 +663,6 @@ std::string spin_model_toml(const Config& c, const SpinMap& m, const std::string
 
 namespace {
 
-/// Magnetic sites renumbered from 0, and each species' material index.
-struct MagneticIndex {
-  std::vector<int> site;   // per atom: index among magnetic atoms or −1
-  std::vector<int> atoms;  // magnetic atoms in order
-  std::vector<std::string> materials;
-  std::vector<int> material;  // per magnetic atom
-};
-
-MagneticIndex magnetic_index(const System& s) {
-  MagneticIndex x;
-  x.site.assign(s.size(), -1);
-  x.materials = magnetic_species(s);
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (!s.magnetic(i)) continue;
-    x.site[i] = static_cast<int>(x.atoms.size());
-    x.atoms.push_back(static_cast<int>(i));
-    x.material.push_back(static_cast<int>(std::find(x.materials.begin(), x.materials.end(),
-                                                     s.species_name[s.species[i]]) - x.materials.begin()));
-  }
-  return x;
-}
-
 Vec3 fractional_in_cell(const System& s, const Vec3& r) {
   Vec3 f = s.cell.fractional(r);
   for (int a = 0; a < 3; ++a) {
@@ -705,50 +683,122 @@ Int3 wrapped_image(const System& s, const MappedPair& p) {
   return p.image + shift(p.j) - shift(p.i);
 }
 
+/// The mapped model on a unit cell for the outside codes: the simulation cell divided by
+/// `cells` (the input's conventional cells) when every magnetic atom is a translate of one in
+/// the first cell with the same species and moment, else the whole simulation cell. Only
+/// magnetic atoms, renumbered from 0; pairs start in the unit cell, images in unit cells.
+struct CellModel {
+  Mat3 h = Mat3::Identity();
+  std::vector<Vec3> frac;
+  std::vector<int> material;
+  std::vector<double> moment;
+  std::vector<Vec3> spin;
+  std::vector<std::string> materials;
+  std::vector<MappedPair> pairs;
+  bool reduced = false;
+};
+
+CellModel cell_model(const System& s, const SpinMap& m, Int3 cells) {
+  CellModel x;
+  x.materials = magnetic_species(s);
+  const std::vector<int> mag = s.magnetic_sites();
+  const std::vector<MappedPair> all = mapped_pairs(s, m);
+  // Unit-cell coordinates of every magnetic atom: cell index c and position u in [0, 1)³.
+  auto split = [&](const Int3& n) {
+    std::vector<Int3> c(s.size(), Int3::Zero());
+    std::vector<Vec3> u(s.size(), Vec3::Zero());
+    for (int i : mag) {
+      const Vec3 g = fractional_in_cell(s, s.position[i]).cwiseProduct(n.cast<double>());
+      for (int a = 0; a < 3; ++a) {
+        c[i][a] = std::min(n[a] - 1, static_cast<int>(std::floor(g[a] + 1e-9)));
+        u[i][a] = std::max(0.0, g[a] - c[i][a]);
+      }
+    }
+    return std::make_pair(c, u);
+  };
+  auto same = [](const Vec3& a, const Vec3& b) {
+    for (int k = 0; k < 3; ++k) {
+      const double d = std::abs(a[k] - b[k]);
+      if (std::min(d, 1.0 - d) > 1e-6) return false;
+    }
+    return true;
+  };
+  if (cells.minCoeff() < 1) cells = Int3(1, 1, 1);
+  for (int attempt = 0; attempt < 2; ++attempt, cells = Int3(1, 1, 1)) {
+    const auto [c, u] = split(cells);
+    std::vector<int> basis, of(s.size(), -1);
+    for (int i : mag)
+      if (c[i] == Int3::Zero()) { of[i] = static_cast<int>(basis.size()); basis.push_back(i); }
+    bool ok = basis.size() * static_cast<std::size_t>(cells.prod()) == mag.size();
+    for (int i : mag) {
+      if (!ok) break;
+      if (of[i] >= 0) continue;
+      for (std::size_t b = 0; b < basis.size() && of[i] < 0; ++b)
+        if (same(u[i], u[basis[b]]) && s.species[i] == s.species[basis[b]] && s.moment[i] == s.moment[basis[b]])
+          of[i] = static_cast<int>(b);
+      ok = of[i] >= 0;
+    }
+    if (!ok) continue;
+    x.reduced = cells != Int3(1, 1, 1);
+    for (int a = 0; a < 3; ++a) x.h.row(a) = s.cell.h.row(a) / cells[a];
+    for (int i : basis) {
+      x.frac.push_back(u[i]);
+      x.material.push_back(static_cast<int>(std::find(x.materials.begin(), x.materials.end(),
+                                                       s.species_name[s.species[i]]) - x.materials.begin()));
+      x.moment.push_back(s.moment[i]);
+      x.spin.push_back(s.spin[i]);
+    }
+    for (const MappedPair& p : all) {
+      if (c[p.i] != Int3::Zero()) continue;
+      const Int3 n = c[p.j] + wrapped_image(s, p).cwiseProduct(cells);
+      x.pairs.push_back(MappedPair{of[p.i], of[p.j], n, p.J, p.D, p.Q});
+    }
+    return x;
+  }
+  throw std::logic_error("spin map: the simulation cell is always a unit cell");
+}
+
 }  // namespace
 
-std::string vampire_ucf(const System& s, const SpinMap& m) {
-  const MagneticIndex x = magnetic_index(s);
-  const std::vector<MappedPair> pairs = mapped_pairs(s, m);
+std::string vampire_ucf(const System& s, const SpinMap& m, const Int3& cells) {
+  const CellModel x = cell_model(s, m, cells);
   bool tensor = false;
-  for (const auto& p : pairs) tensor |= p.D != Vec3::Zero();
+  for (const auto& p : x.pairs) tensor |= p.D != Vec3::Zero();
   std::ostringstream o;
   o << std::setprecision(12);
-  o << "# VAMPIRE unit cell file written by spinlat map (the whole simulation cell of the input).\n";
+  o << "# VAMPIRE unit cell file written by spinlat map ("
+    << (x.reduced ? "one conventional cell of the input" : "the whole simulation cell of the input") << ").\n";
   o << "# VAMPIRE: E = -sum_i sum_j S_i.J_ij.S_j / 2 over both directions listed here, J in joules,\n";
   o << "# i.e. E = -sum_{i<j} J_ij S_i.S_j: the same J as spinlat's heisenberg (eV -> J).\n";
   o << "# Fit errors (held out): energy " << m.held_out.energy_rmse * 1e3 << " meV/atom, magnetic force "
     << m.held_out.force_rmse * 1e3 << " meV/muB; mean-field Tc " << m.tc_mean_field << " K.\n";
   for (const auto& t : m.tables)
-    if (t.type == "biquadratic" || t.type == "landau" || (t.type == "anisotropy"))
-      o << "# not in this file: " << t.type << " term (see the .mat file for uniaxial anisotropy)\n";
+    if (t.type == "biquadratic" || t.type == "landau" || t.type == "anisotropy")
+      o << "# not in this file: " << t.type << " term (uniaxial anisotropy: see the .mat file)\n";
   o << "# Unit cell size (Angstrom):\n";
   Vec3 len;
-  for (int a = 0; a < 3; ++a) len[a] = s.cell.h.row(a).norm();
+  for (int a = 0; a < 3; ++a) len[a] = x.h.row(a).norm();
   o << len.x() << " " << len.y() << " " << len.z() << "\n";
   o << "# Unit cell vectors:\n";
   for (int a = 0; a < 3; ++a) {
-    const Vec3 v = s.cell.h.row(a).transpose() / len[a];
+    const Vec3 v = x.h.row(a).transpose() / len[a];
     o << v.x() << " " << v.y() << " " << v.z() << "\n";
   }
   o << "# Atoms num_atoms num_materials; id cx cy cz mat lc hc\n";
-  o << x.atoms.size() << " " << x.materials.size() << "\n";
-  for (std::size_t q = 0; q < x.atoms.size(); ++q) {
-    const Vec3 f = fractional_in_cell(s, s.position[x.atoms[q]]);
-    o << q << " " << f.x() << " " << f.y() << " " << f.z() << " " << x.material[q] << " 0 0\n";
-  }
+  o << x.frac.size() << " " << x.materials.size() << "\n";
+  for (std::size_t q = 0; q < x.frac.size(); ++q)
+    o << q << " " << x.frac[q].x() << " " << x.frac[q].y() << " " << x.frac[q].z() << " " << x.material[q] << " 0 0\n";
   o << "# Interactions n exctype; id i j dx dy dz " << (tensor ? "Jxx Jxy Jxz Jyx Jyy Jyz Jzx Jzy Jzz" : "Jij") << "\n";
-  o << pairs.size() << " " << (tensor ? "tensorial" : "isotropic") << "\n";
+  o << x.pairs.size() << " " << (tensor ? "tensorial" : "isotropic") << "\n";
   std::size_t id = 0;
-  for (const auto& p : pairs) {
-    const Int3 n = wrapped_image(s, p);
-    o << id++ << " " << x.site[p.i] << " " << x.site[p.j] << " " << n.x() << " " << n.y() << " " << n.z();
+  for (const auto& p : x.pairs) {
+    o << id++ << " " << p.i << " " << p.j << " " << p.image.x() << " " << p.image.y() << " " << p.image.z();
     if (!tensor) {
       o << " " << p.J * kJoulePerEv << "\n";
       continue;
     }
-    // −S_i·T·S_j = −J S_i·S_j + D·(S_i × S_j): T = J·1 − [D]ₓ with [D]ₓ S = D × S... written out,
-    // T_xy = −D_z, T_yx = D_z, T_xz = D_y, T_zx = −D_y, T_yz = −D_x, T_zy = D_x.
+    // −S_i·T·S_j = −J S_i·S_j + D·(S_i × S_j) with D·(S_i × S_j) = Σ ε_abc D_a S_i^b S_j^c:
+    // T = J·1 with T_xy = −D_z, T_yx = D_z, T_xz = D_y, T_zx = −D_y, T_yz = −D_x, T_zy = D_x.
     Mat3 T = p.J * Mat3::Identity();
     T(0, 1) -= p.D.z(); T(1, 0) += p.D.z();
     T(0, 2) += p.D.y(); T(2, 0) -= p.D.y();
@@ -761,18 +811,18 @@ std::string vampire_ucf(const System& s, const SpinMap& m) {
 }
 
 std::string vampire_mat(const System& s, const SpinMap& m) {
-  const MagneticIndex x = magnetic_index(s);
+  const std::vector<std::string> materials = magnetic_species(s);
   std::ostringstream o;
   o << std::setprecision(12);
   o << "# VAMPIRE material file written by spinlat map (exchange is in the unit cell file).\n";
-  o << "material:num-materials = " << x.materials.size() << "\n";
-  for (std::size_t k = 0; k < x.materials.size(); ++k) {
+  o << "material:num-materials = " << materials.size() << "\n";
+  for (std::size_t k = 0; k < materials.size(); ++k) {
     double mom = 0.0;
-    for (std::size_t q = 0; q < x.atoms.size(); ++q)
-      if (x.material[q] == static_cast<int>(k)) { mom = s.moment[x.atoms[q]]; break; }
+    for (std::size_t i = 0; i < s.size(); ++i)
+      if (s.magnetic(i) && s.species_name[s.species[i]] == materials[k]) { mom = s.moment[i]; break; }
     const std::string id = "material[" + std::to_string(k + 1) + "]:";
-    o << id << "material-name = " << x.materials[k] << "\n";
-    o << id << "material-element = " << x.materials[k] << "\n";
+    o << id << "material-name = " << materials[k] << "\n";
+    o << id << "material-element = " << materials[k] << "\n";
     o << id << "atomic-spin-moment = " << mom << " !muB\n";
     o << id << "damping-constant = 1.0\n";
     // One uniaxial axis per material fits VAMPIRE's E = −k_u (S·e)² (J/atom).
@@ -780,20 +830,19 @@ std::string vampire_mat(const System& s, const SpinMap& m) {
     const MappedTable* u = nullptr;
     for (const auto& t : m.tables)
       if (t.type == "anisotropy" && t.kind == "uniaxial" &&
-          (t.species.empty() || t.species == std::vector<std::string>{x.materials[k]})) { ++count; u = &t; }
+          (t.species.empty() || t.species == std::vector<std::string>{materials[k]})) { ++count; u = &t; }
     if (count == 1) {
       o << id << "uniaxial-anisotropy-constant = " << u->values[0] * kJoulePerEv << "\n";
       o << id << "uniaxial-anisotropy-direction = " << u->vector.x() << "," << u->vector.y() << "," << u->vector.z() << "\n";
     } else if (count > 1) {
-      o << "# " << x.materials[k] << ": " << count << " uniaxial axes fitted; VAMPIRE takes one: not written\n";
+      o << "# " << materials[k] << ": " << count << " uniaxial axes fitted; VAMPIRE takes one: not written\n";
     }
   }
   return o.str();
 }
 
-std::map<std::string, std::string> uppasd_files(const System& s, const SpinMap& m) {
-  const MagneticIndex x = magnetic_index(s);
-  const std::vector<MappedPair> pairs = mapped_pairs(s, m);
+std::map<std::string, std::string> uppasd_files(const System& s, const SpinMap& m, const Int3& cells) {
+  const CellModel x = cell_model(s, m, cells);
   std::map<std::string, std::string> files;
   // UppASD: H = −Σ_{i≠j} J_ij e_i·e_j and H_DM = −Σ_{i≠j} D_ij·(e_i × e_j), J in mRy, each
   // ordered pair listed (Skubic et al., J. Phys.: Condens. Matter 20, 315203 (2008); the UppASD
@@ -802,17 +851,15 @@ std::map<std::string, std::string> uppasd_files(const System& s, const SpinMap& 
   const double mry = 1e-3 * kRydbergEv;
   std::ostringstream pos, mom, jf, dm, inp;
   for (auto* f : {&pos, &mom, &jf, &dm, &inp}) *f << std::setprecision(12);
-  for (std::size_t q = 0; q < x.atoms.size(); ++q) {
-    const Vec3 f = fractional_in_cell(s, s.position[x.atoms[q]]);
-    pos << q + 1 << " " << x.material[q] + 1 << " " << f.x() << " " << f.y() << " " << f.z() << "\n";
-    const Vec3& e = s.spin[x.atoms[q]];
-    mom << q + 1 << " 1 " << s.moment[x.atoms[q]] << " " << e.x() << " " << e.y() << " " << e.z() << "\n";
+  for (std::size_t q = 0; q < x.frac.size(); ++q) {
+    pos << q + 1 << " " << x.material[q] + 1 << " " << x.frac[q].x() << " " << x.frac[q].y() << " " << x.frac[q].z() << "\n";
+    mom << q + 1 << " 1 " << x.moment[q] << " " << x.spin[q].x() << " " << x.spin[q].y() << " " << x.spin[q].z() << "\n";
   }
   bool dmi = false;
-  for (const auto& p : pairs) {
-    const Int3 n = wrapped_image(s, p);
-    const std::string head = std::to_string(x.site[p.i] + 1) + " " + std::to_string(x.site[p.j] + 1) + " " +
-                             std::to_string(n.x()) + " " + std::to_string(n.y()) + " " + std::to_string(n.z());
+  for (const auto& p : x.pairs) {
+    const std::string head = std::to_string(p.i + 1) + " " + std::to_string(p.j + 1) + " " +
+                             std::to_string(p.image.x()) + " " + std::to_string(p.image.y()) + " " +
+                             std::to_string(p.image.z());
     if (p.J != 0.0) jf << head << " " << 0.5 * p.J / mry << "\n";
     if (p.D != Vec3::Zero()) {
       dmi = true;
@@ -820,16 +867,18 @@ std::map<std::string, std::string> uppasd_files(const System& s, const SpinMap& 
       dm << head << " " << d.x() << " " << d.y() << " " << d.z() << "\n";
     }
   }
-  const Mat3& h = s.cell.h;
-  const double alat = h.row(0).norm();
-  inp << "# UppASD input fragment written by spinlat map: cell = the input's simulation cell.\n";
+  const double alat = x.h.row(0).norm();
+  inp << "# UppASD input fragment written by spinlat map ("
+      << (x.reduced ? "one conventional cell of the input" : "the input's whole simulation cell") << ").\n";
   inp << "# Fit errors (held out): energy " << m.held_out.energy_rmse * 1e3 << " meV/atom, magnetic force "
       << m.held_out.force_rmse * 1e3 << " meV/muB; mean-field Tc " << m.tc_mean_field << " K.\n";
   for (const auto& t : m.tables)
     if (t.type == "biquadratic" || t.type == "landau" || t.type == "anisotropy")
       inp << "# not written: " << t.type << " term (spinlat conventions in the mapped TOML)\n";
-  inp << "ncell 1 1 1\nBC P P P\ncell";
-  for (int a = 0; a < 3; ++a) inp << " " << h(a, 0) / alat << " " << h(a, 1) / alat << " " << h(a, 2) / alat << (a < 2 ? "\n    " : "\n");
+  const Int3 n = x.reduced ? cells : Int3(1, 1, 1);
+  inp << "ncell " << n.x() << " " << n.y() << " " << n.z() << "\nBC P P P\ncell";
+  for (int a = 0; a < 3; ++a)
+    inp << " " << x.h(a, 0) / alat << " " << x.h(a, 1) / alat << " " << x.h(a, 2) / alat << (a < 2 ? "\n    " : "\n");
   inp << "alat " << alat * 1e-10 << "\n";
   inp << "Sym 0\nposfiletype D\nmaptype 2\nposfile ./posfile\nmomfile ./momfile\nexchange ./jfile\n";
   if (dmi) inp << "dm ./dmfile\n";
@@ -918,11 +967,11 @@ int map_command(const std::vector<std::string>& args, const TermRegistry& regist
   } else if (format == "vampire") {
     std::filesystem::path mat = output;
     mat.replace_extension(".mat");
-    write(output, vampire_ucf(s, m));
+    write(output, vampire_ucf(s, m, c.structure.cells));
     write(mat, vampire_mat(s, m));
   } else {
     std::filesystem::create_directories(output);
-    for (const auto& [name, text] : uppasd_files(s, m)) write(std::filesystem::path(output) / name, text);
+    for (const auto& [name, text] : uppasd_files(s, m, c.structure.cells)) write(std::filesystem::path(output) / name, text);
   }
   return 0;
 }

@@ -104,12 +104,15 @@ struct MappedPair {
 /// Every directed pair (both i→j and j→i) of the mapped model in `s`, periodic self-images included.
 std::vector<MappedPair> mapped_pairs(const System& s, const SpinMap& m);
 
-/// VAMPIRE unit-cell file for the simulation cell of `s` (magnetic atoms only, each pair listed
-/// in both directions, J in joules; tensorial when DMI was fitted) and its material file.
-std::string vampire_ucf(const System& s, const SpinMap& m);
+/// VAMPIRE unit-cell file (magnetic atoms only, each pair listed in both directions, J in
+/// joules; tensorial when DMI was fitted) and its material file. The unit cell is the simulation
+/// cell divided by `cells` when the atoms repeat with that period (the input's conventional
+/// cells), else the whole simulation cell.
+std::string vampire_ucf(const System& s, const SpinMap& m, const Int3& cells = Int3(1, 1, 1));
 std::string vampire_mat(const System& s, const SpinMap& m);
-/// UppASD files (posfile, momfile, jfile, dmfile when DMI was fitted, inpsd.dat) by name.
-std::map<std::string, std::string> uppasd_files(const System& s, const SpinMap& m);
+/// UppASD files (posfile, momfile, jfile, dmfile when DMI was fitted, inpsd.dat) by name, on
+/// the same unit cell as vampire_ucf.
+std::map<std::string, std::string> uppasd_files(const System& s, const SpinMap& m, const Int3& cells = Int3(1, 1, 1));
 
 /// Human-readable summary (errors, J table, Tc, dropped columns).
 std::string map_summary(const SpinMap& m);

@@ -13,6 +13,7 @@
 #include <iostream>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include "spinlat/core/error.hpp"
 #include "spinlat/core/rng.hpp"
@@ -52,6 +53,7 @@ TermPtr make_mapped_term(const System& s, const MappedTable& t) {
   SpeciesFilter f = filter_of(s, t.species);
   if (t.type == "heisenberg") return std::make_unique<HeisenbergExchange>(s, t.values, std::move(f));
   if (t.type == "biquadratic") return std::make_unique<BiquadraticExchange>(s, t.values, std::move(f));
+  if (t.type == "dmi" && t.kind == "bond") return std::make_unique<DMInteraction>(t.bonds, t.bond_D, std::move(f));
   if (t.type == "dmi")
     return std::make_unique<DMInteraction>(
         s, t.kind == "bulk" ? DMInteraction::Kind::bulk : DMInteraction::Kind::interfacial, t.values, t.vector,
@@ -251,7 +253,7 @@ void build_columns(const System& s, const MapOptions& o, std::vector<MappedTable
     std::vector<char> cross;
     const std::vector<double> radii = pair_radii(s, list, g, rmax, &cross);
     if (radii.empty()) continue;
-    MappedTable t{"heisenberg", g, std::vector<double>(radii.size(), 0.0), "", Vec3::UnitZ()};
+    MappedTable t{"heisenberg", g, std::vector<double>(radii.size(), 0.0), "", Vec3::UnitZ(), {}, {}};
     tables.push_back(t);
     for (std::size_t k = 0; k < radii.size(); ++k) {
       if (g.size() == 2 && !cross[k]) continue;
@@ -267,7 +269,7 @@ void build_columns(const System& s, const MapOptions& o, std::vector<MappedTable
   // Shell-resolved terms over all magnetic pairs.
   const std::vector<double> radii = pair_radii(s, list, {}, rmax, nullptr);
   auto add_shell_table = [&](const std::string& type, const std::string& kind, const Vec3& v, const std::string& name) {
-    MappedTable t{type, {}, std::vector<double>(radii.size(), 0.0), kind, v};
+    MappedTable t{type, {}, std::vector<double>(radii.size(), 0.0), kind, v, {}, {}};
     tables.push_back(t);
     for (std::size_t k = 0; k < radii.size(); ++k) {
       Column c;
@@ -280,10 +282,41 @@ void build_columns(const System& s, const MapOptions& o, std::vector<MappedTable
     }
   };
   if (o.dmi) {
-    add_shell_table("dmi", "bulk", Vec3::UnitZ(), "D bulk");
-    add_shell_table("dmi", "interfacial", Vec3::UnitX(), "D interfacial n=x");
-    add_shell_table("dmi", "interfacial", Vec3::UnitY(), "D interfacial n=y");
-    add_shell_table("dmi", "interfacial", Vec3::UnitZ(), "D interfacial n=z");
+    // A D vector per bond direction: the distinct displacements between magnetic sites up to the
+    // range, b and −b one bond (D_ji = −D_ij). Self-images carry no DMI (ê_i × ê_i = 0).
+    std::vector<Vec3> bonds;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+      if (!s.magnetic(i)) continue;
+      for (int k = list.begin(static_cast<int>(i)); k < list.end(static_cast<int>(i)); ++k) {
+        const int j = list.index[k];
+        if (j == static_cast<int>(i) || !s.magnetic(j) || list.distance[k] > rmax + kShellTolerance) continue;
+        Vec3 b = list.displacement[k];
+        for (int a = 0; a < 3; ++a)
+          if (std::abs(b[a]) > 1e-6) {
+            if (b[a] < 0.0) b = -b;
+            break;
+          }
+        bool seen = false;
+        for (const Vec3& c : bonds) seen |= (c - b).norm() < 1e-4;
+        if (!seen) bonds.push_back(b);
+      }
+    }
+    std::sort(bonds.begin(), bonds.end(), [](const Vec3& a, const Vec3& b) {
+      if (std::abs(a.norm() - b.norm()) > 1e-4) return a.norm() < b.norm();
+      return std::make_tuple(-a.x(), -a.y(), -a.z()) < std::make_tuple(-b.x(), -b.y(), -b.z());
+    });
+    MappedTable t{"dmi", {}, {}, "bond", Vec3::UnitZ(), bonds, std::vector<Vec3>(bonds.size(), Vec3::Zero())};
+    tables.push_back(t);
+    for (std::size_t b = 0; b < bonds.size(); ++b)
+      for (int a = 0; a < 3; ++a) {
+        Column c;
+        c.unit = MappedTable{"dmi", {}, {}, "bond", Vec3::UnitZ(), {bonds[b]}, {Vec3::Unit(a)}};
+        c.table = static_cast<int>(tables.size()) - 1;
+        c.index = static_cast<int>(3 * b + a);
+        c.label = "D bond (" + fmt_short(bonds[b].x(), 5) + ", " + fmt_short(bonds[b].y(), 5) + ", " +
+                  fmt_short(bonds[b].z(), 5) + ") " + "xyz"[a];
+        cols.push_back(c);
+      }
   }
   if (o.biquadratic) add_shell_table("biquadratic", "", Vec3::UnitZ(), "Q");
   // On-site terms per species (no filter with one magnetic species).
@@ -297,26 +330,26 @@ void build_columns(const System& s, const MapOptions& o, std::vector<MappedTable
       const char* names[] = {"x", "y", "xy", "xz", "yz"};
       for (int k = 0; k < 5; ++k) {
         Column c;
-        c.unit = MappedTable{"anisotropy", f, {1.0}, "uniaxial", axes[k]};
+        c.unit = MappedTable{"anisotropy", f, {1.0}, "uniaxial", axes[k], {}, {}};
         c.table = -1;
         c.species = sp;
         c.axis = axes[k];
         c.label = "K " + sp + " axis " + names[k];
         cols.push_back(c);
       }
-      tables.push_back(MappedTable{"anisotropy", f, {0.0}, "cubic", Vec3::UnitZ()});
+      tables.push_back(MappedTable{"anisotropy", f, {0.0}, "cubic", Vec3::UnitZ(), {}, {}});
       Column c;
-      c.unit = MappedTable{"anisotropy", f, {1.0}, "cubic", Vec3::UnitZ()};
+      c.unit = MappedTable{"anisotropy", f, {1.0}, "cubic", Vec3::UnitZ(), {}, {}};
       c.table = static_cast<int>(tables.size()) - 1;
       c.label = "Kc " + sp + " cubic";
       cols.push_back(c);
     }
     if (o.landau) {
-      tables.push_back(MappedTable{"landau", f, {0.0, 0.0, 0.0}, "", Vec3::UnitZ()});
+      tables.push_back(MappedTable{"landau", f, {0.0, 0.0, 0.0}, "", Vec3::UnitZ(), {}, {}});
       const char* names[] = {"A", "B", "C"};
       for (int k = 0; k < 3; ++k) {
         Column c;
-        c.unit = MappedTable{"landau", f, {0.0, 0.0, 0.0}, "", Vec3::UnitZ()};
+        c.unit = MappedTable{"landau", f, {0.0, 0.0, 0.0}, "", Vec3::UnitZ(), {}, {}};
         c.unit.values[k] = 1.0;
         c.table = static_cast<int>(tables.size()) - 1;
         c.index = k;
@@ -342,7 +375,7 @@ double anisotropy_tables(const Mat3& K, const std::vector<std::string>& f, std::
   }
   const double ref = l[best];
   for (int a = 0; a < 3; ++a)
-    if (std::abs(l[a] - ref) > tol) out.push_back(MappedTable{"anisotropy", f, {l[a] - ref}, "uniaxial", es.eigenvectors().col(a)});
+    if (std::abs(l[a] - ref) > tol) out.push_back(MappedTable{"anisotropy", f, {l[a] - ref}, "uniaxial", es.eigenvectors().col(a), {}, {}});
   return ref;
 }
 
@@ -439,7 +472,9 @@ SpinMap map_spin_model(const System& s, const Hamiltonian& h, const MapOptions& 
   std::map<std::string, Mat3> tensor;
   for (std::size_t j = 0; j < cols.size(); ++j) {
     const Column& c = cols[j];
-    if (c.table >= 0) {
+    if (c.table >= 0 && templates[c.table].kind == "bond") {
+      templates[c.table].bond_D[c.index / 3][c.index % 3] = x(static_cast<int>(j));
+    } else if (c.table >= 0) {
       templates[c.table].values[c.index] = x(static_cast<int>(j));
     } else {
       if (!tensor.count(c.species)) tensor[c.species] = Mat3::Zero();
@@ -447,7 +482,20 @@ SpinMap map_spin_model(const System& s, const Hamiltonian& h, const MapOptions& 
     }
   }
   const std::vector<std::string> species = magnetic_species(s);
-  for (const auto& t : templates) {
+  for (auto t : templates) {
+    if (t.kind == "bond") {
+      // Keep the bonds with a non-zero D.
+      MappedTable kept = t;
+      kept.bonds.clear();
+      kept.bond_D.clear();
+      for (std::size_t b = 0; b < t.bonds.size(); ++b)
+        if (t.bond_D[b] != Vec3::Zero()) {
+          kept.bonds.push_back(t.bonds[b]);
+          kept.bond_D.push_back(t.bond_D[b]);
+        }
+      if (!kept.bonds.empty()) m.tables.push_back(kept);
+      continue;
+    }
     bool nonzero = false;
     for (double v : t.values) nonzero |= v != 0.0;
     if (nonzero) m.tables.push_back(t);
@@ -521,8 +569,7 @@ SpinMap map_spin_model(const System& s, const Hamiltonian& h, const MapOptions& 
 std::vector<MappedPair> mapped_pairs(const System& s, const SpinMap& m) {
   double rc = 0.0;
   for (const auto& t : m.tables)
-    if (t.type == "heisenberg" || t.type == "dmi" || t.type == "biquadratic")
-      rc = std::max(rc, ShellTable::find(s, t.values.size(), filter_of(s, t.species)).cutoff);
+    if (t.type == "heisenberg" || t.type == "dmi" || t.type == "biquadratic") rc = std::max(rc, make_mapped_term(s, t)->cutoff());
   std::vector<MappedPair> out;
   if (rc <= 0.0) return out;
   const NeighborList list = build_neighbor_list(s, rc);
@@ -533,18 +580,24 @@ std::vector<MappedPair> mapped_pairs(const System& s, const SpinMap& m) {
   for (const auto& t : m.tables) {
     if (t.type != "heisenberg" && t.type != "dmi" && t.type != "biquadratic") continue;
     const SpeciesFilter f = filter_of(s, t.species);
+    if (t.type == "dmi") {
+      DMInteraction dmi = t.kind == "bond" ? DMInteraction(t.bonds, t.bond_D, f)
+                                           : DMInteraction(s, t.kind == "bulk" ? DMInteraction::Kind::bulk
+                                                                               : DMInteraction::Kind::interfacial,
+                                                           t.values, t.vector, f);
+      dmi.bind(s, list);
+      for (std::size_t i = 0; i < s.size(); ++i)
+        for (int k = list.begin(static_cast<int>(i)); k < list.end(static_cast<int>(i)); ++k)
+          if (list.index[k] != static_cast<int>(i)) entry[k].D += dmi.pair_vector(s, list, static_cast<int>(i), k);
+      continue;
+    }
     const ShellTable table = ShellTable::find(s, t.values.size(), f);
     const std::vector<int> shell = table.assign(s, list, f);
-    std::unique_ptr<DMInteraction> dmi;
-    if (t.type == "dmi")
-      dmi = std::make_unique<DMInteraction>(
-          s, t.kind == "bulk" ? DMInteraction::Kind::bulk : DMInteraction::Kind::interfacial, t.values, t.vector, f);
     for (std::size_t k = 0; k < list.pairs(); ++k) {
       if (shell[k] < 0) continue;
       const double v = t.values[shell[k]];
       if (t.type == "heisenberg") entry[k].J += v;
       if (t.type == "biquadratic") entry[k].Q += v;
-      if (t.type == "dmi") entry[k].D += dmi->vector(v, list.displacement[k]);
     }
   }
   // Self-images (j = i, image ≠ 0: cells smaller than twice the range) are couplings of the
@@ -576,8 +629,15 @@ std::string map_summary(const SpinMap& m) {
       for (int b = a; b < 3; ++b) o << " K" << "xyz"[a] << "xyz"[b] << "=" << K(a, b) * 1e3;
     o << "\n";
   }
+  for (const auto& t : m.tables)
+    if (t.type == "dmi" && t.kind == "bond") {
+      o << "DMI vectors (E = sum_{i<j} D_ij.(e_i x e_j), D for r_ij = b, meV):\n";
+      for (std::size_t b = 0; b < t.bonds.size(); ++b)
+        o << "  b = (" << t.bonds[b].x() << ", " << t.bonds[b].y() << ", " << t.bonds[b].z() << ") A  D = ("
+          << t.bond_D[b].x() * 1e3 << ", " << t.bond_D[b].y() * 1e3 << ", " << t.bond_D[b].z() * 1e3 << ")\n";
+    }
   for (std::size_t j = 0; j < m.column_labels.size(); ++j)
-    if (m.column_labels[j].rfind("D ", 0) == 0 || m.column_labels[j].rfind("Q", 0) == 0 ||
+    if (m.column_labels[j].rfind("Q", 0) == 0 ||
         m.column_labels[j].rfind("Landau", 0) == 0 || m.column_labels[j].rfind("Kc", 0) == 0)
       o << "  " << m.column_labels[j] << " = " << m.coefficients[j] << "\n";
   o << "mean-field ordering temperature: " << m.tc_mean_field << " K (largest mode of the cell), "
@@ -643,7 +703,13 @@ std::string spin_model_toml(const Config& c, const SpinMap& m, const std::string
     auto vec = [&](const Vec3& v) { return "[" + fmt(v.x()) + ", " + fmt(v.y()) + ", " + fmt(v.z()) + "]"; };
     if (t.type == "heisenberg") o << "J = " << list(t.values) << "\n";
     if (t.type == "biquadratic") o << "Q = " << list(t.values) << "\n";
-    if (t.type == "dmi") {
+    if (t.type == "dmi" && t.kind == "bond") {
+      o << "kind = \"bond\"\n# [bx, by, bz (A), Dx, Dy, Dz (eV)]: D_ij = D for r_ij = b, -D for r_ij = -b\nbonds = [\n";
+      for (std::size_t b = 0; b < t.bonds.size(); ++b)
+        o << "  [" << fmt(t.bonds[b].x()) << ", " << fmt(t.bonds[b].y()) << ", " << fmt(t.bonds[b].z()) << ", "
+          << fmt(t.bond_D[b].x()) << ", " << fmt(t.bond_D[b].y()) << ", " << fmt(t.bond_D[b].z()) << "],\n";
+      o << "]\n";
+    } else if (t.type == "dmi") {
       o << "kind = \"" << t.kind << "\"\nD = " << list(t.values) << "\n";
       if (t.kind == "interfacial") o << "normal = " << vec(t.vector) << "\n";
     }

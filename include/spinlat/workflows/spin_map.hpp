@@ -26,7 +26,7 @@ struct MapOptions {
   /// Isotropic exchange reaches the `shells`-th distinct distance between magnetic sites; every
   /// species pair gets its own J per distance up to there (DMI and biquadratic use the same range).
   int shells = 2;
-  bool dmi = false;          ///< bulk and interfacial (normals x, y, z) DMI per shell
+  bool dmi = false;          ///< a D vector per bond direction (up to sign) within the shells
   bool anisotropy = false;   ///< single-ion tensor (5 components) and cubic term, per species
   bool biquadratic = false;  ///< Q per shell
   bool landau = false;       ///< A|m|² + B|m|⁴ + C|m|⁶ per species; the samples vary |m|
@@ -54,8 +54,9 @@ struct MappedTable {
   std::string type;                    ///< heisenberg, dmi, biquadratic, anisotropy, landau
   std::vector<std::string> species;    ///< `species` filter; empty = all
   std::vector<double> values;          ///< J, D, Q per shell; landau A, B, C; anisotropy {K}
-  std::string kind;                    ///< dmi: bulk/interfacial; anisotropy: uniaxial/cubic
+  std::string kind;                    ///< dmi: bond/bulk/interfacial; anisotropy: uniaxial/cubic
   Vec3 vector = Vec3::UnitZ();         ///< dmi normal, anisotropy axis
+  std::vector<Vec3> bonds, bond_D;     ///< dmi kind = "bond": bond vectors (Å) and D (eV)
 };
 
 /// Isotropic J (eV) between species a and b at one distance (eV; this convention).

@@ -422,6 +422,9 @@ SpinMap map_spin_model(const System& s, const Hamiltonian& h, const MapOptions& 
   for (std::size_t k = 0; k < total; ++k) {
     const System c = sample(s, o.seed, k, o.landau, o.moment_spread);
     rows_of(c, h, terms, list, transverse, As[k], bs[k]);
+    if (!bs[k].allFinite())
+      throw NumericalError("spinlat map: the input's Hamiltonian gave a non-finite energy or magnetic force on "
+                           "sampled configuration " + std::to_string(k));
   }
 
   // Weighted, column-normalised training system.
@@ -623,6 +626,10 @@ std::string map_summary(const SpinMap& m) {
   std::ostringstream o;
   o << std::setprecision(6);
   auto errs = [&](const char* name, const FitErrors& e) {
+    if (e.configurations == 0) {
+      o << name << ": none (no configurations; --held-out 0)\n";
+      return;
+    }
     o << name << " (" << e.configurations << " configurations): energy rmse " << e.energy_rmse * 1e3
       << " meV/atom (max " << e.energy_max * 1e3 << "), magnetic force rmse " << e.force_rmse * 1e3
       << " meV/muB (max " << e.force_max * 1e3 << "; reference rms " << e.force_rms * 1e3 << ")\n";
@@ -651,8 +658,11 @@ std::string map_summary(const SpinMap& m) {
     if (m.column_labels[j].rfind("Q", 0) == 0 ||
         m.column_labels[j].rfind("Landau", 0) == 0 || m.column_labels[j].rfind("Kc", 0) == 0)
       o << "  " << m.column_labels[j] << " = " << m.coefficients[j] << "\n";
-  o << "mean-field ordering temperature: " << m.tc_mean_field << " K (largest mode of the cell), "
-    << m.tc_mean_field_ferro << " K (ferromagnetic mode)\n";
+  if (m.tc_mean_field > 0.0)
+    o << "mean-field ordering temperature: " << m.tc_mean_field << " K (largest mode of the cell), "
+      << m.tc_mean_field_ferro << " K (ferromagnetic mode)\n";
+  else
+    o << "mean-field ordering temperature: none (no mode of the cell has a positive coupling)\n";
   for (const auto& d : m.dropped) o << "dropped: " << d << "\n";
   return o.str();
 }
@@ -682,10 +692,10 @@ std::string spin_model_toml(const Config& c, const SpinMap& m, const std::string
   if (auto* stages = doc.get_as<toml::array>("stage")) {
     toml::array keep;
     for (auto& node : *stages) {
-      const auto* t = node.as_table();
-      const std::string type = t ? t->get_as<std::string>("type") ? **t->get_as<std::string>("type") : "" : "";
-      if (type == "mc" || type == "llg" || type == "minimize") keep.push_back(*t);
-      else left.push_back("[[stage]] type = \"" + type + "\"");
+      const toml::table& st = *node.as_table();  // validated by read_config
+      const std::string type = st["type"].value_or(std::string());
+      if (type == "mc" || type == "llg" || type == "minimize") keep.push_back(st);
+      else left.push_back("left out [[stage]] type = \"" + type + "\" (it moves atoms: the spin model has no lattice)");
     }
     if (!keep.empty()) out.insert("stage", keep);
   }
@@ -693,16 +703,21 @@ std::string spin_model_toml(const Config& c, const SpinMap& m, const std::string
     const auto* method = sweep->get_as<std::string>("method");
     const std::string mm = method ? **method : "mc";
     if (mm == "mc" || mm == "llg") out.insert("sweep", *sweep);
-    else left.push_back("[sweep] method = \"" + mm + "\"");
+    else left.push_back("left out [sweep] method = \"" + mm + "\" (it moves atoms: the spin model has no lattice)");
   }
-  if (doc.contains("output")) left.push_back("[output] (give -o to spinlat run)");
+  for (const auto& [key, value] : doc) {
+    const std::string k(key.str());
+    if (k != "title" && k != "seed" && k != "threads" && k != "structure" && k != "stage" && k != "sweep" &&
+        k != "potential")
+      left.push_back("left out [" + k + "]" + (k == "output" ? " (it names the original's file; give -o to spinlat run)" : ""));
+  }
   if (!out.contains("stage") && !out.contains("sweep")) {
     // An input must run something: a short Monte Carlo stage to edit.
     toml::table stage{{"type", "mc"}, {"temperature", 300.0}, {"sweeps", 1000}};
     out.insert("stage", toml::array{stage});
-    left.push_back("(no spin-only stage or sweep: a placeholder [[stage]] mc at 300 K was written; edit it)");
+    left.push_back("no spin-only stage or sweep: a placeholder [[stage]] mc at 300 K was written; edit it");
   }
-  for (const auto& l : left) o << "# left out (needs the lattice or names the original's file): " << l << "\n";
+  for (const auto& l : left) o << "# note: " << l << "\n";
   o << out << "\n";
   for (const auto& t : m.tables) {
     o << "\n[[potential]]\ntype = \"" << t.type << "\"\n";

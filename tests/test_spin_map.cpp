@@ -79,8 +79,8 @@ type = "heisenberg"
 J = [0.021, 0.0083, -0.0027]
 )";
 
-// sc with exchange, interfacial DMI, a tilted uniaxial axis, cubic anisotropy and Landau terms:
-// every fitted family at once.
+// sc with exchange, interfacial DMI, a tilted uniaxial axis, cubic anisotropy, Landau and
+// biquadratic terms: every fitted family at once.
 const char* kScAll = R"(seed = 5
 [structure]
 lattice = "sc"
@@ -108,6 +108,9 @@ type = "landau"
 A = -0.61
 B = 0.073
 C = 0.0011
+[[potential]]
+type = "biquadratic"
+Q = [0.0009]
 )";
 
 }  // namespace
@@ -131,10 +134,10 @@ TEST(SpinMap, RecoversMultiShellHeisenbergTo1e8) {
   EXPECT_EQ(r.m.held_out.configurations, 4);
 }
 
-TEST(SpinMap, RecoversDmiAnisotropyLandauTo1e8) {
+TEST(SpinMap, RecoversDmiAnisotropyLandauBiquadraticTo1e8) {
   MapOptions o;
   o.shells = 2;
-  o.dmi = o.anisotropy = o.landau = true;
+  o.dmi = o.anisotropy = o.landau = o.biquadratic = true;
   o.train = 16;
   o.held_out = 4;
   const Mapped r = map_text(kScAll, o);
@@ -175,6 +178,9 @@ TEST(SpinMap, RecoversDmiAnisotropyLandauTo1e8) {
   EXPECT_NEAR(coefficient(m, "Landau A"), -0.61, 1e-8 * 0.61);
   EXPECT_NEAR(coefficient(m, "Landau B"), 0.073, 1e-8 * 0.073);
   EXPECT_NEAR(coefficient(m, "Landau C"), 0.0011, 1e-8 * 0.0011);
+  EXPECT_NEAR(coefficient(m, "Q shell 1"), 0.0009, 1e-8 * 0.0009);
+  EXPECT_NEAR(coefficient(m, "Q shell 2"), 0.0, 1e-8 * 0.0009);
+  EXPECT_TRUE(m.dropped.empty());
   EXPECT_LT(m.held_out.force_rmse, 1e-9 * m.held_out.force_rms);
 }
 
@@ -247,7 +253,7 @@ D = [0.004]
 TEST(SpinMap, WrittenInputValidatesAndReproducesEnergies) {
   MapOptions o;
   o.shells = 2;
-  o.dmi = o.anisotropy = o.landau = true;
+  o.dmi = o.anisotropy = o.landau = o.biquadratic = true;
   o.train = 16;
   o.held_out = 2;
   const Mapped r = map_text(kScAll, o);

@@ -173,6 +173,18 @@ b = 0.2171
 d = 1.841
 cutoff = 3.4)";
 
+// DMI given per bond vector (kind = "bond") on bcc Fe: the 4 nearest-neighbour directions and the
+// 3 second-neighbour ones, each its own D (no symmetry, so no error can hide).
+const std::string kBondDmi = R"(type = "dmi"
+kind = "bond"
+bonds = [[1.43325, 1.43325, 1.43325, 0.002, -0.001, 0.0005],
+         [1.43325, 1.43325, -1.43325, -0.0015, 0.0007, 0.001],
+         [1.43325, -1.43325, 1.43325, 0.0003, 0.002, -0.0011],
+         [-1.43325, 1.43325, 1.43325, 0.0009, -0.0004, 0.0017],
+         [2.8665, 0, 0, 0.0004, 0.0008, -0.0006],
+         [0, 2.8665, 0, -0.0007, 0.0002, 0.0005],
+         [0, 0, 2.8665, 0.0001, -0.0009, 0.0003]])";
+
 }  // namespace
 
 // ---- hand-computed energies ----------------------------------------------------------------
@@ -310,6 +322,17 @@ TEST(TermEnergies, DmiPairAndSpiralChain) {
     const Hamiltonian hn = hamiltonian(p, {"type = \"dmi\"\nkind = \"interfacial\"\nnormal = [1, 0, 0]\nD = [0.003]"});
     EXPECT_NEAR(hn.energy(p), 0.0, 1e-18);
   }
+  {
+    // kind = "bond": D_12 = D ŷ for the bond b = r_2 − r_1 = 2.5 x̂, so E = D ŷ·(x̂ × ẑ) = −D; the
+    // same bond given as −b with −D is the same term; a bond vector far from r_12 gives 0.
+    for (const char* bonds : {"[[2.5, 0, 0, 0, 0.003, 0]]", "[[-2.5, 0, 0, 0, -0.003, 0]]"}) {
+      const Hamiltonian h = hamiltonian(pair, {std::string("type = \"dmi\"\nkind = \"bond\"\nbonds = ") + bonds});
+      EXPECT_NEAR(h.energy(pair), -D, 1e-15) << bonds;
+      EXPECT_FALSE(h.depends_on_positions());
+    }
+    const Hamiltonian h0 = hamiltonian(pair, {"type = \"dmi\"\nkind = \"bond\"\nbonds = [[0, 2.5, 0, 0, 0.003, 0]]"});
+    EXPECT_EQ(h0.energy(pair), 0.0);
+  }
   // A periodic chain along x (spacing 2.5 Å, 8 atoms) with a cycloid in the xz plane,
   // ê_n = (sin nφ, 0, cos nφ): ê_n × ê_{n+1} = sin φ ŷ, so E = N D sin φ (interfacial, normal ẑ):
   // a left- or right-handed cycloid has energy ∓N D |sin φ|.
@@ -403,6 +426,7 @@ TEST(TermDerivatives, EveryTermOnRandomConfigurations) {
       {"type = \"exchange-table\"\ntable = [[1.8, 0.05], [2.4, 0.03], [2.9, 0.012], [3.3, 0.002], [3.6, 0]]", true},
       {"type = \"dmi\"\nkind = \"interfacial\"\nD = [0.003, -0.001]\nnormal = [0.2, 0.1, 1]", true},
       {"type = \"dmi\"\nkind = \"bulk\"\nD = [0.002, 0.0015]", true},
+      {kBondDmi, false},
       {"type = \"biquadratic\"\nQ = [0.004, -0.001]", false},
       {"type = \"anisotropy\"\nK = 0.003\naxis = [1, 2, 3]", false},
       {"type = \"anisotropy\"\nkind = \"cubic\"\nK = 0.004", false},
@@ -429,6 +453,7 @@ TEST(TermKernel, KernelEqualsReferenceForEveryKernelTerm) {
       kBetheSlater,
       "type = \"dmi\"\nkind = \"interfacial\"\nD = [0.003, -0.001]\nnormal = [0.2, 0.1, 1]",
       "type = \"dmi\"\nkind = \"bulk\"\nD = [0.002]",
+      kBondDmi,
       "type = \"biquadratic\"\nQ = [0.004, -0.001]",
       "type = \"anisotropy\"\nK = 0.003\naxis = [1, 2, 3]",
       "type = \"anisotropy\"\nkind = \"cubic\"\nK = 0.004",
@@ -514,6 +539,11 @@ TEST(TermInput, BadParametersAreClearErrors) {
       "type = \"dmi\"\nkind = \"bulky\"\nD = [0.001]",
       "type = \"dmi\"\nkind = \"bulk\"\nD = [0.001]\nnormal = [0, 0, 1]",
       "type = \"dmi\"\nkind = \"interfacial\"\nD = [0.001]\nnormal = [0, 0, 0]",
+      "type = \"dmi\"\nkind = \"bond\"\nbonds = [[1, 0, 0, 0.001, 0]]",
+      "type = \"dmi\"\nkind = \"bond\"\nbonds = [[1, 0, 0, 0, 0, 0.001], [-1, 0, 0, 0, 0, 0.001]]",
+      "type = \"dmi\"\nkind = \"bond\"\nbonds = [[0, 0, 0, 0, 0, 0.001]]",
+      "type = \"dmi\"\nkind = \"bond\"\nbonds = [[1, 0, 0, 0, 0, 0.001]]\nD = [0.001]",
+      "type = \"dmi\"\nkind = \"bulk\"\nD = [0.001]\nbonds = [[1, 0, 0, 0, 0, 0.001]]",
       "type = \"anisotropy\"\nK = 0.001\naxis = [0, 0, 0]",
       "type = \"anisotropy\"\nkind = \"cubic\"\nK = 0.001\naxis = [0, 0, 1]",
       "type = \"zeeman\"\nfield = [0, 1]",

@@ -12,6 +12,7 @@
 #include "spinlat/version.hpp"
 #include "spinlat/workflows/bench.hpp"
 #include "spinlat/workflows/run.hpp"
+#include "spinlat/workflows/spin_map.hpp"
 #ifdef SPINLAT_HAVE_TORCH
 #include "spinlat/io/extxyz.hpp"
 #include "spinlat/learned/evaluate.hpp"
@@ -36,6 +37,7 @@ usage:
   spinlat eval INPUT.toml FRAMES.xyz -o OUT.xyz
   spinlat train CONFIG.toml [--set KEY=VALUE ...] [--restart]
   spinlat export MODEL.spl -o MODEL.pt
+  spinlat map INPUT.toml -o SPIN_MODEL.toml [--format toml|vampire|uppasd] [--shells N] [--terms dmi,anisotropy,biquadratic,landau]
   spinlat bench [mc|llg|md|sld|all] [--quick] [--threads N]
   spinlat bench learned [MODEL] [--quick] [--threads N]
   spinlat --version | --help
@@ -168,6 +170,7 @@ int main(int argc, char** argv) {
       std::cout << ", OpenMP threads available: " << omp_get_max_threads() << "\n";
       return 0;
     }
+    if (cmd == "map") return spinlat::map_command(std::vector<std::string>(argv + 2, argv + argc), make_registry(), std::cout);
     const Args a = parse_args(argc, argv, 2);
     if (cmd == "run") return command_run(a);
     if (cmd == "validate") return command_validate(a);

@@ -29,6 +29,7 @@ enum class StreamPurpose : std::uint64_t {
   longitudinal = 7,    ///< longitudinal moment moves and noise
   training = 8,        ///< learned-potential training (shuffles, splits, initialisation)
   data_generation = 9,
+  spin_mapping = 10,   ///< configurations sampled by `spinlat map`
 };
 
 /// SplitMix64 finaliser: a bijective 64-bit mix.

@@ -7,6 +7,10 @@
 //                                          skyrmions; Fert, Cros & Sampaio, Nat. Nanotech. 8,
 //                                          152 (2013))
 //   bulk         D_ij = D_s r̂_ij         (B20 chiral magnets: Bloch skyrmions)
+//   bond         D_ij = D_b, a vector given per bond vector b of the reference structure
+//                (D for r_ij ≈ b, −D for r_ij ≈ −b): any DMI of a crystal whose bonds of one
+//                vector are equivalent, as `spinlat map` fits it (Moriya's rules then decide
+//                which components vanish). D_b does not turn with the bond: no forces.
 // Pairs keep their shell (bonds, as in heisenberg) but D_ij follows the bond direction, so the
 // term exerts forces on the atoms.
 #include <vector>
@@ -18,17 +22,26 @@ namespace spinlat {
 
 class DMInteraction : public Term {
  public:
-  enum class Kind { interfacial, bulk };
+  enum class Kind { interfacial, bulk, bond };
   /// `D[k]` (eV) for shell k of `reference`; `normal` (interfacial only) is normalised.
   DMInteraction(const System& reference, Kind kind, std::vector<double> D, Vec3 normal = Vec3::UnitZ(),
                 SpeciesFilter species = {});
+  /// Kind::bond: `bonds[k]` (Å, from i to j in the reference structure) carries `D[k]` (eV).
+  /// A pair matches the bond vector nearest to its displacement within 0.3 of the shortest
+  /// bond or of the closest distance between two bond vectors (±), so it keeps its D while
+  /// atoms vibrate.
+  DMInteraction(std::vector<Vec3> bonds, std::vector<Vec3> D, SpeciesFilter species = {});
   std::string type() const override { return "dmi"; }
-  double cutoff() const override { return table_.cutoff; }
-  bool depends_on_positions() const override { return true; }
+  double cutoff() const override { return kind_ == Kind::bond ? bond_cutoff_ : table_.cutoff; }
+  bool depends_on_positions() const override { return kind_ != Kind::bond; }
   Kind kind() const { return kind_; }
   const std::vector<double>& shell_radii() const { return table_.radii; }
   /// D_ij (eV) of a pair of shell constant `D` along displacement `r_ij` (i to j).
   Vec3 vector(double D, const Vec3& r_ij) const;
+  /// D_ij (eV) of neighbour-list entry k of atom i at the current positions (after bind).
+  Vec3 pair_vector(const System& s, const NeighborList& list, int i, int k) const {
+    return kind_ == Kind::bond ? pair_vec_[k] : vector(pair_D_[k], list.current_displacement(s, i, k));
+  }
 
   void bind(const System& s, const NeighborList& list) override;
   double compute(const System& s, const NeighborList& list, Derivatives& d) const override;
@@ -48,6 +61,9 @@ class DMInteraction : public Term {
   SpeciesFilter species_;
   ShellTable table_;
   std::vector<double> pair_D_;  // per list entry; 0 for self-images and unselected pairs
+  std::vector<Vec3> bonds_, bond_D_;  // Kind::bond
+  double bond_cutoff_ = 0.0, bond_tolerance_ = 0.0;
+  std::vector<Vec3> pair_vec_;  // Kind::bond: D_ij per list entry
 };
 
 }  // namespace spinlat

@@ -21,19 +21,39 @@ NeighborList to_csr(std::vector<std::vector<Pair>>& buckets, double cutoff) {
   NeighborList list;
   list.cutoff = cutoff;
   list.offset.assign(buckets.size() + 1, 0);
-  for (std::size_t i = 0; i < buckets.size(); ++i) {
-    auto& b = buckets[i];
-    std::sort(b.begin(), b.end(), [](const Pair& x, const Pair& y) {
-      if (std::abs(x.r - y.r) > 1e-12) return x.r < y.r;
-      if (x.j != y.j) return x.j < y.j;
-      return std::lexicographical_compare(x.n.data(), x.n.data() + 3, y.n.data(), y.n.data() + 3);
-    });
-    list.offset[i + 1] = list.offset[i] + static_cast<int>(b.size());
-    for (const Pair& p : b) {
-      list.index.push_back(p.j);
-      list.image.push_back(p.n);
-      list.displacement.push_back(p.d);
-      list.distance.push_back(p.r);
+  for (std::size_t i = 0; i < buckets.size(); ++i)
+    list.offset[i + 1] = list.offset[i] + static_cast<int>(buckets[i].size());
+  const std::size_t total = list.offset.back();
+  list.index.resize(total);
+  list.image.resize(total);
+  list.displacement.resize(total);
+  list.distance.resize(total);
+  const int n = static_cast<int>(buckets.size());
+#pragma omp parallel if (n >= 512)
+  {
+    std::vector<int> order;
+#pragma omp for schedule(static)
+    for (int i = 0; i < n; ++i) {
+      const auto& b = buckets[i];
+      // Sort a permutation (cheaper than moving 56-byte records).
+      order.resize(b.size());
+      for (std::size_t k = 0; k < b.size(); ++k) order[k] = static_cast<int>(k);
+      std::sort(order.begin(), order.end(), [&b](int u, int v) {
+        const Pair& x = b[u];
+        const Pair& y = b[v];
+        if (std::abs(x.r - y.r) > 1e-12) return x.r < y.r;
+        if (x.j != y.j) return x.j < y.j;
+        return std::lexicographical_compare(x.n.data(), x.n.data() + 3, y.n.data(), y.n.data() + 3);
+      });
+      std::size_t out = list.offset[i];
+      for (int k : order) {
+        const Pair& p = b[k];
+        list.index[out] = p.j;
+        list.image[out] = p.n;
+        list.displacement[out] = p.d;
+        list.distance[out] = p.r;
+        ++out;
+      }
     }
   }
   return list;
@@ -115,11 +135,19 @@ NeighborList build_neighbor_list(const System& s, double cutoff) {
   std::vector<std::vector<int>> bins(static_cast<std::size_t>(nbin[0]) * nbin[1] * nbin[2]);
   for (int i = 0; i < n; ++i) bins[bin_id(bin_of[i])].push_back(i);
 
+  // Cartesian positions of the wrapped atoms, once (the candidate loop below then does no
+  // matrix products; the same expression, so the same bits as computing it per candidate).
+  std::vector<Vec3> wrapped(n);
+  for (int i = 0; i < n; ++i) wrapped[i] = ht * frac[i];
   std::vector<std::vector<Pair>> buckets(n);
   const double cut2 = cutoff * cutoff;
+  // Expected neighbours per atom (uniform density) with some margin: one allocation per bucket.
+  const std::size_t expect = static_cast<std::size_t>(
+      1.3 * n * (4.0 / 3.0) * 3.14159265358979 * cutoff * cutoff * cutoff / s.cell.volume()) + 8;
 #pragma omp parallel for schedule(static) if (n >= 512)
   for (int i = 0; i < n; ++i) {
-    const Vec3 ri = ht * frac[i];
+    const Vec3 ri = wrapped[i];
+    buckets[i].reserve(expect);
     for (int da = -reach[0]; da <= reach[0]; ++da)
       for (int db = -reach[1]; db <= reach[1]; ++db)
         for (int dc = -reach[2]; dc <= reach[2]; ++dc) {
@@ -139,7 +167,7 @@ NeighborList build_neighbor_list(const System& s, double cutoff) {
           if (outside) continue;
           const Vec3 shift = ht * img.cast<double>();
           for (int j : bins[bin_id(b)]) {
-            const Vec3 d = ht * frac[j] + shift - ri;
+            const Vec3 d = wrapped[j] + shift - ri;
             const double r2 = d.squaredNorm();
             if (r2 < cut2 && r2 > 1e-20) {
               // image relative to the stored positions: r_j(stored) = ht*frac_j + ht*wrap_j

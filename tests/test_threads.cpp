@@ -1,7 +1,10 @@
 // Thread count and OpenMP wait policy (core/threads.hpp, src/app/omp_env).
 #include <gtest/gtest.h>
 
+#include <omp.h>
+
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include "spinlat/core/threads.hpp"
@@ -45,4 +48,21 @@ TEST(Threads, SpinlatSetsTheWaitPolicyBeforeLibgompReadsIt) {
   const std::string user = capture("env -u OMP_WAIT_POLICY GOMP_SPINCOUNT=1234 OMP_DISPLAY_ENV=verbose " + bin + " bench none");
   EXPECT_NE(user.find("GOMP_SPINCOUNT = '1234'"), std::string::npos) << user;
   EXPECT_EQ(user.find(std::string("GOMP_SPINCOUNT = '") + kSpinCount + "'"), std::string::npos) << user;
+}
+
+TEST(Threads, ZeroTakesTheUsersOmpNumThreadsAndExportsTheChoice) {
+  // LibTorch sizes its pool from OMP_NUM_THREADS when it first runs in parallel: apply_threads
+  // must leave the chosen count there, and a user's own value must be the choice for 0.
+  const char* saved = std::getenv("OMP_NUM_THREADS");
+  const std::string keep = saved ? saved : "";
+  setenv("OMP_NUM_THREADS", "3", 1);
+  EXPECT_EQ(resolve_threads(0), 3);
+  EXPECT_EQ(resolve_threads(2), 2);
+  unsetenv("OMP_NUM_THREADS");
+  const int n = apply_threads(0);
+  ASSERT_NE(std::getenv("OMP_NUM_THREADS"), nullptr);
+  EXPECT_EQ(std::string(std::getenv("OMP_NUM_THREADS")), std::to_string(n));
+  EXPECT_EQ(omp_get_max_threads(), n);
+  if (saved) setenv("OMP_NUM_THREADS", keep.c_str(), 1);
+  else unsetenv("OMP_NUM_THREADS");
 }

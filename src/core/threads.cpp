@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <string>
 
 namespace spinlat {
 
@@ -42,6 +43,10 @@ int busy_cores() {
 
 int resolve_threads(int requested) {
   if (requested > 0) return requested;
+  if (const char* env = std::getenv("OMP_NUM_THREADS")) {  // the user's choice wins
+    const int n = std::atoi(env);
+    if (n > 0) return n;
+  }
   const int cores = available_cores();
   return std::clamp(cores - busy_cores(), 1, cores);
 }
@@ -49,6 +54,9 @@ int resolve_threads(int requested) {
 int apply_threads(int requested) {
   const int n = resolve_threads(requested);
   omp_set_num_threads(n);
+  // LibTorch sizes its pool lazily, on its first parallel call, from OMP_NUM_THREADS (else all
+  // cores) unless at::set_num_threads was called: it must see the same count.
+  setenv("OMP_NUM_THREADS", std::to_string(n).c_str(), 1);
   // OpenBLAS (LibTorch's BLAS on Debian) keeps its own pool, sized to all cores by default.
   using SetThreads = void (*)(int);
   if (auto f = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) f(n);

@@ -31,23 +31,28 @@ NeighborList to_csr(std::vector<std::vector<Pair>>& buckets, double cutoff) {
   const int n = static_cast<int>(buckets.size());
 #pragma omp parallel if (n >= 512)
   {
-    std::vector<int> order;
+    struct Key {
+      double r;
+      int j, k;
+    };
+    std::vector<Key> order;
 #pragma omp for schedule(static)
     for (int i = 0; i < n; ++i) {
       const auto& b = buckets[i];
-      // Sort a permutation (cheaper than moving 56-byte records).
+      // Sort compact keys (distance and partner in place; the image only on a tie) rather
+      // than the 56-byte records.
       order.resize(b.size());
-      for (std::size_t k = 0; k < b.size(); ++k) order[k] = static_cast<int>(k);
-      std::sort(order.begin(), order.end(), [&b](int u, int v) {
-        const Pair& x = b[u];
-        const Pair& y = b[v];
+      for (std::size_t k = 0; k < b.size(); ++k) order[k] = Key{b[k].r, b[k].j, static_cast<int>(k)};
+      std::sort(order.begin(), order.end(), [&b](const Key& x, const Key& y) {
         if (std::abs(x.r - y.r) > 1e-12) return x.r < y.r;
         if (x.j != y.j) return x.j < y.j;
-        return std::lexicographical_compare(x.n.data(), x.n.data() + 3, y.n.data(), y.n.data() + 3);
+        const Int3& m = b[x.k].n;
+        const Int3& l = b[y.k].n;
+        return std::lexicographical_compare(m.data(), m.data() + 3, l.data(), l.data() + 3);
       });
       std::size_t out = list.offset[i];
-      for (int k : order) {
-        const Pair& p = b[k];
+      for (const Key& key : order) {
+        const Pair& p = b[key.k];
         list.index[out] = p.j;
         list.image[out] = p.n;
         list.displacement[out] = p.d;
@@ -95,12 +100,13 @@ NeighborList build_neighbor_list(const System& s, double cutoff) {
   const Mat3 ht = s.cell.h.transpose();
   const Mat3 hinv_t = ht.inverse();
 
-  // Bins of at least `cutoff` across along each axis; a bin range `reach` per axis covers
-  // the cutoff sphere, and may exceed the bin count (then images repeat, as they should).
+  // Bins of at least `cutoff`/2 across along each axis (a 5³ stencil tests ~2.5× fewer
+  // candidates than 3³ bins of the full cutoff); a bin range `reach` per axis covers the
+  // cutoff sphere, and may exceed the bin count (then images repeat, as they should).
   Int3 nbin, reach;
   for (int k = 0; k < 3; ++k) {
     const double spacing = s.cell.plane_spacing(k);
-    nbin[k] = std::max(1, static_cast<int>(std::floor(spacing / cutoff)));
+    nbin[k] = std::max(1, static_cast<int>(std::floor(2.0 * spacing / cutoff)));
     reach[k] = static_cast<int>(std::ceil(cutoff * nbin[k] / spacing));
   }
   // Fractional coordinates, wrapped into [0,1) along periodic axes; the wrap shift is kept

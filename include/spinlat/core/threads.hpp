@@ -32,12 +32,13 @@ int available_cores();
 /// Runnable tasks on the machine other than this process (from /proc/loadavg; 0 if unknown).
 int busy_cores();
 
-/// The thread count for `requested`: itself when > 0; for 0, available_cores() − busy_cores(),
-/// clamped to [1, available_cores()].
+/// The thread count for `requested`: itself when > 0; for 0, OMP_NUM_THREADS when the user set
+/// it, else available_cores() − busy_cores(), clamped to [1, available_cores()].
 int resolve_threads(int requested);
 
-/// resolve_threads(), then applied to OpenMP (which LibTorch's intra-op pool follows) and to
-/// OpenBLAS's own pool when the process has one. Returns the count.
+/// resolve_threads(), then applied to OpenMP, to LibTorch's intra-op pool (through
+/// OMP_NUM_THREADS, which it reads when it first sizes the pool) and to OpenBLAS's own pool
+/// when the process has one. Returns the count.
 int apply_threads(int requested);
 
 /// One line for logs: "N threads (M cores available, K busy; wait policy ...)".

@@ -28,7 +28,11 @@ TEST(Threads, ExplicitCountsAreKeptAndZeroMeansFreeCores) {
   EXPECT_EQ(resolve_threads(1), 1);
   const int cores = available_cores();
   EXPECT_GE(cores, 1);
+  const char* saved = std::getenv("OMP_NUM_THREADS");  // a user's value would be the choice
+  const std::string keep = saved ? saved : "";
+  unsetenv("OMP_NUM_THREADS");
   const int automatic = resolve_threads(0);
+  if (saved) setenv("OMP_NUM_THREADS", keep.c_str(), 1);
   EXPECT_GE(automatic, 1);
   EXPECT_LE(automatic, cores);
   EXPECT_GE(busy_cores(), 0);

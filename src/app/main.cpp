@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "spinlat/core/error.hpp"
+#include "spinlat/core/threads.hpp"
 #include "spinlat/version.hpp"
 #include "spinlat/workflows/bench.hpp"
 #include "spinlat/workflows/run.hpp"
@@ -152,6 +153,9 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string cmd = argv[1];
+  // Commands that run parallel work: libgomp's wait policy must be set before it loads
+  // (core/threads.hpp); this re-executes the program once when the user has not set it.
+  if (cmd == "run" || cmd == "bench" || cmd == "train" || cmd == "eval") spinlat::reexec_with_wait_policy(argv);
   if (cmd == "run") {
     // Installed first thing: a stop request during start-up still ends in a checkpoint.
     std::signal(SIGINT, on_signal);
@@ -168,6 +172,7 @@ int main(int argc, char** argv) {
       std::cout << " (LibTorch " << spinlat::torch_version() << ")";
 #endif
       std::cout << ", OpenMP threads available: " << omp_get_max_threads() << "\n";
+      std::cout << "threads = 0 would use " << spinlat::threads_summary(spinlat::resolve_threads(0)) << "\n";
       return 0;
     }
     if (cmd == "map") return spinlat::map_command(std::vector<std::string>(argv + 2, argv + argc), make_registry(), std::cout);

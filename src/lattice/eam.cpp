@@ -249,37 +249,30 @@ void EamPotential::resolve_species(const System& s) {
     }
 }
 
+void EamPotential::build_tables() {
+  // Rebuilt only when the species map changes (a rebind with the same species keeps them).
+  if (tables_for_ == species_element_ && !tables_.empty()) return;
+  const int nr = file_.nr;
+  tables_.assign(nspecies_ * nspecies_, PairTable{});
+  for (int a = 0; a < nspecies_; ++a)
+    for (int b = 0; b < nspecies_; ++b) {
+      const EamSpline* src[3] = {&z2r_[z2r_index_[a * nspecies_ + b]], &rho_[rho_index_[a * nspecies_ + b]],
+                                 &rho_[rho_index_[b * nspecies_ + a]]};
+      PairTable& t = tables_[a * nspecies_ + b];
+      t.splines = src[2] == src[1] ? 2 : 3;
+      t.c.assign(static_cast<std::size_t>(nr + 1) * t.splines * 8, 0.0);
+      for (int m = 1; m <= nr; ++m)
+        for (int k = 0; k < t.splines; ++k)
+          std::copy(src[k]->c[m].begin(), src[k]->c[m].end(), t.c.begin() + (static_cast<std::size_t>(m) * t.splines + k) * 8);
+    }
+  tables_for_ = species_element_;
+  symmetric_ = std::all_of(tables_.begin(), tables_.end(), [](const PairTable& t) { return t.splines == 2; });
+}
+
 void EamPotential::bind(const System& s, const NeighborList& list) {
   resolve_species(s);
-  // Mirror entries: (i → j, n) and (j → i, −n) describe the same pair. The full list is
-  // symmetric, so every entry has exactly one mirror; a periodic self-image (i → i, n) has
-  // (i → i, −n).
-  const int n = static_cast<int>(list.atoms());
-  mirror_.assign(list.pairs(), -1);
-  for (int i = 0; i < n; ++i)
-    for (int k = list.begin(i); k < list.end(i); ++k) {
-      if (mirror_[k] >= 0) continue;
-      const int j = list.index[k];
-      const Int3 back = -list.image[k];
-      // Each atom's entries are sorted by distance: search only those at the same distance.
-      const double r = list.distance[k];
-      const auto first = std::lower_bound(list.distance.begin() + list.begin(j), list.distance.begin() + list.end(j),
-                                          r - 1e-9);
-      for (int m = static_cast<int>(first - list.distance.begin()); m < list.end(j) && list.distance[m] <= r + 1e-9; ++m)
-        if (list.index[m] == i && list.image[m] == back && m != k && mirror_[m] < 0) {
-          mirror_[k] = m;
-          mirror_[m] = k;
-          break;
-        }
-      if (mirror_[k] < 0)  // a list not sorted by distance: search all of j's entries
-        for (int m = list.begin(j); m < list.end(j); ++m)
-          if (list.index[m] == i && list.image[m] == back && m != k && mirror_[m] < 0) {
-            mirror_[k] = m;
-            mirror_[m] = k;
-            break;
-          }
-      if (mirror_[k] < 0) throw std::logic_error("EamPotential: neighbour list is not symmetric");
-    }
+  build_tables();
+  half_ = make_half_list(list);
   bound_pairs_ = list.pairs();
 }
 
@@ -382,100 +375,155 @@ double EamPotential::compute_reference(const System& s, const NeighborList& list
   return e;
 }
 
+namespace {
+
+// LAMMPS's cubic (EamSpline::value / derivative) on 8 packed coefficients (7 and a pad).
+// (Keeping only the 4 value coefficients and deriving the slope from them halves the table
+// but measured no faster: the pair loop is bound by its dependency chain, r² → √ → locate →
+// table → polynomial, not by the table's size.)
+inline double spline_value(const double* c, double p) { return ((c[3] * p + c[4]) * p + c[5]) * p + c[6]; }
+inline double spline_derivative(const double* c, double p) { return (c[0] * p + c[1]) * p + c[2]; }
+
+}  // namespace
+
 double EamPotential::compute(const System& s, const NeighborList& list, Derivatives& d) const {
-  if (bound_pairs_ != list.pairs() || mirror_.size() != list.pairs() || list.atoms() != s.size())
+  if (bound_pairs_ != list.pairs() || half_.atoms() != s.size() || list.atoms() != s.size())
     return compute_reference(s, list, d);
   const int n = static_cast<int>(s.size());
-  const std::size_t npairs = list.pairs();
-  const Mat3 ht = s.cell.h.transpose();
-  entry_.resize(npairs);
-  rho_in_.resize(npairs);
-
-  // Pass 1: each pair once, from the lower-numbered of its two mirror entries: separation,
-  // both densities and their derivatives, φ and φ' (none needs F'), written to the entry and
-  // its mirror so that the later passes read only their own atom's entries.
-#pragma omp parallel for schedule(static) if (n >= 512)
-  for (int i = 0; i < n; ++i) {
-    const int a = s.species[i];
-    for (int k = list.begin(i); k < list.end(i); ++k) {
-      const int km = mirror_[k];
-      if (km < k) continue;
-      const int j = list.index[k], b = s.species[j];
-      Vec3 dv = s.position[j] - s.position[i];
-      if (list.image[k] != Int3::Zero()) dv += ht * list.image[k].cast<double>();
-      const double r2 = dv.squaredNorm();
-      Entry& e1 = entry_[k];
-      Entry& e2 = entry_[km];
-      if (r2 >= cut2_) {
-        e1 = Entry{0.0, 0.0, 0.0, 0.0};
-        e2 = Entry{0.0, 0.0, 0.0, 0.0};
-        rho_in_[k] = rho_in_[km] = 0.0;
-        continue;
-      }
-      const double r = std::sqrt(r2), inv_r = 1.0 / r;
-      const EamSpline& z = z2r_[z2r_index_[a * nspecies_ + b]];
-      int m;
-      double p;
-      z.locate(r, m, p);  // all r tables share one grid
-      const double phi = z.value(m, p) * inv_r;
-      const double phip = z.derivative(m, p) * inv_r - phi * inv_r;
-      const int ia = rho_index_[a * nspecies_ + b], ib = rho_index_[b * nspecies_ + a];
-      const EamSpline& sa = rho_[ia];  // density at i due to j
-      const double rho_ji = sa.value(m, p), drho_ji = sa.derivative(m, p) * inv_r;
-      double rho_ij = rho_ji, drho_ij = drho_ji;
-      if (ib != ia) {
-        const EamSpline& sb = rho_[ib];
-        rho_ij = sb.value(m, p);
-        drho_ij = sb.derivative(m, p) * inv_r;
-      }
-      e1 = Entry{drho_ji, drho_ij, phip * inv_r, 0.5 * phi};
-      e2 = Entry{drho_ij, drho_ji, phip * inv_r, 0.5 * phi};
-      rho_in_[k] = rho_ji;
-      rho_in_[km] = rho_ij;
-    }
-  }
-
-  // Pass 2: densities and embedding energies, each atom summing its own entries in order.
-  std::vector<double> fp(n), site(n);
-#pragma omp parallel for schedule(static) if (n >= 512)
-  for (int i = 0; i < n; ++i) {
-    double rho = 0.0;
-    for (int k = list.begin(i); k < list.end(i); ++k) rho += rho_in_[k];
-    site[i] = embedding(s.species[i], rho, &fp[i]);
-  }
-
-  // Pass 3: gather per atom, in list order. For entry (i → j): dE/dr / r = F'_i ρ'_{j→i}/r +
-  // F'_j ρ'_{i→j}/r + φ'/r (LAMMPS's psip / r), and −∂E/∂r_i = Σ_k (dE/dr / r) r_ij.
   const bool want_force = d.force != nullptr, want_virial = d.virial != nullptr;
-  std::vector<Mat3> vir(want_virial ? n : 0);
-#pragma omp parallel for schedule(static) if (n >= 512)
-  for (int i = 0; i < n; ++i) {
-    double e = 0.0;
-    Vec3 f = Vec3::Zero();
-    Mat3 w = Mat3::Zero();
-    const double fpi = fp[i];
-    const Vec3 ri = s.position[i];
-    for (int k = list.begin(i); k < list.end(i); ++k) {
-      const Entry& en = entry_[k];
-      e += en.half_phi;
-      if (!want_force && !want_virial) continue;
-      const int j = list.index[k];
-      const double q = fpi * en.drho_in + fp[j] * en.drho_out + en.dphi;
-      if (q == 0.0) continue;  // beyond the cutoff (zero entry): adds exactly nothing
-      Vec3 dv = s.position[j] - ri;
-      if (list.image[k] != Int3::Zero()) dv += ht * list.image[k].cast<double>();
-      const Vec3 g = q * dv;
-      f += g;
-      if (want_virial) w.noalias() -= 0.5 * dv * g.transpose();
+  const bool want_grad = want_force || want_virial;
+  half_.shifts(s, shift_);
+  const std::size_t np = half_.pairs();
+  rho_out_.resize(np);
+  drho_in_.resize(np);
+  dphi_.resize(np);
+  if (!symmetric_) drho_out_.resize(np);
+  own_rho_.resize(n);
+  fp_.resize(n);
+  site_.resize(n);
+  if (want_grad) {
+    q_.resize(np);
+    own_force_.resize(n);
+  }
+  if (want_virial) own_virial_.resize(n);
+  const EamSpline& grid = z2r_[0];  // all r tables share one grid
+  const double inv_dr = grid.inv_delta;
+  const int nr = grid.n;
+  const bool sym = symmetric_;
+  const Vec3* x = s.position.data();
+  const int* species = s.species.data();
+  const int* partner = half_.partner.data();
+  const int* image_slot = half_.image_slot.data();
+  const Vec3* shift = shift_.data();
+  double* rho_out = rho_out_.data();
+  double* drho_in = drho_in_.data();
+  double* drho_out = sym ? drho_in_.data() : drho_out_.data();
+  double* dphi = dphi_.data();
+  double* qp = q_.data();
+
+  // One parallel region, four loops over atoms (fewer fork/joins: threads that wait at a
+  // barrier cost nothing to a machine shared with other jobs, docs/performance.md).
+#pragma omp parallel if (n >= 512)
+  {
+    // Pass 1, each pair once from its first atom i: separation, the splines (one locate for
+    // all three), φ and the density at i summed here, what j needs stored per pair.
+#pragma omp for schedule(static)
+    for (int i = 0; i < n; ++i) {
+      const int a = species[i];
+      const Vec3 xi = x[i];
+      double rho = 0.0, e = 0.0;
+      const auto one_pair = [&](int p) {
+        const int j = partner[p];
+        const Vec3 dv = (x[j] - xi) + shift[image_slot[p]];
+        const double r2 = dv.squaredNorm();
+        if (r2 >= cut2_) {
+          rho_out[p] = drho_in[p] = drho_out[p] = dphi[p] = 0.0;
+          return;
+        }
+        const double r = std::sqrt(r2), inv_r = 1.0 / r;
+        // EamSpline::locate's arithmetic, inlined.
+        double u = r * inv_dr + 1.0;
+        int m = static_cast<int>(u);
+        m = std::max(1, std::min(m, nr - 1));
+        u -= m;
+        u = std::min(u, 1.0);
+        const PairTable& t = tables_[a * nspecies_ + species[j]];
+        const double* c = t.c.data() + static_cast<std::size_t>(m) * t.splines * 8;
+        const double phi = spline_value(c, u) * inv_r;
+        dphi[p] = (spline_derivative(c, u) * inv_r - phi * inv_r) * inv_r;
+        const double rho_in = spline_value(c + 8, u);
+        drho_in[p] = spline_derivative(c + 8, u) * inv_r;
+        if (sym) {
+          rho_out[p] = rho_in;
+        } else if (t.splines == 3) {
+          rho_out[p] = spline_value(c + 16, u);
+          drho_out[p] = spline_derivative(c + 16, u) * inv_r;
+        } else {
+          rho_out[p] = rho_in;
+          drho_out[p] = drho_in[p];
+        }
+        rho += rho_in;
+        e += phi;
+      };
+      // (Two pairs at a time in SSE2 registers measured 5-10% slower: the lanes are filled
+      // from scattered loads, and the loop is bound by the table and position loads.)
+      for (int p = half_.own_offset[i]; p < half_.own_offset[i + 1]; ++p) one_pair(p);
+      own_rho_[i] = rho;
+      site_[i] = e;
     }
-    site[i] += e;
-    if (want_force) (*d.force)[i] += f;
-    if (want_virial) vir[i] = w;
+    // Pass 2: density of every atom (its own pairs, then the pairs it is partner of, in pair
+    // order), embedding energy and F'.
+#pragma omp for schedule(static)
+    for (int i = 0; i < n; ++i) {
+      double rho = own_rho_[i];
+      for (int k = half_.rev_offset[i]; k < half_.rev_offset[i + 1]; ++k) rho += rho_out[half_.rev_pair[k]];
+      site_[i] += embedding(species[i], rho, &fp_[i]);
+    }
+    if (want_grad) {
+      // Pass 3: q = dE/dr / r = F'_i ρ'_{j→i}/r + F'_j ρ'_{i→j}/r + φ'/r per pair (LAMMPS's
+      // psip / r); −∂E/∂r_i = Σ q r_ij over i's pairs.
+#pragma omp for schedule(static)
+      for (int i = 0; i < n; ++i) {
+        const double fpi = fp_[i];
+        const Vec3 xi = x[i];
+        Vec3 f = Vec3::Zero();
+        Mat3 w = Mat3::Zero();
+        for (int p = half_.own_offset[i]; p < half_.own_offset[i + 1]; ++p) {
+          const int j = partner[p];
+          const double q = fpi * drho_in[p] + fp_[j] * drho_out[p] + dphi[p];
+          qp[p] = q;
+          if (q == 0.0) continue;  // beyond the cutoff (zero entries): adds exactly nothing
+          const Vec3 dv = (x[j] - xi) + shift[image_slot[p]];
+          const Vec3 g = q * dv;
+          f += g;
+          if (want_virial) w.noalias() -= dv * g.transpose();
+        }
+        own_force_[i] = f;
+        if (want_virial) own_virial_[i] = w;
+      }
+      // Pass 4: −∂E/∂r_j = −q r_ij for the pairs j is partner of (r_ij recomputed with the
+      // same operations as in pass 3, so the same bits).
+      if (want_force) {
+#pragma omp for schedule(static)
+        for (int j = 0; j < n; ++j) {
+          Vec3 f = own_force_[j];
+          const Vec3 xj = x[j];
+          for (int k = half_.rev_offset[j]; k < half_.rev_offset[j + 1]; ++k) {
+            const int p = half_.rev_pair[k];
+            const double q = qp[p];
+            if (q == 0.0) continue;
+            const Vec3 dv = (xj - x[half_.rev_first[k]]) + shift[image_slot[p]];
+            f -= q * dv;
+          }
+          (*d.force)[j] += f;
+        }
+      }
+    }
   }
   double e = 0.0;
-  for (int i = 0; i < n; ++i) e += site[i];
+  for (int i = 0; i < n; ++i) e += site_[i];
   if (want_virial)
-    for (int i = 0; i < n; ++i) *d.virial += vir[i];
+    for (int i = 0; i < n; ++i) *d.virial += own_virial_[i];
   return e;
 }
 

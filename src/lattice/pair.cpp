@@ -33,6 +33,8 @@ PairPotential::PairPotential(PairFunction f, std::vector<std::string> species,
 
 void PairPotential::bind(const System& s, const NeighborList& list) {
   nspecies_ = static_cast<int>(s.species_name.size());
+  half_ = make_half_list(list);
+  bound_pairs_ = list.pairs();
   if (all_) return;
   const auto index = [&](const std::string& name) {
     for (int a = 0; a < nspecies_; ++a)
@@ -51,6 +53,73 @@ void PairPotential::bind(const System& s, const NeighborList& list) {
 }
 
 double PairPotential::compute(const System& s, const NeighborList& list, Derivatives& d) const {
+  if (bound_pairs_ != list.pairs() || half_.atoms() != s.size() || list.atoms() != s.size())
+    return compute_reference(s, list, d);
+  const int n = static_cast<int>(s.size());
+  const double cut2 = f_.cutoff * f_.cutoff;
+  half_.shifts(s, shift_);
+  q_.resize(half_.pairs());
+  site_.resize(n);
+  own_force_.resize(n);
+  if (d.virial) own_virial_.resize(n);
+  const Vec3* x = s.position.data();
+  const int* partner = half_.partner.data();
+  const int* image_slot = half_.image_slot.data();
+  const Vec3* shift = shift_.data();
+  double* qp = q_.data();
+#pragma omp parallel if (n >= 512)
+  {
+    // Each pair once, from its first atom: φ, q = φ'/r, and g = q r_ij = ∂E/∂r_ij.
+#pragma omp for schedule(static)
+    for (int i = 0; i < n; ++i) {
+      const int a = s.species[i];
+      const Vec3 xi = x[i];
+      double e = 0.0;
+      Vec3 f = Vec3::Zero();
+      Mat3 w = Mat3::Zero();
+      for (int p = half_.own_offset[i]; p < half_.own_offset[i + 1]; ++p) {
+        const int j = partner[p];
+        qp[p] = 0.0;
+        if (!acts(a, s.species[j])) continue;
+        const Vec3 dv = (x[j] - xi) + shift[image_slot[p]];
+        const double r2 = dv.squaredNorm();
+        if (r2 >= cut2) continue;
+        const double r = std::sqrt(r2);
+        double dphi;
+        e += f_(r, dphi);
+        const double q = dphi / r;
+        qp[p] = q;
+        const Vec3 g = q * dv;
+        f += g;
+        w.noalias() -= dv * g.transpose();
+      }
+      site_[i] = e;
+      own_force_[i] = f;
+      if (d.virial) own_virial_[i] = w;
+    }
+    // The partner's share, −g, gathered in pair order (r_ij recomputed with the same operations).
+    if (d.force) {
+#pragma omp for schedule(static)
+      for (int j = 0; j < n; ++j) {
+        Vec3 f = own_force_[j];
+        const Vec3 xj = x[j];
+        for (int k = half_.rev_offset[j]; k < half_.rev_offset[j + 1]; ++k) {
+          const int p = half_.rev_pair[k];
+          if (qp[p] == 0.0) continue;
+          f -= qp[p] * ((xj - x[half_.rev_first[k]]) + shift[image_slot[p]]);
+        }
+        (*d.force)[j] += f;
+      }
+    }
+  }
+  double e = 0.0;
+  for (int i = 0; i < n; ++i) e += site_[i];
+  if (d.virial)
+    for (int i = 0; i < n; ++i) *d.virial += own_virial_[i];
+  return e;
+}
+
+double PairPotential::compute_reference(const System& s, const NeighborList& list, Derivatives& d) const {
   const int n = static_cast<int>(s.size());
   const Mat3 ht = s.cell.h.transpose();
   const double cut2 = f_.cutoff * f_.cutoff;

@@ -21,19 +21,44 @@ NeighborList to_csr(std::vector<std::vector<Pair>>& buckets, double cutoff) {
   NeighborList list;
   list.cutoff = cutoff;
   list.offset.assign(buckets.size() + 1, 0);
-  for (std::size_t i = 0; i < buckets.size(); ++i) {
-    auto& b = buckets[i];
-    std::sort(b.begin(), b.end(), [](const Pair& x, const Pair& y) {
-      if (std::abs(x.r - y.r) > 1e-12) return x.r < y.r;
-      if (x.j != y.j) return x.j < y.j;
-      return std::lexicographical_compare(x.n.data(), x.n.data() + 3, y.n.data(), y.n.data() + 3);
-    });
-    list.offset[i + 1] = list.offset[i] + static_cast<int>(b.size());
-    for (const Pair& p : b) {
-      list.index.push_back(p.j);
-      list.image.push_back(p.n);
-      list.displacement.push_back(p.d);
-      list.distance.push_back(p.r);
+  for (std::size_t i = 0; i < buckets.size(); ++i)
+    list.offset[i + 1] = list.offset[i] + static_cast<int>(buckets[i].size());
+  const std::size_t total = list.offset.back();
+  list.index.resize(total);
+  list.image.resize(total);
+  list.displacement.resize(total);
+  list.distance.resize(total);
+  const int n = static_cast<int>(buckets.size());
+#pragma omp parallel if (n >= 512)
+  {
+    struct Key {
+      double r;
+      int j, k;
+    };
+    std::vector<Key> order;
+#pragma omp for schedule(static)
+    for (int i = 0; i < n; ++i) {
+      const auto& b = buckets[i];
+      // Sort compact keys (distance and partner in place; the image only on a tie) rather
+      // than the 56-byte records.
+      order.resize(b.size());
+      for (std::size_t k = 0; k < b.size(); ++k) order[k] = Key{b[k].r, b[k].j, static_cast<int>(k)};
+      std::sort(order.begin(), order.end(), [&b](const Key& x, const Key& y) {
+        if (std::abs(x.r - y.r) > 1e-12) return x.r < y.r;
+        if (x.j != y.j) return x.j < y.j;
+        const Int3& m = b[x.k].n;
+        const Int3& l = b[y.k].n;
+        return std::lexicographical_compare(m.data(), m.data() + 3, l.data(), l.data() + 3);
+      });
+      std::size_t out = list.offset[i];
+      for (const Key& key : order) {
+        const Pair& p = b[key.k];
+        list.index[out] = p.j;
+        list.image[out] = p.n;
+        list.displacement[out] = p.d;
+        list.distance[out] = p.r;
+        ++out;
+      }
     }
   }
   return list;
@@ -75,12 +100,13 @@ NeighborList build_neighbor_list(const System& s, double cutoff) {
   const Mat3 ht = s.cell.h.transpose();
   const Mat3 hinv_t = ht.inverse();
 
-  // Bins of at least `cutoff` across along each axis; a bin range `reach` per axis covers
-  // the cutoff sphere, and may exceed the bin count (then images repeat, as they should).
+  // Bins of at least `cutoff`/2 across along each axis (a 5³ stencil tests ~2.5× fewer
+  // candidates than 3³ bins of the full cutoff); a bin range `reach` per axis covers the
+  // cutoff sphere, and may exceed the bin count (then images repeat, as they should).
   Int3 nbin, reach;
   for (int k = 0; k < 3; ++k) {
     const double spacing = s.cell.plane_spacing(k);
-    nbin[k] = std::max(1, static_cast<int>(std::floor(spacing / cutoff)));
+    nbin[k] = std::max(1, static_cast<int>(std::floor(2.0 * spacing / cutoff)));
     reach[k] = static_cast<int>(std::ceil(cutoff * nbin[k] / spacing));
   }
   // Fractional coordinates, wrapped into [0,1) along periodic axes; the wrap shift is kept
@@ -115,11 +141,19 @@ NeighborList build_neighbor_list(const System& s, double cutoff) {
   std::vector<std::vector<int>> bins(static_cast<std::size_t>(nbin[0]) * nbin[1] * nbin[2]);
   for (int i = 0; i < n; ++i) bins[bin_id(bin_of[i])].push_back(i);
 
+  // Cartesian positions of the wrapped atoms, once (the candidate loop below then does no
+  // matrix products; the same expression, so the same bits as computing it per candidate).
+  std::vector<Vec3> wrapped(n);
+  for (int i = 0; i < n; ++i) wrapped[i] = ht * frac[i];
   std::vector<std::vector<Pair>> buckets(n);
   const double cut2 = cutoff * cutoff;
+  // Expected neighbours per atom (uniform density) with some margin: one allocation per bucket.
+  const std::size_t expect = static_cast<std::size_t>(
+      1.3 * n * (4.0 / 3.0) * 3.14159265358979 * cutoff * cutoff * cutoff / s.cell.volume()) + 8;
 #pragma omp parallel for schedule(static) if (n >= 512)
   for (int i = 0; i < n; ++i) {
-    const Vec3 ri = ht * frac[i];
+    const Vec3 ri = wrapped[i];
+    buckets[i].reserve(expect);
     for (int da = -reach[0]; da <= reach[0]; ++da)
       for (int db = -reach[1]; db <= reach[1]; ++db)
         for (int dc = -reach[2]; dc <= reach[2]; ++dc) {
@@ -139,7 +173,7 @@ NeighborList build_neighbor_list(const System& s, double cutoff) {
           if (outside) continue;
           const Vec3 shift = ht * img.cast<double>();
           for (int j : bins[bin_id(b)]) {
-            const Vec3 d = ht * frac[j] + shift - ri;
+            const Vec3 d = wrapped[j] + shift - ri;
             const double r2 = d.squaredNorm();
             if (r2 < cut2 && r2 > 1e-20) {
               // image relative to the stored positions: r_j(stored) = ht*frac_j + ht*wrap_j

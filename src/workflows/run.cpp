@@ -7,6 +7,7 @@
 #include <map>
 #include <sstream>
 
+#include "spinlat/core/threads.hpp"
 #include "spinlat/io/hdf5.hpp"
 #include "spinlat/workflows/context.hpp"
 
@@ -73,7 +74,7 @@ void RunContext::save(Checkpoint& c) const {
 int run_input(const RunOptions& options, const TermRegistry& registry) {
   const Config c = read_config(options.input, options.overrides);
   const std::string output = options.output.empty() ? c.output.file : options.output;
-  if (c.threads > 0) omp_set_num_threads(c.threads);
+  apply_threads(c.threads);  // threads = 0: the free cores (core/threads.hpp)
   check_writable(output);
   const std::string ckpt = checkpoint_path(output);
   namespace fs = std::filesystem;

@@ -115,7 +115,10 @@ TEST(SldIronPhysics, NveNoSecularDriftOverTenPicoseconds) {
 TEST(SldIronPhysics, HotSpinsHeatColdLatticeUntilTemperaturesMeet) {
   // NVE: random spins (infinitely hot) on a lattice at 10 K, dt = 0.2 fs. The exchange forces
   // carry energy into the lattice and the spin temperature falls towards the lattice
-  // temperature (relaxation time ~5 ps here); compared over 12-20 ps. The total energy stays
+  // temperature (relaxation time ~5 ps here); compared over 20-28 ps (the chaotic trajectory's
+  // last approach to equilibrium varies with the last bits of the forces: after the half-list
+  // EAM's summation order, Ts − Tl was 38% over 12-20 ps, then -2, -7, 5, 4, 2% over the 8-ps
+  // windows to 60 ps; the earlier order gave 13% over 12-20 ps). The total energy stays
   // constant, and so does the total spin Σ ê_i: the isotropic exchange is invariant under
   // global spin rotations, so the moments thermalise at fixed magnetisation (here |M|/N ≈ 0.1,
   // far below the ordered value). That constrained state is not canonical, and for 54 atoms
@@ -136,10 +139,10 @@ TEST(SldIronPhysics, HotSpinsHeatColdLatticeUntilTemperaturesMeet) {
   sld.run(1000);  // 0.2 ps
   const double ts_early = spin_temperature(s, h), tl_early = kinetic_temperature(s);
   EXPECT_GT(ts_early - tl_early, 1000.0);
-  sld.run(59000);  // to 12 ps
+  sld.run(99000);  // to 20 ps
   std::vector<double> tl, num, den;
   double worst = 0.0, worst_m = 0.0;
-  for (int k = 0; k < 200; ++k) {  // 12-20 ps, every 0.04 ps
+  for (int k = 0; k < 200; ++k) {  // 20-28 ps, every 0.04 ps
     sld.run(200);
     tl.push_back(kinetic_temperature(s));
     const SpinTemperatureSums sums = spin_temperature_sums(s, h);
@@ -151,7 +154,7 @@ TEST(SldIronPhysics, HotSpinsHeatColdLatticeUntilTemperaturesMeet) {
     worst_m = std::max(worst_m, (m - m0).norm() / s.size());
   }
   const Stat TL = block_stat(tl), TS = block_ratio(num, den);
-  std::printf("energy exchange: t=0.2 ps Ts %.0f K Tl %.0f K; 12-20 ps Tl %.1f +- %.1f K, Ts %.1f +- %.1f K; "
+  std::printf("energy exchange: t=0.2 ps Ts %.0f K Tl %.0f K; 20-28 ps Tl %.1f +- %.1f K, Ts %.1f +- %.1f K; "
               "max |dE| %.2e eV/atom, max |dM|/N %.1e\n",
               ts_early, tl_early, TL.mean, TL.err, TS.mean, TS.err, worst, worst_m);
   EXPECT_GT(TL.mean, 100.0);  // the lattice took up energy

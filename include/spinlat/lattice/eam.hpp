@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "spinlat/neighbors/half_list.hpp"
 #include "spinlat/terms/term.hpp"
 
 namespace spinlat {
@@ -85,9 +86,11 @@ class EamPotential : public Term {
   const std::vector<int>& species_element() const { return species_element_; }
 
   void bind(const System& s, const NeighborList& list) override;
-  /// Each pair's splines are evaluated once (from the lower-numbered of its two mirror
-  /// entries, found by bind()); densities and forces are then gathered per atom. Falls back to
-  /// compute_reference() for a list it was not bound to.
+  /// Half list with Newton's third law (docs/lattice.md, "EAM kernel"): each pair's splines
+  /// are evaluated once, from one merged coefficient table per species pair; densities and
+  /// forces reach the second atom of a pair through per-pair slots gathered in a fixed order
+  /// (bit-identical for any thread count). Falls back to compute_reference() for a list it
+  /// was not bound to.
   double compute(const System& s, const NeighborList& list, Derivatives& d) const override;
   /// The plain gather form: every list entry evaluates its pair's derivative itself (twice
   /// the spline work; the reference that tests compare compute() with).
@@ -113,22 +116,28 @@ class EamPotential : public Term {
   std::vector<int> rho_index_, z2r_index_;
   int nspecies_ = 0;
   double rhomax_ = 0.0, cut2_ = 0.0;
-  // Per list entry: the index of its mirror entry (j → i, −n), built by bind().
-  std::vector<int> mirror_;
+  void build_tables();
+  // Per ordered species pair (a, b): LAMMPS's coefficients of r·φ_ab, ρ_{b→a} and (when it
+  // differs) ρ_{a→b} for grid interval m side by side, 8 doubles per spline (7 and a pad), so
+  // that one locate() serves all three and two cache lines hold what a pair reads.
+  struct PairTable {
+    std::vector<double> c;  // [(m * splines + s) * 8 + coefficient], m = 1..nr-1
+    int splines = 2;        // 2: ρ_{a→b} = ρ_{b→a}; 3: both stored
+  };
+  std::vector<PairTable> tables_;        // [a * nspecies_ + b]
+  std::vector<int> tables_for_;          // species_element_ the tables were built for
+  HalfList half_;
   std::size_t bound_pairs_ = 0;
   // Scratch for compute(): one object must not be evaluated from two threads at once (a
   // Hamiltonian evaluates its terms one after another; replicas have their own terms).
-  // r_ij itself is not stored: pass 3 recomputes it from the positions (bit-identical, and
-  // 24 fewer bytes per entry to stream through memory: at 16000 atoms the entries leave the
-  // cache and the step is bandwidth-bound).
-  struct Entry {
-    double drho_in;   // ρ'_{j→i} / r
-    double drho_out;  // ρ'_{i→j} / r
-    double dphi;      // φ' / r
-    double half_phi;  // φ / 2
-  };
-  mutable std::vector<Entry> entry_;
-  mutable std::vector<double> rho_in_;  // ρ_{j→i} per entry
+  // Per pair (structure of arrays, the smallest stream through memory): ρ_{i→j}, the density
+  // atom i gives its partner; ρ'_{j→i}/r, ρ'_{i→j}/r (the same array when every table is
+  // symmetric), φ'/r; then q = dE/dr / r.
+  bool symmetric_ = true;
+  mutable std::vector<double> rho_out_, drho_in_, drho_out_, dphi_, q_;
+  mutable std::vector<Vec3> shift_, own_force_;
+  mutable std::vector<double> own_rho_, fp_, site_;
+  mutable std::vector<Mat3> own_virial_;
 };
 
 }  // namespace spinlat

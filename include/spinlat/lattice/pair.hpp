@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "spinlat/neighbors/half_list.hpp"
 #include "spinlat/terms/term.hpp"
 
 namespace spinlat {
@@ -40,7 +41,12 @@ class PairPotential : public Term {
   const PairFunction& function() const { return f_; }
 
   void bind(const System& s, const NeighborList& list) override;
+  /// Each pair once on the half list (Newton's third law), the second atom's share gathered
+  /// in a fixed order (bit-identical for any thread count); compute_reference() for a list it
+  /// was not bound to.
   double compute(const System& s, const NeighborList& list, Derivatives& d) const override;
+  /// The plain gather over the full list (each pair from both ends), the reference in tests.
+  double compute_reference(const System& s, const NeighborList& list, Derivatives& d) const;
   void add_site_energies(const System& s, const NeighborList& list, std::vector<double>& e) const override;
   double local_energy_change(const System&, const NeighborList&, int, const Vec3&, double) const override {
     return 0.0;
@@ -54,6 +60,12 @@ class PairPotential : public Term {
   bool all_ = true;
   int nspecies_ = 0;
   std::vector<char> applies_;  // [a * nspecies + b], resolved by bind()
+  HalfList half_;
+  std::size_t bound_pairs_ = 0;
+  // Scratch for compute() (a term is not evaluated from two threads at once).
+  mutable std::vector<double> q_, site_;
+  mutable std::vector<Vec3> shift_, own_force_;
+  mutable std::vector<Mat3> own_virial_;
 };
 
 }  // namespace spinlat

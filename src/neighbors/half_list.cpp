@@ -1,0 +1,80 @@
+#include "spinlat/neighbors/half_list.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cstdlib>
+#include <map>
+
+namespace spinlat {
+
+namespace {
+bool positive(const Int3& n) {
+  for (int k = 0; k < 3; ++k)
+    if (n[k] != 0) return n[k] > 0;
+  return false;
+}
+}  // namespace
+
+HalfList make_half_list(const NeighborList& full) {
+  HalfList h;
+  const int n = static_cast<int>(full.atoms());
+  h.own_offset.assign(n + 1, 0);
+  h.images.push_back(Int3::Zero());
+  // Image slots: a direct table over the (small) range of image components, a map beyond it.
+  int reach = 0;
+  for (const Int3& img : full.image) reach = std::max(reach, img.cwiseAbs().maxCoeff());
+  const int width = 2 * reach + 1;
+  const bool direct = width <= 16;
+  std::vector<int> table(direct ? width * width * width : 0, -1);
+  if (direct) table[(reach * width + reach) * width + reach] = 0;
+  std::map<std::array<int, 3>, int> slot_of{{{0, 0, 0}, 0}};
+  const auto slot = [&](const Int3& img) {
+    int* s = nullptr;
+    if (direct) {
+      s = &table[((img[0] + reach) * width + img[1] + reach) * width + img[2] + reach];
+    } else {
+      s = &slot_of.emplace(std::array<int, 3>{img[0], img[1], img[2]}, -1).first->second;
+    }
+    if (*s < 0) {
+      *s = static_cast<int>(h.images.size());
+      h.images.push_back(img);
+    }
+    return *s;
+  };
+  h.partner.reserve(full.pairs() / 2 + 1);
+  h.image_slot.reserve(full.pairs() / 2 + 1);
+  std::vector<int> rev_count(n + 1, 0);
+  for (int i = 0; i < n; ++i) {
+    for (int k = full.begin(i); k < full.end(i); ++k) {
+      const int j = full.index[k];
+      const Int3& img = full.image[k];
+      if (j < i || (j == i && !positive(img))) continue;
+      h.image_slot.push_back(slot(img));
+      h.partner.push_back(j);
+      ++rev_count[j + 1];
+    }
+    h.own_offset[i + 1] = static_cast<int>(h.partner.size());
+  }
+  // Reverse index by counting sort: pairs enter in increasing index, so each atom's are sorted.
+  h.rev_offset.assign(n + 1, 0);
+  for (int a = 0; a < n; ++a) h.rev_offset[a + 1] = h.rev_offset[a] + rev_count[a + 1];
+  h.rev_pair.resize(h.partner.size());
+  h.rev_first.resize(h.partner.size());
+  std::vector<int> next(h.rev_offset.begin(), h.rev_offset.end() - 1);
+  for (int i = 0; i < n; ++i)
+    for (int p = h.own_offset[i]; p < h.own_offset[i + 1]; ++p) {
+      const int k = next[h.partner[p]]++;
+      h.rev_pair[k] = p;
+      h.rev_first[k] = i;
+    }
+  return h;
+}
+
+void HalfList::shifts(const System& s, std::vector<Vec3>& out) const {
+  const Mat3 ht = s.cell.h.transpose();
+  out.resize(images.size());
+  out[0] = Vec3::Zero();
+  for (std::size_t k = 1; k < images.size(); ++k) out[k] = ht * images[k].cast<double>();
+}
+
+}  // namespace spinlat

@@ -5,6 +5,7 @@
 // without it).
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -149,5 +150,133 @@ TEST(MaceNative, NodeEnergiesMatchTorchScriptOnRandomCells) {
     const double err = node_error(e, ref.node_energy, c.col);
     std::cout << "random cell " << seed << " (" << s.size() << " atoms, e_0 = " << std::setprecision(17) << e[0] << " vs " << ref.node_energy[0] << std::setprecision(6) << "): max relative node-energy error " << err << "\n";
     EXPECT_LE(err, 1e-10) << "seed " << seed;
+  }
+}
+
+TEST(MaceNative, TrialEnergyChangeEqualsFullReevaluation) {
+  if (!have_fixture()) GTEST_SKIP() << "no upstream fixture at " << kDir;
+  MaceNativeEvaluator ev(archive());
+  const System s = test::feco(Int3(4, 4, 4), 9, 2.8665, 0.1);  // 128 atoms: the receptive field is a part of it
+  Case c = make_case(s, ev);
+  ev.set_geometry(c.g, c.s.position, c.col);
+  ev.rebuild(c.m);
+  // ΔE as Σ_v (e_v after − e_v before) of two full evaluations: nodes outside the receptive
+  // field cancel exactly, so the reference carries no rounding from the −450 eV total.
+  std::vector<double> e_now = ev.node_energies(c.g, c.s.position, c.m, c.col);
+  Engine rng(77);
+  double worst = 0.0;
+  MaceNativeEvaluator::Trial t;
+  for (int k = 0; k < 24; ++k) {
+    const int i = static_cast<int>(uniform01(rng) * static_cast<double>(s.size()));
+    // new direction and size (within m_max of Fe and Co)
+    Vec3 m_new(2 * uniform01(rng) - 1, 2 * uniform01(rng) - 1, 2 * uniform01(rng) - 1);
+    m_new *= (1.2 + uniform01(rng)) / m_new.norm();
+    const double de = ev.trial(i, m_new, t);
+    std::vector<Vec3> m_after = c.m;
+    m_after[i] = m_new;
+    const std::vector<double> e_after = ev.node_energies(c.g, c.s.position, m_after, c.col);
+    double exact = 0.0;
+    for (std::size_t v = 0; v < e_after.size(); ++v) exact += e_after[v] - e_now[v];
+    worst = std::max(worst, std::abs(de - exact) / std::abs(exact));
+    EXPECT_NEAR(de, exact, 1e-10 * std::abs(exact)) << "trial " << k << " at " << i;
+    if (k % 2 == 0) {  // accept every other trial
+      ev.commit(t);
+      c.m = m_after;
+      e_now = e_after;
+    }
+  }
+  // after the accepted trials the cache equals a fresh evaluation
+  const std::vector<double> fresh = ev.node_energies(c.g, c.s.position, c.m, c.col);
+  for (std::size_t v = 0; v < fresh.size(); ++v) EXPECT_NEAR(ev.node_energy()[v], fresh[v], 1e-12) << v;
+  std::cout << "trial dE vs full re-evaluation: max relative error " << worst << "\n";
+}
+
+namespace {
+double vec_error(const std::vector<Vec3>& a, const std::vector<Vec3>& b) {
+  double worst = 0.0, scale = 0.0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (!a[i].allFinite() || !b[i].allFinite()) return INFINITY;
+    worst = std::max(worst, (a[i] - b[i]).cwiseAbs().maxCoeff());
+    scale = std::max(scale, b[i].cwiseAbs().maxCoeff());
+  }
+  return worst / scale;
+}
+}  // namespace
+
+// Forces, magnetic forces and the virial of the hand-written reverse pass against LibTorch's
+// autograd through the TorchScript file, and the virial against the fixture's full
+// (non-symmetric) strain derivative REF_stress_full = (1/V) ∂E/∂ε: W = −V·REF_stress_fullᵀ.
+TEST(MaceNative, DerivativesMatchTorchScript) {
+  if (!have_fixture()) GTEST_SKIP() << "no upstream fixture at " << kDir;
+  const MaceNativeEvaluator ev(archive());
+  std::vector<System> cells;
+  for (const Frame& f : read_extxyz(kDir + "/frames_ref.xyz")) cells.push_back(f.system);
+  const std::vector<Frame> frames = read_extxyz(kDir + "/frames_ref.xyz");
+  cells.push_back(test::feco(Int3(3, 2, 2), 4, 2.8665, 0.12));
+  cells.push_back(test::feco(Int3(2, 2, 2), 5, 2.6, 0.12));
+  double wf = 0.0, wb = 0.0, ww = 0.0, wfull = 0.0;
+  for (std::size_t k = 0; k < cells.size(); ++k) {
+    const Case c = make_case(cells[k], ev);
+    const MaceNativeResult r = ev.evaluate(c.g, c.s.position, c.m, c.col, true);
+    const MaceTorchResult ref = mace_torch_reference(kModel, c.g, c.s.position, c.s.cell.h, c.m, c.col, 2, true);
+    const double ef = vec_error(r.force, ref.force), eb = vec_error(r.magnetic_force, ref.magnetic_force);
+    const Mat3 sym = 0.5 * (r.virial + r.virial.transpose());
+    const double evir = (sym - ref.virial).cwiseAbs().maxCoeff() / ref.virial.cwiseAbs().maxCoeff();
+    EXPECT_LE(ef, 1e-10) << "cell " << k;
+    EXPECT_LE(eb, 1e-10) << "cell " << k;
+    EXPECT_LE(evir, 1e-10) << "cell " << k;
+    wf = std::max(wf, ef);
+    wb = std::max(wb, eb);
+    ww = std::max(ww, evir);
+    if (k < frames.size()) {
+      const std::vector<double>& sf = frames[k].info_arrays.at("REF_stress_full");
+      Mat3 full;
+      for (int a = 0; a < 3; ++a)
+        for (int b = 0; b < 3; ++b) full(a, b) = sf[3 * a + b];
+      const Mat3 W = -c.s.cell.volume() * full.transpose();
+      const double e = (r.virial - W).cwiseAbs().maxCoeff() / W.cwiseAbs().maxCoeff();
+      // the reference is printed with 17 digits; its antisymmetric part is up to 40 % of it
+      EXPECT_LE(e, 1e-10) << "frame " << k;
+      wfull = std::max(wfull, e);
+    }
+  }
+  std::cout << "derivatives vs TorchScript: forces " << wf << ", magnetic forces " << wb << ", symmetrised virial " << ww
+            << "; full virial vs REF_stress_full " << wfull << " (max relative)\n";
+}
+
+// Timings for docs/performance.md (not a test: run with --gtest_also_run_disabled_tests).
+TEST(MaceNative, DISABLED_Timing) {
+  if (!have_fixture()) GTEST_SKIP() << "no upstream fixture at " << kDir;
+  MaceNativeEvaluator ev(archive());
+  for (int cells : {4, 6}) {
+    const System s = test::feco(Int3(cells, cells, cells), 1, 2.8665, 0.05);
+    const Case c = make_case(s, ev);
+    for (bool d : {false, true}) {
+      ev.evaluate(c.g, c.s.position, c.m, c.col, d);
+      const auto t0 = std::chrono::steady_clock::now();
+      int n = 0;
+      do {
+        ev.evaluate(c.g, c.s.position, c.m, c.col, d);
+        ++n;
+      } while (std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() < 2.0);
+      const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / n;
+      std::cout << s.size() << " atoms, " << (d ? "E+F+B+W" : "E") << ": " << 1e3 * sec << " ms, "
+                << static_cast<double>(s.size()) / sec << " atoms/s\n";
+    }
+    ev.set_geometry(c.g, c.s.position, c.col);
+    ev.rebuild(c.m);
+    Engine rng(5);
+    MaceNativeEvaluator::Trial t;
+    const auto t0 = std::chrono::steady_clock::now();
+    int n = 0;
+    do {
+      const int i = static_cast<int>(uniform01(rng) * static_cast<double>(s.size()));
+      Vec3 m(2 * uniform01(rng) - 1, 2 * uniform01(rng) - 1, 2 * uniform01(rng) - 1);
+      ev.trial(i, 2.0 * m / m.norm(), t);
+      if (n % 2) ev.commit(t);
+      ++n;
+    } while (std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() < 2.0);
+    const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / n;
+    std::cout << s.size() << " atoms: " << 1e3 * sec << " ms per Monte Carlo trial\n";
   }
 }

@@ -237,6 +237,20 @@ struct Linear {
         }
     }
   }
+  // gx += Wᵀ gy
+  void backward(const double* gy, double* gx) const {
+    for (const Ins& s : ins) {
+      const int mi = in.mul[s.i], mo = out.mul[s.o], d = in.d(s.i);
+      double* gb = gx + in.off[s.i];
+      const double* yb = gy + out.off[s.o];
+      const double* W = w.data() + s.woff;
+      for (int u = 0; u < mi; ++u)
+        for (int v = 0; v < mo; ++v) {
+          const double c = W[u * mo + v];
+          for (int m = 0; m < d; ++m) gb[u * d + m] += c * yb[v * d + m];
+        }
+    }
+  }
 };
 
 // e3nn o3.TensorProduct with "uvu" and "uvw" instructions:
@@ -276,9 +290,21 @@ struct TensorProduct {
       if (static_cast<int>(internal.size()) != off) throw InputError(a.source + ": " + p + ": weight count differs");
     }
   }
+  // For each path and each v, the CG tensor contracted with x2(v) first: Mb(i, k) =
+  // Σ_j C_ijk x2(v, j) (x2 is an attribute of multiplicity 1 or 2 in MACE), then dense
+  // d1×d3 products per u.
+  static void contract_cg(const CG& cg, const double* bv, int d3, double (*Mb)[7], int d1) {
+    for (int i = 0; i < d1; ++i)
+      for (int k = 0; k < d3; ++k) Mb[i][k] = 0.0;
+    for (std::size_t q = 0; q < cg.c.size(); ++q) {
+      const auto& ijk = cg.ijk[q];
+      Mb[ijk[0]][ijk[2]] += cg.c[q] * bv[ijk[1]];
+    }
+  }
   void apply(const double* x1, const double* x2, const double* w, double* y) const {
     if (!w) w = internal.data();
     std::fill(y, y + out.dim, 0.0);
+    double Mb[7][7];
     for (const Ins& s : ins) {
       const int m1 = in1.mul[s.i1], m2 = in2.mul[s.i2], mo = out.mul[s.o];
       const int d1 = in1.d(s.i1), d2 = in2.d(s.i2), d3 = out.d(s.o);
@@ -286,17 +312,14 @@ struct TensorProduct {
       const double* b = x2 + in2.off[s.i2];
       double* yb = y + out.off[s.o];
       const double* W = w + s.woff;
-      const std::size_t nc = s.cg->c.size();
       double t[7];
-      for (int u = 0; u < m1; ++u)
-        for (int v = 0; v < m2; ++v) {
-          std::fill(t, t + d3, 0.0);
+      for (int v = 0; v < m2; ++v) {
+        contract_cg(*s.cg, b + v * d2, d3, Mb, d1);
+        for (int u = 0; u < m1; ++u) {
           const double* au = a + u * d1;
-          const double* bv = b + v * d2;
-          for (std::size_t q = 0; q < nc; ++q) {
-            const auto& ijk = s.cg->ijk[q];
-            t[ijk[2]] += s.cg->c[q] * au[ijk[0]] * bv[ijk[1]];
-          }
+          for (int k = 0; k < d3; ++k) t[k] = 0.0;
+          for (int i = 0; i < d1; ++i)
+            for (int k = 0; k < d3; ++k) t[k] += au[i] * Mb[i][k];
           if (s.mode == 1) {
             const double c = s.pw * W[u * m2 + v];
             for (int k = 0; k < d3; ++k) yb[u * d3 + k] += c * t[k];
@@ -308,6 +331,75 @@ struct TensorProduct {
             }
           }
         }
+      }
+    }
+  }
+  // Reverse mode: g1 += ∂/∂x1, g2 += ∂/∂x2, gw += ∂/∂w of Σ gy·y (each may be null).
+  void backward(const double* x1, const double* x2, const double* w, const double* gy, double* g1, double* g2,
+                double* gw) const {
+    const bool internal_w = !w;
+    if (!w) w = internal.data();
+    double Mb[7][7], G[7][7];
+    for (const Ins& s : ins) {
+      const int m1 = in1.mul[s.i1], m2 = in2.mul[s.i2], mo = out.mul[s.o];
+      const int d1 = in1.d(s.i1), d2 = in2.d(s.i2), d3 = out.d(s.o);
+      const double* a = x1 + in1.off[s.i1];
+      const double* b = x2 + in2.off[s.i2];
+      const double* gyb = gy + out.off[s.o];
+      const double* W = w + s.woff;
+      double t[7], gt[7];
+      for (int v = 0; v < m2; ++v) {
+        contract_cg(*s.cg, b + v * d2, d3, Mb, d1);
+        if (g2)
+          for (int i = 0; i < d1; ++i)
+            for (int k = 0; k < d3; ++k) G[i][k] = 0.0;
+        for (int u = 0; u < m1; ++u) {
+          const double* au = a + u * d1;
+          if (s.mode == 1) {
+            const double c = s.pw * W[u * m2 + v];
+            for (int k = 0; k < d3; ++k) gt[k] = c * gyb[u * d3 + k];
+          } else {
+            const double* Wuv = W + (u * m2 + v) * mo;
+            for (int k = 0; k < d3; ++k) gt[k] = 0.0;
+            for (int o = 0; o < mo; ++o)
+              for (int k = 0; k < d3; ++k) gt[k] += s.pw * Wuv[o] * gyb[o * d3 + k];
+          }
+          if (gw && !internal_w) {
+            for (int k = 0; k < d3; ++k) t[k] = 0.0;
+            for (int i = 0; i < d1; ++i)
+              for (int k = 0; k < d3; ++k) t[k] += au[i] * Mb[i][k];
+            if (s.mode == 1) {
+              double acc = 0.0;
+              for (int k = 0; k < d3; ++k) acc += gyb[u * d3 + k] * t[k];
+              gw[s.woff + u * m2 + v] += s.pw * acc;
+            } else {
+              for (int o = 0; o < mo; ++o) {
+                double acc = 0.0;
+                for (int k = 0; k < d3; ++k) acc += gyb[o * d3 + k] * t[k];
+                gw[s.woff + (u * m2 + v) * mo + o] += s.pw * acc;
+              }
+            }
+          }
+          if (g1) {
+            double* g1u = g1 + in1.off[s.i1] + u * d1;
+            for (int i = 0; i < d1; ++i) {
+              double acc = 0.0;
+              for (int k = 0; k < d3; ++k) acc += Mb[i][k] * gt[k];
+              g1u[i] += acc;
+            }
+          }
+          if (g2)
+            for (int i = 0; i < d1; ++i)
+              for (int k = 0; k < d3; ++k) G[i][k] += au[i] * gt[k];
+        }
+        if (g2) {
+          double* g2v = g2 + in2.off[s.i2] + v * d2;
+          for (std::size_t q = 0; q < s.cg->c.size(); ++q) {
+            const auto& ijk = s.cg->ijk[q];
+            g2v[ijk[1]] += s.cg->c[q] * G[ijk[0]][ijk[2]];
+          }
+        }
+      }
     }
   }
 };
@@ -366,19 +458,94 @@ struct FCNet {
       in = o;
     }
   }
+  // gx += ∂(gy·y)/∂x, recomputing the forward pass.
+  void backward(const double* x, const double* gy, double* gx) const {
+    const std::size_t n = layers.size();
+    std::vector<std::vector<double>> act(n + 1), pre(n);
+    act[0].assign(x, x + nin());
+    for (std::size_t k = 0; k < n; ++k) {
+      const Layer& L = layers[k];
+      pre[k].assign(L.nout, 0.0);
+      for (int i = 0; i < L.nin; ++i)
+        for (int j = 0; j < L.nout; ++j) pre[k][j] += act[k][i] * L.w[static_cast<std::size_t>(i) * L.nout + j];
+      act[k + 1] = pre[k];
+      if (L.act)
+        for (int j = 0; j < L.nout; ++j) act[k + 1][j] = L.c * (pre[k][j] / (1.0 + std::exp(-pre[k][j]))) * L.post;
+    }
+    std::vector<double> g(gy, gy + nout()), gi;
+    for (std::size_t k = n; k-- > 0;) {
+      const Layer& L = layers[k];
+      if (L.act)
+        for (int j = 0; j < L.nout; ++j) {
+          const double z = pre[k][j], sg = 1.0 / (1.0 + std::exp(-z));
+          g[j] *= L.c * L.post * (sg + z * sg * (1.0 - sg));
+        }
+      gi.assign(L.nin, 0.0);
+      for (int i = 0; i < L.nin; ++i) {
+        double acc = 0.0;
+        for (int j = 0; j < L.nout; ++j) acc += L.w[static_cast<std::size_t>(i) * L.nout + j] * g[j];
+        gi[i] = acc;
+      }
+      g.swap(gi);
+    }
+    for (int i = 0; i < nin(); ++i) gx[i] += g[i];
+  }
 };
+
+// Forward-mode dual numbers with three derivatives: the gradients of the small geometric
+// functions (harmonics of r̂ and m, radial and moment-size features) with respect to a vector.
+struct Dual {
+  double v = 0.0;
+  double d[3] = {0.0, 0.0, 0.0};
+  Dual() = default;
+  Dual(double x) : v(x) {}  // NOLINT: constants
+};
+inline Dual operator+(const Dual& a, const Dual& b) {
+  Dual r(a.v + b.v);
+  for (int k = 0; k < 3; ++k) r.d[k] = a.d[k] + b.d[k];
+  return r;
+}
+inline Dual operator-(const Dual& a, const Dual& b) {
+  Dual r(a.v - b.v);
+  for (int k = 0; k < 3; ++k) r.d[k] = a.d[k] - b.d[k];
+  return r;
+}
+inline Dual operator*(const Dual& a, const Dual& b) {
+  Dual r(a.v * b.v);
+  for (int k = 0; k < 3; ++k) r.d[k] = a.d[k] * b.v + a.v * b.d[k];
+  return r;
+}
+inline Dual operator/(const Dual& a, const Dual& b) {
+  Dual r(a.v / b.v);
+  for (int k = 0; k < 3; ++k) r.d[k] = (a.d[k] - r.v * b.d[k]) / b.v;
+  return r;
+}
+inline Dual fn(const Dual& a, double f, double df) {
+  Dual r(f);
+  for (int k = 0; k < 3; ++k) r.d[k] = df * a.d[k];
+  return r;
+}
+inline Dual sqrt(const Dual& a) { const double s = std::sqrt(a.v); return fn(a, s, 0.5 / s); }
+inline Dual sin(const Dual& a) { return fn(a, std::sin(a.v), std::cos(a.v)); }
+inline Dual pow(const Dual& a, double p) { return fn(a, std::pow(a.v, p), p * std::pow(a.v, p - 1.0)); }
+inline double value(double x) { return x; }
+inline double value(const Dual& x) { return x.v; }
+using std::pow;
+using std::sin;
+using std::sqrt;
 
 // e3nn spherical harmonics (o3.spherical_harmonics, "component" normalisation: the
 // polynomials of e3nn/o3/_spherical_harmonics.py), l = 0..lmax ≤ 3, of (x, y, z) as given.
-void e3nn_sh(int lmax, double x, double y, double z, double* sh) {
+template <class T>
+void e3nn_sh(int lmax, T x, T y, T z, T* sh) {
   sh[0] = 1.0;
   if (lmax < 1) return;
   sh[1] = 1.7320508075688772 * x;
   sh[2] = 1.7320508075688772 * y;
   sh[3] = 1.7320508075688772 * z;
   if (lmax < 2) return;
-  const double y2 = y * y, x2z2 = x * x + z * z;
-  const double s20 = 3.872983346207417 * x * z, s24 = 1.9364916731037085 * (z * z - x * x);
+  const T y2 = y * y, x2z2 = x * x + z * z;
+  const T s20 = 3.872983346207417 * x * z, s24 = 1.9364916731037085 * (z * z - x * x);
   sh[4] = s20;
   sh[5] = 3.872983346207417 * x * y;
   sh[6] = 2.2360679774997898 * (y2 - 0.5 * x2z2);
@@ -409,15 +576,22 @@ struct SH {
     else if (n == "norm") normalization = 2;
     else unsupported(a, p + ": spherical-harmonics normalization '" + n + "'");
   }
-  void apply(Vec3 r, double* out) const {
-    if (normalize) r /= std::max(r.norm(), 1e-12);  // torch.nn.functional.normalize
+  template <class T>
+  void apply(const T* r0, T* out) const {
+    T r[3] = {r0[0], r0[1], r0[2]};
+    if (normalize) {  // torch.nn.functional.normalize
+      T n = sqrt(r[0] * r[0] + r[1] * r[1] + r[2] * r[2]);
+      if (value(n) < 1e-12) n = T(1e-12);
+      for (auto& x : r) x = x / n;
+    }
     e3nn_sh(lmax, r[0], r[1], r[2], out);
     if (normalization == 1)
-      for (int k = 0; k < dim(); ++k) out[k] /= 3.5449077018110318;  // √(4π)
+      for (int k = 0; k < dim(); ++k) out[k] = out[k] / T(3.5449077018110318);  // √(4π)
     if (normalization == 2)
       for (int l = 0; l <= lmax; ++l)
-        for (int m = l * l; m < (l + 1) * (l + 1); ++m) out[m] /= std::sqrt(2.0 * l + 1.0);
+        for (int m = l * l; m < (l + 1) * (l + 1); ++m) out[m] = out[m] / T(std::sqrt(2.0 * l + 1.0));
   }
+  void apply(const Vec3& r, double* out) const { apply(r.data(), out); }
 };
 
 // Chebyshev polynomials T_1..T_n (include_constant: T_0..T_{n-1}) of x (extensions.py,
@@ -429,15 +603,16 @@ struct Chebyshev {
     n = static_cast<int>(a.scalar(p + ".@num_basis"));
     constant = a.scalar(p + ".@include_constant") != 0.0;
   }
-  void apply(double x, double* out) const {
-    double t0 = 1.0, t1 = x;
+  template <class T>
+  void apply(T x, T* out) const {
+    T t0 = 1.0, t1 = x;
     const int first = constant ? 0 : 1;
     for (int k = first; k < first + n; ++k) {
-      double tk;
+      T tk;
       if (k == 0) tk = 1.0;
       else if (k == 1) tk = x;
       else {
-        tk = 2.0 * x * t1 - t0;
+        tk = T(2.0) * x * t1 - t0;
         t0 = t1;
         t1 = tk;
       }
@@ -528,6 +703,57 @@ struct SymmetricContraction {
           B.swap(A);
         }
         for (int d = 0; d < k.D; ++d) yb[c * k.D + d] = B[d];
+      }
+    }
+  }
+  // gx += ∂(gy·y)/∂x, recomputing the recursion with its intermediate tensors.
+  void backward(const double* x, int column, const double* gy, double* gx) const {
+    const int z = agnostic ? 0 : column;
+    std::vector<std::vector<double>> pre;
+    std::vector<double> B, A, g, gp;
+    for (int b = 0; b < out.size(); ++b) {
+      const Contraction& k = con[b];
+      for (int c = 0; c < C; ++c) {
+        const double* xc = x + c * n;
+        pre.assign(k.nu + 1, {});
+        std::size_t len = static_cast<std::size_t>(k.D);
+        for (int j = 0; j < k.nu; ++j) len *= n;
+        B.assign(len, 0.0);
+        for (int nu = k.nu; nu >= 1; --nu) {
+          std::size_t m = static_cast<std::size_t>(k.D);
+          for (int j = 0; j < nu; ++j) m *= n;
+          const int K = k.K[nu - 1];
+          const double* U = k.U[nu - 1].data();
+          const double* W = k.W[nu - 1].data() + static_cast<std::size_t>(z) * K * C;
+          for (std::size_t r = 0; r < m; ++r) {
+            double s = 0.0;
+            for (int q = 0; q < K; ++q) s += U[r * K + q] * W[q * C + c];
+            B[r] += s;
+          }
+          pre[nu] = B;  // the tensor contracted at this step
+          const std::size_t m2 = m / n;
+          A.assign(m2, 0.0);
+          for (std::size_t r = 0; r < m2; ++r) {
+            double s = 0.0;
+            for (int i = 0; i < n; ++i) s += B[r * n + i] * xc[i];
+            A[r] = s;
+          }
+          B.swap(A);
+        }
+        g.assign(k.D, 0.0);
+        for (int d = 0; d < k.D; ++d) g[d] = gy[out.off[b] + c * k.D + d];
+        double* gxc = gx + c * n;
+        for (int nu = 1; nu <= k.nu; ++nu) {
+          const std::vector<double>& P = pre[nu];
+          const std::size_t m2 = g.size();
+          gp.assign(m2 * n, 0.0);
+          for (std::size_t r = 0; r < m2; ++r)
+            for (int i = 0; i < n; ++i) {
+              gp[r * n + i] = g[r] * xc[i];
+              gxc[i] += g[r] * P[r * n + i];
+            }
+          g.swap(gp);
+        }
       }
     }
   }
@@ -774,19 +1000,27 @@ struct MaceNativeEvaluator::Impl {
     fscratch.assign(512, 0.0);
   }
 
-  // Edge geometry: Y(r̂) and the radial features (Bessel × envelope), per layer the density.
+  // Y(r̂) and the radial features (Bessel × polynomial envelope, radial.py) of an edge vector.
+  template <class T>
+  void edge_features(const T* r, T* Y, T* ef) const {
+    const MaceModel& M = *m;
+    M.edge_sh.apply(r, Y);
+    const T len = sqrt(r[0] * r[0] + r[1] * r[1] + r[2] * r[2]);
+    const double p = M.cutoff_p;
+    const T u = len / T(M.cutoff_rmax);
+    const T env = (T(1.0) - T((p + 1.0) * (p + 2.0) / 2.0) * pow(u, p) + T(p * (p + 2.0)) * pow(u, p + 1.0) -
+                   T(p * (p + 1.0) / 2.0) * pow(u, p + 2.0)) *
+                  T(value(len) < M.cutoff_rmax ? 1.0 : 0.0);
+    for (int k = 0; k < nb; ++k) ef[k] = T(M.bessel_pref) * (sin(T(M.bessel_w[k]) * len) / len) * env;
+  }
+  Vec3 edge_vector(std::size_t e) const { return pos[g.receiver[e]] - pos[g.sender[e]] + g.shift[e]; }
+
+  // Edge geometry: Y(r̂) and the radial features, per layer the density term.
   void edge_geometry(std::size_t e) {
     const MaceModel& M = *m;
-    const Vec3 r = pos[g.receiver[e]] - pos[g.sender[e]] + g.shift[e];
-    const double len = r.norm();
-    M.edge_sh.apply(r, at(o_Y + e * nsh));
-    // calculate_envelope (radial.py), p as stored
-    const double p = M.cutoff_p, u = len / M.cutoff_rmax;
-    const double env = (1.0 - (p + 1.0) * (p + 2.0) / 2.0 * std::pow(u, p) + p * (p + 2.0) * std::pow(u, p + 1.0) -
-                        p * (p + 1.0) / 2.0 * std::pow(u, p + 2.0)) *
-                       (len < M.cutoff_rmax ? 1.0 : 0.0);
-    double* ef = at(o_ef + e * nb);
-    for (int k = 0; k < nb; ++k) ef[k] = M.bessel_pref * (std::sin(M.bessel_w[k] * len) / len) * env;
+    const Vec3 r = edge_vector(e);
+    edge_features(r.data(), at(o_Y + e * nsh), at(o_ef + e * nb));
+    const double* ef = at(o_ef + e * nb);
     for (int t = 0; t < M.layers(); ++t) {
       double d;
       M.inter[t].dens.apply(ef, &d, fscratch.data());
@@ -796,21 +1030,25 @@ struct MaceNativeEvaluator::Impl {
 
   // Moment records of node v: Chebyshev features of 1 − 2(|m|/m_max)², solid harmonics, the
   // one-body energy (before scale).
-  void node_moment(int v, const Vec3& mv, double* cheb, double* msh, double* ob) const {
+  template <class T>
+  void node_moment_t(int v, const T* mv, T* cheb, T* msh, T* ob) const {
     const MaceModel& M = *m;
     const int c = col[v];
-    const double x = mv.norm() / M.m_max[c];
-    const double tr = 1.0 - 2.0 * x * x;
+    const T x = sqrt(mv[0] * mv[0] + mv[1] * mv[1] + mv[2] * mv[2]) / T(M.m_max[c]);
+    const T tr = T(1.0) - T(2.0) * x * x;
     M.mag_cheb.apply(tr, cheb);
     M.mag_sh.apply(mv, msh);
     *ob = 0.0;
     if (M.onebody) {
-      double b[64];
+      T b[64];
       M.onebody_cheb.apply(tr, b);
-      double s = 0.0;
-      for (int k = 0; k < M.onebody_cheb.n; ++k) s += b[k] * M.ob_coeff[c * M.onebody_cheb.n + k];
-      *ob = s - M.ob_corr[c];
+      T s = 0.0;
+      for (int k = 0; k < M.onebody_cheb.n; ++k) s = s + b[k] * T(M.ob_coeff[c * M.onebody_cheb.n + k]);
+      *ob = s - T(M.ob_corr[c]);
     }
+  }
+  void node_moment(int v, const Vec3& mv, double* cheb, double* msh, double* ob) const {
+    node_moment_t(v, mv.data(), cheb, msh, ob);
   }
 
   // Radial networks of edge e in layer t (inputs: radial features, sender's Chebyshev features).
@@ -967,6 +1205,192 @@ struct MaceNativeEvaluator::Impl {
       *at(o_energy + v) = node_energy_of(static_cast<int>(v), el, *at(o_ob + v));
     }
     is_built = true;
+  }
+
+  // ---- reverse mode (after rebuild) --------------------------------------------------------
+  // Layer t's node step backwards at v: from gh = ∂E/∂h_t(v) (readout included here) to the
+  // gradients of its message sum, density, skip connection and moment records. Recomputes the
+  // forward intermediates.
+  void node_layer_backward(int t, int v, const double* gh_in, double* g_msg, double* g_den, double* g_sc,
+                           double* g_cheb, double* g_msh) {
+    const MaceModel& M = *m;
+    const auto& I = M.inter[t];
+    const auto& P = M.prod[t];
+    const auto& R = M.read[t];
+    const LayerSizes& S = ls[t];
+    const std::size_t vv = static_cast<std::size_t>(v);
+    const double* msg = at(o_msg[t] + vv * S.msg);
+    const double den = *at(o_den[t] + v);
+    const double* cheb_v = at(o_cheb + vv * nmc);
+    const double* msh_v = at(o_msh + vv * nmsh);
+    const double* h = at(o_h[t] + vv * S.h);
+    double onehot[16] = {0};
+    onehot[col[v]] = 1.0;
+    std::vector<double> gh(gh_in, gh_in + S.h);
+    // readout: e_t = readout(h), weighted by scale in the node energy
+    {
+      std::vector<double> z(R.l1.out.dim), gz(R.l1.out.dim, 0.0);
+      if (!R.nonlinear) {
+        double one = M.scale;
+        R.l1.backward(&one, gh.data());
+      } else {
+        R.l1.apply(h, z.data());
+        double one = M.scale;
+        R.l2.backward(&one, gz.data());
+        for (int k = 0; k < R.l1.out.dim; ++k) {
+          const double sg = 1.0 / (1.0 + std::exp(-z[k]));
+          gz[k] *= R.act * (sg + z[k] * sg * (1.0 - sg));
+        }
+        R.l1.backward(gz.data(), gh.data());
+      }
+    }
+    // forward intermediates
+    std::vector<double> a0(I.mlin.out.dim), a(I.mlin.out.dim), tg(I.target.dim), x(I.target.mul[0] * I.n),
+        f(P.sc.out.dim), w(P.w.nout());
+    I.mlin.apply(msg, a0.data());
+    for (int k = 0; k < I.mlin.out.dim; ++k) a[k] = a0[k] / (den + 1.0);
+    if (I.residue) tg = a;
+    else I.skip.apply(a.data(), onehot, nullptr, tg.data());
+    const int C = I.target.mul[0], n = I.n;
+    auto reshape = [&](const double* src, double* dst, bool inverse) {
+      int col0 = 0;
+      for (int blk = 0; blk < I.target.size(); ++blk) {
+        const int d = I.target.d(blk);
+        for (int c = 0; c < C; ++c)
+          for (int q = 0; q < d; ++q) {
+            double& flat = inverse ? dst[I.target.off[blk] + c * d + q] : dst[c * n + col0 + q];
+            const double val = inverse ? src[c * n + col0 + q] : src[I.target.off[blk] + c * d + q];
+            flat += val;
+          }
+        col0 += d;
+      }
+    };
+    std::fill(x.begin(), x.end(), 0.0);
+    reshape(tg.data(), x.data(), false);
+    P.sc.apply(x.data(), col[v], f.data(), sA, sB);
+    P.w.apply(cheb_v, w.data(), fscratch.data());
+    // h = lin(o) + lin_ori(f) + sc
+    std::vector<double> go(P.conv.out.dim, 0.0), gf(P.sc.out.dim, 0.0), gw(P.w.nout(), 0.0);
+    P.lin.backward(gh.data(), go.data());
+    P.lin_ori.backward(gh.data(), gf.data());
+    if (P.use_sc && I.residue && g_sc)
+      for (int k = 0; k < S.h; ++k) g_sc[k] += gh[k];
+    P.conv.backward(f.data(), msh_v, w.data(), go.data(), gf.data(), g_msh, gw.data());
+    P.w.backward(cheb_v, gw.data(), g_cheb);
+    std::vector<double> gx(x.size(), 0.0), gtg(I.target.dim, 0.0), ga(I.mlin.out.dim, 0.0);
+    P.sc.backward(x.data(), col[v], gf.data(), gx.data());
+    reshape(gx.data(), gtg.data(), true);
+    if (I.residue) ga = gtg;
+    else I.skip.backward(a.data(), onehot, nullptr, gtg.data(), ga.data(), nullptr, nullptr);
+    std::vector<double> ga0(ga.size());
+    double gd = 0.0;
+    for (std::size_t k = 0; k < ga.size(); ++k) {
+      ga0[k] = ga[k] / (den + 1.0);
+      gd -= ga[k] * a0[k] / ((den + 1.0) * (den + 1.0));
+    }
+    *g_den += gd;
+    I.mlin.backward(ga0.data(), g_msg);
+  }
+
+  // ∂E/∂(positions), ∂E/∂(moments) and W = −Σ_e r_e ⊗ ∂E/∂r_e of the total energy.
+  void backward(std::vector<Vec3>& dEdpos, std::vector<Vec3>& dEdm, Mat3& virial) {
+    const MaceModel& M = *m;
+    const std::size_t N = g.nodes, E = g.edges();
+    const int L = M.layers();
+    std::vector<double> g_cheb(N * nmc, 0.0), g_msh(N * nmsh, 0.0), g_Y(E * nsh, 0.0), g_ef(E * nb, 0.0);
+    std::vector<double> gh(N * ls[L - 1].h, 0.0);
+    for (int t = L - 1; t >= 0; --t) {
+      const LayerSizes& S = ls[t];
+      const auto& I = M.inter[t];
+      std::vector<double> g_msg(N * S.msg, 0.0), g_den(N, 0.0), g_sc(N * S.sc, 0.0), g_up(N * S.up, 0.0);
+      for (std::size_t v = 0; v < N; ++v)
+        node_layer_backward(t, static_cast<int>(v), gh.data() + v * S.h, g_msg.data() + v * S.msg, &g_den[v],
+                            S.sc ? g_sc.data() + v * S.sc : nullptr, g_cheb.data() + v * nmc, g_msh.data() + v * nmsh);
+      // edges
+      std::vector<double> in(nb + nmc), gin(nb + nmc), gw1(S.w1), gw2(S.w2), a(I.conv.out.dim), ga(I.conv.out.dim);
+      for (std::size_t e = 0; e < E; ++e) {
+        const std::size_t sd = g.sender[e], r = g.receiver[e];
+        const double* up_s = at(o_up[t] + sd * S.up);
+        const double* msh_s = at(o_msh + sd * nmsh);
+        const double* w1 = at(o_w1[t] + e * S.w1);
+        const double* w2 = at(o_w2[t] + e * S.w2);
+        const double* Y = at(o_Y + e * nsh);
+        I.conv.apply(up_s, Y, w1, a.data());
+        std::fill(ga.begin(), ga.end(), 0.0);
+        std::fill(gw1.begin(), gw1.end(), 0.0);
+        std::fill(gw2.begin(), gw2.end(), 0.0);
+        const double* gb = g_msg.data() + r * S.msg;
+        I.mconv.backward(a.data(), msh_s, w2, gb, ga.data(), g_msh.data() + sd * nmsh, gw2.data());
+        I.conv.backward(up_s, Y, w1, ga.data(), g_up.data() + sd * S.up, g_Y.data() + e * nsh, gw1.data());
+        std::copy(at(o_ef + e * nb), at(o_ef + e * nb) + nb, in.begin());
+        std::copy(at(o_cheb + sd * nmc), at(o_cheb + sd * nmc) + nmc, in.begin() + nb);
+        std::fill(gin.begin(), gin.end(), 0.0);
+        I.tpw.backward(in.data(), gw1.data(), gin.data());
+        I.magw.backward(in.data(), gw2.data(), gin.data());
+        // density: tanh(d²), d = density_fn(ef)
+        double d;
+        I.dens.apply(in.data(), &d, fscratch.data());
+        const double th = std::tanh(d * d);
+        double gd = g_den[r] * (1.0 - th * th) * 2.0 * d;
+        I.dens.backward(in.data(), &gd, gin.data());
+        for (int k = 0; k < nb; ++k) g_ef[e * nb + k] += gin[k];
+        for (int k = 0; k < nmc; ++k) g_cheb[sd * nmc + k] += gin[nb + k];
+      }
+      // node inputs of layer t: up = linear_up(h), sc = skip_tp(h, onehot)
+      if (t > 0) {
+        const LayerSizes& Sp = ls[t - 1];
+        std::vector<double> ghp(N * Sp.h, 0.0);
+        for (std::size_t v = 0; v < N; ++v) {
+          I.up.backward(g_up.data() + v * S.up, ghp.data() + v * Sp.h);
+          if (I.residue) {
+            double onehot[16] = {0};
+            onehot[col[v]] = 1.0;
+            I.skip.backward(at(o_h[t - 1] + v * Sp.h), onehot, nullptr, g_sc.data() + v * S.sc, ghp.data() + v * Sp.h,
+                            nullptr, nullptr);
+          }
+        }
+        // the output of layer t−1 also feeds its own readout: node_layer_backward adds it
+        gh.swap(ghp);
+      }
+    }
+    // geometry: dual numbers seeded with the edge vector
+    dEdpos.assign(N, Vec3::Zero());
+    virial.setZero();
+    std::vector<Dual> Yd(nsh), efd(nb);
+    for (std::size_t e = 0; e < E; ++e) {
+      const Vec3 r = edge_vector(e);
+      Dual rd[3];
+      for (int k = 0; k < 3; ++k) {
+        rd[k] = Dual(r[k]);
+        rd[k].d[k] = 1.0;
+      }
+      edge_features(rd, Yd.data(), efd.data());
+      Vec3 gr = Vec3::Zero();
+      for (int k = 0; k < nsh; ++k)
+        for (int c = 0; c < 3; ++c) gr[c] += g_Y[e * nsh + k] * Yd[k].d[c];
+      for (int k = 0; k < nb; ++k)
+        for (int c = 0; c < 3; ++c) gr[c] += g_ef[e * nb + k] * efd[k].d[c];
+      dEdpos[g.receiver[e]] += gr;
+      dEdpos[g.sender[e]] -= gr;
+      virial -= r * gr.transpose();
+    }
+    dEdm.assign(N, Vec3::Zero());
+    std::vector<Dual> cd(nmc), md(nmsh);
+    for (std::size_t v = 0; v < N; ++v) {
+      Dual mv[3];
+      for (int k = 0; k < 3; ++k) {
+        mv[k] = Dual(mom[v][k]);
+        mv[k].d[k] = 1.0;
+      }
+      Dual ob;
+      node_moment_t(static_cast<int>(v), mv, cd.data(), md.data(), &ob);
+      for (int c = 0; c < 3; ++c) {
+        double s = M.onebody ? M.scale * ob.d[c] : 0.0;
+        for (int k = 0; k < nmc; ++k) s += g_cheb[v * nmc + k] * cd[k].d[c];
+        for (int k = 0; k < nmsh; ++k) s += g_msh[v * nmsh + k] * md[k].d[c];
+        dEdm[v][c] = s;
+      }
+    }
   }
 
   // ---- the trial ----
@@ -1146,6 +1570,28 @@ std::vector<double> MaceNativeEvaluator::node_energies(const Graph& g, const std
   local.set_geometry(g, position, column);
   local.rebuild(moment);
   return std::vector<double>(local.store.begin() + local.o_energy, local.store.begin() + local.o_energy + g.nodes);
+}
+
+MaceNativeResult MaceNativeEvaluator::evaluate(const Graph& g, const std::vector<Vec3>& position,
+                                               const std::vector<Vec3>& moment, const std::vector<int>& column,
+                                               bool derivatives) const {
+  Impl local;
+  local.m = model_.get();
+  local.set_geometry(g, position, column);
+  local.rebuild(moment);
+  MaceNativeResult r;
+  r.node_energy.assign(local.store.begin() + local.o_energy, local.store.begin() + local.o_energy + g.nodes);
+  if (derivatives) {
+    std::vector<Vec3> dEdr, dEdm;
+    local.backward(dEdr, dEdm, r.virial);
+    r.force.resize(g.nodes);
+    r.magnetic_force.resize(g.nodes);
+    for (std::size_t i = 0; i < g.nodes; ++i) {
+      r.force[i] = -dEdr[i];
+      r.magnetic_force[i] = -dEdm[i];
+    }
+  }
+  return r;
 }
 
 void MaceNativeEvaluator::set_geometry(const Graph& g, const std::vector<Vec3>& position, const std::vector<int>& column) {

@@ -51,6 +51,12 @@ MaceArchive read_mace_archive(const std::string& path);
 /// Writes an archive (the converter's output).
 void write_mace_archive(const MaceArchive& a, const std::string& path);
 
+struct MaceNativeResult {
+  std::vector<double> node_energy;           ///< eV
+  std::vector<Vec3> force, magnetic_force;   ///< eV/Å, eV/μB (empty without derivatives)
+  Mat3 virial = Mat3::Zero();                ///< eV
+};
+
 struct MaceModel;  // the evaluator's view of the weights (mace_native.cpp)
 
 /// Node energies, forces, magnetic forces and virial of a converted model, in plain C++.
@@ -67,6 +73,13 @@ class MaceNativeEvaluator {
   const std::vector<int>& atomic_numbers() const;
   double r_max() const;
   int interactions() const;
+
+  /// Full evaluation with the hand-written reverse pass (derivatives): forces −∂E/∂r (eV/Å),
+  /// magnetic forces −∂E/∂m (eV/μB) at fixed positions, and the virial
+  /// W = −Σ_e r_e ⊗ ∂E/∂r_e (eV; moments held fixed, not symmetrised), the learned term's
+  /// convention (learned_term.hpp, docs/units.md).
+  MaceNativeResult evaluate(const Graph& g, const std::vector<Vec3>& position, const std::vector<Vec3>& moment,
+                            const std::vector<int>& column, bool derivatives) const;
 
   /// Full evaluation of node energies (eV, E0 included) on `g` (graph.hpp convention) with
   /// node positions (Å), moment vectors (μB) and node_attrs columns.

@@ -461,7 +461,10 @@ struct FCNet {
   // gx += ∂(gy·y)/∂x, recomputing the forward pass.
   void backward(const double* x, const double* gy, double* gx) const {
     const std::size_t n = layers.size();
-    std::vector<std::vector<double>> act(n + 1), pre(n);
+    thread_local std::vector<std::vector<double>> act, pre;  // scratch (called per edge)
+    thread_local std::vector<double> g, gi;
+    if (act.size() < n + 1) act.resize(n + 1);
+    if (pre.size() < n) pre.resize(n);
     act[0].assign(x, x + nin());
     for (std::size_t k = 0; k < n; ++k) {
       const Layer& L = layers[k];
@@ -472,7 +475,7 @@ struct FCNet {
       if (L.act)
         for (int j = 0; j < L.nout; ++j) act[k + 1][j] = L.c * (pre[k][j] / (1.0 + std::exp(-pre[k][j]))) * L.post;
     }
-    std::vector<double> g(gy, gy + nout()), gi;
+    g.assign(gy, gy + nout());
     for (std::size_t k = n; k-- > 0;) {
       const Layer& L = layers[k];
       if (L.act)

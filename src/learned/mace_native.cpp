@@ -223,7 +223,7 @@ struct Linear {
     }
     if (off != static_cast<int>(w.size())) throw InputError(a.source + ": " + p + ": weight count differs from the instructions");
   }
-  void apply(const double* x, double* y) const {
+  __attribute__((noinline)) void apply(const double* x, double* y) const {
     std::fill(y, y + out.dim, 0.0);
     for (const Ins& s : ins) {
       const int mi = in.mul[s.i], mo = out.mul[s.o], d = in.d(s.i);
@@ -258,13 +258,19 @@ struct Linear {
 //   uvw: out(w, k) += pw Σ_uv w(u, v, w) Σ_ij C_ijk x1(u, i) x2(v, j)
 struct TensorProduct {
   Irreps in1, in2, out;
+  // Dense kernel of a uvu path: y(u, k) += pw w(u, v) Σ_i x1(u, i) Mb(i, k), sizes fixed.
+  using Kernel = void (*)(int m1, int m2, int v, const double* a, const double* Mb, const double* W, double pw,
+                          double* yb);
   struct Ins {
     int i1, i2, o, mode, woff;
     double pw;
     const CG* cg;
+    int mboff = 0;
+    Kernel kernel = nullptr;
   };
   std::vector<Ins> ins;
   int weight_numel = 0;
+  int mb_size = 0;  // Σ over paths of mul2·d1·d3: the CG tensors contracted with x2
   std::vector<double> internal;  // internal weights (empty: given per call)
   void load(const MaceArchive& a, const std::string& p, CGTable& cgs) {
     in1 = irreps_of(a, p + ".@irreps_in1");
@@ -282,6 +288,9 @@ struct TensorProduct {
       s.cg = &cgs.get(a, in1.l[s.i1], in2.l[s.i2], out.l[s.o]);
       off += s.mode == 1 ? in1.mul[s.i1] * in2.mul[s.i2] : in1.mul[s.i1] * in2.mul[s.i2] * out.mul[s.o];
       if (s.mode == 1 && out.mul[s.o] != in1.mul[s.i1]) throw InputError(a.source + ": " + p + ": uvu path changes multiplicity");
+      s.mboff = mb_size;
+      mb_size += in2.mul[s.i2] * in1.d(s.i1) * out.d(s.o);
+      if (s.mode == 1) s.kernel = pick_kernel(in1.d(s.i1), out.d(s.o));
       ins.push_back(s);
     }
     weight_numel = off;
@@ -290,9 +299,32 @@ struct TensorProduct {
       if (static_cast<int>(internal.size()) != off) throw InputError(a.source + ": " + p + ": weight count differs");
     }
   }
+  template <int D1, int D3>
+  static void kernel_uvu(int m1, int m2, int v, const double* a, const double* Mb, const double* W, double pw,
+                         double* yb) {
+    for (int u = 0; u < m1; ++u) {
+      double t[D3] = {};
+      for (int i = 0; i < D1; ++i) {
+        const double x = a[u * D1 + i];
+        for (int k = 0; k < D3; ++k) t[k] += x * Mb[i * D3 + k];
+      }
+      const double c = pw * W[u * m2 + v];
+      for (int k = 0; k < D3; ++k) yb[u * D3 + k] += c * t[k];
+    }
+  }
+  static Kernel pick_kernel(int d1, int d3) {
+#define SPL_K(A, B) \
+  if (d1 == A && d3 == B) return &kernel_uvu<A, B>;
+#define SPL_K4(A) SPL_K(A, 1) SPL_K(A, 3) SPL_K(A, 5) SPL_K(A, 7)
+    SPL_K4(1) SPL_K4(3) SPL_K4(5) SPL_K4(7)
+#undef SPL_K4
+#undef SPL_K
+    return nullptr;
+  }
   // For each path and each v, the CG tensor contracted with x2(v) first: Mb(i, k) =
-  // Σ_j C_ijk x2(v, j) (x2 is an attribute of multiplicity 1 or 2 in MACE), then dense
-  // d1×d3 products per u.
+  // Σ_j C_ijk x2(v, j) (x2 is an attribute of multiplicity 1 or 2 in MACE: Y(r̂), moment
+  // harmonics, one-hot species), so that the rest is a dense d1×d3 product per u. Callers
+  // whose x2 repeats (a sender's moment harmonics on all its edges) prepare it once.
   static void contract_cg(const CG& cg, const double* bv, int d3, double (*Mb)[7], int d1) {
     for (int i = 0; i < d1; ++i)
       for (int k = 0; k < d3; ++k) Mb[i][k] = 0.0;
@@ -301,25 +333,41 @@ struct TensorProduct {
       Mb[ijk[0]][ijk[2]] += cg.c[q] * bv[ijk[1]];
     }
   }
-  void apply(const double* x1, const double* x2, const double* w, double* y) const {
+  void prepare(const double* x2, double* mb) const {
+    std::fill(mb, mb + mb_size, 0.0);
+    for (const Ins& s : ins) {
+      const int m2 = in2.mul[s.i2], d1 = in1.d(s.i1), d2 = in2.d(s.i2), d3 = out.d(s.o);
+      for (int v = 0; v < m2; ++v) {
+        const double* bv = x2 + in2.off[s.i2] + v * d2;
+        double* M = mb + s.mboff + v * d1 * d3;
+        for (std::size_t q = 0; q < s.cg->c.size(); ++q) {
+          const auto& ijk = s.cg->ijk[q];
+          M[ijk[0] * d3 + ijk[2]] += s.cg->c[q] * bv[ijk[1]];
+        }
+      }
+    }
+  }
+  __attribute__((noinline)) void apply_prepared(const double* x1, const double* mb, const double* w, double* y) const {
     if (!w) w = internal.data();
     std::fill(y, y + out.dim, 0.0);
-    double Mb[7][7];
     for (const Ins& s : ins) {
       const int m1 = in1.mul[s.i1], m2 = in2.mul[s.i2], mo = out.mul[s.o];
-      const int d1 = in1.d(s.i1), d2 = in2.d(s.i2), d3 = out.d(s.o);
+      const int d1 = in1.d(s.i1), d3 = out.d(s.o);
       const double* a = x1 + in1.off[s.i1];
-      const double* b = x2 + in2.off[s.i2];
       double* yb = y + out.off[s.o];
       const double* W = w + s.woff;
-      double t[7];
       for (int v = 0; v < m2; ++v) {
-        contract_cg(*s.cg, b + v * d2, d3, Mb, d1);
+        const double* M = mb + s.mboff + v * d1 * d3;
+        if (s.kernel) {
+          s.kernel(m1, m2, v, a, M, W, s.pw, yb);
+          continue;
+        }
+        double t[7];
         for (int u = 0; u < m1; ++u) {
           const double* au = a + u * d1;
           for (int k = 0; k < d3; ++k) t[k] = 0.0;
           for (int i = 0; i < d1; ++i)
-            for (int k = 0; k < d3; ++k) t[k] += au[i] * Mb[i][k];
+            for (int k = 0; k < d3; ++k) t[k] += au[i] * M[i * d3 + k];
           if (s.mode == 1) {
             const double c = s.pw * W[u * m2 + v];
             for (int k = 0; k < d3; ++k) yb[u * d3 + k] += c * t[k];
@@ -333,6 +381,12 @@ struct TensorProduct {
         }
       }
     }
+  }
+  void apply(const double* x1, const double* x2, const double* w, double* y) const {
+    thread_local std::vector<double> mb;
+    mb.resize(mb_size);
+    prepare(x2, mb.data());
+    apply_prepared(x1, mb.data(), w, y);
   }
   // Reverse mode: g1 += ∂/∂x1, g2 += ∂/∂x2, gw += ∂/∂w of Σ gy·y (each may be null).
   void backward(const double* x1, const double* x2, const double* w, const double* gy, double* g1, double* g2,
@@ -442,7 +496,7 @@ struct FCNet {
     if (layers.empty()) throw InputError(a.source + ": " + p + ": fully connected net without layers");
   }
   // y may not alias x; scratch holds 2·max width.
-  void apply(const double* x, double* y, double* scratch) const {
+  __attribute__((noinline)) void apply(const double* x, double* y, double* scratch) const {
     const double* in = x;
     for (std::size_t k = 0; k < layers.size(); ++k) {
       const Layer& L = layers[k];
@@ -672,7 +726,7 @@ struct SymmetricContraction {
     }
   }
   // x: [C, n]; y: out irreps (mul_ir layout); scratch ≥ D·n^N doubles.
-  void apply(const double* x, int column, double* y, std::vector<double>& A, std::vector<double>& B) const {
+  __attribute__((noinline)) void apply(const double* x, int column, double* y, std::vector<double>& A, std::vector<double>& B) const {
     const int z = agnostic ? 0 : column;
     for (int b = 0; b < out.size(); ++b) {
       const Contraction& k = con[b];
@@ -945,12 +999,12 @@ struct MaceNativeEvaluator::Impl {
   // sizes
   int nsh = 0, nb = 0, nmc = 0, nmsh = 0;
   struct LayerSizes {
-    int up, sc, msg, h, w1, w2;
+    int up, sc, msg, h, w1, w2, mb;
   };
   std::vector<LayerSizes> ls;
   // offsets into store
   std::size_t o_cheb, o_msh, o_ob, o_energy, o_Y, o_ef;
-  std::vector<std::size_t> o_up, o_sc, o_msg, o_den, o_h, o_e, o_w1, o_w2, o_de;
+  std::vector<std::size_t> o_up, o_sc, o_msg, o_den, o_h, o_e, o_w1, o_w2, o_de, o_mb;
   std::vector<double> store;
   std::vector<Vec3> mom;
   // scratch
@@ -970,7 +1024,7 @@ struct MaceNativeEvaluator::Impl {
     for (int t = 0; t < L; ++t) {
       const auto& I = M.inter[t];
       ls.push_back({I.up.out.dim, I.residue ? I.skip.out.dim : 0, I.mconv.out.dim, M.prod[t].lin.out.dim,
-                    I.conv.weight_numel, I.mconv.weight_numel});
+                    I.conv.weight_numel, I.mconv.weight_numel, I.mconv.mb_size});
     }
     std::size_t o = 0;
     auto take = [&](std::size_t n) {
@@ -984,7 +1038,7 @@ struct MaceNativeEvaluator::Impl {
     o_energy = take(N);
     o_Y = take(E * nsh);
     o_ef = take(E * nb);
-    o_up.clear(); o_sc.clear(); o_msg.clear(); o_den.clear(); o_h.clear(); o_e.clear(); o_w1.clear(); o_w2.clear(); o_de.clear();
+    o_up.clear(); o_sc.clear(); o_msg.clear(); o_den.clear(); o_h.clear(); o_e.clear(); o_w1.clear(); o_w2.clear(); o_de.clear(); o_mb.clear();
     for (int t = 0; t < L; ++t) {
       o_up.push_back(take(N * ls[t].up));
       o_sc.push_back(take(N * ls[t].sc));
@@ -995,6 +1049,7 @@ struct MaceNativeEvaluator::Impl {
       o_w1.push_back(take(E * ls[t].w1));
       o_w2.push_back(take(E * ls[t].w2));
       o_de.push_back(take(E));
+      o_mb.push_back(take(N * ls[t].mb));  // magmom_conv_tp's CG tensors contracted with the node's harmonics
     }
     store.assign(o, 0.0);
     std::size_t big = 512;
@@ -1064,12 +1119,13 @@ struct MaceNativeEvaluator::Impl {
     I.magw.apply(in, w2, fscratch.data());
   }
 
-  // Message of edge e in layer t: magmom_conv_tp(conv_tp(up_s, Y_e, w1), msh_s, w2).
-  void edge_message(int t, std::size_t e, const double* up_s, const double* msh_s, const double* w1, const double* w2,
+  // Message of edge e in layer t: magmom_conv_tp(conv_tp(up_s, Y_e, w1), msh_s, w2), with the
+  // sender's prepared magmom_conv_tp tensors mb_s.
+  void edge_message(int t, std::size_t e, const double* up_s, const double* mb_s, const double* w1, const double* w2,
                     double* out) {
     const auto& I = m->inter[t];
     I.conv.apply(up_s, at(o_Y + e * nsh), w1, s5.data());
-    I.mconv.apply(s5.data(), msh_s, w2, out);
+    I.mconv.apply_prepared(s5.data(), mb_s, w2, out);
   }
 
   // Up-projection and skip connection of node v entering layer t, from its features h.
@@ -1085,7 +1141,7 @@ struct MaceNativeEvaluator::Impl {
 
   // Layer t at node v from its message sum and density: the new features h and the readout
   // energy (before scale).
-  void node_layer(int t, int v, const double* msg, double den, const double* sc, const double* cheb_v,
+  __attribute__((noinline)) void node_layer(int t, int v, const double* msg, double den, const double* sc, const double* cheb_v,
                   const double* msh_v, double* h, double* e) {
     const MaceModel& M = *m;
     const auto& I = M.inter[t];
@@ -1165,8 +1221,10 @@ struct MaceNativeEvaluator::Impl {
     const std::size_t N = g.nodes;
     if (moment.size() != N) throw std::logic_error("MaceNativeEvaluator: moments and graph differ");
     mom = moment;
-    for (std::size_t v = 0; v < N; ++v)
+    for (std::size_t v = 0; v < N; ++v) {
       node_moment(static_cast<int>(v), mom[v], at(o_cheb + v * nmc), at(o_msh + v * nmsh), at(o_ob + v));
+      for (int t = 0; t < M.layers(); ++t) M.inter[t].mconv.prepare(at(o_msh + v * nmsh), at(o_mb[t] + v * ls[t].mb));
+    }
     std::vector<double> h0(M.embedding.out.dim);
     for (int t = 0; t < M.layers(); ++t) {
       const LayerSizes& S = ls[t];
@@ -1191,7 +1249,7 @@ struct MaceNativeEvaluator::Impl {
         double den = 0.0;
         for (int e = g.offset[v]; e < g.offset[v + 1]; ++e) {
           const std::size_t s = g.sender[e];
-          edge_message(t, e, at(o_up[t] + s * S.up), at(o_msh + s * nmsh), at(o_w1[t] + e * S.w1), at(o_w2[t] + e * S.w2),
+          edge_message(t, e, at(o_up[t] + s * S.up), at(o_mb[t] + s * S.mb), at(o_w1[t] + e * S.w1), at(o_w2[t] + e * S.w2),
                        b.data());
           for (int k = 0; k < S.msg; ++k) msg[k] += b[k];
           den += *at(o_de[t] + e);
@@ -1400,7 +1458,7 @@ struct MaceNativeEvaluator::Impl {
   // Nodes touched by a trial get a slot: their readout energies (per layer) after the move.
   std::vector<int> slot, touched, rpos;
   std::vector<double> e_new;                    // [slot, layer]
-  std::vector<double> new_cheb, new_msh;        // the site's moment records
+  std::vector<double> new_cheb, new_msh, mb_i;  // the site's moment records
   std::vector<std::pair<std::size_t, std::vector<double>>> pend;  // patches of this trial
 
   int slot_of(int v) {
@@ -1456,11 +1514,14 @@ struct MaceNativeEvaluator::Impl {
       const double* up_new_i = up_old_i;
       for (std::size_t k = 0; k < upd.size(); ++k)
         if (upd[k] == i) up_new_i = upd_rec[k].data() + S.up;
+      mb_i.resize(S.mb);
+      M.inter[t].mconv.prepare(new_msh.data(), mb_i.data());
+      pend.emplace_back(o_mb[t] + static_cast<std::size_t>(i) * S.mb, mb_i);
       for (std::size_t k = 0; k < oe.size(); ++k) {
         const int e = oe[k];
         edge_weights(t, e, new_cheb.data(), w1.data() + k * S.w1, w2.data() + k * S.w2);
-        edge_message(t, e, up_new_i, new_msh.data(), w1.data() + k * S.w1, w2.data() + k * S.w2, bn.data());
-        edge_message(t, e, up_old_i, at(o_msh + static_cast<std::size_t>(i) * nmsh), at(o_w1[t] + e * S.w1),
+        edge_message(t, e, up_new_i, mb_i.data(), w1.data() + k * S.w1, w2.data() + k * S.w2, bn.data());
+        edge_message(t, e, up_old_i, at(o_mb[t] + static_cast<std::size_t>(i) * S.mb), at(o_w1[t] + e * S.w1),
                      at(o_w2[t] + e * S.w2), bo.data());
         std::vector<double>& mm = msg[recv_index(static_cast<int>(g.receiver[e]))];
         for (int c = 0; c < S.msg; ++c) mm[c] += bn[c] - bo[c];
@@ -1471,7 +1532,7 @@ struct MaceNativeEvaluator::Impl {
         const int s = upd[k];
         if (s == i) continue;
         for (int e : out_edges[s]) {
-          edge_message(t, e, upd_rec[k].data(), at(o_msh + static_cast<std::size_t>(s) * nmsh), at(o_w1[t] + e * S.w1),
+          edge_message(t, e, upd_rec[k].data(), at(o_mb[t] + static_cast<std::size_t>(s) * S.mb), at(o_w1[t] + e * S.w1),
                        at(o_w2[t] + e * S.w2), bn.data());
           std::vector<double>& mm = msg[recv_index(static_cast<int>(g.receiver[e]))];
           for (int c = 0; c < S.msg; ++c) mm[c] += bn[c];

@@ -267,6 +267,8 @@ struct TensorProduct {
     const CG* cg;
     int mboff = 0;
     Kernel kernel = nullptr;
+    void (*back)(int, int, int, const double*, const double*, const double*, double, const double*, double*, double*,
+                 double*) = nullptr;
   };
   std::vector<Ins> ins;
   int weight_numel = 0;
@@ -290,7 +292,10 @@ struct TensorProduct {
       if (s.mode == 1 && out.mul[s.o] != in1.mul[s.i1]) throw InputError(a.source + ": " + p + ": uvu path changes multiplicity");
       s.mboff = mb_size;
       mb_size += in2.mul[s.i2] * in1.d(s.i1) * out.d(s.o);
-      if (s.mode == 1) s.kernel = pick_kernel(in1.d(s.i1), out.d(s.o));
+      if (s.mode == 1) {
+        s.kernel = pick_kernel(in1.d(s.i1), out.d(s.o));
+        s.back = pick_back(in1.d(s.i1), out.d(s.o));
+      }
       ins.push_back(s);
     }
     weight_numel = off;
@@ -388,69 +393,119 @@ struct TensorProduct {
     prepare(x2, mb.data());
     apply_prepared(x1, mb.data(), w, y);
   }
-  // Reverse mode: g1 += ∂/∂x1, g2 += ∂/∂x2, gw += ∂/∂w of Σ gy·y (each may be null).
+  // Reverse mode of one uvu path and one v: g1(u, i) += Σ_k Mb(i, k) gt(u, k),
+  // G(i, k) += Σ_u x1(u, i) gt(u, k) (for ∂/∂x2), gw(u, v) += pw Σ_k gy(u, k) t(u, k), with
+  // gt(u, k) = pw w(u, v) gy(u, k) and t = x1·Mb.
+  template <int D1, int D3>
+  static void backward_uvu(int m1, int m2, int v, const double* a, const double* M, const double* W, double pw,
+                           const double* gyb, double* g1b, double* G, double* gwb) {
+    for (int u = 0; u < m1; ++u) {
+      const double* au = a + u * D1;
+      const double* gu = gyb + u * D3;
+      const double c = pw * W[u * m2 + v];
+      if (gwb) {
+        double acc = 0.0;
+        for (int i = 0; i < D1; ++i) {
+          double ti = 0.0;
+          for (int k = 0; k < D3; ++k) ti += M[i * D3 + k] * gu[k];
+          acc += au[i] * ti;
+        }
+        gwb[u * m2 + v] += pw * acc;
+      }
+      if (g1b)
+        for (int i = 0; i < D1; ++i) {
+          double acc = 0.0;
+          for (int k = 0; k < D3; ++k) acc += M[i * D3 + k] * gu[k];
+          g1b[u * D1 + i] += c * acc;
+        }
+      if (G)
+        for (int i = 0; i < D1; ++i)
+          for (int k = 0; k < D3; ++k) G[i * D3 + k] += c * au[i] * gu[k];
+    }
+  }
+  using BackKernel = void (*)(int, int, int, const double*, const double*, const double*, double, const double*,
+                              double*, double*, double*);
+  static BackKernel pick_back(int d1, int d3) {
+#define SPL_K(A, B) \
+  if (d1 == A && d3 == B) return &backward_uvu<A, B>;
+#define SPL_K4(A) SPL_K(A, 1) SPL_K(A, 3) SPL_K(A, 5) SPL_K(A, 7)
+    SPL_K4(1) SPL_K4(3) SPL_K4(5) SPL_K4(7)
+#undef SPL_K4
+#undef SPL_K
+    return nullptr;
+  }
+  // Reverse mode: g1 += ∂/∂x1, g2 += ∂/∂x2, gw += ∂/∂w of Σ gy·y (each may be null); mb as
+  // prepare(x2) gives (null: prepared here).
   void backward(const double* x1, const double* x2, const double* w, const double* gy, double* g1, double* g2,
-                double* gw) const {
+                double* gw, const double* mb = nullptr) const {
     const bool internal_w = !w;
     if (!w) w = internal.data();
-    double Mb[7][7], G[7][7];
+    thread_local std::vector<double> own;
+    if (!mb) {
+      own.resize(mb_size);
+      prepare(x2, own.data());
+      mb = own.data();
+    }
+    double G[49];
     for (const Ins& s : ins) {
       const int m1 = in1.mul[s.i1], m2 = in2.mul[s.i2], mo = out.mul[s.o];
       const int d1 = in1.d(s.i1), d2 = in2.d(s.i2), d3 = out.d(s.o);
       const double* a = x1 + in1.off[s.i1];
-      const double* b = x2 + in2.off[s.i2];
       const double* gyb = gy + out.off[s.o];
       const double* W = w + s.woff;
-      double t[7], gt[7];
       for (int v = 0; v < m2; ++v) {
-        contract_cg(*s.cg, b + v * d2, d3, Mb, d1);
-        if (g2)
-          for (int i = 0; i < d1; ++i)
-            for (int k = 0; k < d3; ++k) G[i][k] = 0.0;
-        for (int u = 0; u < m1; ++u) {
-          const double* au = a + u * d1;
-          if (s.mode == 1) {
-            const double c = s.pw * W[u * m2 + v];
-            for (int k = 0; k < d3; ++k) gt[k] = c * gyb[u * d3 + k];
-          } else {
-            const double* Wuv = W + (u * m2 + v) * mo;
-            for (int k = 0; k < d3; ++k) gt[k] = 0.0;
-            for (int o = 0; o < mo; ++o)
-              for (int k = 0; k < d3; ++k) gt[k] += s.pw * Wuv[o] * gyb[o * d3 + k];
-          }
-          if (gw && !internal_w) {
-            for (int k = 0; k < d3; ++k) t[k] = 0.0;
-            for (int i = 0; i < d1; ++i)
-              for (int k = 0; k < d3; ++k) t[k] += au[i] * Mb[i][k];
+        const double* M = mb + s.mboff + v * d1 * d3;
+        if (g2) std::fill(G, G + d1 * d3, 0.0);
+        if (s.mode == 1 && s.back) {
+          s.back(m1, m2, v, a, M, W, s.pw, gyb, g1 ? g1 + in1.off[s.i1] : nullptr, g2 ? G : nullptr,
+                 gw && !internal_w ? gw + s.woff : nullptr);
+        } else {
+          double gt[7];
+          for (int u = 0; u < m1; ++u) {
+            const double* au = a + u * d1;
             if (s.mode == 1) {
-              double acc = 0.0;
-              for (int k = 0; k < d3; ++k) acc += gyb[u * d3 + k] * t[k];
-              gw[s.woff + u * m2 + v] += s.pw * acc;
+              const double c = s.pw * W[u * m2 + v];
+              for (int k = 0; k < d3; ++k) gt[k] = c * gyb[u * d3 + k];
             } else {
-              for (int o = 0; o < mo; ++o) {
+              const double* Wuv = W + (u * m2 + v) * mo;
+              for (int k = 0; k < d3; ++k) gt[k] = 0.0;
+              for (int o = 0; o < mo; ++o)
+                for (int k = 0; k < d3; ++k) gt[k] += s.pw * Wuv[o] * gyb[o * d3 + k];
+            }
+            if (gw && !internal_w) {
+              double t[7] = {};
+              for (int i = 0; i < d1; ++i)
+                for (int k = 0; k < d3; ++k) t[k] += au[i] * M[i * d3 + k];
+              if (s.mode == 1) {
                 double acc = 0.0;
-                for (int k = 0; k < d3; ++k) acc += gyb[o * d3 + k] * t[k];
-                gw[s.woff + (u * m2 + v) * mo + o] += s.pw * acc;
+                for (int k = 0; k < d3; ++k) acc += gyb[u * d3 + k] * t[k];
+                gw[s.woff + u * m2 + v] += s.pw * acc;
+              } else {
+                for (int o = 0; o < mo; ++o) {
+                  double acc = 0.0;
+                  for (int k = 0; k < d3; ++k) acc += gyb[o * d3 + k] * t[k];
+                  gw[s.woff + (u * m2 + v) * mo + o] += s.pw * acc;
+                }
               }
             }
-          }
-          if (g1) {
-            double* g1u = g1 + in1.off[s.i1] + u * d1;
-            for (int i = 0; i < d1; ++i) {
-              double acc = 0.0;
-              for (int k = 0; k < d3; ++k) acc += Mb[i][k] * gt[k];
-              g1u[i] += acc;
+            if (g1) {
+              double* g1u = g1 + in1.off[s.i1] + u * d1;
+              for (int i = 0; i < d1; ++i) {
+                double acc = 0.0;
+                for (int k = 0; k < d3; ++k) acc += M[i * d3 + k] * gt[k];
+                g1u[i] += acc;
+              }
             }
+            if (g2)
+              for (int i = 0; i < d1; ++i)
+                for (int k = 0; k < d3; ++k) G[i * d3 + k] += au[i] * gt[k];
           }
-          if (g2)
-            for (int i = 0; i < d1; ++i)
-              for (int k = 0; k < d3; ++k) G[i][k] += au[i] * gt[k];
         }
         if (g2) {
           double* g2v = g2 + in2.off[s.i2] + v * d2;
           for (std::size_t q = 0; q < s.cg->c.size(); ++q) {
             const auto& ijk = s.cg->ijk[q];
-            g2v[ijk[1]] += s.cg->c[q] * G[ijk[0]][ijk[2]];
+            g2v[ijk[1]] += s.cg->c[q] * G[ijk[0] * d3 + ijk[2]];
           }
         }
       }
@@ -520,7 +575,9 @@ struct FCNet {
     if (act.size() < n + 1) act.resize(n + 1);
     if (pre.size() < n) pre.resize(n);
     act[0].assign(x, x + nin());
-    for (std::size_t k = 0; k < n; ++k) {
+    // pre-activations are needed only where there is an activation (never the last layer here)
+    const std::size_t need = layers.back().act ? n : n - 1;
+    for (std::size_t k = 0; k < need; ++k) {
       const Layer& L = layers[k];
       pre[k].assign(L.nout, 0.0);
       for (int i = 0; i < L.nin; ++i)
@@ -1381,7 +1438,8 @@ struct MaceNativeEvaluator::Impl {
         std::fill(gw1.begin(), gw1.end(), 0.0);
         std::fill(gw2.begin(), gw2.end(), 0.0);
         const double* gb = g_msg.data() + r * S.msg;
-        I.mconv.backward(a.data(), msh_s, w2, gb, ga.data(), g_msh.data() + sd * nmsh, gw2.data());
+        I.mconv.backward(a.data(), msh_s, w2, gb, ga.data(), g_msh.data() + sd * nmsh, gw2.data(),
+                         at(o_mb[t] + sd * S.mb));
         I.conv.backward(up_s, Y, w1, ga.data(), g_up.data() + sd * S.up, g_Y.data() + e * nsh, gw1.data());
         std::copy(at(o_ef + e * nb), at(o_ef + e * nb) + nb, in.begin());
         std::copy(at(o_cheb + sd * nmc), at(o_cheb + sd * nmc) + nmc, in.begin() + nb);

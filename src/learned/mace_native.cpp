@@ -567,6 +567,46 @@ struct FCNet {
       in = o;
     }
   }
+  // The same for many inputs at once (rows of X; edges): GEMMs instead of vector products.
+  using RowMat = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  Eigen::Map<const RowMat> weight(std::size_t k) const {
+    return Eigen::Map<const RowMat>(layers[k].w.data(), layers[k].nin, layers[k].nout);
+  }
+  static double act_of(const Layer& L, double z) { return L.c * (z / (1.0 + std::exp(-z))) * L.post; }
+  static double dact_of(const Layer& L, double z) {
+    const double sg = 1.0 / (1.0 + std::exp(-z));
+    return L.c * L.post * (sg + z * sg * (1.0 - sg));
+  }
+  // out: rows × nout, row-major
+  void apply_batch(const RowMat& X, double* out) const {
+    RowMat H = X, Z;
+    for (std::size_t k = 0; k < layers.size(); ++k) {
+      const Layer& L = layers[k];
+      Z.noalias() = H * weight(k);
+      if (L.act) Z = Z.unaryExpr([&L](double z) { return act_of(L, z); });
+      H.swap(Z);
+    }
+    Eigen::Map<RowMat>(out, H.rows(), H.cols()) = H;
+  }
+  // GX += ∂(G·Y)/∂X row by row; G (rows × nout) is overwritten.
+  void backward_batch(const RowMat& X, RowMat& G, RowMat& GX) const {
+    const std::size_t n = layers.size();
+    std::vector<RowMat> pre(n);
+    RowMat H = X;
+    for (std::size_t k = 0; k + 1 < n || (k < n && layers[k].act); ++k) {
+      pre[k].noalias() = H * weight(k);
+      if (k + 1 == n) break;
+      H = layers[k].act ? RowMat(pre[k].unaryExpr([&](double z) { return act_of(layers[k], z); })) : pre[k];
+    }
+    RowMat T;
+    for (std::size_t k = n; k-- > 0;) {
+      const Layer& L = layers[k];
+      if (L.act) G = G.cwiseProduct(pre[k].unaryExpr([&L](double z) { return dact_of(L, z); }));
+      T.noalias() = G * weight(k).transpose();
+      G.swap(T);
+    }
+    GX += G;
+  }
   // gx += ∂(gy·y)/∂x, recomputing the forward pass.
   void backward(const double* x, const double* gy, double* gx) const {
     const std::size_t n = layers.size();
@@ -1167,6 +1207,16 @@ struct MaceNativeEvaluator::Impl {
   }
 
   // Radial networks of edge e in layer t (inputs: radial features, sender's Chebyshev features).
+  // Inputs of the edges' radial networks, one row per edge: [radial features, sender's
+  // magnitude features].
+  FCNet::RowMat edge_inputs() {
+    FCNet::RowMat X(g.edges(), nb + nmc);
+    for (std::size_t e = 0; e < g.edges(); ++e) {
+      for (int k = 0; k < nb; ++k) X(e, k) = *at(o_ef + e * nb + k);
+      for (int k = 0; k < nmc; ++k) X(e, nb + k) = *at(o_cheb + g.sender[e] * nmc + k);
+    }
+    return X;
+  }
   void edge_weights(int t, std::size_t e, const double* cheb_s, double* w1, double* w2) {
     const auto& I = m->inter[t];
     double in[128];
@@ -1297,8 +1347,11 @@ struct MaceNativeEvaluator::Impl {
         }
         node_inputs(t, static_cast<int>(v), h, at(o_up[t] + v * S.up), at(o_sc[t] + v * S.sc));
       }
-      for (std::size_t e = 0; e < g.edges(); ++e)
-        edge_weights(t, e, at(o_cheb + g.sender[e] * nmc), at(o_w1[t] + e * S.w1), at(o_w2[t] + e * S.w2));
+      {
+        const FCNet::RowMat X = edge_inputs();
+        M.inter[t].tpw.apply_batch(X, at(o_w1[t]));
+        M.inter[t].magw.apply_batch(X, at(o_w2[t]));
+      }
       std::vector<double> b(S.msg);
       for (std::size_t v = 0; v < N; ++v) {
         double* msg = at(o_msg[t] + v * S.msg);
@@ -1425,8 +1478,12 @@ struct MaceNativeEvaluator::Impl {
         node_layer_backward(t, static_cast<int>(v), gh.data() + v * S.h, g_msg.data() + v * S.msg, &g_den[v],
                             S.sc ? g_sc.data() + v * S.sc : nullptr, g_cheb.data() + v * nmc, g_msh.data() + v * nmsh);
       // edges
-      std::vector<double> in(nb + nmc), gin(nb + nmc), gw1(S.w1), gw2(S.w2), a(I.conv.out.dim), ga(I.conv.out.dim);
+      std::vector<double> in(nb + nmc), gin(nb + nmc), a(I.conv.out.dim), ga(I.conv.out.dim);
+      FCNet::RowMat GW1 = FCNet::RowMat::Zero(E, S.w1), GW2 = FCNet::RowMat::Zero(E, S.w2);
+      FCNet::RowMat GX = FCNet::RowMat::Zero(E, nb + nmc);
       for (std::size_t e = 0; e < E; ++e) {
+        double* gw1 = GW1.data() + e * S.w1;
+        double* gw2 = GW2.data() + e * S.w2;
         const std::size_t sd = g.sender[e], r = g.receiver[e];
         const double* up_s = at(o_up[t] + sd * S.up);
         const double* msh_s = at(o_msh + sd * nmsh);
@@ -1435,17 +1492,12 @@ struct MaceNativeEvaluator::Impl {
         const double* Y = at(o_Y + e * nsh);
         I.conv.apply(up_s, Y, w1, a.data());
         std::fill(ga.begin(), ga.end(), 0.0);
-        std::fill(gw1.begin(), gw1.end(), 0.0);
-        std::fill(gw2.begin(), gw2.end(), 0.0);
         const double* gb = g_msg.data() + r * S.msg;
-        I.mconv.backward(a.data(), msh_s, w2, gb, ga.data(), g_msh.data() + sd * nmsh, gw2.data(),
-                         at(o_mb[t] + sd * S.mb));
-        I.conv.backward(up_s, Y, w1, ga.data(), g_up.data() + sd * S.up, g_Y.data() + e * nsh, gw1.data());
+        I.mconv.backward(a.data(), msh_s, w2, gb, ga.data(), g_msh.data() + sd * nmsh, gw2, at(o_mb[t] + sd * S.mb));
+        I.conv.backward(up_s, Y, w1, ga.data(), g_up.data() + sd * S.up, g_Y.data() + e * nsh, gw1);
         std::copy(at(o_ef + e * nb), at(o_ef + e * nb) + nb, in.begin());
         std::copy(at(o_cheb + sd * nmc), at(o_cheb + sd * nmc) + nmc, in.begin() + nb);
         std::fill(gin.begin(), gin.end(), 0.0);
-        I.tpw.backward(in.data(), gw1.data(), gin.data());
-        I.magw.backward(in.data(), gw2.data(), gin.data());
         // density: tanh(d²), d = density_fn(ef)
         double d;
         I.dens.apply(in.data(), &d, fscratch.data());
@@ -1453,7 +1505,15 @@ struct MaceNativeEvaluator::Impl {
         double gd = g_den[r] * (1.0 - th * th) * 2.0 * d;
         I.dens.backward(in.data(), &gd, gin.data());
         for (int k = 0; k < nb; ++k) g_ef[e * nb + k] += gin[k];
-        for (int k = 0; k < nmc; ++k) g_cheb[sd * nmc + k] += gin[nb + k];
+      }
+      {  // the radial networks, all edges at once
+        const FCNet::RowMat X = edge_inputs();
+        I.tpw.backward_batch(X, GW1, GX);
+        I.magw.backward_batch(X, GW2, GX);
+        for (std::size_t e = 0; e < E; ++e) {
+          for (int k = 0; k < nb; ++k) g_ef[e * nb + k] += GX(e, k);
+          for (int k = 0; k < nmc; ++k) g_cheb[g.sender[e] * nmc + k] += GX(e, nb + k);
+        }
       }
       // node inputs of layer t: up = linear_up(h), sc = skip_tp(h, onehot)
       if (t > 0) {

@@ -367,3 +367,17 @@ TEST(MaceNative, DISABLED_TrialProfile) {
   }
   std::cout << 1e3 * (cpu_seconds() - c0) / n << " ms CPU per trial\n";
 }
+
+TEST(MaceNative, DISABLED_ForceProfile) {
+  if (!have_fixture()) GTEST_SKIP();
+  MaceNativeEvaluator ev(archive());
+  const System s = test::feco(Int3(4, 4, 4), 1, 2.8665, 0.05);
+  const Case c = make_case(s, ev);
+  const double c0 = cpu_seconds();
+  int n = 0;
+  while (cpu_seconds() - c0 < 4.0) {
+    ev.evaluate(c.g, c.s.position, c.m, c.col, true);
+    ++n;
+  }
+  std::cout << 1e3 * (cpu_seconds() - c0) / n << " ms CPU per E+F+B+W at 128 atoms\n";
+}

@@ -1382,7 +1382,7 @@ struct MaceNativeEvaluator::Impl {
   // Layer t's node step backwards at v: from gh = ∂E/∂h_t(v) (readout included here) to the
   // gradients of its message sum, density, skip connection and moment records. Recomputes the
   // forward intermediates.
-  void node_layer_backward(int t, int v, const double* gh_in, double* g_msg, double* g_den, double* g_sc,
+  __attribute__((noinline)) void node_layer_backward(int t, int v, const double* gh_in, double* g_msg, double* g_den, double* g_sc,
                            double* g_cheb, double* g_msh) {
     const MaceModel& M = *m;
     const auto& I = M.inter[t];
@@ -1478,7 +1478,7 @@ struct MaceNativeEvaluator::Impl {
         node_layer_backward(t, static_cast<int>(v), gh.data() + v * S.h, g_msg.data() + v * S.msg, &g_den[v],
                             S.sc ? g_sc.data() + v * S.sc : nullptr, g_cheb.data() + v * nmc, g_msh.data() + v * nmsh);
       // edges
-      std::vector<double> in(nb + nmc), gin(nb + nmc), a(I.conv.out.dim), ga(I.conv.out.dim);
+      std::vector<double> in(nb + nmc), gin(nb + nmc), a(I.conv.out.dim), ga(I.conv.out.dim), mbY;
       FCNet::RowMat GW1 = FCNet::RowMat::Zero(E, S.w1), GW2 = FCNet::RowMat::Zero(E, S.w2);
       FCNet::RowMat GX = FCNet::RowMat::Zero(E, nb + nmc);
       for (std::size_t e = 0; e < E; ++e) {
@@ -1490,11 +1490,13 @@ struct MaceNativeEvaluator::Impl {
         const double* w1 = at(o_w1[t] + e * S.w1);
         const double* w2 = at(o_w2[t] + e * S.w2);
         const double* Y = at(o_Y + e * nsh);
-        I.conv.apply(up_s, Y, w1, a.data());
+        mbY.resize(I.conv.mb_size);
+        I.conv.prepare(Y, mbY.data());
+        I.conv.apply_prepared(up_s, mbY.data(), w1, a.data());
         std::fill(ga.begin(), ga.end(), 0.0);
         const double* gb = g_msg.data() + r * S.msg;
         I.mconv.backward(a.data(), msh_s, w2, gb, ga.data(), g_msh.data() + sd * nmsh, gw2, at(o_mb[t] + sd * S.mb));
-        I.conv.backward(up_s, Y, w1, ga.data(), g_up.data() + sd * S.up, g_Y.data() + e * nsh, gw1);
+        I.conv.backward(up_s, Y, w1, ga.data(), g_up.data() + sd * S.up, g_Y.data() + e * nsh, gw1, mbY.data());
         std::copy(at(o_ef + e * nb), at(o_ef + e * nb) + nb, in.begin());
         std::copy(at(o_cheb + sd * nmc), at(o_cheb + sd * nmc) + nmc, in.begin() + nb);
         std::fill(gin.begin(), gin.end(), 0.0);
@@ -1747,7 +1749,8 @@ int MaceNativeEvaluator::interactions() const { return model_->layers(); }
 std::vector<double> MaceNativeEvaluator::node_energies(const Graph& g, const std::vector<Vec3>& position,
                                                        const std::vector<Vec3>& moment,
                                                        const std::vector<int>& column) const {
-  Impl local;
+  if (!work_) work_ = std::make_unique<Impl>();  // reused: its buffers keep their memory
+  Impl& local = *work_;
   local.m = model_.get();
   local.set_geometry(g, position, column);
   local.rebuild(moment);
@@ -1757,7 +1760,8 @@ std::vector<double> MaceNativeEvaluator::node_energies(const Graph& g, const std
 MaceNativeResult MaceNativeEvaluator::evaluate(const Graph& g, const std::vector<Vec3>& position,
                                                const std::vector<Vec3>& moment, const std::vector<int>& column,
                                                bool derivatives) const {
-  Impl local;
+  if (!work_) work_ = std::make_unique<Impl>();
+  Impl& local = *work_;
   local.m = model_.get();
   local.set_geometry(g, position, column);
   local.rebuild(moment);

@@ -115,7 +115,8 @@ class MaceNativeEvaluator {
 
  private:
   std::unique_ptr<MaceModel> model_;
-  std::unique_ptr<Impl> impl_;
+  std::unique_ptr<Impl> impl_;          // the Monte Carlo cache
+  mutable std::unique_ptr<Impl> work_;  // full evaluations (not thread safe, as the learned term)
 };
 
 /// The TorchScript file itself, evaluated through LibTorch (the reference platform the tests

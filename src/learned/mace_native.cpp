@@ -223,7 +223,7 @@ struct Linear {
     }
     if (off != static_cast<int>(w.size())) throw InputError(a.source + ": " + p + ": weight count differs from the instructions");
   }
-  __attribute__((noinline)) void apply(const double* x, double* y) const {
+  void apply(const double* x, double* y) const {
     std::fill(y, y + out.dim, 0.0);
     for (const Ins& s : ins) {
       const int mi = in.mul[s.i], mo = out.mul[s.o], d = in.d(s.i);
@@ -352,7 +352,7 @@ struct TensorProduct {
       }
     }
   }
-  __attribute__((noinline)) void apply_prepared(const double* x1, const double* mb, const double* w, double* y) const {
+  void apply_prepared(const double* x1, const double* mb, const double* w, double* y) const {
     if (!w) w = internal.data();
     std::fill(y, y + out.dim, 0.0);
     for (const Ins& s : ins) {
@@ -551,7 +551,7 @@ struct FCNet {
     if (layers.empty()) throw InputError(a.source + ": " + p + ": fully connected net without layers");
   }
   // y may not alias x; scratch holds 2·max width.
-  __attribute__((noinline)) void apply(const double* x, double* y, double* scratch) const {
+  void apply(const double* x, double* y, double* scratch) const {
     const double* in = x;
     for (std::size_t k = 0; k < layers.size(); ++k) {
       const Layer& L = layers[k];
@@ -823,7 +823,7 @@ struct SymmetricContraction {
     }
   }
   // x: [C, n]; y: out irreps (mul_ir layout); scratch ≥ D·n^N doubles.
-  __attribute__((noinline)) void apply(const double* x, int column, double* y, std::vector<double>& A, std::vector<double>& B) const {
+  void apply(const double* x, int column, double* y, std::vector<double>& A, std::vector<double>& B) const {
     const int z = agnostic ? 0 : column;
     for (int b = 0; b < out.size(); ++b) {
       const Contraction& k = con[b];
@@ -1248,7 +1248,7 @@ struct MaceNativeEvaluator::Impl {
 
   // Layer t at node v from its message sum and density: the new features h and the readout
   // energy (before scale).
-  __attribute__((noinline)) void node_layer(int t, int v, const double* msg, double den, const double* sc, const double* cheb_v,
+  void node_layer(int t, int v, const double* msg, double den, const double* sc, const double* cheb_v,
                   const double* msh_v, double* h, double* e) {
     const MaceModel& M = *m;
     const auto& I = M.inter[t];
@@ -1382,7 +1382,7 @@ struct MaceNativeEvaluator::Impl {
   // Layer t's node step backwards at v: from gh = ∂E/∂h_t(v) (readout included here) to the
   // gradients of its message sum, density, skip connection and moment records. Recomputes the
   // forward intermediates.
-  __attribute__((noinline)) void node_layer_backward(int t, int v, const double* gh_in, double* g_msg, double* g_den, double* g_sc,
+  void node_layer_backward(int t, int v, const double* gh_in, double* g_msg, double* g_den, double* g_sc,
                            double* g_cheb, double* g_msh) {
     const MaceModel& M = *m;
     const auto& I = M.inter[t];

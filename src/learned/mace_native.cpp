@@ -403,21 +403,19 @@ struct TensorProduct {
       const double* au = a + u * D1;
       const double* gu = gyb + u * D3;
       const double c = pw * W[u * m2 + v];
+      double r[D1];  // (Mb gy)(i)
+      for (int i = 0; i < D1; ++i) {
+        double acc = 0.0;
+        for (int k = 0; k < D3; ++k) acc += M[i * D3 + k] * gu[k];
+        r[i] = acc;
+      }
       if (gwb) {
         double acc = 0.0;
-        for (int i = 0; i < D1; ++i) {
-          double ti = 0.0;
-          for (int k = 0; k < D3; ++k) ti += M[i * D3 + k] * gu[k];
-          acc += au[i] * ti;
-        }
+        for (int i = 0; i < D1; ++i) acc += au[i] * r[i];
         gwb[u * m2 + v] += pw * acc;
       }
       if (g1b)
-        for (int i = 0; i < D1; ++i) {
-          double acc = 0.0;
-          for (int k = 0; k < D3; ++k) acc += M[i * D3 + k] * gu[k];
-          g1b[u * D1 + i] += c * acc;
-        }
+        for (int i = 0; i < D1; ++i) g1b[u * D1 + i] += c * r[i];
       if (G)
         for (int i = 0; i < D1; ++i)
           for (int k = 0; k < D3; ++k) G[i * D3 + k] += c * au[i] * gu[k];
@@ -1096,13 +1094,14 @@ struct MaceNativeEvaluator::Impl {
   // sizes
   int nsh = 0, nb = 0, nmc = 0, nmsh = 0;
   struct LayerSizes {
-    int up, sc, msg, h, w1, w2, mb;
+    int up, sc, msg, h, w1, w2, mb, pw;
   };
   std::vector<LayerSizes> ls;
   // offsets into store
   std::size_t o_cheb, o_msh, o_ob, o_energy, o_Y, o_ef;
-  std::vector<std::size_t> o_up, o_sc, o_msg, o_den, o_h, o_e, o_w1, o_w2, o_de, o_mb;
+  std::vector<std::size_t> o_up, o_sc, o_msg, o_den, o_h, o_e, o_w1, o_w2, o_de, o_mb, o_pw;
   std::vector<double> store;
+  std::vector<double> energy_view;
   std::vector<Vec3> mom;
   // scratch
   std::vector<double> s1, s2, s3, s4, s5, sA, sB, fscratch;
@@ -1121,7 +1120,8 @@ struct MaceNativeEvaluator::Impl {
     for (int t = 0; t < L; ++t) {
       const auto& I = M.inter[t];
       ls.push_back({I.up.out.dim, I.residue ? I.skip.out.dim : 0, I.mconv.out.dim, M.prod[t].lin.out.dim,
-                    I.conv.weight_numel, I.mconv.weight_numel, I.mconv.mb_size});
+                    I.conv.weight_numel, I.mconv.weight_numel, I.mconv.mb_size,
+                    M.prod[t].w.nout()});
     }
     std::size_t o = 0;
     auto take = [&](std::size_t n) {
@@ -1135,7 +1135,7 @@ struct MaceNativeEvaluator::Impl {
     o_energy = take(N);
     o_Y = take(E * nsh);
     o_ef = take(E * nb);
-    o_up.clear(); o_sc.clear(); o_msg.clear(); o_den.clear(); o_h.clear(); o_e.clear(); o_w1.clear(); o_w2.clear(); o_de.clear(); o_mb.clear();
+    o_up.clear(); o_sc.clear(); o_msg.clear(); o_den.clear(); o_h.clear(); o_e.clear(); o_w1.clear(); o_w2.clear(); o_de.clear(); o_mb.clear(); o_pw.clear();
     for (int t = 0; t < L; ++t) {
       o_up.push_back(take(N * ls[t].up));
       o_sc.push_back(take(N * ls[t].sc));
@@ -1147,6 +1147,7 @@ struct MaceNativeEvaluator::Impl {
       o_w2.push_back(take(E * ls[t].w2));
       o_de.push_back(take(E));
       o_mb.push_back(take(N * ls[t].mb));  // magmom_conv_tp's CG tensors contracted with the node's harmonics
+      o_pw.push_back(take(N * ls[t].pw));  // the product block's tensor-product weights (own moment size)
     }
     store.assign(o, 0.0);
     std::size_t big = 512;
@@ -1248,7 +1249,7 @@ struct MaceNativeEvaluator::Impl {
 
   // Layer t at node v from its message sum and density: the new features h and the readout
   // energy (before scale).
-  void node_layer(int t, int v, const double* msg, double den, const double* sc, const double* cheb_v,
+  void node_layer(int t, int v, const double* msg, double den, const double* sc, const double* pw_v,
                   const double* msh_v, double* h, double* e) {
     const MaceModel& M = *m;
     const auto& I = M.inter[t];
@@ -1278,10 +1279,8 @@ struct MaceNativeEvaluator::Impl {
     }
     double* f = s4.data();
     P.sc.apply(x, col[v], f, sA, sB);
-    double* w = s2.data();
-    P.w.apply(cheb_v, w, fscratch.data());
     double* o = s5.data();
-    P.conv.apply(f, msh_v, w, o);
+    P.conv.apply(f, msh_v, pw_v, o);
     P.lin.apply(o, h);
     double* h2 = s1.data();
     P.lin_ori.apply(f, h2);
@@ -1332,6 +1331,10 @@ struct MaceNativeEvaluator::Impl {
       node_moment(static_cast<int>(v), mom[v], at(o_cheb + v * nmc), at(o_msh + v * nmsh), at(o_ob + v));
       for (int t = 0; t < M.layers(); ++t) M.inter[t].mconv.prepare(at(o_msh + v * nmsh), at(o_mb[t] + v * ls[t].mb));
     }
+    {
+      const FCNet::RowMat X = Eigen::Map<const FCNet::RowMat>(at(o_cheb), N, nmc);
+      for (int t = 0; t < M.layers(); ++t) M.prod[t].w.apply_batch(X, at(o_pw[t]));
+    }
     std::vector<double> h0(M.embedding.out.dim);
     for (int t = 0; t < M.layers(); ++t) {
       const LayerSizes& S = ls[t];
@@ -1368,7 +1371,7 @@ struct MaceNativeEvaluator::Impl {
       }
       for (std::size_t v = 0; v < N; ++v)
         node_layer(t, static_cast<int>(v), at(o_msg[t] + v * S.msg), *at(o_den[t] + v), at(o_sc[t] + v * S.sc),
-                   at(o_cheb + v * nmc), at(o_msh + v * nmsh), at(o_h[t] + v * S.h), at(o_e[t] + v));
+                   at(o_pw[t] + v * S.pw), at(o_msh + v * nmsh), at(o_h[t] + v * S.h), at(o_e[t] + v));
     }
     for (std::size_t v = 0; v < N; ++v) {
       double el[16];
@@ -1383,7 +1386,7 @@ struct MaceNativeEvaluator::Impl {
   // gradients of its message sum, density, skip connection and moment records. Recomputes the
   // forward intermediates.
   void node_layer_backward(int t, int v, const double* gh_in, double* g_msg, double* g_den, double* g_sc,
-                           double* g_cheb, double* g_msh) {
+                           double* g_pw, double* g_msh) {
     const MaceModel& M = *m;
     const auto& I = M.inter[t];
     const auto& P = M.prod[t];
@@ -1392,7 +1395,6 @@ struct MaceNativeEvaluator::Impl {
     const std::size_t vv = static_cast<std::size_t>(v);
     const double* msg = at(o_msg[t] + vv * S.msg);
     const double den = *at(o_den[t] + v);
-    const double* cheb_v = at(o_cheb + vv * nmc);
     const double* msh_v = at(o_msh + vv * nmsh);
     const double* h = at(o_h[t] + vv * S.h);
     double onehot[16] = {0};
@@ -1417,7 +1419,8 @@ struct MaceNativeEvaluator::Impl {
     }
     // forward intermediates
     std::vector<double> a0(I.mlin.out.dim), a(I.mlin.out.dim), tg(I.target.dim), x(I.target.mul[0] * I.n),
-        f(P.sc.out.dim), w(P.w.nout());
+        f(P.sc.out.dim);
+    const double* w = at(o_pw[t] + vv * S.pw);
     I.mlin.apply(msg, a0.data());
     for (int k = 0; k < I.mlin.out.dim; ++k) a[k] = a0[k] / (den + 1.0);
     if (I.residue) tg = a;
@@ -1439,15 +1442,13 @@ struct MaceNativeEvaluator::Impl {
     std::fill(x.begin(), x.end(), 0.0);
     reshape(tg.data(), x.data(), false);
     P.sc.apply(x.data(), col[v], f.data(), sA, sB);
-    P.w.apply(cheb_v, w.data(), fscratch.data());
     // h = lin(o) + lin_ori(f) + sc
-    std::vector<double> go(P.conv.out.dim, 0.0), gf(P.sc.out.dim, 0.0), gw(P.w.nout(), 0.0);
+    std::vector<double> go(P.conv.out.dim, 0.0), gf(P.sc.out.dim, 0.0);
     P.lin.backward(gh.data(), go.data());
     P.lin_ori.backward(gh.data(), gf.data());
     if (P.use_sc && I.residue && g_sc)
       for (int k = 0; k < S.h; ++k) g_sc[k] += gh[k];
-    P.conv.backward(f.data(), msh_v, w.data(), go.data(), gf.data(), g_msh, gw.data());
-    P.w.backward(cheb_v, gw.data(), g_cheb);
+    P.conv.backward(f.data(), msh_v, w, go.data(), gf.data(), g_msh, g_pw);
     std::vector<double> gx(x.size(), 0.0), gtg(I.target.dim, 0.0), ga(I.mlin.out.dim, 0.0);
     P.sc.backward(x.data(), col[v], gf.data(), gx.data());
     reshape(gx.data(), gtg.data(), true);
@@ -1474,9 +1475,17 @@ struct MaceNativeEvaluator::Impl {
       const LayerSizes& S = ls[t];
       const auto& I = M.inter[t];
       std::vector<double> g_msg(N * S.msg, 0.0), g_den(N, 0.0), g_sc(N * S.sc, 0.0), g_up(N * S.up, 0.0);
+      FCNet::RowMat GPW = FCNet::RowMat::Zero(N, S.pw);
       for (std::size_t v = 0; v < N; ++v)
         node_layer_backward(t, static_cast<int>(v), gh.data() + v * S.h, g_msg.data() + v * S.msg, &g_den[v],
-                            S.sc ? g_sc.data() + v * S.sc : nullptr, g_cheb.data() + v * nmc, g_msh.data() + v * nmsh);
+                            S.sc ? g_sc.data() + v * S.sc : nullptr, GPW.data() + v * S.pw, g_msh.data() + v * nmsh);
+      {  // the product blocks' radial networks, all nodes at once
+        const FCNet::RowMat X = Eigen::Map<const FCNet::RowMat>(at(o_cheb), N, nmc);
+        FCNet::RowMat GX = FCNet::RowMat::Zero(N, nmc);
+        M.prod[t].w.backward_batch(X, GPW, GX);
+        for (std::size_t v = 0; v < N; ++v)
+          for (int k = 0; k < nmc; ++k) g_cheb[v * nmc + k] += GX(v, k);
+      }
       // edges
       std::vector<double> in(nb + nmc), gin(nb + nmc), a(I.conv.out.dim), ga(I.conv.out.dim), mbY;
       FCNet::RowMat GW1 = FCNet::RowMat::Zero(E, S.w1), GW2 = FCNet::RowMat::Zero(E, S.w2);
@@ -1578,7 +1587,7 @@ struct MaceNativeEvaluator::Impl {
   // Nodes touched by a trial get a slot: their readout energies (per layer) after the move.
   std::vector<int> slot, touched, rpos;
   std::vector<double> e_new;                    // [slot, layer]
-  std::vector<double> new_cheb, new_msh, mb_i;  // the site's moment records
+  std::vector<double> new_cheb, new_msh, mb_i, pw_i;  // the site's moment records
   std::vector<std::pair<std::size_t, std::vector<double>>> pend;  // patches of this trial
 
   int slot_of(int v) {
@@ -1637,6 +1646,9 @@ struct MaceNativeEvaluator::Impl {
       mb_i.resize(S.mb);
       M.inter[t].mconv.prepare(new_msh.data(), mb_i.data());
       pend.emplace_back(o_mb[t] + static_cast<std::size_t>(i) * S.mb, mb_i);
+      pw_i.resize(S.pw);
+      M.prod[t].w.apply(new_cheb.data(), pw_i.data(), fscratch.data());
+      pend.emplace_back(o_pw[t] + static_cast<std::size_t>(i) * S.pw, pw_i);
       for (std::size_t k = 0; k < oe.size(); ++k) {
         const int e = oe[k];
         edge_weights(t, e, new_cheb.data(), w1.data() + k * S.w1, w2.data() + k * S.w2);
@@ -1666,13 +1678,13 @@ struct MaceNativeEvaluator::Impl {
       for (std::size_t q = 0; q < recv.size(); ++q) {
         const int v = recv[q];
         const std::size_t vv = static_cast<std::size_t>(v);
-        const double* cheb_v = v == i ? new_cheb.data() : at(o_cheb + vv * nmc);
+        const double* pw_v = v == i ? pw_i.data() : at(o_pw[t] + vv * S.pw);
         const double* msh_v = v == i ? new_msh.data() : at(o_msh + vv * nmsh);
         const double* sc_v = at(o_sc[t] + vv * S.sc);
         for (std::size_t k = 0; k < upd.size(); ++k)
           if (upd[k] == v) sc_v = upd_rec[k].data() + 2 * S.up;
         double e;
-        node_layer(t, v, msg[q].data(), *at(o_den[t] + v), sc_v, cheb_v, msh_v, h.data(), &e);
+        node_layer(t, v, msg[q].data(), *at(o_den[t] + v), sc_v, pw_v, msh_v, h.data(), &e);
         e_new[static_cast<std::size_t>(slot_of(v)) * L + t] = e;
         pend.emplace_back(o_msg[t] + vv * S.msg, msg[q]);
         pend.emplace_back(o_h[t] + vv * S.h, h);
@@ -1795,7 +1807,7 @@ void MaceNativeEvaluator::rebuild(const std::vector<Vec3>& moment) {
 }
 bool MaceNativeEvaluator::built() const { return impl_->is_built; }
 const std::vector<double>& MaceNativeEvaluator::node_energy() const {
-  static thread_local std::vector<double> e;
+  std::vector<double>& e = impl_->energy_view;  // the cached energies, copied out of the store
   e.assign(impl_->store.begin() + impl_->o_energy, impl_->store.begin() + impl_->o_energy + impl_->g.nodes);
   return e;
 }

@@ -113,7 +113,8 @@ MaceArchive convert_mace_torchscript(const std::string& path) {
   try {
     root = torch::jit::load(path);
   } catch (const std::exception& e) {
-    throw InputError(path + ": not a TorchScript archive (torch.jit.save): " + std::string(e.what()).substr(0, 200));
+    const std::string why = e.what();
+    throw InputError(path + ": not a TorchScript archive (torch.jit.save): " + why.substr(0, why.find('\n')));
   }
   root.eval();
   MaceArchive a;

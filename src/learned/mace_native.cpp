@@ -434,8 +434,10 @@ struct TensorProduct {
   }
   // Reverse mode: g1 += ∂/∂x1, g2 += ∂/∂x2, gw += ∂/∂w of Σ gy·y (each may be null); mb as
   // prepare(x2) gives (null: prepared here).
+  // With gmb, the gradient with respect to the prepared tensors is accumulated there instead
+  // of g2 (backward_prepared turns it into ∂/∂x2 once per x2: a sender's edges share it).
   void backward(const double* x1, const double* x2, const double* w, const double* gy, double* g1, double* g2,
-                double* gw, const double* mb = nullptr) const {
+                double* gw, const double* mb = nullptr, double* gmb = nullptr) const {
     const bool internal_w = !w;
     if (!w) w = internal.data();
     thread_local std::vector<double> own;
@@ -453,9 +455,10 @@ struct TensorProduct {
       const double* W = w + s.woff;
       for (int v = 0; v < m2; ++v) {
         const double* M = mb + s.mboff + v * d1 * d3;
-        if (g2) std::fill(G, G + d1 * d3, 0.0);
+        if (g2 && !gmb) std::fill(G, G + d1 * d3, 0.0);
+        double* Gt = gmb ? gmb + s.mboff + v * d1 * d3 : G;
         if (s.mode == 1 && s.back) {
-          s.back(m1, m2, v, a, M, W, s.pw, gyb, g1 ? g1 + in1.off[s.i1] : nullptr, g2 ? G : nullptr,
+          s.back(m1, m2, v, a, M, W, s.pw, gyb, g1 ? g1 + in1.off[s.i1] : nullptr, (g2 || gmb) ? Gt : nullptr,
                  gw && !internal_w ? gw + s.woff : nullptr);
         } else {
           double gt[7];
@@ -494,17 +497,31 @@ struct TensorProduct {
                 g1u[i] += acc;
               }
             }
-            if (g2)
+            if (g2 || gmb)
               for (int i = 0; i < d1; ++i)
-                for (int k = 0; k < d3; ++k) G[i * d3 + k] += au[i] * gt[k];
+                for (int k = 0; k < d3; ++k) Gt[i * d3 + k] += au[i] * gt[k];
           }
         }
-        if (g2) {
+        if (g2 && !gmb) {
           double* g2v = g2 + in2.off[s.i2] + v * d2;
           for (std::size_t q = 0; q < s.cg->c.size(); ++q) {
             const auto& ijk = s.cg->ijk[q];
             g2v[ijk[1]] += s.cg->c[q] * G[ijk[0] * d3 + ijk[2]];
           }
+        }
+      }
+    }
+  }
+  // g2 += ∂/∂x2 from the gradient with respect to the prepared tensors.
+  void backward_prepared(const double* gmb, double* g2) const {
+    for (const Ins& s : ins) {
+      const int m2 = in2.mul[s.i2], d1 = in1.d(s.i1), d2 = in2.d(s.i2), d3 = out.d(s.o);
+      for (int v = 0; v < m2; ++v) {
+        const double* Gv = gmb + s.mboff + v * d1 * d3;
+        double* g2v = g2 + in2.off[s.i2] + v * d2;
+        for (std::size_t q = 0; q < s.cg->c.size(); ++q) {
+          const auto& ijk = s.cg->ijk[q];
+          g2v[ijk[1]] += s.cg->c[q] * Gv[ijk[0] * d3 + ijk[2]];
         }
       }
     }
@@ -1488,6 +1505,7 @@ struct MaceNativeEvaluator::Impl {
       }
       // edges
       std::vector<double> in(nb + nmc), gin(nb + nmc), a(I.conv.out.dim), ga(I.conv.out.dim), mbY;
+      std::vector<double> gmb(N * S.mb, 0.0);  // ∂E/∂(senders' prepared magmom_conv_tp tensors)
       FCNet::RowMat GW1 = FCNet::RowMat::Zero(E, S.w1), GW2 = FCNet::RowMat::Zero(E, S.w2);
       FCNet::RowMat GX = FCNet::RowMat::Zero(E, nb + nmc);
       for (std::size_t e = 0; e < E; ++e) {
@@ -1504,7 +1522,7 @@ struct MaceNativeEvaluator::Impl {
         I.conv.apply_prepared(up_s, mbY.data(), w1, a.data());
         std::fill(ga.begin(), ga.end(), 0.0);
         const double* gb = g_msg.data() + r * S.msg;
-        I.mconv.backward(a.data(), msh_s, w2, gb, ga.data(), g_msh.data() + sd * nmsh, gw2, at(o_mb[t] + sd * S.mb));
+        I.mconv.backward(a.data(), msh_s, w2, gb, ga.data(), nullptr, gw2, at(o_mb[t] + sd * S.mb), gmb.data() + sd * S.mb);
         I.conv.backward(up_s, Y, w1, ga.data(), g_up.data() + sd * S.up, g_Y.data() + e * nsh, gw1, mbY.data());
         std::copy(at(o_ef + e * nb), at(o_ef + e * nb) + nb, in.begin());
         std::copy(at(o_cheb + sd * nmc), at(o_cheb + sd * nmc) + nmc, in.begin() + nb);
@@ -1517,6 +1535,7 @@ struct MaceNativeEvaluator::Impl {
         I.dens.backward(in.data(), &gd, gin.data());
         for (int k = 0; k < nb; ++k) g_ef[e * nb + k] += gin[k];
       }
+      for (std::size_t v = 0; v < N; ++v) I.mconv.backward_prepared(gmb.data() + v * S.mb, g_msh.data() + v * nmsh);
       {  // the radial networks, all edges at once
         const FCNet::RowMat X = edge_inputs();
         I.tpw.backward_batch(X, GW1, GX);

@@ -353,38 +353,3 @@ TEST(MaceNative, LearnedTermLoadsConvertedFiles) {
     if (k % 2 == 0) s = t;  // accepted: the term commits it on its next call
   }
 }
-
-TEST(MaceNative, DISABLED_TrialProfile) {
-  if (!have_fixture()) GTEST_SKIP();
-  MaceNativeEvaluator ev(archive());
-  const System s = test::feco(Int3(6, 6, 6), 1, 2.8665, 0.05);
-  const Case c = make_case(s, ev);
-  ev.set_geometry(c.g, c.s.position, c.col);
-  ev.rebuild(c.m);
-  Engine rng(5);
-  MaceNativeEvaluator::Trial t;
-  const double c0 = cpu_seconds();
-  int n = 0;
-  while (cpu_seconds() - c0 < 4.0) {
-    const int i = static_cast<int>(uniform01(rng) * static_cast<double>(s.size()));
-    Vec3 m(2 * uniform01(rng) - 1, 2 * uniform01(rng) - 1, 2 * uniform01(rng) - 1);
-    ev.trial(i, 2.0 * m / m.norm(), t);
-    if (n % 2) ev.commit(t);
-    ++n;
-  }
-  std::cout << 1e3 * (cpu_seconds() - c0) / n << " ms CPU per trial\n";
-}
-
-TEST(MaceNative, DISABLED_ForceProfile) {
-  if (!have_fixture()) GTEST_SKIP();
-  MaceNativeEvaluator ev(archive());
-  const System s = test::feco(Int3(4, 4, 4), 1, 2.8665, 0.05);
-  const Case c = make_case(s, ev);
-  const double c0 = cpu_seconds();
-  int n = 0;
-  while (cpu_seconds() - c0 < 4.0) {
-    ev.evaluate(c.g, c.s.position, c.m, c.col, true);
-    ++n;
-  }
-  std::cout << 1e3 * (cpu_seconds() - c0) / n << " ms CPU per E+F+B+W at 128 atoms\n";
-}

@@ -18,6 +18,7 @@
 #include "spinlat/io/extxyz.hpp"
 #include "spinlat/learned/evaluate.hpp"
 #include "spinlat/learned/export.hpp"
+#include "spinlat/learned/mace_native.hpp"
 #include "spinlat/learned/learned_bench.hpp"
 #include "spinlat/learned/learned_term.hpp"
 #include "spinlat/learned/torch_info.hpp"
@@ -39,6 +40,7 @@ usage:
   spinlat train CONFIG.toml [--set KEY=VALUE ...] [--restart]
   spinlat export MODEL.spl -o MODEL.pt
   spinlat map INPUT.toml -o SPIN_MODEL.toml [--format toml|vampire|uppasd] [--shells N] [--terms dmi,anisotropy,biquadratic,landau]
+  spinlat convert MODEL.pt -o MODEL.spl
   spinlat bench [mc|llg|md|sld|all] [--quick] [--threads N]
   spinlat bench learned [MODEL] [--quick] [--threads N]
   spinlat --version | --help
@@ -47,6 +49,7 @@ run       runs every stage (and the sweep) of an input, writing HDF5 as it goes;
           write a checkpoint and stop; --restart continues from it.
 validate  checks an input (keys, values, structure, potentials) without running it.
 export    writes a native model (spinlat train) as a TorchScript module with the same energies.
+convert   converts an upstream magnetic MACE TorchScript file to spinlat's plain C++ evaluator.
 --set     overrides any key by dotted path, e.g. --set structure.cells=[8,8,8]
           --set potential.0.J=[0.01] (array index for arrays of tables).
 Units: LAMMPS metal (Å, eV, ps, amu, K) plus μB and tesla. See README.md and docs/.
@@ -197,7 +200,15 @@ int main(int argc, char** argv) {
       throw spinlat::InputError("spinlat export needs a build with LibTorch (SPINLAT_WITH_TORCH=ON)");
 #endif
     }
-    std::cerr << "spinlat: unknown command '" << cmd << "' (expected run, validate, eval, train, export, bench)\n";
+    if (cmd == "convert") {
+      if (a.positional.size() != 1 || a.output.empty()) throw spinlat::InputError("usage: spinlat convert MODEL.pt -o MODEL.spl");
+#ifdef SPINLAT_HAVE_TORCH
+      return spinlat::convert_command(a.positional[0], a.output, std::cout);
+#else
+      throw spinlat::InputError("spinlat convert needs a build with LibTorch (SPINLAT_WITH_TORCH=ON)");
+#endif
+    }
+    std::cerr << "spinlat: unknown command '" << cmd << "' (expected run, validate, eval, train, export, convert, bench)\n";
     return 2;
   } catch (const spinlat::InputError& e) {
     std::cerr << "spinlat: error: " << e.what() << "\n";

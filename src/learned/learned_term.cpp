@@ -18,6 +18,7 @@
 
 #include "spinlat/core/error.hpp"
 #include "spinlat/io/paths.hpp"
+#include "spinlat/learned/mace_native.hpp"
 #include "spinlat/learned/native_fast.hpp"
 #include "spinlat/learned/native_model.hpp"
 
@@ -124,6 +125,10 @@ struct LearnedPotential::Impl {
   mutable bool fast_geometry = false;  // set_geometry done for the current graph
   mutable std::vector<NativeFastEvaluator::Trial> fast_trial;
   mutable std::size_t fast_pending = 0;  // fast_trial[0, fast_pending) await commit
+  // Set instead of `module` for files of `spinlat convert` (upstream MACE converted to plain
+  // C++, mace_native.hpp): it evaluates everything, and runs the Monte Carlo trials like `fast`.
+  std::unique_ptr<MaceNativeEvaluator> mace;
+  mutable std::vector<MaceNativeEvaluator::Trial> mace_trial;
 
   [[noreturn]] void fail(const std::string& msg) const { throw InputError(file + ": " + msg); }
 
@@ -144,8 +149,8 @@ struct LearnedPotential::Impl {
   // the atoms, then the last call's trials that the System took are committed, then the node
   // caches are rebuilt if a moment they read changed behind their back (or on the first call):
   // around `sites` when given (what the trials read), else everywhere.
-  void fast_sync(const System& s, const Graph& g, const std::vector<int>* sites) const {
-    NativeFastEvaluator& f = *fast;
+  template <class Ev, class Tr>
+  void fast_sync(Ev& f, std::vector<Tr>& fast_trial, const System& s, const Graph& g, const std::vector<int>* sites) const {
     if (!fast_geometry) {
       std::vector<int> column(s.size());
       for (std::size_t v = 0; v < s.size(); ++v) column[v] = columns.at(s.species[v]);
@@ -172,10 +177,17 @@ struct LearnedPotential::Impl {
   void fast_energy_changes(const System& s, const Graph& g, const std::vector<int>& sites,
                            const std::vector<Vec3>& spins, const std::vector<double>& moments,
                            std::vector<double>& de) const {
-    fast_sync(s, g, &sites);
+    if (mace) fast_energy_changes(*mace, mace_trial, s, g, sites, spins, moments, de);
+    else fast_energy_changes(*fast, fast_trial, s, g, sites, spins, moments, de);
+  }
+  template <class Ev, class Tr>
+  void fast_energy_changes(Ev& f, std::vector<Tr>& fast_trial, const System& s, const Graph& g,
+                           const std::vector<int>& sites, const std::vector<Vec3>& spins,
+                           const std::vector<double>& moments, std::vector<double>& de) const {
+    fast_sync(f, fast_trial, s, g, &sites);
     if (fast_trial.size() < sites.size()) fast_trial.resize(sites.size());
     for (std::size_t k = 0; k < sites.size(); ++k) {
-      de[k] = fast->trial(sites[k], moments[k] * spins[k], fast_trial[k]);
+      de[k] = f.trial(sites[k], moments[k] * spins[k], fast_trial[k]);
       if (!std::isfinite(de[k])) throw NumericalError(file + ": the model returned a non-finite node energy");
     }
     fast_pending = sites.size();
@@ -184,10 +196,15 @@ struct LearnedPotential::Impl {
   // Node energies of `s` from the plain C++ evaluator (energy-only calls: the energies a
   // Monte Carlo run measures cost no LibTorch evaluation).
   const std::vector<double>& fast_node_energies(const System& s, const Graph& g) const {
-    fast_sync(s, g, nullptr);
-    for (double e : fast->node_energy())
+    if (mace) return fast_node_energies(*mace, mace_trial, s, g);
+    return fast_node_energies(*fast, fast_trial, s, g);
+  }
+  template <class Ev, class Tr>
+  const std::vector<double>& fast_node_energies(Ev& f, std::vector<Tr>& fast_trial, const System& s, const Graph& g) const {
+    fast_sync(f, fast_trial, s, g, nullptr);
+    for (double e : f.node_energy())
       if (!std::isfinite(e)) throw NumericalError(file + ": the model returned a non-finite node energy");
-    return fast->node_energy();
+    return f.node_energy();
   }
 
   NodeInputs inputs_of(const System& s) const {
@@ -209,6 +226,7 @@ struct LearnedPotential::Impl {
     const auto n = static_cast<std::int64_t>(g.nodes);
     const auto ne = static_cast<std::int64_t>(g.edges());
     const bool grad = want_force || want_mag || want_virial;
+    if (mace) return run_mace(g, in, want_force, want_mag, want_virial);
 
     at::Tensor positions = vec3_tensor(in.position, dtype);
     at::Tensor magmom = vec3_tensor(in.magmom, dtype);
@@ -274,6 +292,21 @@ struct LearnedPotential::Impl {
       fail("'node_energy' has " + std::to_string(node_energy.numel()) + " entries for " +
            std::to_string(n) + " atoms");
     return finish(g, in, node_energy, positions, magmom, shifts, cell, want_force, want_mag, want_virial);
+  }
+
+  // A converted upstream MACE model, in plain C++ (mace_native.hpp).
+  LearnedResult run_mace(const Graph& g, const NodeInputs& in, bool want_force, bool want_mag, bool want_virial) const {
+    const MaceNativeResult x = mace->evaluate(g, in.position, in.magmom, in.column, want_force || want_mag || want_virial);
+    LearnedResult r;
+    r.node_energy = x.node_energy;
+    if (want_force) r.force = x.force;
+    if (want_mag) r.magnetic_force = x.magnetic_force;
+    if (want_virial) r.virial = x.virial;
+    for (double e : r.node_energy) {
+      if (!std::isfinite(e)) throw NumericalError(file + ": the model returned a non-finite node energy");
+      r.energy += e;
+    }
+    return r;
   }
 
   // The contract's forward(Dict[str, Tensor]) → Dict with node_energy [N].
@@ -387,6 +420,14 @@ LearnedPotential::LearnedPotential(const LearnedOptions& options) : impl_(std::m
     }
 
   if (!std::filesystem::exists(m.file)) m.fail("model file not found");
+  if (is_mace_native_file(m.file)) {  // `spinlat convert` output: plain C++, float64 only
+    if (m.dtype != at::kDouble) m.fail("converted MACE models evaluate in float64 only");
+    m.mace = std::make_unique<MaceNativeEvaluator>(m.file);
+    m.atomic_numbers = m.mace->atomic_numbers();
+    m.r_max = m.mace->r_max();
+    m.interactions = m.mace->interactions();
+    return;
+  }
   if (is_native_model_file(m.file)) {
     m.native = load_native_model(m.file);
     m.native->eval();
@@ -489,7 +530,7 @@ LearnedResult LearnedPotential::evaluate(const System& s, const Graph& g, bool f
 
 double LearnedPotential::compute(const System& s, const NeighborList& list, Derivatives& d) const {
   const Graph& g = impl_->graph_for(s, list);
-  if (impl_->fast && !d.force && !d.magnetic_force && !d.virial) {
+  if ((impl_->fast || impl_->mace) && !d.force && !d.magnetic_force && !d.virial) {
     // Σ in node order, as for the LibTorch path.
     double e = 0.0;
     for (double x : impl_->fast_node_energies(s, g)) e += x;
@@ -507,7 +548,7 @@ double LearnedPotential::compute(const System& s, const NeighborList& list, Deri
 void LearnedPotential::add_site_energies(const System& s, const NeighborList& list,
                                          std::vector<double>& e) const {
   const Graph& g = impl_->graph_for(s, list);
-  if (impl_->fast) {
+  if (impl_->fast || impl_->mace) {
     const std::vector<double>& ne = impl_->fast_node_energies(s, g);
     for (std::size_t i = 0; i < s.size(); ++i) e[i] += ne[i];
     return;
@@ -547,7 +588,7 @@ void LearnedPotential::local_energy_changes(const System& s, const NeighborList&
     return;
   }
   const Graph& g = m.graph_for(s, list);  // rebuilt (and the cache dropped) if atoms moved
-  if (m.fast) {
+  if (m.fast || m.mace) {
     m.fast_energy_changes(s, g, sites, spins, moments, de);
     return;
   }
@@ -613,7 +654,7 @@ double LearnedPotential::trial_range() const {
 
 bool LearnedPotential::batches_trials() const { return impl_->interactions > 0; }
 
-bool LearnedPotential::fast_trials() const { return impl_->fast != nullptr; }
+bool LearnedPotential::fast_trials() const { return impl_->fast != nullptr || impl_->mace != nullptr; }
 
 TermPtr make_learned(Params& p, const TermContext& ctx) {
   LearnedOptions o;

@@ -1,0 +1,1846 @@
+// Plain C++ evaluation of converted magnetic MACE models (mace_native.hpp). The blocks follow
+// the TorchScript source of upstream's MagneticScaleShiftMACE (ACEsuit/mace PR 1244,
+// mace/modules/extensions.py and blocks.py; e3nn 0.5.1 Linear, TensorProduct,
+// FullyConnectedNet, SphericalHarmonics); docs/learned-potential.md writes them down.
+#include "spinlat/learned/mace_native.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "spinlat/core/error.hpp"
+
+namespace spinlat {
+
+const char* const kMaceNativeMagic = "SPINLAT-MACE-NATIVE 1";
+
+// ---- the archive ----------------------------------------------------------------------------
+
+const MaceArchive::Array& MaceArchive::at(const std::string& name) const {
+  const auto it = array.find(name);
+  if (it == array.end()) throw InputError(source + ": converted MACE file lacks the entry '" + name + "'");
+  return it->second;
+}
+
+double MaceArchive::scalar(const std::string& name) const {
+  const Array& a = at(name);
+  if (a.value.size() != 1) throw InputError(source + ": entry '" + name + "' should hold one number");
+  return a.value[0];
+}
+
+const std::string& MaceArchive::str(const std::string& name) const {
+  const auto it = text.find(name);
+  if (it == text.end()) throw InputError(source + ": converted MACE file lacks the string '" + name + "'");
+  return it->second;
+}
+
+bool is_mace_native_file(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  return in && std::getline(in, line) && line == kMaceNativeMagic;
+}
+
+MaceArchive read_mace_archive(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw InputError(path + ": cannot open the converted MACE file");
+  MaceArchive a;
+  a.source = path;
+  std::string line;
+  if (!std::getline(in, line) || line != kMaceNativeMagic)
+    throw InputError(path + ": line 1: expected '" + std::string(kMaceNativeMagic) + "' (a file of `spinlat convert`)");
+  long lineno = 1;
+  while (std::getline(in, line)) {
+    ++lineno;
+    if (line.empty()) continue;
+    std::istringstream ls(line);
+    std::string kind, name;
+    ls >> kind >> name;
+    if (kind == "S") {
+      std::string rest;
+      std::getline(ls, rest);
+      if (!rest.empty() && rest[0] == ' ') rest.erase(0, 1);
+      a.text[name] = rest;
+    } else if (kind == "A") {
+      long ndim = -1;
+      ls >> ndim;
+      MaceArchive::Array arr;
+      std::size_t n = 1;
+      for (long d = 0; d < ndim; ++d) {
+        long x = -1;
+        ls >> x;
+        if (!ls || x < 0) break;
+        arr.shape.push_back(x);
+        n *= static_cast<std::size_t>(x);
+      }
+      if (!ls || ndim < 0 || static_cast<long>(arr.shape.size()) != ndim)
+        throw InputError(path + ": line " + std::to_string(lineno) + ": malformed array header for '" + name + "'");
+      arr.value.resize(n);
+      if (n > 0) {
+        ++lineno;
+        if (!std::getline(in, line))
+          throw InputError(path + ": line " + std::to_string(lineno) + ": missing values of '" + name + "'");
+        const char* p = line.c_str();
+        for (std::size_t k = 0; k < n; ++k) {
+          char* end = nullptr;
+          arr.value[k] = std::strtod(p, &end);
+          if (end == p || !std::isfinite(arr.value[k]))
+            throw InputError(path + ": line " + std::to_string(lineno) + ": expected " + std::to_string(n) +
+                             " finite numbers for '" + name + "'");
+          p = end;
+        }
+      }
+      a.array[name] = std::move(arr);
+    } else {
+      throw InputError(path + ": line " + std::to_string(lineno) + ": expected a record 'A name ...' or 'S name ...'");
+    }
+  }
+  return a;
+}
+
+void write_mace_archive(const MaceArchive& a, const std::string& path) {
+  std::ofstream out(path);
+  if (!out) throw InputError(path + ": cannot write");
+  out << kMaceNativeMagic << "\n";
+  for (const auto& [name, s] : a.text) out << "S " << name << " " << s << "\n";
+  char buf[32];
+  for (const auto& [name, arr] : a.array) {
+    out << "A " << name << " " << arr.shape.size();
+    for (long d : arr.shape) out << " " << d;
+    out << "\n";
+    if (arr.value.empty()) continue;
+    for (std::size_t k = 0; k < arr.value.size(); ++k) {
+      std::snprintf(buf, sizeof buf, "%.17g", arr.value[k]);
+      out << (k ? " " : "") << buf;
+    }
+    out << "\n";
+  }
+  if (!out) throw InputError(path + ": write failed");
+}
+
+// ---- e3nn building blocks ---------------------------------------------------------------------
+
+namespace {
+
+[[noreturn]] void unsupported(const MaceArchive& a, const std::string& what) {
+  throw InputError(a.source + ": unsupported model piece: " + what +
+                   " (spinlat converts MagneticScaleShiftMACE with spin-orbit-coupled blocks; "
+                   "docs/learned-potential.md)");
+}
+
+// Irreps "mul x l p", in e3nn's mul_ir layout: block b holds mul[b] copies of 2l+1 components.
+struct Irreps {
+  std::vector<int> mul, l, off;
+  int dim = 0;
+  int size() const { return static_cast<int>(mul.size()); }
+  int d(int b) const { return 2 * l[b] + 1; }
+};
+
+Irreps irreps_of(const MaceArchive& a, const std::string& name) {
+  const MaceArchive::Array& x = a.at(name);
+  if (x.shape.size() != 2 || x.shape[1] != 3) throw InputError(a.source + ": '" + name + "' should be [n, 3]");
+  Irreps r;
+  for (long b = 0; b < x.shape[0]; ++b) {
+    r.mul.push_back(static_cast<int>(x.value[3 * b]));
+    r.l.push_back(static_cast<int>(x.value[3 * b + 1]));
+    r.off.push_back(r.dim);
+    r.dim += r.mul.back() * (2 * r.l.back() + 1);
+  }
+  return r;
+}
+
+// Real Wigner 3j symbols in e3nn's basis, sparse. Those with an l = 0 are δ/√(2l+1); the rest
+// come from the file (the converter copies e3nn's own `_w3j_l1_l2_l3` buffers).
+struct CG {
+  std::vector<std::array<int, 3>> ijk;
+  std::vector<double> c;
+};
+
+struct CGTable {
+  std::map<std::array<int, 3>, CG> cg;
+  const CG& get(const MaceArchive& a, int l1, int l2, int l3) {
+    const std::array<int, 3> key{l1, l2, l3};
+    auto it = cg.find(key);
+    if (it != cg.end()) return it->second;
+    CG g;
+    const int d1 = 2 * l1 + 1, d2 = 2 * l2 + 1, d3 = 2 * l3 + 1;
+    if (l1 == 0 || l2 == 0 || l3 == 0) {
+      const int l = std::max({l1, l2, l3});
+      if ((l1 == 0 && l2 != l3) || (l2 == 0 && l1 != l3) || (l3 == 0 && l1 != l2))
+        unsupported(a, "a tensor-product path violating the triangle rule");
+      const double v = 1.0 / std::sqrt(2.0 * l + 1.0);
+      for (int m = 0; m < 2 * l + 1; ++m) {
+        g.ijk.push_back({l1 == 0 ? 0 : m, l2 == 0 ? 0 : m, l3 == 0 ? 0 : m});
+        g.c.push_back(v);
+      }
+    } else {
+      const std::string name = "w3j." + std::to_string(l1) + "." + std::to_string(l2) + "." + std::to_string(l3);
+      if (!a.has(name)) unsupported(a, "Wigner 3j symbol (" + name + ") not found in the file");
+      const MaceArchive::Array& w = a.at(name);
+      if (static_cast<int>(w.value.size()) != d1 * d2 * d3) throw InputError(a.source + ": '" + name + "' has the wrong size");
+      for (int i = 0; i < d1; ++i)
+        for (int j = 0; j < d2; ++j)
+          for (int k = 0; k < d3; ++k) {
+            const double v = w.value[(i * d2 + j) * d3 + k];
+            if (v != 0.0) {
+              g.ijk.push_back({i, j, k});
+              g.c.push_back(v);
+            }
+          }
+    }
+    return cg.emplace(key, std::move(g)).first->second;
+  }
+};
+
+// e3nn o3.Linear: out[i_out](w, m) += path_weight Σ_u W(u, w) x[i_in](u, m). No biases.
+struct Linear {
+  Irreps in, out;
+  struct Ins {
+    int i, o, woff;
+  };
+  std::vector<Ins> ins;
+  std::vector<double> w;  // path weight folded in
+  void load(const MaceArchive& a, const std::string& p) {
+    in = irreps_of(a, p + ".@irreps_in");
+    out = irreps_of(a, p + ".@irreps_out");
+    const MaceArchive::Array& I = a.at(p + ".@instructions");  // rows: i_in, i_out, path_weight
+    const MaceArchive::Array& W = a.at(p + ".weight");
+    if (a.has(p + ".bias") && !a.at(p + ".bias").value.empty()) unsupported(a, p + ": e3nn Linear with biases");
+    w = W.value;
+    int off = 0;
+    for (long r = 0; r < I.shape[0]; ++r) {
+      Ins s{static_cast<int>(I.value[3 * r]), static_cast<int>(I.value[3 * r + 1]), off};
+      const double pw = I.value[3 * r + 2];
+      if (in.l[s.i] != out.l[s.o]) throw InputError(a.source + ": " + p + ": instruction joins different l");
+      const int n = in.mul[s.i] * out.mul[s.o];
+      if (off + n > static_cast<int>(w.size())) throw InputError(a.source + ": " + p + ": too few weights");
+      for (int k = 0; k < n; ++k) w[off + k] *= pw;
+      off += n;
+      ins.push_back(s);
+    }
+    if (off != static_cast<int>(w.size())) throw InputError(a.source + ": " + p + ": weight count differs from the instructions");
+  }
+  void apply(const double* x, double* y) const {
+    std::fill(y, y + out.dim, 0.0);
+    for (const Ins& s : ins) {
+      const int mi = in.mul[s.i], mo = out.mul[s.o], d = in.d(s.i);
+      const double* xb = x + in.off[s.i];
+      double* yb = y + out.off[s.o];
+      const double* W = w.data() + s.woff;
+      for (int u = 0; u < mi; ++u)
+        for (int v = 0; v < mo; ++v) {
+          const double c = W[u * mo + v];
+          for (int m = 0; m < d; ++m) yb[v * d + m] += c * xb[u * d + m];
+        }
+    }
+  }
+  // gx += Wᵀ gy
+  void backward(const double* gy, double* gx) const {
+    for (const Ins& s : ins) {
+      const int mi = in.mul[s.i], mo = out.mul[s.o], d = in.d(s.i);
+      double* gb = gx + in.off[s.i];
+      const double* yb = gy + out.off[s.o];
+      const double* W = w.data() + s.woff;
+      for (int u = 0; u < mi; ++u)
+        for (int v = 0; v < mo; ++v) {
+          const double c = W[u * mo + v];
+          for (int m = 0; m < d; ++m) gb[u * d + m] += c * yb[v * d + m];
+        }
+    }
+  }
+};
+
+// e3nn o3.TensorProduct with "uvu" and "uvw" instructions:
+//   uvu: out(u, k) += pw Σ_v w(u, v) Σ_ij C_ijk x1(u, i) x2(v, j)
+//   uvw: out(w, k) += pw Σ_uv w(u, v, w) Σ_ij C_ijk x1(u, i) x2(v, j)
+struct TensorProduct {
+  Irreps in1, in2, out;
+  // Dense kernel of a uvu path: y(u, k) += pw w(u, v) Σ_i x1(u, i) Mb(i, k), sizes fixed.
+  using Kernel = void (*)(int m1, int m2, int v, const double* a, const double* Mb, const double* W, double pw,
+                          double* yb);
+  struct Ins {
+    int i1, i2, o, mode, woff;
+    double pw;
+    const CG* cg;
+    int mboff = 0;
+    Kernel kernel = nullptr;
+    void (*back)(int, int, int, const double*, const double*, const double*, double, const double*, double*, double*,
+                 double*) = nullptr;
+  };
+  std::vector<Ins> ins;
+  int weight_numel = 0;
+  int mb_size = 0;  // Σ over paths of mul2·d1·d3: the CG tensors contracted with x2
+  std::vector<double> internal;  // internal weights (empty: given per call)
+  void load(const MaceArchive& a, const std::string& p, CGTable& cgs) {
+    in1 = irreps_of(a, p + ".@irreps_in1");
+    in2 = irreps_of(a, p + ".@irreps_in2");
+    out = irreps_of(a, p + ".@irreps_out");
+    // rows: i1, i2, i_out, mode (0 uvw, 1 uvu), has_weight, path_weight
+    const MaceArchive::Array& I = a.at(p + ".@instructions");
+    int off = 0;
+    for (long r = 0; r < I.shape[0]; ++r) {
+      const double* row = I.value.data() + 6 * r;
+      Ins s{static_cast<int>(row[0]), static_cast<int>(row[1]), static_cast<int>(row[2]), static_cast<int>(row[3]), off,
+            row[5], nullptr};
+      if (row[4] != 1.0) unsupported(a, p + ": tensor-product path without weights");
+      if (s.mode != 0 && s.mode != 1) unsupported(a, p + ": tensor-product connection mode other than uvw/uvu");
+      s.cg = &cgs.get(a, in1.l[s.i1], in2.l[s.i2], out.l[s.o]);
+      off += s.mode == 1 ? in1.mul[s.i1] * in2.mul[s.i2] : in1.mul[s.i1] * in2.mul[s.i2] * out.mul[s.o];
+      if (s.mode == 1 && out.mul[s.o] != in1.mul[s.i1]) throw InputError(a.source + ": " + p + ": uvu path changes multiplicity");
+      s.mboff = mb_size;
+      mb_size += in2.mul[s.i2] * in1.d(s.i1) * out.d(s.o);
+      if (s.mode == 1) {
+        s.kernel = pick_kernel(in1.d(s.i1), out.d(s.o));
+        s.back = pick_back(in1.d(s.i1), out.d(s.o));
+      }
+      ins.push_back(s);
+    }
+    weight_numel = off;
+    if (a.has(p + ".weight") && !a.at(p + ".weight").value.empty()) {
+      internal = a.at(p + ".weight").value;
+      if (static_cast<int>(internal.size()) != off) throw InputError(a.source + ": " + p + ": weight count differs");
+    }
+  }
+  template <int D1, int D3>
+  static void kernel_uvu(int m1, int m2, int v, const double* a, const double* Mb, const double* W, double pw,
+                         double* yb) {
+    for (int u = 0; u < m1; ++u) {
+      double t[D3] = {};
+      for (int i = 0; i < D1; ++i) {
+        const double x = a[u * D1 + i];
+        for (int k = 0; k < D3; ++k) t[k] += x * Mb[i * D3 + k];
+      }
+      const double c = pw * W[u * m2 + v];
+      for (int k = 0; k < D3; ++k) yb[u * D3 + k] += c * t[k];
+    }
+  }
+  static Kernel pick_kernel(int d1, int d3) {
+#define SPL_K(A, B) \
+  if (d1 == A && d3 == B) return &kernel_uvu<A, B>;
+#define SPL_K4(A) SPL_K(A, 1) SPL_K(A, 3) SPL_K(A, 5) SPL_K(A, 7)
+    SPL_K4(1) SPL_K4(3) SPL_K4(5) SPL_K4(7)
+#undef SPL_K4
+#undef SPL_K
+    return nullptr;
+  }
+  // For each path and each v, the CG tensor contracted with x2(v) first: Mb(i, k) =
+  // Σ_j C_ijk x2(v, j) (x2 is an attribute of multiplicity 1 or 2 in MACE: Y(r̂), moment
+  // harmonics, one-hot species), so that the rest is a dense d1×d3 product per u. Callers
+  // whose x2 repeats (a sender's moment harmonics on all its edges) prepare it once.
+  static void contract_cg(const CG& cg, const double* bv, int d3, double (*Mb)[7], int d1) {
+    for (int i = 0; i < d1; ++i)
+      for (int k = 0; k < d3; ++k) Mb[i][k] = 0.0;
+    for (std::size_t q = 0; q < cg.c.size(); ++q) {
+      const auto& ijk = cg.ijk[q];
+      Mb[ijk[0]][ijk[2]] += cg.c[q] * bv[ijk[1]];
+    }
+  }
+  void prepare(const double* x2, double* mb) const {
+    std::fill(mb, mb + mb_size, 0.0);
+    for (const Ins& s : ins) {
+      const int m2 = in2.mul[s.i2], d1 = in1.d(s.i1), d2 = in2.d(s.i2), d3 = out.d(s.o);
+      for (int v = 0; v < m2; ++v) {
+        const double* bv = x2 + in2.off[s.i2] + v * d2;
+        double* M = mb + s.mboff + v * d1 * d3;
+        for (std::size_t q = 0; q < s.cg->c.size(); ++q) {
+          const auto& ijk = s.cg->ijk[q];
+          M[ijk[0] * d3 + ijk[2]] += s.cg->c[q] * bv[ijk[1]];
+        }
+      }
+    }
+  }
+  void apply_prepared(const double* x1, const double* mb, const double* w, double* y) const {
+    if (!w) w = internal.data();
+    std::fill(y, y + out.dim, 0.0);
+    for (const Ins& s : ins) {
+      const int m1 = in1.mul[s.i1], m2 = in2.mul[s.i2], mo = out.mul[s.o];
+      const int d1 = in1.d(s.i1), d3 = out.d(s.o);
+      const double* a = x1 + in1.off[s.i1];
+      double* yb = y + out.off[s.o];
+      const double* W = w + s.woff;
+      for (int v = 0; v < m2; ++v) {
+        const double* M = mb + s.mboff + v * d1 * d3;
+        if (s.kernel) {
+          s.kernel(m1, m2, v, a, M, W, s.pw, yb);
+          continue;
+        }
+        double t[7];
+        for (int u = 0; u < m1; ++u) {
+          const double* au = a + u * d1;
+          for (int k = 0; k < d3; ++k) t[k] = 0.0;
+          for (int i = 0; i < d1; ++i)
+            for (int k = 0; k < d3; ++k) t[k] += au[i] * M[i * d3 + k];
+          if (s.mode == 1) {
+            const double c = s.pw * W[u * m2 + v];
+            for (int k = 0; k < d3; ++k) yb[u * d3 + k] += c * t[k];
+          } else {
+            const double* Wuv = W + (u * m2 + v) * mo;
+            for (int o = 0; o < mo; ++o) {
+              const double c = s.pw * Wuv[o];
+              for (int k = 0; k < d3; ++k) yb[o * d3 + k] += c * t[k];
+            }
+          }
+        }
+      }
+    }
+  }
+  void apply(const double* x1, const double* x2, const double* w, double* y) const {
+    thread_local std::vector<double> mb;
+    mb.resize(mb_size);
+    prepare(x2, mb.data());
+    apply_prepared(x1, mb.data(), w, y);
+  }
+  // Reverse mode of one uvu path and one v: g1(u, i) += Σ_k Mb(i, k) gt(u, k),
+  // G(i, k) += Σ_u x1(u, i) gt(u, k) (for ∂/∂x2), gw(u, v) += pw Σ_k gy(u, k) t(u, k), with
+  // gt(u, k) = pw w(u, v) gy(u, k) and t = x1·Mb.
+  template <int D1, int D3>
+  static void backward_uvu(int m1, int m2, int v, const double* a, const double* M, const double* W, double pw,
+                           const double* gyb, double* g1b, double* G, double* gwb) {
+    for (int u = 0; u < m1; ++u) {
+      const double* au = a + u * D1;
+      const double* gu = gyb + u * D3;
+      const double c = pw * W[u * m2 + v];
+      double r[D1];  // (Mb gy)(i)
+      for (int i = 0; i < D1; ++i) {
+        double acc = 0.0;
+        for (int k = 0; k < D3; ++k) acc += M[i * D3 + k] * gu[k];
+        r[i] = acc;
+      }
+      if (gwb) {
+        double acc = 0.0;
+        for (int i = 0; i < D1; ++i) acc += au[i] * r[i];
+        gwb[u * m2 + v] += pw * acc;
+      }
+      if (g1b)
+        for (int i = 0; i < D1; ++i) g1b[u * D1 + i] += c * r[i];
+      if (G)
+        for (int i = 0; i < D1; ++i)
+          for (int k = 0; k < D3; ++k) G[i * D3 + k] += c * au[i] * gu[k];
+    }
+  }
+  using BackKernel = void (*)(int, int, int, const double*, const double*, const double*, double, const double*,
+                              double*, double*, double*);
+  static BackKernel pick_back(int d1, int d3) {
+#define SPL_K(A, B) \
+  if (d1 == A && d3 == B) return &backward_uvu<A, B>;
+#define SPL_K4(A) SPL_K(A, 1) SPL_K(A, 3) SPL_K(A, 5) SPL_K(A, 7)
+    SPL_K4(1) SPL_K4(3) SPL_K4(5) SPL_K4(7)
+#undef SPL_K4
+#undef SPL_K
+    return nullptr;
+  }
+  // Reverse mode: g1 += ∂/∂x1, g2 += ∂/∂x2, gw += ∂/∂w of Σ gy·y (each may be null); mb as
+  // prepare(x2) gives (null: prepared here).
+  // With gmb, the gradient with respect to the prepared tensors is accumulated there instead
+  // of g2 (backward_prepared turns it into ∂/∂x2 once per x2: a sender's edges share it).
+  void backward(const double* x1, const double* x2, const double* w, const double* gy, double* g1, double* g2,
+                double* gw, const double* mb = nullptr, double* gmb = nullptr) const {
+    const bool internal_w = !w;
+    if (!w) w = internal.data();
+    thread_local std::vector<double> own;
+    if (!mb) {
+      own.resize(mb_size);
+      prepare(x2, own.data());
+      mb = own.data();
+    }
+    double G[49];
+    for (const Ins& s : ins) {
+      const int m1 = in1.mul[s.i1], m2 = in2.mul[s.i2], mo = out.mul[s.o];
+      const int d1 = in1.d(s.i1), d2 = in2.d(s.i2), d3 = out.d(s.o);
+      const double* a = x1 + in1.off[s.i1];
+      const double* gyb = gy + out.off[s.o];
+      const double* W = w + s.woff;
+      for (int v = 0; v < m2; ++v) {
+        const double* M = mb + s.mboff + v * d1 * d3;
+        if (g2 && !gmb) std::fill(G, G + d1 * d3, 0.0);
+        double* Gt = gmb ? gmb + s.mboff + v * d1 * d3 : G;
+        if (s.mode == 1 && s.back) {
+          s.back(m1, m2, v, a, M, W, s.pw, gyb, g1 ? g1 + in1.off[s.i1] : nullptr, (g2 || gmb) ? Gt : nullptr,
+                 gw && !internal_w ? gw + s.woff : nullptr);
+        } else {
+          double gt[7];
+          for (int u = 0; u < m1; ++u) {
+            const double* au = a + u * d1;
+            if (s.mode == 1) {
+              const double c = s.pw * W[u * m2 + v];
+              for (int k = 0; k < d3; ++k) gt[k] = c * gyb[u * d3 + k];
+            } else {
+              const double* Wuv = W + (u * m2 + v) * mo;
+              for (int k = 0; k < d3; ++k) gt[k] = 0.0;
+              for (int o = 0; o < mo; ++o)
+                for (int k = 0; k < d3; ++k) gt[k] += s.pw * Wuv[o] * gyb[o * d3 + k];
+            }
+            if (gw && !internal_w) {
+              double t[7] = {};
+              for (int i = 0; i < d1; ++i)
+                for (int k = 0; k < d3; ++k) t[k] += au[i] * M[i * d3 + k];
+              if (s.mode == 1) {
+                double acc = 0.0;
+                for (int k = 0; k < d3; ++k) acc += gyb[u * d3 + k] * t[k];
+                gw[s.woff + u * m2 + v] += s.pw * acc;
+              } else {
+                for (int o = 0; o < mo; ++o) {
+                  double acc = 0.0;
+                  for (int k = 0; k < d3; ++k) acc += gyb[o * d3 + k] * t[k];
+                  gw[s.woff + (u * m2 + v) * mo + o] += s.pw * acc;
+                }
+              }
+            }
+            if (g1) {
+              double* g1u = g1 + in1.off[s.i1] + u * d1;
+              for (int i = 0; i < d1; ++i) {
+                double acc = 0.0;
+                for (int k = 0; k < d3; ++k) acc += M[i * d3 + k] * gt[k];
+                g1u[i] += acc;
+              }
+            }
+            if (g2 || gmb)
+              for (int i = 0; i < d1; ++i)
+                for (int k = 0; k < d3; ++k) Gt[i * d3 + k] += au[i] * gt[k];
+          }
+        }
+        if (g2 && !gmb) {
+          double* g2v = g2 + in2.off[s.i2] + v * d2;
+          for (std::size_t q = 0; q < s.cg->c.size(); ++q) {
+            const auto& ijk = s.cg->ijk[q];
+            g2v[ijk[1]] += s.cg->c[q] * G[ijk[0] * d3 + ijk[2]];
+          }
+        }
+      }
+    }
+  }
+  // g2 += ∂/∂x2 from the gradient with respect to the prepared tensors.
+  void backward_prepared(const double* gmb, double* g2) const {
+    for (const Ins& s : ins) {
+      const int m2 = in2.mul[s.i2], d1 = in1.d(s.i1), d2 = in2.d(s.i2), d3 = out.d(s.o);
+      for (int v = 0; v < m2; ++v) {
+        const double* Gv = gmb + s.mboff + v * d1 * d3;
+        double* g2v = g2 + in2.off[s.i2] + v * d2;
+        for (std::size_t q = 0; q < s.cg->c.size(); ++q) {
+          const auto& ijk = s.cg->ijk[q];
+          g2v[ijk[1]] += s.cg->c[q] * Gv[ijk[0] * d3 + ijk[2]];
+        }
+      }
+    }
+  }
+};
+
+// e3nn nn.FullyConnectedNet: x ← act(x W/√(h_in var_in))·√var_out per hidden layer, the last
+// layer x W/√(h_in var_in/var_out); act = c·silu (e3nn's normalize2mom constant c).
+struct FCNet {
+  struct Layer {
+    int nin = 0, nout = 0;
+    std::vector<double> w;  // [nin, nout], scale folded in
+    bool act = false;
+    double c = 1.0, post = 1.0;
+  };
+  std::vector<Layer> layers;
+  int nin() const { return layers.front().nin; }
+  int nout() const { return layers.back().nout; }
+  void load(const MaceArchive& a, const std::string& p) {
+    for (int k = 0;; ++k) {
+      const std::string q = p + ".layer" + std::to_string(k);
+      if (!a.has(q + ".weight")) break;
+      const MaceArchive::Array& W = a.at(q + ".weight");
+      Layer L;
+      L.nin = static_cast<int>(W.shape.at(0));
+      L.nout = static_cast<int>(W.shape.at(1));
+      const double h_in = a.scalar(q + ".@h_in"), var_in = a.scalar(q + ".@var_in"), var_out = a.scalar(q + ".@var_out");
+      L.act = a.has(q + ".@act");
+      double scale;
+      if (L.act) {
+        L.c = a.scalar(q + ".@act");
+        L.post = std::sqrt(var_out);
+        scale = 1.0 / std::sqrt(h_in * var_in);
+      } else {
+        scale = 1.0 / std::sqrt(h_in * var_in / var_out);
+      }
+      L.w = W.value;
+      for (double& x : L.w) x *= scale;
+      if (!layers.empty() && layers.back().nout != L.nin) throw InputError(a.source + ": " + q + ": layer sizes do not chain");
+      layers.push_back(std::move(L));
+    }
+    if (layers.empty()) throw InputError(a.source + ": " + p + ": fully connected net without layers");
+  }
+  // y may not alias x; scratch holds 2·max width.
+  void apply(const double* x, double* y, double* scratch) const {
+    const double* in = x;
+    for (std::size_t k = 0; k < layers.size(); ++k) {
+      const Layer& L = layers[k];
+      double* o = k + 1 == layers.size() ? y : scratch + (k % 2) * 256;
+      std::fill(o, o + L.nout, 0.0);
+      for (int i = 0; i < L.nin; ++i) {
+        const double xi = in[i];
+        const double* Wi = L.w.data() + static_cast<std::size_t>(i) * L.nout;
+        for (int j = 0; j < L.nout; ++j) o[j] += xi * Wi[j];
+      }
+      if (L.act)
+        for (int j = 0; j < L.nout; ++j) o[j] = L.c * (o[j] / (1.0 + std::exp(-o[j]))) * L.post;
+      in = o;
+    }
+  }
+  // The same for many inputs at once (rows of X; edges): GEMMs instead of vector products.
+  using RowMat = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  Eigen::Map<const RowMat> weight(std::size_t k) const {
+    return Eigen::Map<const RowMat>(layers[k].w.data(), layers[k].nin, layers[k].nout);
+  }
+  static double act_of(const Layer& L, double z) { return L.c * (z / (1.0 + std::exp(-z))) * L.post; }
+  static double dact_of(const Layer& L, double z) {
+    const double sg = 1.0 / (1.0 + std::exp(-z));
+    return L.c * L.post * (sg + z * sg * (1.0 - sg));
+  }
+  // out: rows × nout, row-major
+  void apply_batch(const RowMat& X, double* out) const {
+    RowMat H = X, Z;
+    for (std::size_t k = 0; k < layers.size(); ++k) {
+      const Layer& L = layers[k];
+      Z.noalias() = H * weight(k);
+      if (L.act) Z = Z.unaryExpr([&L](double z) { return act_of(L, z); });
+      H.swap(Z);
+    }
+    Eigen::Map<RowMat>(out, H.rows(), H.cols()) = H;
+  }
+  // GX += ∂(G·Y)/∂X row by row; G (rows × nout) is overwritten.
+  void backward_batch(const RowMat& X, RowMat& G, RowMat& GX) const {
+    const std::size_t n = layers.size();
+    std::vector<RowMat> pre(n);
+    RowMat H = X;
+    for (std::size_t k = 0; k + 1 < n || (k < n && layers[k].act); ++k) {
+      pre[k].noalias() = H * weight(k);
+      if (k + 1 == n) break;
+      H = layers[k].act ? RowMat(pre[k].unaryExpr([&](double z) { return act_of(layers[k], z); })) : pre[k];
+    }
+    RowMat T;
+    for (std::size_t k = n; k-- > 0;) {
+      const Layer& L = layers[k];
+      if (L.act) G = G.cwiseProduct(pre[k].unaryExpr([&L](double z) { return dact_of(L, z); }));
+      T.noalias() = G * weight(k).transpose();
+      G.swap(T);
+    }
+    GX += G;
+  }
+  // gx += ∂(gy·y)/∂x, recomputing the forward pass.
+  void backward(const double* x, const double* gy, double* gx) const {
+    const std::size_t n = layers.size();
+    thread_local std::vector<std::vector<double>> act, pre;  // scratch (called per edge)
+    thread_local std::vector<double> g, gi;
+    if (act.size() < n + 1) act.resize(n + 1);
+    if (pre.size() < n) pre.resize(n);
+    act[0].assign(x, x + nin());
+    // pre-activations are needed only where there is an activation (never the last layer here)
+    const std::size_t need = layers.back().act ? n : n - 1;
+    for (std::size_t k = 0; k < need; ++k) {
+      const Layer& L = layers[k];
+      pre[k].assign(L.nout, 0.0);
+      for (int i = 0; i < L.nin; ++i)
+        for (int j = 0; j < L.nout; ++j) pre[k][j] += act[k][i] * L.w[static_cast<std::size_t>(i) * L.nout + j];
+      act[k + 1] = pre[k];
+      if (L.act)
+        for (int j = 0; j < L.nout; ++j) act[k + 1][j] = L.c * (pre[k][j] / (1.0 + std::exp(-pre[k][j]))) * L.post;
+    }
+    g.assign(gy, gy + nout());
+    for (std::size_t k = n; k-- > 0;) {
+      const Layer& L = layers[k];
+      if (L.act)
+        for (int j = 0; j < L.nout; ++j) {
+          const double z = pre[k][j], sg = 1.0 / (1.0 + std::exp(-z));
+          g[j] *= L.c * L.post * (sg + z * sg * (1.0 - sg));
+        }
+      gi.assign(L.nin, 0.0);
+      for (int i = 0; i < L.nin; ++i) {
+        double acc = 0.0;
+        for (int j = 0; j < L.nout; ++j) acc += L.w[static_cast<std::size_t>(i) * L.nout + j] * g[j];
+        gi[i] = acc;
+      }
+      g.swap(gi);
+    }
+    for (int i = 0; i < nin(); ++i) gx[i] += g[i];
+  }
+};
+
+// Forward-mode dual numbers with three derivatives: the gradients of the small geometric
+// functions (harmonics of r̂ and m, radial and moment-size features) with respect to a vector.
+struct Dual {
+  double v = 0.0;
+  double d[3] = {0.0, 0.0, 0.0};
+  Dual() = default;
+  Dual(double x) : v(x) {}  // NOLINT: constants
+};
+inline Dual operator+(const Dual& a, const Dual& b) {
+  Dual r(a.v + b.v);
+  for (int k = 0; k < 3; ++k) r.d[k] = a.d[k] + b.d[k];
+  return r;
+}
+inline Dual operator-(const Dual& a, const Dual& b) {
+  Dual r(a.v - b.v);
+  for (int k = 0; k < 3; ++k) r.d[k] = a.d[k] - b.d[k];
+  return r;
+}
+inline Dual operator*(const Dual& a, const Dual& b) {
+  Dual r(a.v * b.v);
+  for (int k = 0; k < 3; ++k) r.d[k] = a.d[k] * b.v + a.v * b.d[k];
+  return r;
+}
+inline Dual operator/(const Dual& a, const Dual& b) {
+  Dual r(a.v / b.v);
+  for (int k = 0; k < 3; ++k) r.d[k] = (a.d[k] - r.v * b.d[k]) / b.v;
+  return r;
+}
+inline Dual fn(const Dual& a, double f, double df) {
+  Dual r(f);
+  for (int k = 0; k < 3; ++k) r.d[k] = df * a.d[k];
+  return r;
+}
+inline Dual sqrt(const Dual& a) { const double s = std::sqrt(a.v); return fn(a, s, 0.5 / s); }
+inline Dual sin(const Dual& a) { return fn(a, std::sin(a.v), std::cos(a.v)); }
+inline Dual pow(const Dual& a, double p) { return fn(a, std::pow(a.v, p), p * std::pow(a.v, p - 1.0)); }
+inline double value(double x) { return x; }
+inline double value(const Dual& x) { return x.v; }
+using std::pow;
+using std::sin;
+using std::sqrt;
+
+// e3nn spherical harmonics (o3.spherical_harmonics, "component" normalisation: the
+// polynomials of e3nn/o3/_spherical_harmonics.py), l = 0..lmax ≤ 3, of (x, y, z) as given.
+template <class T>
+void e3nn_sh(int lmax, T x, T y, T z, T* sh) {
+  sh[0] = 1.0;
+  if (lmax < 1) return;
+  sh[1] = 1.7320508075688772 * x;
+  sh[2] = 1.7320508075688772 * y;
+  sh[3] = 1.7320508075688772 * z;
+  if (lmax < 2) return;
+  const T y2 = y * y, x2z2 = x * x + z * z;
+  const T s20 = 3.872983346207417 * x * z, s24 = 1.9364916731037085 * (z * z - x * x);
+  sh[4] = s20;
+  sh[5] = 3.872983346207417 * x * y;
+  sh[6] = 2.2360679774997898 * (y2 - 0.5 * x2z2);
+  sh[7] = 3.872983346207417 * y * z;
+  sh[8] = s24;
+  if (lmax < 3) return;
+  sh[9] = 1.0801234497346432 * (s20 * z + s24 * x);
+  sh[10] = 2.6457513110645907 * s20 * y;
+  sh[11] = 1.6201851746019651 * (4.0 * y2 - x2z2) * x;
+  sh[12] = 1.3228756555322954 * y * (2.0 * y2 - 3.0 * x2z2);
+  sh[13] = 1.6201851746019651 * z * (4.0 * y2 - x2z2);
+  sh[14] = 2.6457513110645907 * s24 * y;
+  sh[15] = 1.0801234497346432 * (s24 * z - s20 * x);
+}
+
+struct SH {
+  int lmax = 0;
+  bool normalize = false;
+  int normalization = 0;  // 0 component, 1 integral, 2 norm
+  int dim() const { return (lmax + 1) * (lmax + 1); }
+  void load(const MaceArchive& a, const std::string& p) {
+    lmax = static_cast<int>(a.scalar(p + ".@lmax"));
+    normalize = a.scalar(p + ".@normalize") != 0.0;
+    const std::string& n = a.str(p + ".@normalization");
+    if (lmax < 0 || lmax > 3) unsupported(a, p + ": spherical harmonics beyond l = 3");
+    if (n == "component") normalization = 0;
+    else if (n == "integral") normalization = 1;
+    else if (n == "norm") normalization = 2;
+    else unsupported(a, p + ": spherical-harmonics normalization '" + n + "'");
+  }
+  template <class T>
+  void apply(const T* r0, T* out) const {
+    T r[3] = {r0[0], r0[1], r0[2]};
+    if (normalize) {  // torch.nn.functional.normalize
+      T n = sqrt(r[0] * r[0] + r[1] * r[1] + r[2] * r[2]);
+      if (value(n) < 1e-12) n = T(1e-12);
+      for (auto& x : r) x = x / n;
+    }
+    e3nn_sh(lmax, r[0], r[1], r[2], out);
+    if (normalization == 1)
+      for (int k = 0; k < dim(); ++k) out[k] = out[k] / T(3.5449077018110318);  // √(4π)
+    if (normalization == 2)
+      for (int l = 0; l <= lmax; ++l)
+        for (int m = l * l; m < (l + 1) * (l + 1); ++m) out[m] = out[m] / T(std::sqrt(2.0 * l + 1.0));
+  }
+  void apply(const Vec3& r, double* out) const { apply(r.data(), out); }
+};
+
+// Chebyshev polynomials T_1..T_n (include_constant: T_0..T_{n-1}) of x (extensions.py,
+// ChebyshevBasisGeneral).
+struct Chebyshev {
+  int n = 0;
+  bool constant = false;
+  void load(const MaceArchive& a, const std::string& p) {
+    n = static_cast<int>(a.scalar(p + ".@num_basis"));
+    constant = a.scalar(p + ".@include_constant") != 0.0;
+  }
+  template <class T>
+  void apply(T x, T* out) const {
+    T t0 = 1.0, t1 = x;
+    const int first = constant ? 0 : 1;
+    for (int k = first; k < first + n; ++k) {
+      T tk;
+      if (k == 0) tk = 1.0;
+      else if (k == 1) tk = x;
+      else {
+        tk = T(2.0) * x * t1 - t0;
+        t0 = t1;
+        t1 = tk;
+      }
+      out[k - first] = tk;
+    }
+  }
+};
+
+// MACE's SymmetricContraction (symmetric_contraction.py): per output irrep L and channel c,
+//   A_ν = Σ_k U_ν[d, i_1..i_ν, k] W_ν[z, k, c],  then from ν = N down to 1:
+//   B ← (A_ν + B) contracted on its last index with x[c, ·],
+// for the one-hot species z; x[c, i] are the node features reshaped to [channels, Σ(2l+1)].
+struct Contraction {
+  int D = 1, nu = 0;
+  std::vector<std::vector<double>> U;  // U[k]: correlation k+1, [D, n^(k+1), K]
+  std::vector<int> K;
+  std::vector<std::vector<double>> W;  // W[k]: [elements, K, C]
+};
+
+struct SymmetricContraction {
+  int C = 0, n = 0, elements = 0;
+  bool agnostic = false;
+  std::vector<Contraction> con;
+  Irreps out;
+  void load(const MaceArchive& a, const std::string& p, int channels, int ndim, bool agn) {
+    C = channels;
+    n = ndim;
+    agnostic = agn;
+    out = irreps_of(a, p + ".@irreps_out");
+    for (int c = 0; c < out.size(); ++c) {
+      const std::string q = p + ".contractions." + std::to_string(c);
+      Contraction k;
+      k.D = out.d(c);
+      if (out.mul[c] != C) unsupported(a, q + ": output multiplicity differs from the channels");
+      k.nu = static_cast<int>(a.scalar(q + ".@correlation"));
+      k.U.resize(k.nu);
+      k.W.resize(k.nu);
+      k.K.resize(k.nu);
+      for (int nu = 1; nu <= k.nu; ++nu) {
+        const MaceArchive::Array& U = a.at(q + ".U_matrix_" + std::to_string(nu));
+        k.U[nu - 1] = U.value;
+        k.K[nu - 1] = static_cast<int>(U.shape.back());
+        std::size_t expect = static_cast<std::size_t>(k.D) * k.K[nu - 1];
+        for (int j = 0; j < nu; ++j) expect *= n;
+        if (U.value.size() != expect) throw InputError(a.source + ": " + q + ": U_matrix_" + std::to_string(nu) + " has an unexpected shape");
+        const std::string wname = nu == k.nu ? q + ".weights_max" : q + ".weights." + std::to_string(k.nu - 1 - nu);
+        const MaceArchive::Array& W = a.at(wname);
+        if (W.shape.size() != 3 || W.shape[1] != k.K[nu - 1] || W.shape[2] != C)
+          throw InputError(a.source + ": " + wname + " has an unexpected shape");
+        elements = static_cast<int>(W.shape[0]);
+        k.W[nu - 1] = W.value;
+      }
+      con.push_back(std::move(k));
+    }
+  }
+  // x: [C, n]; y: out irreps (mul_ir layout); scratch ≥ D·n^N doubles.
+  void apply(const double* x, int column, double* y, std::vector<double>& A, std::vector<double>& B) const {
+    const int z = agnostic ? 0 : column;
+    for (int b = 0; b < out.size(); ++b) {
+      const Contraction& k = con[b];
+      double* yb = y + out.off[b];
+      for (int c = 0; c < C; ++c) {
+        const double* xc = x + c * n;
+        // B holds the running tensor [D, n^(ν)] for the current ν.
+        std::size_t len = static_cast<std::size_t>(k.D);
+        for (int j = 0; j < k.nu; ++j) len *= n;
+        B.assign(len, 0.0);
+        for (int nu = k.nu; nu >= 1; --nu) {
+          std::size_t m = static_cast<std::size_t>(k.D);
+          for (int j = 0; j < nu; ++j) m *= n;
+          const int K = k.K[nu - 1];
+          const double* U = k.U[nu - 1].data();
+          const double* W = k.W[nu - 1].data() + static_cast<std::size_t>(z) * K * C;
+          // B += Σ_k U[·, k] W[k, c]
+          for (std::size_t r = 0; r < m; ++r) {
+            double s = 0.0;
+            for (int q = 0; q < K; ++q) s += U[r * K + q] * W[q * C + c];
+            B[r] += s;
+          }
+          // contract the last index with x
+          const std::size_t m2 = m / n;
+          A.assign(m2, 0.0);
+          for (std::size_t r = 0; r < m2; ++r) {
+            double s = 0.0;
+            for (int i = 0; i < n; ++i) s += B[r * n + i] * xc[i];
+            A[r] = s;
+          }
+          B.swap(A);
+        }
+        for (int d = 0; d < k.D; ++d) yb[c * k.D + d] = B[d];
+      }
+    }
+  }
+  // gx += ∂(gy·y)/∂x, recomputing the recursion with its intermediate tensors.
+  void backward(const double* x, int column, const double* gy, double* gx) const {
+    const int z = agnostic ? 0 : column;
+    std::vector<std::vector<double>> pre;
+    std::vector<double> B, A, g, gp;
+    for (int b = 0; b < out.size(); ++b) {
+      const Contraction& k = con[b];
+      for (int c = 0; c < C; ++c) {
+        const double* xc = x + c * n;
+        pre.assign(k.nu + 1, {});
+        std::size_t len = static_cast<std::size_t>(k.D);
+        for (int j = 0; j < k.nu; ++j) len *= n;
+        B.assign(len, 0.0);
+        for (int nu = k.nu; nu >= 1; --nu) {
+          std::size_t m = static_cast<std::size_t>(k.D);
+          for (int j = 0; j < nu; ++j) m *= n;
+          const int K = k.K[nu - 1];
+          const double* U = k.U[nu - 1].data();
+          const double* W = k.W[nu - 1].data() + static_cast<std::size_t>(z) * K * C;
+          for (std::size_t r = 0; r < m; ++r) {
+            double s = 0.0;
+            for (int q = 0; q < K; ++q) s += U[r * K + q] * W[q * C + c];
+            B[r] += s;
+          }
+          pre[nu] = B;  // the tensor contracted at this step
+          const std::size_t m2 = m / n;
+          A.assign(m2, 0.0);
+          for (std::size_t r = 0; r < m2; ++r) {
+            double s = 0.0;
+            for (int i = 0; i < n; ++i) s += B[r * n + i] * xc[i];
+            A[r] = s;
+          }
+          B.swap(A);
+        }
+        g.assign(k.D, 0.0);
+        for (int d = 0; d < k.D; ++d) g[d] = gy[out.off[b] + c * k.D + d];
+        double* gxc = gx + c * n;
+        for (int nu = 1; nu <= k.nu; ++nu) {
+          const std::vector<double>& P = pre[nu];
+          const std::size_t m2 = g.size();
+          gp.assign(m2 * n, 0.0);
+          for (std::size_t r = 0; r < m2; ++r)
+            for (int i = 0; i < n; ++i) {
+              gp[r * n + i] = g[r] * xc[i];
+              gxc[i] += g[r] * P[r * n + i];
+            }
+          g.swap(gp);
+        }
+      }
+    }
+  }
+};
+
+}  // namespace
+
+// ---- the model ---------------------------------------------------------------------------------
+
+struct MaceModel {
+  std::string source;
+  std::vector<int> Z;
+  std::vector<double> e0, m_max;
+  double r_max = 0, scale = 1, shift = 0;
+  // edge embedding: Bessel × polynomial cutoff (radial.py)
+  std::vector<double> bessel_w;
+  double bessel_pref = 0, cutoff_p = 0, cutoff_rmax = 0;
+  SH edge_sh, mag_sh;
+  Chebyshev mag_cheb, onebody_cheb;
+  bool onebody = false;
+  std::vector<double> ob_coeff, ob_corr;  // [S, B] and [S]
+  Linear embedding;
+  struct Interaction {
+    bool residue = false;  // Residue block: skip_tp on node features; else magmom_skip_tp on the message
+    Linear up, mlin;
+    FCNet tpw, magw, dens;
+    TensorProduct conv, mconv, skip;
+    Irreps target;  // of the reshaped message
+    int n = 0;      // Σ(2l+1) over target
+  };
+  struct Product {
+    SymmetricContraction sc;
+    FCNet w;
+    TensorProduct conv;
+    Linear lin, lin_ori;
+    bool use_sc = false;
+  };
+  struct Readout {
+    bool nonlinear = false;
+    Linear l1, l2;
+    double act = 1.0;
+  };
+  std::vector<Interaction> inter;
+  std::vector<Product> prod;
+  std::vector<Readout> read;
+  std::shared_ptr<void> keep;  // the Clebsch-Gordan table
+  int species() const { return static_cast<int>(Z.size()); }
+  int layers() const { return static_cast<int>(inter.size()); }
+};
+
+namespace {
+
+std::string strip_class(const std::string& q) {
+  const auto p = q.rfind('.');
+  return p == std::string::npos ? q : q.substr(p + 1);
+}
+
+std::unique_ptr<MaceModel> build_model(const MaceArchive& a) {
+  auto M = std::make_unique<MaceModel>();
+  MaceModel& m = *M;
+  m.source = a.source;
+  const std::string top = strip_class(a.str("@class"));
+  if (top != "MagneticScaleShiftMACE") unsupported(a, "top-level class " + top);
+  for (double z : a.at("atomic_numbers").value) m.Z.push_back(static_cast<int>(z));
+  const int S = m.species();
+  m.r_max = a.scalar("r_max");
+  m.e0 = a.at("atomic_energies_fn.atomic_energies").value;
+  if (static_cast<int>(m.e0.size()) != S) unsupported(a, "atomic energies for several heads");
+  m.m_max = a.at("m_max").value;
+  if (static_cast<int>(m.m_max.size()) != S) throw InputError(a.source + ": m_max has one entry per species");
+  if (a.at("scale_shift.scale").value.size() != 1 || a.at("scale_shift.shift").value.size() != 1)
+    unsupported(a, "several heads (scale_shift)");
+  m.scale = a.at("scale_shift.scale").value[0];
+  m.shift = a.at("scale_shift.shift").value[0];
+  if (strip_class(a.str("radial_embedding.bessel_fn.@class")) != "BesselBasis")
+    unsupported(a, "radial basis " + a.str("radial_embedding.bessel_fn.@class"));
+  if (strip_class(a.str("radial_embedding.cutoff_fn.@class")) != "PolynomialCutoff")
+    unsupported(a, "cutoff " + a.str("radial_embedding.cutoff_fn.@class"));
+  if (a.scalar("radial_embedding.@apply_cutoff") == 0.0) unsupported(a, "radial embedding without the cutoff applied");
+  m.bessel_w = a.at("radial_embedding.bessel_fn.bessel_weights").value;
+  m.bessel_pref = a.scalar("radial_embedding.bessel_fn.prefactor");
+  m.cutoff_p = a.scalar("radial_embedding.cutoff_fn.p");
+  m.cutoff_rmax = a.scalar("radial_embedding.cutoff_fn.r_max");
+  m.edge_sh.load(a, "spherical_harmonics");
+  m.mag_sh.load(a, "mag_solid_harmoics");
+  m.mag_cheb.load(a, "mag_radial_embedding");
+  m.onebody = a.scalar("@use_magmom_one_body") != 0.0;
+  if (m.onebody) {
+    m.onebody_cheb.load(a, "one_body_cheb_basis_with_const");
+    const MaceArchive::Array& c = a.at("onebody_magmombasis_coeffs");
+    if (c.shape.size() != 3 || c.shape[0] != S || c.shape[1] != m.onebody_cheb.n || c.shape[2] != 1)
+      unsupported(a, "one-body moment coefficients of shape other than [species, basis, 1 head]");
+    m.ob_coeff = c.value;
+    m.ob_corr = a.at("one_body_magmom_const_correction").value;
+    if (static_cast<int>(m.ob_corr.size()) != S) unsupported(a, "one-body correction for several heads");
+  }
+  m.embedding.load(a, "node_embedding.linear");
+  const int L = static_cast<int>(a.scalar("num_interactions"));
+  if (L < 1) unsupported(a, "a model without interactions");
+  auto table = std::make_shared<CGTable>();
+  for (int t = 0; t < L; ++t) {
+    const std::string p = "interactions." + std::to_string(t);
+    const std::string cls = strip_class(a.str(p + ".@class"));
+    MaceModel::Interaction I;
+    if (cls == "MagneticRealAgnosticResidueSpinOrbitCoupledDensityInteractionBlock") I.residue = true;
+    else if (cls != "MagneticRealAgnosticSpinOrbitCoupledDensityInteractionBlock") unsupported(a, p + ": interaction block " + cls);
+    I.up.load(a, p + ".linear_up");
+    I.tpw.load(a, p + ".conv_tp_weights");
+    I.magw.load(a, p + ".conv_tp_weights_magmom");
+    I.dens.load(a, p + ".density_fn");
+    I.conv.load(a, p + ".conv_tp", *table);
+    I.mconv.load(a, p + ".magmom_conv_tp", *table);
+    I.mlin.load(a, p + ".magmom_linear");
+    I.skip.load(a, I.residue ? p + ".skip_tp" : p + ".magmom_skip_tp", *table);
+    I.target = I.residue ? I.mlin.out : I.skip.out;
+    for (int b = 0; b < I.target.size(); ++b) {
+      if (I.target.mul[b] != I.target.mul[0]) unsupported(a, p + ": target irreps with different multiplicities");
+      I.n += I.target.d(b);
+    }
+    m.inter.push_back(std::move(I));
+
+    const std::string q = "products." + std::to_string(t);
+    if (strip_class(a.str(q + ".@class")) != "EquivariantProductBasisWithSelfMagmomBlock")
+      unsupported(a, q + ": product block " + a.str(q + ".@class"));
+    MaceModel::Product P;
+    P.use_sc = a.scalar(q + ".@use_sc") != 0.0;
+    P.sc.load(a, q + ".symmetric_contractions", m.inter.back().target.mul[0], m.inter.back().n,
+              a.scalar(q + ".@use_agnostic_product") != 0.0);
+    P.w.load(a, q + ".conv_tp_weights");
+    P.conv.load(a, q + ".conv_tp", *table);
+    P.lin.load(a, q + ".linear");
+    P.lin_ori.load(a, q + ".linear_ori");
+    m.prod.push_back(std::move(P));
+
+    const std::string r = "readouts." + std::to_string(t);
+    const std::string rc = strip_class(a.str(r + ".@class"));
+    MaceModel::Readout R;
+    if (rc == "LinearReadoutBlock") {
+      R.l1.load(a, r + ".linear");
+    } else if (rc == "NonLinearReadoutBlock") {
+      R.nonlinear = true;
+      R.l1.load(a, r + ".linear_1");
+      R.l2.load(a, r + ".linear_2");
+      R.act = a.scalar(r + ".@act");
+      if (a.scalar(r + ".@num_heads") != 1.0) unsupported(a, r + ": several heads");
+    } else {
+      unsupported(a, r + ": readout " + rc);
+    }
+    m.read.push_back(std::move(R));
+  }
+  m.keep = table;  // the tensor products point into it
+  // Consistency of the chain of irreps.
+  for (int t = 0; t < L; ++t) {
+    const auto& I = m.inter[t];
+    const auto& P = m.prod[t];
+    const Irreps& hin = t == 0 ? m.embedding.out : m.prod[t - 1].lin.out;
+    if (I.up.in.dim != hin.dim) throw InputError(a.source + ": interactions." + std::to_string(t) + ": input size mismatch");
+    if (I.conv.in2.dim != m.edge_sh.dim() || I.mconv.in2.dim != m.mag_sh.dim() || P.conv.in2.dim != m.mag_sh.dim())
+      throw InputError(a.source + ": spherical-harmonics sizes do not match the tensor products");
+    if (I.tpw.nin() != static_cast<int>(m.bessel_w.size()) + m.mag_cheb.n || I.tpw.nout() != I.conv.weight_numel ||
+        I.magw.nout() != I.mconv.weight_numel || P.w.nout() != P.conv.weight_numel || P.w.nin() != m.mag_cheb.n)
+      throw InputError(a.source + ": radial-network sizes do not match the tensor products");
+    if (I.residue && I.skip.out.dim != P.lin.out.dim) throw InputError(a.source + ": skip connection size mismatch");
+  }
+  return M;
+}
+
+}  // namespace
+
+// ---- evaluation -------------------------------------------------------------------------------
+
+// The cache: every record in one array `store` at fixed offsets, so a trial is a list of
+// patches (offset, values). Per node: moment records (Chebyshev features, solid harmonics,
+// one-body energy); per layer t: up-projected features, skip connection, message sum
+// (before magmom_linear), the layer's output features and readout energy; the node energy.
+// Per edge: Y(r̂), radial features, and per layer the density term and the radial networks'
+// outputs (they depend on the geometry and the sender's moment size).
+struct MaceNativeEvaluator::Impl {
+  const MaceModel* m = nullptr;
+  // geometry
+  Graph g;
+  std::vector<Vec3> pos;
+  std::vector<int> col;
+  bool geometry = false, is_built = false;
+  std::vector<std::vector<int>> out_edges;  // edges by sender
+  // sizes
+  int nsh = 0, nb = 0, nmc = 0, nmsh = 0;
+  struct LayerSizes {
+    int up, sc, msg, h, w1, w2, mb, pw;
+  };
+  std::vector<LayerSizes> ls;
+  // offsets into store
+  std::size_t o_cheb, o_msh, o_ob, o_energy, o_Y, o_ef;
+  std::vector<std::size_t> o_up, o_sc, o_msg, o_den, o_h, o_e, o_w1, o_w2, o_de, o_mb, o_pw;
+  std::vector<double> store;
+  std::vector<double> energy_view;
+  std::vector<Vec3> mom;
+  // scratch
+  std::vector<double> s1, s2, s3, s4, s5, sA, sB, fscratch;
+
+  double* at(std::size_t off) { return store.data() + off; }
+
+  void layout() {
+    const MaceModel& M = *m;
+    const std::size_t N = g.nodes, E = g.edges();
+    nsh = M.edge_sh.dim();
+    nb = static_cast<int>(M.bessel_w.size());
+    nmc = M.mag_cheb.n;
+    nmsh = M.mag_sh.dim();
+    const int L = M.layers();
+    ls.clear();
+    for (int t = 0; t < L; ++t) {
+      const auto& I = M.inter[t];
+      ls.push_back({I.up.out.dim, I.residue ? I.skip.out.dim : 0, I.mconv.out.dim, M.prod[t].lin.out.dim,
+                    I.conv.weight_numel, I.mconv.weight_numel, I.mconv.mb_size,
+                    M.prod[t].w.nout()});
+    }
+    std::size_t o = 0;
+    auto take = [&](std::size_t n) {
+      const std::size_t r = o;
+      o += n;
+      return r;
+    };
+    o_cheb = take(N * nmc);
+    o_msh = take(N * nmsh);
+    o_ob = take(N);
+    o_energy = take(N);
+    o_Y = take(E * nsh);
+    o_ef = take(E * nb);
+    o_up.clear(); o_sc.clear(); o_msg.clear(); o_den.clear(); o_h.clear(); o_e.clear(); o_w1.clear(); o_w2.clear(); o_de.clear(); o_mb.clear(); o_pw.clear();
+    for (int t = 0; t < L; ++t) {
+      o_up.push_back(take(N * ls[t].up));
+      o_sc.push_back(take(N * ls[t].sc));
+      o_msg.push_back(take(N * ls[t].msg));
+      o_den.push_back(take(N));
+      o_h.push_back(take(N * ls[t].h));
+      o_e.push_back(take(N));
+      o_w1.push_back(take(E * ls[t].w1));
+      o_w2.push_back(take(E * ls[t].w2));
+      o_de.push_back(take(E));
+      o_mb.push_back(take(N * ls[t].mb));  // magmom_conv_tp's CG tensors contracted with the node's harmonics
+      o_pw.push_back(take(N * ls[t].pw));  // the product block's tensor-product weights (own moment size)
+    }
+    store.assign(o, 0.0);
+    std::size_t big = 512;
+    for (const auto& s : ls) big = std::max<std::size_t>(big, std::max({s.msg, s.w1, s.w2, s.h, s.up}) + 64);
+    s1.assign(big, 0.0); s2.assign(big, 0.0); s3.assign(big, 0.0); s4.assign(big, 0.0); s5.assign(big, 0.0);
+    fscratch.assign(512, 0.0);
+  }
+
+  // Y(r̂) and the radial features (Bessel × polynomial envelope, radial.py) of an edge vector.
+  template <class T>
+  void edge_features(const T* r, T* Y, T* ef) const {
+    const MaceModel& M = *m;
+    M.edge_sh.apply(r, Y);
+    const T len = sqrt(r[0] * r[0] + r[1] * r[1] + r[2] * r[2]);
+    const double p = M.cutoff_p;
+    const T u = len / T(M.cutoff_rmax);
+    const T env = (T(1.0) - T((p + 1.0) * (p + 2.0) / 2.0) * pow(u, p) + T(p * (p + 2.0)) * pow(u, p + 1.0) -
+                   T(p * (p + 1.0) / 2.0) * pow(u, p + 2.0)) *
+                  T(value(len) < M.cutoff_rmax ? 1.0 : 0.0);
+    for (int k = 0; k < nb; ++k) ef[k] = T(M.bessel_pref) * (sin(T(M.bessel_w[k]) * len) / len) * env;
+  }
+  Vec3 edge_vector(std::size_t e) const { return pos[g.receiver[e]] - pos[g.sender[e]] + g.shift[e]; }
+
+  // Edge geometry: Y(r̂) and the radial features, per layer the density term.
+  void edge_geometry(std::size_t e) {
+    const MaceModel& M = *m;
+    const Vec3 r = edge_vector(e);
+    edge_features(r.data(), at(o_Y + e * nsh), at(o_ef + e * nb));
+    const double* ef = at(o_ef + e * nb);
+    for (int t = 0; t < M.layers(); ++t) {
+      double d;
+      M.inter[t].dens.apply(ef, &d, fscratch.data());
+      *at(o_de[t] + e) = std::tanh(d * d);
+    }
+  }
+
+  // Moment records of node v: Chebyshev features of 1 − 2(|m|/m_max)², solid harmonics, the
+  // one-body energy (before scale).
+  template <class T>
+  void node_moment_t(int v, const T* mv, T* cheb, T* msh, T* ob) const {
+    const MaceModel& M = *m;
+    const int c = col[v];
+    const T x = sqrt(mv[0] * mv[0] + mv[1] * mv[1] + mv[2] * mv[2]) / T(M.m_max[c]);
+    const T tr = T(1.0) - T(2.0) * x * x;
+    M.mag_cheb.apply(tr, cheb);
+    M.mag_sh.apply(mv, msh);
+    *ob = 0.0;
+    if (M.onebody) {
+      T b[64];
+      M.onebody_cheb.apply(tr, b);
+      T s = 0.0;
+      for (int k = 0; k < M.onebody_cheb.n; ++k) s = s + b[k] * T(M.ob_coeff[c * M.onebody_cheb.n + k]);
+      *ob = s - T(M.ob_corr[c]);
+    }
+  }
+  void node_moment(int v, const Vec3& mv, double* cheb, double* msh, double* ob) const {
+    node_moment_t(v, mv.data(), cheb, msh, ob);
+  }
+
+  // Radial networks of edge e in layer t (inputs: radial features, sender's Chebyshev features).
+  // Inputs of the edges' radial networks, one row per edge: [radial features, sender's
+  // magnitude features].
+  FCNet::RowMat edge_inputs() {
+    FCNet::RowMat X(g.edges(), nb + nmc);
+    for (std::size_t e = 0; e < g.edges(); ++e) {
+      for (int k = 0; k < nb; ++k) X(e, k) = *at(o_ef + e * nb + k);
+      for (int k = 0; k < nmc; ++k) X(e, nb + k) = *at(o_cheb + g.sender[e] * nmc + k);
+    }
+    return X;
+  }
+  void edge_weights(int t, std::size_t e, const double* cheb_s, double* w1, double* w2) {
+    const auto& I = m->inter[t];
+    double in[128];
+    std::copy(at(o_ef + e * nb), at(o_ef + e * nb) + nb, in);
+    std::copy(cheb_s, cheb_s + nmc, in + nb);
+    I.tpw.apply(in, w1, fscratch.data());
+    I.magw.apply(in, w2, fscratch.data());
+  }
+
+  // Message of edge e in layer t: magmom_conv_tp(conv_tp(up_s, Y_e, w1), msh_s, w2), with the
+  // sender's prepared magmom_conv_tp tensors mb_s.
+  void edge_message(int t, std::size_t e, const double* up_s, const double* mb_s, const double* w1, const double* w2,
+                    double* out) {
+    const auto& I = m->inter[t];
+    I.conv.apply(up_s, at(o_Y + e * nsh), w1, s5.data());
+    I.mconv.apply_prepared(s5.data(), mb_s, w2, out);
+  }
+
+  // Up-projection and skip connection of node v entering layer t, from its features h.
+  void node_inputs(int t, int v, const double* h, double* up, double* sc) const {
+    const auto& I = m->inter[t];
+    I.up.apply(h, up);
+    if (I.residue) {
+      double onehot[16] = {0};
+      onehot[col[v]] = 1.0;
+      I.skip.apply(h, onehot, nullptr, sc);
+    }
+  }
+
+  // Layer t at node v from its message sum and density: the new features h and the readout
+  // energy (before scale).
+  void node_layer(int t, int v, const double* msg, double den, const double* sc, const double* pw_v,
+                  const double* msh_v, double* h, double* e) {
+    const MaceModel& M = *m;
+    const auto& I = M.inter[t];
+    const auto& P = M.prod[t];
+    double onehot[16] = {0};
+    onehot[col[v]] = 1.0;
+    double* a = s1.data();
+    double* b = s2.data();
+    I.mlin.apply(msg, a);
+    for (int k = 0; k < I.mlin.out.dim; ++k) a[k] /= den + 1.0;
+    const double* target = a;
+    if (!I.residue) {
+      I.skip.apply(a, onehot, nullptr, b);
+      target = b;
+    }
+    // reshape_irreps: [channels, Σ(2l+1)]
+    double* x = s3.data();
+    const int C = I.target.mul[0], n = I.n;
+    {
+      int col0 = 0;
+      for (int blk = 0; blk < I.target.size(); ++blk) {
+        const int d = I.target.d(blk);
+        for (int c = 0; c < C; ++c)
+          for (int q = 0; q < d; ++q) x[c * n + col0 + q] = target[I.target.off[blk] + c * d + q];
+        col0 += d;
+      }
+    }
+    double* f = s4.data();
+    P.sc.apply(x, col[v], f, sA, sB);
+    double* o = s5.data();
+    P.conv.apply(f, msh_v, pw_v, o);
+    P.lin.apply(o, h);
+    double* h2 = s1.data();
+    P.lin_ori.apply(f, h2);
+    for (int k = 0; k < P.lin.out.dim; ++k) h[k] += h2[k];
+    if (P.use_sc && I.residue)
+      for (int k = 0; k < P.lin.out.dim; ++k) h[k] += sc[k];
+    // readout
+    const auto& R = M.read[t];
+    if (!R.nonlinear) {
+      R.l1.apply(h, e);
+    } else {
+      double* z = s2.data();
+      R.l1.apply(h, z);
+      for (int k = 0; k < R.l1.out.dim; ++k) z[k] = R.act * z[k] / (1.0 + std::exp(-z[k]));
+      R.l2.apply(z, e);
+    }
+  }
+
+  double node_energy_of(int v, const double* e_layers, double ob) const {
+    const MaceModel& M = *m;
+    double s = 0.0;
+    for (int t = 0; t < M.layers(); ++t) s += e_layers[t];
+    if (M.onebody) s += ob;  // added to the last readout (extensions.py)
+    return M.e0[col[v]] + M.scale * s + M.shift;
+  }
+
+  void set_geometry(const Graph& gg, const std::vector<Vec3>& position, const std::vector<int>& column) {
+    g = gg;
+    pos = position;
+    col = column;
+    if (pos.size() != g.nodes || col.size() != g.nodes) throw std::logic_error("MaceNativeEvaluator: sizes differ");
+    for (int c : col)
+      if (c < 0 || c >= m->species()) throw std::logic_error("MaceNativeEvaluator: bad species column");
+    layout();
+    out_edges.assign(g.nodes, {});
+    for (std::size_t e = 0; e < g.edges(); ++e) out_edges[g.sender[e]].push_back(static_cast<int>(e));
+    for (std::size_t e = 0; e < g.edges(); ++e) edge_geometry(e);
+    geometry = true;
+    is_built = false;
+  }
+
+  void rebuild(const std::vector<Vec3>& moment) {
+    const MaceModel& M = *m;
+    const std::size_t N = g.nodes;
+    if (moment.size() != N) throw std::logic_error("MaceNativeEvaluator: moments and graph differ");
+    mom = moment;
+    for (std::size_t v = 0; v < N; ++v) {
+      node_moment(static_cast<int>(v), mom[v], at(o_cheb + v * nmc), at(o_msh + v * nmsh), at(o_ob + v));
+      for (int t = 0; t < M.layers(); ++t) M.inter[t].mconv.prepare(at(o_msh + v * nmsh), at(o_mb[t] + v * ls[t].mb));
+    }
+    {
+      const FCNet::RowMat X = Eigen::Map<const FCNet::RowMat>(at(o_cheb), N, nmc);
+      for (int t = 0; t < M.layers(); ++t) M.prod[t].w.apply_batch(X, at(o_pw[t]));
+    }
+    std::vector<double> h0(M.embedding.out.dim);
+    for (int t = 0; t < M.layers(); ++t) {
+      const LayerSizes& S = ls[t];
+      for (std::size_t v = 0; v < N; ++v) {
+        const double* h;
+        if (t == 0) {
+          double onehot[16] = {0};
+          onehot[col[v]] = 1.0;
+          M.embedding.apply(onehot, h0.data());
+          h = h0.data();
+        } else {
+          h = at(o_h[t - 1] + v * ls[t - 1].h);
+        }
+        node_inputs(t, static_cast<int>(v), h, at(o_up[t] + v * S.up), at(o_sc[t] + v * S.sc));
+      }
+      {
+        const FCNet::RowMat X = edge_inputs();
+        M.inter[t].tpw.apply_batch(X, at(o_w1[t]));
+        M.inter[t].magw.apply_batch(X, at(o_w2[t]));
+      }
+      std::vector<double> b(S.msg);
+      for (std::size_t v = 0; v < N; ++v) {
+        double* msg = at(o_msg[t] + v * S.msg);
+        std::fill(msg, msg + S.msg, 0.0);
+        double den = 0.0;
+        for (int e = g.offset[v]; e < g.offset[v + 1]; ++e) {
+          const std::size_t s = g.sender[e];
+          edge_message(t, e, at(o_up[t] + s * S.up), at(o_mb[t] + s * S.mb), at(o_w1[t] + e * S.w1), at(o_w2[t] + e * S.w2),
+                       b.data());
+          for (int k = 0; k < S.msg; ++k) msg[k] += b[k];
+          den += *at(o_de[t] + e);
+        }
+        *at(o_den[t] + v) = den;
+      }
+      for (std::size_t v = 0; v < N; ++v)
+        node_layer(t, static_cast<int>(v), at(o_msg[t] + v * S.msg), *at(o_den[t] + v), at(o_sc[t] + v * S.sc),
+                   at(o_pw[t] + v * S.pw), at(o_msh + v * nmsh), at(o_h[t] + v * S.h), at(o_e[t] + v));
+    }
+    for (std::size_t v = 0; v < N; ++v) {
+      double el[16];
+      for (int t = 0; t < M.layers(); ++t) el[t] = *at(o_e[t] + v);
+      *at(o_energy + v) = node_energy_of(static_cast<int>(v), el, *at(o_ob + v));
+    }
+    is_built = true;
+  }
+
+  // ---- reverse mode (after rebuild) --------------------------------------------------------
+  // Layer t's node step backwards at v: from gh = ∂E/∂h_t(v) (readout included here) to the
+  // gradients of its message sum, density, skip connection and moment records. Recomputes the
+  // forward intermediates.
+  void node_layer_backward(int t, int v, const double* gh_in, double* g_msg, double* g_den, double* g_sc,
+                           double* g_pw, double* g_msh) {
+    const MaceModel& M = *m;
+    const auto& I = M.inter[t];
+    const auto& P = M.prod[t];
+    const auto& R = M.read[t];
+    const LayerSizes& S = ls[t];
+    const std::size_t vv = static_cast<std::size_t>(v);
+    const double* msg = at(o_msg[t] + vv * S.msg);
+    const double den = *at(o_den[t] + v);
+    const double* msh_v = at(o_msh + vv * nmsh);
+    const double* h = at(o_h[t] + vv * S.h);
+    double onehot[16] = {0};
+    onehot[col[v]] = 1.0;
+    std::vector<double> gh(gh_in, gh_in + S.h);
+    // readout: e_t = readout(h), weighted by scale in the node energy
+    {
+      std::vector<double> z(R.l1.out.dim), gz(R.l1.out.dim, 0.0);
+      if (!R.nonlinear) {
+        double one = M.scale;
+        R.l1.backward(&one, gh.data());
+      } else {
+        R.l1.apply(h, z.data());
+        double one = M.scale;
+        R.l2.backward(&one, gz.data());
+        for (int k = 0; k < R.l1.out.dim; ++k) {
+          const double sg = 1.0 / (1.0 + std::exp(-z[k]));
+          gz[k] *= R.act * (sg + z[k] * sg * (1.0 - sg));
+        }
+        R.l1.backward(gz.data(), gh.data());
+      }
+    }
+    // forward intermediates
+    std::vector<double> a0(I.mlin.out.dim), a(I.mlin.out.dim), tg(I.target.dim), x(I.target.mul[0] * I.n),
+        f(P.sc.out.dim);
+    const double* w = at(o_pw[t] + vv * S.pw);
+    I.mlin.apply(msg, a0.data());
+    for (int k = 0; k < I.mlin.out.dim; ++k) a[k] = a0[k] / (den + 1.0);
+    if (I.residue) tg = a;
+    else I.skip.apply(a.data(), onehot, nullptr, tg.data());
+    const int C = I.target.mul[0], n = I.n;
+    auto reshape = [&](const double* src, double* dst, bool inverse) {
+      int col0 = 0;
+      for (int blk = 0; blk < I.target.size(); ++blk) {
+        const int d = I.target.d(blk);
+        for (int c = 0; c < C; ++c)
+          for (int q = 0; q < d; ++q) {
+            double& flat = inverse ? dst[I.target.off[blk] + c * d + q] : dst[c * n + col0 + q];
+            const double val = inverse ? src[c * n + col0 + q] : src[I.target.off[blk] + c * d + q];
+            flat += val;
+          }
+        col0 += d;
+      }
+    };
+    std::fill(x.begin(), x.end(), 0.0);
+    reshape(tg.data(), x.data(), false);
+    P.sc.apply(x.data(), col[v], f.data(), sA, sB);
+    // h = lin(o) + lin_ori(f) + sc
+    std::vector<double> go(P.conv.out.dim, 0.0), gf(P.sc.out.dim, 0.0);
+    P.lin.backward(gh.data(), go.data());
+    P.lin_ori.backward(gh.data(), gf.data());
+    if (P.use_sc && I.residue && g_sc)
+      for (int k = 0; k < S.h; ++k) g_sc[k] += gh[k];
+    P.conv.backward(f.data(), msh_v, w, go.data(), gf.data(), g_msh, g_pw);
+    std::vector<double> gx(x.size(), 0.0), gtg(I.target.dim, 0.0), ga(I.mlin.out.dim, 0.0);
+    P.sc.backward(x.data(), col[v], gf.data(), gx.data());
+    reshape(gx.data(), gtg.data(), true);
+    if (I.residue) ga = gtg;
+    else I.skip.backward(a.data(), onehot, nullptr, gtg.data(), ga.data(), nullptr, nullptr);
+    std::vector<double> ga0(ga.size());
+    double gd = 0.0;
+    for (std::size_t k = 0; k < ga.size(); ++k) {
+      ga0[k] = ga[k] / (den + 1.0);
+      gd -= ga[k] * a0[k] / ((den + 1.0) * (den + 1.0));
+    }
+    *g_den += gd;
+    I.mlin.backward(ga0.data(), g_msg);
+  }
+
+  // ∂E/∂(positions), ∂E/∂(moments) and W = −Σ_e r_e ⊗ ∂E/∂r_e of the total energy.
+  void backward(std::vector<Vec3>& dEdpos, std::vector<Vec3>& dEdm, Mat3& virial) {
+    const MaceModel& M = *m;
+    const std::size_t N = g.nodes, E = g.edges();
+    const int L = M.layers();
+    std::vector<double> g_cheb(N * nmc, 0.0), g_msh(N * nmsh, 0.0), g_Y(E * nsh, 0.0), g_ef(E * nb, 0.0);
+    std::vector<double> gh(N * ls[L - 1].h, 0.0);
+    for (int t = L - 1; t >= 0; --t) {
+      const LayerSizes& S = ls[t];
+      const auto& I = M.inter[t];
+      std::vector<double> g_msg(N * S.msg, 0.0), g_den(N, 0.0), g_sc(N * S.sc, 0.0), g_up(N * S.up, 0.0);
+      FCNet::RowMat GPW = FCNet::RowMat::Zero(N, S.pw);
+      for (std::size_t v = 0; v < N; ++v)
+        node_layer_backward(t, static_cast<int>(v), gh.data() + v * S.h, g_msg.data() + v * S.msg, &g_den[v],
+                            S.sc ? g_sc.data() + v * S.sc : nullptr, GPW.data() + v * S.pw, g_msh.data() + v * nmsh);
+      {  // the product blocks' radial networks, all nodes at once
+        const FCNet::RowMat X = Eigen::Map<const FCNet::RowMat>(at(o_cheb), N, nmc);
+        FCNet::RowMat GX = FCNet::RowMat::Zero(N, nmc);
+        M.prod[t].w.backward_batch(X, GPW, GX);
+        for (std::size_t v = 0; v < N; ++v)
+          for (int k = 0; k < nmc; ++k) g_cheb[v * nmc + k] += GX(v, k);
+      }
+      // edges
+      std::vector<double> in(nb + nmc), gin(nb + nmc), a(I.conv.out.dim), ga(I.conv.out.dim), mbY;
+      std::vector<double> gmb(N * S.mb, 0.0);  // ∂E/∂(senders' prepared magmom_conv_tp tensors)
+      FCNet::RowMat GW1 = FCNet::RowMat::Zero(E, S.w1), GW2 = FCNet::RowMat::Zero(E, S.w2);
+      FCNet::RowMat GX = FCNet::RowMat::Zero(E, nb + nmc);
+      for (std::size_t e = 0; e < E; ++e) {
+        double* gw1 = GW1.data() + e * S.w1;
+        double* gw2 = GW2.data() + e * S.w2;
+        const std::size_t sd = g.sender[e], r = g.receiver[e];
+        const double* up_s = at(o_up[t] + sd * S.up);
+        const double* msh_s = at(o_msh + sd * nmsh);
+        const double* w1 = at(o_w1[t] + e * S.w1);
+        const double* w2 = at(o_w2[t] + e * S.w2);
+        const double* Y = at(o_Y + e * nsh);
+        mbY.resize(I.conv.mb_size);
+        I.conv.prepare(Y, mbY.data());
+        I.conv.apply_prepared(up_s, mbY.data(), w1, a.data());
+        std::fill(ga.begin(), ga.end(), 0.0);
+        const double* gb = g_msg.data() + r * S.msg;
+        I.mconv.backward(a.data(), msh_s, w2, gb, ga.data(), nullptr, gw2, at(o_mb[t] + sd * S.mb), gmb.data() + sd * S.mb);
+        I.conv.backward(up_s, Y, w1, ga.data(), g_up.data() + sd * S.up, g_Y.data() + e * nsh, gw1, mbY.data());
+        std::copy(at(o_ef + e * nb), at(o_ef + e * nb) + nb, in.begin());
+        std::copy(at(o_cheb + sd * nmc), at(o_cheb + sd * nmc) + nmc, in.begin() + nb);
+        std::fill(gin.begin(), gin.end(), 0.0);
+        // density: tanh(d²), d = density_fn(ef)
+        double d;
+        I.dens.apply(in.data(), &d, fscratch.data());
+        const double th = std::tanh(d * d);
+        double gd = g_den[r] * (1.0 - th * th) * 2.0 * d;
+        I.dens.backward(in.data(), &gd, gin.data());
+        for (int k = 0; k < nb; ++k) g_ef[e * nb + k] += gin[k];
+      }
+      for (std::size_t v = 0; v < N; ++v) I.mconv.backward_prepared(gmb.data() + v * S.mb, g_msh.data() + v * nmsh);
+      {  // the radial networks, all edges at once
+        const FCNet::RowMat X = edge_inputs();
+        I.tpw.backward_batch(X, GW1, GX);
+        I.magw.backward_batch(X, GW2, GX);
+        for (std::size_t e = 0; e < E; ++e) {
+          for (int k = 0; k < nb; ++k) g_ef[e * nb + k] += GX(e, k);
+          for (int k = 0; k < nmc; ++k) g_cheb[g.sender[e] * nmc + k] += GX(e, nb + k);
+        }
+      }
+      // node inputs of layer t: up = linear_up(h), sc = skip_tp(h, onehot)
+      if (t > 0) {
+        const LayerSizes& Sp = ls[t - 1];
+        std::vector<double> ghp(N * Sp.h, 0.0);
+        for (std::size_t v = 0; v < N; ++v) {
+          I.up.backward(g_up.data() + v * S.up, ghp.data() + v * Sp.h);
+          if (I.residue) {
+            double onehot[16] = {0};
+            onehot[col[v]] = 1.0;
+            I.skip.backward(at(o_h[t - 1] + v * Sp.h), onehot, nullptr, g_sc.data() + v * S.sc, ghp.data() + v * Sp.h,
+                            nullptr, nullptr);
+          }
+        }
+        // the output of layer t−1 also feeds its own readout: node_layer_backward adds it
+        gh.swap(ghp);
+      }
+    }
+    // geometry: dual numbers seeded with the edge vector
+    dEdpos.assign(N, Vec3::Zero());
+    virial.setZero();
+    std::vector<Dual> Yd(nsh), efd(nb);
+    for (std::size_t e = 0; e < E; ++e) {
+      const Vec3 r = edge_vector(e);
+      Dual rd[3];
+      for (int k = 0; k < 3; ++k) {
+        rd[k] = Dual(r[k]);
+        rd[k].d[k] = 1.0;
+      }
+      edge_features(rd, Yd.data(), efd.data());
+      Vec3 gr = Vec3::Zero();
+      for (int k = 0; k < nsh; ++k)
+        for (int c = 0; c < 3; ++c) gr[c] += g_Y[e * nsh + k] * Yd[k].d[c];
+      for (int k = 0; k < nb; ++k)
+        for (int c = 0; c < 3; ++c) gr[c] += g_ef[e * nb + k] * efd[k].d[c];
+      dEdpos[g.receiver[e]] += gr;
+      dEdpos[g.sender[e]] -= gr;
+      virial -= r * gr.transpose();
+    }
+    dEdm.assign(N, Vec3::Zero());
+    std::vector<Dual> cd(nmc), md(nmsh);
+    for (std::size_t v = 0; v < N; ++v) {
+      Dual mv[3];
+      for (int k = 0; k < 3; ++k) {
+        mv[k] = Dual(mom[v][k]);
+        mv[k].d[k] = 1.0;
+      }
+      Dual ob;
+      node_moment_t(static_cast<int>(v), mv, cd.data(), md.data(), &ob);
+      for (int c = 0; c < 3; ++c) {
+        double s = M.onebody ? M.scale * ob.d[c] : 0.0;
+        for (int k = 0; k < nmc; ++k) s += g_cheb[v * nmc + k] * cd[k].d[c];
+        for (int k = 0; k < nmsh; ++k) s += g_msh[v * nmsh + k] * md[k].d[c];
+        dEdm[v][c] = s;
+      }
+    }
+  }
+
+  // ---- the trial ----
+  // Nodes touched by a trial get a slot: their readout energies (per layer) after the move.
+  std::vector<int> slot, touched, rpos;
+  std::vector<double> e_new;                    // [slot, layer]
+  std::vector<double> new_cheb, new_msh, mb_i, pw_i;  // the site's moment records
+  std::vector<std::pair<std::size_t, std::vector<double>>> pend;  // patches of this trial
+
+  int slot_of(int v) {
+    if (slot[v] < 0) {
+      slot[v] = static_cast<int>(touched.size());
+      touched.push_back(v);
+      const int L = m->layers();
+      for (int t = 0; t < L; ++t) e_new.push_back(*at(o_e[t] + v));
+    }
+    return slot[v];
+  }
+
+  // ΔE of moving moment i to mnew. Layer by layer: the message sums that change are those of
+  // the receivers of the site's edges (its moment records and radial-network inputs changed:
+  // new message minus old) and of the edges of nodes whose up-projection changed at the
+  // previous layer (the message is linear in the sender's up-projection, so the change is the
+  // message of the difference, with the cached radial-network outputs). Layer outputs are
+  // recomputed at those receivers, at the nodes whose skip connection changed and at the site.
+  double trial(int i, const Vec3& mnew, Trial& T) {
+    const MaceModel& M = *m;
+    const int L = M.layers();
+    if (slot.size() != g.nodes) slot.assign(g.nodes, -1);
+    if (rpos.size() != g.nodes) rpos.assign(g.nodes, -1);
+    touched.clear();
+    e_new.clear();
+    pend.clear();
+    new_cheb.resize(nmc);
+    new_msh.resize(nmsh);
+    double ob_new;
+    node_moment(i, mnew, new_cheb.data(), new_msh.data(), &ob_new);
+    const std::vector<int>& oe = out_edges[i];
+    std::vector<int> upd;                     // nodes whose layer-t inputs changed
+    std::vector<std::vector<double>> upd_rec; // [Δup | new up | new sc]
+    std::vector<double> bn, bo, w1, w2;
+    for (int t = 0; t < L; ++t) {
+      const LayerSizes& S = ls[t];
+      std::vector<int> recv;
+      std::vector<std::vector<double>> msg;
+      auto recv_index = [&](int r) {
+        if (rpos[r] < 0) {
+          rpos[r] = static_cast<int>(recv.size());
+          recv.push_back(r);
+          const double* old = at(o_msg[t] + static_cast<std::size_t>(r) * S.msg);
+          msg.emplace_back(old, old + S.msg);
+        }
+        return rpos[r];
+      };
+      bn.resize(S.msg);
+      bo.resize(S.msg);
+      w1.resize(oe.size() * S.w1);
+      w2.resize(oe.size() * S.w2);
+      const double* up_old_i = at(o_up[t] + static_cast<std::size_t>(i) * S.up);
+      const double* up_new_i = up_old_i;
+      for (std::size_t k = 0; k < upd.size(); ++k)
+        if (upd[k] == i) up_new_i = upd_rec[k].data() + S.up;
+      mb_i.resize(S.mb);
+      M.inter[t].mconv.prepare(new_msh.data(), mb_i.data());
+      pend.emplace_back(o_mb[t] + static_cast<std::size_t>(i) * S.mb, mb_i);
+      pw_i.resize(S.pw);
+      M.prod[t].w.apply(new_cheb.data(), pw_i.data(), fscratch.data());
+      pend.emplace_back(o_pw[t] + static_cast<std::size_t>(i) * S.pw, pw_i);
+      for (std::size_t k = 0; k < oe.size(); ++k) {
+        const int e = oe[k];
+        edge_weights(t, e, new_cheb.data(), w1.data() + k * S.w1, w2.data() + k * S.w2);
+        edge_message(t, e, up_new_i, mb_i.data(), w1.data() + k * S.w1, w2.data() + k * S.w2, bn.data());
+        edge_message(t, e, up_old_i, at(o_mb[t] + static_cast<std::size_t>(i) * S.mb), at(o_w1[t] + e * S.w1),
+                     at(o_w2[t] + e * S.w2), bo.data());
+        std::vector<double>& mm = msg[recv_index(static_cast<int>(g.receiver[e]))];
+        for (int c = 0; c < S.msg; ++c) mm[c] += bn[c] - bo[c];
+        pend.emplace_back(o_w1[t] + e * S.w1, std::vector<double>(w1.begin() + k * S.w1, w1.begin() + (k + 1) * S.w1));
+        pend.emplace_back(o_w2[t] + e * S.w2, std::vector<double>(w2.begin() + k * S.w2, w2.begin() + (k + 1) * S.w2));
+      }
+      for (std::size_t k = 0; k < upd.size(); ++k) {
+        const int s = upd[k];
+        if (s == i) continue;
+        for (int e : out_edges[s]) {
+          edge_message(t, e, upd_rec[k].data(), at(o_mb[t] + static_cast<std::size_t>(s) * S.mb), at(o_w1[t] + e * S.w1),
+                       at(o_w2[t] + e * S.w2), bn.data());
+          std::vector<double>& mm = msg[recv_index(static_cast<int>(g.receiver[e]))];
+          for (int c = 0; c < S.msg; ++c) mm[c] += bn[c];
+        }
+      }
+      recv_index(i);
+      for (int v : upd) recv_index(v);
+      std::vector<int> next;
+      std::vector<std::vector<double>> next_rec;
+      std::vector<double> h(S.h);
+      for (std::size_t q = 0; q < recv.size(); ++q) {
+        const int v = recv[q];
+        const std::size_t vv = static_cast<std::size_t>(v);
+        const double* pw_v = v == i ? pw_i.data() : at(o_pw[t] + vv * S.pw);
+        const double* msh_v = v == i ? new_msh.data() : at(o_msh + vv * nmsh);
+        const double* sc_v = at(o_sc[t] + vv * S.sc);
+        for (std::size_t k = 0; k < upd.size(); ++k)
+          if (upd[k] == v) sc_v = upd_rec[k].data() + 2 * S.up;
+        double e;
+        node_layer(t, v, msg[q].data(), *at(o_den[t] + v), sc_v, pw_v, msh_v, h.data(), &e);
+        e_new[static_cast<std::size_t>(slot_of(v)) * L + t] = e;
+        pend.emplace_back(o_msg[t] + vv * S.msg, msg[q]);
+        pend.emplace_back(o_h[t] + vv * S.h, h);
+        pend.emplace_back(o_e[t] + vv, std::vector<double>{e});
+        if (t + 1 < L) {
+          const LayerSizes& S2 = ls[t + 1];
+          std::vector<double> rec(2 * S2.up + S2.sc);
+          node_inputs(t + 1, v, h.data(), rec.data() + S2.up, rec.data() + 2 * S2.up);
+          const double* up_old = at(o_up[t + 1] + vv * S2.up);
+          for (int c = 0; c < S2.up; ++c) rec[c] = rec[S2.up + c] - up_old[c];
+          pend.emplace_back(o_up[t + 1] + vv * S2.up, std::vector<double>(rec.begin() + S2.up, rec.begin() + 2 * S2.up));
+          if (S2.sc > 0)
+            pend.emplace_back(o_sc[t + 1] + vv * S2.sc, std::vector<double>(rec.begin() + 2 * S2.up, rec.end()));
+          next.push_back(v);
+          next_rec.push_back(std::move(rec));
+        }
+      }
+      for (int v : recv) rpos[v] = -1;
+      upd = std::move(next);
+      upd_rec = std::move(next_rec);
+    }
+    slot_of(i);
+    T.site = i;
+    T.moment = mnew;
+    T.offset.clear();
+    T.length.clear();
+    T.value.clear();
+    T.energy_node.clear();
+    T.energy.clear();
+    double de = 0.0;
+    for (int v : touched) {
+      const double ob = v == i ? ob_new : *at(o_ob + v);
+      const double enew = node_energy_of(v, e_new.data() + static_cast<std::size_t>(slot[v]) * L, ob);
+      T.energy_node.push_back(v);
+      T.energy.push_back(enew);
+      de += enew - *at(o_energy + v);
+      patch(T, o_energy + v, &enew, 1);
+    }
+    patch(T, o_cheb + static_cast<std::size_t>(i) * nmc, new_cheb.data(), nmc);
+    patch(T, o_msh + static_cast<std::size_t>(i) * nmsh, new_msh.data(), nmsh);
+    patch(T, o_ob + i, &ob_new, 1);
+    for (const auto& p : pend) patch(T, p.first, p.second.data(), p.second.size());
+    for (int v : touched) slot[v] = -1;
+    touched.clear();
+    return de;
+  }
+
+  static void patch(Trial& T, std::size_t off, const double* v, std::size_t n) {
+    T.offset.push_back(off);
+    T.length.push_back(n);
+    T.value.insert(T.value.end(), v, v + n);
+  }
+  void commit(const Trial& T) {
+    std::size_t q = 0;
+    for (std::size_t k = 0; k < T.offset.size(); ++k) {
+      std::copy(T.value.begin() + q, T.value.begin() + q + T.length[k], store.begin() + T.offset[k]);
+      q += T.length[k];
+    }
+    mom[T.site] = T.moment;
+  }
+};
+
+MaceNativeEvaluator::MaceNativeEvaluator(const MaceArchive& archive)
+    : model_(build_model(archive)), impl_(std::make_unique<Impl>()) {
+  impl_->m = model_.get();
+}
+MaceNativeEvaluator::MaceNativeEvaluator(const std::string& path) : MaceNativeEvaluator(read_mace_archive(path)) {}
+MaceNativeEvaluator::~MaceNativeEvaluator() = default;
+
+const std::vector<int>& MaceNativeEvaluator::atomic_numbers() const { return model_->Z; }
+double MaceNativeEvaluator::r_max() const { return model_->r_max; }
+int MaceNativeEvaluator::interactions() const { return model_->layers(); }
+
+std::vector<double> MaceNativeEvaluator::node_energies(const Graph& g, const std::vector<Vec3>& position,
+                                                       const std::vector<Vec3>& moment,
+                                                       const std::vector<int>& column) const {
+  if (!work_) work_ = std::make_unique<Impl>();  // reused: its buffers keep their memory
+  Impl& local = *work_;
+  local.m = model_.get();
+  local.set_geometry(g, position, column);
+  local.rebuild(moment);
+  return std::vector<double>(local.store.begin() + local.o_energy, local.store.begin() + local.o_energy + g.nodes);
+}
+
+MaceNativeResult MaceNativeEvaluator::evaluate(const Graph& g, const std::vector<Vec3>& position,
+                                               const std::vector<Vec3>& moment, const std::vector<int>& column,
+                                               bool derivatives) const {
+  if (!work_) work_ = std::make_unique<Impl>();
+  Impl& local = *work_;
+  local.m = model_.get();
+  local.set_geometry(g, position, column);
+  local.rebuild(moment);
+  MaceNativeResult r;
+  r.node_energy.assign(local.store.begin() + local.o_energy, local.store.begin() + local.o_energy + g.nodes);
+  if (derivatives) {
+    std::vector<Vec3> dEdr, dEdm;
+    local.backward(dEdr, dEdm, r.virial);
+    r.force.resize(g.nodes);
+    r.magnetic_force.resize(g.nodes);
+    for (std::size_t i = 0; i < g.nodes; ++i) {
+      r.force[i] = -dEdr[i];
+      r.magnetic_force[i] = -dEdm[i];
+    }
+  }
+  return r;
+}
+
+void MaceNativeEvaluator::set_geometry(const Graph& g, const std::vector<Vec3>& position, const std::vector<int>& column) {
+  impl_->set_geometry(g, position, column);
+}
+bool MaceNativeEvaluator::has_geometry() const { return impl_->geometry; }
+void MaceNativeEvaluator::rebuild(const System& s) {
+  std::vector<Vec3> m(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) m[i] = s.moment_vector(i);
+  rebuild(m);
+}
+void MaceNativeEvaluator::rebuild(const std::vector<Vec3>& moment) {
+  if (!impl_->geometry) throw std::logic_error("MaceNativeEvaluator::rebuild before set_geometry");
+  impl_->rebuild(moment);
+}
+bool MaceNativeEvaluator::built() const { return impl_->is_built; }
+const std::vector<double>& MaceNativeEvaluator::node_energy() const {
+  std::vector<double>& e = impl_->energy_view;  // the cached energies, copied out of the store
+  e.assign(impl_->store.begin() + impl_->o_energy, impl_->store.begin() + impl_->o_energy + impl_->g.nodes);
+  return e;
+}
+Vec3 MaceNativeEvaluator::moment(int v) const { return impl_->mom.at(v); }
+bool MaceNativeEvaluator::fresh_around(const System& s, int i) {
+  const std::vector<int> d = hop_distance(impl_->g, i, 2 * model_->layers());
+  for (std::size_t v = 0; v < d.size(); ++v)
+    if (d[v] >= 0 && impl_->mom[v] != s.moment_vector(v)) return false;
+  return true;
+}
+double MaceNativeEvaluator::trial(int i, const Vec3& m_new, Trial& t) {
+  if (!impl_->is_built) throw std::logic_error("MaceNativeEvaluator::trial before rebuild");
+  return impl_->trial(i, m_new, t);
+}
+void MaceNativeEvaluator::commit(const Trial& t) { impl_->commit(t); }
+
+}  // namespace spinlat

@@ -529,8 +529,6 @@ SpinMap map_spin_model(const System& s, const Hamiltonian& h, const MapOptions& 
     const NeighborList l2 = build_neighbor_list(s, rmax + 0.01);
     for (std::size_t a = 0; a < species.size(); ++a)
       for (std::size_t b2 = a; b2 < species.size(); ++b2) {
-        const std::vector<std::string> pair = a == b2 ? std::vector<std::string>{species[a]}
-                                                      : std::vector<std::string>{species[a], species[b2]};
         // Radii where pairs of exactly this type occur.
         std::vector<double> d;
         for (std::size_t i = 0; i < s.size(); ++i) {

@@ -229,7 +229,8 @@ CriticalTemperature analyse_sweep(SweepWriter& w, std::size_t sizes_done, const 
       chi[il][it] = {p.susceptibility, p.susceptibility_err};
       PointSamples ps;
       long long atoms = 1;
-      if (w.read_samples(il, it, ps, &atoms)) {
+      // Reweighting needs enough samples per point for its jackknife blocks.
+      if (w.read_samples(il, it, ps, &atoms) && ps.energy.size() >= 32) {
         samples[il].atoms = atoms;
         samples[il].points.push_back(std::move(ps));
       } else {
@@ -247,7 +248,7 @@ CriticalTemperature analyse_sweep(SweepWriter& w, std::size_t sizes_done, const 
     w.write_reweighted(curves);
   } else {
     tc = estimate_critical_temperature(w.temperatures(), sizes, binder, chi, options);
-    tc.notes += " (point values: not every point stored samples for reweighting)";
+    tc.notes += " (point values: not every point stored >= 32 samples for reweighting)";
   }
   w.set_critical_temperature(tc.found() ? tc.Tc : SweepPoint::nan, tc.found() ? tc.Tc_err : SweepPoint::nan,
                              tc.found() ? tc.method : "none", tc.notes);

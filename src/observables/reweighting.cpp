@@ -196,15 +196,18 @@ void MultiHistogram::solve(int skip, int blocks) {
       g(j) = grad[j + 1];
       for (std::size_t q = 0; q <= j; ++q) Hr(j, q) = Hr(q, j) = H(j + 1, q + 1);
     }
-    Eigen::VectorXd step = -Hr.ldlt().solve(g);
+    const Eigen::VectorXd step = -Hr.ldlt().solve(g);
+    if (!step.allFinite()) break;  // singular: a point without overlap; keep the last f
     // Backtracking: F is convex, so a shorter Newton step always decreases it eventually.
     double alpha = 1.0;
+    bool moved = false;
     std::vector<double> trial(K);
-    for (int ls = 0; ls < 40; ++ls, alpha *= 0.5) {
+    for (int ls = 0; ls < 40 && !moved; ++ls, alpha *= 0.5) {
       trial[0] = 0.0;
       for (std::size_t j = 0; j < m; ++j) trial[j + 1] = f_[j + 1] + alpha * step(j);
-      if (evaluate(trial, false) <= F + 1e-12 * std::abs(F)) break;
+      moved = evaluate(trial, false) <= F + 1e-12 * std::abs(F);
     }
+    if (!moved) break;  // at the minimum to rounding
     f_ = trial;
   }
   evaluate(f_, false);  // ln D_n at the solution

@@ -182,7 +182,8 @@ TEST(DatasetStage, FramesCarryTheHamiltoniansLabels) {
     d.virial = &w;
     const double e = h.compute(s, d);
     EXPECT_NEAR(f.info.at("REF_energy"), e, 1e-9 * std::abs(e));
-    for (int a = 0; a < 9; ++a) EXPECT_NEAR(f.info_arrays.at("REF_virial")[a], w(a / 3, a % 3), 1e-9 * (1.0 + w.norm()));
+    // REF_virial = −∂E/∂ε = Wᵀ (docs/units.md).
+    for (int a = 0; a < 9; ++a) EXPECT_NEAR(f.info_arrays.at("REF_virial")[a], w(a % 3, a / 3), 1e-9 * (1.0 + w.norm()));
     for (std::size_t i = 0; i < 16; ++i) {
       EXPECT_NEAR((f.vectors.at("REF_forces")[i] - force[i]).norm(), 0.0, 1e-9);
       EXPECT_NEAR((f.vectors.at("REF_magforces")[i] - mforce[i]).norm(), 0.0, 1e-9);

@@ -42,7 +42,7 @@ usage:
   spinlat map INPUT.toml -o SPIN_MODEL.toml [--format toml|vampire|uppasd] [--shells N] [--terms dmi,anisotropy,biquadratic,landau]
   spinlat convert MODEL.pt -o MODEL.spl
   spinlat bench [mc|llg|md|sld|all] [--quick] [--threads N]
-  spinlat bench learned [MODEL] [--quick] [--threads N]
+  spinlat bench learned [MODEL] [CELLS ...] [--quick] [--threads N]
   spinlat --version | --help
 
 run       runs every stage (and the sweep) of an input, writing HDF5 as it goes; SIGINT/SIGTERM
@@ -138,6 +138,12 @@ int command_bench(const Args& a) {
 #ifdef SPINLAT_HAVE_TORCH
     spinlat::LearnedBenchOptions lo;
     if (a.positional.size() > 1) lo.model = a.positional[1];
+    for (std::size_t k = 2; k < a.positional.size(); ++k) {  // sizes in conventional cells
+      const std::string& c = a.positional[k];
+      if (c.empty() || c.find_first_not_of("0123456789") != std::string::npos || c.size() > 3 || std::stoi(c) < 1)
+        throw spinlat::InputError("spinlat bench learned: CELLS must be positive integers, got '" + c + "'");
+      lo.cells.push_back(std::stoi(c));
+    }
     lo.quick = a.quick;
     lo.threads = a.threads;
     return spinlat::run_learned_benchmark(lo, std::cout);

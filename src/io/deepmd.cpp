@@ -224,6 +224,63 @@ NpyArray read_npy(const std::string& path) {
   return parse_npy(bytes, path);
 }
 
+// .npz: a zip archive (PKWARE APPNOTE 6.3) of .npy files, as numpy.savez writes it: entries
+// stored without compression, found through the central directory (whose sizes hold even when
+// a local header defers them to a data descriptor); ZIP64 extra fields are read where a size
+// or offset is 0xFFFFFFFF.
+std::map<std::string, NpyArray> read_npz(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError(path, "", 0, "cannot open the .npz file");
+  const std::string b((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto* u = reinterpret_cast<const unsigned char*>(b.data());
+  auto fail = [&](const std::string& msg) -> void { throw InputError(path, "", 0, "not a readable .npz file: " + msg); };
+  auto at = [&](std::size_t off, int bytes) {
+    if (off + static_cast<std::size_t>(bytes) > b.size()) fail("truncated");
+    return little_endian(u + off, bytes);
+  };
+  // End of central directory record: 22 bytes plus a comment of up to 65535.
+  std::size_t eocd = std::string::npos;
+  if (b.size() >= 22)
+    for (std::size_t k = b.size() - 21; k-- > 0 && b.size() - k <= 22 + 65535;)
+      if (little_endian(u + k, 4) == 0x06054b50) {
+        eocd = k;
+        break;
+      }
+  if (eocd == std::string::npos) fail("no zip end-of-central-directory record");
+  const std::uint64_t entries = at(eocd + 10, 2);
+  std::size_t p = static_cast<std::size_t>(at(eocd + 16, 4));
+  std::map<std::string, NpyArray> out;
+  for (std::uint64_t e = 0; e < entries; ++e) {
+    if (at(p, 4) != 0x02014b50) fail("bad central directory entry");
+    const auto method = at(p + 10, 2);
+    std::uint64_t csize = at(p + 20, 4), usize = at(p + 24, 4), local = at(p + 42, 4);
+    const std::size_t nlen = at(p + 28, 2), xlen = at(p + 30, 2), clen = at(p + 32, 2);
+    if (p + 46 + nlen > b.size()) fail("truncated");
+    const std::string name = b.substr(p + 46, nlen);
+    for (std::size_t x = p + 46 + nlen; x + 4 <= p + 46 + nlen + xlen;) {  // ZIP64 extra field
+      const auto id = at(x, 2), len = at(x + 2, 2);
+      std::size_t f = x + 4;
+      if (id == 0x0001) {
+        if (usize == 0xFFFFFFFFu) usize = at(f, 8), f += 8;
+        if (csize == 0xFFFFFFFFu) csize = at(f, 8), f += 8;
+        if (local == 0xFFFFFFFFu) local = at(f, 8);
+      }
+      x += 4 + len;
+    }
+    if (method != 0)
+      fail("entry '" + name + "' is compressed (numpy.savez_compressed); write it with numpy.savez");
+    if (csize != usize) fail("entry '" + name + "': stored sizes differ");
+    if (at(local, 4) != 0x04034b50) fail("bad local header of '" + name + "'");
+    const std::size_t data = static_cast<std::size_t>(local + 30 + at(local + 26, 2) + at(local + 28, 2));
+    if (data + csize > b.size()) fail("entry '" + name + "' runs past the end of the file");
+    std::string key = name;
+    if (key.size() > 4 && key.compare(key.size() - 4, 4, ".npy") == 0) key.resize(key.size() - 4);
+    out[key] = parse_npy(b.substr(data, static_cast<std::size_t>(csize)), path + ":" + name);
+    p += 46 + nlen + xlen + clen;
+  }
+  return out;
+}
+
 namespace {
 
 std::vector<std::string> read_words(const fs::path& path) {

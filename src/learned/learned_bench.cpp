@@ -1,9 +1,9 @@
 #include "spinlat/learned/learned_bench.hpp"
 
-#include <ATen/Parallel.h>
 #include <omp.h>
 
 #include <chrono>
+#include <ctime>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -21,6 +21,14 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+// CPU time of the whole process (all threads), s: on a shared machine it counts only what
+// this process ran.
+double cpu_seconds() {
+  timespec t{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
+}
+
 // bcc Fe, cells³ conventional cells (2 atoms each), moments 2.2 μB at random directions and
 // positions jiggled by 0.05 Å so that no symmetry makes the work smaller than in a run.
 System bench_system(int cells) {
@@ -33,19 +41,21 @@ System bench_system(int cells) {
 }
 
 // Seconds per full evaluation (energy, forces, magnetic forces), the mean over repetitions
-// lasting at least `min_time`.
-double full_evaluation_seconds(const Hamiltonian& h, const System& s, double min_time) {
+// lasting at least `min_time` (at least two): wall clock, and the process's CPU time in `cpu`.
+double full_evaluation_seconds(const Hamiltonian& h, const System& s, double min_time, double* cpu = nullptr) {
   std::vector<Vec3> f(s.size()), b(s.size());
   Derivatives d;
   d.force = &f;
   d.magnetic_force = &b;
   h.compute(s, d);  // warm-up
   int n = 0;
+  const double c0 = cpu_seconds();
   const auto t0 = std::chrono::steady_clock::now();
   do {
     h.compute(s, d);
     ++n;
-  } while (seconds_since(t0) < min_time);
+  } while (n < 2 || seconds_since(t0) < min_time);
+  if (cpu) *cpu = (cpu_seconds() - c0) / n;
   return seconds_since(t0) / n;
 }
 
@@ -63,26 +73,34 @@ int run_learned_benchmark(const LearnedBenchOptions& o, std::ostream& out) {
   char line[256];
   out << "spinlat bench learned: " << o.model << "\n";
   const double min_time = o.quick ? 0.2 : 2.0;
-  for (int cells : o.quick ? std::vector<int>{6} : std::vector<int>{10, 20}) {  // 2000 and 16000 atoms
+  std::vector<int> sizes = o.cells;
+  if (sizes.empty()) sizes = o.quick ? std::vector<int>{6} : std::vector<int>{10, 20};  // 432; 2000 and 16000 atoms
+  for (int cells : sizes) {
     const System s = bench_system(cells);
     for (int t : threads) {
-      at::set_num_threads(t);
+      set_learned_threads(t);
       omp_set_num_threads(t);
       Hamiltonian h;
-      h.add(std::make_unique<LearnedPotential>(lo));
+      auto term = std::make_unique<LearnedPotential>(lo);
+      const std::string form = term->forward_form();
+      h.add(std::move(term));
       h.bind(s);
-      const double sec = full_evaluation_seconds(h, s, min_time);
-      std::snprintf(line, sizeof line, "learned E+F+magF  bcc Fe %5zu atoms  threads %d  %10.3e atom-evaluations/s\n",
-                    s.size(), t, static_cast<double>(s.size()) / sec);
+      double cpu = 0.0;
+      const double sec = full_evaluation_seconds(h, s, min_time, &cpu);
+      const double n = static_cast<double>(s.size());
+      std::snprintf(line, sizeof line,
+                    "learned E+F+magF  bcc Fe %5zu atoms  threads %d  %10.3e atom-evaluations/s  (CPU time: %10.3e)  %s\n",
+                    s.size(), t, n / sec, n / cpu, form.c_str());
       out << line << std::flush;
     }
   }
+  if (!o.cells.empty()) return 0;  // sizes given: full evaluations only
   // A Metropolis sweep (one trial per atom, Gaussian moves, 900 K) against a full evaluation of
   // the same system, for each Monte Carlo evaluator the model has: the plain C++ one ("auto",
   // native float64 models) and LibTorch's subgraph evaluation ("torch"). The trial cost does
   // not grow with N, so the ratio grows like N^0 when the local update works and like N when
   // it does not.
-  at::set_num_threads(1);
+  set_learned_threads(1);
   omp_set_num_threads(1);
   for (int cells : o.quick ? std::vector<int>{4} : std::vector<int>{4, 6, 8, 10}) {
     const System start = bench_system(cells);

@@ -7,8 +7,11 @@
 #include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
 #include <torch/csrc/autograd/autograd.h>
+#include <torch/csrc/jit/runtime/graph_executor.h>
+#include <torch/csrc/jit/runtime/jit_exception.h>
 #include <torch/script.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <limits>
@@ -30,6 +33,16 @@ std::string short_message(const c10::Error& e) {
   std::string m = e.what_without_backtrace();
   const auto nl = m.find('\n');
   return nl == std::string::npos ? m : m.substr(0, nl);
+}
+
+// The last non-empty line of a TorchScript exception (its traceback comes first, then
+// "AssertionError: ..." or the like).
+std::string last_line(const std::string& m) {
+  std::string last, line;
+  std::istringstream in(m);
+  while (std::getline(in, line))
+    if (line.find_first_not_of(" \t") != std::string::npos) last = line;
+  return last;
 }
 
 at::Tensor vec3_tensor(const std::vector<Vec3>& v, at::ScalarType dtype) {
@@ -67,6 +80,66 @@ Mat3 outer_sum(const std::vector<Vec3>& a, const std::vector<Vec3>& b) {
   return m;
 }
 
+// How the model's forward() is called. Two forms are accepted, told apart by the schema:
+//   contract: forward(data: Dict[str, Tensor]) -> Dict[str, Tensor]   (CONTRACT.md)
+//   mace:     forward(data: Dict[str, Tensor], training: bool, compute_force: bool, ...)
+//             -> Dict[str, Optional[Tensor]]
+// The second is what `e3nn.util.jit.compile` + `torch.jit.save` give for upstream MACE models
+// (ACEsuit/mace `MACE`, `ScaleShiftMACE`) and magnetic MACE (`MagneticScaleShiftMACE`, pull
+// request 1244, which adds compute_magforces). Every flag is passed as false, so the model
+// runs no autograd of its own and returns node_energy (E0 included) like the contract form;
+// spinlat differentiates it as it does every model (one backward pass, and the full,
+// non-symmetrised strain derivative that MACE's symmetric displacement cannot give).
+struct ForwardForm {
+  bool mace = false;
+  std::vector<c10::IValue> flags;  // the bool arguments after `data`, in order
+};
+
+// MACE's bool arguments that are not compute_* flags (all passed as false too).
+bool is_mace_flag(const std::string& name) {
+  return name == "training" || name == "lammps_mliap" || name.rfind("compute_", 0) == 0;
+}
+
+// The form of `module`'s forward, or an empty optional and `why` when it fits neither.
+std::optional<ForwardForm> classify_forward(const torch::jit::Module& module, std::string& why) {
+  const c10::FunctionSchema& schema = module.get_method("forward").function().getSchema();
+  const auto& args = schema.arguments();  // args[0] is self
+  const auto dict_of_tensors = c10::DictType::create(c10::StringType::get(), c10::TensorType::get());
+  std::ostringstream got;
+  got << schema;
+  why = "its forward is " + got.str() +
+        "; expected forward(data: Dict[str, Tensor]) -> Dict[str, Tensor] (spinlat's contract) or "
+        "MACE's forward(data: Dict[str, Tensor], training: bool, compute_force: bool, ...) -> "
+        "Dict[str, Optional[Tensor]] (only bool arguments after data, named training, lammps_mliap "
+        "or compute_*)";
+  if (args.size() < 2 || *args[1].type() != *dict_of_tensors) return std::nullopt;
+  if (schema.returns().size() != 1) return std::nullopt;
+  const auto out = schema.returns()[0].type()->cast<c10::DictType>();
+  if (!out || *out->getKeyType() != *c10::StringType::get()) return std::nullopt;
+  const c10::TypePtr value = out->getValueType();
+  const bool tensor_values = *value == *c10::TensorType::get() ||
+                             *value == *c10::OptionalType::create(c10::TensorType::get());
+  if (!tensor_values) return std::nullopt;
+  ForwardForm form;
+  for (std::size_t k = 2; k < args.size(); ++k) {
+    if (args[k].type()->kind() != c10::TypeKind::BoolType || !is_mace_flag(args[k].name())) return std::nullopt;
+    form.flags.emplace_back(false);
+  }
+  form.mace = !form.flags.empty();
+  why.clear();
+  return form;
+}
+
+// The dtype of the model's first floating-point parameter (else buffer other than the
+// contract's r_max, which is float64 whatever the model); float64 when it has none.
+at::ScalarType model_dtype(const torch::jit::Module& module) {
+  for (const at::Tensor& t : module.parameters(/*recurse=*/true))
+    if (t.is_floating_point()) return t.scalar_type();
+  for (const auto& b : module.named_buffers(/*recurse=*/true))
+    if (b.value.is_floating_point() && b.name != "r_max") return b.value.scalar_type();
+  return at::kDouble;
+}
+
 // The inputs of one evaluation, node by node (a whole system or a subgraph of it).
 struct NodeInputs {
   std::vector<Vec3> position, magmom;
@@ -83,6 +156,11 @@ struct LearnedPotential::Impl {
   // const methods (a Hamiltonian evaluates its terms one at a time; replicas own their terms).
   mutable torch::jit::Module module;
   mutable NativeModel native{nullptr};  // set instead of `module` for files of `spinlat train`
+  ForwardForm form;                     // how module.forward is called
+  std::int64_t head = 0;                // the head index passed to MACE models
+  // The model's own total `energy` output of the last TorchScript call (NaN if none): bind()
+  // checks once that the node energies sum to it (MACE puts E0 in both).
+  mutable double model_energy = std::numeric_limits<double>::quiet_NaN();
   at::ScalarType dtype = at::kDouble;
   std::vector<int> atomic_numbers;
   double r_max = 0.0;
@@ -324,14 +402,30 @@ struct LearnedPotential::Impl {
     data.insert("magmom", magmom);
     data.insert("batch", batch);
     data.insert("ptr", ptr);
+    // MACE picks each node's head as head[batch]; one structure, so one entry.
+    if (form.mace) data.insert("head", torch::tensor({head}, at::kLong));
+    std::vector<c10::IValue> args{c10::IValue(data)};
+    args.insert(args.end(), form.flags.begin(), form.flags.end());
+    // MACE models run op by op, without TorchScript's graph optimisations (profiling,
+    // specialisation, autodiff subgraphs): their backward is then eager PyTorch's, 8–14 % faster
+    // for the magnetic MACE fixture at 128–432 atoms (docs/performance.md). The setting is
+    // thread-local and the guard scoped to this call; contract-form models keep the defaults.
+    std::optional<torch::jit::GraphOptimizerEnabledGuard> eager_like;
+    if (form.mace) eager_like.emplace(false);
     c10::IValue out;
     try {
-      out = module.forward({c10::IValue(data)});
+      out = module.forward(args);
     } catch (const c10::Error& e) {
       fail("model evaluation failed: " + short_message(e));
+    } catch (const torch::jit::JITException& e) {
+      fail("model evaluation failed: " + last_line(e.what()));  // raised in the model's code
     }
     if (!out.isGenericDict()) fail("forward() must return a Dict[str, Tensor]");
     const auto dict = out.toGenericDict();
+    model_energy = std::numeric_limits<double>::quiet_NaN();
+    const auto e = dict.find(c10::IValue(std::string("energy")));
+    if (e != dict.end() && e->value().isTensor() && e->value().toTensor().numel() == 1)
+      model_energy = e->value().toTensor().to(at::kDouble).item<double>();
     const auto it = dict.find(c10::IValue(std::string("node_energy")));
     if (it == dict.end() || !it->value().isTensor())
       fail("forward() returned no 'node_energy' tensor (the contract asks for node_energy [N] in eV)");
@@ -406,11 +500,9 @@ LearnedPotential::LearnedPotential(const LearnedOptions& options) : impl_(std::m
   m.species_map = options.species_map;
   if (options.mc_evaluator != "auto" && options.mc_evaluator != "torch")
     throw InputError("mc_evaluator must be \"auto\" or \"torch\", got \"" + options.mc_evaluator + "\"");
-  if (options.dtype == "float32") {
-    m.dtype = at::kFloat;
-  } else if (options.dtype != "float64") {
-    throw InputError("dtype must be \"float64\" or \"float32\", got \"" + options.dtype + "\"");
-  }
+  if (options.dtype != "auto" && options.dtype != "float64" && options.dtype != "float32")
+    throw InputError("dtype must be \"auto\", \"float64\" or \"float32\", got \"" + options.dtype + "\"");
+  m.dtype = options.dtype == "float32" ? at::kFloat : at::kDouble;
   // Custom operators register themselves when their library is loaded, as
   // torch.ops.load_library does in Python; they stay loaded for the life of the process.
   for (const auto& so : options.extensions)
@@ -435,10 +527,11 @@ LearnedPotential::LearnedPotential(const LearnedOptions& options) : impl_(std::m
     m.atomic_numbers = c.atomic_numbers;
     m.r_max = c.r_max;
     m.interactions = c.interactions;
+    if (!options.head.empty()) m.fail("head = \"" + options.head + "\" given, but a native model has no heads");
     // Read the float64 weights before any conversion.
     if (m.dtype == at::kDouble && options.mc_evaluator == "auto") m.fast = std::make_unique<NativeFastEvaluator>(*m.native);
     if (m.dtype != at::kDouble) m.native->to(m.dtype);
-    if (options.threads > 0) at::set_num_threads(options.threads);
+    set_learned_threads(options.threads);
     return;
   }
   try {
@@ -450,6 +543,31 @@ LearnedPotential::LearnedPotential(const LearnedOptions& options) : impl_(std::m
   }
   m.module.eval();
   if (!m.module.find_method("forward")) m.fail("the TorchScript module has no forward method");
+  {
+    std::string why;
+    const auto form = classify_forward(m.module, why);
+    if (!form) m.fail("not a model spinlat can call: " + why);
+    m.form = *form;
+  }
+  if (m.module.hasattr("heads") && m.module.attr("heads").isList()) {
+    // Multi-head MACE: `heads` lists the head names; node energies come from head[batch].
+    std::vector<std::string> heads;
+    for (const c10::IValue& h : m.module.attr("heads").toListRef())
+      if (h.isString()) heads.push_back(h.toStringRef());
+    if (!options.head.empty()) {
+      const auto it = std::find(heads.begin(), heads.end(), options.head);
+      if (it == heads.end()) {
+        std::string names;
+        for (const auto& h : heads) names += (names.empty() ? "\"" : ", \"") + h + "\"";
+        m.fail("the model has no head \"" + options.head + "\"; its heads are " + names);
+      }
+      m.head = it - heads.begin();
+    }
+  } else if (!options.head.empty()) {
+    m.fail("head = \"" + options.head + "\" given, but the model has no `heads` list");
+  }
+  if (!options.head.empty() && !m.form.mace)
+    m.fail("head = \"" + options.head + "\" given, but only MACE's forward takes a head");
   for (const char* name : {"atomic_numbers", "r_max"})
     if (!m.module.hasattr(name) || !m.module.attr(name).isTensor())
       m.fail(std::string("the model lacks the tensor buffer '") + name + "' required by the contract");
@@ -467,8 +585,10 @@ LearnedPotential::LearnedPotential(const LearnedOptions& options) : impl_(std::m
     if (m.interactions < 0) m.interactions = 0;
   }
   // Read r_max before converting: the conversion turns every floating buffer to dtype.
-  if (m.dtype != at::kDouble) m.module.to(m.dtype);
-  if (options.threads > 0) at::set_num_threads(options.threads);
+  const at::ScalarType own = model_dtype(m.module);
+  if (options.dtype == "auto") m.dtype = own == at::kFloat ? at::kFloat : at::kDouble;
+  if (m.dtype != own) m.module.to(m.dtype);
+  set_learned_threads(options.threads);
 }
 
 LearnedPotential::~LearnedPotential() = default;
@@ -477,6 +597,20 @@ double LearnedPotential::cutoff() const { return impl_->r_max; }
 const std::vector<int>& LearnedPotential::atomic_numbers() const { return impl_->atomic_numbers; }
 int LearnedPotential::interactions() const { return impl_->interactions; }
 const std::string& LearnedPotential::model_file() const { return impl_->file; }
+
+const std::string& LearnedPotential::forward_form() const {
+  static const std::string native = "native", contract = "contract", mace = "mace";
+  return impl_->native ? native : impl_->form.mace ? mace : contract;
+}
+
+void set_learned_threads(int n) {
+  if (n <= 0) return;
+  at::set_num_threads(n);
+  // The BLAS LibTorch calls is whatever libblas.so.3 points to (Debian's alternatives); its
+  // thread-count setter, where it has one, is found by name.
+  for (const char* name : {"openblas_set_num_threads", "MKL_Set_Num_Threads"})
+    if (void* f = dlsym(RTLD_DEFAULT, name)) reinterpret_cast<void (*)(int)>(f)(n);
+}
 
 std::vector<int> LearnedPotential::species_columns(const System& s) const {
   const Impl& m = *impl_;
@@ -513,10 +647,21 @@ void LearnedPotential::bind(const System& s, const NeighborList& list) {
   if (!m.validated) {
     // Check the model's outputs once, on the structure it will run on, so that a model that
     // breaks the contract fails at set-up (and in `spinlat validate`) with a clear message.
+    LearnedResult r;
     try {
-      m.run(m.graph, m.inputs_of(s), false, false, false);
+      r = m.run(m.graph, m.inputs_of(s), false, false, false);
     } catch (const NumericalError& e) {
       throw InputError(std::string(e.what()) + " for the input structure");
+    }
+    // MACE returns its total energy too; spinlat sums node_energy, so the two must agree
+    // (a model whose node energies left out E0 would be off by Σ E0).
+    const double tol = (m.dtype == at::kFloat ? 1e-5 : 1e-10) * (1.0 + std::abs(r.energy));
+    if (std::isfinite(m.model_energy) && !m.native && std::abs(r.energy - m.model_energy) > tol) {
+      std::ostringstream msg;
+      msg.precision(12);
+      msg << "the model's node_energy sums to " << r.energy << " eV but its energy output is "
+          << m.model_energy << " eV; spinlat needs node energies that include every term (E0 too)";
+      m.fail(msg.str());
     }
     m.validated = true;
   }
@@ -659,7 +804,8 @@ bool LearnedPotential::fast_trials() const { return impl_->fast != nullptr || im
 TermPtr make_learned(Params& p, const TermContext& ctx) {
   LearnedOptions o;
   o.model = resolve_input_path(ctx.input_dir, p.string("model"));
-  o.dtype = p.choice("dtype", {"float64", "float32"}, "float64");
+  o.dtype = p.choice("dtype", {"auto", "float64", "float32"}, "auto");
+  if (p.has("head")) o.head = p.string("head");
   o.mc_evaluator = p.choice("mc_evaluator", {"auto", "torch"}, "auto");
   if (p.has("extensions"))
     for (const auto& so : p.strings("extensions")) o.extensions.push_back(resolve_input_path(ctx.input_dir, so));

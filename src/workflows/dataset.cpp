@@ -31,9 +31,12 @@ Frame labelled_frame(const System& s, const Hamiltonian& h, double temperature) 
   f.info["temperature"] = temperature;
   const auto& p = s.cell.periodic;
   if (p[0] && p[1] && p[2]) {
+    // REF_virial in the MACE/ASE convention, −∂E/∂ε_ab = −V σ_ab (docs/units.md): the
+    // transpose of the Term virial W, which differs for non-central terms (spin-orbit-coupled
+    // learned models, distance-dependent DMI).
     std::vector<double> w(9);
     for (int a = 0; a < 3; ++a)
-      for (int b = 0; b < 3; ++b) w[static_cast<std::size_t>(3 * a + b)] = virial(a, b);
+      for (int b = 0; b < 3; ++b) w[static_cast<std::size_t>(3 * a + b)] = virial(b, a);
     f.info_arrays["REF_virial"] = w;
   }
   f.vectors["REF_forces"] = std::move(force);

@@ -62,7 +62,9 @@ Mat3 kinetic_tensor(const System& s);
 /// Lattice temperature 2K / ((3N − 3) k_B) (K): the centre-of-mass motion is not counted.
 double lattice_temperature(const System& s);
 /// Pressure tensor (Σ m v⊗v + W) / V (eV/Å³; × units::eVA3_to_GPa for GPa). The stress in the
-/// ASE sign convention (tension positive) is its negative.
+/// ASE sign convention (tension positive) is minus its transpose: the static part is
+/// σ = (1/V) ∂E/∂ε = −Wᵀ/V, which differs from −W/V when W is not symmetric (non-central
+/// terms: spin-orbit-coupled learned models, distance-dependent DMI; docs/units.md).
 Mat3 pressure_tensor(const System& s, const Mat3& virial);
 /// Scalar pressure P = (2K + tr W) / (3V) (eV/Å³).
 double pressure(const System& s, const Mat3& virial);

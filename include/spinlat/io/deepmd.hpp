@@ -14,6 +14,7 @@
 //   virial.npy    9: virial (eV), row-major                               optional
 // Sets are read in name order and must all carry the same optional files.
 #include <cstddef>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -41,5 +42,9 @@ struct NpyArray {
 NpyArray read_npy(const std::string& path);
 /// The same from the file's bytes; `name` stands for the file in messages.
 NpyArray parse_npy(const std::string& bytes, const std::string& name);
+/// The arrays of a .npz archive as numpy.savez writes it (entries stored uncompressed), keyed
+/// by entry name without ".npy". InputError naming the file for anything else (compressed
+/// entries included).
+std::map<std::string, NpyArray> read_npz(const std::string& path);
 
 }  // namespace spinlat

@@ -1,7 +1,10 @@
 #pragma once
 // The learned magnetic potential (TOML `type = "learned"`): a TorchScript model following the
 // CONTRACT's "Learned potential models" section (modelled on MACE's LAMMPS export, with moment
-// vectors added), evaluated on spinlat's periodic graph (spinlat/learned/graph.hpp).
+// vectors added), or an upstream MACE / magnetic MACE export as it is (forward(data, training,
+// compute_force, ...) -> Dict[str, Optional[Tensor]], called with every flag false), or a
+// native model of `spinlat train`, evaluated on spinlat's periodic graph
+// (spinlat/learned/graph.hpp).
 //
 //   E = Σ_i node_energy_i,  F_i = −∂E/∂r_i,  B_i = −∂E/∂m_i (eV/μB),
 //   W = −[Σ_i r_i ⊗ ∂E/∂r_i + Σ_e s_e ⊗ ∂E/∂s_e + hᵀ ∂E/∂h]  (= −Σ_e r_e ⊗ ∂E/∂r_e)
@@ -26,7 +29,11 @@ namespace spinlat {
 
 struct LearnedOptions {
   std::string model;                        ///< TorchScript file (absolute or relative to the cwd)
-  std::string dtype = "float64";            ///< "float64" or "float32": the model's evaluation precision
+  /// The evaluation precision: "auto" (the model's own: the dtype of its first floating-point
+  /// parameter, float64 for native models), "float64" or "float32" (the model is converted).
+  std::string dtype = "auto";
+  /// Head of a multi-head MACE model (an entry of its `heads` list); empty: the first head.
+  std::string head;
   std::vector<std::string> extensions;      ///< shared libraries of custom ops, dlopen'ed first
   std::map<std::string, int> species_map;   ///< structure species name → atomic number
   int threads = 0;                          ///< LibTorch intra-op threads (0 = LibTorch's default: all cores)
@@ -47,8 +54,10 @@ struct LearnedResult {
 class LearnedPotential : public Term {
  public:
   /// Loads the model; throws InputError when the file is missing, is not a TorchScript
-  /// archive, lacks the buffers `atomic_numbers` / `r_max` or a forward method, or an
-  /// extension cannot be loaded.
+  /// archive, lacks the buffers `atomic_numbers` / `r_max` or a forward method, its forward
+  /// fits neither accepted signature (the contract's forward(Dict[str, Tensor]) or MACE's
+  /// forward(data, training, compute_force, ...) -> Dict[str, Optional[Tensor]]), the head is
+  /// not one of the model's, or an extension cannot be loaded.
   explicit LearnedPotential(const LearnedOptions& options);
   ~LearnedPotential() override;
   LearnedPotential(const LearnedPotential&) = delete;
@@ -95,6 +104,9 @@ class LearnedPotential : public Term {
   const std::vector<int>& atomic_numbers() const;
   /// Message-passing layers (the model's `num_interactions` buffer), 0 if it has none.
   int interactions() const;
+  /// How forward() is called: "native" (a file of `spinlat train`), "contract"
+  /// (forward(Dict[str, Tensor])) or "mace" (upstream MACE / magnetic MACE, bool flags off).
+  const std::string& forward_form() const;
   const std::string& model_file() const;
 
   /// Evaluates the model on `g` for the atoms of `s` (graph nodes = atoms) with their current
@@ -107,8 +119,15 @@ class LearnedPotential : public Term {
   std::unique_ptr<Impl> impl_;
 };
 
+/// LibTorch's intra-op threads and the BLAS library's own thread pool (OpenBLAS or MKL,
+/// found at run time; LibTorch's at::set_num_threads does not reach a BLAS it was not built
+/// with, and OpenBLAS's idle threads then spin on the cores a 1-thread run leaves to others).
+/// n <= 0 leaves both as they are.
+void set_learned_threads(int n);
+
 /// Factory for `[[potential]] type = "learned"`: keys `model` (file, relative to the input's
-/// directory), `dtype` ("float64" | "float32"), `extensions` (list of .so files, relative to the
+/// directory), `dtype` ("auto" | "float64" | "float32"), `head` (a head of a multi-head MACE
+/// model), `extensions` (list of .so files, relative to the
 /// input's directory), `species_map` (table: structure species → element symbol or atomic
 /// number, for species not named by their element), `mc_evaluator` ("auto" | "torch").
 TermPtr make_learned(Params& p, const TermContext& ctx);

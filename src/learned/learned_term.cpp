@@ -599,8 +599,8 @@ int LearnedPotential::interactions() const { return impl_->interactions; }
 const std::string& LearnedPotential::model_file() const { return impl_->file; }
 
 const std::string& LearnedPotential::forward_form() const {
-  static const std::string native = "native", contract = "contract", mace = "mace";
-  return impl_->native ? native : impl_->form.mace ? mace : contract;
+  static const std::string native = "native", contract = "contract", mace = "mace", converted = "converted";
+  return impl_->mace ? converted : impl_->native ? native : impl_->form.mace ? mace : contract;
 }
 
 void set_learned_threads(int n) {

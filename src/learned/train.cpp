@@ -2,6 +2,7 @@
 #include "spinlat/learned/train.hpp"
 
 #include <ATen/Parallel.h>
+#include <dlfcn.h>
 #include <torch/csrc/autograd/autograd.h>
 
 #include <chrono>
@@ -125,6 +126,17 @@ void write_atomically(const std::string& path, const std::function<void(const st
   std::error_code ec;
   fs::rename(tmp, path, ec);
   if (ec) throw InputError(path + ": cannot write (" + ec.message() + ")");
+}
+
+// Every tensor operation on the calling thread, BLAS included (TrainOptions::threads says why).
+// LibTorch built without MKL (Debian's) calls the system BLAS; OpenBLAS's pthreads build keeps
+// its own pool, which at::set_num_threads does not govern and whose workers busy-wait between
+// calls: with two threads evaluating batches it doubled the CPU time of an epoch on a loaded
+// machine. Looked up at run time: the BLAS behind LibTorch may be another one.
+void single_threaded_tensor_ops() {
+  at::set_num_threads(1);
+  using SetThreads = void (*)(int);
+  if (auto f = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) f(1);
 }
 
 std::string fmt(double v, int precision = 3) {
@@ -456,7 +468,7 @@ void save_native_model_atomic(NativeModel& model, const std::string& path) {
 
 Trainer::Trainer(TrainOptions options) : o_(std::move(options)) {
   // Tensor operations on one thread (TrainOptions::threads: batches side by side instead).
-  at::set_num_threads(1);
+  single_threaded_tensor_ops();
   dtype_ = o_.dtype == "float32" ? at::kFloat : at::kDouble;
 
   // The model to fine-tune fixes the architecture, which a [model] key may not change.

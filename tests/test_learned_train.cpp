@@ -7,6 +7,7 @@
 // radial exchange E = −Σ J(r) ê_i·ê_j with Ma-Dudarev J(r) = J0 (1 − r/rc)³, plus a Morse
 // pair potential. Both are sums over pairs within 3.6 Å of spin-rotation-invariant pair
 // functions, which a one-layer model with r_max = 4 Å and spin_orbit = false represents.
+#include <dlfcn.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -209,7 +210,14 @@ TEST_F(TrainTest, ThreadCountDoesNotChangeTheModelOrTheFigures) {
   for (int threads : {1, 2, 3}) {
     std::string text = config("epochs = 2\n");
     text.replace(text.find("threads = 1"), 11, "threads = " + std::to_string(threads));
+    at::set_num_threads(2);
     Trainer t(options(text));
+    // The cause of the slowdown, without a timing threshold: per-operation thread teams
+    // (LibTorch's OpenMP, OpenBLAS's own pool) must be off whatever `threads` says.
+    EXPECT_EQ(at::get_num_threads(), 1) << "threads = " << threads;
+    using GetThreads = int (*)();
+    if (auto f = reinterpret_cast<GetThreads>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads")))
+      EXPECT_EQ(f(), 1) << "OpenBLAS, threads = " << threads;
     while (!t.finished()) t.step();
     params.push_back(snapshot(t.model()));
     valid.push_back(t.evaluate_valid());

@@ -11,7 +11,7 @@
 // Ba, ICLR 2015) with ReduceLROnPlateau on the validation loss and early stopping.
 //
 // Every random choice (split, subset, per-epoch shuffle, initial weights through
-// torch::manual_seed) derives from `seed`, so a seed fixes the result on one thread count.
+// torch::manual_seed) derives from `seed`, so a seed fixes the result, whatever `threads` is.
 // The pieces are functions so tests and learning-curve scripts can call them.
 //
 // This header includes LibTorch; the command line uses spinlat/learned/train_command.hpp.

@@ -7,9 +7,11 @@
 // radial exchange E = −Σ J(r) ê_i·ê_j with Ma-Dudarev J(r) = J0 (1 − r/rc)³, plus a Morse
 // pair potential. Both are sums over pairs within 3.6 Å of spin-rotation-invariant pair
 // functions, which a one-layer model with r_max = 4 Å and spin_orbit = false represents.
+#include <dlfcn.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -197,6 +199,134 @@ TEST_F(TrainTest, RunWritesModelLogSummaryAndRestarts) {
   rows = 0;
   while (std::getline(log2, line)) ++rows;
   EXPECT_EQ(rows, 4);
+}
+
+// Issue 15: threads = 2 was 17x slower than 1 (OpenMP fork-join per small tensor operation,
+// spin-waiting on a loaded machine). Threads now evaluate batches side by side; the model and
+// every figure must stay what one thread gives, bit for bit.
+TEST_F(TrainTest, ThreadCountDoesNotChangeTheModelOrTheFigures) {
+  std::vector<std::vector<at::Tensor>> params;
+  std::vector<Metrics> valid;
+  for (int threads : {1, 2, 3}) {
+    std::string text = config("epochs = 2\n");
+    text.replace(text.find("threads = 1"), 11, "threads = " + std::to_string(threads));
+    at::set_num_threads(2);
+    Trainer t(options(text));
+    // The cause of the slowdown, without a timing threshold: per-operation thread teams
+    // (LibTorch's OpenMP, OpenBLAS's own pool) must be off whatever `threads` says.
+    EXPECT_EQ(at::get_num_threads(), 1) << "threads = " << threads;
+    using GetThreads = int (*)();
+    if (auto f = reinterpret_cast<GetThreads>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads")))
+      EXPECT_EQ(f(), 1) << "OpenBLAS, threads = " << threads;
+    while (!t.finished()) t.step();
+    params.push_back(snapshot(t.model()));
+    valid.push_back(t.evaluate_valid());
+  }
+  for (std::size_t r = 1; r < params.size(); ++r) {
+    ASSERT_EQ(params[r].size(), params[0].size());
+    for (std::size_t k = 0; k < params[0].size(); ++k)
+      EXPECT_TRUE(torch::equal(params[r][k], params[0][k])) << "threads run " << r << ", parameter " << k;
+    EXPECT_EQ(valid[r].energy_sq, valid[0].energy_sq);
+    EXPECT_EQ(valid[r].force_abs, valid[0].force_abs);
+    EXPECT_EQ(valid[r].mag_sq, valid[0].mag_sq);
+    EXPECT_EQ(valid[r].mag_n, valid[0].mag_n);
+  }
+}
+
+// A stop request (SIGINT/SIGTERM in `spinlat train`) ends the epoch under way, writes the
+// checkpoint (<output>.ckpt when [train] checkpoint = ""), names it and the resume command,
+// returns 3; resuming gives the uninterrupted run's model bit for bit.
+TEST_F(TrainTest, StopRequestCheckpointsAndResumesToTheSameModel) {
+  const std::string text = config("epochs = 3\nlr_patience = 0\ncheckpoint = \"\"\noutput = \"stopped.spl\"\n");
+  std::ofstream(path("train.toml")) << text;
+  {
+    TrainOptions o = read_train_config(path("train.toml"), {"train.lr=1e-2"});
+    o.output = path("straight.spl");
+    std::ostringstream out;
+    EXPECT_EQ(Trainer(o).run(false, out), 0);
+  }
+  std::atomic<bool> stop{true};
+  TrainOptions o = read_train_config(path("train.toml"), {"train.lr=1e-2"});
+  o.stop = &stop;
+  std::ostringstream out;
+  Trainer first(o);
+  EXPECT_EQ(first.run(false, out), 3);
+  EXPECT_EQ(first.epoch(), 1);
+  EXPECT_FALSE(fs::exists(path("stopped.spl")));
+  const std::string expect = "stopped after epoch 1: checkpoint " + path("stopped.ckpt") +
+                             "; resume with: spinlat train " + path("train.toml") + " --set train.lr=1e-2 --restart";
+  EXPECT_NE(out.str().find(expect), std::string::npos) << out.str();
+  ASSERT_TRUE(fs::exists(path("stopped.ckpt")));
+
+  std::ostringstream out2;
+  EXPECT_EQ(Trainer(read_train_config(path("train.toml"), {"train.lr=1e-2"})).run(true, out2), 0);
+  EXPECT_NE(out2.str().find("after epoch 1"), std::string::npos) << out2.str();
+  NativeModel a = load_native_model(path("straight.spl")), b = load_native_model(path("stopped.spl"));
+  const auto pa = snapshot(a), pb = snapshot(b);
+  ASSERT_EQ(pa.size(), pb.size());
+  for (std::size_t k = 0; k < pa.size(); ++k) EXPECT_TRUE(torch::equal(pa[k], pb[k])) << "parameter " << k;
+}
+
+// The trivial baselines on a data set small enough to do by hand. Training: 2 Fe atoms at
+// −10 eV and 4 at −16 eV, so e0 = argmin (2e0 + 10)² + (4e0 + 16)² = −84/20 = −4.2 eV.
+// Validation: 2 atoms at −9 eV (−4.5 eV/atom: error 0.3 eV/atom), forces ±(0.1, −0.2, 0.3)
+// (zero forces: MAE 0.2, RMSE √(0.14/3)), magnetic forces (0.01,0,0) and (0,0.02,0) (MAE 0.005).
+TEST_F(TrainTest, TrivialBaselinesMatchAHandComputation) {
+  auto frame = [](int atoms, double energy, std::vector<Vec3> f, std::vector<Vec3> b) {
+    System s;
+    s.cell.h = 12.0 * Mat3::Identity();
+    s.species_name = {"Fe"};
+    s.species_mass = {55.845};
+    for (int i = 0; i < atoms; ++i) s.add_atom(Vec3(2.5 * i, 0.3 * i, 0.0), 0, 2.2, Vec3(0, 0, 1));
+    Frame fr(s);
+    fr.info["REF_energy"] = energy;
+    if (f.empty()) f.assign(static_cast<std::size_t>(atoms), Vec3::Zero());
+    if (b.empty()) b.assign(static_cast<std::size_t>(atoms), Vec3::Zero());
+    fr.vectors["REF_forces"] = f;
+    fr.vectors["REF_magforces"] = b;
+    return fr;
+  };
+  write_extxyz(path("tiny_train.xyz"), {frame(2, -10.0, {}, {}), frame(4, -16.0, {}, {})});
+  write_extxyz(path("tiny_valid.xyz"), {frame(2, -9.0, {Vec3(0.1, -0.2, 0.3), Vec3(-0.1, 0.2, -0.3)},
+                                              {Vec3(0.01, 0, 0), Vec3(0, 0.02, 0)})});
+  std::string text = config("epochs = 1\nlog = \"tiny.csv\"\n");
+  text.replace(text.find("train.xyz"), 9, "tiny_train.xyz");
+  text.replace(text.find("valid.xyz"), 9, "tiny_valid.xyz");
+  Trainer t(options(text));
+  ASSERT_EQ(t.baseline_e0().size(), 1u);
+  EXPECT_NEAR(t.baseline_e0()[0], -4.2, 1e-12);
+  const Metrics& z = t.baseline_valid();
+  EXPECT_EQ(z.energy_n, 1u);
+  EXPECT_NEAR(z.energy_mae(), 0.3, 1e-12);
+  EXPECT_NEAR(z.energy_rmse(), 0.3, 1e-12);
+  EXPECT_EQ(z.force_n, 6u);
+  EXPECT_NEAR(z.force_mae(), 0.2, 1e-12);
+  EXPECT_NEAR(z.force_rmse(), std::sqrt(0.14 / 3.0), 1e-12);
+  EXPECT_EQ(z.mag_n, 6u);
+  EXPECT_NEAR(z.mag_mae(), 0.005, 1e-12);
+  EXPECT_NEAR(z.mag_rmse(), std::sqrt(0.0005 / 6.0), 1e-12);
+
+  // Written beside the model's errors: console, log and summary.
+  std::ofstream(path("tiny.toml")) << text;
+  std::ostringstream out;
+  EXPECT_EQ(train_command(path("tiny.toml"), false, out), 0);
+  EXPECT_NE(out.str().find("energy 300.00 meV/atom (per-element mean energies), forces 200.0 meV/Å (zero), "
+                           "magnetic forces 5.0 meV/μB (zero)"),
+            std::string::npos)
+      << out.str();
+  EXPECT_NE(out.str().find("baseline       300.000   300.000   200.000"), std::string::npos) << out.str();
+  std::ifstream log(path("tiny.csv"));
+  std::string header, row;
+  std::getline(log, header);
+  std::getline(log, row);
+  EXPECT_NE(header.find(",baseline_valid_energy_mae,baseline_valid_forces_mae,baseline_valid_magforces_mae"),
+            std::string::npos);
+  EXPECT_NE(row.find(",300,200,5"), std::string::npos) << row;
+  std::ifstream summary(path("model.metrics.toml"));
+  std::stringstream ss;
+  ss << summary.rdbuf();
+  EXPECT_NE(ss.str().find("[valid_baseline]"), std::string::npos) << ss.str();
+  EXPECT_NE(ss.str().find("forces_mae = 200"), std::string::npos) << ss.str();
 }
 
 TEST(TrainData, E0FitIsExactForEnergiesThatAreSumsOfElementEnergies) {

@@ -2,11 +2,14 @@
 #include "spinlat/learned/train.hpp"
 
 #include <ATen/Parallel.h>
+#include <dlfcn.h>
 #include <torch/csrc/autograd/autograd.h>
 
 #include <chrono>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -15,6 +18,7 @@
 #include <limits>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "spinlat/core/crystal.hpp"
 #include "spinlat/core/error.hpp"
@@ -124,6 +128,17 @@ void write_atomically(const std::string& path, const std::function<void(const st
   if (ec) throw InputError(path + ": cannot write (" + ec.message() + ")");
 }
 
+// Every tensor operation on the calling thread, BLAS included (TrainOptions::threads says why).
+// LibTorch built without MKL (Debian's) calls the system BLAS; OpenBLAS's pthreads build keeps
+// its own pool, which at::set_num_threads does not govern and whose workers busy-wait between
+// calls: with two threads evaluating batches it doubled the CPU time of an epoch on a loaded
+// machine. Looked up at run time: the BLAS behind LibTorch may be another one.
+void single_threaded_tensor_ops() {
+  at::set_num_threads(1);
+  using SetThreads = void (*)(int);
+  if (auto f = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) f(1);
+}
+
 std::string fmt(double v, int precision = 3) {
   std::ostringstream os;
   os << std::fixed << std::setprecision(precision) << v;
@@ -146,6 +161,7 @@ TrainOptions parse_train_config(const std::string& text, const std::string& name
   top.require(seed >= 0, "seed", "must be a non-negative integer");
   o.seed = static_cast<std::uint64_t>(seed);
   o.threads = to_int(top, "threads", 0, 0, 4096);
+  o.overrides = overrides;
 
   if (top.has("model")) {
     Params m = top.table("model");
@@ -373,9 +389,57 @@ double Metrics::loss(const LossWeights& w) const {
   return l;
 }
 
-Metrics evaluate(NativeModel& model, const std::vector<Batch>& batches) {
+namespace {
+// Adds the sums of `b` to `a` (the counts and sums of one batch at a time, as Metrics::add).
+void accumulate(Metrics& a, const Metrics& b) {
+  a.energy_abs += b.energy_abs, a.energy_sq += b.energy_sq, a.energy_n += b.energy_n;
+  a.force_abs += b.force_abs, a.force_sq += b.force_sq, a.force_n += b.force_n;
+  a.mag_abs += b.mag_abs, a.mag_sq += b.mag_sq, a.mag_n += b.mag_n;
+}
+}  // namespace
+
+Metrics evaluate(NativeModel& model, const std::vector<Batch>& batches, int threads) {
+  // Each batch's sums start from zero, so adding them in batch order afterwards gives the
+  // sequential loop's figures bit for bit, whatever the number of threads. Parallelism over
+  // batches (not inside each small tensor operation) keeps every thread busy between joins.
+  std::vector<Metrics> per(batches.size());
+  const std::size_t T = std::min<std::size_t>(static_cast<std::size_t>(std::max(threads, 1)), batches.size());
+  auto work = [&](std::size_t first) {
+    for (std::size_t k = first; k < batches.size(); k += T) per[k].add(predict(model, batches[k], false), batches[k]);
+  };
+  if (T <= 1) {
+    work(0);
+  } else {
+    std::vector<std::exception_ptr> errors(T);
+    std::vector<std::thread> pool;
+    for (std::size_t w = 0; w < T; ++w)
+      pool.emplace_back([&, w] {
+        try {
+          at::set_num_threads(1);  // this worker's own operations stay on it
+          work(w);
+        } catch (...) {
+          errors[w] = std::current_exception();
+        }
+      });
+    for (auto& t : pool) t.join();
+    for (auto& e : errors)
+      if (e) std::rethrow_exception(e);
+  }
   Metrics m;
-  for (const Batch& b : batches) m.add(predict(model, b, false), b);
+  for (const Metrics& x : per) accumulate(m, x);
+  return m;
+}
+
+Metrics baseline_metrics(const std::vector<Batch>& batches, const std::vector<double>& e0) {
+  Metrics m;
+  for (const Batch& b : batches) {
+    const at::Tensor e = torch::tensor(e0, at::kDouble).to(b.energy.scalar_type());
+    Prediction p;
+    p.energy = torch::zeros({b.graphs}, b.energy.options()).index_add(0, b.graph, e.index_select(0, b.inputs.species));
+    p.forces = torch::zeros_like(b.forces);
+    p.magforces = torch::zeros_like(b.magforces);
+    m.add(p, b);
+  }
   return m;
 }
 
@@ -403,7 +467,8 @@ void save_native_model_atomic(NativeModel& model, const std::string& path) {
 // ---- the trainer --------------------------------------------------------------------------
 
 Trainer::Trainer(TrainOptions options) : o_(std::move(options)) {
-  if (o_.threads > 0) at::set_num_threads(o_.threads);
+  // Tensor operations on one thread (TrainOptions::threads: batches side by side instead).
+  single_threaded_tensor_ops();
   dtype_ = o_.dtype == "float32" ? at::kFloat : at::kDouble;
 
   // The model to fine-tune fixes the architecture, which a [model] key may not change.
@@ -541,6 +606,8 @@ Trainer::Trainer(TrainOptions options) : o_(std::move(options)) {
   std::vector<std::size_t> all(valid_.size());
   for (std::size_t k = 0; k < all.size(); ++k) all[k] = k;
   valid_batches_ = make_batches(valid_, all, o_.batch_size, dtype_);
+  baseline_e0_ = fit_e0(train_, o_.model.atomic_numbers.size());
+  baseline_valid_ = baseline_metrics(valid_batches_, baseline_e0_);
 }
 
 std::vector<at::Tensor> Trainer::trainable() const {
@@ -555,7 +622,7 @@ Metrics Trainer::step(std::ostream* out) {
   const auto order = shuffled_indices(train_.size(), o_.seed, kEpochStream + static_cast<std::uint64_t>(epoch_));
   const auto batches = make_batches(train_, order, o_.batch_size, dtype_);
   const Metrics tm = train_epoch(model_, *optimizer_, batches, o_.weights);
-  const Metrics vm = evaluate(model_, valid_batches_);
+  const Metrics vm = evaluate(model_, valid_batches_, o_.threads);
   ++epoch_;
   const double vl = vm.loss(o_.weights);
   if (vl < best_) {
@@ -600,23 +667,26 @@ void Trainer::log_row(const Metrics& tm, const Metrics& vm, double seconds) {
     f << "epoch,lr,train_loss,valid_loss,"
          "train_energy_mae,train_energy_rmse,train_forces_mae,train_forces_rmse,train_magforces_mae,train_magforces_rmse,"
          "valid_energy_mae,valid_energy_rmse,valid_forces_mae,valid_forces_rmse,valid_magforces_mae,valid_magforces_rmse,"
-         "seconds\n";
+         "seconds,baseline_valid_energy_mae,baseline_valid_forces_mae,baseline_valid_magforces_mae\n";
   f << std::setprecision(8) << epoch_ << "," << lr_ << "," << tm.loss(o_.weights) << "," << vm.loss(o_.weights);
   for (const Metrics* m : {&tm, &vm})
     f << "," << 1e3 * m->energy_mae() << "," << 1e3 * m->energy_rmse() << "," << 1e3 * m->force_mae() << ","
       << 1e3 * m->force_rmse() << "," << 1e3 * m->mag_mae() << "," << 1e3 * m->mag_rmse();
-  f << "," << seconds << "\n";
+  // The trivial models' errors on the same validation set (constant; beside the model's so a
+  // row shows at once whether anything was learned).
+  const Metrics& z = baseline_valid_;
+  f << "," << seconds << "," << 1e3 * z.energy_mae() << "," << 1e3 * z.force_mae() << "," << 1e3 * z.mag_mae() << "\n";
 }
 
 Metrics Trainer::evaluate_train(bool best) {
   std::vector<std::size_t> all(train_.size());
   for (std::size_t k = 0; k < all.size(); ++k) all[k] = k;
   const auto batches = make_batches(train_, all, o_.batch_size, dtype_);
-  if (!best) return evaluate(model_, batches);
+  if (!best) return evaluate(model_, batches, o_.threads);
   std::vector<at::Tensor> now;
   for (const auto& p : model_->parameters()) now.push_back(p.detach().clone());
   restore_best();
-  const Metrics m = evaluate(model_, batches);
+  const Metrics m = evaluate(model_, batches, o_.threads);
   torch::NoGradGuard g;
   const auto ps = model_->parameters();
   for (std::size_t k = 0; k < ps.size(); ++k) ps[k].copy_(now[k]);
@@ -624,11 +694,11 @@ Metrics Trainer::evaluate_train(bool best) {
 }
 
 Metrics Trainer::evaluate_valid(bool best) {
-  if (!best) return evaluate(model_, valid_batches_);
+  if (!best) return evaluate(model_, valid_batches_, o_.threads);
   std::vector<at::Tensor> now;
   for (const auto& p : model_->parameters()) now.push_back(p.detach().clone());
   restore_best();
-  const Metrics m = evaluate(model_, valid_batches_);
+  const Metrics m = evaluate(model_, valid_batches_, o_.threads);
   torch::NoGradGuard g;
   const auto ps = model_->parameters();
   for (std::size_t k = 0; k < ps.size(); ++k) ps[k].copy_(now[k]);
@@ -705,9 +775,28 @@ void Trainer::load_checkpoint(const std::string& path) {
   for (auto& group : optimizer_->param_groups()) static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr_);
 }
 
-void Trainer::run(bool restart, std::ostream& out) {
+std::string Trainer::checkpoint_path() const {
+  if (!o_.checkpoint.empty()) return o_.checkpoint;
+  fs::path p = o_.output;
+  p.replace_extension(".ckpt");
+  return p.string();
+}
+
+namespace {
+// One word for a POSIX shell: as is when safe, else in single quotes.
+std::string shell_word(const std::string& w) {
+  if (!w.empty() && w.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./=:,+@%") ==
+                        std::string::npos)
+    return w;
+  std::string q = "'";
+  for (char c : w) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+}  // namespace
+
+int Trainer::run(bool restart, std::ostream& out) {
   if (restart) {
-    load_checkpoint(o_.checkpoint);
+    load_checkpoint(checkpoint_path());
     // Drop log rows written after the checkpoint (they are recomputed identically).
     if (!o_.log.empty() && fs::exists(o_.log)) {
       std::ifstream in(o_.log);
@@ -720,7 +809,7 @@ void Trainer::run(bool restart, std::ostream& out) {
       in.close();
       std::ofstream(o_.log, std::ios::trunc) << kept;
     }
-    out << "restarting from " << o_.checkpoint << " after epoch " << epoch_ << "\n";
+    out << "restarting from " << checkpoint_path() << " after epoch " << epoch_ << "\n";
   } else if (!o_.log.empty()) {
     std::ofstream(o_.log, std::ios::trunc);
   }
@@ -732,9 +821,24 @@ void Trainer::run(bool restart, std::ostream& out) {
            return n;
          }()
       << " trainable values), " << o_.dtype << "\n";
+  out << "trivial baselines on the validation set (MAE): energy " << fmt(1e3 * baseline_valid_.energy_mae(), 2)
+      << " meV/atom (per-element mean energies), forces " << fmt(1e3 * baseline_valid_.force_mae(), 1)
+      << " meV/Å (zero), magnetic forces " << fmt(1e3 * baseline_valid_.mag_mae(), 1) << " meV/μB (zero)\n";
   while (!finished()) {
     step(&out);
     if (!o_.checkpoint.empty() && (epoch_ % o_.checkpoint_every == 0 || finished())) save_checkpoint(o_.checkpoint);
+    if (o_.stop && o_.stop->load() && !finished()) {
+      // Stop request (SIGINT/SIGTERM): the epoch just completed is checkpointed; --restart
+      // continues bit for bit (the per-epoch shuffle is keyed by the epoch number).
+      const std::string ckpt = checkpoint_path();
+      save_checkpoint(ckpt);
+      std::string cmd = "spinlat train " + shell_word(o_.file);
+      for (const auto& ov : o_.overrides) cmd += " --set " + shell_word(ov);
+      out << "stopped after epoch " << epoch_ << ": checkpoint " << ckpt << "; resume with: " << cmd
+          << " --restart\n"
+          << std::flush;
+      return 3;
+    }
   }
 
   // The best-validation model is the result.
@@ -745,12 +849,14 @@ void Trainer::run(bool restart, std::ostream& out) {
   table << "final model: " << o_.output << " (best validation loss " << best_ << " at epoch " << best_epoch_ << ")\n"
         << "              energy (meV/atom)   forces (meV/Å)     magnetic forces (meV/μB)\n"
         << "              MAE       RMSE      MAE       RMSE     MAE       RMSE\n";
-  for (const auto& [name, m] : {std::pair<const char*, const Metrics*>{"train", &tm}, {"validation", &vm}}) {
+  for (const auto& [name, m] : {std::pair<const char*, const Metrics*>{"train", &tm}, {"validation", &vm},
+                                {"baseline", &baseline_valid_}}) {
     table << std::left << std::setw(12) << name << std::right;
     for (double v : {m->energy_mae(), m->energy_rmse(), m->force_mae(), m->force_rmse(), m->mag_mae(), m->mag_rmse()})
       table << std::setw(10) << fmt(1e3 * v, 3);
     table << "\n";
   }
+  table << "(baseline: the validation set with per-element mean energies, zero forces, zero magnetic forces)\n";
   out << table.str();
 
   // Summary next to the model: <output without extension>.metrics.toml.
@@ -761,7 +867,11 @@ void Trainer::run(bool restart, std::ostream& out) {
     << "model = \"" << fs::path(o_.output).filename().string() << "\"  # next to this file\nconfig = \""
     << fs::path(o_.file).filename().string() << "\"\nbest_epoch = " << best_epoch_
     << "\nepochs = " << epoch_ << "\nvalid_loss = " << std::setprecision(10) << best_ << "\n";
-  for (const auto& [name, m] : {std::pair<const char*, const Metrics*>{"train", &tm}, {"valid", &vm}}) {
+  for (const auto& [name, m] : {std::pair<const char*, const Metrics*>{"train", &tm}, {"valid", &vm},
+                                {"valid_baseline", &baseline_valid_}}) {
+    if (name[0] == 'v' && name[5] == '_')
+      f << "\n# The trivial models on the validation set: energy = sum of per-element mean energies\n"
+           "# (least squares on the training set), zero forces, zero magnetic forces.";
     f << "\n[" << name << "]  # energy meV/atom, forces meV/Å, magforces meV/μB\nframes = "
       << (name[0] == 't' ? train_.size() : valid_.size()) << "\nenergy_mae = " << 1e3 * m->energy_mae()
       << "\nenergy_rmse = " << 1e3 * m->energy_rmse() << "\nforces_mae = " << 1e3 * m->force_mae()
@@ -769,13 +879,32 @@ void Trainer::run(bool restart, std::ostream& out) {
       << "\nmagforces_rmse = " << 1e3 * m->mag_rmse() << "\n";
   }
   out << "summary: " << summary.string() << ", log: " << o_.log << "\n";
+  return 0;
 }
+
+namespace {
+std::atomic<bool> g_train_stop{false};
+extern "C" void on_train_signal(int) { g_train_stop.store(true); }
+}  // namespace
 
 int train_command(const std::string& config, bool restart, std::ostream& out,
                   const std::vector<std::string>& overrides) {
-  Trainer t(read_train_config(config, overrides));
-  t.run(restart, out);
-  return 0;
+  // SIGINT/SIGTERM ask for a checkpoint and a stop at the end of the epoch (as `spinlat run`);
+  // the previous handlers come back afterwards.
+  g_train_stop.store(false);
+  const auto old_int = std::signal(SIGINT, on_train_signal);
+  const auto old_term = std::signal(SIGTERM, on_train_signal);
+  struct Restore {
+    decltype(old_int) i, t;
+    ~Restore() {
+      std::signal(SIGINT, i);
+      std::signal(SIGTERM, t);
+    }
+  } restore{old_int, old_term};
+  TrainOptions o = read_train_config(config, overrides);
+  o.stop = &g_train_stop;
+  Trainer t(std::move(o));
+  return t.run(restart, out);
 }
 
 }  // namespace spinlat

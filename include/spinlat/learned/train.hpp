@@ -11,12 +11,13 @@
 // Ba, ICLR 2015) with ReduceLROnPlateau on the validation loss and early stopping.
 //
 // Every random choice (split, subset, per-epoch shuffle, initial weights through
-// torch::manual_seed) derives from `seed`, so a seed fixes the result on one thread count.
+// torch::manual_seed) derives from `seed`, so a seed fixes the result, whatever `threads` is.
 // The pieces are functions so tests and learning-curve scripts can call them.
 //
 // This header includes LibTorch; the command line uses spinlat/learned/train_command.hpp.
 #include <torch/torch.h>
 
+#include <atomic>
 #include <iosfwd>
 #include <map>
 #include <memory>
@@ -40,7 +41,14 @@ struct LossWeights {
 struct TrainOptions {
   std::string file;          ///< the config (for messages)
   std::uint64_t seed = 1;
-  int threads = 0;           ///< LibTorch intra-op threads; 0 = LibTorch's default
+  /// Threads that evaluate validation/training batches side by side (one batch each, sums
+  /// reduced in batch order, so the result does not depend on it). Every tensor operation runs
+  /// on one thread: at this model size OpenMP fork-join per operation costs more than it saves,
+  /// and on a loaded machine spin-waiting made threads = 2 17x slower (docs/training.md).
+  int threads = 0;           ///< 0 = 1
+  std::vector<std::string> overrides;  ///< the --set assignments (repeated in the resume command)
+  /// Set (e.g. from SIGINT/SIGTERM) to stop after the current epoch with a checkpoint.
+  const std::atomic<bool>* stop = nullptr;
 
   NativeModelConfig model;
   bool elements_given = false;       ///< [model] named the elements (else: the training data's)
@@ -120,8 +128,14 @@ struct Metrics {
 /// The weighted MSE of one batch (differentiable).
 at::Tensor batch_loss(const Prediction& p, const Batch& b, const LossWeights& w);
 
-/// Errors of `model` on a set of batches (no parameter update).
-Metrics evaluate(NativeModel& model, const std::vector<Batch>& batches);
+/// Errors of `model` on a set of batches (no parameter update); `threads` > 1 evaluates
+/// batches side by side and adds their sums in batch order (the same figures bit for bit).
+Metrics evaluate(NativeModel& model, const std::vector<Batch>& batches, int threads = 1);
+
+/// Errors of the trivial models, the floor a trained model must beat: energy Σ_i e0[species_i]
+/// (per-element mean energies `e0`, from fit_e0 on the training set; the mean energy per atom
+/// for one element), zero forces and zero magnetic forces.
+Metrics baseline_metrics(const std::vector<Batch>& batches, const std::vector<double>& e0);
 
 /// One pass over `batches` with an optimiser step per batch; returns the running errors
 /// (with the parameters as they were when each batch was seen).
@@ -152,6 +166,9 @@ class Trainer {
   /// Metrics of the current or the best model on the training / validation set.
   Metrics evaluate_train(bool best = false);
   Metrics evaluate_valid(bool best = false);
+  /// baseline_metrics of the validation set with e0 fitted on the training set.
+  const Metrics& baseline_valid() const { return baseline_valid_; }
+  const std::vector<double>& baseline_e0() const { return baseline_e0_; }
   /// Copies the best-validation parameters into the model.
   void restore_best();
 
@@ -160,9 +177,15 @@ class Trainer {
   /// InputError when the file is not a checkpoint of this configuration.
   void load_checkpoint(const std::string& path);
 
+  /// The checkpoint file: [train] checkpoint, or <output>.ckpt when that is "" (a stop
+  /// request still leaves something to resume from).
+  std::string checkpoint_path() const;
+
   /// Everything `spinlat train` does: epochs with log, checkpoints, the best model to
   /// `output`, the final table and summary. `restart` continues from the checkpoint.
-  void run(bool restart, std::ostream& out);
+  /// Returns 0 when finished, 3 when options().stop was set: the epoch under way completes,
+  /// its checkpoint is written and one line names it and the command that resumes.
+  int run(bool restart, std::ostream& out);
 
  private:
   void log_row(const Metrics& train, const Metrics& valid, double seconds);
@@ -172,6 +195,8 @@ class Trainer {
   at::ScalarType dtype_ = at::kDouble;
   std::vector<Sample> train_, valid_;
   std::vector<Batch> valid_batches_;
+  std::vector<double> baseline_e0_;
+  Metrics baseline_valid_;
   NativeModel model_{nullptr};
   std::unique_ptr<torch::optim::Adam> optimizer_;
   std::vector<at::Tensor> best_params_;

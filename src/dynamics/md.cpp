@@ -110,7 +110,7 @@ LatticeIntegrator::LatticeIntegrator(System& s, Hamiltonian& h, MdOptions option
     : s_(s), h_(h), opt_(options) {
   s_.check_consistent();
   if (!(opt_.dt > 0.0)) throw InputError("md: time step dt must be positive");
-  if (opt_.friction < 0.0) throw InputError("md: lattice_damping (friction) must be >= 0");
+  if (opt_.lattice_damping < 0.0) throw InputError("md: lattice_damping must be >= 0");
   if (opt_.block == 0) opt_.block = 1024;
   check_barostat(opt_);
   for (std::size_t i = 0; i < s_.size(); ++i)
@@ -134,11 +134,11 @@ void LatticeIntegrator::build_streams() {
   blocks_ = Blocks{s_.size(), opt_.block};
   noise_ = StreamSet(opt_.seed, StreamPurpose::lattice_noise, blocks_.count());
   // The barostat's single Wiener process has its own key, past any atom block.
-  cell_noise_ = Engine(derive_seed(opt_.seed, StreamPurpose::lattice_noise, 0xCE11CE11CE11ull));
+  cell_noise_ = stream_engine(opt_.seed, StreamPurpose::lattice_noise, 0xCE11CE11CE11ull);
 }
 
 void LatticeIntegrator::set_options(const MdOptions& o) {
-  const bool restream = o.seed != opt_.seed || o.block != opt_.block;
+  const bool restream = !(o.seed == opt_.seed) || o.block != opt_.block;
   check_barostat(o);
   opt_ = o;
   if (opt_.block == 0) opt_.block = 1024;
@@ -158,8 +158,8 @@ void LatticeIntegrator::drift(double h) {
 }
 
 void LatticeIntegrator::bath(double h) {
-  if (opt_.friction <= 0.0) return;
-  const double c1 = std::exp(-opt_.friction * h);
+  if (opt_.lattice_damping <= 0.0) return;
+  const double c1 = std::exp(-opt_.lattice_damping * h);
   const double c2 = std::sqrt(std::max(0.0, 1.0 - c1 * c1));
   const double kT = units::k_B * std::max(0.0, opt_.temperature);
   const int nb = static_cast<int>(blocks_.count());
@@ -263,7 +263,7 @@ void LatticeIntegrator::barostat(double h) {
 void LatticeIntegrator::step() {
   const double h = opt_.dt;
   kick(0.5 * h);
-  if (opt_.friction > 0.0) {
+  if (opt_.lattice_damping > 0.0) {
     drift(0.5 * h);
     bath(h);
     drift(0.5 * h);

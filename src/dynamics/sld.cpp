@@ -58,8 +58,8 @@ inline Vec3 advance_spin(const Vec3& e, const Vec3& B, double g, double alpha, d
 
 // ---- construction and term classes ----------------------------------------------------------
 
-SpinLatticeIntegrator::SpinLatticeIntegrator(System& s, Hamiltonian& h, SldSettings settings,
-                                             std::uint64_t seed)
+SpinLatticeIntegrator::SpinLatticeIntegrator(System& s, Hamiltonian& h, SldOptions settings,
+                                             const StreamKey& seed)
     : s_(s), h_(h), settings_(std::move(settings)), seed_(seed) {
   if (!(settings_.dt > 0.0) || !std::isfinite(settings_.dt))
     throw InputError("sld: 'dt' must be a positive time step (ps)");

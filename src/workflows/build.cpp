@@ -26,17 +26,6 @@ Hamiltonian build_hamiltonian(const Config& c, const System& s, const TermRegist
   return h;
 }
 
-MdOptions with_barostat(MdOptions o, const BarostatConfig& b) {
-  if (!b.enabled) return o;
-  o.barostat = parse_barostat(b.kind);
-  o.pressure = b.pressure;
-  o.pressure_axes = b.pressure_axes;
-  o.barostat_tau = b.tau;
-  o.compressibility = b.compressibility;
-  o.barostat_every = static_cast<int>(b.every);
-  return o;
-}
-
 std::string validate_input(const std::string& path, const std::vector<std::string>& overrides,
                            const TermRegistry& registry) {
   const Config c = read_config(path, overrides);
@@ -50,11 +39,24 @@ std::string validate_input(const std::string& path, const std::vector<std::strin
   os << " (cutoff " << h.cutoff() << " Å, " << h.neighbors().pairs() / 2 << " pairs"
      << (h.spin_kernel() ? ", compiled spin kernel" : "") << ")\n";
   os << "energy of the initial configuration: " << h.energy(s) / double(s.size()) << " eV/atom\n";
+  // Each driver's settings as read (defaults included).
+  auto settings = [&os](const DriverSpec& d) {
+    const char* sep = " (";
+    for (const auto& [key, value] : d.settings()) {
+      os << sep << key << " = " << value;
+      sep = ", ";
+    }
+    os << (d.settings().empty() ? "" : ")") << "\n";
+  };
+  for (std::size_t k = 0; k < c.stages.size(); ++k) {
+    os << "stage " << k << ": " << c.stages[k].type;
+    settings(*c.stages[k].driver);
+  }
   if (c.sweep.enabled) {
     os << "sweep: " << c.sweep.temperatures.size() << " temperatures × " << std::max<std::size_t>(1, c.sweep.sizes.size())
-       << " sizes, method " << c.sweep.method << "\n";
+       << " sizes, method " << c.sweep.method;
+    settings(*c.sweep.driver);
   }
-  for (std::size_t k = 0; k < c.stages.size(); ++k) os << "stage " << k << ": " << c.stages[k].type << "\n";
   return os.str();
 }
 

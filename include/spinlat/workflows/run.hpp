@@ -24,9 +24,6 @@ struct RunOptions {
 /// Builds the Hamiltonian an input describes, for the given system.
 Hamiltonian build_hamiltonian(const Config& c, const System& s, const TermRegistry& registry);
 
-/// The lattice integrator's options with a stage's or sweep's barostat (NPT) on top, if enabled.
-MdOptions with_barostat(MdOptions o, const BarostatConfig& b);
-
 /// Reads, validates and builds everything an input needs without running; returns a short
 /// human-readable summary. Throws InputError on any problem.
 std::string validate_input(const std::string& path, const std::vector<std::string>& overrides,

@@ -37,7 +37,7 @@ bool wolff_applicable(const Hamiltonian& h) {
 }
 
 WolffSampler::WolffSampler(const Hamiltonian& h, const System& s, const StreamKey& key)
-    : h_(&h), engine_(stream_engine(key, StreamPurpose::cluster)), key_(key) {
+    : h_(&h), key_(key), engine_(stream_engine(key, StreamPurpose::cluster)) {
   if (!wolff_applicable(h))
     throw InputError("Wolff cluster updates need a Hamiltonian of isotropic pair exchange only "
                      "(no field, anisotropy, DMI, biquadratic or non-kernel terms)");

@@ -131,11 +131,13 @@ class LatticeIntegrator {
 
  private:
   void build_streams();
+  int threads() const;
   System& s_;
   Hamiltonian& h_;
   MdOptions opt_;
   Blocks blocks_;
   StreamSet noise_;
+  std::vector<Vec3> dv_;  // bath scratch
   Engine cell_noise_;
   std::vector<Vec3> force_;
   Mat3 virial_ = Mat3::Zero();

@@ -199,6 +199,8 @@ class SpinLatticeIntegrator {
   Vec3 field_of(int i, const std::vector<double>& J, const SpinKernel& kernel) const;
   int thread_count() const;
   bool parallel(std::size_t count) const { return count >= settings_.parallel_min; }
+  /// Threads of the lattice half-steps: one below parallel_min atoms.
+  int lattice_threads() const { return parallel(s_.size()) ? thread_count() : 1; }
 
   System& s_;
   Hamiltonian& h_;
@@ -217,7 +219,8 @@ class SpinLatticeIntegrator {
   std::vector<Vec3> dv_;
 
   // Term classes.
-  std::vector<const RadialExchange*> radial_;
+  std::vector<const Term*> radial_;          // terms that are radial spin couplings
+  std::vector<RadialCoupling> coupling_;     // and their J(r) and species selection
   std::vector<const Term*> kernel_terms_, generic_, force_terms_;
   bool kernel_dynamic_ = false;
 

@@ -138,8 +138,6 @@ TEST(Config, EveryErrorNamesFileKeyAndLine) {
       {"negative threads", "threads = -2\n" + kBase, "threads", "threads", ">= 0"},
       {"negative seed", with(kBase, "seed = 1", "seed = -7"), "seed", "seed", "non-negative"},
       {"fractional seed", with(kBase, "seed = 1", "seed = 1.5"), "seed", "seed", "expected an integer"},
-      {"nothing to run", with(kBase, "[[stage]]\ntype = \"mc\"\ntemperature = 300\nsweeps = 100\n", ""), "stage", "seed",
-       "nothing to run"},
       {"missing structure", "seed = 1\n[[stage]]\ntype = \"mc\"\ntemperature = 1\nsweeps = 1\n", "structure", "seed",
        "missing"},
       {"missing structure file", with(kBase, "lattice = \"bcc\"\na = 2.8665", "lattice = \"file\"\nfile = \"no/such.xyz\""),

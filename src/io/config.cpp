@@ -1,4 +1,4 @@
-// Strict reading of a spinlat input (CONTRACT.md "Input (TOML)", docs/input.md).
+// Strict reading of a spinlat input (docs/input.md).
 //
 // Every value goes through Params, so an error names the file, the dotted key and its line;
 // every table ends with Params::finish(), so an unknown or misspelt key is an error with a
@@ -753,8 +753,6 @@ Config parse_config(const std::string& text, const std::string& name, const std:
     top.touch("phonons");
   }
   top.finish();
-  if (c.stages.empty() && !c.sweep.enabled)
-    throw InputError(name, "stage", 1, "nothing to run: add at least one [[stage]] or a [sweep]");
 
   // Checks that need several sections.
   const StructureConfig& st = c.structure;

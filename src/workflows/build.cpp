@@ -26,9 +26,15 @@ Hamiltonian build_hamiltonian(const Config& c, const System& s, const TermRegist
   return h;
 }
 
+void require_something_to_run(const Config& c) {
+  if (c.stages.empty() && !c.sweep.enabled)
+    throw InputError(c.path, "stage", 1, "nothing to run: add at least one [[stage]] or a [sweep]");
+}
+
 std::string validate_input(const std::string& path, const std::vector<std::string>& overrides,
                            const TermRegistry& registry) {
   const Config c = read_config(path, overrides);
+  require_something_to_run(c);
   const System s = build_system(c);
   const Hamiltonian h = build_hamiltonian(c, s, registry);
   std::ostringstream os;

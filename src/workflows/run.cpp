@@ -72,6 +72,7 @@ void RunContext::save(Checkpoint& c) const {
 
 int run_input(const RunOptions& options, const TermRegistry& registry) {
   const Config c = read_config(options.input, options.overrides);
+  require_something_to_run(c);
   const std::string output = options.output.empty() ? c.output.file : options.output;
   if (c.threads > 0) omp_set_num_threads(c.threads);
   check_writable(output);

@@ -1,5 +1,5 @@
 #pragma once
-// The validated input of a run (CONTRACT.md "Input (TOML)"), read strictly from one TOML file:
+// The validated input of a run (docs/input.md), read strictly from one TOML file:
 // unknown keys, wrong types and impossible values are InputErrors naming file, key and line.
 //
 // Term tables ([[potential]]) are kept as TOML and read by the term registry (each term

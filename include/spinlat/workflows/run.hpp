@@ -24,6 +24,10 @@ struct RunOptions {
 /// Builds the Hamiltonian an input describes, for the given system.
 Hamiltonian build_hamiltonian(const Config& c, const System& s, const TermRegistry& registry);
 
+/// Throws InputError unless the input has a [[stage]] or a [sweep]. Reading an input does not
+/// require one (`spinlat eval` needs only [structure] and [[potential]]); running it does.
+void require_something_to_run(const Config& c);
+
 /// Reads, validates and builds everything an input needs without running; returns a short
 /// human-readable summary. Throws InputError on any problem.
 std::string validate_input(const std::string& path, const std::vector<std::string>& overrides,

@@ -35,7 +35,7 @@ Vec3 run_single(LLGIntegrator integ, double alpha, double B, double dt, double t
   Hamiltonian h;
   if (src != FieldSource::external) h.add(std::make_unique<TestZeeman>(Vec3(0, 0, B)));
   h.bind(s);
-  LLGSettings p;
+  LLGOptions p;
   p.integrator = integ;
   p.dt = dt;
   p.damping = {alpha};
@@ -114,7 +114,7 @@ TEST(LLGNoise, BatchedDeviatesAreStandardNormal) {
 
 TEST(LLG, RejectsBadSettings) {
   Model M = sc_heisenberg(3, 0.01, 2.0, 1);
-  LLGSettings p;
+  LLGOptions p;
   p.dt = 0.0;
   EXPECT_THROW(LLG(M.h, M.s, p, 1), InputError);
   p.dt = 1e-4;
@@ -182,7 +182,7 @@ TEST(LLG, SecondOrderForCoupledMoments) {
   for (LLGIntegrator integ : all_integrators()) {
     auto run = [&](double dt) {
       Model M = sc_heisenberg(4, 0.01, 2.0, 7);
-      LLGSettings p;
+      LLGOptions p;
       p.integrator = integ;
       p.dt = dt;
       p.damping = {0.1};
@@ -217,7 +217,7 @@ TEST(LLG, KernelAndGenericPathsAgree) {
       M.h.add(std::make_unique<TestZeeman>(Vec3(1.0, -2.0, 5.0)));
       if (with_anisotropy) M.h.add(std::make_unique<TestUniaxial>(0.002, Vec3(1, 1, 0)));
       M.h.bind(M.s);
-      LLGSettings p;
+      LLGOptions p;
       p.integrator = integ;
       p.damping = {0.3};
       p.path = g ? FieldPath::generic : FieldPath::kernel;
@@ -239,7 +239,7 @@ TEST(LLG, EffectiveFieldIsExchangeOverMomentPlusExternal) {
   Model M = sc_heisenberg(3, 0.01, 2.0, 6);
   const Vec3 bext(0.3, 0.0, -1.0);
   for (FieldPath path : {FieldPath::kernel, FieldPath::generic}) {
-    LLGSettings p;
+    LLGOptions p;
     p.path = path;
     p.field.field = bext;
     LLG llg(M.h, M.s, p, 1);
@@ -265,7 +265,7 @@ TEST(LLG, ConservesEnergyAndNormsWithoutDampingShortRun) {
     Model M = sc_heisenberg(4, 0.01, 2.0, 11);
     const double scale = 3.0 * M.s.size() * 0.01;
     const double E0 = M.h.energy(M.s);
-    LLGSettings p;
+    LLGOptions p;
     p.integrator = integ;
     p.dt = 1e-4;
     p.damping = {0.0};
@@ -283,7 +283,7 @@ TEST(LLG, ConservesEnergyAndNormsWithoutDampingShortRun) {
 TEST(LLG, MidpointIterationConverges) {
   // The fixed point is reached within a few iterations at ω dt ~ 0.01.
   Model M = sc_heisenberg(4, 0.01, 2.0, 5);
-  LLGSettings p;
+  LLGOptions p;
   p.integrator = LLGIntegrator::midpoint;
   p.dt = 1e-4;
   p.temperature = 50.0;
@@ -300,7 +300,7 @@ TEST(LLG, NonMagneticSitesStayPut) {
   M.s.spin[4] = Vec3::Zero();
   M.h.bind(M.s);
   for (LLGIntegrator integ : all_integrators()) {
-    LLGSettings p;
+    LLGOptions p;
     p.integrator = integ;
     p.temperature = 100.0;
     LLG llg(M.h, M.s, p, 1);
@@ -322,7 +322,7 @@ TEST(LLG, ThermalFieldVarianceUsesEachSitesMoment) {
     System s = isolated_moments(20000, m);
     Hamiltonian h;
     h.bind(s);
-    LLGSettings p;
+    LLGOptions p;
     p.dt = dt;
     p.temperature = T;
     p.damping = {alpha};
@@ -341,7 +341,7 @@ TEST(LLG, ResultsDoNotDependOnThreadCount) {
     std::vector<Vec3> out[2];
     for (int t = 0; t < 2; ++t) {
       Model M = sc_heisenberg(6, 0.01, 2.0, 4);
-      LLGSettings p;
+      LLGOptions p;
       p.integrator = integ;
       p.temperature = 150.0;
       p.damping = {0.2};
@@ -364,7 +364,7 @@ TEST(LLG, LongitudinalRunsAreThreadIndependentAndCheckpointable) {
     M.h.bind(M.s);
     return M;
   };
-  LLGSettings p;
+  LLGOptions p;
   p.temperature = 500.0;
   p.damping = {0.2};
   p.longitudinal = true;
@@ -403,7 +403,7 @@ TEST(LLG, LongitudinalRunsAreThreadIndependentAndCheckpointable) {
 
 TEST(LLG, CheckpointContinuesBitForBit) {
   for (LLGIntegrator integ : all_integrators()) {
-    LLGSettings p;
+    LLGOptions p;
     p.integrator = integ;
     p.temperature = 150.0;
     p.damping = {0.2};
@@ -438,7 +438,7 @@ TEST(LLG, CheckpointContinuesBitForBit) {
 
 TEST(LLG, RejectsForeignCheckpoints) {
   Model M = sc_heisenberg(3, 0.01, 2.0, 1);
-  LLGSettings p;
+  LLGOptions p;
   LLG llg(M.h, M.s, p, 1);
   EXPECT_THROW(llg.load_state("garbage"), InputError);
   Model N = sc_heisenberg(4, 0.01, 2.0, 1);
@@ -457,7 +457,7 @@ TEST(LLG, PerSpeciesDamping) {
   s.species[1] = 1;
   Hamiltonian h;
   h.bind(s);
-  LLGSettings p;
+  LLGOptions p;
   p.integrator = LLGIntegrator::midpoint;
   p.dt = 1e-3;
   p.damping = {0.05, 0.5};
@@ -477,7 +477,7 @@ TEST(LLG, RotatingFieldDrivesResonance) {
     System s = isolated_moments(1, 2.0);
     Hamiltonian h;
     h.bind(s);
-    LLGSettings p;
+    LLGOptions p;
     p.integrator = LLGIntegrator::depondt;
     p.dt = 0.01;
     p.damping = {0.0};

@@ -165,7 +165,7 @@ TEST(MdLangevin, BaoabSamplesTheBathTemperature) {
   MdOptions o;
   o.dt = 2e-3;
   o.temperature = T;
-  o.friction = 10.0;
+  o.lattice_damping = 10.0;
   o.seed = 2024;
   LatticeIntegrator md(s, h, o);
   md.run(1000);
@@ -207,7 +207,7 @@ TEST(MdLangevin, CheckpointContinuesBitForBit) {
   MdOptions o;
   o.dt = 2e-3;
   o.temperature = 600.0;
-  o.friction = 5.0;
+  o.lattice_damping = 5.0;
   o.seed = 77;
   o.barostat_tau = 0.5;
   o.pressure = 1.0;
@@ -247,7 +247,7 @@ TEST(MdLangevin, TrajectoryIndependentOfThreadCount) {
     MdOptions o;
     o.dt = 2e-3;
     o.temperature = 300.0;
-    o.friction = 2.0;
+    o.lattice_damping = 2.0;
     o.seed = 5;
     o.block = 256;
     LatticeIntegrator md(s, h, o);
@@ -275,7 +275,7 @@ TEST(MdBarostat, StochasticCellRescalingReachesTargetPressure) {
   MdOptions o;
   o.dt = 2e-3;
   o.temperature = 300.0;
-  o.friction = 5.0;
+  o.lattice_damping = 5.0;
   o.seed = 8;
   o.pressure = 5.0;
   o.barostat_tau = 0.2;

@@ -1,4 +1,4 @@
-// Spin-lattice dynamics (dynamics/sld.hpp) and hybrid MC/MD (dynamics/sld_hybrid.hpp): exact
+// Spin-lattice dynamics (dynamics/sld.hpp) and hybrid MC/MD (dynamics/hybrid.hpp): exact
 // single-spin solutions, exact spin-energy conservation of the colour sweep at fixed
 // positions, time reversibility, short NVE conservation, thread-count independence and
 // bit-exact checkpoints. The long physics validations are in tests/physics/test_sld_iron.cpp.
@@ -15,7 +15,7 @@
 #include "spinlat/core/units.hpp"
 #include "spinlat/dynamics/sld.hpp"
 #include "spinlat/dynamics/sld_bench.hpp"
-#include "spinlat/dynamics/sld_hybrid.hpp"
+#include "spinlat/dynamics/hybrid.hpp"
 #include "spinlat/lattice/eam.hpp"
 #include "spinlat/terms/radial_exchange.hpp"
 #include "spinlat/terms/selection.hpp"
@@ -92,7 +92,7 @@ TEST(SldSingleSpin, PrecessionMatchesGammaB) {
   System s = single_atom(2.2, Vec3(std::sin(theta0), 0.0, std::cos(theta0)));
   Hamiltonian h;
   h.add(std::make_unique<Zeeman>(Vec3(0, 0, 1.0)));
-  SldSettings o;
+  SldOptions o;
   o.dt = 1.0 / 7.0;
   SpinLatticeIntegrator sld(s, h, o, 1);
   EXPECT_TRUE(sld.fast_field());
@@ -110,7 +110,7 @@ TEST(SldSingleSpin, GilbertRelaxationFollowsTanHalfAngleLaw) {
   const double theta0 = 170.0 * units::kPi / 180.0, alpha = 0.3, B = 50.0, t = 0.2;
   System s = single_atom(2.2, Vec3(std::sin(theta0), 0.0, std::cos(theta0)));
   Hamiltonian h;
-  SldSettings o;
+  SldOptions o;
   o.dt = t / 10;
   o.damping = {alpha};
   o.field.field = Vec3(0, 0, B);
@@ -130,7 +130,7 @@ TEST(SldSingleSpin, ThermalFieldSamplesLangevinFunction) {
   System s = single_atom(m, Vec3::UnitX());
   Hamiltonian h;
   h.add(std::make_unique<Zeeman>(Vec3(0, 0, B)));
-  SldSettings o;
+  SldOptions o;
   o.dt = 0.01;
   o.temperature = T;
   o.damping = {1.0};
@@ -163,7 +163,7 @@ TEST(SldSweep, ConservesSpinEnergyExactlyAtFixedPositions) {
   set_spins_random(s, 5);
   Hamiltonian h;
   h.add(std::make_unique<RadialExchange>("bethe-slater", iron_exchange()));
-  SldSettings o;
+  SldOptions o;
   o.dt = 2e-3;
   SpinLatticeIntegrator sld(s, h, o, 1);
   // bcc with first and second neighbours (8 + 6) needs more than two colours.
@@ -181,7 +181,7 @@ TEST(SldSweep, ColoringSeparatesCoupledSites) {
   s.species_mass = {55.845};
   Hamiltonian h;
   h.add(std::make_unique<RadialExchange>("bethe-slater", iron_exchange()));
-  SpinLatticeIntegrator sld(s, h, SldSettings{}, 1);
+  SpinLatticeIntegrator sld(s, h, SldOptions{}, 1);
   const Coloring& c = sld.coloring();
   const NeighborList& list = h.neighbors();
   // Every pair within cutoff + skin has two colours.
@@ -207,7 +207,7 @@ TEST(SldSweep, SpeciesSelectionOfRadialExchangeIsHonoured) {
   Hamiltonian h;
   h.add(std::make_unique<RadialExchange>("bethe-slater", iron_exchange(), SpeciesFilter({"Fe"}, s)));
   h.add(std::make_unique<RadialExchange>("ma-dudarev", RadialFunction::ma_dudarev(0.05, 3.2), SpeciesFilter({"Co"}, s)));
-  SpinLatticeIntegrator sld(s, h, SldSettings{}, 1);
+  SpinLatticeIntegrator sld(s, h, SldOptions{}, 1);
   const std::vector<Vec3> field = sld.exchange_field();
   std::vector<Vec3> fm, f;
   Derivatives d;
@@ -237,7 +237,7 @@ TEST(SldSweep, TinyCellCountsSelfImageEnergy) {
   set_velocities(s, 300.0, 2);
   Hamiltonian h;
   h.add(std::make_unique<RadialExchange>("bethe-slater", iron_exchange()));
-  SldSettings o;
+  SldOptions o;
   o.dt = 1e-4;
   SpinLatticeIntegrator sld(s, h, o, 1);
   EXPECT_NEAR(sld.potential_energy(), h.energy(s), 1e-12);
@@ -253,7 +253,7 @@ TEST(SldIron, TimeReversible) {
   SKIP_WITHOUT_FE();
   System s = sld_iron_system(3, 300.0, 11);
   Hamiltonian h = sld_iron_hamiltonian(s);
-  SldSettings o;
+  SldOptions o;
   o.dt = 2e-4;
   SpinLatticeIntegrator sld(s, h, o, 1);
   const std::vector<Vec3> r0 = s.position, v0 = s.velocity, e0 = s.spin;
@@ -276,7 +276,7 @@ TEST(SldIron, ShortNveConservesEnergyAndUnitSpins) {
   SKIP_WITHOUT_FE();
   System s = sld_iron_system(3, 100.0, 3);
   Hamiltonian h = sld_iron_hamiltonian(s);
-  SldSettings o;
+  SldOptions o;
   o.dt = 1e-4;
   SpinLatticeIntegrator sld(s, h, o, 1);
   const double e0 = sld.total_energy();
@@ -306,7 +306,7 @@ TEST(SldIron, GenericPathAgreesWithFastPath) {
   hb.add(std::make_unique<EamPotential>(read_eam_file(kMishinFeEamPath), b));
   hb.add(std::make_unique<Opaque>(iron_exchange()));
   hb.set_skin(0.5);
-  SldSettings o;
+  SldOptions o;
   o.dt = 2e-5;
   SpinLatticeIntegrator fa(a, ha, o, 1), fb(b, hb, o, 1);
   EXPECT_TRUE(fa.fast_field());
@@ -325,7 +325,7 @@ TEST(SldIron, SpinTemperatureMatchesObservable) {
   System s = sld_iron_system(3, 100.0, 3);
   for (auto& e : s.spin) e = (Vec3(0, 0, 1) + 0.3 * e).normalized();
   Hamiltonian h = sld_iron_hamiltonian(s);
-  SpinLatticeIntegrator sld(s, h, SldSettings{}, 1);
+  SpinLatticeIntegrator sld(s, h, SldOptions{}, 1);
   const std::vector<Vec3> field = sld.exchange_field();
   // h_i = Σ_j J(r_ij) ê_j: its transverse part is |m| times the magnetic force.
   std::vector<Vec3> fm;
@@ -347,8 +347,8 @@ namespace {
 
 /// Both baths on, small noise blocks, parallel loops forced: the hardest case for
 /// thread-count independence and checkpoints.
-SldSettings bath_settings() {
-  SldSettings o;
+SldOptions bath_settings() {
+  SldOptions o;
   o.dt = 2e-4;
   o.temperature = 500.0;
   o.damping = {0.1};
@@ -369,7 +369,7 @@ TEST(SldIron, OneAndTwoThreadsBitIdentical) {
     Hamiltonian h = sld_iron_hamiltonian(s, 0.005);  // tiny skin: list rebuilds on the way
     const int saved = omp_get_max_threads();
     omp_set_num_threads(threads);
-    SldSettings o = bath_settings();
+    SldOptions o = bath_settings();
     o.threads = threads;
     SpinLatticeIntegrator sld(s, h, o, 77);
     // Few steps: each has ~25 parallel regions, and two threads on a busy machine can wait
@@ -418,19 +418,19 @@ TEST(SldIron, CheckpointContinuesBitForBit) {
   EXPECT_THROW(sc.load_state("spinlat-md 1\n"), InputError);
 }
 
-TEST(SldSettingsCheck, RejectsBadValues) {
+TEST(SldOptionsCheck, RejectsBadValues) {
   System s = single_atom(2.2, Vec3::UnitZ());
   Hamiltonian h;
-  SldSettings o;
+  SldOptions o;
   o.dt = 0.0;
   EXPECT_THROW(SpinLatticeIntegrator(s, h, o, 1), InputError);
-  o = SldSettings{};
+  o = SldOptions{};
   o.damping = {0.1, 0.2, 0.3};
   EXPECT_THROW(SpinLatticeIntegrator(s, h, o, 1), InputError);
-  o = SldSettings{};
+  o = SldOptions{};
   o.spin_substeps = 0;
   EXPECT_THROW(SpinLatticeIntegrator(s, h, o, 1), InputError);
-  o = SldSettings{};
+  o = SldOptions{};
   o.lattice_damping = -1.0;
   EXPECT_THROW(SpinLatticeIntegrator(s, h, o, 1), InputError);
 }
@@ -440,7 +440,7 @@ TEST(SldSettingsCheck, RejectsBadValues) {
 TEST(SldHybrid, CheckpointAndThreadsBitIdentical) {
   SKIP_WITHOUT_FE();
   System base = sld_iron_system(2, 300.0, 31);
-  HybridSettings hs;
+  HybridOptions hs;
   hs.temperature = 400.0;
   hs.md_steps_per_sweep = 5;
   hs.dt = 1e-3;

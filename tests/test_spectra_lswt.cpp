@@ -282,7 +282,7 @@ void excite(System& s, const Vec3& q, const std::vector<double>& eps) {
 SpinSpectrumRecorder run_llg(Model& M, SpectrumOptions o, double dt, long long steps) {
   o.sample_every = 5;
   SpinSpectrumRecorder r(M.s, o, &M.h);
-  LLGSettings p;
+  LLGOptions p;
   p.dt = dt;
   p.damping = {0.0};
   p.threads = 1;  // small systems: a parallel region per step would cost more than it saves

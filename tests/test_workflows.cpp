@@ -12,6 +12,7 @@
 
 #include "spinlat/core/crystal.hpp"
 #include "spinlat/core/error.hpp"
+#include "spinlat/io/config.hpp"
 #include "spinlat/io/hdf5.hpp"
 #include "spinlat/workflows/guards.hpp"
 
@@ -86,6 +87,28 @@ TEST(Cli, HelpVersionAndUnknownCommand) {
   const Result u = run("frobnicate");
   EXPECT_EQ(u.status, 2);
   EXPECT_NE(u.output.find("unknown command"), std::string::npos);
+}
+
+// The command line's dispatch: each command with a wrong argument count says its usage and
+// exits 2; an input with only [structure] and [[potential]] is readable (what `spinlat eval`
+// needs) but `run` and `validate` say there is nothing to run.
+TEST(Cli, DispatchAndInputsWithNothingToRun) {
+  for (const std::string cmd : {"run", "validate", "eval"}) {
+    const Result r = run(cmd);
+    EXPECT_EQ(r.status, 2) << cmd << ": " << r.output;
+    EXPECT_NE(r.output.find("usage: spinlat " + cmd), std::string::npos) << r.output;
+  }
+  const fs::path dir = scratch("nothing");
+  std::string text = kStages;
+  text = text.substr(0, text.find("[[stage]]"));
+  const fs::path in = write(dir, "potential_only.toml", text);
+  EXPECT_NO_THROW(read_config(in.string()));
+  for (const std::string cmd : {"run", "validate"}) {
+    const Result r = run(cmd + " " + in.string() + " -o " + (dir / "o.h5").string());
+    EXPECT_EQ(r.status, 2) << r.output;
+    EXPECT_NE(r.output.find("nothing to run"), std::string::npos) << r.output;
+  }
+  fs::remove_all(dir);
 }
 
 TEST(Cli, BadInputGivesOneLineWithFileKeyAndLine) {

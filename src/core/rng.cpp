@@ -18,9 +18,20 @@ std::uint64_t derive_seed(std::uint64_t seed, StreamPurpose purpose, std::uint64
   return splitmix64(h ^ (index * 0xD1B54A32D192ED03ull));
 }
 
-StreamSet::StreamSet(std::uint64_t seed, StreamPurpose purpose, std::size_t count) {
+std::uint64_t stream_seed(const StreamKey& key, StreamPurpose purpose, std::uint64_t block) {
+  std::uint64_t s = key.seed;
+  if (key.owner != StreamOwner::run || key.index != 0 || key.replica != 0) {
+    // Distinct odd multipliers keep (owner, index, replica) words apart before each mix.
+    s = splitmix64(s ^ (static_cast<std::uint64_t>(key.owner) * 0x9E3779B97F4A7C15ull));
+    s = splitmix64(s ^ ((key.index + 1) * 0xC2B2AE3D27D4EB4Full));
+    s = splitmix64(s ^ ((key.replica + 1) * 0x165667B19E3779F9ull));
+  }
+  return derive_seed(s, purpose, block);
+}
+
+StreamSet::StreamSet(const StreamKey& key, StreamPurpose purpose, std::size_t count) {
   engines_.reserve(count);
-  for (std::size_t k = 0; k < count; ++k) engines_.emplace_back(derive_seed(seed, purpose, k));
+  for (std::size_t k = 0; k < count; ++k) engines_.emplace_back(stream_seed(key, purpose, k));
 }
 
 std::string StreamSet::save() const {

@@ -169,7 +169,7 @@ std::string to_string(LLGIntegrator integrator) {
 
 // ---- integrator ----------------------------------------------------------------------------
 
-LLG::LLG(const Hamiltonian& h, const System& s, LLGSettings settings, std::uint64_t seed)
+LLG::LLG(const Hamiltonian& h, const System& s, LLGOptions settings, const StreamKey& key)
     : h_(&h), settings_(std::move(settings)), n_(s.size()) {
   if (!(settings_.dt > 0.0) || !std::isfinite(settings_.dt))
     throw InputError("llg: 'dt' must be a positive time step (ps)");
@@ -190,8 +190,9 @@ LLG::LLG(const Hamiltonian& h, const System& s, LLGSettings settings, std::uint6
   if (settings_.path == FieldPath::kernel && !h.spin_kernel())
     throw InputError("llg: the kernel field path was requested but the Hamiltonian has no spin kernel");
   blocks_ = Blocks{n_, settings_.block};
-  noise_ = StreamSet(seed, StreamPurpose::spin_noise, blocks_.count());
-  longitudinal_noise_ = StreamSet(seed, StreamPurpose::longitudinal, blocks_.count());
+  key_ = key;
+  noise_ = StreamSet(key, StreamPurpose::spin_noise, blocks_.count());
+  longitudinal_noise_ = StreamSet(key, StreamPurpose::longitudinal, blocks_.count());
 }
 
 int LLG::threads() const {

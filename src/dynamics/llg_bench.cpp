@@ -16,7 +16,7 @@ double benchmark_llg(int L, int threads, int steps) {
   Hamiltonian h;
   h.add(std::make_unique<HeisenbergExchange>(s, std::vector<double>{0.010}));
   h.bind(s);
-  LLGSettings p;
+  LLGOptions p;
   p.integrator = LLGIntegrator::heun;
   p.dt = 1e-4;
   p.temperature = 300.0;

@@ -1,5 +1,7 @@
 #include "spinlat/dynamics/md.hpp"
 
+#include <omp.h>
+
 #include <boost/random/normal_distribution.hpp>
 #include <cmath>
 #include <cstdio>
@@ -10,6 +12,7 @@
 
 #include "spinlat/core/error.hpp"
 #include "spinlat/core/units.hpp"
+#include "spinlat/dynamics/lattice_steps.hpp"
 
 namespace spinlat {
 
@@ -110,7 +113,7 @@ LatticeIntegrator::LatticeIntegrator(System& s, Hamiltonian& h, MdOptions option
     : s_(s), h_(h), opt_(options) {
   s_.check_consistent();
   if (!(opt_.dt > 0.0)) throw InputError("md: time step dt must be positive");
-  if (opt_.friction < 0.0) throw InputError("md: lattice_damping (friction) must be >= 0");
+  if (opt_.lattice_damping < 0.0) throw InputError("md: lattice_damping must be >= 0");
   if (opt_.block == 0) opt_.block = 1024;
   check_barostat(opt_);
   for (std::size_t i = 0; i < s_.size(); ++i)
@@ -134,65 +137,30 @@ void LatticeIntegrator::build_streams() {
   blocks_ = Blocks{s_.size(), opt_.block};
   noise_ = StreamSet(opt_.seed, StreamPurpose::lattice_noise, blocks_.count());
   // The barostat's single Wiener process has its own key, past any atom block.
-  cell_noise_ = Engine(derive_seed(opt_.seed, StreamPurpose::lattice_noise, 0xCE11CE11CE11ull));
+  cell_noise_ = stream_engine(opt_.seed, StreamPurpose::lattice_noise, 0xCE11CE11CE11ull);
 }
 
 void LatticeIntegrator::set_options(const MdOptions& o) {
-  const bool restream = o.seed != opt_.seed || o.block != opt_.block;
+  const bool restream = !(o.seed == opt_.seed) || o.block != opt_.block;
   check_barostat(o);
   opt_ = o;
   if (opt_.block == 0) opt_.block = 1024;
   if (restream) build_streams();
 }
 
-void LatticeIntegrator::kick(double h) {
-  const int n = static_cast<int>(s_.size());
-#pragma omp parallel for schedule(static) if (n >= 8192)
-  for (int i = 0; i < n; ++i) s_.velocity[i] += (h * units::ftm2v / s_.mass(i)) * force_[i];
-}
+// Below 8192 atoms the half-steps run on one thread (the loop is memory-bound).
+int LatticeIntegrator::threads() const { return s_.size() >= 8192 ? omp_get_max_threads() : 1; }
 
-void LatticeIntegrator::drift(double h) {
-  const int n = static_cast<int>(s_.size());
-#pragma omp parallel for schedule(static) if (n >= 8192)
-  for (int i = 0; i < n; ++i) s_.position[i] += h * s_.velocity[i];
-}
+void LatticeIntegrator::kick(double h) { lattice_steps::kick(s_, force_, h, threads()); }
+
+void LatticeIntegrator::drift(double h) { lattice_steps::drift(s_, h, threads()); }
 
 void LatticeIntegrator::bath(double h) {
-  if (opt_.friction <= 0.0) return;
-  const double c1 = std::exp(-opt_.friction * h);
-  const double c2 = std::sqrt(std::max(0.0, 1.0 - c1 * c1));
-  const double kT = units::k_B * std::max(0.0, opt_.temperature);
-  const int nb = static_cast<int>(blocks_.count());
-  std::vector<Vec3> dv(s_.size());
-  std::vector<Vec3> block_p(nb, Vec3::Zero());
-  std::vector<double> block_m(nb, 0.0);
-#pragma omp parallel for schedule(static) if (nb > 1)
-  for (int b = 0; b < nb; ++b) {
-    Engine& e = noise_[b];
-    for (std::size_t i = blocks_.begin(b); i < blocks_.end(b); ++i) {
-      boost::random::normal_distribution<double> normal;  // fresh: no cached state to checkpoint
-      const double m = s_.mass(i);
-      const double sigma = c2 * std::sqrt(kT / (m * units::mvv2e));
-      dv[i] = sigma * Vec3(normal(e), normal(e), normal(e));
-      block_p[b] += m * dv[i];
-      block_m[b] += m;
-    }
-  }
-  Vec3 shift = Vec3::Zero();
-  if (opt_.zero_momentum && s_.size() > 1) {
-    // Mass-weighted projection of the noise onto zero total momentum: an exact OU step on
-    // the internal degrees of freedom (friction is the same for every atom).
-    Vec3 p = Vec3::Zero();
-    double m = 0.0;
-    for (int b = 0; b < nb; ++b) {
-      p += block_p[b];
-      m += block_m[b];
-    }
-    shift = p / m;
-  }
-  const int n = static_cast<int>(s_.size());
-#pragma omp parallel for schedule(static) if (n >= 8192)
-  for (int i = 0; i < n; ++i) s_.velocity[i] = c1 * s_.velocity[i] + (dv[i] - shift);
+  lattice_steps::bath(s_, blocks_, noise_, {opt_.lattice_damping, std::max(0.0, opt_.temperature), opt_.zero_momentum}, h,
+                      omp_get_max_threads(), dv_, [](Engine& e) {
+                        boost::random::normal_distribution<double> normal;  // fresh: no cached state to checkpoint
+                        return Vec3(normal(e), normal(e), normal(e));
+                      });
 }
 
 void LatticeIntegrator::compute_forces() {
@@ -263,7 +231,7 @@ void LatticeIntegrator::barostat(double h) {
 void LatticeIntegrator::step() {
   const double h = opt_.dt;
   kick(0.5 * h);
-  if (opt_.friction > 0.0) {
+  if (opt_.lattice_damping > 0.0) {
     drift(0.5 * h);
     bath(h);
     drift(0.5 * h);

@@ -14,8 +14,7 @@
 #include "spinlat/core/units.hpp"
 #include "spinlat/dynamics/md.hpp"
 #include "spinlat/dynamics/llg_noise.hpp"
-#include "spinlat/lattice/eam.hpp"
-#include "spinlat/lattice/pair.hpp"
+#include "spinlat/dynamics/lattice_steps.hpp"
 #include "spinlat/mc/state_io.hpp"
 #include "spinlat/terms/radial_exchange.hpp"
 
@@ -24,7 +23,7 @@ namespace {
 
 /// Exact solution over a time t of dê/dt = −g [ê×B + α ê×(ê×B)] for a constant field B (T):
 /// precession about B by φ = g|B|t and, for α > 0, tan(θ/2) ← tan(θ/2) e^{−αφ} for the angle
-/// θ between ê and B (REFERENCES.md, "Precession of one moment"). The undamped map is a
+/// θ between ê and B (docs/spin-lattice.md, the spin sub-step). The undamped map is a
 /// rotation: exact flow of the sub-Hamiltonian −ê·h for a fixed h.
 inline Vec3 advance_spin(const Vec3& e, const Vec3& B, double g, double alpha, double t) {
   const double b2 = B.squaredNorm();
@@ -58,8 +57,8 @@ inline Vec3 advance_spin(const Vec3& e, const Vec3& B, double g, double alpha, d
 
 // ---- construction and term classes ----------------------------------------------------------
 
-SpinLatticeIntegrator::SpinLatticeIntegrator(System& s, Hamiltonian& h, SldSettings settings,
-                                             std::uint64_t seed)
+SpinLatticeIntegrator::SpinLatticeIntegrator(System& s, Hamiltonian& h, SldOptions settings,
+                                             const StreamKey& seed)
     : s_(s), h_(h), settings_(std::move(settings)), seed_(seed) {
   if (!(settings_.dt > 0.0) || !std::isfinite(settings_.dt))
     throw InputError("sld: 'dt' must be a positive time step (ps)");
@@ -114,16 +113,19 @@ void SpinLatticeIntegrator::set_temperature(double kelvin) {
 
 void SpinLatticeIntegrator::classify_terms() {
   radial_.clear();
+  coupling_.clear();
   kernel_terms_.clear();
   generic_.clear();
   force_terms_.clear();
   kernel_dynamic_ = false;
   for (const auto& tp : h_.terms()) {
     const Term* t = tp.get();
-    if (!dynamic_cast<const RadialExchange*>(t)) force_terms_.push_back(t);
-    if (dynamic_cast<const EamPotential*>(t) || dynamic_cast<const PairPotential*>(t)) continue;
-    if (const auto* r = dynamic_cast<const RadialExchange*>(t)) {
-      radial_.push_back(r);
+    const RadialCoupling r = t->radial_coupling();
+    if (!r) force_terms_.push_back(t);
+    if (t->energy_kind() == TermKind::lattice) continue;
+    if (r) {
+      radial_.push_back(t);
+      coupling_.push_back(r);
       continue;
     }
     SpinKernel probe;
@@ -145,44 +147,17 @@ void SpinLatticeIntegrator::rebuild_tables() {
   const int n = static_cast<int>(s_.size());
   const double skin = h_.skin();
 
-  // Which list entries each radial term acts on. RadialExchange keeps its species selection
-  // private, so it is read off the term itself: a pair (i, j) counts iff the term reports an
-  // energy change for ê_i when ê_j alone is non-zero and sits at a distance where J ≠ 0. The
-  // selection depends on the two species only; each species pair is probed once.
-  const std::size_t ns = std::max<std::size_t>(1, s_.species_name.size());
-  std::vector<std::vector<signed char>> sel(radial_.size(), std::vector<signed char>(ns * ns, -1));
-  System probe;  // a scratch copy, made only when a probe is needed
-  bool have_probe = false;
+  // Which list entries each radial term acts on: pairs of sites its species selection
+  // accepts, where J is not identically zero (a zero function does nothing).
+  std::vector<char> nonzero(radial_.size(), 0);
+  for (std::size_t t = 0; t < radial_.size(); ++t) {
+    const RadialFunction& f = *coupling_[t].J;
+    for (double frac : {0.5, 0.3, 0.7, 0.9, 0.1})
+      if (f(f.inner() + frac * (f.cutoff() - f.inner())) != 0.0) nonzero[t] = 1;
+  }
   auto active = [&](std::size_t t, int i, int k) -> bool {
-    const int j = list.index[k];
-    const std::size_t key = static_cast<std::size_t>(s_.species[i]) * ns + s_.species[j];
-    signed char& v = sel[t][key];
-    if (v >= 0) return v != 0;
-    const RadialFunction& f = radial_[t]->function();
-    double r0 = 0.0;
-    for (double frac : {0.5, 0.3, 0.7, 0.9, 0.1}) {
-      const double r = f.inner() + frac * (f.cutoff() - f.inner());
-      if (f(r) != 0.0) { r0 = r; break; }
-    }
-    if (r0 == 0.0) { v = 0; return false; }  // J ≡ 0: the term does nothing
-    if (!have_probe) { probe = s_; have_probe = true; }
-    const Vec3 saved_rj = probe.position[j];
-    const Vec3 shift = s_.cell.h.transpose() * list.image[k].cast<double>();
-    std::fill(probe.spin.begin(), probe.spin.end(), Vec3::Zero());
-    probe.position[j] = s_.position[i] - shift + Vec3(r0, 0.0, 0.0);
-    probe.spin[j] = Vec3::UnitZ();
-    double de = 0.0;
-    try {
-      de = radial_[t]->local_energy_change(probe, list, i, Vec3::UnitZ(), s_.moment[i]);
-    } catch (const NumericalError&) {
-      // Another pair of i lies below an exchange table's range: the term acts on i, and the
-      // run stops at its first force evaluation anyway.
-      de = 1.0;
-    }
-    probe.position[j] = saved_rj;
-    probe.spin = s_.spin;
-    v = de != 0.0 ? 1 : 0;
-    return v != 0;
+    const SpeciesFilter& selected = *coupling_[t].species;
+    return nonzero[t] && selected(s_, i) && selected(s_, list.index[k]);
   };
 
   // Candidate slots: pairs within the radial cutoff plus the skin at this build, so that the
@@ -244,12 +219,12 @@ void SpinLatticeIntegrator::rebuild_tables() {
   bool self_images = false;
   for (int i = 0; i < n && !radial_.empty(); ++i)
     for (int k = list.begin(i); k < list.end(i); ++k)
-      for (const RadialExchange* t : radial_)
+      for (const Term* t : radial_)
         self_images = self_images || (list.index[k] == i && list.distance[k] < t->cutoff());
   if (self_images) {
     Derivatives none;
     double full = 0.0;
-    for (const RadialExchange* t : radial_) full += t->compute(s_, list, none);
+    for (const Term* t : radial_) full += t->compute(s_, list, none);
     force_.assign(s_.size(), Vec3::Zero());  // scratch here: compute_forces() refills it
     self_energy_ = full - radial_forces();
   }
@@ -300,7 +275,7 @@ void SpinLatticeIntegrator::fill_couplings(std::vector<double>& J, SpinKernel& k
     for (std::size_t t = 0; t < radial_.size(); ++t) {
       if (!(q.terms >> t & 1u)) continue;
       double Jt, dJ;
-      if (!radial_[t]->function().evaluate(r, Jt, dJ)) bad = true;
+      if (!coupling_[t].J->evaluate(r, Jt, dJ)) bad = true;
       Jp += Jt;
     }
     J[q.slot_ij] = Jp;
@@ -346,52 +321,13 @@ void SpinLatticeIntegrator::generic_fields(std::vector<Vec3>& out) const {
 
 // ---- lattice half-steps and forces (dynamics/md.hpp's formulas) --------------------------------
 
-void SpinLatticeIntegrator::kick(double h) {
-  const long n = static_cast<long>(s_.size());
-#pragma omp parallel for schedule(static) num_threads(thread_count()) if (parallel(n))
-  for (long i = 0; i < n; ++i) s_.velocity[i] += (h * units::ftm2v / s_.mass(i)) * force_[i];
-}
+void SpinLatticeIntegrator::kick(double h) { lattice_steps::kick(s_, force_, h, lattice_threads()); }
 
-void SpinLatticeIntegrator::drift(double h) {
-  const long n = static_cast<long>(s_.size());
-#pragma omp parallel for schedule(static) num_threads(thread_count()) if (parallel(n))
-  for (long i = 0; i < n; ++i) s_.position[i] += h * s_.velocity[i];
-}
+void SpinLatticeIntegrator::drift(double h) { lattice_steps::drift(s_, h, lattice_threads()); }
 
 void SpinLatticeIntegrator::bath(double h) {
-  // Exact Ornstein-Uhlenbeck step v ← c v + √((1−c²) k_B T/m) ξ, c = e^{−γh} (BAOAB's O,
-  // Leimkuhler & Matthews 2013), with the noise's net momentum removed (mass-weighted).
-  if (!(settings_.lattice_damping > 0.0)) return;
-  const double c1 = std::exp(-settings_.lattice_damping * h);
-  const double c2 = std::sqrt(std::max(0.0, 1.0 - c1 * c1));
-  const double kT = units::k_B * settings_.temperature;
-  const long nb = static_cast<long>(blocks_.count());
-  dv_.resize(s_.size());
-  std::vector<Vec3> block_p(nb, Vec3::Zero());
-  std::vector<double> block_m(nb, 0.0);
-#pragma omp parallel for schedule(static) num_threads(thread_count()) if (nb > 1)
-  for (long b = 0; b < nb; ++b) {
-    Engine& e = lattice_noise_[b];
-    for (std::size_t i = blocks_.begin(b); i < blocks_.end(b); ++i) {
-      const double m = s_.mass(i);
-      dv_[i] = (c2 * std::sqrt(kT / (m * units::mvv2e))) * gaussian3(e);
-      block_p[b] += m * dv_[i];
-      block_m[b] += m;
-    }
-  }
-  Vec3 shift = Vec3::Zero();
-  if (settings_.zero_momentum && s_.size() > 1) {
-    Vec3 p = Vec3::Zero();
-    double m = 0.0;
-    for (long b = 0; b < nb; ++b) {
-      p += block_p[b];
-      m += block_m[b];
-    }
-    shift = p / m;
-  }
-  const long n = static_cast<long>(s_.size());
-#pragma omp parallel for schedule(static) num_threads(thread_count()) if (parallel(n))
-  for (long i = 0; i < n; ++i) s_.velocity[i] = c1 * s_.velocity[i] + (dv_[i] - shift);
+  lattice_steps::bath(s_, blocks_, lattice_noise_, {settings_.lattice_damping, settings_.temperature, settings_.zero_momentum},
+                      h, thread_count(), dv_, [](Engine& e) { return gaussian3(e); });
 }
 
 void SpinLatticeIntegrator::compute_forces() {
@@ -429,7 +365,7 @@ double SpinLatticeIntegrator::radial_forces() {
     for (std::size_t t = 0; t < radial_.size(); ++t) {
       if (!(q.terms >> t & 1u)) continue;
       double Jt, dJt;
-      if (!radial_[t]->function().evaluate(r, Jt, dJt)) bad = true;
+      if (!coupling_[t].J->evaluate(r, Jt, dJt)) bad = true;
       J += Jt;
       dJ += dJt;
     }
@@ -633,7 +569,7 @@ SldEnergies SpinLatticeIntegrator::energies() const {
   Derivatives none;
   for (const auto& tp : h_.terms()) {
     const double v = tp->compute(s_, h_.neighbors(), none);
-    if (dynamic_cast<const EamPotential*>(tp.get()) || dynamic_cast<const PairPotential*>(tp.get()))
+    if (tp->energy_kind() == TermKind::lattice)
       e.lattice += v;
     else
       e.magnetic += v;

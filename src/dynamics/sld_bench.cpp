@@ -39,7 +39,7 @@ SldBenchResult benchmark_sld_detail(int atoms, int threads, int steps, const std
   Hamiltonian h = sld_iron_hamiltonian(s, 0.5, eam_file);
   const int saved = omp_get_max_threads();
   if (threads > 0) omp_set_num_threads(threads);
-  SldSettings o;
+  SldOptions o;
   o.dt = 1e-4;
   SpinLatticeIntegrator sld(s, h, o, 1);
   sld.run(std::min(steps, 10));  // warm-up

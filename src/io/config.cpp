@@ -1,4 +1,4 @@
-// Strict reading of a spinlat input (CONTRACT.md "Input (TOML)", docs/input.md).
+// Strict reading of a spinlat input (docs/input.md).
 //
 // Every value goes through Params, so an error names the file, the dotted key and its line;
 // every table ends with Params::finish(), so an unknown or misspelt key is an error with a
@@ -122,63 +122,6 @@ void reject_unknown(const Params& p, const std::vector<std::string>& schema) {
     throw InputError(p.file(), p.key_path(key), static_cast<int>(v.source().begin.line),
                      "unknown key" + (guess.empty() ? std::string() : " (did you mean '" + guess + "'?)"));
   }
-}
-
-/// A non-negative number (temperatures, dampings).
-double non_negative(Params& p, const std::string& key, double fallback, const std::string& unit) {
-  const double v = p.real(key, fallback);
-  p.require(v >= 0.0, key, "must be >= 0" + unit + ", got " + num(v));
-  return v;
-}
-double positive(Params& p, const std::string& key, const std::string& unit) {
-  const double v = p.real(key);
-  p.require(v > 0.0, key, "must be > 0" + unit + ", got " + num(v));
-  return v;
-}
-long long count_at_least(Params& p, const std::string& key, long long minimum, long long fallback,
-                         bool required) {
-  const long long v = required ? p.integer(key) : p.integer(key, fallback);
-  p.require(v >= minimum, key, "must be an integer >= " + std::to_string(minimum) + ", got " + std::to_string(v));
-  return v;
-}
-
-// ---- barostat keys (md and hybrid stages, hybrid sweeps) -----------------------------------
-
-const std::vector<std::string>& barostat_keys() {
-  static const std::vector<std::string> k{"pressure", "barostat", "barostat_tau", "compressibility", "barostat_every"};
-  return k;
-}
-
-/// NPT is on when `pressure` is given; the other barostat keys need it.
-BarostatConfig read_barostat(Params& p) {
-  BarostatConfig b;
-  if (!p.has("pressure")) {
-    for (const auto& k : barostat_keys())
-      if (p.has(k))
-        p.fail(k, "barostat settings without a target: give pressure = P (GPa), or [Pxx, Pyy, Pzz] with "
-                  "barostat = \"anisotropic\", to run at constant pressure");
-    return b;
-  }
-  b.enabled = true;
-  b.kind = p.choice("barostat", {"isotropic", "anisotropic"}, "isotropic");
-  const std::vector<double> P = p.reals("pressure");
-  for (double x : P) p.require(std::isfinite(x), "pressure", "must be finite (GPa)");
-  if (P.size() == 1) {
-    b.pressure = P[0];
-  } else if (P.size() == 3) {
-    p.require(b.kind == "anisotropic", "pressure",
-              "three targets [Pxx, Pyy, Pzz] need barostat = \"anisotropic\" (the isotropic barostat has one)");
-    b.pressure_axes = Vec3(P[0], P[1], P[2]);
-    b.pressure = (P[0] + P[1] + P[2]) / 3.0;
-  } else {
-    p.fail("pressure", "expected a number (GPa) or three [Pxx, Pyy, Pzz], got " + std::to_string(P.size()) + " values");
-  }
-  b.tau = p.real("barostat_tau", b.tau);
-  p.require(b.tau > 0.0, "barostat_tau", "must be > 0 ps, got " + num(b.tau));
-  b.compressibility = p.real("compressibility", b.compressibility);
-  p.require(b.compressibility > 0.0, "compressibility", "must be > 0 (1/GPa), got " + num(b.compressibility));
-  b.every = count_at_least(p, "barostat_every", 1, b.every, false);
-  return b;
 }
 
 // ---- [structure] ---------------------------------------------------------------------------
@@ -432,123 +375,13 @@ StructureConfig read_structure(Params& p, const std::string& directory) {
 
 // ---- [[stage]] -----------------------------------------------------------------------------
 
+/// The stage's driver type reads its own keys (src/drivers); `dataset` and `dataset_every`
+/// belong to every stage.
 StageConfig read_stage(Params& p) {
   StageConfig s;
   s.line = p.line();
-  reject_unknown(p, {"type", "temperature", "sweeps", "steps", "dt", "damping", "damping_species", "integrator",
-                     "lattice_damping", "move", "target_acceptance", "longitudinal", "field", "field_schedule",
-                     "field_end", "field_frequency", "spin_substeps", "md_steps_per_sweep", "tolerance",
-                     "max_energy_drift", "longitudinal_damping", "dataset", "dataset_every", "pressure",
-                     "barostat", "barostat_tau", "compressibility", "barostat_every"});
-  s.type = p.choice("type", {"mc", "hybrid", "llg", "md", "sld", "minimize"});
-  const std::string& t = s.type;
-  const bool mc = t == "mc" || t == "hybrid";
-  const bool spin_dynamics = t == "llg" || t == "sld";
-  const bool lattice = t == "md" || t == "sld" || t == "hybrid";
-  const std::vector<KeyUse> uses = {
-      {"type", true, ""},
-      {"temperature", t != "minimize", "mc, hybrid, llg, md and sld stages"},
-      {"sweeps", mc, "mc and hybrid stages"},
-      {"steps", !mc, "llg, md, sld and minimize stages"},
-      {"dt", t != "mc", "hybrid, llg, md, sld and minimize stages"},
-      {"damping", spin_dynamics, "llg and sld stages"},
-      {"damping_species", spin_dynamics, "llg and sld stages"},
-      {"integrator", t == "llg" || t == "md" || t == "sld", "llg, md and sld stages"},
-      {"lattice_damping", lattice, "md, sld and hybrid stages"},
-      {"move", mc, "mc and hybrid stages"},
-      {"target_acceptance", mc, "mc and hybrid stages"},
-      {"longitudinal", t == "mc" || t == "hybrid" || t == "llg", "mc, hybrid and llg stages"},
-      // A stage field drives spin dynamics; static fields for any stage: a `zeeman` potential.
-      {"field", spin_dynamics, "llg and sld stages (use a [[potential]] of type 'zeeman' for a static field)"},
-      {"field_schedule", spin_dynamics, "llg and sld stages"},
-      {"field_end", spin_dynamics, "stages with field_schedule = 'ramp'"},
-      {"field_frequency", spin_dynamics, "stages with field_schedule = 'rotating'"},
-      {"spin_substeps", t == "sld", "sld stages"},
-      {"md_steps_per_sweep", t == "hybrid", "hybrid stages"},
-      {"tolerance", false, "no stage (minimize runs a fixed number of zero-temperature sweeps)"},
-      {"max_energy_drift", t == "md" || t == "sld" || t == "llg", "md, sld and llg stages"},
-      {"longitudinal_damping", spin_dynamics, "llg and sld stages"},
-      {"dataset", true, ""},
-      {"dataset_every", true, ""},
-      // NPT: stochastic cell rescaling needs the lattice integrator of md and hybrid stages.
-      {"pressure", t == "md" || t == "hybrid", "md and hybrid stages (for NPT sampling with moving spins use hybrid)"},
-      {"barostat", t == "md" || t == "hybrid", "md and hybrid stages"},
-      {"barostat_tau", t == "md" || t == "hybrid", "md and hybrid stages"},
-      {"compressibility", t == "md" || t == "hybrid", "md and hybrid stages"},
-      {"barostat_every", t == "md" || t == "hybrid", "md and hybrid stages"},
-  };
-  reject_inapplicable(p, uses, "'" + t + "' stages");
-
-  if (t != "minimize") {
-    s.temperature = mc ? p.real("temperature") : p.real("temperature", 0.0);
-    p.require(s.temperature >= 0.0, "temperature", "must be >= 0 K, got " + num(s.temperature));
-  }
-  if (mc) s.sweeps = count_at_least(p, "sweeps", 0, 0, true);
-  if (t == "llg" || t == "md" || t == "sld") s.steps = count_at_least(p, "steps", 0, 0, true);
-  if (t == "minimize") s.steps = count_at_least(p, "steps", 1, 10000, false);
-  if (t != "mc" && t != "minimize") s.dt = positive(p, "dt", " ps");
-  if (t == "minimize" && p.has("dt")) s.dt = positive(p, "dt", " ps");
-  if (spin_dynamics) {
-    s.damping = non_negative(p, "damping", 0.0, "");
-    if (p.has("damping_species")) {
-      s.damping_species = p.reals("damping_species");
-      for (double a : s.damping_species) p.require(a >= 0.0, "damping_species", "dampings must be >= 0, got " + num(a));
-    }
-  }
-  if (t == "llg") s.integrator = p.choice("integrator", {"heun", "depondt", "midpoint"}, "heun");
-  if (t == "md") s.integrator = p.choice("integrator", {"verlet", "langevin"}, "verlet");
-  if (t == "sld") s.integrator = p.choice("integrator", {"suzuki-trotter"}, "suzuki-trotter");
-  if (lattice) s.lattice_damping = non_negative(p, "lattice_damping", 0.0, " 1/ps");
-  if (spin_dynamics) s.longitudinal_damping = non_negative(p, "longitudinal_damping", 0.01, "");
-  if (t == "md" || t == "sld" || t == "llg") s.max_energy_drift = non_negative(p, "max_energy_drift", 0.01, " eV/atom");
-  if (mc) {
-    s.move = p.choice("move", {"gaussian", "uniform", "flip", "hinzke-nowak"}, "gaussian");
-    s.target_acceptance = p.real("target_acceptance", 0.5);
-    p.require(s.target_acceptance > 0.0 && s.target_acceptance < 1.0, "target_acceptance",
-              "must lie strictly between 0 and 1, got " + num(s.target_acceptance));
-  }
-  if (t == "mc" || t == "hybrid" || t == "llg") s.longitudinal = p.boolean("longitudinal", false);
-  if (p.has("field")) s.field = p.vec3("field");
-  if (t != "minimize") {
-    s.field_schedule = p.choice("field_schedule", {"constant", "ramp", "rotating"}, "constant");
-    if (p.has("field_end")) {
-      p.require(s.field_schedule == "ramp", "field_end", "only used with field_schedule = 'ramp'");
-      s.field_end = p.vec3("field_end");
-    } else if (s.field_schedule == "ramp") {
-      p.fail("field_end", "field_schedule = 'ramp' needs field_end = [Bx, By, Bz] (T)");
-    }
-    if (p.has("field_frequency")) {
-      p.require(s.field_schedule == "rotating", "field_frequency", "only used with field_schedule = 'rotating'");
-      s.field_frequency = positive(p, "field_frequency", " THz");
-    } else if (s.field_schedule == "rotating") {
-      p.fail("field_frequency", "field_schedule = 'rotating' needs field_frequency (THz)");
-    }
-  }
-  if (t == "sld") s.spin_substeps = count_at_least(p, "spin_substeps", 1, 1, false);
-  if (t == "hybrid") s.md_steps_per_sweep = count_at_least(p, "md_steps_per_sweep", 1, 0, true);
-  if (t == "md" || t == "hybrid") s.npt = read_barostat(p);
-  if (t == "minimize") {
-    s.tolerance = p.real("tolerance", 1e-6);
-    p.require(s.tolerance > 0.0, "tolerance", "must be > 0, got " + num(s.tolerance));
-  }
-
-  // A temperature without a bath has no effect: almost certainly a forgotten damping.
-  if (s.temperature > 0.0) {
-    bool spin_bath = s.damping > 0.0;
-    for (double a : s.damping_species) spin_bath = spin_bath || a > 0.0;
-    const bool lattice_bath = s.lattice_damping > 0.0;
-    if (t == "llg" && !spin_bath)
-      p.fail(p.has("damping") ? "damping" : "temperature",
-             "an llg stage at temperature > 0 needs damping > 0 (the thermal field scales with it)");
-    if (t == "md" && !lattice_bath)
-      p.fail(p.has("lattice_damping") ? "lattice_damping" : "temperature",
-             "an md stage at temperature > 0 needs lattice_damping > 0 (a Langevin bath); "
-             "initial velocities come from structure.lattice_temperature");
-    if (t == "sld" && !spin_bath && !lattice_bath)
-      p.fail("temperature", "an sld stage at temperature > 0 needs damping > 0 or lattice_damping > 0");
-  }
-  if (t == "md" && s.integrator == "langevin")
-    p.require(s.lattice_damping > 0.0, "lattice_damping", "integrator = 'langevin' needs lattice_damping > 0 (1/ps)");
+  s.driver = builtin_drivers().read(p, DriverRole::stage, {"dataset", "dataset_every"});
+  s.type = s.driver->type;
   // Labelled frames for training (docs/input.md "Training data"): both keys or neither.
   if (p.has("dataset") || p.has("dataset_every")) {
     s.dataset = p.string("dataset");
@@ -556,8 +389,6 @@ StageConfig read_stage(Params& p) {
     if (!p.has("dataset_every")) p.fail("dataset", "needs dataset_every (a frame every N sweeps or steps)");
     s.dataset_every = count_at_least(p, "dataset_every", 1, 0, true);
   }
-
-  p.finish(keys_of(uses));
   return s;
 }
 
@@ -596,47 +427,17 @@ std::vector<double> read_temperatures(Params& p) {
 SweepConfig read_sweep(Params& p) {
   SweepConfig s;
   s.enabled = true;
-  reject_unknown(p, {"temperatures", "method", "sizes", "equilibrate", "measure", "sample_every", "order", "anneal",
-                     "algorithm", "wolff_per_sweep", "move", "dt", "damping", "integrator", "md_steps_per_sweep",
-                     "lattice_damping", "pressure", "barostat", "barostat_tau", "compressibility", "barostat_every",
-                     "reweight_samples"});
+  // The method's driver type reads its own keys (src/drivers); these are the sweep's.
+  s.driver = builtin_drivers().read(
+      p, DriverRole::sweep, {"temperatures", "sizes", "equilibrate", "measure", "sample_every", "reweight_samples", "order", "anneal"});
+  s.method = s.driver->type;
   s.temperatures = read_temperatures(p);
-  s.method = p.choice("method", {"mc", "llg", "sld", "hybrid"}, "mc");
-  const std::string& m = s.method;
-  const std::vector<KeyUse> uses = {
-      {"temperatures", true, ""},
-      {"method", true, ""},
-      {"sizes", true, ""},
-      {"equilibrate", true, ""},
-      {"measure", true, ""},
-      {"sample_every", true, ""},
-      {"reweight_samples", true, ""},
-      {"order", true, ""},
-      {"anneal", true, ""},
-      {"algorithm", m == "mc", "method = 'mc'"},
-      {"wolff_per_sweep", m == "mc", "method = 'mc' with algorithm = 'wolff'"},
-      {"move", m == "mc" || m == "hybrid", "methods 'mc' and 'hybrid'"},
-      {"dt", m != "mc", "methods 'llg', 'sld' and 'hybrid'"},
-      {"damping", m == "llg" || m == "sld", "methods 'llg' and 'sld'"},
-      {"integrator", m == "llg" || m == "sld", "methods 'llg' and 'sld'"},
-      {"md_steps_per_sweep", m == "hybrid", "method = 'hybrid'"},
-      {"lattice_damping", m == "sld" || m == "hybrid", "methods 'sld' and 'hybrid'"},
-      {"pressure", m == "hybrid", "method = 'hybrid' (NPT sweeps)"},
-      {"barostat", m == "hybrid", "method = 'hybrid'"},
-      {"barostat_tau", m == "hybrid", "method = 'hybrid'"},
-      {"compressibility", m == "hybrid", "method = 'hybrid'"},
-      {"barostat_every", m == "hybrid", "method = 'hybrid'"},
-  };
-  reject_inapplicable(p, uses, "method '" + m + "'");
-
   if (p.has("sizes")) {
     for (long long L : p.integers("sizes")) {
       p.require(L >= 1 && L <= 100000, "sizes", "sizes must be integers from 1 to 100000 (cells per side), got " + std::to_string(L));
       s.sizes.push_back(static_cast<int>(L));
     }
     p.require(!s.sizes.empty(), "sizes", "the list is empty (leave it out to use structure.cells)");
-  } else {
-    p.touch("sizes");
   }
   s.equilibrate = count_at_least(p, "equilibrate", 0, s.equilibrate, false);
   s.measure = count_at_least(p, "measure", 1, s.measure, false);
@@ -647,26 +448,6 @@ SweepConfig read_sweep(Params& p) {
             "must be 0 (no reweighting) or an even number >= 64, got " + std::to_string(s.reweight_samples));
   s.order = p.choice("order", {"auto", "ferro", "antiferro"}, "auto");
   s.anneal = p.boolean("anneal", true);
-  if (m == "mc") {
-    s.algorithm = p.choice("algorithm", {"metropolis", "wolff", "parallel-tempering"}, "metropolis");
-    if (p.has("wolff_per_sweep")) {
-      p.require(s.algorithm == "wolff", "wolff_per_sweep", "only used with algorithm = 'wolff'");
-      s.wolff_per_sweep = count_at_least(p, "wolff_per_sweep", 0, 0, true);
-    }
-  }
-  if (m == "mc" || m == "hybrid") s.move = p.choice("move", {"gaussian", "uniform", "flip", "hinzke-nowak"}, "gaussian");
-  if (m != "mc") s.dt = positive(p, "dt", " ps");
-  if (m == "llg" || m == "sld") {
-    s.damping = p.real("damping", s.damping);
-    p.require(s.damping > 0.0, "damping", "a thermostatted sweep needs damping > 0, got " + num(s.damping));
-  }
-  if (m == "llg") s.integrator = p.choice("integrator", {"heun", "depondt", "midpoint"}, "heun");
-  if (m == "sld") s.integrator = p.choice("integrator", {"suzuki-trotter"}, "suzuki-trotter");
-  if (m == "hybrid") s.md_steps_per_sweep = count_at_least(p, "md_steps_per_sweep", 1, 0, true);
-  if (m == "sld" || m == "hybrid") s.lattice_damping = non_negative(p, "lattice_damping", 0.0, " 1/ps");
-  if (m == "hybrid") s.npt = read_barostat(p);
-
-  p.finish(keys_of(uses));
   return s;
 }
 
@@ -945,7 +726,7 @@ Config parse_config(const std::string& text, const std::string& name, const std:
     SpectrumOptions so = read_spectrum_options(sp);
     int stage = so.stage;
     // Spin dynamics with a frozen (llg) or moving (sld) lattice.
-    auto spin_dynamics = [&](int k) { return c.stages[k].type == "llg" || c.stages[k].type == "sld"; };
+    auto spin_dynamics = [&](int k) { return c.stages[k].driver->spin_dynamics(); };
     if (stage < 0)
       for (int k = 0; k < static_cast<int>(c.stages.size()); ++k)
         if (spin_dynamics(k)) stage = k;
@@ -954,7 +735,7 @@ Config parse_config(const std::string& text, const std::string& name, const std:
     so.stage = stage;
     so.lattice = c.structure.lattice;
     so.cells = c.structure.cells;
-    so.lswt_damping = c.stages[stage].damping;
+    so.lswt_damping = c.stages[stage].driver->spin_damping();
     c.spectrum = so;
   } else {
     top.touch("spectrum");
@@ -962,10 +743,7 @@ Config parse_config(const std::string& text, const std::string& name, const std:
   if (top.has("phonons")) {
     Params ph = top.table("phonons");
     PhononOptions po = read_phonon_options(ph);
-    auto moves_atoms = [&](int k) {
-      const std::string& t = c.stages[k].type;
-      return t == "md" || t == "sld" || t == "hybrid";
-    };
+    auto moves_atoms = [&](int k) { return c.stages[k].driver->moves_atoms(); };
     int stage = po.stage;
     if (stage < 0)
       for (int k = 0; k < static_cast<int>(c.stages.size()); ++k)
@@ -978,8 +756,6 @@ Config parse_config(const std::string& text, const std::string& name, const std:
     top.touch("phonons");
   }
   top.finish();
-  if (c.stages.empty() && !c.sweep.enabled)
-    throw InputError(name, "stage", 1, "nothing to run: add at least one [[stage]] or a [sweep]");
 
   // Checks that need several sections.
   const StructureConfig& st = c.structure;
@@ -1028,8 +804,8 @@ Config read_config(const std::string& path, const std::vector<std::string>& over
 
 bool needs_masses(const Config& c) {
   for (const auto& s : c.stages)
-    if (s.type == "md" || s.type == "sld" || s.type == "hybrid") return true;
-  if (c.sweep.enabled && (c.sweep.method == "sld" || c.sweep.method == "hybrid")) return true;
+    if (s.driver->moves_atoms()) return true;
+  if (c.sweep.enabled && c.sweep.driver->moves_atoms()) return true;
   return c.structure.lattice_temperature > 0.0;
 }
 

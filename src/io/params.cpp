@@ -1,5 +1,7 @@
 #include "spinlat/io/params.hpp"
 
+#include <sstream>
+
 #include <algorithm>
 #include <cmath>
 
@@ -25,6 +27,30 @@ std::string closest_match(const std::string& word, const std::vector<std::string
     if (d < best_d) { best_d = d; best = c; }
   }
   return best;
+}
+
+std::string number_text(double x) {
+  std::ostringstream os;
+  os << x;
+  return os.str();
+}
+
+double non_negative(Params& p, const std::string& key, double fallback, const std::string& unit) {
+  const double v = p.real(key, fallback);
+  p.require(v >= 0.0, key, "must be >= 0" + unit + ", got " + number_text(v));
+  return v;
+}
+
+double positive(Params& p, const std::string& key, const std::string& unit) {
+  const double v = p.real(key);
+  p.require(v > 0.0, key, "must be > 0" + unit + ", got " + number_text(v));
+  return v;
+}
+
+long long count_at_least(Params& p, const std::string& key, long long minimum, long long fallback, bool required) {
+  const long long v = required ? p.integer(key) : p.integer(key, fallback);
+  p.require(v >= minimum, key, "must be an integer >= " + std::to_string(minimum) + ", got " + std::to_string(v));
+  return v;
 }
 
 Params::Params(const toml::table& table, std::string file, std::string path)

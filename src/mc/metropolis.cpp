@@ -67,13 +67,9 @@ MetropolisSampler::MetropolisSampler(const Hamiltonian& h, const System& s,
   sigma_ = options_.sigma;
   step_ = options_.longitudinal_step;
   refresh(s);
-  // Streams keyed by (seed, purpose, stream index) and then by block.
-  streams_ = StreamSet(derive_seed(options_.seed, StreamPurpose::metropolis, options_.stream),
-                       StreamPurpose::metropolis, blocks_.count());
-  if (options_.longitudinal)
-    longitudinal_streams_ =
-        StreamSet(derive_seed(options_.seed, StreamPurpose::longitudinal, options_.stream),
-                  StreamPurpose::longitudinal, blocks_.count());
+  // Streams keyed by (key, purpose, block).
+  streams_ = StreamSet(options_.seed, StreamPurpose::metropolis, blocks_.count());
+  if (options_.longitudinal) longitudinal_streams_ = StreamSet(options_.seed, StreamPurpose::longitudinal, blocks_.count());
 }
 
 void MetropolisSampler::refresh(const System& s) {

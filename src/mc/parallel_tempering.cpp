@@ -46,7 +46,7 @@ ParallelTempering::ParallelTempering(const Hamiltonian& h, const System& initial
                                      std::vector<double> temperatures,
                                      const ParallelTemperingOptions& options)
     : h_(&h), options_(options), temperatures_(std::move(temperatures)),
-      engine_(derive_seed(options.metropolis.seed, StreamPurpose::replica_exchange, 0)) {
+      engine_(stream_engine(options.metropolis.seed, StreamPurpose::replica_exchange)) {
   if (temperatures_.empty()) throw InputError("parallel tempering needs at least one temperature");
   if (options_.sweeps_per_exchange < 1) throw InputError("parallel tempering: sweeps_per_exchange must be >= 1");
   if (options_.wolff_per_sweep < 0) throw InputError("parallel tempering: wolff_per_sweep must be >= 0");
@@ -58,11 +58,11 @@ ParallelTempering::ParallelTempering(const Hamiltonian& h, const System& initial
   systems_.assign(R, initial);
   for (std::size_t k = 0; k < R; ++k) {
     MetropolisOptions mo = options_.metropolis;
-    mo.stream = k;
+    mo.seed = options_.metropolis.seed.with_replica(k);
     metropolis_.emplace_back(h, initial, mo);
     metropolis_.back().set_temperature(temperatures_[k]);
     if (options_.wolff_per_sweep > 0) {
-      wolff_.emplace_back(h, initial, options_.metropolis.seed, k);
+      wolff_.emplace_back(h, initial, options_.metropolis.seed.with_replica(k));
       wolff_.back().set_temperature(temperatures_[k]);
     }
   }

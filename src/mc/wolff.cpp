@@ -36,9 +36,8 @@ bool wolff_applicable(const Hamiltonian& h) {
   return all_zero(k->zeeman) && all_zero(k->K) && all_zero(k->Kc);
 }
 
-WolffSampler::WolffSampler(const Hamiltonian& h, const System& s, std::uint64_t seed,
-                           std::uint64_t stream)
-    : h_(&h), engine_(derive_seed(seed, StreamPurpose::cluster, stream)) {
+WolffSampler::WolffSampler(const Hamiltonian& h, const System& s, const StreamKey& key)
+    : h_(&h), key_(key), engine_(stream_engine(key, StreamPurpose::cluster)) {
   if (!wolff_applicable(h))
     throw InputError("Wolff cluster updates need a Hamiltonian of isotropic pair exchange only "
                      "(no field, anisotropy, DMI, biquadratic or non-kernel terms)");

@@ -26,20 +26,15 @@ Hamiltonian build_hamiltonian(const Config& c, const System& s, const TermRegist
   return h;
 }
 
-MdOptions with_barostat(MdOptions o, const BarostatConfig& b) {
-  if (!b.enabled) return o;
-  o.barostat = parse_barostat(b.kind);
-  o.pressure = b.pressure;
-  o.pressure_axes = b.pressure_axes;
-  o.barostat_tau = b.tau;
-  o.compressibility = b.compressibility;
-  o.barostat_every = static_cast<int>(b.every);
-  return o;
+void require_something_to_run(const Config& c) {
+  if (c.stages.empty() && !c.sweep.enabled)
+    throw InputError(c.path, "stage", 1, "nothing to run: add at least one [[stage]] or a [sweep]");
 }
 
 std::string validate_input(const std::string& path, const std::vector<std::string>& overrides,
                            const TermRegistry& registry) {
   const Config c = read_config(path, overrides);
+  require_something_to_run(c);
   const System s = build_system(c);
   const Hamiltonian h = build_hamiltonian(c, s, registry);
   std::ostringstream os;
@@ -50,11 +45,24 @@ std::string validate_input(const std::string& path, const std::vector<std::strin
   os << " (cutoff " << h.cutoff() << " Å, " << h.neighbors().pairs() / 2 << " pairs"
      << (h.spin_kernel() ? ", compiled spin kernel" : "") << ")\n";
   os << "energy of the initial configuration: " << h.energy(s) / double(s.size()) << " eV/atom\n";
+  // Each driver's settings as read (defaults included).
+  auto settings = [&os](const DriverSpec& d) {
+    const char* sep = " (";
+    for (const auto& [key, value] : d.settings()) {
+      os << sep << key << " = " << value;
+      sep = ", ";
+    }
+    os << (d.settings().empty() ? "" : ")") << "\n";
+  };
+  for (std::size_t k = 0; k < c.stages.size(); ++k) {
+    os << "stage " << k << ": " << c.stages[k].type;
+    settings(*c.stages[k].driver);
+  }
   if (c.sweep.enabled) {
     os << "sweep: " << c.sweep.temperatures.size() << " temperatures × " << std::max<std::size_t>(1, c.sweep.sizes.size())
-       << " sizes, method " << c.sweep.method << "\n";
+       << " sizes, method " << c.sweep.method;
+    settings(*c.sweep.driver);
   }
-  for (std::size_t k = 0; k < c.stages.size(); ++k) os << "stage " << k << ": " << c.stages[k].type << "\n";
   return os.str();
 }
 

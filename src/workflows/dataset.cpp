@@ -117,7 +117,7 @@ DatasetWriter::File& DatasetWriter::file_of(const std::string& name) {
 void DatasetWriter::write(const StageConfig& st, std::size_t stage, long long step, const System& s,
                           const Hamiltonian& h) {
   File& f = file_of(st.dataset);
-  Frame frame = labelled_frame(s, h, st.type == "minimize" ? 0.0 : st.temperature);
+  Frame frame = labelled_frame(s, h, st.driver->temperature);  // 0 K for minimize
   frame.info["stage"] = static_cast<double>(stage);
   frame.info["step"] = static_cast<double>(step);
   std::ostringstream os;

@@ -73,6 +73,7 @@ void RunContext::save(Checkpoint& c) const {
 
 int run_input(const RunOptions& options, const TermRegistry& registry) {
   const Config c = read_config(options.input, options.overrides);
+  require_something_to_run(c);
   const std::string output = options.output.empty() ? c.output.file : options.output;
   apply_threads(c.threads);  // threads = 0: the free cores (core/threads.hpp)
   check_writable(output);

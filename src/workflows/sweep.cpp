@@ -8,14 +8,9 @@
 #include <sstream>
 
 #include "spinlat/core/units.hpp"
-#include "spinlat/dynamics/llg.hpp"
-#include "spinlat/dynamics/md.hpp"
-#include "spinlat/dynamics/sld.hpp"
-#include "spinlat/dynamics/sld_hybrid.hpp"
 #include "spinlat/io/hdf5_sweep.hpp"
 #include "spinlat/mc/metropolis.hpp"
 #include "spinlat/mc/parallel_tempering.hpp"
-#include "spinlat/mc/wolff.hpp"
 #include "spinlat/observables/critical.hpp"
 #include "spinlat/observables/order.hpp"
 #include "spinlat/observables/thermo.hpp"
@@ -43,7 +38,7 @@ Int3 cells_for(const Config& c, int L) { return L > 0 ? Int3(L, L, L) : c.struct
 
 /// The ground state that defines the order parameter: the lower in energy of the ferro and
 /// the lattice's antiferro configuration, each quenched by zero-temperature Metropolis sweeps.
-System ground_state(const Config& c, const Hamiltonian& h, const System& start, const Int3& cells) {
+System ground_state(const Config& c, const Hamiltonian& h, const System& start, const Int3& cells, std::size_t il) {
   if (c.sweep.order == "ferro") return start;
   std::vector<System> candidates;
   for (const char* mode : {"ferro", "antiferro"}) {
@@ -58,10 +53,10 @@ System ground_state(const Config& c, const Hamiltonian& h, const System& start, 
   }
   double best = INFINITY;
   System gs = start;
-  for (System& s : candidates) {
+  for (std::size_t k = 0; k < candidates.size(); ++k) {
+    System& s = candidates[k];
     MetropolisOptions o;
-    o.seed = c.seed;
-    o.stream = 999;
+    o.seed = StreamKey(c.seed, StreamOwner::ground_state, il, k);
     MetropolisSampler q(h, s, o);
     q.set_temperature(0.0);
     q.run(s, 200);
@@ -84,10 +79,7 @@ double energy_per_atom(const Hamiltonian& h, const System& s) {
 int run_sweep(RunContext& ctx) {
   const Config& c = ctx.config;
   const SweepConfig& sw = c.sweep;
-  const bool mc = sw.method == "mc";
-  const bool hybrid = sw.method == "hybrid", sld = sw.method == "sld";
-  if (!mc && !(sw.dt > 0))
-    throw InputError(c.path, "sweep.dt", 0, "an " + sw.method + " sweep needs a time step dt > 0 (ps)");
+  const DriverSpec& spec = *sw.driver;
   std::vector<int> sizes = sw.sizes;
   if (sizes.empty()) sizes.push_back(0);  // 0 = the structure's own cells
   std::vector<int> size_labels;
@@ -103,10 +95,12 @@ int run_sweep(RunContext& ctx) {
   writer.set_unit("energy", "eV/atom");
   writer.set_unit("susceptibility", "1/eV per atom");
   writer.set_unit("specific_heat", "k_B per atom");
-  const bool npt = hybrid && sw.npt.enabled;  // NPT: /sweep/volume and /sweep/lattice_parameter
+  // NPT: /sweep/volume and /sweep/lattice_parameter
+  const bool npt = spec.barostat() && spec.barostat()->enabled;
   // Raw samples for histogram reweighting, whose weight e^{−βU} misses the PV term of NPT at
   // a non-zero pressure: none there (Tc then comes from the per-point values).
-  const bool pv = npt && (sw.npt.pressure != 0.0 || (sw.npt.pressure_axes.allFinite() && sw.npt.pressure_axes.norm() != 0.0));
+  const bool pv = npt && (spec.barostat()->pressure != 0.0 ||
+                          (spec.barostat()->pressure_axes.allFinite() && spec.barostat()->pressure_axes.norm() != 0.0));
   const std::size_t keep_samples = pv ? 0 : static_cast<std::size_t>(sw.reweight_samples);
 
   // Resume position.
@@ -119,8 +113,8 @@ int run_sweep(RunContext& ctx) {
     start_phase = static_cast<int>(ctx.resume->integer("sweep.phase"));
     start_done = ctx.resume->integer("sweep.done_in_phase");
   }
-  const bool pt = mc && sw.algorithm == "parallel-tempering";
-  const bool use_wolff = mc && sw.algorithm == "wolff";
+  // Parallel tempering: one ensemble of replicas per size instead of one driver per point.
+  const bool pt = spec.replica_exchange();
   const long long per_point = sw.equilibrate + sw.measure;
   Progress progress("sweep", static_cast<long long>(nL * (pt ? 1 : nT)) * per_point, ctx.options.quiet);
   long long work_done = static_cast<long long>(start_L * (pt ? 1 : nT) + (pt ? 0 : start_T)) * per_point;
@@ -131,7 +125,7 @@ int run_sweep(RunContext& ctx) {
     const Int3 cells = cells_for(c, sizes[il]);
     System s = build_system(c, cells);
     Hamiltonian h = build_hamiltonian(c, s, ctx.registry);
-    const OrderParameter op = make_order_parameter(sw.order, ground_state(c, h, s, cells));
+    const OrderParameter op = make_order_parameter(sw.order, ground_state(c, h, s, cells, il));
     order_name = order_word(op);
     const long long atoms = static_cast<long long>(s.size());
     const bool resuming_here = ctx.resume && il == start_L && ctx.resume->has("sweep.size_index");
@@ -154,11 +148,9 @@ int run_sweep(RunContext& ctx) {
     };
 
     if (pt) {
-      ParallelTemperingOptions o;
-      o.metropolis.move = parse_move(sw.move);
-      o.metropolis.seed = c.seed;
-      o.wolff_per_sweep = sw.wolff_per_sweep;
-      ParallelTempering ens(h, s, temps, o);
+      // Replica k draws from the streams of point (il, k): the key's replica is k.
+      const std::unique_ptr<ParallelTempering> ensemble = spec.ensemble(h, s, temps, sweep_point_key(c.seed, il, 0, nT));
+      ParallelTempering& ens = *ensemble;
       std::vector<ThermoAccumulator> acc;
       for (double T : temps) acc.emplace_back(T, atoms, std::size_t(1) << 16, keep_samples);
       int phase = 0;
@@ -202,46 +194,7 @@ int run_sweep(RunContext& ctx) {
       for (std::size_t it = (resuming_here ? start_T : 0); it < nT; ++it) {
         const double T = temps[it];
         if (!sw.anneal) s = initial;
-        MetropolisOptions mo;
-        mo.move = parse_move(sw.move);
-        mo.seed = c.seed;
-        mo.stream = il * nT + it;
-        std::unique_ptr<MetropolisSampler> metro;
-        std::unique_ptr<WolffSampler> wolff;
-        std::unique_ptr<LLG> llg;
-        std::unique_ptr<HybridMcMd> hyb;
-        std::unique_ptr<SpinLatticeIntegrator> sldi;
-        if (hybrid) {
-          HybridSettings hs;
-          hs.temperature = T;
-          hs.md_steps_per_sweep = sw.md_steps_per_sweep;
-          hs.dt = sw.dt;
-          hs.lattice_damping = sw.lattice_damping;
-          hs.mc = mo;
-          hyb = std::make_unique<HybridMcMd>(s, h, hs, c.seed);
-          if (npt) hyb->lattice().set_options(with_barostat(hyb->lattice().options(), sw.npt));
-        } else if (sld) {
-          SldSettings ss;
-          ss.dt = sw.dt;
-          ss.temperature = T;
-          ss.damping = {sw.damping};
-          ss.lattice_damping = sw.lattice_damping;
-          sldi = std::make_unique<SpinLatticeIntegrator>(s, h, ss, derive_seed(c.seed, StreamPurpose::spin_noise, il * nT + it));
-        } else if (mc) {
-          metro = std::make_unique<MetropolisSampler>(h, s, mo);
-          metro->set_temperature(T);
-          if (use_wolff) {
-            wolff = std::make_unique<WolffSampler>(h, s, c.seed, il * nT + it);
-            wolff->set_temperature(T);
-          }
-        } else {
-          LLGSettings ls;
-          ls.integrator = parse_llg_integrator(sw.integrator);
-          ls.dt = sw.dt;
-          ls.temperature = T;
-          ls.damping = {sw.damping};
-          llg = std::make_unique<LLG>(h, s, ls, derive_seed(c.seed, StreamPurpose::spin_noise, il * nT + it));
-        }
+        const std::unique_ptr<Driver> driver = spec.build({s, h, sweep_point_key(c.seed, il, it, nT), T});
         ThermoAccumulator acc(T, atoms, std::size_t(1) << 16, keep_samples);
         TimeSeries volume;  // NPT: Å³ per atom, one value per measurement
         int phase = 0;
@@ -251,11 +204,7 @@ int run_sweep(RunContext& ctx) {
           if (ctx.resume->has("system/position")) s = restore_system(*ctx.resume);
         } else if (resuming_here && it == start_T) {
           s = restore_system(*ctx.resume);
-          if (metro) metro->load_state(ctx.resume->blob("sweep.metropolis"));
-          if (wolff) wolff->load_state(ctx.resume->blob("sweep.wolff"));
-          if (llg) llg->load_state(ctx.resume->blob("sweep.llg"));
-          if (hyb) hyb->load_state(ctx.resume->blob("sweep.hybrid"));
-          if (sldi) sldi->load_state(ctx.resume->blob("sweep.sld"));
+          driver->load_state(ctx.resume->blob("sweep.driver"));
           acc.load_state(ctx.resume->blob("sweep.acc"));
           if (npt) volume.load_state(ctx.resume->blob("sweep.volume"));
           phase = start_phase;
@@ -270,39 +219,16 @@ int run_sweep(RunContext& ctx) {
           ck.set_integer("sweep.phase", ph);
           ck.set_integer("sweep.done_in_phase", d);
           store_system(ck, s);
-          if (metro) ck.set_blob("sweep.metropolis", metro->save_state());
-          if (wolff) ck.set_blob("sweep.wolff", wolff->save_state());
-          if (llg) ck.set_blob("sweep.llg", llg->save_state());
-          if (hyb) ck.set_blob("sweep.hybrid", hyb->save_state());
-          if (sldi) ck.set_blob("sweep.sld", sldi->save_state());
+          ck.set_blob("sweep.driver", driver->save_state());
           ck.set_blob("sweep.acc", acc.save_state());
           if (npt) ck.set_blob("sweep.volume", volume.save_state());
           ctx.save(ck);
-        };
-        auto advance = [&](bool adapt) {
-          if (metro) {
-            metro->set_adaptive(adapt);
-            metro->sweep(s);
-            if (wolff) {
-              // Clusters per sweep adapt while equilibrating and stay fixed while measuring
-              // (a sweep that stops after N flipped sites would bias the averages).
-              wolff->set_adaptive(adapt);
-              if (sw.wolff_per_sweep > 0) wolff->steps(s, sw.wolff_per_sweep);
-              else wolff->sweep(s);
-            }
-          } else if (hyb) {
-            hyb->sweep(adapt);
-          } else if (sldi) {
-            sldi->step();
-          } else {
-            llg->step(s);
-          }
         };
         for (; phase < 2; ++phase, done = 0) {
           const long long n = phase == 0 ? sw.equilibrate : sw.measure;
           for (; done < n; ++done) {
             if (ctx.stop_requested()) { checkpoint(it, phase, done); return 3; }
-            advance(phase == 0);
+            driver->advance(phase == 0);  // move widths adapt only while equilibrating
             if (phase == 1 && (done + 1) % sw.sample_every == 0) {
               measure_sample(s, acc);
               if (npt) volume.add(s.cell.volume() / double(atoms));

@@ -23,7 +23,7 @@ TEST(LLGConservation, EnergyAndNormsOverLongRuns) {
     Model M = sc_heisenberg(8, 0.01, 2.0, 21);
     const double scale = 3.0 * M.s.size() * 0.01;
     const double E0 = M.h.energy(M.s);
-    LLGSettings p;
+    LLGOptions p;
     p.integrator = integ;
     p.dt = 1e-4;
     p.damping = {0.0};
@@ -48,7 +48,7 @@ TEST(LLGConservation, DampingOnlyLowersTheEnergy) {
   // |ê×B|² |m| μB ≤ 0), checked every 10 steps over 2 ps, for each integrator.
   for (LLGIntegrator integ : all_integrators()) {
     Model M = sc_heisenberg(6, 0.01, 2.0, 5);
-    LLGSettings p;
+    LLGOptions p;
     p.integrator = integ;
     p.dt = 1e-4;
     p.damping = {0.05};

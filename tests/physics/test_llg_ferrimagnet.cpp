@@ -84,7 +84,7 @@ TEST(LLGThermal, FerrimagnetWithUnequalMomentsMatchesMonteCarlo) {
               ra.err, rb.mean, rb.err, rn.mean, rn.err);
   for (LLGIntegrator integ : all_integrators()) {
     Model M = ferrimagnet();
-    LLGSettings p;
+    LLGOptions p;
     p.integrator = integ;
     p.dt = integ == LLGIntegrator::heun ? 2.5e-4 : 5e-4;
     p.temperature = T;

@@ -29,7 +29,7 @@ TEST(LLGThermal, IndependentMomentsFollowTheLangevinFunction) {
   for (LLGIntegrator integ : all_integrators()) {
     System s = isolated_moments(n, m);
     Hamiltonian h;
-    LLGSettings p;
+    LLGOptions p;
     p.integrator = integ;
     p.dt = 0.002;
     p.temperature = T;

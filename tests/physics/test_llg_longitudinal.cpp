@@ -47,7 +47,7 @@ TEST(LLGLongitudinal, SingleSiteLandauDistribution) {
   Hamiltonian h;
   h.add(std::make_unique<TestLandau>(-0.744824, 0.345295, -0.00790205));
   h.bind(s);
-  LLGSettings p;
+  LLGOptions p;
   p.integrator = LLGIntegrator::heun;
   p.dt = 5e-4;
   p.temperature = T;

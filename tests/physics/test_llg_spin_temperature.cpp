@@ -23,7 +23,7 @@ TEST(LLGSpinTemperature, EqualsTheBathTemperature) {
   h.bind(s);
   ASSERT_NE(h.spin_kernel(), nullptr);
   for (double T : {150.0, 400.0}) {
-    LLGSettings st;
+    LLGOptions st;
     st.dt = 2e-4;
     st.temperature = T;
     st.damping = {0.5};

@@ -34,7 +34,7 @@ TEST(Magnons, BccThermalSpectrumFollowsLinearSpinWaveTheory) {
   h.add(std::make_unique<HeisenbergExchange>(s, std::vector<double>{0.010, 0.005}));
   h.bind(s);
 
-  LLGSettings warm;
+  LLGOptions warm;
   warm.dt = dt;
   warm.temperature = T;
   warm.damping = {0.1};
@@ -52,7 +52,7 @@ TEST(Magnons, BccThermalSpectrumFollowsLinearSpinWaveTheory) {
   ASSERT_EQ(rec.path().size(), 37u);
   ASSERT_EQ(rec.lswt().size(), 37u) << rec.lswt_status();
 
-  LLGSettings run = warm;
+  LLGOptions run = warm;
   run.damping = {alpha};
   LLG llg(h, s, run, seed + 1);
   const long long steps = 48000;

@@ -62,7 +62,7 @@ MdOptions bath(std::uint64_t seed) {
   MdOptions o;
   o.dt = 2e-3;
   o.temperature = kT;
-  o.friction = 5.0;
+  o.lattice_damping = 5.0;
   o.seed = seed;
   return o;
 }
@@ -302,17 +302,17 @@ lattice_damping = 5
     }
     return "(no error)";
   };
-  EXPECT_FALSE(parse_config(base, "in.toml").stages[0].npt.enabled);
+  EXPECT_FALSE(parse_config(base, "in.toml").stages[0].driver->barostat()->enabled);
   const Config c = parse_config(base + "pressure = [2, 4, 6]\nbarostat = \"anisotropic\"\nbarostat_tau = 0.3\n"
                                        "compressibility = 0.01\nbarostat_every = 4\n", "in.toml");
-  const BarostatConfig& b = c.stages[0].npt;
+  const BarostatConfig& b = *c.stages[0].driver->barostat();
   EXPECT_TRUE(b.enabled);
   EXPECT_EQ(b.kind, "anisotropic");
   EXPECT_EQ(b.pressure_axes, Vec3(2.0, 4.0, 6.0));
   EXPECT_EQ(b.tau, 0.3);
   EXPECT_EQ(b.compressibility, 0.01);
   EXPECT_EQ(b.every, 4);
-  const BarostatConfig iso = parse_config(base + "pressure = 1.5\n", "in.toml").stages[0].npt;
+  const BarostatConfig iso = *parse_config(base + "pressure = 1.5\n", "in.toml").stages[0].driver->barostat();
   EXPECT_TRUE(iso.enabled && iso.kind == "isotropic" && iso.pressure == 1.5 && std::isnan(iso.pressure_axes[0]));
   EXPECT_NE(error_of("pressure = [1, 2, 3]\n").find("anisotropic"), std::string::npos);
   EXPECT_NE(error_of("pressure = [1, 2]\n").find("'stage.0.pressure'"), std::string::npos);
@@ -330,5 +330,5 @@ lattice_damping = 5
   }
   const Config sw = parse_config(base + "[sweep]\nmethod = \"hybrid\"\ntemperatures = [100]\ndt = 0.002\n"
                                         "md_steps_per_sweep = 2\nlattice_damping = 5\npressure = 0\n", "in.toml");
-  EXPECT_TRUE(sw.sweep.npt.enabled);
+  EXPECT_TRUE(sw.sweep.driver->barostat()->enabled);
 }

@@ -34,7 +34,7 @@ struct NveRun {
 NveRun nve_energy_error(double dt, double time, std::uint64_t seed) {
   System s = sld_iron_system(3, 100.0, seed);  // 54 atoms, random spins, lattice at 100 K
   Hamiltonian h = sld_iron_hamiltonian(s);
-  SldSettings o;
+  SldOptions o;
   o.dt = dt;
   SpinLatticeIntegrator sld(s, h, o, seed);
   const double e0 = sld.total_energy();
@@ -81,7 +81,7 @@ TEST(SldIronPhysics, NveNoSecularDriftOverTenPicoseconds) {
   OneThread one;
   System s = sld_iron_system(3, 100.0, 31);
   Hamiltonian h = sld_iron_hamiltonian(s);
-  SldSettings o;
+  SldOptions o;
   o.dt = 1e-4;
   SpinLatticeIntegrator sld(s, h, o, 1);
   const double e0 = sld.total_energy();
@@ -130,7 +130,7 @@ TEST(SldIronPhysics, HotSpinsHeatColdLatticeUntilTemperaturesMeet) {
   OneThread one;
   System s = sld_iron_system(3, 10.0, 41);
   Hamiltonian h = sld_iron_hamiltonian(s);
-  SldSettings o;
+  SldOptions o;
   o.dt = 2e-4;
   SpinLatticeIntegrator sld(s, h, o, 1);
   const double e0 = sld.total_energy();

@@ -21,7 +21,7 @@
 #include "spinlat/core/units.hpp"
 #include "spinlat/dynamics/sld.hpp"
 #include "spinlat/dynamics/sld_bench.hpp"
-#include "spinlat/dynamics/sld_hybrid.hpp"
+#include "spinlat/dynamics/hybrid.hpp"
 #include "spinlat/mc/metropolis.hpp"
 #include "spinlat/observables/temperature.hpp"
 #include "spinlat/terms/radial_exchange.hpp"
@@ -65,7 +65,7 @@ TEST(SldThermal, SpinBathAloneSamplesBoltzmannOnFrozenLattice) {
     System s = base;
     set_spins_random(s, 3);
     Hamiltonian h = hamiltonian();
-    SldSettings o;
+    SldOptions o;
     o.dt = 2e-4;
     o.temperature = T;
     o.damping = {0.1};
@@ -119,7 +119,7 @@ TEST(SldThermal, LatticeBathAloneHoldsTheLatticeAtTheBathTemperature) {
   System s = sld_iron_system(3, T, 61);
   for (auto& e : s.spin) e = (Vec3::UnitZ() + 0.2 * e).normalized();
   Hamiltonian h = sld_iron_hamiltonian(s);
-  SldSettings o;
+  SldOptions o;
   o.dt = 2e-4;
   o.temperature = T;
   o.lattice_damping = 20.0;
@@ -153,7 +153,7 @@ TEST(SldThermal, BothBathsSampleTheBathTemperatureLikeHybridMonteCarlo) {
   {
     System s = sld_iron_system(3, T, 51);
     Hamiltonian h = sld_iron_hamiltonian(s);
-    SldSettings o;
+    SldOptions o;
     o.dt = 2e-4;
     o.temperature = T;
     o.damping = {0.1};
@@ -177,7 +177,7 @@ TEST(SldThermal, BothBathsSampleTheBathTemperatureLikeHybridMonteCarlo) {
   {
     System s = sld_iron_system(3, T, 52);
     Hamiltonian h = sld_iron_hamiltonian(s);
-    HybridSettings hs;
+    HybridOptions hs;
     hs.temperature = T;
     hs.md_steps_per_sweep = 10;
     hs.dt = 1e-3;

@@ -4,7 +4,7 @@
 // spinlat works in LAMMPS `metal` units plus magnetism (see docs/units.md):
 //   length Å, energy eV, time ps, mass amu, temperature K, moment μB, field T,
 //   force eV/Å, magnetic force −∂E/∂m in eV/μB, velocity Å/ps.
-// Constants are CODATA 2018. Every conversion below is tested in tests/test_units.cpp.
+// Constants are CODATA 2018. Every conversion below is tested in tests/test_core.cpp (Units.*).
 namespace spinlat::units {
 
 inline constexpr double kPi = 3.14159265358979323846;

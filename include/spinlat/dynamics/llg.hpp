@@ -67,7 +67,7 @@ enum class FieldPath {
   generic,    ///< Hamiltonian::compute magnetic forces: B = (−∂E/∂m)/μB
 };
 
-struct LLGSettings {
+struct LLGOptions {
   LLGIntegrator integrator = LLGIntegrator::heun;
   double dt = 1e-4;                    ///< ps
   double temperature = 0.0;            ///< K (thermal field; 0 = deterministic)
@@ -97,8 +97,10 @@ struct LLGSettings {
 class LLG {
  public:
   /// `h` must outlive the integrator and be bound to `s` (Hamiltonian::bind). The noise of
-  /// this integrator is keyed by `seed`: give every stage of a run its own seed.
-  LLG(const Hamiltonian& h, const System& s, LLGSettings settings, std::uint64_t seed);
+  /// this integrator is keyed by `key`: every stage of a run has its own (core/rng.hpp).
+  LLG(const Hamiltonian& h, const System& s, LLGOptions settings, const StreamKey& key);
+  /// The key of this integrator's spin_noise and longitudinal streams.
+  const StreamKey& key() const { return key_; }
 
   /// One step of settings().dt.
   void step(System& s);
@@ -108,7 +110,7 @@ class LLG {
   long long steps_done() const { return steps_; }
   /// Time since the start (ps): steps_done() × dt.
   double time() const { return static_cast<double>(steps_) * settings_.dt; }
-  const LLGSettings& settings() const { return settings_; }
+  const LLGOptions& settings() const { return settings_; }
   /// Changing the temperature or the field between steps keeps the noise streams.
   void set_temperature(double kelvin);
   void set_field(const ExternalField& field) { settings_.field = field; }
@@ -156,7 +158,8 @@ class LLG {
   int threads() const;
 
   const Hamiltonian* h_;
-  LLGSettings settings_;
+  LLGOptions settings_;
+  StreamKey key_;
   std::size_t n_ = 0;
   Blocks blocks_;
   StreamSet noise_, longitudinal_noise_;

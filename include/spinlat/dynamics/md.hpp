@@ -27,8 +27,8 @@ const char* barostat_name(BarostatKind k);
 struct MdOptions {
   double dt = 1e-3;           ///< time step (ps)
   double temperature = 0.0;   ///< bath temperature (K) for Langevin and the barostat
-  double friction = 0.0;      ///< Langevin γ (1/ps); 0 = no bath (NVE velocity Verlet)
-  std::uint64_t seed = 0;     ///< keys the lattice_noise streams
+  double lattice_damping = 0.0;  ///< Langevin friction γ (1/ps), the input's lattice_damping; 0 = no bath (NVE)
+  StreamKey seed = 0;         ///< keys the lattice_noise streams (a bare seed converts)
   /// Remove the net momentum of each O-step's noise, so the total momentum stays zero and the
   /// bath acts on the 3N−3 internal degrees of freedom that lattice_temperature() counts.
   bool zero_momentum = true;
@@ -93,7 +93,7 @@ class LatticeIntegrator {
   LatticeIntegrator(System& s, Hamiltonian& h, MdOptions options);
 
   const MdOptions& options() const { return opt_; }
-  /// Changes dt, temperature, friction or barostat settings between steps (same seed).
+  /// Changes dt, temperature, lattice_damping or barostat settings between steps (same seed).
   void set_options(const MdOptions& o);
 
   // Split steps (h in ps). kick/drift/bath act on the System only; compute_forces() refreshes
@@ -108,7 +108,7 @@ class LatticeIntegrator {
   /// M = diag(μ_x, μ_y, μ_z), an affine map that keeps any triclinic cell consistent).
   void barostat(double h);
 
-  /// One full step: Verlet (friction 0) or BAOAB, plus the barostat when enabled.
+  /// One full step: Verlet (lattice_damping 0) or BAOAB, plus the barostat when enabled.
   void step();
   void run(long steps);
 
@@ -133,11 +133,13 @@ class LatticeIntegrator {
 
  private:
   void build_streams();
+  int threads() const;
   System& s_;
   Hamiltonian& h_;
   MdOptions opt_;
   Blocks blocks_;
   StreamSet noise_;
+  std::vector<Vec3> dv_;  // bath scratch
   Engine cell_noise_;
   std::vector<Vec3> force_;
   Mat3 virial_ = Mat3::Zero();

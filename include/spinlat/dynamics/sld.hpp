@@ -66,7 +66,7 @@ namespace spinlat {
 
 class RadialExchange;
 
-struct SldSettings {
+struct SldOptions {
   double dt = 1e-4;                  ///< ps (0.1 fs)
   double temperature = 0.0;          ///< K, of both baths
   /// Gilbert α: one value, or one per species (System::species index); all 0 = no spin bath
@@ -110,8 +110,10 @@ class SpinLatticeIntegrator {
  public:
   /// Binds `h` to `s` (a Hamiltonian without skin gets settings.skin), evaluates the forces
   /// and prepares the spin tables. `s` and `h` must outlive the integrator. `seed` keys the
-  /// spin and lattice noise: give every stage its own seed.
-  SpinLatticeIntegrator(System& s, Hamiltonian& h, SldSettings settings, std::uint64_t seed);
+  /// spin and lattice noise: every stage of a run has its own (core/rng.hpp).
+  SpinLatticeIntegrator(System& s, Hamiltonian& h, SldOptions settings, const StreamKey& key);
+  /// The key of the spin_noise and lattice_noise streams.
+  const StreamKey& key() const { return seed_; }
   ~SpinLatticeIntegrator();
   SpinLatticeIntegrator(const SpinLatticeIntegrator&) = delete;
   SpinLatticeIntegrator& operator=(const SpinLatticeIntegrator&) = delete;
@@ -122,7 +124,7 @@ class SpinLatticeIntegrator {
 
   long long steps_done() const { return steps_; }
   double time() const { return static_cast<double>(steps_) * settings_.dt; }
-  const SldSettings& settings() const { return settings_; }
+  const SldOptions& settings() const { return settings_; }
   /// Changes the temperature of both baths between steps (streams kept).
   void set_temperature(double kelvin);
 
@@ -197,11 +199,13 @@ class SpinLatticeIntegrator {
   Vec3 field_of(int i, const std::vector<double>& J, const SpinKernel& kernel) const;
   int thread_count() const;
   bool parallel(std::size_t count) const { return count >= settings_.parallel_min; }
+  /// Threads of the lattice half-steps: one below parallel_min atoms.
+  int lattice_threads() const { return parallel(s_.size()) ? thread_count() : 1; }
 
   System& s_;
   Hamiltonian& h_;
-  SldSettings settings_;
-  std::uint64_t seed_;
+  SldOptions settings_;
+  StreamKey seed_;
   long long steps_ = 0;
   SldTimers timers_;
 
@@ -215,7 +219,8 @@ class SpinLatticeIntegrator {
   std::vector<Vec3> dv_;
 
   // Term classes.
-  std::vector<const RadialExchange*> radial_;
+  std::vector<const Term*> radial_;          // terms that are radial spin couplings
+  std::vector<RadialCoupling> coupling_;     // and their J(r) and species selection
   std::vector<const Term*> kernel_terms_, generic_, force_terms_;
   bool kernel_dynamic_ = false;
 

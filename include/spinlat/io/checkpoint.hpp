@@ -1,5 +1,5 @@
 #pragma once
-// Checkpoints: everything a run needs to continue bit for bit (CONTRACT.md `--restart`).
+// Checkpoints: everything a run needs to continue bit for bit (docs/output.md, "Checkpoints").
 //
 // A Checkpoint is a plain map of named blobs (byte strings: RNG states from
 // StreamSet::save(), serialised object states), double arrays and int64 arrays. It is stored

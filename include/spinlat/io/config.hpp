@@ -1,5 +1,5 @@
 #pragma once
-// The validated input of a run (CONTRACT.md "Input (TOML)"), read strictly from one TOML file:
+// The validated input of a run (docs/input.md), read strictly from one TOML file:
 // unknown keys, wrong types and impossible values are InputErrors naming file, key and line.
 //
 // Term tables ([[potential]]) are kept as TOML and read by the term registry (each term
@@ -16,6 +16,7 @@
 
 #include "spinlat/core/crystal.hpp"
 #include "spinlat/core/types.hpp"
+#include "spinlat/drivers/driver.hpp"
 #include "spinlat/observables/phonons.hpp"
 #include "spinlat/observables/spectra.hpp"
 #include "spinlat/io/extxyz.hpp"
@@ -45,71 +46,32 @@ struct StructureConfig {
   std::map<std::string, int> lines;       ///< line of each key given (messages from build_system)
 };
 
-/// NPT: stochastic cell rescaling of md and hybrid stages and hybrid sweeps (docs/input.md,
-/// dynamics/md.hpp). On when `pressure` is given.
-struct BarostatConfig {
-  bool enabled = false;
-  std::string kind = "isotropic";    ///< `barostat`: isotropic, anisotropic
-  double pressure = 0.0;             ///< GPa: `pressure = P`
-  /// GPa: `pressure = [Pxx, Pyy, Pzz]` (anisotropic only); NaN when a scalar was given.
-  Vec3 pressure_axes = Vec3::Constant(std::numeric_limits<double>::quiet_NaN());
-  double tau = 1.0;                  ///< `barostat_tau`, ps
-  double compressibility = 6e-3;     ///< `compressibility`, 1/GPa (the coupling's β_T)
-  long long every = 10;              ///< `barostat_every`, MD steps between cell moves
-};
-
+/// One [[stage]]: its driver type's validated settings (src/drivers) and the keys every stage
+/// has.
 struct StageConfig {
-  std::string type;            ///< mc, llg, md, sld, minimize
-  double temperature = 0.0;    ///< K
-  long long sweeps = 0;        ///< mc
-  long long steps = 0;         ///< llg, md, sld, minimize
-  double dt = 0.0;             ///< ps
-  double damping = 0.0;        ///< Gilbert α (llg, sld); per species via `damping_species`
-  std::vector<double> damping_species;
-  std::string integrator;      ///< llg: heun, depondt, midpoint; md: verlet, langevin
-  double lattice_damping = 0.0;///< 1/ps (Langevin lattice bath; 0 = none)
-  std::string move = "gaussian";     ///< mc: uniform, gaussian, flip, hinzke-nowak
-  double target_acceptance = 0.5;    ///< mc gaussian move width adaptation
-  bool longitudinal = false;         ///< mc/llg: also sample moment sizes (Landau terms)
-  double longitudinal_damping = 0.01;///< llg/sld: longitudinal damping (docs/spin-dynamics.md)
-  Vec3 field = Vec3::Zero();         ///< T, an extra external field for this stage
-  std::string field_schedule = "constant";  ///< constant, ramp, rotating
-  Vec3 field_end = Vec3::Zero();     ///< ramp: field at the end of the stage (T)
-  double field_frequency = 0.0;      ///< rotating: THz
-  long long spin_substeps = 1;       ///< sld: spin steps per lattice step
-  long long md_steps_per_sweep = 0;  ///< hybrid: MD steps between MC sweeps
-  double tolerance = 1e-6;           ///< minimize: largest force (eV/Å) and torque (eV/μB) to stop at
-  /// Conservative runs (no bath, no damping): stop with a NumericalError when the total energy
-  /// per atom drifts further than this from its value at the start of the stage (eV/atom;
-  /// 0 = no check).
-  double max_energy_drift = 0.01;
+  std::string type;                  ///< the driver type: mc, minimize, llg, md, sld, hybrid
+  DriverSpecPtr driver;              ///< the type's own settings (temperature, length, ...)
   /// Labelled training frames (extended XYZ, magnetic MACE names) appended every
   /// `dataset_every` sweeps/steps of this stage; "" = none. Relative to the working directory,
   /// like [output] file. Stages naming the same file append to it in order.
   std::string dataset;
   long long dataset_every = 0;
-  BarostatConfig npt;                ///< md, hybrid: barostat (NPT)
   int line = 0;                      ///< line of the [[stage]] table (for messages)
 };
 
+/// [sweep]: temperatures × sizes, each point equilibrated and measured by one driver of
+/// `method` (or one replica ensemble per size).
 struct SweepConfig {
   bool enabled = false;
   std::vector<double> temperatures;  ///< K, ascending or descending as given
   std::vector<int> sizes;            ///< linear sizes L (cells = [L, L, L]); empty: structure.cells
-  std::string method = "mc";         ///< mc, llg, sld, hybrid
+  std::string method = "mc";         ///< the driver type: mc, llg, sld, hybrid
+  DriverSpecPtr driver;              ///< the method's own settings (algorithm, dt, damping, ...)
   long long equilibrate = 1000;      ///< sweeps or steps per temperature
   long long measure = 5000;          ///< sweeps or steps per temperature
   long long sample_every = 1;        ///< measure every k sweeps/steps
   std::string order = "auto";        ///< ferro, antiferro, auto
-  std::string algorithm = "metropolis";  ///< mc: metropolis, wolff, parallel-tempering
-  long long wolff_per_sweep = 0;     ///< wolff: cluster flips between Metropolis sweeps (0: auto)
-  std::string move = "gaussian";
-  double dt = 0.0, damping = 0.1;    ///< llg / sld
-  std::string integrator = "heun";   ///< llg: heun, depondt, midpoint; sld: suzuki-trotter
-  long long md_steps_per_sweep = 0;  ///< hybrid: MD steps between MC sweeps
-  double lattice_damping = 0.0;      ///< 1/ps, sld / hybrid Langevin lattice bath (0 = none)
   bool anneal = true;                ///< start each temperature from the previous one's state
-  BarostatConfig npt;                ///< hybrid: barostat (NPT); adds /sweep/volume
   long long reweight_samples = 8192; ///< raw (e, φ) pairs kept per point for reweighting (0: none)
 };
 

@@ -1,7 +1,7 @@
 #pragma once
 // Training data in the deepmd/npy layout (deepmd-kit's "system" directories), including its
 // spin extension (spin.npy, force_mag.npy), read into the same Frames the extended XYZ reader
-// makes, with the magnetic MACE names (CONTRACT.md "Learned potential models").
+// makes, with the magnetic MACE names (docs/training.md).
 //
 // A system directory holds type.raw (one integer type per atom), type_map.raw (one species
 // name per type) and one or more set.* directories with per-frame arrays, one row per frame:

@@ -1,6 +1,6 @@
 #pragma once
 // A thin RAII wrapper over the HDF5 C API (1.10), and the file-level conventions of spinlat's
-// output (CONTRACT.md "Output (HDF5)", docs/output.md).
+// output (docs/output.md).
 //
 // Objects are named by absolute paths ("/sweep/energy"); groups in between are created on
 // demand. Every HDF5 call is checked: a failure throws h5::Error naming the file, the object

@@ -1,5 +1,5 @@
 #pragma once
-// Temperature-sweep results in `/sweep` (CONTRACT.md "Output (HDF5)", docs/output.md).
+// Temperature-sweep results in `/sweep` (docs/output.md).
 //
 // Layout: `temperature` [nT] (K), `size` [nL] (linear sizes in cells), and [nL, nT] datasets
 // energy, magnetization, order_parameter, susceptibility, specific_heat, binder, each with a

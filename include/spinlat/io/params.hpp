@@ -79,4 +79,13 @@ class Params {
   std::set<std::string> used_;
 };
 
+/// A number >= 0 (`unit` in the message, e.g. " K"), `fallback` when absent.
+double non_negative(Params& p, const std::string& key, double fallback, const std::string& unit);
+/// A required number > 0.
+double positive(Params& p, const std::string& key, const std::string& unit);
+/// An integer >= minimum; `fallback` when absent unless `required`.
+long long count_at_least(Params& p, const std::string& key, long long minimum, long long fallback, bool required);
+/// Shortest text of a number, for messages.
+std::string number_text(double x);
+
 }  // namespace spinlat

@@ -61,9 +61,8 @@ struct MetropolisOptions {
   double sigma = 0.5;              ///< initial Gaussian move width
   bool longitudinal = false;       ///< also sample moment sizes
   double longitudinal_step = 0.1;  ///< initial Δ (μB) of the size move
-  std::uint64_t seed = 1;
-  /// Replica or temperature index: part of the stream key, so replicas draw different numbers.
-  std::uint64_t stream = 0;
+  /// The stream key (core/rng.hpp): a bare seed converts; replicas set its `replica`.
+  StreamKey seed = 1;
   std::size_t block = 4096;        ///< sites per random-number block (fixes the result)
 };
 

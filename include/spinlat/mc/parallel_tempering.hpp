@@ -20,7 +20,7 @@
 namespace spinlat {
 
 struct ParallelTemperingOptions {
-  /// Move, seed, block size... for every replica (`stream` is set to the temperature index).
+  /// Move, seed, block size... for every replica (the key's `replica` is set to the temperature index).
   MetropolisOptions metropolis;
   long long sweeps_per_exchange = 1;
   /// Wolff clusters after each Metropolis sweep (needs isotropic exchange; 0 = none).

@@ -26,7 +26,9 @@ class WolffSampler {
  public:
   /// `h` must be bound to `s` and outlive the sampler. Throws InputError unless its spin
   /// kernel holds isotropic exchange only (no DMI, biquadratic, Zeeman or anisotropy).
-  WolffSampler(const Hamiltonian& h, const System& s, std::uint64_t seed, std::uint64_t stream = 0);
+  /// Draws from the stream (key, cluster).
+  WolffSampler(const Hamiltonian& h, const System& s, const StreamKey& key);
+  const StreamKey& key() const { return key_; }
 
   /// Temperature in K (0: clusters of every satisfied bond; a deterministic-energy move).
   void set_temperature(double kelvin);
@@ -69,6 +71,7 @@ class WolffSampler {
 
  private:
   const Hamiltonian* h_;
+  StreamKey key_;
   std::vector<int> sites_;  // magnetic sites (seed candidates)
   Engine engine_;
   double temperature_ = 0.0, beta_ = 0.0;

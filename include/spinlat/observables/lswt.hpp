@@ -23,7 +23,7 @@
 //   A(q) ψ = ω M ψ,   A_st = α_st − iβ_st (block = αI + βΩ),   M = diag((1+α²)|m_s| μB/γ_e),
 // the "moment metric" that makes unequal moments a generalised (not a plain) eigenproblem;
 // for one sublattice ω(q) = γ_e [Σ_j J_0j (1 − cos q·r_0j) + 2K + |m| μB B]/((1+α²)|m| μB)
-// (REFERENCES.md, Dynamics). Otherwise (elliptical precession) the eigenvalues of the
+// (docs/magnons.md). Otherwise (elliptical precession) the eigenvalues of the
 // non-Hermitian 2N×2N matrix C Ω B(q) come in pairs ±ω and the N largest are returned; for
 // B(q) >= 0 they are found as the eigenvalues of the Hermitian i K G K† with B = K†K and
 // G = C^{1/2}(I⊗Ω)C^{1/2} (Colpa, Physica A 93, 327 (1978)), exact also at zero modes.

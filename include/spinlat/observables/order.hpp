@@ -1,5 +1,5 @@
 #pragma once
-// Order parameters of a magnetic configuration (CONTRACT.md "Output": `magnetization`,
+// Order parameters of a magnetic configuration (docs/output.md: `magnetization`,
 // `magnetization_vector`, `order_parameter`).
 //
 // With m_i = |m_i| ê_i the moment vectors (μB) and ε_i = ±1 a sign pattern:

@@ -55,6 +55,7 @@ class RadialExchange : public Term {
   double cutoff() const override { return J_.cutoff(); }
   bool depends_on_positions() const override { return true; }
   const RadialFunction& function() const { return J_; }
+  RadialCoupling radial_coupling() const override { return {&J_, &species_}; }
 
   void bind(const System& s, const NeighborList& list) override;
   double compute(const System& s, const NeighborList& list, Derivatives& d) const override;

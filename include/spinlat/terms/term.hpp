@@ -15,6 +15,21 @@
 namespace spinlat {
 
 struct SpinKernel;
+class RadialFunction;
+class SpeciesFilter;
+
+/// What a term's energy is about, for integrators that treat the two differently (spin-lattice
+/// dynamics reports them separately): `lattice` terms depend on positions only (EAM, pair
+/// potentials), `magnetic` terms on the moments (and possibly positions).
+enum class TermKind { magnetic, lattice };
+
+/// A radial spin coupling E = −Σ_{i<j} J(r_ij) ê_i·ê_j between the magnetic sites `species`
+/// selects (both ends): what spin-lattice dynamics integrates with its own pair tables.
+struct RadialCoupling {
+  const RadialFunction* J = nullptr;
+  const SpeciesFilter* species = nullptr;
+  explicit operator bool() const { return J != nullptr; }
+};
 
 /// Where a term adds its derivatives; null pointers are skipped.
 struct Derivatives {
@@ -35,6 +50,10 @@ class Term {
   virtual bool depends_on_positions() const { return false; }
   /// True when the energy depends on moment sizes |m_i| (longitudinal fluctuations matter).
   virtual bool depends_on_moment_size() const { return false; }
+  /// Lattice or magnetic energy (see TermKind; `kind` alone is a DMI setting).
+  virtual TermKind energy_kind() const { return TermKind::magnetic; }
+  /// The term as a radial spin coupling, if it is one (empty otherwise).
+  virtual RadialCoupling radial_coupling() const { return {}; }
 
   /// Called whenever the Hamiltonian (re)builds its neighbour list (a superset of the pairs
   /// within cutoff()). Terms cache pair tables here.

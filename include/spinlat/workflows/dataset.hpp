@@ -2,7 +2,7 @@
 // Labelled training frames from any stage (`dataset`, `dataset_every`; docs/input.md
 // "Training data"): the configuration with the analytic Hamiltonian's energy, forces, magnetic
 // forces and virial, in the magnetic MACE extended XYZ convention that `spinlat train` and
-// outside trainers read (CONTRACT.md "Learned potential models").
+// outside trainers read (docs/training.md).
 #include <fstream>
 #include <map>
 #include <memory>

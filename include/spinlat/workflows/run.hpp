@@ -24,8 +24,9 @@ struct RunOptions {
 /// Builds the Hamiltonian an input describes, for the given system.
 Hamiltonian build_hamiltonian(const Config& c, const System& s, const TermRegistry& registry);
 
-/// The lattice integrator's options with a stage's or sweep's barostat (NPT) on top, if enabled.
-MdOptions with_barostat(MdOptions o, const BarostatConfig& b);
+/// Throws InputError unless the input has a [[stage]] or a [sweep]. Reading an input does not
+/// require one (`spinlat eval` needs only [structure] and [[potential]]); running it does.
+void require_something_to_run(const Config& c);
 
 /// Reads, validates and builds everything an input needs without running; returns a short
 /// human-readable summary. Throws InputError on any problem.

@@ -1,4 +1,4 @@
-#include "spinlat/dynamics/sld_hybrid.hpp"
+#include "spinlat/dynamics/hybrid.hpp"
 
 #include <cmath>
 
@@ -7,8 +7,8 @@
 
 namespace spinlat {
 
-HybridMcMd::HybridMcMd(System& s, Hamiltonian& h, HybridSettings settings, std::uint64_t seed)
-    : s_(s), h_(h), settings_(std::move(settings)) {
+HybridMcMd::HybridMcMd(System& s, Hamiltonian& h, HybridOptions options, const StreamKey& key)
+    : s_(s), h_(h), settings_(std::move(options)) {
   if (!(settings_.temperature >= 0.0) || !std::isfinite(settings_.temperature))
     throw InputError("hybrid: temperature must be >= 0 K");
   if (settings_.md_steps_per_sweep < 0) throw InputError("hybrid: md_steps_per_sweep must be >= 0");
@@ -18,12 +18,12 @@ HybridMcMd::HybridMcMd(System& s, Hamiltonian& h, HybridSettings settings, std::
   MdOptions mo;
   mo.dt = settings_.dt;
   mo.temperature = settings_.temperature;
-  mo.friction = settings_.lattice_damping;
-  mo.seed = seed;
+  mo.lattice_damping = settings_.lattice_damping;
+  mo.seed = key;
   md_ = std::make_unique<LatticeIntegrator>(s_, h_, mo);  // binds h
   seen_rebuilds_ = md_->rebuilds();
   MetropolisOptions o = settings_.mc;
-  o.seed = seed;
+  o.seed = key;
   mc_ = std::make_unique<MetropolisSampler>(h_, s_, o);
   mc_->set_temperature(settings_.temperature);
 }

@@ -13,9 +13,10 @@
 // With lattice potentials (eam, pair) in the Hamiltonian there is no kernel and Metropolis
 // uses Hamiltonian::local_energy_change, which evaluates J(r) at the current positions.
 //
-// Randomness: Metropolis streams keyed by (seed, metropolis, options.mc.stream), lattice noise
-// by (seed, lattice_noise): thread-count independent; save_state()/load_state() continue a run
-// bit for bit.
+// Randomness: one stream key for both moves, (key, metropolis) for the sampler and
+// (key, lattice_noise) for the bath, so two hybrid drivers of a run (stages, sweep points) never
+// share lattice noise; thread-count independent; save_state()/load_state() continue a run bit
+// for bit.
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -26,13 +27,12 @@
 
 namespace spinlat {
 
-struct HybridSettings {
+struct HybridOptions {
   double temperature = 0.0;        ///< K (Metropolis and Langevin bath)
   long long md_steps_per_sweep = 10;
   double dt = 1e-3;                ///< MD time step (ps)
   double lattice_damping = 10.0;   ///< Langevin friction γ (1/ps); must be > 0 at T > 0
-  /// Metropolis move and adaptation; its `seed` is replaced by the constructor's seed, its
-  /// `stream` is kept (replica / stage index).
+  /// Metropolis move and adaptation; its `seed` is replaced by the constructor's key.
   MetropolisOptions mc;
   double skin = 0.5;               ///< neighbour-list skin (Å) when the Hamiltonian has none
 };
@@ -40,7 +40,7 @@ struct HybridSettings {
 class HybridMcMd {
  public:
   /// Binds `h` to `s` and evaluates the forces. `s` and `h` must outlive this object.
-  HybridMcMd(System& s, Hamiltonian& h, HybridSettings settings, std::uint64_t seed);
+  HybridMcMd(System& s, Hamiltonian& h, HybridOptions options, const StreamKey& key);
   ~HybridMcMd();
   HybridMcMd(const HybridMcMd&) = delete;
   HybridMcMd& operator=(const HybridMcMd&) = delete;
@@ -52,7 +52,7 @@ class HybridMcMd {
   void set_temperature(double kelvin);
 
   long long sweeps_done() const { return sweeps_; }
-  const HybridSettings& settings() const { return settings_; }
+  const HybridOptions& options() const { return settings_; }
   MetropolisSampler& sampler() { return *mc_; }
   const MetropolisSampler& sampler() const { return *mc_; }
   LatticeIntegrator& lattice() { return *md_; }
@@ -67,7 +67,7 @@ class HybridMcMd {
   void sync_spins_to_lattice();
   System& s_;
   Hamiltonian& h_;
-  HybridSettings settings_;
+  HybridOptions settings_;
   std::unique_ptr<LatticeIntegrator> md_;
   std::unique_ptr<MetropolisSampler> mc_;
   long long sweeps_ = 0;

@@ -689,7 +689,7 @@ Config parse_config(const std::string& text, const std::string& name, const std:
   top.require(seed >= 0, "seed", "must be a non-negative integer, got " + std::to_string(seed));
   c.seed = static_cast<std::uint64_t>(seed);
   const long long threads = top.integer("threads", 0);
-  top.require(threads >= 0 && threads <= 4096, "threads", "must be >= 0 (0 = all cores), got " + std::to_string(threads));
+  top.require(threads >= 0 && threads <= 4096, "threads", "must be >= 0 (0 = the free cores at start), got " + std::to_string(threads));
   c.threads = static_cast<int>(threads);
 
   Params structure = top.table("structure");

@@ -88,7 +88,7 @@ struct Config {
   std::string text;                  ///< the input as run, as TOML text (with --set applied)
   std::string title;
   std::uint64_t seed = 1;
-  int threads = 0;                   ///< 0 = all cores
+  int threads = 0;                   ///< 0 = the cores this process may use less those busy at start (core/threads.hpp)
   StructureConfig structure;
   /// [[potential]] tables, read by the term registry. They keep their TOML source lines in
   /// the Config that parse_config returns (and in moved-to copies); toml++ drops source lines

@@ -16,6 +16,7 @@
 #include <fstream>
 #include <string>
 
+#include "cli_test_helpers.hpp"
 #include "spinlat/io/hdf5.hpp"
 
 namespace fs = std::filesystem;
@@ -23,20 +24,8 @@ using namespace spinlat;
 
 namespace {
 
-struct Result {
-  int status;
-  std::string output;
-};
-
-Result run(const std::string& args) {
-  const std::string cmd = std::string(SPINLAT_BINARY) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  const int st = pclose(p);
-  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
-}
+using Result = test::CliResult;
+Result run(const std::string& args) { return test::run_cli(args); }
 
 std::string input(double J, const std::string& temperatures) {
   return R"(seed = 5

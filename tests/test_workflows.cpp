@@ -13,6 +13,7 @@
 #include "spinlat/core/crystal.hpp"
 #include "spinlat/core/error.hpp"
 #include "spinlat/io/config.hpp"
+#include "cli_test_helpers.hpp"
 #include "spinlat/io/hdf5.hpp"
 #include "spinlat/workflows/guards.hpp"
 
@@ -21,20 +22,8 @@ using namespace spinlat;
 
 namespace {
 
-struct Result {
-  int status;
-  std::string output;
-};
-
-Result run(const std::string& args) {
-  const std::string cmd = std::string(SPINLAT_BINARY) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  const int st = pclose(p);
-  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
-}
+using Result = test::CliResult;
+Result run(const std::string& args) { return test::run_cli(args); }
 
 fs::path scratch(const std::string& name) {
   const fs::path d = fs::temp_directory_path() / ("spinlat_wf_" + name + "_" + std::to_string(::getpid()));

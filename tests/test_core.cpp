@@ -30,6 +30,10 @@ TEST(Units, FieldAndFrequencyConversions) {
   // k_B·300 K = 25.852 meV.
   EXPECT_NEAR(units::thermal_energy(300.0), 0.025852, 1e-6);
   EXPECT_NEAR(units::eVA3_to_GPa, 1.602176634e-19 / 1e-30 / 1e9, 1e-6);
+  // 1 eV/Å³ = e·10³⁰ Pa: the pressure factor and the joule are one constant.
+  EXPECT_NEAR(units::eVA3_to_GPa, units::joule_per_eV * 1e21, 1e-9);
+  // Ry = α² m_e c² / 2 with α = 7.2973525693e-3 and m_e c² = 510998.95000 eV (CODATA 2018).
+  EXPECT_NEAR(units::rydberg_eV, 0.5 * 7.2973525693e-3 * 7.2973525693e-3 * 510998.95000, 1e-8);
 }
 
 TEST(Random, StreamsAreReproducibleAndDistinct) {

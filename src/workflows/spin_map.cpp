@@ -31,8 +31,8 @@ namespace spinlat {
 namespace {
 
 constexpr double kShellTolerance = 1e-3;  // Å, as ShellTable and neighbor_shells merge distances
-constexpr double kJoulePerEv = 1.602176634e-19;
-constexpr double kRydbergEv = 13.605693122994;  // CODATA 2018
+constexpr double kJoulePerEv = units::joule_per_eV;
+constexpr double kRydbergEv = units::rydberg_eV;
 
 /// One column of the design matrix: a term with a unit coefficient, and where its fitted
 /// coefficient goes (value `index` of output table `table`; table −1: a component of the

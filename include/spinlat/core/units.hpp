@@ -27,6 +27,10 @@ inline constexpr double mvv2e = 1.0364269652680505e-4;
 inline constexpr double ftm2v = 1.0 / mvv2e;
 /// 1 eV/Å³ in GPa (pressure / stress output).
 inline constexpr double eVA3_to_GPa = 160.21766340;
+/// 1 eV in joules (exact, SI 2019): VAMPIRE's exchange and anisotropy files are in J.
+inline constexpr double joule_per_eV = 1.602176634e-19;
+/// 1 Ry in eV (CODATA 2018): UppASD's exchange files are in mRy.
+inline constexpr double rydberg_eV = 13.605693122994;
 
 /// Field in tesla that a magnetic force −∂E/∂m (eV/μB) corresponds to: B = F/μB.
 inline constexpr double magforce_to_tesla(double f_eV_per_muB) { return f_eV_per_muB / mu_B; }

@@ -105,8 +105,14 @@ def fit_run(r, t_start):
 
 
 def mean_err(x):
+    """Mean over runs and its standard error (NaN for one run: no spread to measure)."""
     x = np.asarray(x, dtype=float)
     return x.mean(), (x.std(ddof=1) / np.sqrt(x.size) if x.size > 1 else np.nan)
+
+
+def pm(value, err, fmt):
+    """`value ± err`, or `value` alone when the error is unknown (a single run)."""
+    return f"{value:{fmt}}" + (f" ± {err:{fmt}}" if np.isfinite(err) else "")
 
 
 def main(argv=None):
@@ -134,19 +140,20 @@ def main(argv=None):
     tau2, tau2_e = mean_err([q["tau2"] for q in fits])
     tinf, tinf_e = mean_err([q["Tinf"] for q in fits])
     n = len(fits)
-    print(f"\nover {n} run(s), fit from {args.t_start} ps:")
-    print(f"  tau (single exponential of T_s - T_l) = {tau1:.3f} ± {tau1_e:.3f} ps")
-    print(f"  tau (joint fit, common T_inf)          = {tau2:.3f} ± {tau2_e:.3f} ps")
-    print(f"  T_inf                                  = {tinf:.1f} ± {tinf_e:.1f} K")
+    print(f"\nover {n} run(s), fit from {args.t_start} ps"
+          + (":" if n > 1 else " (one run: no error bars; give several seeds for the spread):"))
+    print(f"  tau (single exponential of T_s - T_l) = {pm(tau1, tau1_e, '.3f')} ps")
+    print(f"  tau (joint fit, common T_inf)          = {pm(tau2, tau2_e, '.3f')} ps")
+    print(f"  T_inf                                  = {pm(tinf, tinf_e, '.1f')} K")
     tau3, tau3_e = mean_err([q["tau3"] for q in fits])
     delta, delta_e = mean_err([q["delta"] for q in fits])
     tau4, tau4_e = mean_err([q["tau4"] for q in fits])
     tsi, tsi_e = mean_err([q["Ts_inf"] for q in fits])
     tli, tli_e = mean_err([q["Tl_inf"] for q in fits])
     print(f"  with a stationary offset (T_s - T_l -> delta):")
-    print(f"    tau (single exponential + delta)     = {tau3:.3f} ± {tau3_e:.3f} ps, delta = {delta:.1f} ± {delta_e:.1f} K")
-    print(f"    tau (joint, separate asymptotes)     = {tau4:.3f} ± {tau4_e:.3f} ps, "
-          f"T_s -> {tsi:.1f} ± {tsi_e:.1f} K, T_l -> {tli:.1f} ± {tli_e:.1f} K")
+    print(f"    tau (single exponential + delta)     = {pm(tau3, tau3_e, '.3f')} ps, delta = {pm(delta, delta_e, '.1f')} K")
+    print(f"    tau (joint, separate asymptotes)     = {pm(tau4, tau4_e, '.3f')} ps, "
+          f"T_s -> {pm(tsi, tsi_e, '.1f')} K, T_l -> {pm(tli, tli_e, '.1f')} K")
     print(f"  largest |E(t) - E(0)| = {max(d[0] for d in drifts):.2e} eV/atom, "
           f"mean drift rate {np.mean([d[1] for d in drifts]):.2e} eV/atom/ps")
     # The seed-averaged curves, fitted once (a check on the per-seed mean).
@@ -168,19 +175,19 @@ def main(argv=None):
     tf = np.linspace(args.t_start, avg["t"][-1], 200)
     model = joint_model(np.concatenate([tf, tf]), *qa["p2"])
     ax[0].plot(tf, model[:tf.size], "k--", lw=1)
-    ax[0].plot(tf, model[tf.size:], "k--", lw=1, label=f"joint fit: τ = {tau2:.2f} ± {tau2_e:.2f} ps")
+    ax[0].plot(tf, model[tf.size:], "k--", lw=1, label=f"joint fit: τ = {pm(tau2, tau2_e, '.2f')} ps")
     ax[0].axhline(tinf, color="gray", lw=0.6, ls=":")
     ax[0].set_ylim(0, max(1.2 * avg["Ts"][avg["t"] >= 1.0].max(), 1.2 * tinf))
     ax[0].set_xlabel("time (ps)")
     ax[0].set_ylabel("temperature (K)")
     ax[0].legend(fontsize=8)
-    ax[0].set_title(f"{n} run(s); T∞ = {tinf:.0f} ± {tinf_e:.0f} K", fontsize=9)
+    ax[0].set_title(f"{n} run(s); T∞ = {pm(tinf, tinf_e, '.0f')} K", fontsize=9)
     d = avg["Ts"] - avg["Tl"]
     ax[1].semilogy(avg["t"], np.where(d > 0, d, np.nan), color="tab:purple", lw=1, label="T_s − T_l (mean)")
     ax[1].semilogy(tf, single_exp(tf, *qa["p1"]), "k--",
-                   label=f"ΔT0 e^(−t/τ): τ = {tau1:.2f} ± {tau1_e:.2f} ps")
+                   label=f"ΔT0 e^(−t/τ): τ = {pm(tau1, tau1_e, '.2f')} ps")
     ax[1].semilogy(tf, exp_offset(tf, *qa["p3"]), "g-.",
-                   label=f"ΔT0 e^(−t/τ) + δ: τ = {tau3:.2f} ± {tau3_e:.2f} ps, δ = {delta:.0f} K")
+                   label=f"ΔT0 e^(−t/τ) + δ: τ = {pm(tau3, tau3_e, '.2f')} ps, δ = {delta:.0f} K")
     ax[1].axvline(args.t_start, color="gray", lw=0.6, ls=":")
     ax[1].set_xlabel("time (ps)")
     ax[1].set_ylabel("T_s − T_l (K)")

@@ -103,6 +103,18 @@ def load_observables(path, names=None):
     return out
 
 
+def load_stages(path):
+    """The stage table `/stages` ({"type": [str], "first_step": int array, "steps": int
+    array}), or None for files without stages (sweeps, older files)."""
+    with h5py.File(path, "r") as f:
+        if "stages" not in f:
+            return None
+        g = f["stages"]
+        return {"type": [_text(t) for t in g["type"][()]],
+                "first_step": np.asarray(g["first_step"][()], dtype=np.int64),
+                "steps": np.asarray(g["steps"][()], dtype=np.int64)}
+
+
 def load_frames(path, element="moment"):
     """An H5MD particle element: (step, time, value [frames, N, 3], unit)."""
     with h5py.File(path, "r") as f:

@@ -229,6 +229,11 @@ TEST(Hdf5Interop, PlotObservablesWritesAPng) {
                                          {"magnetization", 0.8},
                                          {"spin_temperature", 300 + std::cos(k)},
                                          {"lattice_temperature", 300.0}});
+    // Stage boundaries, drawn as dashed lines.
+    f.write_strings("/stages/type", {"md", "sld"});
+    f.write("/stages/first_step", std::vector<std::int64_t>{0, 25});
+    f.write("/stages/steps", std::vector<std::int64_t>{25, 25});
+    f.set_attr("/", "title", "two stages");
   }
   std::string out;
   const int rc = run(std::string(kPython) + " " + kAnalysis + "plot_observables.py '" + traj + "' -o '" + png + "'",

@@ -251,7 +251,7 @@ TEST(TrajectoryWriter, H5mdLayoutShapesAndUnits) {
             (std::vector<std::string>{"magnetization", "magnetization_vector", "spin_temperature", "total_energy"}));
   EXPECT_EQ(f.shape("/observables/total_energy/value"), h5::Shape{3});
   EXPECT_EQ(f.read_doubles("/observables/total_energy/value"), (std::vector<double>{-1.5, -0.5, 0.5}));
-  EXPECT_EQ(f.attr_string("/observables/total_energy/value", "unit"), "eV");
+  EXPECT_EQ(f.attr_string("/observables/total_energy/value", "unit"), "eV/atom");
   EXPECT_EQ(f.shape("/observables/magnetization_vector/value"), (h5::Shape{3, 3}));
   EXPECT_EQ(f.read_rows("/observables/magnetization_vector/value", 2, 1), (std::vector<double>{0.1, 0.2, 2.0}));
   EXPECT_EQ(f.attr_string("/observables/magnetization_vector/value", "unit"), "bohr_magneton");
@@ -272,14 +272,37 @@ TEST(TrajectoryWriter, OptionalElementsAndDefaultUnits) {
   EXPECT_FALSE(f.exists("/particles/all/position"));
   EXPECT_TRUE(f.exists("/particles/all/moment/value"));
   EXPECT_EQ(w.frames(), 1u);
-  EXPECT_EQ(TrajectoryWriter::default_unit("potential_energy"), "eV");
+  EXPECT_EQ(TrajectoryWriter::default_unit("potential_energy"), "eV/atom");
   EXPECT_EQ(TrajectoryWriter::default_unit("lattice_temperature"), "K");
+  EXPECT_EQ(TrajectoryWriter::default_unit("pressure"), "GPa");
   EXPECT_EQ(TrajectoryWriter::default_unit("magnetization"), "");
   w.declare_observable("stress", 6, "GPa");
   w.write_observable("stress", 0, 0.0, std::vector<double>{1, 2, 3, 4, 5, 6});
   EXPECT_EQ(f.attr_string("/observables/stress/value", "unit"), "GPa");
   EXPECT_THROW(w.write_observable("stress", 1, 0.0, std::vector<double>{1, 2}), h5::Error);  // wrong width
   EXPECT_THROW(w.write_observable("a/b", 1, 0.0, 1.0), InputError);
+}
+
+TEST(TrajectoryWriter, WithoutFramesWritesNoParticleGroup) {
+  TempDir dir;
+  const std::string path = dir.file("no_frames.h5");
+  const System s = small_system();
+  TrajectoryOptions o;
+  o.frames = false;
+  {
+    h5::File f = h5::File::create(path);
+    TrajectoryWriter w(f, s, o);
+    w.write_observable("total_energy", 0, 0.0, -1.0);
+    EXPECT_TRUE(f.is_group("/h5md"));
+    EXPECT_FALSE(f.exists("/particles"));  // no 0-frame datasets
+    EXPECT_THROW(w.write_frame(s, 0, 0.0), std::logic_error);
+  }
+  // A restart reopens it and appends.
+  h5::File f = h5::File::open(path, h5::Access::read_write);
+  TrajectoryWriter w(f, s, o);
+  w.write_observable("total_energy", 10, 0.0, -2.0);
+  EXPECT_EQ(f.read_doubles("/observables/total_energy/value"), (std::vector<double>{-1.0, -2.0}));
+  EXPECT_FALSE(f.exists("/particles"));
 }
 
 TEST(TrajectoryWriter, SeveralParticleGroupsShareAFile) {

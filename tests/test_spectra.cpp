@@ -321,6 +321,9 @@ TEST(SpectraRecorder, WritesHdf5AndContinuesBitForBitFromItsState) {
   EXPECT_EQ(f.shape("/spectra/spin/intensity_zz"), (h5::Shape{nq, nf}));
   EXPECT_EQ(f.read_strings("/spectra/spin/q_labels").size(), 7u);
   EXPECT_EQ(f.read_doubles("/spectra/spin/q_label_positions").size(), 7u);
+  EXPECT_EQ(f.attr_string("/spectra/spin/q_distance", "unit"), "1/angstrom");
+  EXPECT_EQ(f.attr_string("/spectra/spin/frequency_THz", "unit"), "THz");
+  EXPECT_EQ(f.attr_string("/spectra/spin/intensity", "unit"), "1/THz");
   EXPECT_NEAR(f.attr_double("/spectra/spin", "dt_sample_ps"), dt, 1e-12);
   EXPECT_NEAR(f.attr_double("/spectra/spin", "frequency_resolution_THz"), a.resolution, 1e-12);
   EXPECT_EQ(f.attr_string("/spectra/spin", "window"), "hann");

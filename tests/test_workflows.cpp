@@ -16,6 +16,7 @@
 #include "cli_test_helpers.hpp"
 #include "spinlat/io/hdf5.hpp"
 #include "spinlat/workflows/guards.hpp"
+#include "spinlat/workflows/run.hpp"
 
 namespace fs = std::filesystem;
 using namespace spinlat;
@@ -132,13 +133,21 @@ TEST(Workflow, StagesWriteH5mdObservablesAndTrajectory) {
   EXPECT_NE(f.attr_string("/", "input").find("bethe-slater"), std::string::npos);
   EXPECT_TRUE(f.has_attr("/", "units"));
   EXPECT_TRUE(f.is_group("/h5md"));
-  for (const char* name : {"potential_energy", "kinetic_energy", "total_energy", "magnetization",
-                           "magnetization_vector", "spin_temperature", "lattice_temperature"}) {
+  for (const char* name : {"potential_energy", "total_energy", "magnetization", "magnetization_vector",
+                           "spin_temperature", "sublattice_order"}) {
     const std::string g = std::string("/observables/") + name;
     ASSERT_TRUE(f.is_dataset(g + "/value")) << g;
     ASSERT_TRUE(f.is_dataset(g + "/step")) << g;
     ASSERT_TRUE(f.is_dataset(g + "/time")) << g;
   }
+  EXPECT_EQ(f.attr_string("/observables/total_energy/value", "unit"), "eV/atom");
+  // No stage moves the atoms: no identically-zero lattice observables.
+  EXPECT_FALSE(f.exists("/observables/kinetic_energy"));
+  EXPECT_FALSE(f.exists("/observables/lattice_temperature"));
+  // The stage table marks where each stage begins on the step axis.
+  EXPECT_EQ(f.read_strings("/stages/type"), (std::vector<std::string>{"mc", "llg"}));
+  EXPECT_EQ(f.read_ints("/stages/first_step"), (std::vector<std::int64_t>{0, 200}));
+  EXPECT_EQ(f.read_ints("/stages/steps"), (std::vector<std::int64_t>{200, 300}));
   // step counts sweeps then steps over the whole run; time is 0 for MC, ps for dynamics.
   const auto step = f.read_ints("/observables/potential_energy/step");
   const auto time = f.read_doubles("/observables/potential_energy/time");
@@ -154,6 +163,62 @@ TEST(Workflow, StagesWriteH5mdObservablesAndTrajectory) {
   EXPECT_EQ(f.shape("/particles/all/moment/value"), (h5::Shape{6, 128, 3}));
   EXPECT_FALSE(fs::exists(out.string() + ".ckpt"));
   fs::remove_all(dir);
+}
+
+TEST(Workflow, WithoutTrajectoryFramesThereIsNoParticleGroup) {
+  const fs::path dir = scratch("noframes");
+  std::string text = kStages;
+  text.replace(text.find("trajectory_every = 100"), 22, "trajectory_every = 0");
+  const fs::path in = write(dir, "in.toml", text);
+  const fs::path out = dir / "out.h5";
+  const Result r = run("run " + in.string() + " -o " + out.string() + " --quiet");
+  ASSERT_EQ(r.status, 0) << r.output;
+  h5::File f = h5::File::open(out.string());
+  EXPECT_FALSE(f.exists("/particles"));
+  EXPECT_TRUE(f.is_dataset("/observables/total_energy/value"));
+  fs::remove_all(dir);
+}
+
+TEST(Workflow, ShortSweepPointsAreSummarisedOnceWithTheMeasureThatWouldSuffice) {
+  const fs::path dir = scratch("shortsweep");
+  const fs::path in = write(dir, "in.toml", R"(seed = 2
+[structure]
+lattice = "sc"
+a = 2.5
+cells = [4, 4, 4]
+species = "Fe"
+moment = 2.0
+[[potential]]
+type = "heisenberg"
+J = [0.02]
+[sweep]
+temperatures = [200, 300]
+equilibrate = 100
+measure = 200
+)");
+  const Result r = run("run " + in.string() + " -o " + (dir / "out.h5").string());
+  ASSERT_EQ(r.status, 0) << r.output;
+  // 200 samples cannot hold 320 tau_int when tau_int > 0.6: both points are marked, and the
+  // reason is said once, with the remedy.
+  std::size_t marks = 0;
+  for (std::size_t at = r.output.find("[*]\n"); at != std::string::npos; at = r.output.find("[*]\n", at + 1)) ++marks;
+  EXPECT_EQ(marks, 2u) << r.output;
+  EXPECT_NE(r.output.find("warning: 2 of 2 points [*]"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("[sweep] measure = "), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("run too short for its autocorrelation time"), std::string::npos) << r.output;
+  fs::remove_all(dir);
+}
+
+TEST(Workflow, RestartCommandRepeatsOutputAndOverrides) {
+  RunOptions o;
+  o.input = "in.toml";
+  EXPECT_EQ(restart_command(o), "spinlat run in.toml --restart");
+  o.input = "my runs/fe.toml";
+  o.output = "out/fe.h5";
+  o.overrides = {"stage.0.temperature=300", "structure.cells=[4,4,4]", "title=it's"};
+  EXPECT_EQ(restart_command(o),
+            "spinlat run 'my runs/fe.toml' -o out/fe.h5 --set stage.0.temperature=300 "
+            "--set 'structure.cells=[4,4,4]' --set 'title=it'\\''s' --restart");
 }
 
 TEST(Workflow, SweepIsIndependentOfThreadCount) {

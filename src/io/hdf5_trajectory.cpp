@@ -23,10 +23,12 @@ void check_name(const h5::File& file, const std::string& name) {
 }  // namespace
 
 std::string TrajectoryWriter::default_unit(const std::string& name) {
-  if (name == "energy" || ends_with(name, "_energy")) return "eV";
+  // Every energy spinlat records as an observable is per atom (CONTRACT, docs/output.md).
+  if (name == "energy" || ends_with(name, "_energy")) return "eV/atom";
   if (name == "temperature" || ends_with(name, "_temperature")) return "K";
   if (name == "magnetization_vector" || name == "moment") return "bohr_magneton";
   if (name == "field" || ends_with(name, "_field")) return "T";
+  if (name == "pressure" || ends_with(name, "_pressure")) return "GPa";
   return "";
 }
 
@@ -37,7 +39,7 @@ TrajectoryWriter::TrajectoryWriter(h5::File& file, const System& system, const T
   particles_ = "/particles/" + options_.particles;
   observables_ = options_.observables.empty() ? std::string("/observables") : options_.observables;
   if (observables_.front() != '/') observables_ = "/" + observables_;
-  if (file.exists("/h5md") && file.exists(particles_)) reopen(system);
+  if (file.exists("/h5md") && (file.exists(particles_) || !options_.frames)) reopen(system);
   else create(system);
 }
 
@@ -51,6 +53,11 @@ void TrajectoryWriter::create(const System& system) {
   f.create_group("/h5md/creator");
   f.set_attr("/h5md/creator", "name", "spinlat");
   f.set_attr("/h5md/creator", "version", std::string(kVersion));
+  f.create_group(observables_);
+  if (!options_.frames) {  // a run without trajectory frames has no /particles group
+    f.flush();
+    return;
+  }
 
   // Simulation box: rows of the 3x3 `edges` matrix are the cell vectors (triclinic form).
   f.create_group(element("box"));
@@ -74,13 +81,16 @@ void TrajectoryWriter::create(const System& system) {
     mass[i] = system.species_mass.empty() ? 0.0 : system.species_mass.at(static_cast<std::size_t>(system.species[i]));
   f.write(element("mass"), mass);
   f.set_attr(element("mass"), "unit", "amu");
-
-  f.create_group(observables_);
   f.flush();
 }
 
 void TrajectoryWriter::reopen(const System& system) {
   h5::File& f = *file_;
+  if (!f.exists(observables_)) f.create_group(observables_);
+  if (!options_.frames) {
+    truncate_after(std::numeric_limits<std::int64_t>::max());
+    return;
+  }
   const auto shape = f.shape(element("species"));
   if (shape.size() != 1 || shape[0] != atoms_)
     throw InputError(f.path(), "particles", 0,
@@ -89,7 +99,6 @@ void TrajectoryWriter::reopen(const System& system) {
   options_.position = f.exists(element("position"));
   options_.velocity = f.exists(element("velocity"));
   options_.moment = f.exists(element("moment"));
-  if (!f.exists(observables_)) f.create_group(observables_);
   // A kill between two appends of one element may leave its datasets of unequal length.
   truncate_after(std::numeric_limits<std::int64_t>::max());
 }
@@ -115,6 +124,7 @@ void TrajectoryWriter::append_element(const std::string& group, std::int64_t ste
 }
 
 void TrajectoryWriter::write_frame(const System& system, std::int64_t step, double time) {
+  if (!options_.frames) throw std::logic_error("TrajectoryWriter: created without frames");
   if (system.size() != atoms_)
     throw std::logic_error("TrajectoryWriter: system has " + std::to_string(system.size()) +
                            " atoms, the trajectory " + std::to_string(atoms_));

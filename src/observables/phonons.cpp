@@ -156,6 +156,9 @@ void PhononDosRecorder::write(h5::File& file, const std::string& group) const {
   file.write(P("frequency_THz"), d.frequency);
   file.write(P("dos"), d.dos);
   file.write(P("power"), d.power);
+  file.set_attr(P("frequency_THz"), "unit", "THz");
+  file.set_attr(P("dos"), "unit", "1/THz");
+  file.set_attr(P("power"), "unit", "eV/THz");
   file.set_attr(group, "atoms", static_cast<std::int64_t>(d.atoms));
   file.set_attr(group, "frequency_resolution_THz", d.resolution);
   file.set_attr(group, "nyquist_THz", d.nyquist);

@@ -302,6 +302,17 @@ void SpinSpectrumRecorder::write(h5::File& file, const std::string& group) const
     put(lswt_dense_, "lswt_dense_frequency_THz", "lswt_dense_weight");
     file.write(P("lswt_q_distance"), dense_.distance);
   }
+  // Units on every dataset (H5MD style `unit` attributes), not only in the names.
+  for (const char* name : {"q_path", "q_distance", "q_label_positions"}) file.set_attr(P(name), "unit", "1/angstrom");
+  file.set_attr(P("frequency_THz"), "unit", "THz");
+  file.set_attr(P("energy_meV"), "unit", "meV");
+  file.set_attr(P("intensity"), "unit", "1/THz");
+  file.set_attr(P("intensity_zz"), "unit", "1/THz");
+  if (!lswt_.empty()) {
+    file.set_attr(P("lswt_frequency_THz"), "unit", "THz");
+    file.set_attr(P("lswt_dense_frequency_THz"), "unit", "THz");
+    file.set_attr(P("lswt_q_distance"), "unit", "1/angstrom");
+  }
   file.set_attr(group, "frequency_resolution_THz", sp.resolution);
   file.set_attr(group, "nyquist_THz", sp.nyquist);
   file.set_attr(group, "dt_sample_ps", sp.dt_sample);

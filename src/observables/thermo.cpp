@@ -74,6 +74,7 @@ ThermoEstimate ThermoAccumulator::estimate() const {
   const long long target = static_cast<long long>(used / (kBlockTaus * t.tau_int));
   const long long nb = std::min(nbins, std::clamp(target, kMinBlocks, kMaxBlocks));
   t.blocks = static_cast<int>(nb);
+  t.samples_needed = static_cast<long long>(std::ceil(double(kMinBlocks) * kBlockTaus * t.tau_int));
 
   const bool binned = energy_.binning().converged && order_.binning().converged;
   t.converged = binned && target >= kMinBlocks && te.converged && tp.converged;

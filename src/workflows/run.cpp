@@ -63,7 +63,24 @@ void check_same_input(const std::string& stored, const Config& c) {
   }
 }
 
+/// A word as a POSIX shell reads it back: quoted unless it is plainly safe.
+std::string shell_word(const std::string& w) {
+  const bool safe = !w.empty() && w.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                                      "0123456789_-+=.,/:@%") == std::string::npos;
+  if (safe) return w;
+  std::string q = "'";
+  for (char ch : w) q += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
+  return q + "'";
+}
+
 }  // namespace
+
+std::string restart_command(const RunOptions& options) {
+  std::string cmd = "spinlat run " + shell_word(options.input);
+  if (!options.output.empty()) cmd += " -o " + shell_word(options.output);
+  for (const std::string& o : options.overrides) cmd += " --set " + shell_word(o);
+  return cmd + " --restart";
+}
 
 void RunContext::save(Checkpoint& c) const {
   file.flush();
@@ -128,8 +145,8 @@ int run_input(const RunOptions& options, const TermRegistry& registry) {
     fs::remove(ckpt, ec);  // finished: nothing to continue
     if (!options.quiet) std::fprintf(stderr, "results: %s\n", output.c_str());
   } else if (!options.quiet) {
-    std::fprintf(stderr, "stopped; checkpoint %s written: continue with `spinlat run %s --restart`\n", ckpt.c_str(),
-                 options.input.c_str());
+    std::fprintf(stderr, "stopped; checkpoint %s written: continue with\n  %s\n", ckpt.c_str(),
+                 restart_command(options).c_str());
   }
   return status;
 }

@@ -1,8 +1,11 @@
 // The [[stage]] list: each stage's driver (src/drivers, through the registry) advances one
 // System in order, with H5MD observables and trajectories written as they are made.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "spinlat/core/units.hpp"
 #include "spinlat/dynamics/md.hpp"
@@ -17,13 +20,57 @@
 #include "spinlat/workflows/progress.hpp"
 
 namespace spinlat {
+namespace {
+
+/// Sublattices (basis sites) that hold at least one magnetic atom.
+int magnetic_sublattices(const System& s) {
+  std::vector<char> seen(static_cast<std::size_t>(std::max(s.sublattice_count(), 0)), 0);
+  for (int i : s.magnetic_sites()) seen[static_cast<std::size_t>(s.sublattice[i])] = 1;
+  return static_cast<int>(std::count(seen.begin(), seen.end(), 1));
+}
+
+std::string fixed(double x, int digits) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.*f", digits, x);
+  return buf;
+}
+
+/// /stages: each stage's type, its first step on the run's step axis (the `step` of
+/// /observables and /particles) and its length, so plots can mark the stage boundaries.
+void write_stage_table(h5::File& file, const Config& c) {
+  if (file.exists("/stages")) return;  // a restart: written by the first run
+  std::vector<std::string> type;
+  std::vector<std::int64_t> first, length;
+  std::int64_t at = 0;
+  for (const auto& st : c.stages) {
+    type.push_back(st.type);
+    first.push_back(at);
+    length.push_back(st.driver->length);
+    at += st.driver->length;
+  }
+  file.write_strings("/stages/type", type);
+  file.write("/stages/first_step", first);
+  file.write("/stages/steps", length);
+}
+
+}  // namespace
 
 int run_stages(RunContext& ctx) {
   const Config& c = ctx.config;
   System s = build_system(c);
   Hamiltonian h = build_hamiltonian(c, s, ctx.registry);
-  TrajectoryWriter traj(ctx.file, s);
+  TrajectoryOptions traj_options;
+  traj_options.frames = c.output.trajectory_every > 0;  // no empty /particles datasets
+  TrajectoryWriter traj(ctx.file, s, traj_options);
   const bool spin_obs = !s.magnetic_sites().empty();
+  // Lattice observables (kinetic energy, lattice temperature) only when some stage moves the
+  // atoms: in a spin-only run they are identically zero.
+  bool lattice_obs = false;
+  for (const auto& st : c.stages) lattice_obs = lattice_obs || st.driver->moves_atoms();
+  // The order of an antiferro- or ferrimagnet shows in the sublattice order (each basis site a
+  // sublattice), not in |M|: recorded when at least two sublattices carry moments.
+  const bool sublattice_obs = spin_obs && magnetic_sublattices(s) >= 2;
+  write_stage_table(ctx.file, c);
 
   std::size_t first_stage = 0;
   long long first_step = 0, global_step = 0;
@@ -59,14 +106,15 @@ int run_stages(RunContext& ctx) {
     const double epot = energy_per_atom(h, s);
     const double ekin = lattice_kinetic_energy(s) / n;
     v.push_back({"potential_energy", epot});
-    v.push_back({"kinetic_energy", ekin});
+    if (lattice_obs) v.push_back({"kinetic_energy", ekin});
     v.push_back({"total_energy", epot + ekin});
     if (spin_obs) {
       v.push_back({"magnetization", magnetization(s)});
+      if (sublattice_obs) v.push_back({"sublattice_order", sublattice_order(s, s.sublattice)});
       const double ts = spin_temperature(s, h);
       if (std::isfinite(ts)) v.push_back({"spin_temperature", ts});
     }
-    v.push_back({"lattice_temperature", kinetic_temperature(s)});
+    if (lattice_obs) v.push_back({"lattice_temperature", kinetic_temperature(s)});
     d.observe(v);  // acceptance, pressure, the energy split
     if (moves_atoms) {
       // Volume per atom and the cube root of the volume per repeated cell (the lattice
@@ -167,10 +215,12 @@ int run_stages(RunContext& ctx) {
         std::fprintf(stderr, "phonon DOS written to /spectra/phonon (%zu segments)\n", phonons->segments());
     }
     if (k + 1 < c.stages.size()) checkpoint(k + 1, 0, false);
-    if (!ctx.options.quiet)
-      std::fprintf(stderr, "%sstage %zu (%s) done: E = %.6f eV/atom, |M| = %.4f\n",
+    if (!ctx.options.quiet) {
+      const std::string sub = sublattice_obs ? ", sublattice order = " + fixed(sublattice_order(s, s.sublattice), 4) : "";
+      std::fprintf(stderr, "%sstage %zu (%s) done: E = %.6f eV/atom, |M| = %.4f%s\n",
                    Progress::stderr_is_terminal() ? "\r\033[K" : "", k, st.type.c_str(),
-                   energy_per_atom(h, s), magnetization(s));
+                   energy_per_atom(h, s), magnetization(s), sub.c_str());
+    }
   }
   progress.finish();
   ctx.file.flush();

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <memory>
 #include <sstream>
+#include <vector>
 
 #include "spinlat/core/units.hpp"
 #include "spinlat/io/hdf5_sweep.hpp"
@@ -66,6 +67,38 @@ System ground_state(const Config& c, const Hamiltonian& h, const System& start, 
   return gs;
 }
 
+struct UnconvergedPoint {
+  int size;
+  double temperature;
+  ThermoEstimate estimate;
+};
+
+/// One summary of the points whose error bars are not trustworthy (marked [*] as they
+/// finish), with the `measure` that would give every one of them 16 blocks of 20 τ_int.
+void report_unconverged(const std::vector<UnconvergedPoint>& points, std::size_t total, const SweepConfig& sw) {
+  if (points.empty()) return;
+  const UnconvergedPoint* worst = &points.front();
+  long long short_runs = 0;
+  for (const UnconvergedPoint& p : points) {
+    if (p.estimate.samples < p.estimate.samples_needed) ++short_runs;
+    if (p.estimate.samples_needed > worst->estimate.samples_needed) worst = &p;
+  }
+  std::fprintf(stderr, "warning: %zu of %zu points [*] have error bars that are likely too small:\n", points.size(), total);
+  if (short_runs > 0) {
+    const long long need = worst->estimate.samples_needed * sw.sample_every;
+    std::fprintf(stderr,
+                 "  %lld measured for less than 320 tau_int (longest tau_int %.1f samples, at L=%d T=%.2f K): "
+                 "error bars are lower bounds; [sweep] measure = %lld (now %lld) would be enough for every point\n",
+                 short_runs, worst->estimate.tau_int, worst->size, worst->temperature, need, sw.measure);
+  }
+  for (const UnconvergedPoint& p : points)
+    if (p.estimate.samples >= p.estimate.samples_needed) {  // the first such point says why
+      std::fprintf(stderr, "  %lld long enough, but the error estimate did not converge (e.g. L=%d T=%.2f K: %s)\n",
+                   static_cast<long long>(points.size()) - short_runs, p.size, p.temperature, p.estimate.warning.c_str());
+      break;
+    }
+}
+
 std::string order_word(const OrderParameter& op) { return op.kind == OrderKind::ferro ? "Curie" : "Néel"; }
 
 }  // namespace
@@ -116,6 +149,7 @@ int run_sweep(RunContext& ctx) {
   // Parallel tempering: one ensemble of replicas per size instead of one driver per point.
   const bool pt = spec.replica_exchange();
   const long long per_point = sw.equilibrate + sw.measure;
+  std::vector<UnconvergedPoint> unconverged;  // points whose error bars cannot be trusted
   Progress progress("sweep", static_cast<long long>(nL * (pt ? 1 : nT)) * per_point, ctx.options.quiet);
   long long work_done = static_cast<long long>(start_L * (pt ? 1 : nT) + (pt ? 0 : start_T)) * per_point;
 
@@ -139,11 +173,12 @@ int run_sweep(RunContext& ctx) {
       writer.write(il, it, to_point(e));
       if (acc.sample_record().enabled()) writer.write_samples(il, it, acc.sample_record(), atoms);  // for reweighting
       ctx.file.flush();
+      if (!e.converged) unconverged.push_back({size_labels[il], temps[it], e});
       if (!ctx.options.quiet) {
+        // A mark per point; the reason and its remedy once, at the end (report_unconverged).
         std::fprintf(stderr, "%s  L=%d T=%.2f K: E=%.6f eV/atom, %s=%.4f±%.4f, U4=%.4f±%.4f, tau=%.1f%s\n",
                      Progress::stderr_is_terminal() ? "\r\033[K" : "", size_labels[il], temps[it], e.energy.value, op.name().c_str(), e.order_parameter.value,
-                     e.order_parameter.error, e.binder.value, e.binder.error, e.tau_int,
-                     e.warning.empty() ? "" : ("  (" + e.warning + ")").c_str());
+                     e.order_parameter.error, e.binder.value, e.binder.error, e.tau_int, e.converged ? "" : "  [*]");
       }
     };
 
@@ -284,6 +319,7 @@ int run_sweep(RunContext& ctx) {
     ctx.resume.reset();
   }
   progress.finish();
+  if (!ctx.options.quiet) report_unconverged(unconverged, nL * nT, sw);
   const CriticalTemperature tc = analyse_sweep(writer, nL);
   if (tc.found()) {
     std::printf("%s temperature: Tc = %.1f ± %.1f K (%s)\n", order_name.c_str(), tc.Tc, tc.Tc_err, tc.method.c_str());

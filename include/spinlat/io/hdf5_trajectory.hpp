@@ -35,6 +35,9 @@ struct TrajectoryOptions {
   /// one per sweep size) can share a file under different names.
   std::string particles = "all";
   std::string observables = "/observables";
+  /// false: no /particles group at all (a run that writes no frames gets no empty datasets);
+  /// only /h5md and the observables.
+  bool frames = true;
 };
 
 class TrajectoryWriter {
@@ -72,7 +75,7 @@ class TrajectoryWriter {
   void truncate_after(std::int64_t step);
 
   /// The unit spinlat uses for a known observable name ("" when dimensionless or unknown):
-  /// *_energy → "eV", *temperature → "K", magnetization_vector → "bohr_magneton".
+  /// *_energy → "eV/atom", *temperature → "K", magnetization_vector → "bohr_magneton".
   static std::string default_unit(const std::string& name);
 
  private:

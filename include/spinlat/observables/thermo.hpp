@@ -39,6 +39,9 @@ struct ThermoEstimate {
   /// error bars are then likely too small (the run is too short).
   bool converged = false;
   std::string warning;            ///< why not converged ("" when converged)
+  /// Samples a run of this τ_int needs for its error bars to hold (16 blocks of 20 τ_int);
+  /// with `samples` it tells a user how much longer to measure.
+  long long samples_needed = 0;
 };
 
 /// Plain state of a ThermoAccumulator (checkpoints).

@@ -21,6 +21,10 @@ struct RunOptions {
   const std::atomic<bool>* stop = nullptr;
 };
 
+/// The command that continues a stopped run: the same input, `-o` and every `--set`, then
+/// `--restart` (printed when a run stops with a checkpoint).
+std::string restart_command(const RunOptions& options);
+
 /// Builds the Hamiltonian an input describes, for the given system.
 Hamiltonian build_hamiltonian(const Config& c, const System& s, const TermRegistry& registry);
 

@@ -1,8 +1,10 @@
 // From a validated Config to the objects a run needs.
+#include <cstdio>
 #include <sstream>
 
 #include "spinlat/core/units.hpp"
 #include "spinlat/workflows/run.hpp"
+#include "spinlat/workflows/sanity.hpp"
 
 namespace spinlat {
 
@@ -45,6 +47,28 @@ std::string validate_input(const std::string& path, const std::vector<std::strin
   os << " (cutoff " << h.cutoff() << " Å, " << h.neighbors().pairs() / 2 << " pairs"
      << (h.spin_kernel() ? ", compiled spin kernel" : "") << ")\n";
   os << "energy of the initial configuration: " << h.energy(s) / double(s.size()) << " eV/atom\n";
+  // The numbers a magnetism user checks first: shells and their exchange, the mean-field
+  // ordering temperature, and warnings for values that look like a unit mistake.
+  const PhysicsChecks checks = check_physics(c, s, h, true);
+  if (!checks.shells.empty()) {
+    os << "neighbour shells of atom " << s.magnetic_sites().front()
+       << " (four-state exchange, E = -J e_i.e_j per pair):\n";
+    for (std::size_t k = 0; k < checks.shells.size(); ++k) {
+      const ExchangeShell& sh = checks.shells[k];
+      char line[128];
+      std::snprintf(line, sizeof line, "  shell %zu: %.4f Å, %d magnetic neighbours, J = %.4f meV\n", k + 1,
+                    sh.distance, sh.count, sh.J * 1e3);
+      os << line;
+    }
+  }
+  if (!s.magnetic_sites().empty()) {
+    char line[160];
+    std::snprintf(line, sizeof line,
+                  "ordering energy %.4f meV per magnetic atom: mean-field ordering temperature %.0f K\n",
+                  checks.ordering_energy * 1e3, checks.tc_mean_field);
+    os << line;
+  }
+  for (const std::string& w : checks.warnings) os << "warning: " << w << "\n";
   // Each driver's settings as read (defaults included).
   auto settings = [&os](const DriverSpec& d) {
     const char* sep = " (";

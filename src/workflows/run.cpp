@@ -10,6 +10,8 @@
 #include "spinlat/core/threads.hpp"
 #include "spinlat/io/hdf5.hpp"
 #include "spinlat/workflows/context.hpp"
+#include "spinlat/workflows/run.hpp"
+#include "spinlat/workflows/sanity.hpp"
 
 namespace spinlat {
 namespace {
@@ -114,6 +116,12 @@ int run_input(const RunOptions& options, const TermRegistry& registry) {
     if (fs::exists(ckpt))
       throw InputError(output, "", 0, "an interrupted run left a checkpoint (" + ckpt +
                                           "): continue it with --restart, or remove the checkpoint to start over");
+    // Physical sanity: warnings with the number and the likely cause (docs/input.md).
+    {
+      const System s = build_system(c);
+      const Hamiltonian h = build_hamiltonian(c, s, registry);
+      for (const std::string& w : check_physics(c, s, h, false).warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
+    }
     file = h5::File::create(output);
     RunInfo info;
     info.input = c.text;

@@ -18,9 +18,12 @@
 #include "spinlat/workflows/dataset.hpp"
 #include "spinlat/workflows/guards.hpp"
 #include "spinlat/workflows/progress.hpp"
+#include "spinlat/workflows/sanity.hpp"
 
 namespace spinlat {
 namespace {
+
+constexpr long long kMinBathSamples = 5;
 
 /// Sublattices (basis sites) that hold at least one magnetic atom.
 int magnetic_sublattices(const System& s) {
@@ -96,6 +99,7 @@ int run_stages(RunContext& ctx) {
   work += first_step;
 
   const long long obs_every = c.output.observables_every, traj_every = c.output.trajectory_every;
+  double last_spin_temperature = NAN;  // of the last observation
   // Records the observables; returns the total energy per atom (for the drift guard).
   auto observe = [&](const Driver& d, const StageConfig& st) -> double {
     const bool moves_atoms = st.driver->moves_atoms();
@@ -112,6 +116,7 @@ int run_stages(RunContext& ctx) {
       v.push_back({"magnetization", magnetization(s)});
       if (sublattice_obs) v.push_back({"sublattice_order", sublattice_order(s, s.sublattice)});
       const double ts = spin_temperature(s, h);
+      last_spin_temperature = ts;
       if (std::isfinite(ts)) v.push_back({"spin_temperature", ts});
     }
     if (lattice_obs) v.push_back({"lattice_temperature", kinetic_temperature(s)});
@@ -152,6 +157,11 @@ int run_stages(RunContext& ctx) {
     double energy_start = 0.0;
     auto total_energy = [&] { return energy_per_atom(h, s) + lattice_kinetic_energy(s) / double(s.size()); };
     if (guard_drift) energy_start = total_energy();
+    // Spin dynamics with a bath: the spin temperature over the stage's second half should be
+    // the bath's; far from it, the step is too large for the fields (or the stage too short).
+    const bool check_bath = spin_obs && spec.spin_dynamics() && spec.temperature > 0.0;
+    double bath_sum = 0.0;
+    long long bath_count = 0, bath_undefined = 0;
     long long step = 0;
     if (k == first_stage && first_step > 0) {
       d->load_state(driver_state);
@@ -191,6 +201,12 @@ int run_stages(RunContext& ctx) {
       time += d->dt();
       if (obs_every > 0 && global_step % obs_every == 0) {
         const double drift = observe(*d, st) - energy_start;
+        if (check_bath && 2 * (step + 1) >= n) {
+          // NaN: Σ ê·B ≤ 0, the moments point against their fields (a negative temperature).
+          if (std::isfinite(last_spin_temperature)) bath_sum += last_spin_temperature;
+          else ++bath_undefined;
+          ++bath_count;
+        }
         if (guard_drift && std::abs(drift) > spec.max_energy_drift())
           throw NumericalError("stage " + std::to_string(k) + " (" + st.type + "), step " + std::to_string(global_step) +
                                ": total energy drifted by " + std::to_string(drift) +
@@ -214,6 +230,12 @@ int run_stages(RunContext& ctx) {
       if (!ctx.options.quiet)
         std::fprintf(stderr, "phonon DOS written to /spectra/phonon (%zu segments)\n", phonons->segments());
     }
+    if (bath_count >= kMinBathSamples)
+      if (const std::string w = bath_mismatch(2 * bath_undefined > bath_count ? NAN : bath_sum / double(bath_count - bath_undefined),
+                                              spec.temperature);
+          !w.empty())
+        std::fprintf(stderr, "%swarning: stage %zu (%s): %s\n", Progress::stderr_is_terminal() ? "\r\033[K" : "", k,
+                     st.type.c_str(), w.c_str());
     if (k + 1 < c.stages.size()) checkpoint(k + 1, 0, false);
     if (!ctx.options.quiet) {
       const std::string sub = sublattice_obs ? ", sublattice order = " + fixed(sublattice_order(s, s.sublattice), 4) : "";

@@ -1,0 +1,142 @@
+// Physical sanity checks (workflows/sanity.hpp): four-state exchange per shell against the
+// Hamiltonian's own J, the mean-field ordering temperature against its closed form, and the
+// warnings for meV typed as eV, a spin-dynamics step too large for the fields, and a spin
+// temperature far from its bath.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+
+#include "cli_test_helpers.hpp"
+#include "spinlat/core/units.hpp"
+#include "spinlat/io/config.hpp"
+#include "spinlat/terms/registry.hpp"
+#include "spinlat/workflows/run.hpp"
+#include "spinlat/workflows/sanity.hpp"
+
+using namespace spinlat;
+
+namespace {
+
+// bcc iron-like Heisenberg model: J1 on 8 first neighbours, J2 on 6 second neighbours.
+std::string input(double J1, double J2, const std::string& stage) {
+  return R"(seed = 1
+[structure]
+lattice = "bcc"
+a = 2.87
+cells = [6, 6, 6]
+species = "Fe"
+moment = 2.2
+[[potential]]
+type = "heisenberg"
+J = [)" + std::to_string(J1) + ", " + std::to_string(J2) + R"(]
+)" + stage;
+}
+
+const char* kMc = R"([[stage]]
+type = "mc"
+temperature = 300
+sweeps = 10
+)";
+
+PhysicsChecks checks_of(const std::string& text, bool shells) {
+  const Config c = parse_config(text, "in.toml");
+  const System s = build_system(c);
+  const Hamiltonian h = build_hamiltonian(c, s, builtin_terms());
+  return check_physics(c, s, h, shells);
+}
+
+bool any_contains(const std::vector<std::string>& v, const std::string& what) {
+  for (const auto& w : v)
+    if (w.find(what) != std::string::npos) return true;
+  return false;
+}
+
+}  // namespace
+
+TEST(Sanity, FourStateExchangeRecoversEachShellsJ) {
+  const PhysicsChecks k = checks_of(input(0.02, 0.011, kMc), true);
+  ASSERT_GE(k.shells.size(), 2u);
+  EXPECT_NEAR(k.shells[0].distance, 2.87 * std::sqrt(3.0) / 2.0, 1e-9);
+  EXPECT_EQ(k.shells[0].count, 8);
+  EXPECT_NEAR(k.shells[0].J, 0.02, 1e-12);  // exact: the model is bilinear
+  EXPECT_NEAR(k.shells[1].distance, 2.87, 1e-9);
+  EXPECT_EQ(k.shells[1].count, 6);
+  EXPECT_NEAR(k.shells[1].J, 0.011, 1e-12);
+  EXPECT_TRUE(k.warnings.empty());
+}
+
+TEST(Sanity, MeanFieldTemperatureOfAHeisenbergFerromagnet) {
+  // k_B T_MF = (1/3) Σ_j J_ij = (8 J1 + 6 J2)/3 for classical moments. The random-direction
+  // average is estimated from 4 configurations of 432 moments: its noise is about
+  // J √(14/2) / √432 / 2 ≈ 1.3 % of the ordering energy here, so 4 % is a 3σ tolerance.
+  const PhysicsChecks k = checks_of(input(0.02, 0.011, kMc), false);
+  const double exact = (8 * 0.02 + 6 * 0.011) / 3.0 / units::k_B;
+  EXPECT_NEAR(k.tc_mean_field, exact, 0.04 * exact);
+  EXPECT_NEAR(k.ordering_energy, 0.5 * (8 * 0.02 + 6 * 0.011), 0.04 * 0.5 * (8 * 0.02 + 6 * 0.011));
+}
+
+TEST(Sanity, ExchangeInMeVTypedAsEVIsFlaggedWithTheNumber) {
+  const PhysicsChecks k = checks_of(input(20.0, 11.0, kMc), false);
+  ASSERT_EQ(k.warnings.size(), 1u);
+  EXPECT_TRUE(any_contains(k.warnings, "meV where eV is expected")) << k.warnings[0];
+  EXPECT_TRUE(any_contains(k.warnings, "eV per magnetic atom")) << k.warnings[0];
+}
+
+TEST(Sanity, SpinDynamicsStepTooLargeForTheFieldIsFlagged) {
+  // The exchange field on a moment of the ferromagnet: |B| = (8 J1 + 6 J2)/|m| in eV/μB.
+  const double field = units::magforce_to_tesla((8 * 0.02 + 6 * 0.011) / 2.2);
+  auto llg = [](double dt) {
+    return "[[stage]]\ntype = \"llg\"\ntemperature = 10\nsteps = 10\ndamping = 0.1\ndt = " + std::to_string(dt) + "\n";
+  };
+  const PhysicsChecks big = checks_of(input(0.02, 0.011, llg(0.5)), false);
+  EXPECT_NEAR(big.max_field_tesla, field, 0.5 * field);  // random configurations can exceed it
+  ASSERT_EQ(big.warnings.size(), 1u);
+  EXPECT_TRUE(any_contains(big.warnings, "reduce dt")) << big.warnings[0];
+  EXPECT_TRUE(any_contains(big.warnings, "stage 0 (llg)")) << big.warnings[0];
+  const PhysicsChecks fine = checks_of(input(0.02, 0.011, llg(1e-4)), false);
+  EXPECT_TRUE(fine.warnings.empty());
+}
+
+TEST(Sanity, SpinTemperatureFarFromTheBath) {
+  EXPECT_EQ(bath_mismatch(310.0, 300.0), "");
+  EXPECT_EQ(bath_mismatch(160.0, 300.0), "");
+  EXPECT_NE(bath_mismatch(13452.0, 10.0).find("reduce dt"), std::string::npos);
+  EXPECT_NE(bath_mismatch(100.0, 300.0).find("100 K against a bath of 300 K"), std::string::npos);
+  EXPECT_NE(bath_mismatch(NAN, 10.0).find("mostly undefined"), std::string::npos);
+}
+
+TEST(Sanity, LlgStepFarTooLargeEndsWithABathWarning) {
+  // dt = 0.5 ps in an exchange field of ~1000 T: 90 rad of precession per step; the moments
+  // end hotter than the bath of 10 K by orders of magnitude (or beyond infinite temperature).
+  const std::string dir = ::testing::TempDir();
+  const std::string path = dir + "/sanity_llg.toml";
+  FILE* f = std::fopen(path.c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  const std::string text = input(0.02, 0.011, "[[stage]]\ntype = \"llg\"\ntemperature = 10\nsteps = 400\n"
+                                              "damping = 0.1\ndt = 0.5\n[output]\nobservables_every = 10\n");
+  std::fputs(text.c_str(), f);
+  std::fclose(f);
+  const test::CliResult r = test::run_cli("run " + path + " -o " + dir + "/sanity_llg.h5 --quiet");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("reduce dt to about"), std::string::npos) << r.output;           // before the run
+  EXPECT_NE(r.output.find("warning: stage 0 (llg): "), std::string::npos) << r.output;      // after the stage
+  EXPECT_NE(r.output.find("bath of 10 K"), std::string::npos) << r.output;
+}
+
+TEST(Sanity, RunAndValidatePrintTheWarnings) {
+  const std::string dir = ::testing::TempDir();
+  const std::string path = dir + "/sanity_mev.toml";
+  FILE* f = std::fopen(path.c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  const std::string text = input(20.0, 11.0, kMc);
+  std::fputs(text.c_str(), f);
+  std::fclose(f);
+  const test::CliResult v = test::run_cli("validate " + path);
+  ASSERT_EQ(v.status, 0) << v.output;
+  EXPECT_NE(v.output.find("shell 1: 2.4855 Å, 8 magnetic neighbours, J = 20000.0000 meV"), std::string::npos) << v.output;
+  EXPECT_NE(v.output.find("warning: the moments' ordering energy"), std::string::npos) << v.output;
+  const test::CliResult r = test::run_cli("run " + path + " -o " + dir + "/sanity_mev.h5 --quiet");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("warning: the moments' ordering energy"), std::string::npos) << r.output;
+}

@@ -209,6 +209,37 @@ measure = 200
   fs::remove_all(dir);
 }
 
+TEST(Workflow, ANumericalFaultInDynamicsSaysReduceDt) {
+  const char* eam = "/usr/share/lammps/examples/SPIN/iron/Fe_Mishin2006.eam.alloy";
+  if (!fs::exists(eam)) GTEST_SKIP() << "needs Debian's lammps-examples (" << eam << ")";
+  const fs::path dir = scratch("fault");
+  // dt = 0.2 ps at 3000 K: atoms run into each other within a few steps.
+  const fs::path in = write(dir, "in.toml", std::string(R"(seed = 1
+[structure]
+lattice = "bcc"
+a = 2.8665
+cells = [3, 3, 3]
+species = ["Fe"]
+moment = [2.2]
+lattice_temperature = 3000.0
+[[potential]]
+type = "eam"
+file = ")") + eam + R"("
+[[stage]]
+type = "md"
+steps = 400
+dt = 0.2
+max_energy_drift = 0
+[output]
+observables_every = 5
+)");
+  const Result r = run("run " + in.string() + " -q -o " + (dir / "out.h5").string());
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("md stage, dt = 0.2 ps"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("reduce dt"), std::string::npos) << r.output;
+  fs::remove_all(dir);
+}
+
 TEST(Workflow, RestartCommandRepeatsOutputAndOverrides) {
   RunOptions o;
   o.input = "in.toml";

@@ -25,6 +25,16 @@ namespace {
 
 constexpr long long kMinBathSamples = 5;
 
+/// What a numerical fault in a dynamics stage most often means, appended to its message;
+/// nothing for Monte Carlo (no time step to blame).
+std::string dynamics_hint(const Driver& d, const StageConfig& st) {
+  if (!(d.dt() > 0.0)) return "";
+  char buf[160];
+  std::snprintf(buf, sizeof buf, " (%s stage, dt = %g ps: a step too large for the forces and fields does this; reduce dt)",
+                st.type.c_str(), d.dt());
+  return buf;
+}
+
 /// Sublattices (basis sites) that hold at least one magnetic atom.
 int magnetic_sublattices(const System& s) {
   std::vector<char> seen(static_cast<std::size_t>(std::max(s.sublattice_count(), 0)), 0);
@@ -103,8 +113,12 @@ int run_stages(RunContext& ctx) {
   // Records the observables; returns the total energy per atom (for the drift guard).
   auto observe = [&](const Driver& d, const StageConfig& st) -> double {
     const bool moves_atoms = st.driver->moves_atoms();
-    check_state(s, global_step);
-    if (moves_atoms) check_overlaps(s, global_step);
+    try {
+      check_state(s, global_step);
+      if (moves_atoms) check_overlaps(s, global_step);
+    } catch (const NumericalError& e) {
+      throw NumericalError(std::string(e.what()) + dynamics_hint(d, st));
+    }
     const double n = double(s.size());
     std::vector<std::pair<std::string, double>> v;
     const double epot = energy_per_atom(h, s);
@@ -135,7 +149,7 @@ int run_stages(RunContext& ctx) {
     for (const auto& [name, value] : v)
       if (!std::isfinite(value))
         throw NumericalError("stage " + st.type + ", step " + std::to_string(global_step) + ": " + name +
-                             " is " + std::to_string(value));
+                             " is " + std::to_string(value) + dynamics_hint(d, st));
     return epot + ekin;
   };
 

@@ -21,6 +21,7 @@ TermRegistry builtin_terms() {
   r.add("bethe-slater", make_bethe_slater);
   r.add("ma-dudarev", make_ma_dudarev);
   r.add("exchange-table", make_exchange_table);
+  r.add("exchange-file", make_exchange_file);  // src/terms/exchange_file.cpp
   r.add("dmi", make_dmi);
   r.add("anisotropy", make_anisotropy);
   r.add("zeeman", make_zeeman);

@@ -41,6 +41,7 @@ TermPtr make_heisenberg(Params& p, const TermContext& ctx);
 TermPtr make_bethe_slater(Params& p, const TermContext& ctx);    // src/terms/radial_exchange.cpp
 TermPtr make_ma_dudarev(Params& p, const TermContext& ctx);      // src/terms/radial_exchange.cpp
 TermPtr make_exchange_table(Params& p, const TermContext& ctx);  // src/terms/radial_exchange.cpp
+TermPtr make_exchange_file(Params& p, const TermContext& ctx);   // src/terms/exchange_file.cpp
 TermPtr make_dmi(Params& p, const TermContext& ctx);
 TermPtr make_anisotropy(Params& p, const TermContext& ctx);
 TermPtr make_zeeman(Params& p, const TermContext& ctx);

@@ -282,3 +282,42 @@ TEST(ExchangeFiles, ErrorsNameTheFileTheLineAndWhatWasExpected) {
   write(dir / "mystery.txt", "nothing here\n");
   EXPECT_THROW(read_exchange_file((dir / "mystery.txt").string()), InputError);
 }
+
+// Species-pair-specific exchange in the shell terms: `pair = ["Fe", "Co"]` acts on Fe–Co
+// pairs only, with shells counted between Fe and Co. B2 FeCo (CsCl): Fe–Co nearest neighbours
+// at √3a/2 (8 per atom), Fe–Fe and Co–Co at a (6 per atom).
+TEST(ExchangeFiles, HeisenbergPairActsOnOneSpeciesPairOnly) {
+  const std::string b2 = R"(seed = 1
+[structure]
+lattice = "custom"
+a = 2.86
+cell = [[1, 0, 0], [0, 1, 0], [0, 0, 1]]
+cells = [4, 4, 4]
+spins = "ferro"
+[[structure.basis]]
+position = [0, 0, 0]
+species = "Fe"
+moment = 2.5
+[[structure.basis]]
+position = [0.5, 0.5, 0.5]
+species = "Co"
+moment = 1.7
+)";
+  const double n = 64;  // atoms of each species
+  auto energy = [&](const std::string& pot) { Model m = load(b2 + pot); return m.h.energy(m.s); };
+  // Fe–Co: 8 n bonds; the first Fe–Co shell is the nearest-neighbour one.
+  EXPECT_NEAR(energy("[[potential]]\ntype = \"heisenberg\"\npair = [\"Fe\", \"Co\"]\nJ = [0.03]\n"), -8 * n * 0.03, 1e-12);
+  // Fe–Fe: 3 n bonds at a, the first Fe–Fe shell; Co atoms untouched.
+  EXPECT_NEAR(energy("[[potential]]\ntype = \"heisenberg\"\npair = [\"Fe\", \"Fe\"]\nJ = [0.01]\n"), -3 * n * 0.01, 1e-12);
+  // `species` selects atoms, so all three pair kinds share its shells: shell 1 is Fe–Co,
+  // shell 2 holds Fe–Fe and Co–Co.
+  EXPECT_NEAR(energy("[[potential]]\ntype = \"heisenberg\"\nspecies = [\"Fe\", \"Co\"]\nJ = [0.03, 0.01]\n"),
+              -8 * n * 0.03 - 6 * n * 0.01, 1e-12);
+  // Errors: one name, both keys, an unknown species.
+  EXPECT_THROW(energy("[[potential]]\ntype = \"heisenberg\"\npair = [\"Fe\"]\nJ = [0.01]\n"), InputError);
+  EXPECT_THROW(energy("[[potential]]\ntype = \"heisenberg\"\npair = [\"Fe\", \"Co\"]\nspecies = \"Fe\"\nJ = [0.01]\n"), InputError);
+  EXPECT_THROW(energy("[[potential]]\ntype = \"heisenberg\"\npair = [\"Fe\", \"Ni\"]\nJ = [0.01]\n"), InputError);
+  // On-site terms take no `pair`.
+  EXPECT_THROW(energy("[[potential]]\ntype = \"anisotropy\"\nkind = \"uniaxial\"\nK = 0.001\naxis = [0, 0, 1]\npair = [\"Fe\", \"Co\"]\n"),
+               InputError);
+}

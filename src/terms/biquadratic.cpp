@@ -84,7 +84,7 @@ bool BiquadraticExchange::add_to_spin_kernel(const System& s, const NeighborList
 TermPtr make_biquadratic(Params& p, const TermContext& ctx) {
   std::vector<double> Q = p.reals("Q");
   p.require(!Q.empty(), "Q", "expected at least one biquadratic constant (eV, nearest shell first)");
-  SpeciesFilter species = read_species(p, *ctx.system);
+  SpeciesFilter species = read_pair_species(p, *ctx.system);
   return std::make_unique<BiquadraticExchange>(*ctx.system, Q, std::move(species));
 }
 

@@ -52,7 +52,7 @@ void DMInteraction::bind(const System& s, const NeighborList& list) {
       if (!species_(s, i)) continue;
       for (int k = list.begin(static_cast<int>(i)); k < list.end(static_cast<int>(i)); ++k) {
         const int j = list.index[k];
-        if (j == static_cast<int>(i) || !species_(s, j)) continue;
+        if (j == static_cast<int>(i) || !species_.pair(s, i, static_cast<std::size_t>(j))) continue;
         const Vec3& d = list.displacement[k];
         for (std::size_t b = 0; b < bonds_.size(); ++b) {
           const double sign = (d - bonds_[b]).norm() < bond_tolerance_ ? 1.0 : (d + bonds_[b]).norm() < bond_tolerance_ ? -1.0 : 0.0;
@@ -169,7 +169,7 @@ TermPtr make_dmi(Params& p, const TermContext& ctx) {
               "kind = \"bond\" takes its D vectors from 'bonds'; remove 'D' and 'normal'");
     p.touch("D");
     p.touch("normal");
-    SpeciesFilter species = read_species(p, *ctx.system);
+    SpeciesFilter species = read_pair_species(p, *ctx.system);
     try {
       return std::make_unique<DMInteraction>(std::move(b), std::move(D), std::move(species));
     } catch (const InputError& e) {
@@ -188,7 +188,7 @@ TermPtr make_dmi(Params& p, const TermContext& ctx) {
   } else {
     p.touch("normal");
   }
-  SpeciesFilter species = read_species(p, *ctx.system);
+  SpeciesFilter species = read_pair_species(p, *ctx.system);
   return std::make_unique<DMInteraction>(
       *ctx.system, kind == "bulk" ? DMInteraction::Kind::bulk : DMInteraction::Kind::interfacial, D, normal,
       std::move(species));

@@ -92,7 +92,7 @@ bool HeisenbergExchange::add_to_spin_kernel(const System& s, const NeighborList&
 TermPtr make_heisenberg(Params& p, const TermContext& ctx) {
   std::vector<double> J = p.reals("J");
   p.require(!J.empty(), "J", "expected at least one exchange constant (eV, nearest shell first)");
-  SpeciesFilter species = read_species(p, *ctx.system);
+  SpeciesFilter species = read_pair_species(p, *ctx.system);
   return std::make_unique<HeisenbergExchange>(*ctx.system, J, std::move(species));
 }
 

@@ -111,7 +111,7 @@ void RadialExchange::bind(const System& s, const NeighborList& list) {
   for (std::size_t i = 0; i < list.atoms(); ++i) {
     if (!species_(s, i)) continue;
     for (int k = list.begin(static_cast<int>(i)); k < list.end(static_cast<int>(i)); ++k)
-      active_[k] = species_(s, list.index[k]);
+      active_[k] = species_.pair(s, static_cast<std::size_t>(i), static_cast<std::size_t>(list.index[k]));
   }
 }
 
@@ -210,7 +210,7 @@ TermPtr make_bethe_slater(Params& p, const TermContext& ctx) {
   p.require(d > 0.0, "d", "expected a positive length scale d (Å)");
   const double rc = p.real("cutoff");
   p.require(rc > 0.0, "cutoff", "expected a positive cutoff (Å)");
-  SpeciesFilter species = read_species(p, *ctx.system);
+  SpeciesFilter species = read_pair_species(p, *ctx.system);
   return std::make_unique<RadialExchange>("bethe-slater", RadialFunction::bethe_slater(a, b, d, rc),
                                           std::move(species));
 }
@@ -219,7 +219,7 @@ TermPtr make_ma_dudarev(Params& p, const TermContext& ctx) {
   const double J0 = p.real("J0");
   const double rc = p.real("cutoff");
   p.require(rc > 0.0, "cutoff", "expected a positive cutoff rc (Å)");
-  SpeciesFilter species = read_species(p, *ctx.system);
+  SpeciesFilter species = read_pair_species(p, *ctx.system);
   return std::make_unique<RadialExchange>("ma-dudarev", RadialFunction::ma_dudarev(J0, rc), std::move(species));
 }
 
@@ -246,7 +246,7 @@ TermPtr make_exchange_table(Params& p, const TermContext& ctx) {
   p.require(r[0] > 0.0, "table", "distances must be positive");
   for (std::size_t k = 1; k < r.size(); ++k)
     p.require(r[k] > r[k - 1], "table", "distances must increase strictly (entry " + std::to_string(k) + ")");
-  SpeciesFilter species = read_species(p, *ctx.system);
+  SpeciesFilter species = read_pair_species(p, *ctx.system);
   return std::make_unique<RadialExchange>("exchange-table", RadialFunction::table(r, J, cubic), std::move(species));
 }
 

@@ -12,7 +12,23 @@ SpeciesFilter::SpeciesFilter(std::vector<std::string> names, const System& s) : 
   bind(s);
 }
 
+SpeciesFilter SpeciesFilter::pair_of(const std::string& a, const std::string& b, const System& s) {
+  SpeciesFilter f;
+  f.names_ = a == b ? std::vector<std::string>{a} : std::vector<std::string>{a, b};
+  f.pair_only_ = true;
+  f.bind(s);
+  return f;
+}
+
 void SpeciesFilter::bind(const System& s) {
+  if (pair_only_) {  // the names' indices in this System (another size may order them differently)
+    auto index = [&](const std::string& n) {
+      const auto it = std::find(s.species_name.begin(), s.species_name.end(), n);
+      return it == s.species_name.end() ? -1 : static_cast<int>(it - s.species_name.begin());
+    };
+    first_ = index(names_.front());
+    second_ = index(names_.back());
+  }
   mask_.assign(s.species_name.size(), 0);
   for (const auto& n : names_) {
     const auto it = std::find(s.species_name.begin(), s.species_name.end(), n);
@@ -43,6 +59,23 @@ SpeciesFilter read_species(Params& p, const System& s) {
   return SpeciesFilter(std::move(names), s);
 }
 
+SpeciesFilter read_pair_species(Params& p, const System& s) {
+  if (!p.has("pair")) {
+    p.touch("pair");
+    return read_species(p, s);
+  }
+  p.require(!p.has("species"), "pair", "give either 'species' or 'pair', not both");
+  p.touch("species");
+  const std::vector<std::string> names = p.strings("pair");
+  p.require(names.size() == 2, "pair", "expected two species names, e.g. [\"Fe\", \"Co\"] (the same twice for pairs within one species)");
+  for (const auto& n : names)
+    if (std::find(s.species_name.begin(), s.species_name.end(), n) == s.species_name.end()) {
+      const std::string guess = closest_match(n, s.species_name);
+      p.fail("pair", "'" + n + "' is not a species of the structure" + (guess.empty() ? "" : " (did you mean '" + guess + "'?)"));
+    }
+  return SpeciesFilter::pair_of(names[0], names[1], s);
+}
+
 ShellTable ShellTable::find(const System& s, std::size_t count, const SpeciesFilter& species) {
   std::vector<int> sites;
   for (std::size_t i = 0; i < s.size(); ++i)
@@ -68,7 +101,7 @@ ShellTable ShellTable::find(const System& s, std::size_t count, const SpeciesFil
     std::vector<double> d;
     for (int i : sites)
       for (int k = list.begin(i); k < list.end(i); ++k)
-        if (species(s, list.index[k])) d.push_back(list.distance[k]);
+        if (species.pair(s, static_cast<std::size_t>(i), static_cast<std::size_t>(list.index[k]))) d.push_back(list.distance[k]);
     std::sort(d.begin(), d.end());
     std::vector<double> shells;
     for (double r : d)
@@ -97,7 +130,7 @@ std::vector<int> ShellTable::assign(const System& s, const NeighborList& list,
     if (!species(s, i)) continue;
     for (int k = list.begin(static_cast<int>(i)); k < list.end(static_cast<int>(i)); ++k) {
       const double r = list.distance[k];
-      if (r >= cutoff || !species(s, list.index[k])) continue;
+      if (r >= cutoff || !species.pair(s, i, static_cast<std::size_t>(list.index[k]))) continue;
       std::size_t best = 0;
       for (std::size_t m = 1; m < radii.size(); ++m)
         if (std::abs(r - radii[m]) < std::abs(r - radii[best])) best = m;

@@ -23,6 +23,9 @@ class SpeciesFilter {
   bool all() const { return names_.empty(); }
   /// Re-resolves the names against `s` (throws InputError for a missing name).
   void bind(const System& s);
+  /// A filter for pairs of exactly these two species (the same name twice: pairs within one
+  /// species): `pair = ["Fe", "Co"]` acts on Fe–Co pairs only, not on Fe–Fe or Co–Co.
+  static SpeciesFilter pair_of(const std::string& a, const std::string& b, const System& s);
   /// True when atom i is selected and carries a moment.
   bool operator()(const System& s, std::size_t i) const {
     if (!s.magnetic(i)) return false;
@@ -30,14 +33,27 @@ class SpeciesFilter {
     const int sp = s.species[i];
     return sp >= 0 && static_cast<std::size_t>(sp) < mask_.size() && mask_[sp];
   }
+  /// True when a pair term acts on the pair (i, j): both selected and, for a pair filter, one
+  /// of each of its two species.
+  bool pair(const System& s, std::size_t i, std::size_t j) const {
+    if (!(*this)(s, i) || !(*this)(s, j)) return false;
+    if (!pair_only_) return true;
+    const int a = s.species[i], b = s.species[j];
+    return (a == first_ && b == second_) || (a == second_ && b == first_);
+  }
 
  private:
   std::vector<std::string> names_;
   std::vector<char> mask_;  // per species index
+  bool pair_only_ = false;
+  int first_ = -1, second_ = -1;  // species indices of a pair filter (after bind)
 };
 
 /// Reads the optional `species` key (a name or a list of names) of a term table.
 SpeciesFilter read_species(Params& p, const System& s);
+/// The same for pair terms, which also accept `pair = ["A", "B"]` (only A–B pairs; not
+/// together with `species`).
+SpeciesFilter read_pair_species(Params& p, const System& s);
 
 /// Neighbour shells between selected magnetic sites of a reference structure: shell k is the
 /// k-th distinct distance (nearest first). Pairs are assigned to the nearest shell radius

@@ -240,6 +240,38 @@ observables_every = 5
   fs::remove_all(dir);
 }
 
+TEST(Cli, ValidateRefusesWhatRunWouldRefuseNamingFileKeyAndLine) {
+  // Wolff clusters need isotropic exchange only: with anisotropy, validate must fail as run does.
+  const fs::path dir = scratch("wolff");
+  const fs::path in = write(dir, "in.toml", R"(seed = 1
+[structure]
+lattice = "bcc"
+a = 2.87
+cells = [4, 4, 4]
+species = "Fe"
+moment = 2.2
+[[potential]]
+type = "heisenberg"
+J = [0.02]
+[[potential]]
+type = "anisotropy"
+kind = "uniaxial"
+K = 0.001
+axis = [0, 0, 1]
+[sweep]
+temperatures = [300, 400]
+algorithm = "wolff"
+equilibrate = 10
+measure = 20
+)");
+  for (const std::string cmd : {"validate ", "run "}) {
+    const Result r = run(cmd + in.string() + (cmd == "run " ? " -q -o " + (dir / "out.h5").string() : ""));
+    EXPECT_EQ(r.status, 2) << cmd << r.output;
+    EXPECT_NE(r.output.find("in.toml:18: 'sweep.algorithm': Wolff"), std::string::npos) << cmd << r.output;
+  }
+  fs::remove_all(dir);
+}
+
 TEST(Workflow, RestartCommandRepeatsOutputAndOverrides) {
   RunOptions o;
   o.input = "in.toml";

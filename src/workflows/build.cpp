@@ -1,8 +1,11 @@
 // From a validated Config to the objects a run needs.
 #include <cstdio>
+#include <cstring>
 #include <sstream>
 
 #include "spinlat/core/units.hpp"
+#include "spinlat/drivers/driver.hpp"
+#include "spinlat/mc/parallel_tempering.hpp"
 #include "spinlat/workflows/run.hpp"
 #include "spinlat/workflows/sanity.hpp"
 
@@ -28,6 +31,26 @@ Hamiltonian build_hamiltonian(const Config& c, const System& s, const TermRegist
   return h;
 }
 
+InputError driver_input_error(const Config& c, const std::string& where, const std::string& message) {
+  // The stage's table line, or in [sweep] the line of the key that chose the sampler.
+  if (where.rfind("stage.", 0) == 0) {
+    const std::size_t k = std::stoul(where.substr(6));
+    return InputError(c.path, where, k < c.stages.size() ? c.stages[k].line : 0, message);
+  }
+  std::istringstream in(c.text);
+  std::string line;
+  bool inside = false;
+  for (int n = 1; std::getline(in, line); ++n) {
+    const auto first = line.find_first_not_of(" \t");
+    if (first == std::string::npos) continue;
+    if (line[first] == '[') inside = line.compare(first, 7, "[sweep]") == 0;
+    else if (inside)
+      for (const char* key : {"algorithm", "method"})
+        if (line.compare(first, std::strlen(key), key) == 0) return InputError(c.path, where + "." + key, n, message);
+  }
+  return InputError(c.path, where, 0, message);
+}
+
 void require_something_to_run(const Config& c) {
   if (c.stages.empty() && !c.sweep.enabled)
     throw InputError(c.path, "stage", 1, "nothing to run: add at least one [[stage]] or a [sweep]");
@@ -38,7 +61,7 @@ std::string validate_input(const std::string& path, const std::vector<std::strin
   const Config c = read_config(path, overrides);
   require_something_to_run(c);
   const System s = build_system(c);
-  const Hamiltonian h = build_hamiltonian(c, s, registry);
+  Hamiltonian h = build_hamiltonian(c, s, registry);
   std::ostringstream os;
   os << "structure: " << s.size() << " atoms (" << s.magnetic_sites().size() << " magnetic), cell volume "
      << s.cell.volume() << " Å³\n";
@@ -78,9 +101,23 @@ std::string validate_input(const std::string& path, const std::vector<std::strin
     }
     os << (d.settings().empty() ? "" : ")") << "\n";
   };
+  // Build every driver as the run would (on a copy of the system): a sampler that refuses the
+  // Hamiltonian is an error here, not after the run started.
   for (std::size_t k = 0; k < c.stages.size(); ++k) {
+    const DriverSpec& spec = *c.stages[k].driver;
+    System copy = s;
+    with_input_location(c, "stage." + std::to_string(k), [&] { return spec.build({copy, h, stage_key(c.seed, k), spec.temperature}); });
     os << "stage " << k << ": " << c.stages[k].type;
-    settings(*c.stages[k].driver);
+    settings(spec);
+  }
+  if (c.sweep.enabled) {
+    const DriverSpec& spec = *c.sweep.driver;
+    System copy = s;
+    const std::vector<double>& T = c.sweep.temperatures;
+    if (spec.replica_exchange())
+      with_input_location(c, "sweep", [&] { return spec.ensemble(h, copy, T, sweep_point_key(c.seed, 0, 0, T.size())); });
+    else
+      with_input_location(c, "sweep", [&] { return spec.build({copy, h, sweep_point_key(c.seed, 0, 0, T.size()), T.front()}); });
   }
   if (c.sweep.enabled) {
     os << "sweep: " << c.sweep.temperatures.size() << " temperatures × " << std::max<std::size_t>(1, c.sweep.sizes.size())

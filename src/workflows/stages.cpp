@@ -156,7 +156,8 @@ int run_stages(RunContext& ctx) {
   for (std::size_t k = first_stage; k < c.stages.size(); ++k) {
     const StageConfig& st = c.stages[k];
     const DriverSpec& spec = *st.driver;
-    const std::unique_ptr<Driver> d = spec.build({s, h, stage_key(c.seed, k), spec.temperature});
+    const std::unique_ptr<Driver> d = with_input_location(
+        c, "stage." + std::to_string(k), [&] { return spec.build({s, h, stage_key(c.seed, k), spec.temperature}); });
     const long long n = spec.length;
     // S(q,ω) of this stage's spins ([spectrum]).
     std::unique_ptr<SpinSpectrumRecorder> spectrum;

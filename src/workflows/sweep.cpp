@@ -184,7 +184,8 @@ int run_sweep(RunContext& ctx) {
 
     if (pt) {
       // Replica k draws from the streams of point (il, k): the key's replica is k.
-      const std::unique_ptr<ParallelTempering> ensemble = spec.ensemble(h, s, temps, sweep_point_key(c.seed, il, 0, nT));
+      const std::unique_ptr<ParallelTempering> ensemble =
+          with_input_location(c, "sweep", [&] { return spec.ensemble(h, s, temps, sweep_point_key(c.seed, il, 0, nT)); });
       ParallelTempering& ens = *ensemble;
       std::vector<ThermoAccumulator> acc;
       for (double T : temps) acc.emplace_back(T, atoms, std::size_t(1) << 16, keep_samples);
@@ -229,7 +230,8 @@ int run_sweep(RunContext& ctx) {
       for (std::size_t it = (resuming_here ? start_T : 0); it < nT; ++it) {
         const double T = temps[it];
         if (!sw.anneal) s = initial;
-        const std::unique_ptr<Driver> driver = spec.build({s, h, sweep_point_key(c.seed, il, it, nT), T});
+        const std::unique_ptr<Driver> driver =
+            with_input_location(c, "sweep", [&] { return spec.build({s, h, sweep_point_key(c.seed, il, it, nT), T}); });
         ThermoAccumulator acc(T, atoms, std::size_t(1) << 16, keep_samples);
         TimeSeries volume;  // NPT: Å³ per atom, one value per measurement
         int phase = 0;

@@ -1,4 +1,5 @@
 #pragma once
+#include "spinlat/core/error.hpp"
 // Running an input file: stages in order, or a temperature sweep; results to HDF5.
 #include <atomic>
 #include <string>
@@ -24,6 +25,24 @@ struct RunOptions {
 /// The command that continues a stopped run: the same input, `-o` and every `--set`, then
 /// `--restart` (printed when a run stops with a checkpoint).
 std::string restart_command(const RunOptions& options);
+
+/// The input location of a stage's or the sweep's driver (`where` = "stage.2" or "sweep"):
+/// its file, the key that chose the sampler (algorithm, method or type) and that key's line.
+InputError driver_input_error(const Config& c, const std::string& where, const std::string& message);
+
+/// Runs `make` (building a driver against the Hamiltonian); an InputError that names no file
+/// (a sampler refusing the Hamiltonian, e.g. Wolff with anisotropy) comes back naming the
+/// input file, the stage or sweep key and its line. `validate` builds every driver this way,
+/// so it refuses what `run` would.
+template <class Make>
+auto with_input_location(const Config& c, const std::string& where, Make&& make) -> decltype(make()) {
+  try {
+    return make();
+  } catch (const InputError& e) {
+    if (!e.file().empty()) throw;
+    throw driver_input_error(c, where, e.what());
+  }
+}
 
 /// Builds the Hamiltonian an input describes, for the given system.
 Hamiltonian build_hamiltonian(const Config& c, const System& s, const TermRegistry& registry);

@@ -31,23 +31,31 @@ Hamiltonian build_hamiltonian(const Config& c, const System& s, const TermRegist
   return h;
 }
 
-InputError driver_input_error(const Config& c, const std::string& where, const std::string& message) {
-  // The stage's table line, or in [sweep] the line of the key that chose the sampler.
-  if (where.rfind("stage.", 0) == 0) {
-    const std::size_t k = std::stoul(where.substr(6));
-    return InputError(c.path, where, k < c.stages.size() ? c.stages[k].line : 0, message);
-  }
+int line_of_key(const Config& c, const std::string& table, const std::string& key) {
   std::istringstream in(c.text);
   std::string line;
   bool inside = false;
   for (int n = 1; std::getline(in, line); ++n) {
     const auto first = line.find_first_not_of(" \t");
     if (first == std::string::npos) continue;
-    if (line[first] == '[') inside = line.compare(first, 7, "[sweep]") == 0;
-    else if (inside)
-      for (const char* key : {"algorithm", "method"})
-        if (line.compare(first, std::strlen(key), key) == 0) return InputError(c.path, where + "." + key, n, message);
+    if (line[first] == '[') {
+      inside = line.compare(first, table.size() + 2, "[" + table + "]") == 0;
+    } else if (inside && line.compare(first, key.size(), key) == 0) {
+      const auto eq = line.find_first_not_of(" \t", first + key.size());
+      if (eq != std::string::npos && line[eq] == '=') return n;
+    }
   }
+  return 0;
+}
+
+InputError driver_input_error(const Config& c, const std::string& where, const std::string& message) {
+  // The stage's table line, or in [sweep] the line of the key that chose the sampler.
+  if (where.rfind("stage.", 0) == 0) {
+    const std::size_t k = std::stoul(where.substr(6));
+    return InputError(c.path, where, k < c.stages.size() ? c.stages[k].line : 0, message);
+  }
+  for (const char* key : {"algorithm", "method"})
+    if (const int n = line_of_key(c, where, key)) return InputError(c.path, where + "." + key, n, message);
   return InputError(c.path, where, 0, message);
 }
 

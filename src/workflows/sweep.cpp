@@ -99,6 +99,20 @@ void report_unconverged(const std::vector<UnconvergedPoint>& points, std::size_t
     }
 }
 
+/// make_order_parameter for size L, its refusals naming the input file, `sweep.order`'s line
+/// and the size.
+OrderParameter order_parameter_for(const Config& c, const System& ground, int L) {
+  try {
+    return make_order_parameter(c.sweep.order, ground);
+  } catch (const InputError& e) {
+    if (!e.file().empty()) throw;
+    std::string why = e.what();
+    const std::string prefix = "'sweep.order': ";
+    if (const auto at = why.find(prefix); at != std::string::npos) why = why.substr(at + prefix.size());
+    throw InputError(c.path, "sweep.order", line_of_key(c, "sweep", "order"), "size L=" + std::to_string(L) + ": " + why);
+  }
+}
+
 std::string order_word(const OrderParameter& op) { return op.kind == OrderKind::ferro ? "Curie" : "Néel"; }
 
 }  // namespace
@@ -154,12 +168,26 @@ int run_sweep(RunContext& ctx) {
   long long work_done = static_cast<long long>(start_L * (pt ? 1 : nT) + (pt ? 0 : start_T)) * per_point;
 
   std::string order_name = "Curie";
+  double first_ground_energy = 0.0;  // eV/atom, of the first size run here
 
   for (std::size_t il = start_L; il < nL; ++il) {
     const Int3 cells = cells_for(c, sizes[il]);
     System s = build_system(c, cells);
     Hamiltonian h = build_hamiltonian(c, s, ctx.registry);
-    const OrderParameter op = make_order_parameter(sw.order, ground_state(c, h, s, cells, il));
+    const System gs = ground_state(c, h, s, cells, il);
+    // A size whose quenched ground state lies above the others' frustrates the order (an
+    // antiferromagnetic period that does not divide L): its points are not the same phase.
+    const double e_gs = energy_per_atom(h, gs);
+    if (il == start_L) first_ground_energy = e_gs;
+    else if (e_gs > first_ground_energy + 1e-4 * std::abs(first_ground_energy) + 1e-6)
+      std::fprintf(stderr, "warning: size L=%d: the quenched ground state lies %.3g meV/atom above size L=%d's: the "
+                   "order does not fit this size (a period that does not divide L?), its points sample a frustrated phase\n",
+                   size_labels[il], (e_gs - first_ground_energy) * 1e3, size_labels[start_L]);
+    else if (e_gs < first_ground_energy - 1e-4 * std::abs(first_ground_energy) - 1e-6)
+      std::fprintf(stderr, "warning: size L=%d: the quenched ground state lies %.3g meV/atom below size L=%d's: the "
+                   "order does not fit size L=%d (a period that does not divide it?)\n",
+                   size_labels[il], (first_ground_energy - e_gs) * 1e3, size_labels[start_L], size_labels[start_L]);
+    const OrderParameter op = order_parameter_for(c, gs, size_labels[il]);
     order_name = order_word(op);
     const long long atoms = static_cast<long long>(s.size());
     const bool resuming_here = ctx.resume && il == start_L && ctx.resume->has("sweep.size_index");

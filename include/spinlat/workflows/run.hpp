@@ -26,6 +26,9 @@ struct RunOptions {
 /// `--restart` (printed when a run stops with a checkpoint).
 std::string restart_command(const RunOptions& options);
 
+/// Line of `key = ...` inside the TOML table [table] of the input as run (0 if not there).
+int line_of_key(const Config& c, const std::string& table, const std::string& key);
+
 /// The input location of a stage's or the sweep's driver (`where` = "stage.2" or "sweep"):
 /// its file, the key that chose the sampler (algorithm, method or type) and that key's line.
 InputError driver_input_error(const Config& c, const std::string& where, const std::string& message);

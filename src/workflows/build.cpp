@@ -23,7 +23,20 @@ Hamiltonian build_hamiltonian(const Config& c, const System& s, const TermRegist
     const toml::table* t = c.potentials[k].as_table();
     if (!t) throw InputError(c.path, "potential." + std::to_string(k), 0, "expected a table [[potential]]");
     Params p(*t, c.path, "potential." + std::to_string(k));
-    h.add(registry.make(p, ctx));
+    try {
+      h.add(registry.make(p, ctx));
+    } catch (const InputError& e) {
+      if (!e.file().empty()) throw;
+      // A term that refuses the structure (no moments, a missing species) without saying
+      // where: name the [[potential]] table, or [structure] when no atom has a moment.
+      const std::string what = "potential." + std::to_string(k) + " (" + p.string("type", "?") + "): " + e.what();
+      if (s.magnetic_sites().empty())
+        throw InputError(c.path, "structure.moment", c.structure.line,
+                         "no atom carries a moment, and " + what +
+                             ": give [structure] moment (a POSCAR without MAGMOM, or an XYZ file without magnetic "
+                             "moments, has none)");
+      throw InputError(c.path, "potential." + std::to_string(k), k < c.potential_lines.size() ? c.potential_lines[k] : 0, e.what());
+    }
   }
   // Lattice dynamics needs a skin so the list survives small displacements.
   if (h.depends_on_positions()) h.set_skin(0.5);

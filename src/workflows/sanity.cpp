@@ -15,7 +15,10 @@
 namespace spinlat {
 namespace {
 
-constexpr int kRandomConfigurations = 4;
+// Random configurations averaged for ⟨E⟩_random: enough that about 4000 moments are sampled
+// (the estimate's noise falls as 1/√(moments)), at least 4.
+constexpr int kMinRandomConfigurations = 4, kMaxRandomConfigurations = 256;
+constexpr double kSampledMoments = 4000.0;
 constexpr std::size_t kMaxShells = 6;
 
 std::string num(double x, const char* fmt = "%.3g") {
@@ -131,9 +134,11 @@ PhysicsChecks check_physics(const Config& c, const System& s0, const Hamiltonian
   out.max_field_tesla = std::max(out.max_field_tesla, max_field(h, s));
   std::mt19937_64 rng(0x5eed5a17u);
   double e_random = 0.0;
-  for (int k = 0; k < kRandomConfigurations; ++k) {
+  const int configurations =
+      std::clamp(static_cast<int>(std::ceil(kSampledMoments / n)), kMinRandomConfigurations, kMaxRandomConfigurations);
+  for (int k = 0; k < configurations; ++k) {
     randomise(s, rng);
-    e_random += h.energy(s) / kRandomConfigurations;
+    e_random += h.energy(s) / configurations;
     if (k == 0) out.max_field_tesla = std::max(out.max_field_tesla, max_field(h, s));
   }
   out.ordering_energy = (e_random - std::min(e_ferro, e_initial)) / n;

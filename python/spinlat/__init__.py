@@ -14,5 +14,6 @@ from ._spinlat import InputError, NumericalError, __version__, with_torch
 from .calculator import Calculator, moments_of, read_structure
 from .results import Results, Series, open, run, validate
 
+# `open` is spinlat.open only: a star import must not shadow the built-in.
 __all__ = ["Calculator", "InputError", "NumericalError", "Results", "Series", "__version__", "moments_of",
-           "open", "read_structure", "run", "validate", "with_torch"]
+           "read_structure", "run", "validate", "with_torch"]

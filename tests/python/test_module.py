@@ -205,7 +205,7 @@ class FiniteDifferences(unittest.TestCase):
 
 class Moments(unittest.TestCase):
     def setUp(self):
-        self.calc = spinlat.Calculator(input=ANALYTIC)
+        self.calc = spinlat.Calculator(ANALYTIC)  # CONTRACT.md's spelling: the input positional
 
     def energy(self, a):
         a.calc = self.calc
@@ -343,6 +343,30 @@ observables_every = 10
             self.assertEqual(res.sweep["magnetization"].shape, (1, 2))
             self.assertGreater(res.sweep["magnetization"][0, 0], res.sweep["magnetization"][0, 1])
             self.assertIn("critical_temperature_method", res.sweep_attrs)
+
+
+    def test_interrupt_writes_checkpoint(self):
+        # SIGINT during spinlat.run: a checkpoint, then KeyboardInterrupt naming restart=True.
+        import signal
+        import sys
+        import time
+        with tempfile.TemporaryDirectory() as d:
+            inp, out = os.path.join(d, "in.toml"), os.path.join(d, "long.h5")
+            with open(inp, "w") as f:
+                f.write(self.INPUT.replace("sweeps = 300", "sweeps = 100000000"))
+            code = f"import spinlat\nspinlat.run({inp!r}, output={out!r})\n"
+            p = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True, env=os.environ)
+            for _ in range(600):  # until the run has started writing
+                if os.path.exists(out):
+                    break
+                time.sleep(0.05)
+            time.sleep(0.5)
+            p.send_signal(signal.SIGINT)
+            _, err = p.communicate(timeout=120)
+            self.assertNotEqual(p.returncode, 0)
+            self.assertIn("KeyboardInterrupt: spinlat.run stopped: checkpoint", err)
+            self.assertIn("restart=True", err)
+            self.assertTrue(os.path.exists(out + ".ckpt"))
 
 
 class Errors(unittest.TestCase):

@@ -24,25 +24,13 @@
 #include "spinlat/io/params.hpp"
 #include "spinlat/io/paths.hpp"
 #include "spinlat/version.hpp"
+#include "spinlat/workflows/all_terms.hpp"
 #include "spinlat/workflows/run.hpp"
-#ifdef SPINLAT_HAVE_TORCH
-#include "spinlat/learned/learned_term.hpp"
-#endif
 
 namespace py = pybind11;
 using spinlat::InputError;
 
 namespace {
-
-// The terms the `spinlat` executable knows (src/app/main.cpp's make_registry): the learned
-// one only in a LibTorch build.
-spinlat::TermRegistry term_registry() {
-  spinlat::TermRegistry r = spinlat::builtin_terms();
-#ifdef SPINLAT_HAVE_TORCH
-  spinlat::add_learned_terms(r);
-#endif
-  return r;
-}
 
 using Array = py::array_t<double, py::array::c_style | py::array::forcecast>;
 
@@ -113,7 +101,7 @@ class Model {
   /// `directory`: where relative file names of a text input resolve ("" = its name's folder).
   Model(const std::optional<std::string>& path, const std::optional<std::string>& text, const std::string& name,
         const std::vector<std::string>& overrides, const std::string& directory)
-      : registry_(term_registry()) {
+      : registry_(spinlat::all_terms()) {
     if (path.has_value() == text.has_value()) throw InputError("give either an input file or the input's text");
     const std::string body = path ? read_text(*path) : *text;
     const std::string file = path ? *path : name;
@@ -286,7 +274,7 @@ int run(const std::string& input, const std::string& output, const std::vector<s
   o.restart = restart;
   o.quiet = quiet;
   o.stop = &g_stop;
-  const spinlat::TermRegistry registry = term_registry();
+  const spinlat::TermRegistry registry = spinlat::all_terms();
   g_stop.store(false);
   int status = 0;
   {
@@ -353,7 +341,7 @@ PYBIND11_MODULE(_spinlat, m) {
   m.def(
       "validate",
       [](const std::string& input, const std::vector<std::string>& overrides) {
-        return spinlat::validate_input(input, overrides, term_registry());
+        return spinlat::validate_input(input, overrides, spinlat::all_terms());
       },
       py::arg("input"), py::arg("overrides") = std::vector<std::string>{},
       "Checks an input without running it (spinlat validate); returns its summary.");

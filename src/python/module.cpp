@@ -80,6 +80,9 @@ spinlat::Config read_potentials_only(const std::string& text, const std::string&
   const long long threads = top.integer("threads", 0);
   top.require(threads >= 0 && threads <= 4096, "threads", "must be >= 0, got " + std::to_string(threads));
   c.threads = static_cast<int>(threads);
+  top.integer("seed", 1);  // allowed (a calculator draws no random numbers)
+  for (const char* key : {"stage", "sweep", "output", "spectrum", "phonons"})
+    if (top.has(key)) top.fail(key, "needs a [structure] to run on (without one, an input only gives its [[potential]] terms to a calculator)");
   top.touch("potential");
   top.finish({"structure"});
   toml::node* n = doc.get("potential");

@@ -426,6 +426,8 @@ class Errors(unittest.TestCase):
         a.calc = spinlat.Calculator(potentials="[[potential]]\ntype = 3\n")
         with self.assertRaisesRegex(spinlat.InputError, "^<potentials>:2: 'potential.0.type'"):
             a.get_potential_energy()
+        with self.assertRaisesRegex(spinlat.InputError, "^<potentials>:1: 'sweep': needs a \\[structure\\]"):
+            spinlat.Calculator(potentials="[sweep]\ntemperatures = [1.0]\n[[potential]]\ntype = 'landau'\nA = 1.0\nB = 1.0\n")
         with self.assertRaisesRegex(spinlat.InputError, "^<potentials>:1: 'potential': expected \\[\\[potential\\]\\] tables"):
             spinlat.Calculator(potentials="title = 'no terms'\n")
         with self.assertRaises(spinlat.InputError):

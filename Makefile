@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 PYTHON ?= /usr/bin/python3
 
-.PHONY: all deps configure build build-all run test test-unit bench model asan clean
+.PHONY: all deps configure build build-all python-path run test test-unit bench model asan clean
 
 all: build-all
 
@@ -13,13 +13,24 @@ deps:
 configure: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release
 
-# The program alone (what `make run` needs).
+# The program and the Python module (what `make run` needs).
 build: configure
 	cmake --build $(BUILD) -j $(JOBS) --target spinlat
+	@if grep -q '^SPINLAT_PYTHON_MODULE:INTERNAL=ON' $(BUILD)/CMakeCache.txt; then \
+	  cmake --build $(BUILD) -j $(JOBS) --target spinlat_python && $(MAKE) --no-print-directory python-path; fi
 
-# The program and every test.
+# The program, the Python module and every test.
 build-all: configure
 	cmake --build $(BUILD) -j $(JOBS)
+	@if grep -q '^SPINLAT_PYTHON_MODULE:INTERNAL=ON' $(BUILD)/CMakeCache.txt; then \
+	  $(MAKE) --no-print-directory python-path; fi
+
+# `import spinlat` for $(PYTHON) (run by build and build-all): a spinlat.pth in the user's site-packages naming
+# $(BUILD)/python (docs/python.md; PYTHONPATH=$(BUILD)/python does the same for one shell).
+python-path:
+	@site=$$($(PYTHON) -m site --user-site) && mkdir -p "$$site" && \
+	  echo "$(abspath $(BUILD))/python" > "$$site/spinlat.pth" && \
+	  echo "python: $(PYTHON) imports spinlat from $(abspath $(BUILD))/python ($$site/spinlat.pth)"
 
 # The default example: a Curie-temperature sweep; writes out/default.h5 and out/default.png.
 run: build

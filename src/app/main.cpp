@@ -11,6 +11,7 @@
 #include "spinlat/core/error.hpp"
 #include "spinlat/core/threads.hpp"
 #include "spinlat/version.hpp"
+#include "spinlat/workflows/all_terms.hpp"
 #include "spinlat/workflows/bench.hpp"
 #include "spinlat/workflows/run.hpp"
 #include "spinlat/workflows/spin_map.hpp"
@@ -55,13 +56,7 @@ convert   converts an upstream magnetic MACE TorchScript file to spinlat's plain
 Units: LAMMPS metal (Å, eV, ps, amu, K) plus μB and tesla. See README.md and docs/.
 )";
 
-spinlat::TermRegistry make_registry() {
-  spinlat::TermRegistry r = spinlat::builtin_terms();
-#ifdef SPINLAT_HAVE_TORCH
-  spinlat::add_learned_terms(r);
-#endif
-  return r;
-}
+spinlat::TermRegistry make_registry() { return spinlat::all_terms(); }
 
 struct Args {
   std::vector<std::string> positional;

@@ -1,6 +1,6 @@
 // Monte Carlo drivers: `mc` (Metropolis at a temperature; in sweeps also Metropolis + Wolff
-// clusters, or parallel tempering over the temperatures) and `minimize` (zero-temperature
-// Metropolis: a quench that only accepts ΔE <= 0).
+// clusters, or parallel tempering over the temperatures) and the zero-temperature Metropolis
+// quench (a quench that only accepts ΔE <= 0) of `minimize` with method = "metropolis".
 #include "spinlat/drivers/keys.hpp"
 #include "spinlat/mc/metropolis.hpp"
 #include "spinlat/mc/parallel_tempering.hpp"
@@ -18,7 +18,7 @@ struct McSpec : DriverSpec {
   bool longitudinal = false;
   std::string algorithm = "metropolis";  ///< sweeps: metropolis, wolff, parallel-tempering
   long long wolff_per_sweep = 0;         ///< wolff: clusters per Metropolis sweep (0: one sweep's worth)
-  bool quench = false;                   ///< minimize: always at 0 K
+  bool quench = false;                   ///< the minimize quench: always at 0 K
 
   MetropolisOptions options(const StreamKey& key) const {
     MetropolisOptions o;
@@ -142,16 +142,6 @@ DriverSpecPtr read_mc(Params& p, DriverRole role) {
   return s;
 }
 
-DriverSpecPtr read_minimize(Params& p, DriverRole role) {
-  auto s = std::make_shared<McSpec>();
-  s->type = "minimize";
-  s->role = role;
-  s->quench = true;
-  s->length = count_at_least(p, "steps", 1, 10000, false);
-  if (p.has("dt")) positive(p, "dt", " ps");  // accepted for symmetry with the dynamics; no clock
-  return s;
-}
-
 }  // namespace
 
 DriverType mc_driver() {
@@ -164,12 +154,11 @@ DriverType mc_driver() {
   return t;
 }
 
-DriverType minimize_driver() {
-  DriverType t;
-  t.name = "minimize";
-  t.stage_keys = {"steps", "dt"};
-  t.read = read_minimize;
-  return t;
+std::unique_ptr<Driver> quench_driver(const DriverContext& ctx) {
+  McSpec s;
+  s.type = "minimize";
+  s.quench = true;
+  return s.build(ctx);
 }
 
 }  // namespace spinlat

@@ -135,6 +135,14 @@ int run_stages(RunContext& ctx) {
     if (global_step == 0 && obs_every > 0) observe(*d, st);
     if (global_step == 0 && traj_every > 0) traj.write_frame(s, 0, 0.0);
     for (; step < n; ++step) {
+      // A driver at its goal (a converged minimiser) ends the stage; the progress bar skips
+      // the steps it did not need.
+      if (d->finished()) {
+        work += n - step;
+        if (obs_every > 0 && global_step % obs_every != 0) observe(*d, st);  // the final state
+        if (traj_every > 0 && global_step % traj_every != 0) traj.write_frame(s, global_step, time);
+        break;
+      }
       if (ctx.stop_requested()) { checkpoint(k, step, true); return 3; }
       if (spectrum && spectrum->due(step)) spectrum->record(s, d->clock(time));
       if (phonons && phonons->due(step)) phonons->record(s, time);
@@ -165,6 +173,17 @@ int run_stages(RunContext& ctx) {
       ctx.file.flush();
       if (!ctx.options.quiet)
         std::fprintf(stderr, "phonon DOS written to /spectra/phonon (%zu segments)\n", phonons->segments());
+    }
+    // What the stage reached (a minimiser's residuals): the attributes of /stages/<k>.
+    const StageSummary summary = d->summary();
+    if (!summary.text.empty()) {
+      const std::string group = "/stages/" + std::to_string(k);
+      ctx.file.create_group(group);
+      for (const auto& [name, value] : summary.numbers) ctx.file.set_attr(group, name, value);
+      for (const auto& [name, value] : summary.words) ctx.file.set_attr(group, name, value);
+      ctx.file.flush();
+      if (!ctx.options.quiet)
+        std::fprintf(stderr, "%s%s\n", Progress::stderr_is_terminal() ? "\r\033[K" : "", summary.text.c_str());
     }
     if (k + 1 < c.stages.size()) checkpoint(k + 1, 0, false);
     if (!ctx.options.quiet)

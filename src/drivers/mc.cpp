@@ -19,6 +19,7 @@ struct McSpec : DriverSpec {
   std::string algorithm = "metropolis";  ///< sweeps: metropolis, wolff, parallel-tempering
   long long wolff_per_sweep = 0;         ///< wolff: clusters per Metropolis sweep (0: one sweep's worth)
   bool quench = false;                   ///< the minimize quench: always at 0 K
+  Vec3 field = Vec3::Zero();             ///< stages: an applied field (T), `field`
 
   MetropolisOptions options(const StreamKey& key) const {
     MetropolisOptions o;
@@ -39,6 +40,7 @@ struct McSpec : DriverSpec {
     } else {
       s[quench ? "steps" : "sweeps"] = std::to_string(length);
       if (!quench) s["temperature"] = setting_text(temperature);
+      if (!quench) s["field"] = setting_text(field);
     }
     return s;
   }
@@ -62,6 +64,7 @@ class McDriver : public Driver {
         wolff_per_sweep_(spec.wolff_per_sweep) {
     const double T = spec.quench ? 0.0 : ctx.temperature;
     mc_.set_temperature(T);
+    mc_.set_field(spec.field);
     if (spec.algorithm == "wolff") {
       wolff_ = std::make_unique<WolffSampler>(ctx.hamiltonian, ctx.system, ctx.key);
       wolff_->set_temperature(T);
@@ -80,6 +83,10 @@ class McDriver : public Driver {
   }
   void observe(std::vector<std::pair<std::string, double>>& out) const override {
     out.push_back({"acceptance", mc_.acceptance()});
+  }
+  std::optional<Vec3> applied_field() const override {
+    if (mc_.field().isZero(0.0)) return std::nullopt;
+    return mc_.field();
   }
   void set_temperature(double kelvin) override {
     mc_.set_temperature(kelvin);
@@ -131,6 +138,7 @@ DriverSpecPtr read_mc(Params& p, DriverRole role) {
   if (role == DriverRole::stage) {
     s->temperature = read_temperature(p, true);
     s->length = count_at_least(p, "sweeps", 0, 0, true);
+    if (p.has("field")) s->field = p.vec3("field");
   } else {
     s->algorithm = p.choice("algorithm", {"metropolis", "wolff", "parallel-tempering"}, "metropolis");
     if (p.has("wolff_per_sweep")) {
@@ -147,7 +155,7 @@ DriverSpecPtr read_mc(Params& p, DriverRole role) {
 DriverType mc_driver() {
   DriverType t;
   t.name = "mc";
-  t.stage_keys = {"temperature", "sweeps", "move", "target_acceptance", "longitudinal"};
+  t.stage_keys = {"temperature", "sweeps", "move", "target_acceptance", "longitudinal", "field"};
   t.sweep = true;
   t.sweep_keys = {"algorithm", "wolff_per_sweep", "move"};
   t.read = read_mc;

@@ -27,6 +27,7 @@ struct MinimizeSpec : DriverSpec {
       s["longitudinal"] = options.longitudinal ? "true" : "false";
       s["relax_positions"] = options.positions ? "true" : "false";
       if (options.positions) s["force_tolerance"] = setting_text(options.force_tolerance);
+      s["field"] = setting_text(options.field);
     }
     return s;
   }
@@ -49,6 +50,10 @@ class MinimizeDriver : public Driver {
   void load_state(const std::string& state) override { min_.load_state(state); }
   std::vector<std::pair<StreamPurpose, StreamKey>> streams() const override { return {}; }
   bool finished() const override { return min_.converged(); }
+  std::optional<Vec3> applied_field() const override {
+    if (min_.options().field.isZero(0.0)) return std::nullopt;
+    return min_.options().field;
+  }
   StageSummary summary() const override {
     StageSummary s;
     const bool ok = min_.converged();
@@ -99,7 +104,7 @@ DriverSpecPtr read_minimize(Params& p, DriverRole role) {
   s->length = count_at_least(p, p.has("max_steps") ? "max_steps" : "steps", 1, 10000, false);
   if (p.has("dt")) positive(p, "dt", " ps");  // accepted for symmetry with the dynamics; no clock
   const std::vector<std::string> own{"torque_tolerance", "force_tolerance", "relax_positions", "longitudinal",
-                                     "max_rotation", "max_displacement"};
+                                     "max_rotation", "max_displacement", "field"};
   if (s->method == "metropolis") {
     for (const auto& k : own)
       if (p.has(k)) p.fail(k, "not used by method = \"metropolis\" (a quench of Metropolis sweeps; use method = \"fire\")");
@@ -113,6 +118,7 @@ DriverSpecPtr read_minimize(Params& p, DriverRole role) {
     p.fail("force_tolerance", "only used with relax_positions = true");
   o.force_tolerance = positive_or(p, "force_tolerance", o.force_tolerance, " eV/Å");
   o.longitudinal = p.boolean("longitudinal", false);
+  if (p.has("field")) o.field = p.vec3("field");
   o.max_rotation = positive_or(p, "max_rotation", o.max_rotation, " rad");
   o.max_displacement = positive_or(p, "max_displacement", o.max_displacement, " Å");
   if (p.has("max_displacement") && !o.positions) p.fail("max_displacement", "only used with relax_positions = true");
@@ -125,7 +131,7 @@ DriverType minimize_driver() {
   DriverType t;
   t.name = "minimize";
   t.stage_keys = {"steps", "max_steps", "dt", "method", "torque_tolerance", "force_tolerance", "relax_positions",
-                  "longitudinal", "max_rotation", "max_displacement"};
+                  "longitudinal", "max_rotation", "max_displacement", "field"};
   t.read = read_minimize;
   return t;
 }

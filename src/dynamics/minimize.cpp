@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "spinlat/core/error.hpp"
+#include "spinlat/core/units.hpp"
 #include "spinlat/mc/state_io.hpp"
 
 namespace spinlat {
@@ -102,6 +103,15 @@ void Minimizer::evaluate() {
   if (opt_.directions || opt_.longitudinal) d.magnetic_force = &magforce_;
   if (opt_.positions) d.force = &force_;
   energy_ = h_.compute(s_, d);
+  if (!opt_.field.isZero(0.0)) {
+    // Zeeman energy −μB m·B of the applied field; its magnetic force is μB B on every moment.
+    const Vec3 f = units::mu_B * opt_.field;
+    for (std::size_t i = 0; i < s_.size(); ++i) {
+      if (!s_.magnetic(i)) continue;
+      energy_ -= s_.moment[i] * s_.spin[i].dot(f);
+      if (d.magnetic_force) magforce_[i] += f;
+    }
+  }
   if (!std::isfinite(energy_)) throw NumericalError("minimize: non-finite energy at step " + std::to_string(steps_));
   const std::size_t n = s_.size();
   res_ = MinimizeResiduals();
@@ -201,6 +211,11 @@ void Minimizer::step() {
     for (std::size_t i = 0; i < n; ++i) s_.position[i] += Vec3(dr[3 * i], dr[3 * i + 1], dr[3 * i + 2]);
   }
   ++steps_;
+  evaluate();
+}
+
+void Minimizer::set_field(const Vec3& field) {
+  opt_.field = field;
   evaluate();
 }
 

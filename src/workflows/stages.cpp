@@ -79,6 +79,7 @@ int run_stages(RunContext& ctx) {
     }
     traj.write_observables(global_step, time, v);
     if (spin_obs) traj.write_observable("magnetization_vector", global_step, time, magnetization_vector(s));
+    if (const std::optional<Vec3> B = d.applied_field()) traj.write_observable("field", global_step, time, *B);
     for (const auto& [name, value] : v)
       if (!std::isfinite(value))
         throw NumericalError("stage " + st.type + ", step " + std::to_string(global_step) + ": " + name +
@@ -181,6 +182,12 @@ int run_stages(RunContext& ctx) {
       ctx.file.create_group(group);
       for (const auto& [name, value] : summary.numbers) ctx.file.set_attr(group, name, value);
       for (const auto& [name, value] : summary.words) ctx.file.set_attr(group, name, value);
+      for (const StageSummary::Series& x : summary.series) {
+        const std::string path = group + "/" + x.name;
+        if (ctx.file.exists(path)) ctx.file.remove(path);  // a continuation writes it again
+        ctx.file.write(path, x.values);
+        if (!x.unit.empty()) ctx.file.set_attr(path, "unit", x.unit);
+      }
       ctx.file.flush();
       if (!ctx.options.quiet)
         std::fprintf(stderr, "%s%s\n", Progress::stderr_is_terminal() ? "\r\033[K" : "", summary.text.c_str());

@@ -11,6 +11,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -57,6 +58,12 @@ struct StageSummary {
   std::string text;                                       ///< empty: nothing to report
   std::vector<std::pair<std::string, double>> numbers;    ///< attribute name → value
   std::vector<std::pair<std::string, std::string>> words; ///< attribute name → text
+  /// Datasets /stages/<k>/<name> (a hysteresis loop's fields and magnetisations), with units.
+  struct Series {
+    std::string name, unit;
+    std::vector<double> values;
+  };
+  std::vector<Series> series;
 };
 
 /// One stage's or sweep point's driver.
@@ -89,6 +96,9 @@ class Driver {
   virtual bool finished() const { return false; }
   /// What the stage reached, asked once at its end.
   virtual StageSummary summary() const { return {}; }
+  /// The stage's applied field (T) now, for stages given one (`field`): recorded as
+  /// /observables/field with the other observables. Not part of the potential energy.
+  virtual std::optional<Vec3> applied_field() const { return std::nullopt; }
 };
 
 /// The validated settings of one stage or sweep method; each driver type has its own.
@@ -161,6 +171,7 @@ DriverType llg_driver();       // src/drivers/llg.cpp
 DriverType md_driver();        // src/drivers/md.cpp
 DriverType sld_driver();       // src/drivers/sld.cpp
 DriverType hybrid_driver();    // src/drivers/hybrid.cpp
+DriverType hysteresis_driver();  // src/drivers/hysteresis.cpp (M(B) loops)
 /// Zero-temperature Metropolis sweeps (moves with ΔE <= 0 only), single-spin Gaussian moves:
 /// `minimize` with method = "metropolis" (src/drivers/mc.cpp).
 std::unique_ptr<Driver> quench_driver(const DriverContext& ctx);

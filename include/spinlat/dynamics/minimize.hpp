@@ -42,6 +42,9 @@ struct MinimizeOptions {
   double max_rotation = 0.2;        ///< rad per step, largest rotation of any moment
   double max_displacement = 0.1;    ///< Å per step, largest move of any atom
   double max_moment_change = 0.05;  ///< μB per step, largest change of any |m_i|
+  /// An applied field (T) besides the Hamiltonian's own terms: the minimised energy is
+  /// E − μB Σ_i m_i·B (hysteresis loops, field stages).
+  Vec3 field = Vec3::Zero();
 };
 
 /// Residuals of one state (0 for degrees of freedom that are not relaxed).
@@ -63,10 +66,12 @@ class Minimizer {
   /// Every relaxed residual at or below its tolerance.
   bool converged() const;
   const MinimizeResiduals& residuals() const { return res_; }
-  /// Potential energy of the current state (eV).
+  /// Energy of the current state (eV): the Hamiltonian's plus the applied field's.
   double energy() const { return energy_; }
   long long steps() const { return steps_; }
   const MinimizeOptions& options() const { return opt_; }
+  /// Changes the applied field (T) and re-evaluates; velocities and steps are kept.
+  void set_field(const Vec3& field);
   /// "max torque 3.1e-9 eV/μB, max force 2e-4 eV/Å": the relaxed residuals.
   std::string residual_text() const;
 

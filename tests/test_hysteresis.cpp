@@ -108,6 +108,48 @@ TEST(Hysteresis, StonerWohlfarthSwitchingFieldAndRemanence) {
   }
 }
 
+// The same switching by damped LLG at T = 0 (α = 0.5, 20 ps per field): K = 1 meV, 2K/μ =
+// 17.28 T, ψ = 30°: h_sw = 9.055 T, found within the 1 T field step; remanence cos 30°.
+TEST(Hysteresis, LlgLoopAtZeroTemperatureSwitchesAtTheStonerWohlfarthField) {
+  const double psi = units::kPi / 6.0, hk = 2.0 * 1e-3 / (2.0 * units::mu_B);
+  const double hsw = hk / std::pow(std::pow(std::cos(psi), 2.0 / 3.0) + std::pow(std::sin(psi), 2.0 / 3.0), 1.5);
+  const std::string d = "[0.5, 0, 0.8660254037844386]";
+  const fs::path dir = scratch("llg");
+  h5::File f = run_input(dir, R"(
+[structure]
+lattice = "sc"
+a = 10.0
+cells = [2, 1, 1]
+species = ["Fe"]
+moment = [2.0]
+spins = )" + d + R"(
+[[potential]]
+type = "anisotropy"
+kind = "uniaxial"
+K = 1e-3
+axis = [0, 0, 1]
+[[stage]]
+type = "hysteresis"
+method = "llg"
+dt = 5e-3
+damping = 0.5
+field_max = 20.0
+field_points = 40
+field_direction = )" + d + R"(
+equilibrate = 4000
+measure = 1
+[output]
+observables_every = 4001
+)");
+  EXPECT_EQ(f.attr_string("/stages/0", "method"), "llg");
+  EXPECT_NEAR(f.attr_double("/stages/0", "coercive_field"), hsw, 1.0);
+  EXPECT_NEAR(f.attr_double("/stages/0", "remanence"), std::cos(psi), 1e-6);
+  // The field as recorded, one sample per field: time advances by 4001 steps of 5 fs each.
+  const auto time = f.read_doubles("/observables/field/time");
+  ASSERT_GE(time.size(), 2u);
+  EXPECT_NEAR(time[1] - time[0], 4001 * 5e-3, 1e-9);
+}
+
 // Independent moments (no coupling) in a field B along z at temperature T: ⟨cos θ⟩ is the
 // Langevin function L(x) = coth x − 1/x, x = μ μB B / (k_B T). A Monte Carlo loop of fields
 // +B, 0, −B, 0, +B samples it at every field: the kernel path (heisenberg, J = 0) and the

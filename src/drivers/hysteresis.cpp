@@ -1,8 +1,9 @@
 // The `hysteresis` stage: an M(B) loop. The applied field B d̂ steps from +field_max to
 // −field_max and back (`field_points` steps per branch, `loops` times); at each field the moments
 // are either relaxed to the nearest minimum (method = "minimize": T = 0, the Stoner–Wohlfarth
-// limit of a single domain) or sampled by Metropolis sweeps at `temperature` (method = "mc":
-// `equilibrate` sweeps, then the mean of `measure` sweeps). Each field's magnetisation along
+// limit of a single domain) or sampled at `temperature` by Metropolis sweeps (method = "mc") or
+// stochastic LLG steps (method = "llg": `dt`, `damping`): `equilibrate` sweeps or steps, then
+// the mean of `measure`. Each field's magnetisation along
 // d̂, M = Σ m_i·d̂ / Σ |m_i|, is stored under /stages/<k>; the coercive field and the remanence
 // are read from the last loop (stage_summary) and by analysis/plot_hysteresis.py.
 #include <cmath>
@@ -11,6 +12,7 @@
 #include <optional>
 
 #include "spinlat/drivers/keys.hpp"
+#include "spinlat/dynamics/llg.hpp"
 #include "spinlat/dynamics/minimize.hpp"
 #include "spinlat/mc/metropolis.hpp"
 #include "spinlat/mc/state_io.hpp"
@@ -54,8 +56,9 @@ struct HysteresisSpec : DriverSpec {
   double field_max = 0.0;
   long long points = 0;  ///< field steps per branch
   long long loops = 1;
-  long long equilibrate = 0, measure = 1;  ///< mc: sweeps per field
+  long long equilibrate = 0, measure = 1;  ///< mc, llg: sweeps or steps per field
   std::string move = "gaussian";
+  double dt = 0.0, damping = 0.0;  ///< llg: ps, Gilbert α
   MinimizeOptions minimize;
   long long steps_per_field = 10000;  ///< minimize: at most this many iterations per field
 
@@ -73,11 +76,15 @@ struct HysteresisSpec : DriverSpec {
                                          {"field_direction", setting_text(direction)},
                                          {"field_points", std::to_string(points)},
                                          {"loops", std::to_string(loops)}};
-    if (method == "mc") {
+    if (method != "minimize") {
       s["temperature"] = setting_text(temperature);
       s["equilibrate"] = std::to_string(equilibrate);
       s["measure"] = std::to_string(measure);
-    } else {
+    }
+    if (method == "llg") {
+      s["dt"] = setting_text(dt);
+      s["damping"] = setting_text(damping);
+    } else if (method == "minimize") {
       s["torque_tolerance"] = setting_text(minimize.torque_tolerance);
     }
     return s;
@@ -93,13 +100,23 @@ class HysteresisDriver : public Driver {
       o.seed = ctx.key;
       mc_.emplace(ctx.hamiltonian, ctx.system, o);
       mc_->set_temperature(ctx.temperature);
+    } else if (spec.method == "llg") {
+      LLGOptions o;
+      o.dt = spec.dt;
+      o.temperature = ctx.temperature;
+      o.damping = {spec.damping};
+      llg_.emplace(ctx.hamiltonian, ctx.system, o, ctx.key);
     }
     set_point(0);
   }
   void advance(bool adapt) override {
-    if (mc_) {
-      mc_->set_adaptive(adapt && sweep_ < spec_.equilibrate);  // widths fixed while measuring
-      mc_->sweep(s_);
+    if (mc_ || llg_) {
+      if (mc_) {
+        mc_->set_adaptive(adapt && sweep_ < spec_.equilibrate);  // widths fixed while measuring
+        mc_->sweep(s_);
+      } else {
+        llg_->step(s_);
+      }
       if (sweep_ >= spec_.equilibrate) {
         const double m = projection();
         sum_ += m;
@@ -124,10 +141,13 @@ class HysteresisDriver : public Driver {
   std::optional<Vec3> applied_field() const override { return field_now(); }
   void set_temperature(double kelvin) override {
     if (mc_) mc_->set_temperature(kelvin);
+    if (llg_) llg_->set_temperature(kelvin);
   }
+  double dt() const override { return llg_ ? llg_->settings().dt : 0.0; }
   std::string save_state() const override {
     state_io::Writer w("spinlat-hysteresis", 1);
     w.text("metropolis", mc_ ? mc_->save_state() : "");
+    w.text("llg", llg_ ? llg_->save_state() : "");
     w.integer("point", static_cast<std::uint64_t>(point_));
     w.integer("sweep", static_cast<std::uint64_t>(sweep_));
     w.integer("unconverged", static_cast<std::uint64_t>(unconverged_));
@@ -144,6 +164,7 @@ class HysteresisDriver : public Driver {
   void load_state(const std::string& state) override {
     state_io::Reader r(state, "spinlat-hysteresis", 1);
     if (mc_) mc_->load_state(r.text("metropolis"));
+    if (llg_) llg_->load_state(r.text("llg"));
     set_point(static_cast<long long>(r.integer("point")));
     sweep_ = static_cast<long long>(r.integer("sweep"));
     unconverged_ = static_cast<long long>(r.integer("unconverged"));
@@ -160,8 +181,9 @@ class HysteresisDriver : public Driver {
     }
   }
   std::vector<std::pair<StreamPurpose, StreamKey>> streams() const override {
-    if (!mc_) return {};
-    return {{StreamPurpose::metropolis, mc_->options().seed}};
+    if (mc_) return {{StreamPurpose::metropolis, mc_->options().seed}};
+    if (llg_) return {{StreamPurpose::spin_noise, llg_->key()}};
+    return {};
   }
   StageSummary summary() const override {
     StageSummary s;
@@ -182,7 +204,8 @@ class HysteresisDriver : public Driver {
                 ": raise steps_per_field)";
     s.words = {{"type", "hysteresis"}, {"method", spec_.method}};
     s.numbers = {{"coercive_field", f.coercive_field}, {"remanence", f.remanence},
-                 {"temperature", mc_ ? mc_->temperature() : 0.0}, {"unconverged_fields", double(unconverged_)}};
+                 {"temperature", spec_.method == "minimize" ? 0.0 : spec_.temperature},
+                 {"unconverged_fields", double(unconverged_)}};
     s.series = {{"field", "T", B_}, {"magnetization", "", M_}, {"magnetization_err", "", err_},
                 {"field_direction", "", {spec_.direction.x(), spec_.direction.y(), spec_.direction.z()}}};
     return s;
@@ -199,6 +222,11 @@ class HysteresisDriver : public Driver {
     sweep_ = 0;
     sum_ = sum2_ = 0.0;
     if (mc_) mc_->set_field(field_now());
+    if (llg_) {
+      ExternalField f;
+      f.field = field_now();
+      llg_->set_field(f);
+    }
   }
   /// M·d̂ / Σ|m_i|: +1 saturated along the field axis.
   double projection() const {
@@ -224,6 +252,7 @@ class HysteresisDriver : public Driver {
   System& s_;
   Hamiltonian& h_;
   std::optional<MetropolisSampler> mc_;
+  std::optional<LLG> llg_;
   long long point_ = 0, sweep_ = 0, unconverged_ = 0;
   double sum_ = 0.0, sum2_ = 0.0, worst_torque_ = 0.0;
   std::vector<double> B_, M_, err_;
@@ -237,7 +266,7 @@ DriverSpecPtr read_hysteresis(Params& p, DriverRole role) {
   auto s = std::make_shared<HysteresisSpec>();
   s->type = "hysteresis";
   s->role = role;
-  s->method = p.choice("method", {"mc", "minimize"}, "mc");
+  s->method = p.choice("method", {"mc", "llg", "minimize"}, "mc");
   s->field_max = positive(p, "field_max", " T");
   if (p.has("field_direction")) {
     const Vec3 d = p.vec3("field_direction");
@@ -246,17 +275,24 @@ DriverSpecPtr read_hysteresis(Params& p, DriverRole role) {
   }
   s->points = count_at_least(p, "field_points", 2, 0, true);
   s->loops = count_at_least(p, "loops", 1, 1, false);
-  if (s->method == "mc") {
-    for (const char* k : {"torque_tolerance", "steps_per_field"})
-      if (p.has(k)) p.fail(k, "only used with method = \"minimize\"");
-    s->temperature = read_temperature(p, true);
+  for (const char* k : {"torque_tolerance", "steps_per_field"})
+    if (p.has(k) && s->method != "minimize") p.fail(k, "only used with method = \"minimize\"");
+  if (p.has("move") && s->method != "mc") p.fail("move", "only used with method = \"mc\"");
+  for (const char* k : {"dt", "damping"})
+    if (p.has(k) && s->method != "llg") p.fail(k, "only used with method = \"llg\"");
+  if (s->method != "minimize") {
+    s->temperature = read_temperature(p, s->method == "mc");
     s->equilibrate = count_at_least(p, "equilibrate", 0, 0, false);
     s->measure = count_at_least(p, "measure", 1, 0, true);
-    s->move = p.choice("move", {"gaussian", "uniform", "flip", "hinzke-nowak"}, "gaussian");
     s->length = s->fields() * (s->equilibrate + s->measure);
+    if (s->method == "mc") s->move = p.choice("move", {"gaussian", "uniform", "flip", "hinzke-nowak"}, "gaussian");
+    if (s->method == "llg") {
+      s->dt = positive(p, "dt", " ps");
+      s->damping = positive(p, "damping", "");  // the loop must relax at every field
+    }
   } else {
-    for (const char* k : {"temperature", "equilibrate", "measure", "move"})
-      if (p.has(k)) p.fail(k, "only used with method = \"mc\" (method = \"minimize\" relaxes at T = 0)");
+    for (const char* k : {"temperature", "equilibrate", "measure"})
+      if (p.has(k)) p.fail(k, "only used with method = \"mc\" or \"llg\" (method = \"minimize\" relaxes at T = 0)");
     if (p.has("torque_tolerance")) s->minimize.torque_tolerance = positive(p, "torque_tolerance", " eV/μB");
     s->steps_per_field = count_at_least(p, "steps_per_field", 1, 10000, false);
     s->length = s->fields();
@@ -270,7 +306,8 @@ DriverType hysteresis_driver() {
   DriverType t;
   t.name = "hysteresis";
   t.stage_keys = {"method",      "field_max", "field_direction", "field_points",     "loops",          "temperature",
-                  "equilibrate", "measure",   "move",            "torque_tolerance", "steps_per_field"};
+                  "equilibrate", "measure",   "move",            "torque_tolerance", "steps_per_field",
+                  "dt",          "damping"};
   t.read = read_hysteresis;
   return t;
 }

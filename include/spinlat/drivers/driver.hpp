@@ -161,7 +161,7 @@ class DriverRegistry {
   std::map<std::string, DriverType> types_;
 };
 
-/// Every driver of the engine: mc, minimize, llg, md, sld, hybrid.
+/// Every driver of the engine: mc, minimize, llg, md, sld, hybrid, hysteresis.
 const DriverRegistry& builtin_drivers();
 
 // One DriverType per file in src/drivers/.

@@ -13,8 +13,9 @@ struct CliResult {
   std::string output;
 };
 
-inline CliResult run_cli(const std::string& args) {
-  const std::string cmd = std::string(SPINLAT_BINARY) + " " + args + " 2>&1";
+/// Any shell command (stderr merged into the output).
+inline CliResult run_command(const std::string& command) {
+  const std::string cmd = command + " 2>&1";
   FILE* p = popen(cmd.c_str(), "r");
   std::string out;
   char buf[4096];
@@ -22,5 +23,7 @@ inline CliResult run_cli(const std::string& args) {
   const int st = pclose(p);
   return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
 }
+
+inline CliResult run_cli(const std::string& args) { return run_command(std::string(SPINLAT_BINARY) + " " + args); }
 
 }  // namespace spinlat::test

@@ -152,7 +152,7 @@ TEST(Drivers, RegistryReadsEachTypesKeys) {
   } catch (const InputError& e) {
     const std::string m = e.what();
     EXPECT_NE(m.find("not used by 'mc' stages"), std::string::npos) << m;
-    EXPECT_NE(m.find("hybrid, llg, md, minimize and sld stages"), std::string::npos) << m;
+    EXPECT_NE(m.find("hybrid, hysteresis, llg, md, minimize and sld stages"), std::string::npos) << m;
   }
 }
 

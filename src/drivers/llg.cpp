@@ -39,7 +39,8 @@ struct LlgSpec : DriverSpec {
 
 class LlgDriver : public Driver {
  public:
-  LlgDriver(const LlgSpec& spec, const DriverContext& ctx) : s_(ctx.system), llg_(ctx.hamiltonian, ctx.system, options(spec, ctx), ctx.key) {}
+  LlgDriver(const LlgSpec& spec, const DriverContext& ctx)
+      : s_(ctx.system), llg_(ctx.hamiltonian, ctx.system, options(spec, ctx), ctx.key), field_(spec.field.given()) {}
   static LLGOptions options(const LlgSpec& spec, const DriverContext& ctx) {
     LLGOptions o;
     o.integrator = parse_llg_integrator(spec.integrator);
@@ -57,6 +58,10 @@ class LlgDriver : public Driver {
   void load_state(const std::string& state) override { llg_.load_state(state); }
   double dt() const override { return llg_.settings().dt; }
   double clock(double) const override { return llg_.time(); }
+  std::optional<Vec3> applied_field() const override {
+    if (!field_) return std::nullopt;
+    return llg_.settings().field.at(llg_.time());
+  }
   std::vector<std::pair<StreamPurpose, StreamKey>> streams() const override {
     std::vector<std::pair<StreamPurpose, StreamKey>> out{{StreamPurpose::spin_noise, llg_.key()}};
     if (llg_.settings().longitudinal) out.push_back({StreamPurpose::longitudinal, llg_.key()});
@@ -66,6 +71,7 @@ class LlgDriver : public Driver {
  private:
   System& s_;
   LLG llg_;
+  bool field_ = false;
 };
 
 std::unique_ptr<Driver> LlgSpec::build(const DriverContext& ctx) const { return std::make_unique<LlgDriver>(*this, ctx); }

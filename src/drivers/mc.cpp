@@ -1,6 +1,6 @@
 // Monte Carlo drivers: `mc` (Metropolis at a temperature; in sweeps also Metropolis + Wolff
-// clusters, or parallel tempering over the temperatures) and `minimize` (zero-temperature
-// Metropolis: a quench that only accepts ΔE <= 0).
+// clusters, or parallel tempering over the temperatures) and the zero-temperature Metropolis
+// quench (a quench that only accepts ΔE <= 0) of `minimize` with method = "metropolis".
 #include "spinlat/drivers/keys.hpp"
 #include "spinlat/mc/metropolis.hpp"
 #include "spinlat/mc/parallel_tempering.hpp"
@@ -18,7 +18,8 @@ struct McSpec : DriverSpec {
   bool longitudinal = false;
   std::string algorithm = "metropolis";  ///< sweeps: metropolis, wolff, parallel-tempering
   long long wolff_per_sweep = 0;         ///< wolff: clusters per Metropolis sweep (0: one sweep's worth)
-  bool quench = false;                   ///< minimize: always at 0 K
+  bool quench = false;                   ///< the minimize quench: always at 0 K
+  Vec3 field = Vec3::Zero();             ///< stages: an applied field (T), `field`
 
   MetropolisOptions options(const StreamKey& key) const {
     MetropolisOptions o;
@@ -39,6 +40,7 @@ struct McSpec : DriverSpec {
     } else {
       s[quench ? "steps" : "sweeps"] = std::to_string(length);
       if (!quench) s["temperature"] = setting_text(temperature);
+      if (!quench) s["field"] = setting_text(field);
     }
     return s;
   }
@@ -62,6 +64,7 @@ class McDriver : public Driver {
         wolff_per_sweep_(spec.wolff_per_sweep) {
     const double T = spec.quench ? 0.0 : ctx.temperature;
     mc_.set_temperature(T);
+    mc_.set_field(spec.field);
     if (spec.algorithm == "wolff") {
       wolff_ = std::make_unique<WolffSampler>(ctx.hamiltonian, ctx.system, ctx.key);
       wolff_->set_temperature(T);
@@ -80,6 +83,10 @@ class McDriver : public Driver {
   }
   void observe(std::vector<std::pair<std::string, double>>& out) const override {
     out.push_back({"acceptance", mc_.acceptance()});
+  }
+  std::optional<Vec3> applied_field() const override {
+    if (mc_.field().isZero(0.0)) return std::nullopt;
+    return mc_.field();
   }
   void set_temperature(double kelvin) override {
     mc_.set_temperature(kelvin);
@@ -131,6 +138,7 @@ DriverSpecPtr read_mc(Params& p, DriverRole role) {
   if (role == DriverRole::stage) {
     s->temperature = read_temperature(p, true);
     s->length = count_at_least(p, "sweeps", 0, 0, true);
+    if (p.has("field")) s->field = p.vec3("field");
   } else {
     s->algorithm = p.choice("algorithm", {"metropolis", "wolff", "parallel-tempering"}, "metropolis");
     if (p.has("wolff_per_sweep")) {
@@ -142,34 +150,23 @@ DriverSpecPtr read_mc(Params& p, DriverRole role) {
   return s;
 }
 
-DriverSpecPtr read_minimize(Params& p, DriverRole role) {
-  auto s = std::make_shared<McSpec>();
-  s->type = "minimize";
-  s->role = role;
-  s->quench = true;
-  s->length = count_at_least(p, "steps", 1, 10000, false);
-  if (p.has("dt")) positive(p, "dt", " ps");  // accepted for symmetry with the dynamics; no clock
-  return s;
-}
-
 }  // namespace
 
 DriverType mc_driver() {
   DriverType t;
   t.name = "mc";
-  t.stage_keys = {"temperature", "sweeps", "move", "target_acceptance", "longitudinal"};
+  t.stage_keys = {"temperature", "sweeps", "move", "target_acceptance", "longitudinal", "field"};
   t.sweep = true;
   t.sweep_keys = {"algorithm", "wolff_per_sweep", "move"};
   t.read = read_mc;
   return t;
 }
 
-DriverType minimize_driver() {
-  DriverType t;
-  t.name = "minimize";
-  t.stage_keys = {"steps", "dt"};
-  t.read = read_minimize;
-  return t;
+std::unique_ptr<Driver> quench_driver(const DriverContext& ctx) {
+  McSpec s;
+  s.type = "minimize";
+  s.quench = true;
+  return s.build(ctx);
 }
 
 }  // namespace spinlat

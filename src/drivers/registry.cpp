@@ -86,6 +86,7 @@ const DriverRegistry& builtin_drivers() {
     d.add(md_driver());
     d.add(sld_driver());
     d.add(hybrid_driver());
+    d.add(hysteresis_driver());
     return d;
   }();
   return r;

@@ -42,7 +42,8 @@ struct SldSpec : DriverSpec {
 class SldDriver : public Driver {
  public:
   SldDriver(const SldSpec& spec, const DriverContext& ctx)
-      : n_(static_cast<double>(ctx.system.size())), sld_(ctx.system, ctx.hamiltonian, options(spec, ctx), ctx.key) {}
+      : n_(static_cast<double>(ctx.system.size())), sld_(ctx.system, ctx.hamiltonian, options(spec, ctx), ctx.key),
+        field_(spec.field.given()) {}
   static SldOptions options(const SldSpec& spec, const DriverContext& ctx) {
     SldOptions o;
     o.dt = spec.dt;
@@ -65,6 +66,10 @@ class SldDriver : public Driver {
   void load_state(const std::string& state) override { sld_.load_state(state); }
   double dt() const override { return sld_.settings().dt; }
   double pressure_GPa() const override { return sld_.pressure_GPa(); }
+  std::optional<Vec3> applied_field() const override {
+    if (!field_) return std::nullopt;
+    return sld_.settings().field.at(sld_.time());
+  }
   std::vector<std::pair<StreamPurpose, StreamKey>> streams() const override {
     return {{StreamPurpose::spin_noise, sld_.key()}, {StreamPurpose::lattice_noise, sld_.key()}};
   }
@@ -72,6 +77,7 @@ class SldDriver : public Driver {
  private:
   double n_;
   SpinLatticeIntegrator sld_;
+  bool field_ = false;
 };
 
 std::unique_ptr<Driver> SldSpec::build(const DriverContext& ctx) const { return std::make_unique<SldDriver>(*this, ctx); }

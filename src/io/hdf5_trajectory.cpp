@@ -29,6 +29,10 @@ std::string TrajectoryWriter::default_unit(const std::string& name) {
   if (name == "magnetization_vector" || name == "moment") return "bohr_magneton";
   if (name == "field" || ends_with(name, "_field")) return "T";
   if (name == "pressure" || ends_with(name, "_pressure")) return "GPa";
+  // A minimiser's residuals (drivers/minimize.cpp): torque |ê × F| and longitudinal force in
+  // eV/μB, atomic force in eV/Å.
+  if (name == "max_torque" || name == "max_longitudinal_force") return "eV bohr_magneton-1";
+  if (name == "max_force") return "eV angstrom-1";
   return "";
 }
 

@@ -102,6 +102,12 @@ void MetropolisSampler::set_temperature(double kelvin) {
   beta_ = kelvin > 0.0 ? 1.0 / units::thermal_energy(kelvin) : 0.0;
 }
 
+void MetropolisSampler::set_field(const Vec3& field_T) {
+  if (!std::isfinite(field_T.squaredNorm())) throw InputError("Monte Carlo field must be finite (T)");
+  field_ = field_T;
+  zeeman_ = units::mu_B * field_T;
+}
+
 void MetropolisSampler::set_sigma(double sigma) {
   if (!(sigma > 0.0)) throw InputError("Gaussian move width sigma must be positive");
   sigma_ = sigma;
@@ -125,6 +131,7 @@ void MetropolisSampler::sweep_block(System& s, const int* sites, std::size_t cou
   const int* nb = k ? k->neighbor.data() : nullptr;
   const double* J = k ? k->J.data() : nullptr;
   const double J0 = (k && !k->J.empty()) ? k->J[0] : 0.0;
+  const bool field = !zeeman_.isZero(0.0);
   Tally t;  // local counters: kept in registers, written back once
   for (std::size_t q = 0; q < count; ++q) {
     const int i = sites[q];
@@ -160,6 +167,7 @@ void MetropolisSampler::sweep_block(System& s, const int* sites, std::size_t cou
     } else {
       dE = h_->local_energy_change(s, i, e_new, s.moment[i]);
     }
+    if (field) dE -= s.moment[i] * (e_new - e_old).dot(zeeman_);
     ++t.trials[kind];
     {
       // Metropolis acceptance min(1, exp(−βΔE)), branch free: a uniform is drawn and exp
@@ -178,7 +186,7 @@ void MetropolisSampler::sweep_block(System& s, const int* sites, std::size_t cou
       const double m_new = std::abs(m + step_ * (2.0 * uniform01(*leng) - 1.0));
       ++t.trials[3];
       if (m_new > 0.0) {
-        const double dEl = h_->local_energy_change(s, i, spin[i], m_new);
+        const double dEl = h_->local_energy_change(s, i, spin[i], m_new) - (m_new - m) * spin[i].dot(zeeman_);
         bool ok;
         if (quench) {
           ok = dEl <= 0.0;
@@ -264,6 +272,7 @@ void MetropolisSampler::sweep_batched(System& s, std::vector<Tally>& tallies) {
     for (std::size_t b = 0; b < nb; ++b)
       for (std::size_t q = start[b]; q < start[b + 1]; ++q, ++k) {
         const double u = uniform01(streams_[b]);
+        de[k] -= moments[k] * (spins[k] - s.spin[sites[k]]).dot(zeeman_);  // the applied field
         const double p = quench ? (de[k] <= 0.0 ? 1.0 : 0.0) : std::exp(-beta * std::max(de[k], 0.0));
         const bool ok = u < p;  // a NaN ΔE is rejected
         if (ok) s.spin[sites[k]] = spins[k];
@@ -291,6 +300,7 @@ void MetropolisSampler::sweep_batched(System& s, std::vector<Tally>& tallies) {
     h_->local_energy_changes(s, lsites, lspins, lmoments, de);
     for (std::size_t q = 0; q < lsites.size(); ++q) {
       const int i = lsites[q];
+      de[q] -= (lmoments[q] - s.moment[i]) * lspins[q].dot(zeeman_);  // the applied field
       bool ok;
       if (quench) {
         ok = de[q] <= 0.0;

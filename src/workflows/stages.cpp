@@ -146,6 +146,7 @@ int run_stages(RunContext& ctx) {
     }
     traj.write_observables(global_step, time, v);
     if (spin_obs) traj.write_observable("magnetization_vector", global_step, time, magnetization_vector(s));
+    if (const std::optional<Vec3> B = d.applied_field()) traj.write_observable("field", global_step, time, *B);
     for (const auto& [name, value] : v)
       if (!std::isfinite(value))
         throw NumericalError("stage " + st.type + ", step " + std::to_string(global_step) + ": " + name +
@@ -208,6 +209,14 @@ int run_stages(RunContext& ctx) {
     if (global_step == 0 && obs_every > 0) observe(*d, st);
     if (global_step == 0 && traj_every > 0) traj.write_frame(s, 0, 0.0);
     for (; step < n; ++step) {
+      // A driver at its goal (a converged minimiser) ends the stage; the progress bar skips
+      // the steps it did not need.
+      if (d->finished()) {
+        work += n - step;
+        if (obs_every > 0 && global_step % obs_every != 0) observe(*d, st);  // the final state
+        if (traj_every > 0 && global_step % traj_every != 0) traj.write_frame(s, global_step, time);
+        break;
+      }
       if (ctx.stop_requested()) { checkpoint(k, step, true); return 3; }
       if (spectrum && spectrum->due(step)) spectrum->record(s, d->clock(time));
       if (phonons && phonons->due(step)) phonons->record(s, time);
@@ -251,6 +260,23 @@ int run_stages(RunContext& ctx) {
           !w.empty())
         std::fprintf(stderr, "%swarning: stage %zu (%s): %s\n", Progress::stderr_is_terminal() ? "\r\033[K" : "", k,
                      st.type.c_str(), w.c_str());
+    // What the stage reached (a minimiser's residuals): the attributes of /stages/<k>.
+    const StageSummary summary = d->summary();
+    if (!summary.text.empty()) {
+      const std::string group = "/stages/" + std::to_string(k);
+      ctx.file.create_group(group);
+      for (const auto& [name, value] : summary.numbers) ctx.file.set_attr(group, name, value);
+      for (const auto& [name, value] : summary.words) ctx.file.set_attr(group, name, value);
+      for (const StageSummary::Series& x : summary.series) {
+        const std::string path = group + "/" + x.name;
+        if (ctx.file.exists(path)) ctx.file.remove(path);  // a continuation writes it again
+        ctx.file.write(path, x.values);
+        if (!x.unit.empty()) ctx.file.set_attr(path, "unit", x.unit);
+      }
+      ctx.file.flush();
+      if (!ctx.options.quiet)
+        std::fprintf(stderr, "%s%s\n", Progress::stderr_is_terminal() ? "\r\033[K" : "", summary.text.c_str());
+    }
     if (k + 1 < c.stages.size()) checkpoint(k + 1, 0, false);
     if (!ctx.options.quiet) {
       const std::string sub = sublattice_obs ? ", sublattice order = " + fixed(sublattice_order(s, s.sublattice), 4) : "";

@@ -11,6 +11,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -51,6 +52,20 @@ struct DriverContext {
   double temperature = 0.0;  ///< K: the stage's own, or the sweep point's
 };
 
+/// What a stage reached (a minimiser: converged or not, its residuals, steps and energy): one
+/// console line and the attributes of /stages/<k> in the results file.
+struct StageSummary {
+  std::string text;                                       ///< empty: nothing to report
+  std::vector<std::pair<std::string, double>> numbers;    ///< attribute name → value
+  std::vector<std::pair<std::string, std::string>> words; ///< attribute name → text
+  /// Datasets /stages/<k>/<name> (a hysteresis loop's fields and magnetisations), with units.
+  struct Series {
+    std::string name, unit;
+    std::vector<double> values;
+  };
+  std::vector<Series> series;
+};
+
 /// One stage's or sweep point's driver.
 class Driver {
  public:
@@ -76,6 +91,14 @@ class Driver {
   /// The (purpose, key) of every random stream this driver draws from, as its parts hold
   /// them: tests check that no two drivers of a run share one.
   virtual std::vector<std::pair<StreamPurpose, StreamKey>> streams() const = 0;
+  /// True when the driver has reached its goal (a minimiser at its tolerance): the stage ends
+  /// before its `steps`.
+  virtual bool finished() const { return false; }
+  /// What the stage reached, asked once at its end.
+  virtual StageSummary summary() const { return {}; }
+  /// The stage's applied field (T) now, for stages given one (`field`): recorded as
+  /// /observables/field with the other observables. Not part of the potential energy.
+  virtual std::optional<Vec3> applied_field() const { return std::nullopt; }
 };
 
 /// The validated settings of one stage or sweep method; each driver type has its own.
@@ -138,16 +161,20 @@ class DriverRegistry {
   std::map<std::string, DriverType> types_;
 };
 
-/// Every driver of the engine: mc, minimize, llg, md, sld, hybrid.
+/// Every driver of the engine: mc, minimize, llg, md, sld, hybrid, hysteresis.
 const DriverRegistry& builtin_drivers();
 
 // One DriverType per file in src/drivers/.
 DriverType mc_driver();        // src/drivers/mc.cpp (Metropolis, Wolff, parallel tempering)
-DriverType minimize_driver();  // src/drivers/mc.cpp (zero-temperature Metropolis)
+DriverType minimize_driver();  // src/drivers/minimize.cpp (FIRE, velocity projection)
 DriverType llg_driver();       // src/drivers/llg.cpp
 DriverType md_driver();        // src/drivers/md.cpp
 DriverType sld_driver();       // src/drivers/sld.cpp
 DriverType hybrid_driver();    // src/drivers/hybrid.cpp
+DriverType hysteresis_driver();  // src/drivers/hysteresis.cpp (M(B) loops)
+/// Zero-temperature Metropolis sweeps (moves with ΔE <= 0 only), single-spin Gaussian moves:
+/// `minimize` with method = "metropolis" (src/drivers/mc.cpp).
+std::unique_ptr<Driver> quench_driver(const DriverContext& ctx);
 
 /// The stream keys of a run's drivers (core/rng.hpp): stage k, and sweep point (size il,
 /// temperature it) of n_T temperatures.

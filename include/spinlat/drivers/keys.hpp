@@ -38,6 +38,8 @@ struct StageField {
   double frequency = 0.0;
   /// The schedule over a stage of `steps` steps of `dt` (a ramp ends with the stage).
   ExternalField at(long long steps, double dt) const;
+  /// True when the stage was given a field (recorded as /observables/field).
+  bool given() const { return schedule != "constant" || !field.isZero(0.0); }
 };
 const std::vector<std::string>& stage_field_keys();
 StageField read_stage_field(Params& p);

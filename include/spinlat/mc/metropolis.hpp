@@ -81,6 +81,10 @@ class MetropolisSampler {
 
   /// Temperature in K (0 = quench).
   void set_temperature(double kelvin);
+  /// An applied field B (T) besides the Hamiltonian's terms: trials also pay −μB Δm·B (field
+  /// stages, hysteresis loops). Zero by default; a setting, not part of save_state().
+  void set_field(const Vec3& field_T);
+  const Vec3& field() const { return field_; }
   double temperature() const { return temperature_; }
 
   /// Re-reads the Hamiltonian (kernel, neighbour list) and recolours; call after the
@@ -122,6 +126,8 @@ class MetropolisSampler {
   };
 
  private:
+  Vec3 field_ = Vec3::Zero();   ///< T
+  Vec3 zeeman_ = Vec3::Zero();  ///< μB B (eV/μB): ΔE = −Δm·zeeman_
   template <int Move, int Path>
   void sweep_block(System& s, const int* sites, std::size_t count, Engine& eng, Engine* leng,
                    Tally& t) const;

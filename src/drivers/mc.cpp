@@ -1,7 +1,10 @@
 // Monte Carlo drivers: `mc` (Metropolis at a temperature; in sweeps also Metropolis + Wolff
 // clusters, or parallel tempering over the temperatures) and `minimize` (zero-temperature
 // Metropolis: a quench that only accepts ΔE <= 0).
+#include <optional>
+
 #include "spinlat/drivers/keys.hpp"
+#include "spinlat/drivers/surrogate.hpp"
 #include "spinlat/mc/metropolis.hpp"
 #include "spinlat/mc/parallel_tempering.hpp"
 #include "spinlat/mc/state_io.hpp"
@@ -19,6 +22,9 @@ struct McSpec : DriverSpec {
   std::string algorithm = "metropolis";  ///< sweeps: metropolis, wolff, parallel-tempering
   long long wolff_per_sweep = 0;         ///< wolff: clusters per Metropolis sweep (0: one sweep's worth)
   bool quench = false;                   ///< minimize: always at 0 K
+  /// Surrogate-driven (delayed-acceptance) Monte Carlo: a stage with `surrogate`, or a sweep with
+  /// algorithm = "surrogate" (drivers/surrogate.hpp).
+  std::optional<SurrogateSettings> surrogate;
 
   MetropolisOptions options(const StreamKey& key) const {
     MetropolisOptions o;
@@ -33,6 +39,10 @@ struct McSpec : DriverSpec {
     std::map<std::string, std::string> s{{"move", move},
                                          {"target_acceptance", setting_text(target_acceptance)},
                                          {"longitudinal", longitudinal ? "true" : "false"}};
+    if (surrogate) {
+      s["surrogate"] = surrogate->file;
+      s["surrogate_steps"] = std::to_string(surrogate->inner_steps);
+    }
     if (role == DriverRole::sweep) {
       s["algorithm"] = algorithm;
       s["wolff_per_sweep"] = std::to_string(wolff_per_sweep);
@@ -111,6 +121,7 @@ class McDriver : public Driver {
 };
 
 std::unique_ptr<Driver> McSpec::build(const DriverContext& ctx) const {
+  if (surrogate) return surrogate_mc_driver(*surrogate, ctx);
   return std::make_unique<McDriver>(*this, ctx);
 }
 
@@ -132,13 +143,25 @@ DriverSpecPtr read_mc(Params& p, DriverRole role) {
     s->temperature = read_temperature(p, true);
     s->length = count_at_least(p, "sweeps", 0, 0, true);
   } else {
-    s->algorithm = p.choice("algorithm", {"metropolis", "wolff", "parallel-tempering"}, "metropolis");
+    s->algorithm = p.choice("algorithm", {"metropolis", "wolff", "parallel-tempering", "surrogate"}, "metropolis");
+    for (const char* k : {"surrogate", "surrogate_steps"})
+      if (p.has(k)) p.require(s->algorithm == "surrogate", k, "only used with algorithm = 'surrogate'");
     if (p.has("wolff_per_sweep")) {
       p.require(s->algorithm == "wolff", "wolff_per_sweep", "only used with algorithm = 'wolff'");
       s->wolff_per_sweep = count_at_least(p, "wolff_per_sweep", 0, 0, true);
     }
   }
   read_move(p, *s);
+  if (role == DriverRole::stage ? p.has("surrogate") || p.has("surrogate_steps") : s->algorithm == "surrogate") {
+    if (role == DriverRole::stage) {
+      p.require(s->temperature > 0.0, "temperature", "a surrogate-driven mc stage needs a temperature > 0 K");
+      p.require(!s->longitudinal, "longitudinal", "surrogate-driven Monte Carlo moves directions only");
+    }
+    SurrogateSettings st = read_surrogate(p);
+    st.move = parse_move(s->move);
+    st.target_acceptance = s->target_acceptance;
+    s->surrogate = std::move(st);
+  }
   return s;
 }
 
@@ -157,9 +180,9 @@ DriverSpecPtr read_minimize(Params& p, DriverRole role) {
 DriverType mc_driver() {
   DriverType t;
   t.name = "mc";
-  t.stage_keys = {"temperature", "sweeps", "move", "target_acceptance", "longitudinal"};
+  t.stage_keys = {"temperature", "sweeps", "move", "target_acceptance", "longitudinal", "surrogate", "surrogate_steps"};
   t.sweep = true;
-  t.sweep_keys = {"algorithm", "wolff_per_sweep", "move"};
+  t.sweep_keys = {"algorithm", "wolff_per_sweep", "move", "surrogate", "surrogate_steps"};
   t.read = read_mc;
   return t;
 }

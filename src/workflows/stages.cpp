@@ -167,10 +167,15 @@ int run_stages(RunContext& ctx) {
         std::fprintf(stderr, "phonon DOS written to /spectra/phonon (%zu segments)\n", phonons->segments());
     }
     if (k + 1 < c.stages.size()) checkpoint(k + 1, 0, false);
-    if (!ctx.options.quiet)
-      std::fprintf(stderr, "%sstage %zu (%s) done: E = %.6f eV/atom, |M| = %.4f\n",
+    if (!ctx.options.quiet) {
+      std::vector<std::pair<std::string, double>> rep;  // the driver's own figures
+      d->report(rep);
+      std::string extra;
+      for (const auto& [name, value] : rep) extra += ", " + name + " " + std::to_string(value);
+      std::fprintf(stderr, "%sstage %zu (%s) done: E = %.6f eV/atom, |M| = %.4f%s\n",
                    Progress::stderr_is_terminal() ? "\r\033[K" : "", k, st.type.c_str(),
-                   energy_per_atom(h, s), magnetization(s));
+                   energy_per_atom(h, s), magnetization(s), extra.c_str());
+    }
   }
   progress.finish();
   ctx.file.flush();

@@ -252,6 +252,16 @@ int run_sweep(RunContext& ctx) {
           writer.set_unit("lattice_parameter", "angstrom");
         }
         point_done(it, acc);
+        // The driver's own figures (the surrogate sampler's acceptances): /sweep/<name>.
+        std::vector<std::pair<std::string, double>> rep;
+        driver->report(rep);
+        std::string line;
+        for (const auto& [name, value] : rep) {
+          writer.write_extra(name, il, it, value);
+          line += (line.empty() ? "" : ", ") + name + " " + std::to_string(value);
+        }
+        if (!line.empty()) ctx.file.flush();
+        if (!line.empty() && !ctx.options.quiet) std::fprintf(stderr, "    %s\n", line.c_str());
         // The next point starts from this state (annealing); its samplers start fresh.
         if (it + 1 < nT) {
           // Checkpoint at the boundary: the next point's samplers are rebuilt from scratch.

@@ -25,6 +25,7 @@
 #include "spinlat/io/hdf5.hpp"
 #include "spinlat/mc/delayed_acceptance.hpp"
 #include "spinlat/mc/metropolis.hpp"
+#include "spinlat/mc/parallel_tempering.hpp"
 #include "spinlat/terms/anisotropy.hpp"
 #include "spinlat/terms/biquadratic.hpp"
 #include "spinlat/terms/hamiltonian.hpp"
@@ -290,6 +291,40 @@ TEST(DelayedAcceptance, CheckpointContinuesBitForBit) {
   EXPECT_THROW(b.load_state("spinlat-metropolis 1\n"), InputError);
   EXPECT_THROW(b.load_state(state.substr(0, state.size() / 2)), InputError);
   EXPECT_THROW(a.set_temperature(0.0), InputError);
+}
+
+// Parallel tempering whose replicas move by surrogate-driven sweeps (poor surrogate): the
+// replica at k_B T = 1.5 J reproduces brute-force Metropolis, and a checkpoint continues bit
+// for bit.
+TEST(DelayedAcceptance, ParallelTemperingWithSurrogate) {
+  const OneThread one;
+  const System s0 = lattice(4);
+  const Hamiltonian h = expensive(s0);
+  auto poor = std::make_shared<const Hamiltonian>(model(s0, 0.7 * kJ, 0.0, 0.0));
+  const double T = kelvin(1.5);
+  const Series ref = brute_force(h, s0, T, 2000, 50000);
+  ParallelTemperingOptions o;
+  o.metropolis.seed = 12;
+  o.surrogate = poor;
+  o.delayed.inner_steps = 5;
+  ParallelTempering pt(h, s0, {kelvin(1.3), T, kelvin(1.8)}, o);
+  pt.equilibrate(1000);
+  const std::string state = pt.save_state();
+  Series da;
+  for (int k = 0; k < 25000; ++k) {
+    pt.run(1);
+    da.e.push_back(energy(h, pt.system(1)));
+    da.m.push_back(magnetization(pt.system(1)));
+  }
+  ASSERT_NE(pt.delayed(1), nullptr);
+  std::printf("  parallel tempering: outer acceptance at 1.5 J %.4f, exchange acceptance %.3f %.3f\n",
+              pt.delayed(1)->outer_acceptance(), pt.exchange_acceptance()[0], pt.exchange_acceptance()[1]);
+  expect_same_distribution(ref, da, "parallel tempering, poor surrogate");
+  ParallelTempering again(h, s0, {kelvin(1.3), T, kelvin(1.8)}, o);
+  again.load_state(state);
+  again.run(25000);
+  EXPECT_TRUE(again.system(1).spin == pt.system(1).spin);
+  EXPECT_EQ(again.save_state(), pt.save_state());
 }
 
 // ---- through the command line ------------------------------------------------------------

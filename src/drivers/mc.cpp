@@ -9,6 +9,8 @@
 #include "spinlat/mc/parallel_tempering.hpp"
 #include "spinlat/mc/state_io.hpp"
 #include "spinlat/mc/wolff.hpp"
+#include "spinlat/terms/registry.hpp"
+#include "spinlat/workflows/run.hpp"
 
 namespace spinlat {
 namespace {
@@ -60,6 +62,12 @@ struct McSpec : DriverSpec {
     ParallelTemperingOptions o;
     o.metropolis = options(key);
     o.wolff_per_sweep = wolff_per_sweep;
+    if (surrogate) {  // every replica moves by surrogate-driven sweeps
+      o.surrogate = std::make_shared<const Hamiltonian>(build_hamiltonian(*surrogate->config, s, builtin_terms()));
+      o.delayed.move = surrogate->move;
+      o.delayed.inner_steps = surrogate->inner_steps;
+      o.delayed.target_acceptance = surrogate->target_acceptance;
+    }
     return std::make_unique<ParallelTempering>(h, s, temperatures, o);
   }
 };
@@ -145,14 +153,19 @@ DriverSpecPtr read_mc(Params& p, DriverRole role) {
   } else {
     s->algorithm = p.choice("algorithm", {"metropolis", "wolff", "parallel-tempering", "surrogate"}, "metropolis");
     for (const char* k : {"surrogate", "surrogate_steps"})
-      if (p.has(k)) p.require(s->algorithm == "surrogate", k, "only used with algorithm = 'surrogate'");
+      if (p.has(k))
+        p.require(s->algorithm == "surrogate" || s->algorithm == "parallel-tempering", k,
+                  "only used with algorithm = 'surrogate' or 'parallel-tempering'");
+    if (s->algorithm == "parallel-tempering" && p.has("surrogate_steps"))
+      p.require(p.has("surrogate"), "surrogate_steps", "needs surrogate = \"SPIN_MODEL.toml\" (the cheap model)");
     if (p.has("wolff_per_sweep")) {
       p.require(s->algorithm == "wolff", "wolff_per_sweep", "only used with algorithm = 'wolff'");
       s->wolff_per_sweep = count_at_least(p, "wolff_per_sweep", 0, 0, true);
     }
   }
   read_move(p, *s);
-  if (role == DriverRole::stage ? p.has("surrogate") || p.has("surrogate_steps") : s->algorithm == "surrogate") {
+  if (role == DriverRole::stage ? p.has("surrogate") || p.has("surrogate_steps")
+                                : s->algorithm == "surrogate" || (s->algorithm == "parallel-tempering" && p.has("surrogate"))) {
     if (role == DriverRole::stage) {
       p.require(s->temperature > 0.0, "temperature", "a surrogate-driven mc stage needs a temperature > 0 K");
       p.require(!s->longitudinal, "longitudinal", "surrogate-driven Monte Carlo moves directions only");

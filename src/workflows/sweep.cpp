@@ -188,7 +188,15 @@ int run_sweep(RunContext& ctx) {
             checkpoint(done + 1);
         }
       }
-      for (std::size_t it = 0; it < nT; ++it) point_done(it, acc[it]);
+      for (std::size_t it = 0; it < nT; ++it) {
+        point_done(it, acc[it]);
+        if (const DelayedAcceptanceSampler* d = ens.delayed(it)) {  // surrogate-driven replicas
+          writer.write_extra("outer_acceptance", il, it, d->outer_acceptance());
+          writer.write_extra("inner_acceptance", il, it, d->inner_acceptance());
+          if (!ctx.options.quiet)
+            std::fprintf(stderr, "    outer_acceptance %f, inner_acceptance %f\n", d->outer_acceptance(), d->inner_acceptance());
+        }
+      }
       start_phase = 0;
     } else {
       for (std::size_t it = (resuming_here ? start_T : 0); it < nT; ++it) {

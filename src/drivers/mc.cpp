@@ -9,8 +9,6 @@
 #include "spinlat/mc/parallel_tempering.hpp"
 #include "spinlat/mc/state_io.hpp"
 #include "spinlat/mc/wolff.hpp"
-#include "spinlat/terms/registry.hpp"
-#include "spinlat/workflows/run.hpp"
 
 namespace spinlat {
 namespace {
@@ -63,7 +61,7 @@ struct McSpec : DriverSpec {
     o.metropolis = options(key);
     o.wolff_per_sweep = wolff_per_sweep;
     if (surrogate) {  // every replica moves by surrogate-driven sweeps
-      o.surrogate = std::make_shared<const Hamiltonian>(build_hamiltonian(*surrogate->config, s, builtin_terms()));
+      o.surrogate = std::make_shared<const Hamiltonian>(build_surrogate(*surrogate, s, h, key.seed));
       o.delayed.move = surrogate->move;
       o.delayed.inner_steps = surrogate->inner_steps;
       o.delayed.target_acceptance = surrogate->target_acceptance;

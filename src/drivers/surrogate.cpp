@@ -10,14 +10,17 @@
 #include "spinlat/mc/state_io.hpp"
 #include "spinlat/terms/registry.hpp"
 #include "spinlat/workflows/run.hpp"
+#include "spinlat/workflows/spin_map.hpp"
 
 namespace spinlat {
 
 SurrogateSettings read_surrogate(Params& p) {
   SurrogateSettings st;
-  if (!p.has("surrogate"))
-    p.fail("surrogate", "surrogate-driven Monte Carlo needs surrogate = \"SPIN_MODEL.toml\" (an input whose "
-                        "[[potential]] tables are the cheap model; write one with `spinlat map INPUT.toml -o SPIN_MODEL.toml`)");
+  if (!p.has("surrogate")) {  // mapped automatically when the driver is built
+    st.inner_steps = static_cast<int>(count_at_least(p, "surrogate_steps", 1, st.inner_steps, false));
+    p.require(st.inner_steps <= 1000000, "surrogate_steps", "must be <= 1000000");
+    return st;
+  }
   const std::string given = p.string("surrogate");
   p.require(!given.empty(), "surrogate", "expected the path of an input file, got \"\"");
   st.file = resolve_input_path(input_directory(p.file()), given);
@@ -32,12 +35,27 @@ SurrogateSettings read_surrogate(Params& p) {
   return st;
 }
 
+Hamiltonian build_surrogate(const SurrogateSettings& st, const System& s, const Hamiltonian& model,
+                            std::uint64_t seed) {
+  if (st.config) return build_hamiltonian(*st.config, s, builtin_terms());
+  System reference = s;
+  for (std::size_t i = 0; i < reference.size(); ++i)
+    if (reference.magnetic(i)) reference.spin[i] = Vec3(0, 0, 1);
+  MapOptions o;
+  o.seed = seed;
+  const SpinMap m = map_spin_model(reference, model, o);
+  Hamiltonian h;
+  for (TermPtr& t : mapped_terms(reference, m)) h.add(std::move(t));
+  h.bind(s);
+  return h;
+}
+
 namespace {
 
 class SurrogateMcDriver : public Driver {
  public:
   SurrogateMcDriver(const SurrogateSettings& st, const DriverContext& ctx)
-      : s_(ctx.system), surrogate_(build_hamiltonian(*st.config, ctx.system, builtin_terms())),
+      : s_(ctx.system), surrogate_(build_surrogate(st, ctx.system, ctx.hamiltonian, ctx.key.seed)),
         da_(ctx.hamiltonian, surrogate_, ctx.system, options(st, ctx.key)) {
     da_.set_temperature(ctx.temperature);
   }

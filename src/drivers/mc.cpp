@@ -1,7 +1,10 @@
 // Monte Carlo drivers: `mc` (Metropolis at a temperature; in sweeps also Metropolis + Wolff
 // clusters, or parallel tempering over the temperatures) and the zero-temperature Metropolis
 // quench (a quench that only accepts ΔE <= 0) of `minimize` with method = "metropolis".
+#include <optional>
+
 #include "spinlat/drivers/keys.hpp"
+#include "spinlat/drivers/surrogate.hpp"
 #include "spinlat/mc/metropolis.hpp"
 #include "spinlat/mc/parallel_tempering.hpp"
 #include "spinlat/mc/state_io.hpp"
@@ -20,6 +23,9 @@ struct McSpec : DriverSpec {
   long long wolff_per_sweep = 0;         ///< wolff: clusters per Metropolis sweep (0: one sweep's worth)
   bool quench = false;                   ///< the minimize quench: always at 0 K
   Vec3 field = Vec3::Zero();             ///< stages: an applied field (T), `field`
+  /// Surrogate-driven (delayed-acceptance) Monte Carlo: a stage with `surrogate`, or a sweep with
+  /// algorithm = "surrogate" (drivers/surrogate.hpp).
+  std::optional<SurrogateSettings> surrogate;
 
   MetropolisOptions options(const StreamKey& key) const {
     MetropolisOptions o;
@@ -34,6 +40,10 @@ struct McSpec : DriverSpec {
     std::map<std::string, std::string> s{{"move", move},
                                          {"target_acceptance", setting_text(target_acceptance)},
                                          {"longitudinal", longitudinal ? "true" : "false"}};
+    if (surrogate) {
+      s["surrogate"] = surrogate->file;
+      s["surrogate_steps"] = std::to_string(surrogate->inner_steps);
+    }
     if (role == DriverRole::sweep) {
       s["algorithm"] = algorithm;
       s["wolff_per_sweep"] = std::to_string(wolff_per_sweep);
@@ -52,6 +62,12 @@ struct McSpec : DriverSpec {
     ParallelTemperingOptions o;
     o.metropolis = options(key);
     o.wolff_per_sweep = wolff_per_sweep;
+    if (surrogate) {  // every replica moves by surrogate-driven sweeps
+      o.surrogate = std::make_shared<const Hamiltonian>(build_surrogate(*surrogate, s, h, key.seed));
+      o.delayed.move = surrogate->move;
+      o.delayed.inner_steps = surrogate->inner_steps;
+      o.delayed.target_acceptance = surrogate->target_acceptance;
+    }
     return std::make_unique<ParallelTempering>(h, s, temperatures, o);
   }
 };
@@ -118,6 +134,7 @@ class McDriver : public Driver {
 };
 
 std::unique_ptr<Driver> McSpec::build(const DriverContext& ctx) const {
+  if (surrogate) return surrogate_mc_driver(*surrogate, ctx);
   return std::make_unique<McDriver>(*this, ctx);
 }
 
@@ -140,13 +157,33 @@ DriverSpecPtr read_mc(Params& p, DriverRole role) {
     s->length = count_at_least(p, "sweeps", 0, 0, true);
     if (p.has("field")) s->field = p.vec3("field");
   } else {
-    s->algorithm = p.choice("algorithm", {"metropolis", "wolff", "parallel-tempering"}, "metropolis");
+    s->algorithm = p.choice("algorithm", {"metropolis", "wolff", "parallel-tempering", "surrogate"}, "metropolis");
+    for (const char* k : {"surrogate", "surrogate_steps"})
+      if (p.has(k))
+        p.require(s->algorithm == "surrogate" || s->algorithm == "parallel-tempering", k,
+                  "only used with algorithm = 'surrogate' or 'parallel-tempering'");
+    if (s->algorithm == "parallel-tempering" && p.has("surrogate_steps"))
+      p.require(p.has("surrogate"), "surrogate_steps", "needs surrogate = \"SPIN_MODEL.toml\" (the cheap model)");
     if (p.has("wolff_per_sweep")) {
       p.require(s->algorithm == "wolff", "wolff_per_sweep", "only used with algorithm = 'wolff'");
       s->wolff_per_sweep = count_at_least(p, "wolff_per_sweep", 0, 0, true);
     }
   }
   read_move(p, *s);
+  if (role == DriverRole::stage ? p.has("surrogate") || p.has("surrogate_steps")
+                                : s->algorithm == "surrogate" || (s->algorithm == "parallel-tempering" && p.has("surrogate"))) {
+    if (role == DriverRole::stage) {
+      p.require(s->temperature > 0.0, "temperature", "a surrogate-driven mc stage needs a temperature > 0 K");
+      p.require(!s->longitudinal, "longitudinal", "surrogate-driven Monte Carlo moves directions only");
+      p.require(s->field.isZero(0.0), "field",
+                "surrogate-driven Monte Carlo samples the input's Hamiltonian without a stage field: "
+                "put the field in a zeeman [[potential]] (then both models see it)");
+    }
+    SurrogateSettings st = read_surrogate(p);
+    st.move = parse_move(s->move);
+    st.target_acceptance = s->target_acceptance;
+    s->surrogate = std::move(st);
+  }
   return s;
 }
 
@@ -155,9 +192,9 @@ DriverSpecPtr read_mc(Params& p, DriverRole role) {
 DriverType mc_driver() {
   DriverType t;
   t.name = "mc";
-  t.stage_keys = {"temperature", "sweeps", "move", "target_acceptance", "longitudinal", "field"};
+  t.stage_keys = {"temperature", "sweeps", "move", "target_acceptance", "longitudinal", "field", "surrogate", "surrogate_steps"};
   t.sweep = true;
-  t.sweep_keys = {"algorithm", "wolff_per_sweep", "move"};
+  t.sweep_keys = {"algorithm", "wolff_per_sweep", "move", "surrogate", "surrogate_steps"};
   t.read = read_mc;
   return t;
 }

@@ -378,14 +378,8 @@ double MetropolisSampler::sweep(System& s) {
 }
 
 void MetropolisSampler::adapt() {
-  // Multiplicative update toward the target acceptance a: f = (1 − a)/(1 − R) for a measured
-  // acceptance R (for a = 0.5 the factor 0.5/(1 − R) of the adaptive move of Alzate-Cardona
-  // et al. 2019), limited to [1/2, 2] per update so that one noisy window cannot run away.
   const double a = options_.target_acceptance;
-  auto factor = [a](std::uint64_t trials, std::uint64_t acc) {
-    const double R = static_cast<double>(acc) / static_cast<double>(trials);
-    return R >= 1.0 ? 2.0 : std::clamp((1.0 - a) / (1.0 - R), 0.5, 2.0);
-  };
+  auto factor = [a](std::uint64_t trials, std::uint64_t acc) { return mc::adapt_factor(a, trials, acc); };
   if (window_trials_ >= kAdaptWindow) {
     sigma_ = std::clamp(sigma_ * factor(window_trials_, window_accepted_), 1e-5, 1e2);
     window_trials_ = window_accepted_ = 0;

@@ -61,6 +61,12 @@ ParallelTempering::ParallelTempering(const Hamiltonian& h, const System& initial
     mo.seed = options_.metropolis.seed.with_replica(k);
     metropolis_.emplace_back(h, initial, mo);
     metropolis_.back().set_temperature(temperatures_[k]);
+    if (options_.surrogate) {
+      DelayedAcceptanceOptions d = options_.delayed;
+      d.seed = mo.seed;
+      delayed_.emplace_back(h, *options_.surrogate, initial, d);
+      delayed_.back().set_temperature(temperatures_[k]);
+    }
     if (options_.wolff_per_sweep > 0) {
       wolff_.emplace_back(h, initial, options_.metropolis.seed.with_replica(k));
       wolff_.back().set_temperature(temperatures_[k]);
@@ -86,9 +92,18 @@ void ParallelTempering::sweep_all(bool adapt) {
   // result is the same either way).
   const double work = static_cast<double>(systems_[0].size()) * options_.sweeps_per_exchange;
   const bool parallel = h_->spin_kernel() != nullptr && !options_.metropolis.longitudinal &&
+                        (!options_.surrogate || options_.surrogate->spin_kernel() != nullptr) &&
                         R > 1 && work >= 2048.0;
 #pragma omp parallel for schedule(dynamic, 1) if (parallel)
   for (long k = 0; k < R; ++k) {
+    if (!delayed_.empty()) {
+      DelayedAcceptanceSampler& d = delayed_[k];
+      d.set_adaptive(adapt);
+      for (long long n = 0; n < options_.sweeps_per_exchange; ++n) d.sweep(systems_[k]);
+      d.set_adaptive(false);
+      energies_[k] = energy_of(systems_[k]);
+      continue;
+    }
     MetropolisSampler& m = metropolis_[k];
     m.set_adaptive(adapt);
     for (long long n = 0; n < options_.sweeps_per_exchange; ++n) {
@@ -157,6 +172,7 @@ std::string ParallelTempering::save_state() const {
     w.integer("replica_at" + K, static_cast<std::uint64_t>(replica_at_[k]));
     w.text("metropolis" + K, metropolis_[k].save_state());
     if (!wolff_.empty()) w.text("wolff" + K, wolff_[k].save_state());
+    if (!delayed_.empty()) w.text("delayed" + K, delayed_[k].save_state());
     if (k + 1 < R) {
       w.integer("attempts" + K, attempts_[k]);
       w.integer("accepted" + K, accepted_[k]);
@@ -174,6 +190,7 @@ void ParallelTempering::load_state(const std::string& state) {
   std::vector<System> systems = systems_;
   std::vector<MetropolisSampler> metropolis = metropolis_;
   std::vector<WolffSampler> wolff = wolff_;
+  std::vector<DelayedAcceptanceSampler> delayed = delayed_;
   std::vector<double> energies(R);
   std::vector<int> at(R);
   std::vector<std::uint64_t> attempts(attempts_.size()), accepted(accepted_.size());
@@ -186,6 +203,7 @@ void ParallelTempering::load_state(const std::string& state) {
     at[k] = static_cast<int>(r.integer("replica_at" + K));
     metropolis[k].load_state(r.text("metropolis" + K));
     if (!wolff.empty()) wolff[k].load_state(r.text("wolff" + K));
+    if (!delayed.empty()) delayed[k].load_state(r.text("delayed" + K));
     if (k + 1 < R) {
       attempts[k] = r.integer("attempts" + K);
       accepted[k] = r.integer("accepted" + K);
@@ -197,6 +215,7 @@ void ParallelTempering::load_state(const std::string& state) {
   systems_ = std::move(systems);
   metropolis_ = std::move(metropolis);
   wolff_ = std::move(wolff);
+  delayed_ = std::move(delayed);
   energies_ = std::move(energies);
   replica_at_ = std::move(at);
   attempts_ = std::move(attempts);

@@ -279,10 +279,14 @@ int run_stages(RunContext& ctx) {
     }
     if (k + 1 < c.stages.size()) checkpoint(k + 1, 0, false);
     if (!ctx.options.quiet) {
-      const std::string sub = sublattice_obs ? ", sublattice order = " + fixed(sublattice_order(s, s.sublattice), 4) : "";
+      std::vector<std::pair<std::string, double>> rep;  // the driver's own figures
+      d->report(rep);
+      std::string extra;
+      for (const auto& [name, value] : rep) extra += ", " + name + " " + std::to_string(value);
+      if (sublattice_obs) extra += ", sublattice order = " + fixed(sublattice_order(s, s.sublattice), 4);
       std::fprintf(stderr, "%sstage %zu (%s) done: E = %.6f eV/atom, |M| = %.4f%s\n",
                    Progress::stderr_is_terminal() ? "\r\033[K" : "", k, st.type.c_str(),
-                   energy_per_atom(h, s), magnetization(s), sub.c_str());
+                   energy_per_atom(h, s), magnetization(s), extra.c_str());
     }
   }
   progress.finish();

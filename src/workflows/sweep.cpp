@@ -252,7 +252,15 @@ int run_sweep(RunContext& ctx) {
             checkpoint(done + 1);
         }
       }
-      for (std::size_t it = 0; it < nT; ++it) point_done(it, acc[it]);
+      for (std::size_t it = 0; it < nT; ++it) {
+        point_done(it, acc[it]);
+        if (const DelayedAcceptanceSampler* d = ens.delayed(it)) {  // surrogate-driven replicas
+          writer.write_extra("outer_acceptance", il, it, d->outer_acceptance());
+          writer.write_extra("inner_acceptance", il, it, d->inner_acceptance());
+          if (!ctx.options.quiet)
+            std::fprintf(stderr, "    outer_acceptance %f, inner_acceptance %f\n", d->outer_acceptance(), d->inner_acceptance());
+        }
+      }
       start_phase = 0;
     } else {
       for (std::size_t it = (resuming_here ? start_T : 0); it < nT; ++it) {
@@ -317,6 +325,16 @@ int run_sweep(RunContext& ctx) {
           writer.set_unit("lattice_parameter", "angstrom");
         }
         point_done(it, acc);
+        // The driver's own figures (the surrogate sampler's acceptances): /sweep/<name>.
+        std::vector<std::pair<std::string, double>> rep;
+        driver->report(rep);
+        std::string line;
+        for (const auto& [name, value] : rep) {
+          writer.write_extra(name, il, it, value);
+          line += (line.empty() ? "" : ", ") + name + " " + std::to_string(value);
+        }
+        if (!line.empty()) ctx.file.flush();
+        if (!line.empty() && !ctx.options.quiet) std::fprintf(stderr, "    %s\n", line.c_str());
         // The next point starts from this state (annealing); its samplers start fresh.
         if (it + 1 < nT) {
           // Checkpoint at the boundary: the next point's samplers are rebuilt from scratch.

@@ -32,6 +32,7 @@ enum class StreamPurpose : std::uint64_t {
   training = 8,        ///< learned-potential training (shuffles, splits, initialisation)
   data_generation = 9,
   spin_mapping = 10,   ///< configurations sampled by `spinlat map`
+  delayed_acceptance = 11,  ///< surrogate-driven Monte Carlo: inner moves and outer acceptance
 };
 
 /// Whose streams: every driver of a run has its own (owner, index).

@@ -75,6 +75,9 @@ class Driver {
   virtual void advance(bool adapt) = 0;
   /// Appends the driver's own observables (acceptance, pressure, energy split) to `out`.
   virtual void observe(std::vector<std::pair<std::string, double>>& out) const { (void)out; }
+  /// Figures a finished stage or sweep point prints and a sweep stores as /sweep/<name>
+  /// (the surrogate sampler's outer and inner acceptance); none by default.
+  virtual void report(std::vector<std::pair<std::string, double>>& out) const { (void)out; }
   /// Changes the bath temperature (K) between advances; streams are kept.
   virtual void set_temperature(double kelvin) = 0;
   /// Driver state for checkpoints (the System is saved by its owner); load_state continues bit

@@ -78,4 +78,13 @@ inline Vec3 gaussian_step(const Vec3& e, double sigma, Engine& eng) {
   return v / std::sqrt(n2);
 }
 
+/// Multiplicative update of a move width toward the target acceptance a: f = (1 − a)/(1 − R)
+/// for a measured acceptance R over `trials` (for a = 0.5 the factor 0.5/(1 − R) of the
+/// adaptive move of Alzate-Cardona et al. 2019), limited to [1/2, 2] per update so that one
+/// noisy window cannot run away.
+inline double adapt_factor(double a, std::uint64_t trials, std::uint64_t accepted) {
+  const double R = static_cast<double>(accepted) / static_cast<double>(trials);
+  return R >= 1.0 ? 2.0 : std::fmin(2.0, std::fmax(0.5, (1.0 - a) / (1.0 - R)));
+}
+
 }  // namespace spinlat::mc

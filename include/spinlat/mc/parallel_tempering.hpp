@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "spinlat/mc/delayed_acceptance.hpp"
 #include "spinlat/mc/metropolis.hpp"
 #include "spinlat/mc/wolff.hpp"
 
@@ -25,6 +26,11 @@ struct ParallelTemperingOptions {
   long long sweeps_per_exchange = 1;
   /// Wolff clusters after each Metropolis sweep (needs isotropic exchange; 0 = none).
   long long wolff_per_sweep = 0;
+  /// When set, every replica moves by surrogate-driven sweeps (mc/delayed_acceptance.hpp) with
+  /// this cheap Hamiltonian (bound to the same structure) instead of Metropolis sweeps; the
+  /// exchanges use the exact energies as before, so the ensemble stays exact.
+  std::shared_ptr<const Hamiltonian> surrogate;
+  DelayedAcceptanceOptions delayed;  ///< its move, inner steps... (seed: from `metropolis`)
 };
 
 class ParallelTempering {
@@ -41,6 +47,8 @@ class ParallelTempering {
   const System& system(std::size_t k) const { return systems_[k]; }
   MetropolisSampler& sampler(std::size_t k) { return metropolis_[k]; }
   WolffSampler* wolff(std::size_t k) { return wolff_.empty() ? nullptr : &wolff_[k]; }
+  /// The surrogate-driven sampler at temperature index k (null without a surrogate).
+  const DelayedAcceptanceSampler* delayed(std::size_t k) const { return delayed_.empty() ? nullptr : &delayed_[k]; }
 
   /// One round: sweeps on every replica, then one exchange pass.
   void round();
@@ -73,6 +81,7 @@ class ParallelTempering {
   std::vector<System> systems_;
   std::vector<MetropolisSampler> metropolis_;
   std::vector<WolffSampler> wolff_;
+  std::vector<DelayedAcceptanceSampler> delayed_;
   std::vector<double> energies_;
   std::vector<std::uint64_t> attempts_, accepted_;
   std::vector<int> replica_at_;

@@ -36,6 +36,18 @@ Hamiltonian hamiltonian(const System& s, const std::string& text) {
   return h;
 }
 
+/// The reference path: one Ewald sum per stored pair (no use of the lattice's translations).
+Hamiltonian per_pair(const System& s, Vec3 demag = Vec3::Zero()) {
+  DipolarOptions o;
+  o.storage = DipolarOptions::Storage::pairs;
+  o.use_translations = false;
+  o.demagnetizing = demag;
+  Hamiltonian h;
+  h.add(std::make_unique<Dipolar>(o));
+  h.bind(s);
+  return h;
+}
+
 const Dipolar& dipolar(const Hamiltonian& h) { return dynamic_cast<const Dipolar&>(*h.terms()[0]); }
 
 System cubic(const std::string& lattice, double a, int n, double m = 2.0) {
@@ -190,11 +202,13 @@ TEST(Dipolar, EwaldMatchesSphericalLatticeSum) {
 // (4) −∂E/∂m_i by central differences (exact for an energy quadratic in m) and
 // local_energy_change against total-energy differences, for both storages.
 TEST(Dipolar, MagneticForcesAndLocalEnergyChangeAreExact) {
-  for (const char* storage : {"pairs", "fft"}) {
+  for (const std::string storage : {"pairs", "fft", "per-pair"}) {
     System s = tetragonal(Int3(2, 2, 1));
     randomize(s, 3);
-    Hamiltonian h = hamiltonian(s, std::string("type = \"dipolar\"\nboundary = \"vacuum\"\nstorage = \"") + storage + "\"");
-    ASSERT_EQ(dipolar(h).uses_fft(), std::string(storage) == "fft");
+    Hamiltonian h = storage == "per-pair"
+                        ? per_pair(s, Vec3::Constant(1.0 / 3.0))
+                        : hamiltonian(s, "type = \"dipolar\"\nboundary = \"vacuum\"\nstorage = \"" + storage + "\"");
+    ASSERT_EQ(dipolar(h).uses_fft(), storage == "fft");
     std::vector<Vec3> fm;
     Derivatives d;
     d.magnetic_force = &fm;
@@ -239,7 +253,8 @@ TEST(Dipolar, MagneticForcesAndLocalEnergyChangeAreExact) {
   }
 }
 
-// (5) The FFT convolution equals the stored pairs, with mixed-radix lengths (3, 2, 5).
+// (5) The FFT convolution and the pairs taken from the translation table equal one Ewald sum
+// per pair, with mixed-radix lengths (3, 2, 5).
 TEST(Dipolar, FftEqualsStoredPairs) {
   struct Case { System s; Int3 reps; };
   std::vector<Case> cases;
@@ -247,18 +262,26 @@ TEST(Dipolar, FftEqualsStoredPairs) {
   cases.push_back({tetragonal(Int3(3, 2, 5)), Int3(3, 2, 5)});
   for (Case& c : cases) {
     randomize(c.s, 9);
-    Hamiltonian pairs = hamiltonian(c.s, "type = \"dipolar\"\nstorage = \"pairs\"\nboundary = \"vacuum\"");
+    Hamiltonian pairs = per_pair(c.s, Vec3::Constant(1.0 / 3.0));
+    Hamiltonian table = hamiltonian(c.s, "type = \"dipolar\"\nstorage = \"pairs\"\nboundary = \"vacuum\"");
     // Automatic storage: above pair_limit magnetic sites the FFT path takes over.
     Hamiltonian fft = hamiltonian(c.s, "type = \"dipolar\"\npair_limit = 50\nboundary = \"vacuum\"");
     ASSERT_FALSE(dipolar(pairs).uses_fft());
+    ASSERT_FALSE(dipolar(table).uses_fft());
     ASSERT_TRUE(dipolar(fft).uses_fft());
     EXPECT_EQ(dipolar(fft).repetitions(), c.reps);
-    const std::vector<Vec3> hp = dipolar(pairs).fields(c.s), hf = dipolar(fft).fields(c.s);
+    EXPECT_EQ(dipolar(table).repetitions(), c.reps);
+    const std::vector<Vec3> hp = dipolar(pairs).fields(c.s), hf = dipolar(fft).fields(c.s),
+                            ht = dipolar(table).fields(c.s);
     double hmax = 0.0;
     for (const Vec3& v : hp) hmax = std::max(hmax, v.norm());
-    for (std::size_t i = 0; i < c.s.size(); ++i) EXPECT_LT((hp[i] - hf[i]).norm(), 1e-12 * hmax) << i;
+    for (std::size_t i = 0; i < c.s.size(); ++i) {
+      EXPECT_LT((hp[i] - hf[i]).norm(), 1e-12 * hmax) << i;
+      EXPECT_LT((hp[i] - ht[i]).norm(), 1e-12 * hmax) << i;
+    }
     const double ep = pairs.energy(c.s);
     EXPECT_NEAR(fft.energy(c.s), ep, 1e-12 * std::abs(ep));
+    EXPECT_NEAR(table.energy(c.s), ep, 1e-12 * std::abs(ep));
   }
 }
 

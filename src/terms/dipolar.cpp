@@ -212,20 +212,25 @@ void Dipolar::bind(const System& s, const NeighborList&) {
     }
   if (atom_.empty()) throw InputError("dipolar: the structure has no magnetic sites (moment > 0)");
   const int nm = static_cast<int>(atom_.size());
-  bool use_fft = opt_.storage == DipolarOptions::Storage::fft ||
-                 (opt_.storage == DipolarOptions::Storage::automatic && nm > opt_.pair_limit);
+  const bool use_fft = opt_.storage == DipolarOptions::Storage::fft ||
+                      (opt_.storage == DipolarOptions::Storage::automatic && nm > opt_.pair_limit);
   if (use_fft && opt_.method == DipolarOptions::Method::direct)
     throw InputError("dipolar: " + std::to_string(nm) + " magnetic sites exceed pair_limit = " +
                      std::to_string(opt_.pair_limit) + " and an open box has no FFT path; raise pair_limit "
                      "(memory 48·N²/2 bytes)");
-  if (use_fft && !detect_repetition(s)) {
-    if (opt_.storage == DipolarOptions::Storage::fft || nm > opt_.pair_limit)
-      throw InputError("dipolar: the FFT path needs magnetic sites that repeat a smaller cell along the cell "
-                       "vectors, and these do not; use storage = \"pairs\" and raise pair_limit above " +
-                       std::to_string(nm));
-  }
+  const bool ewald = opt_.method == DipolarOptions::Method::ewald;
+  // A lattice repeated from a smaller cell needs only N·n_basis Ewald tensors, whatever the storage.
+  const bool repeated = ewald && (use_fft || opt_.use_translations) && detect_repetition(s);
+  if (use_fft && !repeated)
+    throw InputError("dipolar: the FFT path needs magnetic sites that repeat a smaller cell along the cell "
+                     "vectors, and these do not; use storage = \"pairs\" and raise pair_limit above " +
+                     std::to_string(nm));
   fft_ = use_fft;
-  if (fft_) build_fft(s);
+  table_.clear();
+  what_.clear();
+  pair_.clear();
+  if (repeated) build_table(s);
+  if (fft_) build_fft();
   else build_pairs(s);
   built_positions_ = s.position;
   built_cell_ = s.cell.h;
@@ -325,6 +330,12 @@ S pack(const Mat3& w) {
 void Dipolar::build_pairs(const System& s) {
   const std::size_t nm = atom_.size();
   pair_.assign(nm * (nm + 1) / 2, Sym{});
+  if (!table_.empty()) {
+    // From the translation table: W_ij = W(b_i, b_j, c_i − c_j).
+    for (std::size_t i = 0; i < nm; ++i)
+      for (std::size_t j = i; j < nm; ++j) pair_[packed(i, j, nm)] = table_[table_index(i, j)];
+    return;
+  }
   const bool ewald = opt_.method == DipolarOptions::Method::ewald;
   EwaldSetup e;
   if (ewald) {
@@ -343,11 +354,17 @@ void Dipolar::build_pairs(const System& s) {
       else w = j == static_cast<std::size_t>(i) ? Mat3::Zero() : direct_tensor(r);
       pair_[packed(i, j, nm)] = pack<Sym>(w);
     }
-  table_.clear();
-  what_.clear();
 }
 
-void Dipolar::build_fft(const System& s) {
+std::size_t Dipolar::table_index(std::size_t i, std::size_t j) const {
+  const int ci = cellidx_[i], cj = cellidx_[j];
+  const int d0 = (ci % reps_[0] - cj % reps_[0] + reps_[0]) % reps_[0];
+  const int d1 = ((ci / reps_[0]) % reps_[1] - (cj / reps_[0]) % reps_[1] + reps_[1]) % reps_[1];
+  const int d2 = (ci / (reps_[0] * reps_[1]) - cj / (reps_[0] * reps_[1]) + reps_[2]) % reps_[2];
+  return (static_cast<std::size_t>(basis_[i]) * nb_ + basis_[j]) * ncell_ + d0 + reps_[0] * (d1 + reps_[1] * d2);
+}
+
+void Dipolar::build_table(const System& s) {
   const EwaldSetup e = ewald_setup(s.cell, opt_);
   alpha_ = e.alpha;
   rc_ = e.rc;
@@ -363,6 +380,9 @@ void Dipolar::build_fft(const System& s) {
       const Mat3 w = ewald_tensor(wrap_displacement(s.cell, r), i == j, e);
       table_[(static_cast<std::size_t>(basis_[i]) * nb_ + b2) * ncell_ + cellidx_[i]] = pack<Sym>(w);
     }
+}
+
+void Dipolar::build_fft() {
   // Transform every component over the cell offset: what_[c][(3b+α)][(3b2+β)].
   const int D = 3 * nb_;
   what_.assign(static_cast<std::size_t>(ncell_) * D * D, 0.0);
@@ -384,7 +404,6 @@ void Dipolar::build_fft(const System& s) {
           what_[(static_cast<std::size_t>(c) * D + 3 * b + al) * D + 3 * b2 + be] = a[c];
       }
   }
-  pair_.clear();
 }
 
 std::vector<Vec3> Dipolar::raw_fields(const System& s) const {
@@ -429,15 +448,7 @@ Vec3 Dipolar::field_at(const System& s, int i) const {
     for (std::size_t j = 0; j < nm; ++j) h += apply(pair_[packed(i, j, nm)], s.moment_vector(atom_[j]));
     return h;
   }
-  int ci[3] = {cellidx_[i] % reps_[0], (cellidx_[i] / reps_[0]) % reps_[1], cellidx_[i] / (reps_[0] * reps_[1])};
-  for (std::size_t j = 0; j < nm; ++j) {
-    const int cj = cellidx_[j];
-    const int d0 = (ci[0] - cj % reps_[0] + reps_[0]) % reps_[0];
-    const int d1 = (ci[1] - (cj / reps_[0]) % reps_[1] + reps_[1]) % reps_[1];
-    const int d2 = (ci[2] - cj / (reps_[0] * reps_[1]) + reps_[2]) % reps_[2];
-    const int c = d0 + reps_[0] * (d1 + reps_[1] * d2);
-    h += apply(table_[(static_cast<std::size_t>(basis_[i]) * nb_ + basis_[j]) * ncell_ + c], s.moment_vector(atom_[j]));
-  }
+  for (std::size_t j = 0; j < nm; ++j) h += apply(table_[table_index(i, j)], s.moment_vector(atom_[j]));
   return h;
 }
 

@@ -30,6 +30,9 @@ struct DipolarOptions {
   double alpha = 0.0;
   /// Largest number of magnetic sites whose tensors are stored per pair (automatic storage).
   int pair_limit = 2000;
+  /// Build stored pairs from the N·n_basis tensors of a repeated lattice (false: one Ewald sum
+  /// per pair, the reference the tests compare against; not an input key).
+  bool use_translations = true;
 };
 
 class Dipolar : public Term {
@@ -70,8 +73,10 @@ class Dipolar : public Term {
   std::vector<Vec3> raw_fields(const System& s) const;
   const Sym& self_block(int i) const;
   bool detect_repetition(const System& s);
+  void build_table(const System& s);
   void build_pairs(const System& s);
-  void build_fft(const System& s);
+  void build_fft();
+  std::size_t table_index(std::size_t i, std::size_t j) const;
 
   DipolarOptions opt_;
   double alpha_ = 0.0, rc_ = 0.0, kc_ = 0.0;

@@ -27,6 +27,7 @@ TermRegistry builtin_terms() {
   r.add("zeeman", make_zeeman);
   r.add("biquadratic", make_biquadratic);
   r.add("landau", make_landau);
+  r.add("dipolar", make_dipolar);
   r.add("eam", make_eam);    // src/lattice/eam.cpp
   r.add("pair", make_pair);  // src/lattice/pair.cpp
   return r;

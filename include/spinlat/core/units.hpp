@@ -32,6 +32,15 @@ inline constexpr double joule_per_eV = 1.602176634e-19;
 /// 1 Ry in eV (CODATA 2018): UppASD's exchange files are in mRy.
 inline constexpr double rydberg_eV = 13.605693122994;
 
+/// Vacuum permeability μ0, N/A² (CODATA 2018; no longer exactly 4π·1e-7 since the SI of 2019).
+inline constexpr double mu0 = 1.25663706212e-6;
+/// μ0/4π in T·m/A.
+inline constexpr double mu0_over_4pi = mu0 / (4.0 * kPi);
+/// Dipolar energy scale μ0 μB²/(4π Å³) in eV: two 1 μB moments 1 Å apart, side by side and
+/// parallel, cost this much (E = (μ0/4π)[m_i·m_j − 3(m_i·r̂)(m_j·r̂)]/r³; docs/dipolar.md).
+/// The field of a 1 μB dipole 1 Å away is of order dipolar_eV/μB = 0.927 T.
+inline constexpr double dipolar_eV = 5.368151123479065e-05;
+
 /// Field in tesla that a magnetic force −∂E/∂m (eV/μB) corresponds to: B = F/μB.
 inline constexpr double magforce_to_tesla(double f_eV_per_muB) { return f_eV_per_muB / mu_B; }
 /// Zeeman energy scale of a moment |m| (μB) in a field B (T), eV.

@@ -47,6 +47,7 @@ TermPtr make_anisotropy(Params& p, const TermContext& ctx);
 TermPtr make_zeeman(Params& p, const TermContext& ctx);
 TermPtr make_biquadratic(Params& p, const TermContext& ctx);
 TermPtr make_landau(Params& p, const TermContext& ctx);
+TermPtr make_dipolar(Params& p, const TermContext& ctx);
 TermPtr make_eam(Params& p, const TermContext& ctx);   // src/lattice/eam.cpp
 TermPtr make_pair(Params& p, const TermContext& ctx);  // src/lattice/pair.cpp
 

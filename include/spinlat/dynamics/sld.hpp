@@ -182,11 +182,18 @@ class SpinLatticeIntegrator {
   void classify_terms();
   void rebuild_tables();           // after every neighbour-list build
   void bind_now();                 // (re)builds the list here and records it
-  /// J(r) of every slot at the current positions; the kernel too when it depends on them.
-  void fill_couplings(std::vector<double>& J, SpinKernel& kernel) const;
-  /// Radial exchange energy and forces (added to force_) at the current positions; force_
+  /// J(r) of every slot (and, given dJ, J'(r) of every pair) at the current positions.
+  void pair_couplings(std::vector<double>& J, std::vector<double>* dJ) const;
+  /// pair_couplings(), and the kernel too when it depends on the positions.
+  void fill_couplings(std::vector<double>& J, SpinKernel& kernel, std::vector<double>* dJ = nullptr) const;
+  /// Forces and energy of every term at the current positions and spins; the radial part
+  /// uses slot_J_ / pair_dJ_, which must be those of the current positions.
+  void forces_here();
+  /// Radial exchange energy and forces (added to force_) from slot_J_ and pair_dJ_; force_
   /// must be sized.
   double radial_forces();
+  /// S(Δt/2): spin_substeps symmetric sweeps of Δt/(2 spin_substeps) from time t0 (ps).
+  void spin_half(double t0);
   void kick(double h);
   void drift(double h);
   void bath(double h);
@@ -227,6 +234,7 @@ class SpinLatticeIntegrator {
   // Radial pair table: CSR slots per atom (neighbour, summed J at the current positions).
   std::vector<int> slot_offset_, slot_neighbor_;
   std::vector<double> slot_J_;
+  std::vector<double> pair_dJ_;  // J'(r) per pair at the current positions
   std::vector<int> slot_pair_;   // pair of each slot, ~pair for the mirror (j) side
   std::vector<RadialPair> pairs_;
   std::vector<Vec3> pair_force_; // force on pair.i (pair.j gets its negative)

@@ -226,6 +226,7 @@ void SpinLatticeIntegrator::rebuild_tables() {
     double full = 0.0;
     for (const Term* t : radial_) full += t->compute(s_, list, none);
     force_.assign(s_.size(), Vec3::Zero());  // scratch here: compute_forces() refills it
+    pair_couplings(slot_J_, &pair_dJ_);
     self_energy_ = full - radial_forces();
   }
 
@@ -262,26 +263,34 @@ void SpinLatticeIntegrator::rebuild_tables() {
 
 // ---- couplings at the current positions -----------------------------------------------------
 
-void SpinLatticeIntegrator::fill_couplings(std::vector<double>& J, SpinKernel& kernel) const {
+void SpinLatticeIntegrator::pair_couplings(std::vector<double>& J, std::vector<double>* dJ) const {
   const long np = static_cast<long>(pairs_.size());
   J.resize(slot_neighbor_.size());
+  if (dJ) dJ->resize(pairs_.size());
   bool bad = false;
 #pragma omp parallel for schedule(static) num_threads(thread_count()) if (np >= long(settings_.parallel_min)) reduction(|| : bad)
   for (long p = 0; p < np; ++p) {
     const RadialPair& q = pairs_[p];
     const Vec3 d = s_.position[q.j] + q.shift - s_.position[q.i];
     const double r = d.norm();
-    double Jp = 0.0;
+    double Jp = 0.0, dJp = 0.0;
     for (std::size_t t = 0; t < radial_.size(); ++t) {
       if (!(q.terms >> t & 1u)) continue;
-      double Jt, dJ;
-      if (!coupling_[t].J->evaluate(r, Jt, dJ)) bad = true;
+      double Jt, dJt;
+      if (!coupling_[t].J->evaluate(r, Jt, dJt)) bad = true;
       Jp += Jt;
+      dJp += dJt;
     }
     J[q.slot_ij] = Jp;
     J[q.slot_ji] = Jp;
+    if (dJ) (*dJ)[p] = dJp;
   }
   if (bad) throw NumericalError("sld: a pair distance fell below an exchange table's first point");
+}
+
+void SpinLatticeIntegrator::fill_couplings(std::vector<double>& J, SpinKernel& kernel,
+                                           std::vector<double>* dJ) const {
+  pair_couplings(J, dJ);
   if (kernel_dynamic_) {
     kernel.reset(s_.size());
     for (const Term* t : kernel_terms_) t->add_to_spin_kernel(s_, h_.neighbors(), kernel);
@@ -331,9 +340,16 @@ void SpinLatticeIntegrator::bath(double h) {
 }
 
 void SpinLatticeIntegrator::compute_forces() {
+  const auto c0 = std::chrono::steady_clock::now();
+  if (h_.update(s_)) bind_now();
+  fill_couplings(slot_J_, kernel_, &pair_dJ_);
+  timers_.couplings += std::chrono::duration<double>(std::chrono::steady_clock::now() - c0).count();
+  forces_here();
+}
+
+void SpinLatticeIntegrator::forces_here() {
   using clock = std::chrono::steady_clock;
   const auto c0 = clock::now();
-  if (h_.update(s_)) bind_now();
   force_.assign(s_.size(), Vec3::Zero());
   Derivatives d;
   d.force = &force_;
@@ -354,26 +370,17 @@ void SpinLatticeIntegrator::compute_forces() {
 double SpinLatticeIntegrator::radial_forces() {
   if (pairs_.empty()) return self_energy_;
   const long np = static_cast<long>(pairs_.size());
-  bool bad = false;
   // Pair energy −J(r) ê_i·ê_j; the force on i is −J'(r) (ê_i·ê_j) r_ij/r, on j its negative.
-#pragma omp parallel for schedule(static) num_threads(thread_count()) if (parallel(np)) reduction(|| : bad)
+  // J and J' are those of pair_couplings() at the current positions.
+#pragma omp parallel for schedule(static) num_threads(thread_count()) if (parallel(np))
   for (long p = 0; p < np; ++p) {
     const RadialPair& q = pairs_[p];
     const Vec3 d = s_.position[q.j] + q.shift - s_.position[q.i];
     const double r = d.norm();
-    double J = 0.0, dJ = 0.0;
-    for (std::size_t t = 0; t < radial_.size(); ++t) {
-      if (!(q.terms >> t & 1u)) continue;
-      double Jt, dJt;
-      if (!coupling_[t].J->evaluate(r, Jt, dJt)) bad = true;
-      J += Jt;
-      dJ += dJt;
-    }
     const double eij = s_.spin[q.i].dot(s_.spin[q.j]);
-    pair_energy_[p] = -J * eij;
-    pair_force_[p] = (-dJ * eij / r) * d;
+    pair_energy_[p] = -slot_J_[q.slot_ij] * eij;
+    pair_force_[p] = (-pair_dJ_[p] * eij / r) * d;
   }
-  if (bad) throw NumericalError("sld: a pair distance fell below an exchange table's first point");
   const long n = static_cast<long>(s_.size());
 #pragma omp parallel for schedule(static) num_threads(thread_count()) if (parallel(n))
   for (long i = 0; i < n; ++i) {
@@ -409,7 +416,7 @@ double SpinLatticeIntegrator::pressure_GPa() const { return pressure(s_, virial(
 
 void SpinLatticeIntegrator::prepare_sites() {
   const double T = settings_.temperature;
-  const double tau = settings_.dt / settings_.spin_substeps;
+  const double tau = 0.5 * settings_.dt / settings_.spin_substeps;  // S(Δt/2) twice per step
   if (T == prepared_T_ && tau == prepared_tau_ && moment_cache_ == s_.moment) return;
   site_.assign(s_.size(), SiteConst{});
   spin_bath_ = false;
@@ -496,7 +503,19 @@ void SpinLatticeIntegrator::sweep(double tau, double t_mid) {
 
 // ---- one step --------------------------------------------------------------------------------
 
+void SpinLatticeIntegrator::spin_half(double t0) {
+  const int ns = settings_.spin_substeps;
+  const double tau = 0.5 * settings_.dt / ns;
+  prepare_sites();
+  for (int k = 0; k < ns; ++k) {
+    if (spin_bath_) draw_noise();
+    sweep(tau, t0 + (k + 0.5) * tau);
+  }
+}
+
 void SpinLatticeIntegrator::step() {
+  // B(Δt/2) S(Δt/2) A(Δt/2) [O(Δt)] A(Δt/2) S(Δt/2) B(Δt/2): the spins move at the positions
+  // where the kicks are taken (docs/spin-lattice.md, "Why this order").
   using clock = std::chrono::steady_clock;
   const auto seconds = [](clock::time_point a, clock::time_point b) {
     return std::chrono::duration<double>(b - a).count();
@@ -505,30 +524,26 @@ void SpinLatticeIntegrator::step() {
   const double t0 = time();
   const auto c0 = clock::now();
   kick(0.5 * dt);
+  const auto c1 = clock::now();
+  spin_half(t0);  // couplings at these positions: from the last compute_forces()
+  const auto c2 = clock::now();
   drift(0.5 * dt);
   bath(dt);  // no-op without friction
-  const auto c1 = clock::now();
-  // Spins at the frozen midpoint positions.
-  fill_couplings(slot_J_, kernel_);
-  prepare_sites();
-  const auto c2 = clock::now();
-  const int ns = settings_.spin_substeps;
-  const double tau = dt / ns;
-  for (int k = 0; k < ns; ++k) {
-    if (spin_bath_) draw_noise();
-    sweep(tau, t0 + (k + 0.5) * tau);
-  }
-  const auto c3 = clock::now();
   drift(0.5 * dt);
+  const auto c3 = clock::now();
+  if (h_.update(s_)) bind_now();
+  fill_couplings(slot_J_, kernel_, &pair_dJ_);
   const auto c4 = clock::now();
-  compute_forces();  // times itself
+  spin_half(t0 + 0.5 * dt);
   const auto c5 = clock::now();
+  forces_here();  // times itself
+  const auto c6 = clock::now();
   kick(0.5 * dt);
   ++steps_;
-  const auto c6 = clock::now();
-  timers_.lattice += seconds(c0, c1) + seconds(c3, c4) + seconds(c5, c6);
-  timers_.couplings += seconds(c1, c2);
-  timers_.spins += seconds(c2, c3);
+  const auto c7 = clock::now();
+  timers_.lattice += seconds(c0, c1) + seconds(c2, c3) + seconds(c6, c7);
+  timers_.couplings += seconds(c3, c4);
+  timers_.spins += seconds(c1, c2) + seconds(c4, c5);
 }
 
 void SpinLatticeIntegrator::run(long long steps) {
@@ -538,7 +553,8 @@ void SpinLatticeIntegrator::run(long long steps) {
 // ---- observables -----------------------------------------------------------------------------
 
 std::vector<Vec3> SpinLatticeIntegrator::exchange_field() const {
-  // Couplings at the current positions (slot_J_ holds the last step's midpoint values).
+  // Couplings at the current positions (slot_J_ normally holds them already; recomputed so
+  // that the answer never depends on what ran before).
   std::vector<double> J;
   SpinKernel dyn;
   fill_couplings(J, dyn);

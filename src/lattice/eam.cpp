@@ -402,9 +402,10 @@ double EamPotential::compute(const System& s, const NeighborList& list, Derivati
   fp_.resize(n);
   site_.resize(n);
   if (want_grad) {
-    q_.resize(np);
+    g_.resize(np);
     own_force_.resize(n);
   }
+  dv_.resize(np);
   if (want_virial) own_virial_.resize(n);
   const EamSpline& grid = z2r_[0];  // all r tables share one grid
   const double inv_dr = grid.inv_delta;
@@ -419,7 +420,8 @@ double EamPotential::compute(const System& s, const NeighborList& list, Derivati
   double* drho_in = drho_in_.data();
   double* drho_out = sym ? drho_in_.data() : drho_out_.data();
   double* dphi = dphi_.data();
-  double* qp = q_.data();
+  Vec3* gp = g_.data();
+  Vec3* dvp = dv_.data();
 
   // One parallel region, four loops over atoms (fewer fork/joins: threads that wait at a
   // barrier cost nothing to a machine shared with other jobs, docs/performance.md).
@@ -435,6 +437,7 @@ double EamPotential::compute(const System& s, const NeighborList& list, Derivati
       const auto one_pair = [&](int p) {
         const int j = partner[p];
         const Vec3 dv = (x[j] - xi) + shift[image_slot[p]];
+        dvp[p] = dv;  // r_ij for pass 3 (stored, not recomputed)
         const double r2 = dv.squaredNorm();
         if (r2 >= cut2_) {
           rho_out[p] = drho_in[p] = drho_out[p] = dphi[p] = 0.0;
@@ -485,36 +488,27 @@ double EamPotential::compute(const System& s, const NeighborList& list, Derivati
 #pragma omp for schedule(static)
       for (int i = 0; i < n; ++i) {
         const double fpi = fp_[i];
-        const Vec3 xi = x[i];
         Vec3 f = Vec3::Zero();
         Mat3 w = Mat3::Zero();
         for (int p = half_.own_offset[i]; p < half_.own_offset[i + 1]; ++p) {
           const int j = partner[p];
           const double q = fpi * drho_in[p] + fp_[j] * drho_out[p] + dphi[p];
-          qp[p] = q;
-          if (q == 0.0) continue;  // beyond the cutoff (zero entries): adds exactly nothing
-          const Vec3 dv = (x[j] - xi) + shift[image_slot[p]];
+          const Vec3& dv = dvp[p];
           const Vec3 g = q * dv;
+          gp[p] = g;               // what j gathers in pass 4
+          if (q == 0.0) continue;  // beyond the cutoff (zero entries): adds exactly nothing
           f += g;
           if (want_virial) w.noalias() -= dv * g.transpose();
         }
         own_force_[i] = f;
         if (want_virial) own_virial_[i] = w;
       }
-      // Pass 4: −∂E/∂r_j = −q r_ij for the pairs j is partner of (r_ij recomputed with the
-      // same operations as in pass 3, so the same bits).
+      // Pass 4: −∂E/∂r_j = −q r_ij for the pairs j is partner of (pass 3's vector).
       if (want_force) {
 #pragma omp for schedule(static)
         for (int j = 0; j < n; ++j) {
           Vec3 f = own_force_[j];
-          const Vec3 xj = x[j];
-          for (int k = half_.rev_offset[j]; k < half_.rev_offset[j + 1]; ++k) {
-            const int p = half_.rev_pair[k];
-            const double q = qp[p];
-            if (q == 0.0) continue;
-            const Vec3 dv = (xj - x[half_.rev_first[k]]) + shift[image_slot[p]];
-            f -= q * dv;
-          }
+          for (int k = half_.rev_offset[j]; k < half_.rev_offset[j + 1]; ++k) f -= gp[half_.rev_pair[k]];
           (*d.force)[j] += f;
         }
       }

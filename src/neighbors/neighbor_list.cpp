@@ -150,38 +150,62 @@ NeighborList build_neighbor_list(const System& s, double cutoff) {
   // Expected neighbours per atom (uniform density) with some margin: one allocation per bucket.
   const std::size_t expect = static_cast<std::size_t>(
       1.3 * n * (4.0 / 3.0) * 3.14159265358979 * cutoff * cutoff * cutoff / s.cell.volume()) + 8;
-#pragma omp parallel for schedule(static) if (n >= 512)
-  for (int i = 0; i < n; ++i) {
-    const Vec3 ri = wrapped[i];
-    buckets[i].reserve(expect);
-    for (int da = -reach[0]; da <= reach[0]; ++da)
-      for (int db = -reach[1]; db <= reach[1]; ++db)
-        for (int dc = -reach[2]; dc <= reach[2]; ++dc) {
-          Int3 b = bin_of[i] + Int3(da, db, dc);
-          Int3 img = Int3::Zero();
-          bool outside = false;
-          for (int k = 0; k < 3; ++k) {
-            if (s.cell.periodic[k]) {
-              // floor division into image count and bin within the cell
-              const int q = (b[k] >= 0) ? b[k] / nbin[k] : -((-b[k] + nbin[k] - 1) / nbin[k]);
-              img[k] = q;
-              b[k] -= q * nbin[k];
-            } else if (b[k] < lo[k] || b[k] > hi[k]) {
-              outside = true;
+  // Search bin by bin: the stencil of a bin (neighbour bins, their images and shifts) is worked
+  // out once for all its atoms rather than once per atom. Each candidate's arithmetic is the
+  // same as per atom, and to_csr sorts every atom's pairs, so the list does not depend on the
+  // visiting order (nor on the thread count: an atom's bucket is filled by one thread).
+  const long nbins = static_cast<long>(bins.size());
+  const int nstencil = (2 * reach[0] + 1) * (2 * reach[1] + 1) * (2 * reach[2] + 1);
+#pragma omp parallel if (n >= 512)
+  {
+    struct Stencil {
+      int bin;
+      Int3 img;
+      Vec3 shift;
+    };
+    std::vector<Stencil> stencil;
+    stencil.reserve(nstencil);
+#pragma omp for schedule(static)
+    for (long bi = 0; bi < nbins; ++bi) {
+      const std::vector<int>& here = bins[bi];
+      if (here.empty()) continue;
+      const Int3 home = bin_of[here.front()];
+      stencil.clear();
+      for (int da = -reach[0]; da <= reach[0]; ++da)
+        for (int db = -reach[1]; db <= reach[1]; ++db)
+          for (int dc = -reach[2]; dc <= reach[2]; ++dc) {
+            Int3 b = home + Int3(da, db, dc);
+            Int3 img = Int3::Zero();
+            bool outside = false;
+            for (int k = 0; k < 3; ++k) {
+              if (s.cell.periodic[k]) {
+                // floor division into image count and bin within the cell
+                const int q = (b[k] >= 0) ? b[k] / nbin[k] : -((-b[k] + nbin[k] - 1) / nbin[k]);
+                img[k] = q;
+                b[k] -= q * nbin[k];
+              } else if (b[k] < lo[k] || b[k] > hi[k]) {
+                outside = true;
+              }
             }
+            if (outside || bins[bin_id(b)].empty()) continue;
+            stencil.push_back({bin_id(b), img, ht * img.cast<double>()});
           }
-          if (outside) continue;
-          const Vec3 shift = ht * img.cast<double>();
-          for (int j : bins[bin_id(b)]) {
-            const Vec3 d = wrapped[j] + shift - ri;
+      for (int i : here) {
+        const Vec3 ri = wrapped[i];
+        std::vector<Pair>& out = buckets[i];
+        out.reserve(expect);
+        for (const Stencil& st : stencil)
+          for (int j : bins[st.bin]) {
+            const Vec3 d = wrapped[j] + st.shift - ri;
             const double r2 = d.squaredNorm();
             if (r2 < cut2 && r2 > 1e-20) {
               // image relative to the stored positions: r_j(stored) = ht*frac_j + ht*wrap_j
-              const Int3 n_img = img + wrap_shift[i] - wrap_shift[j];
-              buckets[i].push_back({j, n_img, d, std::sqrt(r2)});
+              const Int3 n_img = st.img + wrap_shift[i] - wrap_shift[j];
+              out.push_back({j, n_img, d, std::sqrt(r2)});
             }
           }
-        }
+      }
+    }
   }
   return to_csr(buckets, cutoff);
 }

@@ -1,8 +1,9 @@
 // Physics validation of coupled spin-lattice dynamics on the LAMMPS SPIN iron model (Mishin
 // EAM + Bethe-Slater exchange a = 0.02726 eV, b = 0.2171, d = 1.841 Å, cutoff 3.4 Å,
 // a0 = 2.8665 Å, |m| = 2.2 μB; Tranchida et al., J. Comput. Phys. 372, 406 (2018)):
-//   - NVE: total energy conserved, its error ∝ Δt² (symplectic Suzuki-Trotter splitting,
-//     Omelyan, Mryglod & Folk, PRL 86, 898 (2001)), no secular drift over 10 ps;
+//   - NVE: total energy conserved, its error ∝ Δt² (symmetric Suzuki-Trotter splitting,
+//     Omelyan, Mryglod & Folk, PRL 86, 898 (2001)), no secular drift over 10 ps (at most
+//     LAMMPS's on the same run);
 //   - NVE energy exchange: hot (random) spins heat a cold lattice until the spin temperature
 //     (Nurdin & Schotte, PRE 61, 3579 (2000)) approaches the lattice temperature.
 // Thermostatted runs: tests/physics/test_sld_thermal.cpp.
@@ -10,7 +11,9 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <vector>
@@ -73,52 +76,54 @@ TEST(SldIronPhysics, NveEnergyErrorScalesAsDtSquared) {
 }
 
 TEST(SldIronPhysics, NveNoSecularDriftOverTenPicoseconds) {
-  // 54 atoms, random spins, lattice at 100 K, dt = 0.1 fs, 10 ps (the LAMMPS example's run).
-  // E(t) − E(0) stays bounded: it follows the O(Δt²) shadow-energy offset as the system heats
-  // from 100 K to ~190 K (measured: slope 8.5e-9 eV/atom/ps over 10 ps, 2.3e-9 over the
-  // last 5 ps, both scaling as Δt²), no random walk or secular growth.
+  // The LAMMPS SPIN iron example's NVE run: 54 atoms, random spins, lattice at 100 K,
+  // dt = 0.1 fs, 10 ps, E sampled every 10 fs. Least-squares slope of E(t) − E(0) and its
+  // largest excursion, two seeds. LAMMPS (fix nve/spin): 6.5e-10 eV/atom/ps and 5.6e-8 eV/atom.
+  // Measured with B S A S B (spins at the kick positions): slopes −2.9e-10 (seed 31) and
+  // 6.4e-11 (seed 5), max |dE| 4.9e-8 and 5.1e-8. The earlier order B A S A B (spins at the
+  // midpoint positions) drifted 9.5e-9 and 9.8e-9 eV/atom/ps with max 1.6e-7 and 1.4e-7
+  // (docs/spin-lattice.md, "Why this order"), so both bounds catch it.
   SKIP_WITHOUT_FE();
   OneThread one;
-  System s = sld_iron_system(3, 100.0, 31);
-  Hamiltonian h = sld_iron_hamiltonian(s);
-  SldOptions o;
-  o.dt = 1e-4;
-  SpinLatticeIntegrator sld(s, h, o, 1);
-  const double e0 = sld.total_energy();
-  std::vector<double> t, de;
-  double worst = 0.0;
-  for (int k = 0; k < 1000; ++k) {
-    sld.run(100);
-    t.push_back(sld.time());
-    de.push_back((sld.total_energy() - e0) / s.size());
-    worst = std::max(worst, std::abs(de.back()));
-  }
-  auto slope = [&](std::size_t a, std::size_t b) {
+  for (std::uint64_t seed : {31u, 5u}) {
+    System s = sld_iron_system(3, 100.0, seed);
+    Hamiltonian h = sld_iron_hamiltonian(s);
+    SldOptions o;
+    o.dt = 1e-4;
+    SpinLatticeIntegrator sld(s, h, o, 1);
+    const double e0 = sld.total_energy();
+    std::vector<double> t, de;
+    double worst = 0.0;
+    for (int k = 0; k < 1000; ++k) {
+      sld.run(100);
+      t.push_back(sld.time());
+      de.push_back((sld.total_energy() - e0) / s.size());
+      worst = std::max(worst, std::abs(de.back()));
+    }
     double sx = 0, sy = 0, sxx = 0, sxy = 0;
-    const double m = double(b - a);
-    for (std::size_t k = a; k < b; ++k) {
+    const double m = double(t.size());
+    for (std::size_t k = 0; k < t.size(); ++k) {
       sx += t[k];
       sy += de[k];
       sxx += t[k] * t[k];
       sxy += t[k] * de[k];
     }
-    return (m * sxy - sx * sy) / (m * sxx - sx * sx);
-  };
-  const double all = slope(0, t.size()), late = slope(t.size() / 2, t.size());
-  std::printf("NVE 10 ps: max |dE| %.3e eV/atom, slope %.3e (0-10 ps), %.3e eV/atom/ps (5-10 ps)\n", worst, all,
-              late);
-  EXPECT_LT(worst, 3e-7);
-  EXPECT_LT(std::abs(all), 2e-8);
-  EXPECT_LT(std::abs(late), 1e-8);
+    const double slope = (m * sxy - sx * sy) / (m * sxx - sx * sx);
+    std::printf("NVE 10 ps, seed %u: max |dE| %.3e eV/atom, least-squares slope %.3e eV/atom/ps\n",
+                unsigned(seed), worst, slope);
+    EXPECT_LT(std::abs(slope), 2e-9) << "seed " << seed;
+    EXPECT_LT(worst, 1e-7) << "seed " << seed;
+  }
 }
 
 TEST(SldIronPhysics, HotSpinsHeatColdLatticeUntilTemperaturesMeet) {
   // NVE: random spins (infinitely hot) on a lattice at 10 K, dt = 0.2 fs. The exchange forces
   // carry energy into the lattice and the spin temperature falls towards the lattice
-  // temperature (relaxation time ~5 ps here); compared over 20-28 ps (the chaotic trajectory's
-  // last approach to equilibrium varies with the last bits of the forces: after the half-list
-  // EAM's summation order, Ts − Tl was 38% over 12-20 ps, then -2, -7, 5, 4, 2% over the 8-ps
-  // windows to 60 ps; the earlier order gave 13% over 12-20 ps). The total energy stays
+  // temperature (relaxation time ~5 ps here); compared over 20-36 ps. The chaotic trajectory's
+  // last approach to equilibrium varies with the last bits of the forces, so an 8-ps window is
+  // not enough: with the spin sub-steps at the kick positions (issue 14) Ts − Tl over the 8-ps
+  // windows from 20 ps was 20.5, 3.5, 0.9, 11% of Tl (over 20-36 ps: 12%); with the earlier
+  // midpoint order -2, -7, 5, 4, 2% from 28 ps and 38% over 12-20 ps. The total energy stays
   // constant, and so does the total spin Σ ê_i: the isotropic exchange is invariant under
   // global spin rotations, so the moments thermalise at fixed magnetisation (here |M|/N ≈ 0.1,
   // far below the ordered value). That constrained state is not canonical, and for 54 atoms
@@ -142,7 +147,7 @@ TEST(SldIronPhysics, HotSpinsHeatColdLatticeUntilTemperaturesMeet) {
   sld.run(99000);  // to 20 ps
   std::vector<double> tl, num, den;
   double worst = 0.0, worst_m = 0.0;
-  for (int k = 0; k < 200; ++k) {  // 20-28 ps, every 0.04 ps
+  for (int k = 0; k < 400; ++k) {  // 20-36 ps, every 0.04 ps
     sld.run(200);
     tl.push_back(kinetic_temperature(s));
     const SpinTemperatureSums sums = spin_temperature_sums(s, h);
@@ -154,7 +159,7 @@ TEST(SldIronPhysics, HotSpinsHeatColdLatticeUntilTemperaturesMeet) {
     worst_m = std::max(worst_m, (m - m0).norm() / s.size());
   }
   const Stat TL = block_stat(tl), TS = block_ratio(num, den);
-  std::printf("energy exchange: t=0.2 ps Ts %.0f K Tl %.0f K; 20-28 ps Tl %.1f +- %.1f K, Ts %.1f +- %.1f K; "
+  std::printf("energy exchange: t=0.2 ps Ts %.0f K Tl %.0f K; 20-36 ps Tl %.1f +- %.1f K, Ts %.1f +- %.1f K; "
               "max |dE| %.2e eV/atom, max |dM|/N %.1e\n",
               ts_early, tl_early, TL.mean, TL.err, TS.mean, TS.err, worst, worst_m);
   EXPECT_GT(TL.mean, 100.0);  // the lattice took up energy

@@ -13,12 +13,14 @@
 // lattice bath (friction γ, BAOAB's exact Ornstein-Uhlenbeck O-step, dynamics/md.hpp).
 //
 // One step is the symmetric Suzuki-Trotter splitting (Omelyan, Mryglod & Folk, PRL 86, 898
-// (2001); Tranchida et al. 2018, Sec. 3):
-//   B(Δt/2) A(Δt/2) [O(Δt)] S(Δt) A(Δt/2) F B(Δt/2)
+// (2001); Tranchida et al. 2018, Sec. 3), in the order of LAMMPS's fix nve/spin:
+//   B(Δt/2) S(Δt/2) A(Δt/2) [O(Δt)] A(Δt/2) S(Δt/2) F B(Δt/2)
 // B: velocity half-kick, A: position half-drift, O: lattice bath, F: forces (EAM and
-// magnetic, with the new spins and positions). S(Δt) advances the spins at the frozen
-// midpoint positions by a symmetric sweep over colours of the exchange graph (greedy
-// colouring, mc/coloring.hpp: sites of one colour share no coupling):
+// magnetic, with the new spins and positions). Each S(Δt/2) advances the spins at frozen
+// positions, those of the adjacent kick (with S at the midpoint positions instead, the NVE
+// energy drifted 15× more: docs/spin-lattice.md, "Why this order"), by a symmetric sweep over
+// colours of the exchange graph (greedy colouring, mc/coloring.hpp: sites of one colour share
+// no coupling):
 //   S(τ) = R_0(τ/2) … R_{C−2}(τ/2) R_{C−1}(τ) R_{C−2}(τ/2) … R_0(τ/2),
 // where R_c(t) moves every site of colour c by the exact solution of its own LLG equation in
 // the field of the (fixed) other colours: a rotation by γ_e|B|t/(1+α²) about B and, with
@@ -27,11 +29,12 @@
 // time reversible (without external fields: ê → −ê, v → −v retraces the path) and conserves
 // the spin energy exactly at fixed positions; the splitting error of the whole step is O(Δt³)
 // per step, bounded energy fluctuations O(Δt²) (Omelyan et al.). Sites of one colour are updated in parallel; the result does not depend on the order
-// or the thread count. `spin_substeps` = n replaces S(Δt) by n sweeps S(Δt/n).
+// or the thread count. `spin_substeps` = n replaces each S(Δt/2) by n sweeps S(Δt/2n).
 //
 // Effective field. Terms are sorted once per neighbour-list build:
-//   - RadialExchange (bethe-slater, ma-dudarev, exchange-table): own pair table; J(r_ij) is
-//     re-evaluated at the midpoint positions every step (one radial evaluation per pair);
+//   - RadialExchange (bethe-slater, ma-dudarev, exchange-table): own pair table; J(r_ij) and
+//     J'(r_ij) are evaluated once per step at the new positions (one radial evaluation per
+//     pair), for the second S, the forces and the next step's first S;
 //   - other terms with a SpinKernel form (heisenberg, dmi, zeeman, anisotropy, biquadratic):
 //     a SpinKernel of those terms (rebuilt every step only if one depends on positions);
 //   - lattice-only terms (eam, pair): no field;
@@ -74,7 +77,7 @@ struct SldOptions {
   std::vector<double> damping{0.0};
   double lattice_damping = 0.0;      ///< Langevin friction γ (1/ps); 0 = no lattice bath
   int spin_substeps = 1;             ///< spin sweeps per lattice step
-  ExternalField field;               ///< B_ext(t) (T), at the step's midpoint time
+  ExternalField field;               ///< B_ext(t) (T), at the midpoint time of each spin sweep
   /// Neighbour-list skin (Å) used when the Hamiltonian has none set.
   double skin = 0.5;
   /// Remove the net momentum of the lattice noise (see MdOptions::zero_momentum).
@@ -91,7 +94,7 @@ struct SldOptions {
 /// Wall-clock seconds spent in each part of step() since construction (profiling).
 struct SldTimers {
   double lattice = 0.0;    ///< kicks, drifts, lattice bath
-  double couplings = 0.0;  ///< J(r_ij) at the midpoint positions
+  double couplings = 0.0;  ///< J(r_ij), J'(r_ij) at the new positions
   double spins = 0.0;      ///< spin noise and sweeps
   double forces = 0.0;     ///< forces and energy of the non-radial terms (EAM), list rebuilds
   double radial = 0.0;     ///< radial-exchange energy and forces
@@ -182,11 +185,18 @@ class SpinLatticeIntegrator {
   void classify_terms();
   void rebuild_tables();           // after every neighbour-list build
   void bind_now();                 // (re)builds the list here and records it
-  /// J(r) of every slot at the current positions; the kernel too when it depends on them.
-  void fill_couplings(std::vector<double>& J, SpinKernel& kernel) const;
-  /// Radial exchange energy and forces (added to force_) at the current positions; force_
+  /// J(r) of every slot (and, given dJ, J'(r) of every pair) at the current positions.
+  void pair_couplings(std::vector<double>& J, std::vector<double>* dJ) const;
+  /// pair_couplings(), and the kernel too when it depends on the positions.
+  void fill_couplings(std::vector<double>& J, SpinKernel& kernel, std::vector<double>* dJ = nullptr) const;
+  /// Forces and energy of every term at the current positions and spins; the radial part
+  /// uses slot_J_ / pair_dJ_, which must be those of the current positions.
+  void forces_here();
+  /// Radial exchange energy and forces (added to force_) from slot_J_ and pair_dJ_; force_
   /// must be sized.
   double radial_forces();
+  /// S(Δt/2): spin_substeps symmetric sweeps of Δt/(2 spin_substeps) from time t0 (ps).
+  void spin_half(double t0);
   void kick(double h);
   void drift(double h);
   void bath(double h);
@@ -227,6 +237,7 @@ class SpinLatticeIntegrator {
   // Radial pair table: CSR slots per atom (neighbour, summed J at the current positions).
   std::vector<int> slot_offset_, slot_neighbor_;
   std::vector<double> slot_J_;
+  std::vector<double> pair_dJ_;  // J'(r) per pair at the current positions
   std::vector<int> slot_pair_;   // pair of each slot, ~pair for the mirror (j) side
   std::vector<RadialPair> pairs_;
   std::vector<Vec3> pair_force_; // force on pair.i (pair.j gets its negative)

@@ -135,8 +135,8 @@ class EamPotential : public Term {
   // atom i gives its partner; ρ'_{j→i}/r, ρ'_{i→j}/r (the same array when every table is
   // symmetric), φ'/r; then q = dE/dr / r.
   bool symmetric_ = true;
-  mutable std::vector<double> rho_out_, drho_in_, drho_out_, dphi_, q_;
-  mutable std::vector<Vec3> shift_, own_force_;
+  mutable std::vector<double> rho_out_, drho_in_, drho_out_, dphi_;
+  mutable std::vector<Vec3> shift_, own_force_, dv_, g_;  // per pair: r_ij, q r_ij
   mutable std::vector<double> own_rho_, fp_, site_;
   mutable std::vector<Mat3> own_virial_;
 };

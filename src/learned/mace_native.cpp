@@ -230,6 +230,14 @@ struct Linear {
       const double* xb = x + in.off[s.i];
       double* yb = y + out.off[s.o];
       const double* W = w.data() + s.woff;
+      if (d == 1) {  // scalars: the inner loop runs over the outputs (vectorised; same sums)
+        for (int u = 0; u < mi; ++u) {
+          const double x = xb[u];
+          const double* Wu = W + u * mo;
+          for (int v = 0; v < mo; ++v) yb[v] += Wu[v] * x;
+        }
+        continue;
+      }
       for (int u = 0; u < mi; ++u)
         for (int v = 0; v < mo; ++v) {
           const double c = W[u * mo + v];
@@ -593,7 +601,7 @@ struct FCNet {
     return L.c * L.post * (sg + z * sg * (1.0 - sg));
   }
   // out: rows × nout, row-major
-  void apply_batch(const RowMat& X, double* out) const {
+  void apply_batch(const Eigen::Ref<const RowMat>& X, double* out) const {
     RowMat H = X, Z;
     for (std::size_t k = 0; k < layers.size(); ++k) {
       const Layer& L = layers[k];
@@ -604,7 +612,7 @@ struct FCNet {
     Eigen::Map<RowMat>(out, H.rows(), H.cols()) = H;
   }
   // GX += ∂(G·Y)/∂X row by row; G (rows × nout) is overwritten.
-  void backward_batch(const RowMat& X, RowMat& G, RowMat& GX) const {
+  void backward_batch(const Eigen::Ref<const RowMat>& X, RowMat& G, RowMat& GX) const {
     const std::size_t n = layers.size();
     std::vector<RowMat> pre(n);
     RowMat H = X;
@@ -796,9 +804,16 @@ struct Chebyshev {
 // for the one-hot species z; x[c, i] are the node features reshaped to [channels, Σ(2l+1)].
 struct Contraction {
   int D = 1, nu = 0;
-  std::vector<std::vector<double>> U;  // U[k]: correlation k+1, [D, n^(k+1), K]
   std::vector<int> K;
-  std::vector<std::vector<double>> W;  // W[k]: [elements, K, C]
+  // UW[k]: correlation k+1, Σ_q U[r, q] W[z, q, c] for every element z and channel c, laid out
+  // [elements, C, D·n^(k+1)]. It depends on the weights only, so it is formed once at load
+  // instead of per node (the per-node cost is then the contractions with x alone; with
+  // correlation 3 and 16 columns the U·W products were most of the work).
+  std::vector<std::vector<double>> UW;
+  std::vector<std::size_t> m;  // D·n^(k+1)
+  const double* uw(int nu1, int z, int c, int C) const {
+    return UW[nu1 - 1].data() + (static_cast<std::size_t>(z) * C + c) * m[nu1 - 1];
+  }
 };
 
 struct SymmetricContraction {
@@ -817,12 +832,11 @@ struct SymmetricContraction {
       k.D = out.d(c);
       if (out.mul[c] != C) unsupported(a, q + ": output multiplicity differs from the channels");
       k.nu = static_cast<int>(a.scalar(q + ".@correlation"));
-      k.U.resize(k.nu);
-      k.W.resize(k.nu);
+      k.UW.resize(k.nu);
+      k.m.resize(k.nu);
       k.K.resize(k.nu);
       for (int nu = 1; nu <= k.nu; ++nu) {
         const MaceArchive::Array& U = a.at(q + ".U_matrix_" + std::to_string(nu));
-        k.U[nu - 1] = U.value;
         k.K[nu - 1] = static_cast<int>(U.shape.back());
         std::size_t expect = static_cast<std::size_t>(k.D) * k.K[nu - 1];
         for (int j = 0; j < nu; ++j) expect *= n;
@@ -832,7 +846,18 @@ struct SymmetricContraction {
         if (W.shape.size() != 3 || W.shape[1] != k.K[nu - 1] || W.shape[2] != C)
           throw InputError(a.source + ": " + wname + " has an unexpected shape");
         elements = static_cast<int>(W.shape[0]);
-        k.W[nu - 1] = W.value;
+        const std::size_t mr = expect / k.K[nu - 1];
+        const int K = k.K[nu - 1];
+        k.m[nu - 1] = mr;
+        std::vector<double>& UW = k.UW[nu - 1];
+        UW.assign(static_cast<std::size_t>(elements) * C * mr, 0.0);
+        for (int z = 0; z < elements; ++z)
+          for (int c = 0; c < C; ++c)
+            for (std::size_t r = 0; r < mr; ++r) {
+              double s = 0.0;  // the same sum, in the same order, as the per-node loop it replaces
+              for (int qq = 0; qq < K; ++qq) s += U.value[r * K + qq] * W.value[(static_cast<std::size_t>(z) * K + qq) * C + c];
+              UW[(static_cast<std::size_t>(z) * C + c) * mr + r] = s;
+            }
       }
       con.push_back(std::move(k));
     }
@@ -850,17 +875,10 @@ struct SymmetricContraction {
         for (int j = 0; j < k.nu; ++j) len *= n;
         B.assign(len, 0.0);
         for (int nu = k.nu; nu >= 1; --nu) {
-          std::size_t m = static_cast<std::size_t>(k.D);
-          for (int j = 0; j < nu; ++j) m *= n;
-          const int K = k.K[nu - 1];
-          const double* U = k.U[nu - 1].data();
-          const double* W = k.W[nu - 1].data() + static_cast<std::size_t>(z) * K * C;
+          const std::size_t m = k.m[nu - 1];
           // B += Σ_k U[·, k] W[k, c]
-          for (std::size_t r = 0; r < m; ++r) {
-            double s = 0.0;
-            for (int q = 0; q < K; ++q) s += U[r * K + q] * W[q * C + c];
-            B[r] += s;
-          }
+          const double* uw = k.uw(nu, z, c, C);
+          for (std::size_t r = 0; r < m; ++r) B[r] += uw[r];
           // contract the last index with x
           const std::size_t m2 = m / n;
           A.assign(m2, 0.0);
@@ -878,27 +896,20 @@ struct SymmetricContraction {
   // gx += ∂(gy·y)/∂x, recomputing the recursion with its intermediate tensors.
   void backward(const double* x, int column, const double* gy, double* gx) const {
     const int z = agnostic ? 0 : column;
-    std::vector<std::vector<double>> pre;
-    std::vector<double> B, A, g, gp;
+    thread_local std::vector<std::vector<double>> pre;  // scratch, kept between calls
+    thread_local std::vector<double> B, A, g, gp;
     for (int b = 0; b < out.size(); ++b) {
       const Contraction& k = con[b];
       for (int c = 0; c < C; ++c) {
         const double* xc = x + c * n;
-        pre.assign(k.nu + 1, {});
+        if (pre.size() < static_cast<std::size_t>(k.nu) + 1) pre.resize(k.nu + 1);
         std::size_t len = static_cast<std::size_t>(k.D);
         for (int j = 0; j < k.nu; ++j) len *= n;
         B.assign(len, 0.0);
         for (int nu = k.nu; nu >= 1; --nu) {
-          std::size_t m = static_cast<std::size_t>(k.D);
-          for (int j = 0; j < nu; ++j) m *= n;
-          const int K = k.K[nu - 1];
-          const double* U = k.U[nu - 1].data();
-          const double* W = k.W[nu - 1].data() + static_cast<std::size_t>(z) * K * C;
-          for (std::size_t r = 0; r < m; ++r) {
-            double s = 0.0;
-            for (int q = 0; q < K; ++q) s += U[r * K + q] * W[q * C + c];
-            B[r] += s;
-          }
+          const std::size_t m = k.m[nu - 1];
+          const double* uw = k.uw(nu, z, c, C);
+          for (std::size_t r = 0; r < m; ++r) B[r] += uw[r];
           pre[nu] = B;  // the tensor contracted at this step
           const std::size_t m2 = m / n;
           A.assign(m2, 0.0);
@@ -1188,16 +1199,23 @@ struct MaceNativeEvaluator::Impl {
   }
   Vec3 edge_vector(std::size_t e) const { return pos[g.receiver[e]] - pos[g.sender[e]] + g.shift[e]; }
 
-  // Edge geometry: Y(r̂) and the radial features, per layer the density term.
-  void edge_geometry(std::size_t e) {
+  // Edge geometry: Y(r̂) and the radial features of every edge, then per layer the density
+  // term tanh(d²), d = density_fn(radial features), for all edges at once (GEMMs); d is kept
+  // for the reverse pass.
+  std::vector<std::vector<double>> dens_d;  // [layer][edge]
+  void edge_geometry() {
     const MaceModel& M = *m;
-    const Vec3 r = edge_vector(e);
-    edge_features(r.data(), at(o_Y + e * nsh), at(o_ef + e * nb));
-    const double* ef = at(o_ef + e * nb);
+    const std::size_t E = g.edges();
+    for (std::size_t e = 0; e < E; ++e) {
+      const Vec3 r = edge_vector(e);
+      edge_features(r.data(), at(o_Y + e * nsh), at(o_ef + e * nb));
+    }
+    dens_d.resize(M.layers());
+    const Eigen::Map<const FCNet::RowMat> X(at(o_ef), static_cast<Eigen::Index>(E), nb);
     for (int t = 0; t < M.layers(); ++t) {
-      double d;
-      M.inter[t].dens.apply(ef, &d, fscratch.data());
-      *at(o_de[t] + e) = std::tanh(d * d);
+      dens_d[t].resize(E);
+      M.inter[t].dens.apply_batch(X, dens_d[t].data());
+      for (std::size_t e = 0; e < E; ++e) *at(o_de[t] + e) = std::tanh(dens_d[t][e] * dens_d[t][e]);
     }
   }
 
@@ -1334,7 +1352,7 @@ struct MaceNativeEvaluator::Impl {
     layout();
     out_edges.assign(g.nodes, {});
     for (std::size_t e = 0; e < g.edges(); ++e) out_edges[g.sender[e]].push_back(static_cast<int>(e));
-    for (std::size_t e = 0; e < g.edges(); ++e) edge_geometry(e);
+    edge_geometry();
     geometry = true;
     is_built = false;
   }
@@ -1504,10 +1522,11 @@ struct MaceNativeEvaluator::Impl {
           for (int k = 0; k < nmc; ++k) g_cheb[v * nmc + k] += GX(v, k);
       }
       // edges
-      std::vector<double> in(nb + nmc), gin(nb + nmc), a(I.conv.out.dim), ga(I.conv.out.dim), mbY;
+      std::vector<double> a(I.conv.out.dim), ga(I.conv.out.dim), mbY;
       std::vector<double> gmb(N * S.mb, 0.0);  // ∂E/∂(senders' prepared magmom_conv_tp tensors)
       FCNet::RowMat GW1 = FCNet::RowMat::Zero(E, S.w1), GW2 = FCNet::RowMat::Zero(E, S.w2);
       FCNet::RowMat GX = FCNet::RowMat::Zero(E, nb + nmc);
+      FCNet::RowMat GD(E, 1);
       for (std::size_t e = 0; e < E; ++e) {
         double* gw1 = GW1.data() + e * S.w1;
         double* gw2 = GW2.data() + e * S.w2;
@@ -1524,16 +1543,16 @@ struct MaceNativeEvaluator::Impl {
         const double* gb = g_msg.data() + r * S.msg;
         I.mconv.backward(a.data(), msh_s, w2, gb, ga.data(), nullptr, gw2, at(o_mb[t] + sd * S.mb), gmb.data() + sd * S.mb);
         I.conv.backward(up_s, Y, w1, ga.data(), g_up.data() + sd * S.up, g_Y.data() + e * nsh, gw1, mbY.data());
-        std::copy(at(o_ef + e * nb), at(o_ef + e * nb) + nb, in.begin());
-        std::copy(at(o_cheb + sd * nmc), at(o_cheb + sd * nmc) + nmc, in.begin() + nb);
-        std::fill(gin.begin(), gin.end(), 0.0);
-        // density: tanh(d²), d = density_fn(ef)
-        double d;
-        I.dens.apply(in.data(), &d, fscratch.data());
-        const double th = std::tanh(d * d);
-        double gd = g_den[r] * (1.0 - th * th) * 2.0 * d;
-        I.dens.backward(in.data(), &gd, gin.data());
-        for (int k = 0; k < nb; ++k) g_ef[e * nb + k] += gin[k];
+        // density: tanh(d²), d = density_fn(ef); its network is differentiated below for all edges
+        const double d = dens_d[t][e], th = *at(o_de[t] + e);
+        GD(static_cast<Eigen::Index>(e), 0) = g_den[r] * (1.0 - th * th) * 2.0 * d;
+      }
+      {
+        const Eigen::Map<const FCNet::RowMat> XE(at(o_ef), static_cast<Eigen::Index>(E), nb);
+        FCNet::RowMat GE = FCNet::RowMat::Zero(static_cast<Eigen::Index>(E), nb);
+        I.dens.backward_batch(XE, GD, GE);
+        for (std::size_t e = 0; e < E; ++e)
+          for (int k = 0; k < nb; ++k) g_ef[e * nb + k] += GE(static_cast<Eigen::Index>(e), k);
       }
       for (std::size_t v = 0; v < N; ++v) I.mconv.backward_prepared(gmb.data() + v * S.mb, g_msh.data() + v * nmsh);
       {  // the radial networks, all edges at once

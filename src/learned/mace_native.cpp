@@ -1136,6 +1136,38 @@ struct MaceNativeEvaluator::Impl {
 
   double* at(std::size_t off) { return store.data() + off; }
 
+  // Whether the radial networks' outputs (conv_tp and magmom_conv_tp weights, w1 + w2 doubles
+  // per edge and layer) are kept for all edges. The Monte Carlo trial needs them; a full
+  // evaluation does not, and for a large model they are most of its memory (64 channels:
+  // ~23 kB per edge and layer, 0.3 GB at 128 atoms), so full evaluations compute them block
+  // by block of receivers, forward and again in the reverse pass.
+  bool radial_cache = true;
+  static constexpr int kEdgeBlock = 512;  // edges per block when not cached
+  std::vector<double> w1c, w2c;
+  // Receivers [v0, v1) from v0 whose edges fit one block (at least one receiver).
+  std::size_t block_end(std::size_t v0) const {
+    std::size_t v1 = v0 + 1;
+    while (v1 < g.nodes && g.offset[v1 + 1] - g.offset[v0] <= kEdgeBlock) ++v1;
+    return v1;
+  }
+  // The radial-network outputs of edges [e0, e1) in layer t (rows from e0): the cache, or
+  // computed from X's rows into w1c, w2c.
+  void radial_block(int t, const FCNet::RowMat& X, std::size_t e0, std::size_t e1, const double*& W1, const double*& W2) {
+    const LayerSizes& S = ls[t];
+    if (radial_cache) {
+      W1 = at(o_w1[t] + e0 * S.w1);
+      W2 = at(o_w2[t] + e0 * S.w2);
+      return;
+    }
+    const Eigen::Index n = static_cast<Eigen::Index>(e1 - e0);
+    w1c.resize(static_cast<std::size_t>(n) * S.w1);
+    w2c.resize(static_cast<std::size_t>(n) * S.w2);
+    m->inter[t].tpw.apply_batch(X.middleRows(static_cast<Eigen::Index>(e0), n), w1c.data());
+    m->inter[t].magw.apply_batch(X.middleRows(static_cast<Eigen::Index>(e0), n), w2c.data());
+    W1 = w1c.data();
+    W2 = w2c.data();
+  }
+
   void layout() {
     const MaceModel& M = *m;
     const std::size_t N = g.nodes, E = g.edges();
@@ -1171,8 +1203,8 @@ struct MaceNativeEvaluator::Impl {
       o_den.push_back(take(N));
       o_h.push_back(take(N * ls[t].h));
       o_e.push_back(take(N));
-      o_w1.push_back(take(E * ls[t].w1));
-      o_w2.push_back(take(E * ls[t].w2));
+      o_w1.push_back(take(radial_cache ? E * ls[t].w1 : 0));
+      o_w2.push_back(take(radial_cache ? E * ls[t].w2 : 0));
       o_de.push_back(take(E));
       o_mb.push_back(take(N * ls[t].mb));  // magmom_conv_tp's CG tensors contracted with the node's harmonics
       o_pw.push_back(take(N * ls[t].pw));  // the product block's tensor-product weights (own moment size)
@@ -1385,24 +1417,29 @@ struct MaceNativeEvaluator::Impl {
         }
         node_inputs(t, static_cast<int>(v), h, at(o_up[t] + v * S.up), at(o_sc[t] + v * S.sc));
       }
-      {
-        const FCNet::RowMat X = edge_inputs();
+      const FCNet::RowMat X = edge_inputs();
+      if (radial_cache) {
         M.inter[t].tpw.apply_batch(X, at(o_w1[t]));
         M.inter[t].magw.apply_batch(X, at(o_w2[t]));
       }
       std::vector<double> b(S.msg);
-      for (std::size_t v = 0; v < N; ++v) {
-        double* msg = at(o_msg[t] + v * S.msg);
-        std::fill(msg, msg + S.msg, 0.0);
-        double den = 0.0;
-        for (int e = g.offset[v]; e < g.offset[v + 1]; ++e) {
-          const std::size_t s = g.sender[e];
-          edge_message(t, e, at(o_up[t] + s * S.up), at(o_mb[t] + s * S.mb), at(o_w1[t] + e * S.w1), at(o_w2[t] + e * S.w2),
-                       b.data());
-          for (int k = 0; k < S.msg; ++k) msg[k] += b[k];
-          den += *at(o_de[t] + e);
+      for (std::size_t v0 = 0, v1; v0 < N; v0 = v1) {
+        v1 = block_end(v0);
+        const std::size_t e0 = g.offset[v0], e1 = g.offset[v1];
+        const double *W1, *W2;
+        radial_block(t, X, e0, e1, W1, W2);
+        for (std::size_t v = v0; v < v1; ++v) {
+          double* msg = at(o_msg[t] + v * S.msg);
+          std::fill(msg, msg + S.msg, 0.0);
+          double den = 0.0;
+          for (int e = g.offset[v]; e < g.offset[v + 1]; ++e) {
+            const std::size_t s = g.sender[e], k = e - e0;
+            edge_message(t, e, at(o_up[t] + s * S.up), at(o_mb[t] + s * S.mb), W1 + k * S.w1, W2 + k * S.w2, b.data());
+            for (int q = 0; q < S.msg; ++q) msg[q] += b[q];
+            den += *at(o_de[t] + e);
+          }
+          *at(o_den[t] + v) = den;
         }
-        *at(o_den[t] + v) = den;
       }
       for (std::size_t v = 0; v < N; ++v)
         node_layer(t, static_cast<int>(v), at(o_msg[t] + v * S.msg), *at(o_den[t] + v), at(o_sc[t] + v * S.sc),
@@ -1524,17 +1561,25 @@ struct MaceNativeEvaluator::Impl {
       // edges
       std::vector<double> a(I.conv.out.dim), ga(I.conv.out.dim), mbY;
       std::vector<double> gmb(N * S.mb, 0.0);  // ∂E/∂(senders' prepared magmom_conv_tp tensors)
-      FCNet::RowMat GW1 = FCNet::RowMat::Zero(E, S.w1), GW2 = FCNet::RowMat::Zero(E, S.w2);
-      FCNet::RowMat GX = FCNet::RowMat::Zero(E, nb + nmc);
       FCNet::RowMat GD(E, 1);
-      for (std::size_t e = 0; e < E; ++e) {
-        double* gw1 = GW1.data() + e * S.w1;
-        double* gw2 = GW2.data() + e * S.w2;
+      const FCNet::RowMat X = edge_inputs();
+      FCNet::RowMat GW1, GW2, GX;
+      for (std::size_t v0 = 0, v1; v0 < N; v0 = v1) {  // blocks of receivers (edges are sorted by receiver)
+       v1 = block_end(v0);
+       const std::size_t e0 = g.offset[v0], e1 = g.offset[v1];
+       const Eigen::Index nblk = static_cast<Eigen::Index>(e1 - e0);
+       const double *W1, *W2;
+       radial_block(t, X, e0, e1, W1, W2);
+       GW1.setZero(nblk, S.w1);
+       GW2.setZero(nblk, S.w2);
+       for (std::size_t e = e0; e < e1; ++e) {
+        double* gw1 = GW1.data() + (e - e0) * S.w1;
+        double* gw2 = GW2.data() + (e - e0) * S.w2;
         const std::size_t sd = g.sender[e], r = g.receiver[e];
         const double* up_s = at(o_up[t] + sd * S.up);
         const double* msh_s = at(o_msh + sd * nmsh);
-        const double* w1 = at(o_w1[t] + e * S.w1);
-        const double* w2 = at(o_w2[t] + e * S.w2);
+        const double* w1 = W1 + (e - e0) * S.w1;
+        const double* w2 = W2 + (e - e0) * S.w2;
         const double* Y = at(o_Y + e * nsh);
         mbY.resize(I.conv.mb_size);
         I.conv.prepare(Y, mbY.data());
@@ -1546,6 +1591,16 @@ struct MaceNativeEvaluator::Impl {
         // density: tanh(d²), d = density_fn(ef); its network is differentiated below for all edges
         const double d = dens_d[t][e], th = *at(o_de[t] + e);
         GD(static_cast<Eigen::Index>(e), 0) = g_den[r] * (1.0 - th * th) * 2.0 * d;
+       }
+       // the radial networks of the block's edges
+       GX.setZero(nblk, nb + nmc);
+       I.tpw.backward_batch(X.middleRows(static_cast<Eigen::Index>(e0), nblk), GW1, GX);
+       I.magw.backward_batch(X.middleRows(static_cast<Eigen::Index>(e0), nblk), GW2, GX);
+       for (std::size_t e = e0; e < e1; ++e) {
+         const Eigen::Index q = static_cast<Eigen::Index>(e - e0);
+         for (int k = 0; k < nb; ++k) g_ef[e * nb + k] += GX(q, k);
+         for (int k = 0; k < nmc; ++k) g_cheb[g.sender[e] * nmc + k] += GX(q, nb + k);
+       }
       }
       {
         const Eigen::Map<const FCNet::RowMat> XE(at(o_ef), static_cast<Eigen::Index>(E), nb);
@@ -1555,15 +1610,6 @@ struct MaceNativeEvaluator::Impl {
           for (int k = 0; k < nb; ++k) g_ef[e * nb + k] += GE(static_cast<Eigen::Index>(e), k);
       }
       for (std::size_t v = 0; v < N; ++v) I.mconv.backward_prepared(gmb.data() + v * S.mb, g_msh.data() + v * nmsh);
-      {  // the radial networks, all edges at once
-        const FCNet::RowMat X = edge_inputs();
-        I.tpw.backward_batch(X, GW1, GX);
-        I.magw.backward_batch(X, GW2, GX);
-        for (std::size_t e = 0; e < E; ++e) {
-          for (int k = 0; k < nb; ++k) g_ef[e * nb + k] += GX(e, k);
-          for (int k = 0; k < nmc; ++k) g_cheb[g.sender[e] * nmc + k] += GX(e, nb + k);
-        }
-      }
       // node inputs of layer t: up = linear_up(h), sc = skip_tp(h, onehot)
       if (t > 0) {
         const LayerSizes& Sp = ls[t - 1];
@@ -1802,6 +1848,7 @@ std::vector<double> MaceNativeEvaluator::node_energies(const Graph& g, const std
   if (!work_) work_ = std::make_unique<Impl>();  // reused: its buffers keep their memory
   Impl& local = *work_;
   local.m = model_.get();
+  local.radial_cache = false;  // full evaluations only: no per-edge radial cache (memory)
   local.set_geometry(g, position, column);
   local.rebuild(moment);
   return std::vector<double>(local.store.begin() + local.o_energy, local.store.begin() + local.o_energy + g.nodes);
@@ -1813,6 +1860,7 @@ MaceNativeResult MaceNativeEvaluator::evaluate(const Graph& g, const std::vector
   if (!work_) work_ = std::make_unique<Impl>();
   Impl& local = *work_;
   local.m = model_.get();
+  local.radial_cache = false;  // full evaluations only: no per-edge radial cache (memory)
   local.set_geometry(g, position, column);
   local.rebuild(moment);
   MaceNativeResult r;

@@ -1140,8 +1140,9 @@ struct MaceNativeEvaluator::Impl {
   // per edge and layer) are kept for all edges. The Monte Carlo trial needs them; a full
   // evaluation does not, and for a large model they are most of its memory (64 channels:
   // ~23 kB per edge and layer, 0.3 GB at 128 atoms), so full evaluations compute them block
-  // by block of receivers, forward and again in the reverse pass.
-  bool radial_cache = true;
+  // by block of receivers, forward and again in the reverse pass. The trial evaluator turns the
+  // cache on at its first trial (energy-only calls of dynamics runs never pay for it).
+  bool radial_cache = false;
   static constexpr int kEdgeBlock = 512;  // edges per block when not cached
   std::vector<double> w1c, w2c;
   // Receivers [v0, v1) from v0 whose edges fit one block (at least one receiver).
@@ -1906,6 +1907,14 @@ bool MaceNativeEvaluator::fresh_around(const System& s, int i) {
 }
 double MaceNativeEvaluator::trial(int i, const Vec3& m_new, Trial& t) {
   if (!impl_->is_built) throw std::logic_error("MaceNativeEvaluator::trial before rebuild");
+  if (!impl_->radial_cache) {  // the first trial: rebuild with the per-edge radial cache
+    impl_->radial_cache = true;
+    const Graph g = impl_->g;
+    const std::vector<Vec3> pos = impl_->pos, mom = impl_->mom;
+    const std::vector<int> col = impl_->col;
+    impl_->set_geometry(g, pos, col);
+    impl_->rebuild(mom);
+  }
   return impl_->trial(i, m_new, t);
 }
 void MaceNativeEvaluator::commit(const Trial& t) { impl_->commit(t); }

@@ -85,8 +85,8 @@ double max_deviation(const std::vector<double>& x) {
 // Precession without damping at T = 0 conserves the energy (the field is −∂E/∂m of the same
 // model: a wrong sign or a missing term in the magnetic forces makes it drift). Heun at
 // 0.002 fs turns the fastest moment by ≤ 0.02 rad per step; its energy error is O(dt²) per
-// unit time. Measured: a band of 3e-6 eV/atom over 100 steps, while the same run with
-// α = 0.5 (next test) loses 0.15 eV/atom: the tolerance, 1e-5, is 1/15000 of that.
+// unit time. Measured: a band of 2.9e-6 eV/atom over these 60 steps, while the same run with
+// α = 0.5 (next test) loses 0.08 eV/atom: the tolerance, 1e-5, is 1/8000 of that.
 TEST(MaceDynamics, LlgWithoutDampingConservesEnergy) {
   SKIP_WITHOUT_FIXTURE();
   const StageRun r = run_stage("llg", "type = \"llg\"\nsteps = 60\ndt = 2e-6\ndamping = 0.0\ntemperature = 0.0\n", 0.0);
@@ -116,8 +116,9 @@ TEST(MaceDynamics, LlgWithDampingLowersEnergy) {
 // O(dt²) (a force inconsistent with the energy drifts linearly). This random model's lattice
 // is unstable (the kinetic energy grows from 0.036 to 0.054 eV/atom in 30 fs as the atoms
 // fall), so the run is short: the total stays within 1e-5 eV/atom while the kinetic energy
-// changes by more than 1e-3 eV/atom (measured: 2e-6 and 0.018 over 30 steps of 1 fs; the
-// TorchScript file gives the same figures to the printed 6 decimals).
+// changes by more than 1e-3 eV/atom (measured: 3.5e-7 and 7.5e-3 over these 40 steps of
+// 0.5 fs; over 30 steps of 1 fs the TorchScript file gives the same energies as the converted
+// one to the 6 decimals compared).
 TEST(MaceDynamics, MdNveConservesEnergy) {
   SKIP_WITHOUT_FIXTURE();
   const StageRun r = run_stage("md", "type = \"md\"\nsteps = 40\ndt = 0.0005\n", 300.0);

@@ -1144,6 +1144,14 @@ struct MaceNativeEvaluator::Impl {
   // cache on at its first trial (energy-only calls of dynamics runs never pay for it).
   bool radial_cache = false;
   static constexpr int kEdgeBlock = 512;  // edges per block when not cached
+  // Full evaluations keep the cache when it is small (it saves recomputing the radial networks
+  // in the reverse pass, ~10% of the time of the 8-channel fixture): at most this many bytes.
+  static constexpr double kRadialCacheBytes = 64e6;
+  bool small_radial_cache(std::size_t edges) const {
+    double per_edge = 0.0;
+    for (const auto& I : m->inter) per_edge += static_cast<double>(I.conv.weight_numel + I.mconv.weight_numel);
+    return 8.0 * per_edge * static_cast<double>(edges) <= kRadialCacheBytes;
+  }
   std::vector<double> w1c, w2c;
   // Receivers [v0, v1) from v0 whose edges fit one block (at least one receiver).
   std::size_t block_end(std::size_t v0) const {
@@ -1849,7 +1857,7 @@ std::vector<double> MaceNativeEvaluator::node_energies(const Graph& g, const std
   if (!work_) work_ = std::make_unique<Impl>();  // reused: its buffers keep their memory
   Impl& local = *work_;
   local.m = model_.get();
-  local.radial_cache = false;  // full evaluations only: no per-edge radial cache (memory)
+  local.radial_cache = local.small_radial_cache(g.edges());  // large models: no per-edge cache (memory)
   local.set_geometry(g, position, column);
   local.rebuild(moment);
   return std::vector<double>(local.store.begin() + local.o_energy, local.store.begin() + local.o_energy + g.nodes);
@@ -1861,7 +1869,7 @@ MaceNativeResult MaceNativeEvaluator::evaluate(const Graph& g, const std::vector
   if (!work_) work_ = std::make_unique<Impl>();
   Impl& local = *work_;
   local.m = model_.get();
-  local.radial_cache = false;  // full evaluations only: no per-edge radial cache (memory)
+  local.radial_cache = local.small_radial_cache(g.edges());  // large models: no per-edge cache (memory)
   local.set_geometry(g, position, column);
   local.rebuild(moment);
   MaceNativeResult r;

@@ -2,15 +2,24 @@
 
 #include <omp.h>
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <chrono>
-#include <ctime>
 #include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "spinlat/core/crystal.hpp"
+#include "spinlat/core/error.hpp"
+#include "spinlat/io/extxyz.hpp"
 #include "spinlat/learned/learned_term.hpp"
+#include "spinlat/learned/mace_native.hpp"
 #include "spinlat/mc/metropolis.hpp"
 #include "spinlat/terms/hamiltonian.hpp"
 
@@ -59,6 +68,109 @@ double full_evaluation_seconds(const Hamiltonian& h, const System& s, double min
   return seconds_since(t0) / n;
 }
 
+// Peak resident memory of this process so far, MB (the high-water mark: it only grows).
+double peak_rss_mb() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_maxrss) / 1024.0;  // Linux: kB
+}
+
+// Upstream eager PyTorch on the same frame, through scripts/bench-upstream-eager.sh (next to
+// the binary's source tree: <binary>/../scripts, or $SPINLAT_SCRIPTS). Returns the script's
+// result line, or "missing: <why>".
+std::string upstream_eager(const std::string& model, const System& s, double min_time) {
+  namespace fs = std::filesystem;
+  fs::path dir;
+  if (const char* e = std::getenv("SPINLAT_SCRIPTS")) dir = e;
+  else {
+    std::error_code ec;
+    const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+    if (!ec) dir = exe.parent_path().parent_path() / "scripts";
+  }
+  const fs::path script = dir / "bench-upstream-eager.sh";
+  if (!fs::exists(script)) return "missing: no " + script.string() + " (set SPINLAT_SCRIPTS)";
+  const fs::path frame = fs::temp_directory_path() / ("spinlat_bench_" + std::to_string(getpid()) + ".xyz");
+  write_extxyz(frame.string(), {Frame(s)});
+  const std::string cmd = "'" + script.string() + "' '" + model + "' '" + frame.string() + "' " +
+                          std::to_string(min_time) + " 2>&1";
+  std::string text;
+  if (FILE* p = popen(cmd.c_str(), "r")) {
+    char buf[4096];
+    while (std::fgets(buf, sizeof buf, p)) text += buf;
+    const int rc = pclose(p);
+    fs::remove(frame);
+    std::istringstream in(text);
+    std::string line, last;
+    while (std::getline(in, line)) {
+      if (line.rfind("upstream-eager ", 0) == 0) return line;
+      if (!line.empty()) last = line;
+    }
+    return "missing: " + (last.empty() ? "the script failed (status " + std::to_string(rc) + ")" : last);
+  }
+  fs::remove(frame);
+  return "missing: could not run " + script.string();
+}
+
+// The number after `key` in the script's line (-1 if absent).
+double field(const std::string& line, const std::string& key) {
+  std::istringstream in(line);
+  std::string w;
+  while (in >> w)
+    if (w == key && in >> w) return std::stod(w);
+  return -1.0;
+}
+
+// An upstream MACE TorchScript file: upstream eager PyTorch, spinlat's TorchScript path and the
+// converted native evaluator side by side on the same frames, one thread (issue 12).
+int side_by_side(const LearnedBenchOptions& o, std::ostream& out) {
+  namespace fs = std::filesystem;
+  char line[320];
+  const double min_time = o.quick ? 0.2 : 2.0;
+  const fs::path spl = fs::temp_directory_path() / ("spinlat_bench_" + std::to_string(getpid()) + ".spl");
+  write_mace_archive(convert_mace_torchscript(o.model), spl.string());
+  std::vector<int> sizes = o.cells;
+  if (sizes.empty()) sizes = {4, 6};  // 128 and 432 atoms
+  const int threads = o.threads > 0 ? o.threads : 1;
+  set_learned_threads(threads);
+  omp_set_num_threads(threads);
+  out << "E + forces + magnetic forces, float64, " << threads
+      << " thread(s); atoms/s from CPU time of the process (wall clock in brackets); peak RSS: the process's "
+         "high-water mark after the path ran (spinlat: native first, then TorchScript; run one size per call for a clean "
+         "figure; Python: its own process)\n";
+  for (int cells : sizes) {
+    const System s = bench_system(cells);
+    const double n = static_cast<double>(s.size());
+    for (const bool native : {true, false}) {
+      LearnedOptions lo;
+      lo.model = native ? spl.string() : o.model;
+      const double rss0 = peak_rss_mb();
+      Hamiltonian h;
+      h.add(std::make_unique<LearnedPotential>(lo));
+      h.bind(s);
+      double cpu = 0.0;
+      const double sec = full_evaluation_seconds(h, s, min_time, &cpu);
+      std::snprintf(line, sizeof line,
+                    "%-22s %5zu atoms  %10.3e atoms/s  (wall %10.3e)  peak RSS %8.1f MB (%.1f MB before the model "
+                    "was loaded)\n",
+                    native ? "spinlat native" : "spinlat TorchScript", s.size(), n / cpu, n / sec, peak_rss_mb(), rss0);
+      out << line << std::flush;
+    }
+    const std::string up = upstream_eager(o.model, s, min_time);
+    if (up.rfind("missing: ", 0) == 0) {
+      out << "upstream eager PyTorch " << s.size() << " atoms  not measured: " << up.substr(9) << "\n";
+    } else {
+      std::snprintf(line, sizeof line,
+                    "%-22s %5zu atoms  %10.3e atoms/s  (wall %10.3e)  peak RSS %8.1f MB (%.1f MB before the first "
+                    "evaluation)\n",
+                    "upstream eager PyTorch", s.size(), n / field(up, "cpu_s_per_eval"),
+                    n / field(up, "wall_s_per_eval"), field(up, "rss_peak_MB"), field(up, "rss_before_MB"));
+      out << line << std::flush;
+    }
+  }
+  fs::remove(spl);
+  return 0;
+}
+
 }  // namespace
 
 int run_learned_benchmark(const LearnedBenchOptions& o, std::ostream& out) {
@@ -72,6 +184,7 @@ int run_learned_benchmark(const LearnedBenchOptions& o, std::ostream& out) {
   lo.model = o.model;
   char line[256];
   out << "spinlat bench learned: " << o.model << "\n";
+  if (!is_mace_native_file(o.model) && LearnedPotential(lo).forward_form() == "mace") return side_by_side(o, out);
   const double min_time = o.quick ? 0.2 : 2.0;
   std::vector<int> sizes = o.cells;
   if (sizes.empty()) sizes = o.quick ? std::vector<int>{6} : std::vector<int>{10, 20};  // 432; 2000 and 16000 atoms

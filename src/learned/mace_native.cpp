@@ -230,6 +230,14 @@ struct Linear {
       const double* xb = x + in.off[s.i];
       double* yb = y + out.off[s.o];
       const double* W = w.data() + s.woff;
+      if (d == 1) {  // scalars: the inner loop runs over the outputs (vectorised; same sums)
+        for (int u = 0; u < mi; ++u) {
+          const double x = xb[u];
+          const double* Wu = W + u * mo;
+          for (int v = 0; v < mo; ++v) yb[v] += Wu[v] * x;
+        }
+        continue;
+      }
       for (int u = 0; u < mi; ++u)
         for (int v = 0; v < mo; ++v) {
           const double c = W[u * mo + v];
@@ -593,7 +601,7 @@ struct FCNet {
     return L.c * L.post * (sg + z * sg * (1.0 - sg));
   }
   // out: rows × nout, row-major
-  void apply_batch(const RowMat& X, double* out) const {
+  void apply_batch(const Eigen::Ref<const RowMat>& X, double* out) const {
     RowMat H = X, Z;
     for (std::size_t k = 0; k < layers.size(); ++k) {
       const Layer& L = layers[k];
@@ -604,7 +612,7 @@ struct FCNet {
     Eigen::Map<RowMat>(out, H.rows(), H.cols()) = H;
   }
   // GX += ∂(G·Y)/∂X row by row; G (rows × nout) is overwritten.
-  void backward_batch(const RowMat& X, RowMat& G, RowMat& GX) const {
+  void backward_batch(const Eigen::Ref<const RowMat>& X, RowMat& G, RowMat& GX) const {
     const std::size_t n = layers.size();
     std::vector<RowMat> pre(n);
     RowMat H = X;
@@ -796,9 +804,16 @@ struct Chebyshev {
 // for the one-hot species z; x[c, i] are the node features reshaped to [channels, Σ(2l+1)].
 struct Contraction {
   int D = 1, nu = 0;
-  std::vector<std::vector<double>> U;  // U[k]: correlation k+1, [D, n^(k+1), K]
   std::vector<int> K;
-  std::vector<std::vector<double>> W;  // W[k]: [elements, K, C]
+  // UW[k]: correlation k+1, Σ_q U[r, q] W[z, q, c] for every element z and channel c, laid out
+  // [elements, C, D·n^(k+1)]. It depends on the weights only, so it is formed once at load
+  // instead of per node (the per-node cost is then the contractions with x alone; with
+  // correlation 3 and 16 columns the U·W products were most of the work).
+  std::vector<std::vector<double>> UW;
+  std::vector<std::size_t> m;  // D·n^(k+1)
+  const double* uw(int nu1, int z, int c, int C) const {
+    return UW[nu1 - 1].data() + (static_cast<std::size_t>(z) * C + c) * m[nu1 - 1];
+  }
 };
 
 struct SymmetricContraction {
@@ -817,12 +832,11 @@ struct SymmetricContraction {
       k.D = out.d(c);
       if (out.mul[c] != C) unsupported(a, q + ": output multiplicity differs from the channels");
       k.nu = static_cast<int>(a.scalar(q + ".@correlation"));
-      k.U.resize(k.nu);
-      k.W.resize(k.nu);
+      k.UW.resize(k.nu);
+      k.m.resize(k.nu);
       k.K.resize(k.nu);
       for (int nu = 1; nu <= k.nu; ++nu) {
         const MaceArchive::Array& U = a.at(q + ".U_matrix_" + std::to_string(nu));
-        k.U[nu - 1] = U.value;
         k.K[nu - 1] = static_cast<int>(U.shape.back());
         std::size_t expect = static_cast<std::size_t>(k.D) * k.K[nu - 1];
         for (int j = 0; j < nu; ++j) expect *= n;
@@ -832,7 +846,18 @@ struct SymmetricContraction {
         if (W.shape.size() != 3 || W.shape[1] != k.K[nu - 1] || W.shape[2] != C)
           throw InputError(a.source + ": " + wname + " has an unexpected shape");
         elements = static_cast<int>(W.shape[0]);
-        k.W[nu - 1] = W.value;
+        const std::size_t mr = expect / k.K[nu - 1];
+        const int K = k.K[nu - 1];
+        k.m[nu - 1] = mr;
+        std::vector<double>& UW = k.UW[nu - 1];
+        UW.assign(static_cast<std::size_t>(elements) * C * mr, 0.0);
+        for (int z = 0; z < elements; ++z)
+          for (int c = 0; c < C; ++c)
+            for (std::size_t r = 0; r < mr; ++r) {
+              double s = 0.0;  // the same sum, in the same order, as the per-node loop it replaces
+              for (int qq = 0; qq < K; ++qq) s += U.value[r * K + qq] * W.value[(static_cast<std::size_t>(z) * K + qq) * C + c];
+              UW[(static_cast<std::size_t>(z) * C + c) * mr + r] = s;
+            }
       }
       con.push_back(std::move(k));
     }
@@ -850,17 +875,10 @@ struct SymmetricContraction {
         for (int j = 0; j < k.nu; ++j) len *= n;
         B.assign(len, 0.0);
         for (int nu = k.nu; nu >= 1; --nu) {
-          std::size_t m = static_cast<std::size_t>(k.D);
-          for (int j = 0; j < nu; ++j) m *= n;
-          const int K = k.K[nu - 1];
-          const double* U = k.U[nu - 1].data();
-          const double* W = k.W[nu - 1].data() + static_cast<std::size_t>(z) * K * C;
+          const std::size_t m = k.m[nu - 1];
           // B += Σ_k U[·, k] W[k, c]
-          for (std::size_t r = 0; r < m; ++r) {
-            double s = 0.0;
-            for (int q = 0; q < K; ++q) s += U[r * K + q] * W[q * C + c];
-            B[r] += s;
-          }
+          const double* uw = k.uw(nu, z, c, C);
+          for (std::size_t r = 0; r < m; ++r) B[r] += uw[r];
           // contract the last index with x
           const std::size_t m2 = m / n;
           A.assign(m2, 0.0);
@@ -878,27 +896,20 @@ struct SymmetricContraction {
   // gx += ∂(gy·y)/∂x, recomputing the recursion with its intermediate tensors.
   void backward(const double* x, int column, const double* gy, double* gx) const {
     const int z = agnostic ? 0 : column;
-    std::vector<std::vector<double>> pre;
-    std::vector<double> B, A, g, gp;
+    thread_local std::vector<std::vector<double>> pre;  // scratch, kept between calls
+    thread_local std::vector<double> B, A, g, gp;
     for (int b = 0; b < out.size(); ++b) {
       const Contraction& k = con[b];
       for (int c = 0; c < C; ++c) {
         const double* xc = x + c * n;
-        pre.assign(k.nu + 1, {});
+        if (pre.size() < static_cast<std::size_t>(k.nu) + 1) pre.resize(k.nu + 1);
         std::size_t len = static_cast<std::size_t>(k.D);
         for (int j = 0; j < k.nu; ++j) len *= n;
         B.assign(len, 0.0);
         for (int nu = k.nu; nu >= 1; --nu) {
-          std::size_t m = static_cast<std::size_t>(k.D);
-          for (int j = 0; j < nu; ++j) m *= n;
-          const int K = k.K[nu - 1];
-          const double* U = k.U[nu - 1].data();
-          const double* W = k.W[nu - 1].data() + static_cast<std::size_t>(z) * K * C;
-          for (std::size_t r = 0; r < m; ++r) {
-            double s = 0.0;
-            for (int q = 0; q < K; ++q) s += U[r * K + q] * W[q * C + c];
-            B[r] += s;
-          }
+          const std::size_t m = k.m[nu - 1];
+          const double* uw = k.uw(nu, z, c, C);
+          for (std::size_t r = 0; r < m; ++r) B[r] += uw[r];
           pre[nu] = B;  // the tensor contracted at this step
           const std::size_t m2 = m / n;
           A.assign(m2, 0.0);
@@ -1125,6 +1136,47 @@ struct MaceNativeEvaluator::Impl {
 
   double* at(std::size_t off) { return store.data() + off; }
 
+  // Whether the radial networks' outputs (conv_tp and magmom_conv_tp weights, w1 + w2 doubles
+  // per edge and layer) are kept for all edges. The Monte Carlo trial needs them; a full
+  // evaluation does not, and for a large model they are most of its memory (64 channels:
+  // ~23 kB per edge and layer, 0.3 GB at 128 atoms), so full evaluations compute them block
+  // by block of receivers, forward and again in the reverse pass. The trial evaluator turns the
+  // cache on at its first trial (energy-only calls of dynamics runs never pay for it).
+  bool radial_cache = false;
+  static constexpr int kEdgeBlock = 512;  // edges per block when not cached
+  // Full evaluations keep the cache when it is small (it saves recomputing the radial networks
+  // in the reverse pass, ~10% of the time of the 8-channel fixture): at most this many bytes.
+  static constexpr double kRadialCacheBytes = 64e6;
+  bool small_radial_cache(std::size_t edges) const {
+    double per_edge = 0.0;
+    for (const auto& I : m->inter) per_edge += static_cast<double>(I.conv.weight_numel + I.mconv.weight_numel);
+    return 8.0 * per_edge * static_cast<double>(edges) <= kRadialCacheBytes;
+  }
+  std::vector<double> w1c, w2c;
+  // Receivers [v0, v1) from v0 whose edges fit one block (at least one receiver).
+  std::size_t block_end(std::size_t v0) const {
+    std::size_t v1 = v0 + 1;
+    while (v1 < g.nodes && g.offset[v1 + 1] - g.offset[v0] <= kEdgeBlock) ++v1;
+    return v1;
+  }
+  // The radial-network outputs of edges [e0, e1) in layer t (rows from e0): the cache, or
+  // computed from X's rows into w1c, w2c.
+  void radial_block(int t, const FCNet::RowMat& X, std::size_t e0, std::size_t e1, const double*& W1, const double*& W2) {
+    const LayerSizes& S = ls[t];
+    if (radial_cache) {
+      W1 = at(o_w1[t] + e0 * S.w1);
+      W2 = at(o_w2[t] + e0 * S.w2);
+      return;
+    }
+    const Eigen::Index n = static_cast<Eigen::Index>(e1 - e0);
+    w1c.resize(static_cast<std::size_t>(n) * S.w1);
+    w2c.resize(static_cast<std::size_t>(n) * S.w2);
+    m->inter[t].tpw.apply_batch(X.middleRows(static_cast<Eigen::Index>(e0), n), w1c.data());
+    m->inter[t].magw.apply_batch(X.middleRows(static_cast<Eigen::Index>(e0), n), w2c.data());
+    W1 = w1c.data();
+    W2 = w2c.data();
+  }
+
   void layout() {
     const MaceModel& M = *m;
     const std::size_t N = g.nodes, E = g.edges();
@@ -1160,8 +1212,8 @@ struct MaceNativeEvaluator::Impl {
       o_den.push_back(take(N));
       o_h.push_back(take(N * ls[t].h));
       o_e.push_back(take(N));
-      o_w1.push_back(take(E * ls[t].w1));
-      o_w2.push_back(take(E * ls[t].w2));
+      o_w1.push_back(take(radial_cache ? E * ls[t].w1 : 0));
+      o_w2.push_back(take(radial_cache ? E * ls[t].w2 : 0));
       o_de.push_back(take(E));
       o_mb.push_back(take(N * ls[t].mb));  // magmom_conv_tp's CG tensors contracted with the node's harmonics
       o_pw.push_back(take(N * ls[t].pw));  // the product block's tensor-product weights (own moment size)
@@ -1188,16 +1240,23 @@ struct MaceNativeEvaluator::Impl {
   }
   Vec3 edge_vector(std::size_t e) const { return pos[g.receiver[e]] - pos[g.sender[e]] + g.shift[e]; }
 
-  // Edge geometry: Y(r̂) and the radial features, per layer the density term.
-  void edge_geometry(std::size_t e) {
+  // Edge geometry: Y(r̂) and the radial features of every edge, then per layer the density
+  // term tanh(d²), d = density_fn(radial features), for all edges at once (GEMMs); d is kept
+  // for the reverse pass.
+  std::vector<std::vector<double>> dens_d;  // [layer][edge]
+  void edge_geometry() {
     const MaceModel& M = *m;
-    const Vec3 r = edge_vector(e);
-    edge_features(r.data(), at(o_Y + e * nsh), at(o_ef + e * nb));
-    const double* ef = at(o_ef + e * nb);
+    const std::size_t E = g.edges();
+    for (std::size_t e = 0; e < E; ++e) {
+      const Vec3 r = edge_vector(e);
+      edge_features(r.data(), at(o_Y + e * nsh), at(o_ef + e * nb));
+    }
+    dens_d.resize(M.layers());
+    const Eigen::Map<const FCNet::RowMat> X(at(o_ef), static_cast<Eigen::Index>(E), nb);
     for (int t = 0; t < M.layers(); ++t) {
-      double d;
-      M.inter[t].dens.apply(ef, &d, fscratch.data());
-      *at(o_de[t] + e) = std::tanh(d * d);
+      dens_d[t].resize(E);
+      M.inter[t].dens.apply_batch(X, dens_d[t].data());
+      for (std::size_t e = 0; e < E; ++e) *at(o_de[t] + e) = std::tanh(dens_d[t][e] * dens_d[t][e]);
     }
   }
 
@@ -1334,7 +1393,7 @@ struct MaceNativeEvaluator::Impl {
     layout();
     out_edges.assign(g.nodes, {});
     for (std::size_t e = 0; e < g.edges(); ++e) out_edges[g.sender[e]].push_back(static_cast<int>(e));
-    for (std::size_t e = 0; e < g.edges(); ++e) edge_geometry(e);
+    edge_geometry();
     geometry = true;
     is_built = false;
   }
@@ -1367,24 +1426,29 @@ struct MaceNativeEvaluator::Impl {
         }
         node_inputs(t, static_cast<int>(v), h, at(o_up[t] + v * S.up), at(o_sc[t] + v * S.sc));
       }
-      {
-        const FCNet::RowMat X = edge_inputs();
+      const FCNet::RowMat X = edge_inputs();
+      if (radial_cache) {
         M.inter[t].tpw.apply_batch(X, at(o_w1[t]));
         M.inter[t].magw.apply_batch(X, at(o_w2[t]));
       }
       std::vector<double> b(S.msg);
-      for (std::size_t v = 0; v < N; ++v) {
-        double* msg = at(o_msg[t] + v * S.msg);
-        std::fill(msg, msg + S.msg, 0.0);
-        double den = 0.0;
-        for (int e = g.offset[v]; e < g.offset[v + 1]; ++e) {
-          const std::size_t s = g.sender[e];
-          edge_message(t, e, at(o_up[t] + s * S.up), at(o_mb[t] + s * S.mb), at(o_w1[t] + e * S.w1), at(o_w2[t] + e * S.w2),
-                       b.data());
-          for (int k = 0; k < S.msg; ++k) msg[k] += b[k];
-          den += *at(o_de[t] + e);
+      for (std::size_t v0 = 0, v1; v0 < N; v0 = v1) {
+        v1 = block_end(v0);
+        const std::size_t e0 = g.offset[v0], e1 = g.offset[v1];
+        const double *W1, *W2;
+        radial_block(t, X, e0, e1, W1, W2);
+        for (std::size_t v = v0; v < v1; ++v) {
+          double* msg = at(o_msg[t] + v * S.msg);
+          std::fill(msg, msg + S.msg, 0.0);
+          double den = 0.0;
+          for (int e = g.offset[v]; e < g.offset[v + 1]; ++e) {
+            const std::size_t s = g.sender[e], k = e - e0;
+            edge_message(t, e, at(o_up[t] + s * S.up), at(o_mb[t] + s * S.mb), W1 + k * S.w1, W2 + k * S.w2, b.data());
+            for (int q = 0; q < S.msg; ++q) msg[q] += b[q];
+            den += *at(o_de[t] + e);
+          }
+          *at(o_den[t] + v) = den;
         }
-        *at(o_den[t] + v) = den;
       }
       for (std::size_t v = 0; v < N; ++v)
         node_layer(t, static_cast<int>(v), at(o_msg[t] + v * S.msg), *at(o_den[t] + v), at(o_sc[t] + v * S.sc),
@@ -1504,18 +1568,27 @@ struct MaceNativeEvaluator::Impl {
           for (int k = 0; k < nmc; ++k) g_cheb[v * nmc + k] += GX(v, k);
       }
       // edges
-      std::vector<double> in(nb + nmc), gin(nb + nmc), a(I.conv.out.dim), ga(I.conv.out.dim), mbY;
+      std::vector<double> a(I.conv.out.dim), ga(I.conv.out.dim), mbY;
       std::vector<double> gmb(N * S.mb, 0.0);  // ∂E/∂(senders' prepared magmom_conv_tp tensors)
-      FCNet::RowMat GW1 = FCNet::RowMat::Zero(E, S.w1), GW2 = FCNet::RowMat::Zero(E, S.w2);
-      FCNet::RowMat GX = FCNet::RowMat::Zero(E, nb + nmc);
-      for (std::size_t e = 0; e < E; ++e) {
-        double* gw1 = GW1.data() + e * S.w1;
-        double* gw2 = GW2.data() + e * S.w2;
+      FCNet::RowMat GD(E, 1);
+      const FCNet::RowMat X = edge_inputs();
+      FCNet::RowMat GW1, GW2, GX;
+      for (std::size_t v0 = 0, v1; v0 < N; v0 = v1) {  // blocks of receivers (edges are sorted by receiver)
+       v1 = block_end(v0);
+       const std::size_t e0 = g.offset[v0], e1 = g.offset[v1];
+       const Eigen::Index nblk = static_cast<Eigen::Index>(e1 - e0);
+       const double *W1, *W2;
+       radial_block(t, X, e0, e1, W1, W2);
+       GW1.setZero(nblk, S.w1);
+       GW2.setZero(nblk, S.w2);
+       for (std::size_t e = e0; e < e1; ++e) {
+        double* gw1 = GW1.data() + (e - e0) * S.w1;
+        double* gw2 = GW2.data() + (e - e0) * S.w2;
         const std::size_t sd = g.sender[e], r = g.receiver[e];
         const double* up_s = at(o_up[t] + sd * S.up);
         const double* msh_s = at(o_msh + sd * nmsh);
-        const double* w1 = at(o_w1[t] + e * S.w1);
-        const double* w2 = at(o_w2[t] + e * S.w2);
+        const double* w1 = W1 + (e - e0) * S.w1;
+        const double* w2 = W2 + (e - e0) * S.w2;
         const double* Y = at(o_Y + e * nsh);
         mbY.resize(I.conv.mb_size);
         I.conv.prepare(Y, mbY.data());
@@ -1524,27 +1597,28 @@ struct MaceNativeEvaluator::Impl {
         const double* gb = g_msg.data() + r * S.msg;
         I.mconv.backward(a.data(), msh_s, w2, gb, ga.data(), nullptr, gw2, at(o_mb[t] + sd * S.mb), gmb.data() + sd * S.mb);
         I.conv.backward(up_s, Y, w1, ga.data(), g_up.data() + sd * S.up, g_Y.data() + e * nsh, gw1, mbY.data());
-        std::copy(at(o_ef + e * nb), at(o_ef + e * nb) + nb, in.begin());
-        std::copy(at(o_cheb + sd * nmc), at(o_cheb + sd * nmc) + nmc, in.begin() + nb);
-        std::fill(gin.begin(), gin.end(), 0.0);
-        // density: tanh(d²), d = density_fn(ef)
-        double d;
-        I.dens.apply(in.data(), &d, fscratch.data());
-        const double th = std::tanh(d * d);
-        double gd = g_den[r] * (1.0 - th * th) * 2.0 * d;
-        I.dens.backward(in.data(), &gd, gin.data());
-        for (int k = 0; k < nb; ++k) g_ef[e * nb + k] += gin[k];
+        // density: tanh(d²), d = density_fn(ef); its network is differentiated below for all edges
+        const double d = dens_d[t][e], th = *at(o_de[t] + e);
+        GD(static_cast<Eigen::Index>(e), 0) = g_den[r] * (1.0 - th * th) * 2.0 * d;
+       }
+       // the radial networks of the block's edges
+       GX.setZero(nblk, nb + nmc);
+       I.tpw.backward_batch(X.middleRows(static_cast<Eigen::Index>(e0), nblk), GW1, GX);
+       I.magw.backward_batch(X.middleRows(static_cast<Eigen::Index>(e0), nblk), GW2, GX);
+       for (std::size_t e = e0; e < e1; ++e) {
+         const Eigen::Index q = static_cast<Eigen::Index>(e - e0);
+         for (int k = 0; k < nb; ++k) g_ef[e * nb + k] += GX(q, k);
+         for (int k = 0; k < nmc; ++k) g_cheb[g.sender[e] * nmc + k] += GX(q, nb + k);
+       }
+      }
+      {
+        const Eigen::Map<const FCNet::RowMat> XE(at(o_ef), static_cast<Eigen::Index>(E), nb);
+        FCNet::RowMat GE = FCNet::RowMat::Zero(static_cast<Eigen::Index>(E), nb);
+        I.dens.backward_batch(XE, GD, GE);
+        for (std::size_t e = 0; e < E; ++e)
+          for (int k = 0; k < nb; ++k) g_ef[e * nb + k] += GE(static_cast<Eigen::Index>(e), k);
       }
       for (std::size_t v = 0; v < N; ++v) I.mconv.backward_prepared(gmb.data() + v * S.mb, g_msh.data() + v * nmsh);
-      {  // the radial networks, all edges at once
-        const FCNet::RowMat X = edge_inputs();
-        I.tpw.backward_batch(X, GW1, GX);
-        I.magw.backward_batch(X, GW2, GX);
-        for (std::size_t e = 0; e < E; ++e) {
-          for (int k = 0; k < nb; ++k) g_ef[e * nb + k] += GX(e, k);
-          for (int k = 0; k < nmc; ++k) g_cheb[g.sender[e] * nmc + k] += GX(e, nb + k);
-        }
-      }
       // node inputs of layer t: up = linear_up(h), sc = skip_tp(h, onehot)
       if (t > 0) {
         const LayerSizes& Sp = ls[t - 1];
@@ -1783,6 +1857,7 @@ std::vector<double> MaceNativeEvaluator::node_energies(const Graph& g, const std
   if (!work_) work_ = std::make_unique<Impl>();  // reused: its buffers keep their memory
   Impl& local = *work_;
   local.m = model_.get();
+  local.radial_cache = local.small_radial_cache(g.edges());  // large models: no per-edge cache (memory)
   local.set_geometry(g, position, column);
   local.rebuild(moment);
   return std::vector<double>(local.store.begin() + local.o_energy, local.store.begin() + local.o_energy + g.nodes);
@@ -1794,6 +1869,7 @@ MaceNativeResult MaceNativeEvaluator::evaluate(const Graph& g, const std::vector
   if (!work_) work_ = std::make_unique<Impl>();
   Impl& local = *work_;
   local.m = model_.get();
+  local.radial_cache = local.small_radial_cache(g.edges());  // large models: no per-edge cache (memory)
   local.set_geometry(g, position, column);
   local.rebuild(moment);
   MaceNativeResult r;
@@ -1839,6 +1915,14 @@ bool MaceNativeEvaluator::fresh_around(const System& s, int i) {
 }
 double MaceNativeEvaluator::trial(int i, const Vec3& m_new, Trial& t) {
   if (!impl_->is_built) throw std::logic_error("MaceNativeEvaluator::trial before rebuild");
+  if (!impl_->radial_cache) {  // the first trial: rebuild with the per-edge radial cache
+    impl_->radial_cache = true;
+    const Graph g = impl_->g;
+    const std::vector<Vec3> pos = impl_->pos, mom = impl_->mom;
+    const std::vector<int> col = impl_->col;
+    impl_->set_geometry(g, pos, col);
+    impl_->rebuild(mom);
+  }
   return impl_->trial(i, m_new, t);
 }
 void MaceNativeEvaluator::commit(const Trial& t) { impl_->commit(t); }

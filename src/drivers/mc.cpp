@@ -4,7 +4,7 @@
 #include "spinlat/drivers/keys.hpp"
 #include "spinlat/mc/metropolis.hpp"
 #include "spinlat/mc/parallel_tempering.hpp"
-#include "spinlat/mc/state_io.hpp"
+#include "spinlat/core/state_io.hpp"
 #include "spinlat/mc/wolff.hpp"
 
 namespace spinlat {

@@ -15,7 +15,7 @@
 #include "spinlat/dynamics/md.hpp"
 #include "spinlat/dynamics/llg_noise.hpp"
 #include "spinlat/dynamics/lattice_steps.hpp"
-#include "spinlat/mc/state_io.hpp"
+#include "spinlat/core/state_io.hpp"
 #include "spinlat/terms/radial_exchange.hpp"
 
 namespace spinlat {

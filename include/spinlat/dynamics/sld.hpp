@@ -59,7 +59,7 @@
 #include "spinlat/core/rng.hpp"
 #include "spinlat/core/system.hpp"
 #include "spinlat/dynamics/llg.hpp"
-#include "spinlat/mc/coloring.hpp"
+#include "spinlat/core/coloring.hpp"
 #include "spinlat/terms/hamiltonian.hpp"
 
 namespace spinlat {

@@ -42,7 +42,7 @@
 
 #include "spinlat/core/rng.hpp"
 #include "spinlat/core/system.hpp"
-#include "spinlat/mc/coloring.hpp"
+#include "spinlat/core/coloring.hpp"
 
 namespace spinlat {
 

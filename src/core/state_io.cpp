@@ -1,4 +1,4 @@
-#include "spinlat/mc/state_io.hpp"
+#include "spinlat/core/state_io.hpp"
 
 #include <cerrno>
 #include <cstdio>

@@ -1,4 +1,4 @@
-#include "spinlat/mc/coloring.hpp"
+#include "spinlat/core/coloring.hpp"
 
 #include <algorithm>
 

@@ -12,6 +12,7 @@
 #include "spinlat/core/units.hpp"
 #include "spinlat/mc/moves.hpp"
 #include "spinlat/core/state_io.hpp"
+#include "spinlat/terms/coloring.hpp"
 #include "spinlat/terms/hamiltonian.hpp"
 #include "spinlat/terms/spin_kernel.hpp"
 

@@ -29,7 +29,7 @@
 #include "spinlat/core/error.hpp"
 #include "spinlat/core/system.hpp"
 #include "spinlat/io/checkpoint.hpp"
-#include "spinlat/io/config.hpp"
+#include "spinlat/workflows/input.hpp"
 #include "spinlat/io/extxyz.hpp"
 #include "spinlat/io/poscar.hpp"
 #include "spinlat/lattice/eam.hpp"

@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "spinlat/dynamics/md.hpp"
-#include "spinlat/io/config.hpp"
+#include "spinlat/workflows/input.hpp"
 #include "spinlat/terms/hamiltonian.hpp"
 #include "spinlat/terms/registry.hpp"
 

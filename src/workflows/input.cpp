@@ -4,7 +4,7 @@
 // every table ends with Params::finish(), so an unknown or misspelt key is an error with a
 // "did you mean". Keys that exist but do not apply (dt in a Monte Carlo stage, c for a cubic
 // lattice) are errors too: a key that is silently ignored is a typo waiting to happen.
-#include "spinlat/io/config.hpp"
+#include "spinlat/workflows/input.hpp"
 
 #include <algorithm>
 #include <cctype>

@@ -9,6 +9,7 @@
 //    a FIFO; the structure-file readers have their own targets (fuzz_extxyz, fuzz_poscar).
 #include "fuzz_common.hpp"
 #include "spinlat/core/system.hpp"
+#include "spinlat/workflows/build.hpp"
 #include "spinlat/workflows/input.hpp"
 
 namespace {

@@ -10,6 +10,7 @@
 
 #include "spinlat/core/error.hpp"
 #include "spinlat/core/units.hpp"
+#include "spinlat/workflows/build.hpp"
 #include "spinlat/workflows/input.hpp"
 #include "spinlat/io/paths.hpp"
 

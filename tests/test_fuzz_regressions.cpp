@@ -29,6 +29,7 @@
 #include "spinlat/core/error.hpp"
 #include "spinlat/core/system.hpp"
 #include "spinlat/io/checkpoint.hpp"
+#include "spinlat/workflows/build.hpp"
 #include "spinlat/workflows/input.hpp"
 #include "spinlat/io/extxyz.hpp"
 #include "spinlat/io/poscar.hpp"

@@ -18,6 +18,7 @@
 #include "spinlat/core/error.hpp"
 #include "spinlat/core/rng.hpp"
 #include "spinlat/core/units.hpp"
+#include "spinlat/workflows/build.hpp"
 #include "spinlat/workflows/input.hpp"
 #include "spinlat/io/extxyz.hpp"
 #include "spinlat/learned/evaluate.hpp"

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "spinlat/dynamics/md.hpp"
+#include "spinlat/workflows/build.hpp"
 #include "spinlat/workflows/input.hpp"
 #include "spinlat/terms/hamiltonian.hpp"
 #include "spinlat/terms/registry.hpp"
@@ -20,9 +21,6 @@ struct RunOptions {
   /// Set by a signal handler: the run writes a checkpoint and returns early.
   const std::atomic<bool>* stop = nullptr;
 };
-
-/// Builds the Hamiltonian an input describes, for the given system.
-Hamiltonian build_hamiltonian(const Config& c, const System& s, const TermRegistry& registry);
 
 /// Throws InputError unless the input has a [[stage]] or a [sweep]. Reading an input does not
 /// require one (`spinlat eval` needs only [structure] and [[potential]]); running it does.

@@ -1,4 +1,4 @@
-// libFuzzer target: parse_config (io/config.hpp) on arbitrary text, then build_system when
+// libFuzzer target: parse_config (workflows/input.hpp) on arbitrary text, then build_system when
 // the structure is small.
 //
 // Harness caps (documented in docs/reliability.md):
@@ -9,7 +9,8 @@
 //    a FIFO; the structure-file readers have their own targets (fuzz_extxyz, fuzz_poscar).
 #include "fuzz_common.hpp"
 #include "spinlat/core/system.hpp"
-#include "spinlat/io/config.hpp"
+#include "spinlat/workflows/build.hpp"
+#include "spinlat/workflows/input.hpp"
 
 namespace {
 constexpr long long kMaxAtoms = 20000;

@@ -1,4 +1,4 @@
-// The strict input reader (src/io/config.cpp): every error names file, key and line; a full
+// The strict input reader (src/workflows/input.cpp): every error names file, key and line; a full
 // input parses to the values it says; --set overrides; build_system builds what the input
 // describes (standard, custom and file structures, spins, masses, velocities).
 #include <gtest/gtest.h>
@@ -10,7 +10,8 @@
 
 #include "spinlat/core/error.hpp"
 #include "spinlat/core/units.hpp"
-#include "spinlat/io/config.hpp"
+#include "spinlat/workflows/build.hpp"
+#include "spinlat/workflows/input.hpp"
 #include "spinlat/io/paths.hpp"
 
 using namespace spinlat;

@@ -1,10 +1,16 @@
-// Units, random streams and crystals (src/core; neighbour lists: tests/test_neighbors.cpp).
+// Units, random streams, crystals, graph colouring and the state encoding (src/core; neighbour
+// lists: tests/test_neighbors.cpp).
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
 
 #include "spinlat/core/crystal.hpp"
+#include "spinlat/core/error.hpp"
 #include "spinlat/core/rng.hpp"
+#include "spinlat/core/state_io.hpp"
 #include "spinlat/core/units.hpp"
 #include "spinlat/neighbors/neighbor_list.hpp"
 
@@ -107,4 +113,107 @@ TEST(Crystal, AntiferroPatternsHaveZeroNetMomentAndRightNeighbours) {
       EXPECT_EQ(anti2, 6) << name;
     }
   }
+}
+
+// ---- state encoding (core/state_io) ----------------------------------------------------------
+
+namespace {
+std::uint64_t bits(double x) {
+  std::uint64_t b;
+  std::memcpy(&b, &x, sizeof b);
+  return b;
+}
+}  // namespace
+
+TEST(StateIo, RealsRoundTripBitForBit) {
+  // Restart continues bit for bit only if every double reads back with the same 64 bits:
+  // signed zeros, the smallest denormal, the largest finite, infinities, and rounding-sensitive
+  // values (0.1, 1/3) are the cases a decimal or %g format gets wrong.
+  using L = std::numeric_limits<double>;
+  const std::vector<double> v = {0.0,      -0.0,         0.1,          1.0 / 3.0,     -2.5e-300,
+                                 L::denorm_min(), -L::denorm_min(), L::min(), L::max(), -L::max(),
+                                 L::infinity(),   -L::infinity(),   L::epsilon(), 6.02214076e23};
+  state_io::Writer w("test-record", 7);
+  w.real("single", -0.0);
+  w.real("tiny", L::denorm_min());
+  w.reals("list", v);
+  w.reals("empty", std::vector<double>{});
+  w.integer("big", std::numeric_limits<std::uint64_t>::max());
+  w.signed_integer("negative", std::numeric_limits<std::int64_t>::min());
+  w.integers("ints", {0, -1, std::numeric_limits<std::int64_t>::max()});
+  w.vectors("vectors", {Vec3(1.0, -0.0, 0.5), Vec3(L::denorm_min(), 2.0, -3.0)});
+  Mat3 m;
+  m << 1, 2, 3, 4, 5, 6, 7, 8, 0.1;
+  w.matrix("matrix", m);
+
+  const state_io::Reader r(w.str(), "test-record", 7);
+  EXPECT_EQ(bits(r.real("single")), bits(-0.0));
+  EXPECT_EQ(bits(r.real("tiny")), bits(L::denorm_min()));
+  const std::vector<double> back = r.reals("list", v.size());
+  for (std::size_t k = 0; k < v.size(); ++k) EXPECT_EQ(bits(back[k]), bits(v[k])) << "entry " << k;
+  EXPECT_TRUE(r.reals("empty").empty());
+  EXPECT_EQ(r.integer("big"), std::numeric_limits<std::uint64_t>::max());
+  EXPECT_EQ(r.signed_integer("negative"), std::numeric_limits<std::int64_t>::min());
+  EXPECT_EQ(r.integers("ints"), (std::vector<std::int64_t>{0, -1, std::numeric_limits<std::int64_t>::max()}));
+  const std::vector<Vec3> vecs = r.vectors("vectors", 2);
+  EXPECT_EQ(bits(vecs[0][1]), bits(-0.0));
+  EXPECT_EQ(bits(vecs[1][0]), bits(L::denorm_min()));
+  EXPECT_EQ(r.matrix("matrix"), m);
+  // NaN keeps its sign (not its payload).
+  state_io::Writer wn("nan", 1);
+  wn.real("x", -std::numeric_limits<double>::quiet_NaN());
+  const double x = state_io::Reader(wn.str(), "nan", 1).real("x");
+  EXPECT_TRUE(std::isnan(x));
+  EXPECT_TRUE(std::signbit(x));
+}
+
+TEST(StateIo, BlobsHoldAnyBytesAndNest) {
+  // A blob may hold newlines, NULs, spaces and a whole nested record (a driver's state holds
+  // its sampler's); the entries after it must still be found.
+  std::string bytes = "line one\nline two\n\n@5\nkey 1\n";
+  bytes.push_back('\0');
+  bytes += "\xff tail";
+  state_io::Writer inner("inner", 1);
+  inner.reals("r", {1.5, -0.0});
+  inner.blob("raw", bytes);
+  Engine e(12345);
+  for (int k = 0; k < 10; ++k) e();
+  state_io::Writer outer("outer", 2);
+  outer.blob("nested", inner.str());
+  outer.blob("raw", bytes);
+  outer.blob("empty", "");
+  outer.engine("engine", e);
+  outer.integer("after", 42);
+
+  const state_io::Reader r(outer.str(), "outer", 2);
+  EXPECT_EQ(r.blob("raw"), bytes);
+  EXPECT_EQ(r.blob("empty"), "");
+  EXPECT_EQ(r.integer("after"), 42u);
+  const state_io::Reader in(r.blob("nested"), "inner", 1);
+  EXPECT_EQ(in.blob("raw"), bytes);
+  EXPECT_EQ(bits(in.reals("r", 2)[1]), bits(-0.0));
+  Engine back = r.engine("engine");
+  for (int k = 0; k < 5; ++k) EXPECT_EQ(back(), e());
+}
+
+TEST(StateIo, MalformedRecordsAreInputErrors) {
+  state_io::Writer w("rec", 2);
+  w.reals("v", {1.0, 2.0, 3.0});
+  w.blob("b", "abcdef");
+  const std::string good = w.str();
+  EXPECT_THROW(state_io::Reader(good, "rec", 1), InputError);    // wrong version
+  EXPECT_THROW(state_io::Reader(good, "other", 2), InputError);  // wrong magic
+  const state_io::Reader r(good, "rec", 2);
+  EXPECT_THROW(r.reals("v", 4), InputError);  // wrong length
+  EXPECT_THROW(r.real("missing"), InputError);
+  EXPECT_THROW(r.integer("v"), InputError);  // a list is not an integer
+  // A list cut short, a list longer than its count, a truncated blob.
+  auto edited = [&](const std::string& from, const std::string& to) {
+    std::string s = good;
+    s.replace(s.find(from), from.size(), to);
+    return s;
+  };
+  EXPECT_THROW(state_io::Reader(edited("#3", "#4"), "rec", 2).reals("v"), InputError);
+  EXPECT_THROW(state_io::Reader(edited("#3", "#2"), "rec", 2).reals("v"), InputError);
+  EXPECT_THROW(state_io::Reader(edited("@6", "@60"), "rec", 2), InputError);
 }

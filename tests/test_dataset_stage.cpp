@@ -16,7 +16,7 @@
 
 #include "scratch_dir.hpp"
 #include "spinlat/core/error.hpp"
-#include "spinlat/io/config.hpp"
+#include "spinlat/workflows/input.hpp"
 #include "spinlat/io/extxyz.hpp"
 #include "spinlat/workflows/run.hpp"
 

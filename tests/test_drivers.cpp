@@ -7,7 +7,7 @@
 #include <tuple>
 
 #include "spinlat/drivers/driver.hpp"
-#include "spinlat/io/config.hpp"
+#include "spinlat/workflows/input.hpp"
 #include "spinlat/terms/registry.hpp"
 #include "spinlat/workflows/run.hpp"
 

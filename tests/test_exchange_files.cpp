@@ -13,7 +13,7 @@
 #include "scratch_dir.hpp"
 #include "spinlat/core/error.hpp"
 #include "spinlat/core/units.hpp"
-#include "spinlat/io/config.hpp"
+#include "spinlat/workflows/input.hpp"
 #include "spinlat/io/exchange_files.hpp"
 #include "spinlat/terms/registry.hpp"
 #include "spinlat/workflows/run.hpp"

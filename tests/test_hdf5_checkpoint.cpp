@@ -216,6 +216,24 @@ TEST(Checkpoint, MissingForeignAndDamagedFilesAreInputErrors) {
   EXPECT_NE(msg.find("checksum"), std::string::npos) << msg;
 }
 
+TEST(Checkpoint, OlderAndNewerFormatsAreRefusedByName) {
+  // Format 2 stores every object state in core/state_io's encoding; a format-1 file (older
+  // encodings) cannot be continued and must say so, naming the file, instead of failing
+  // deep inside a sampler's reader.
+  TempDir dir;
+  for (const std::int64_t version : {std::int64_t(1), std::int64_t(99)}) {
+    const std::string path = dir.file("v" + std::to_string(version) + ".ckpt");
+    write_checkpoint(path, sample(2));
+    {
+      h5::File f = h5::File::open(path, h5::Access::read_write);
+      f.set_attr("/", "format_version", version);
+    }
+    const std::string msg = input_error_of([&] { read_checkpoint(path); });
+    EXPECT_NE(msg.find(path), std::string::npos) << msg;
+    EXPECT_NE(msg.find(version == 1 ? "checkpoint format changed" : "newer spinlat"), std::string::npos) << msg;
+  }
+}
+
 TEST(Checkpoint, SystemRoundTripIsBitForBit) {
   TempDir dir;
   const System s = sample_system();

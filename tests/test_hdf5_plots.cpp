@@ -13,7 +13,7 @@
 #include <string>
 
 #include "spinlat/io/hdf5.hpp"
-#include "spinlat/io/hdf5_sweep.hpp"
+#include "spinlat/workflows/hdf5_sweep.hpp"
 #include "spinlat/io/hdf5_trajectory.hpp"
 
 using namespace spinlat;

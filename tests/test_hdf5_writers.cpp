@@ -12,7 +12,7 @@
 
 #include "spinlat/core/error.hpp"
 #include "spinlat/io/hdf5.hpp"
-#include "spinlat/io/hdf5_sweep.hpp"
+#include "spinlat/workflows/hdf5_sweep.hpp"
 #include "spinlat/io/hdf5_trajectory.hpp"
 #include "spinlat/version.hpp"
 

@@ -20,7 +20,7 @@
 #include "spinlat/core/error.hpp"
 #include "spinlat/core/units.hpp"
 #include "spinlat/mc/bench.hpp"
-#include "spinlat/mc/coloring.hpp"
+#include "spinlat/terms/coloring.hpp"
 #include "spinlat/mc/metropolis.hpp"
 #include "spinlat/mc/parallel_tempering.hpp"
 #include "spinlat/mc/wolff.hpp"

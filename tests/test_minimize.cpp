@@ -14,7 +14,7 @@
 #include "spinlat/core/error.hpp"
 #include "spinlat/core/units.hpp"
 #include "spinlat/dynamics/minimize.hpp"
-#include "spinlat/io/config.hpp"
+#include "spinlat/workflows/input.hpp"
 #include "spinlat/io/hdf5.hpp"
 #include "spinlat/terms/registry.hpp"
 #include "spinlat/workflows/run.hpp"

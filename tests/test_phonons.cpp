@@ -16,7 +16,7 @@
 #include "spinlat/core/error.hpp"
 #include "spinlat/core/units.hpp"
 #include "spinlat/dynamics/md.hpp"
-#include "spinlat/io/config.hpp"
+#include "spinlat/workflows/input.hpp"
 #include "spinlat/lattice/pair.hpp"
 #include "spinlat/observables/phonons.hpp"
 

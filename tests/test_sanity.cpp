@@ -11,7 +11,7 @@
 
 #include "cli_test_helpers.hpp"
 #include "spinlat/core/units.hpp"
-#include "spinlat/io/config.hpp"
+#include "spinlat/workflows/input.hpp"
 #include "spinlat/terms/registry.hpp"
 #include "spinlat/workflows/run.hpp"
 #include "spinlat/workflows/sanity.hpp"

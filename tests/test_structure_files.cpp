@@ -11,7 +11,9 @@
 #include <sstream>
 
 #include "spinlat/core/error.hpp"
-#include "spinlat/io/config.hpp"
+#include "spinlat/io/structure_file.hpp"
+#include "spinlat/workflows/build.hpp"
+#include "spinlat/workflows/input.hpp"
 #include "spinlat/io/extxyz.hpp"
 #include "spinlat/io/poscar.hpp"
 

@@ -12,7 +12,7 @@
 
 #include "spinlat/core/crystal.hpp"
 #include "spinlat/core/error.hpp"
-#include "spinlat/io/config.hpp"
+#include "spinlat/workflows/input.hpp"
 #include "cli_test_helpers.hpp"
 #include "spinlat/io/hdf5.hpp"
 #include "spinlat/workflows/guards.hpp"

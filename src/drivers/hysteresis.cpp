@@ -15,7 +15,7 @@
 #include "spinlat/dynamics/llg.hpp"
 #include "spinlat/dynamics/minimize.hpp"
 #include "spinlat/mc/metropolis.hpp"
-#include "spinlat/mc/state_io.hpp"
+#include "spinlat/core/state_io.hpp"
 
 namespace spinlat {
 namespace {

@@ -7,7 +7,7 @@
 #include "spinlat/drivers/surrogate.hpp"
 #include "spinlat/mc/metropolis.hpp"
 #include "spinlat/mc/parallel_tempering.hpp"
-#include "spinlat/mc/state_io.hpp"
+#include "spinlat/core/state_io.hpp"
 #include "spinlat/mc/wolff.hpp"
 
 namespace spinlat {

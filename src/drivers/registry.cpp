@@ -44,13 +44,7 @@ DriverSpecPtr DriverRegistry::read(Params& p, DriverRole role, const std::vector
   known.push_back(selector);
   for (const auto& [name, t] : types_)
     if (stage || t.sweep) known.insert(known.end(), keys_of(t, role).begin(), keys_of(t, role).end());
-  for (const auto& [k, v] : p.table()) {
-    const std::string key(k.str());
-    if (std::find(known.begin(), known.end(), key) != known.end()) continue;
-    const std::string guess = closest_match(key, known);
-    throw InputError(p.file(), p.key_path(key), static_cast<int>(v.source().begin.line),
-                     "unknown key" + (guess.empty() ? std::string() : " (did you mean '" + guess + "'?)"));
-  }
+  p.finish(known);  // before anything is read: exactly the unknown-key check
   const std::string name = stage ? p.choice(selector, types(role)) : p.choice(selector, types(role), "mc");
   const DriverType& t = types_.at(name);
   // Keys of other types: an error that says who uses them (a key silently ignored is a typo

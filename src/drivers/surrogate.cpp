@@ -7,7 +7,7 @@
 
 #include "spinlat/drivers/keys.hpp"
 #include "spinlat/io/paths.hpp"
-#include "spinlat/mc/state_io.hpp"
+#include "spinlat/core/state_io.hpp"
 #include "spinlat/terms/registry.hpp"
 #include "spinlat/workflows/run.hpp"
 #include "spinlat/workflows/spin_map.hpp"

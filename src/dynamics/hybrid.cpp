@@ -3,7 +3,7 @@
 #include <cmath>
 
 #include "spinlat/core/error.hpp"
-#include "spinlat/mc/state_io.hpp"
+#include "spinlat/core/state_io.hpp"
 
 namespace spinlat {
 

@@ -15,6 +15,7 @@
 #include <stdexcept>
 
 #include "spinlat/core/error.hpp"
+#include "spinlat/core/state_io.hpp"
 #include "spinlat/core/units.hpp"
 #include "spinlat/dynamics/llg_noise.hpp"
 
@@ -717,41 +718,29 @@ void LLG::step_longitudinal(System& s) {
 // ---- checkpoints ---------------------------------------------------------------------------
 
 std::string LLG::save_state() const {
-  std::ostringstream os;
-  const std::string a = noise_.save(), b = longitudinal_noise_.save();
-  os << "spinlat-llg 1\n"
-     << "sites " << n_ << "\nblock " << settings_.block << "\nsteps " << steps_ << "\n"
-     << "noise " << a.size() << "\n" << a << "longitudinal " << b.size() << "\n" << b;
-  return os.str();
+  state_io::Writer w("spinlat-llg", 2);
+  w.integer("sites", n_);
+  w.integer("block", settings_.block);
+  w.signed_integer("steps", steps_);
+  w.text("noise", noise_.save());
+  w.text("longitudinal", longitudinal_noise_.save());
+  return w.str();
 }
 
 void LLG::load_state(const std::string& state) {
-  std::istringstream is(state);
   auto fail = [](const std::string& what) -> void {
     throw InputError("llg checkpoint: " + what);
   };
-  std::string word;
-  int version = 0;
-  if (!(is >> word >> version) || word != "spinlat-llg" || version != 1) fail("not an LLG state");
-  std::size_t sites = 0, block = 0;
-  long long steps = 0;
-  if (!(is >> word >> sites) || word != "sites") fail("missing 'sites'");
-  if (!(is >> word >> block) || word != "block") fail("missing 'block'");
-  if (!(is >> word >> steps) || word != "steps" || steps < 0) fail("missing 'steps'");
+  state_io::Reader r(state, "spinlat-llg", 2);
+  const std::uint64_t sites = r.integer("sites"), block = r.integer("block");
+  const long long steps = r.signed_integer("steps");
+  if (steps < 0) fail("negative 'steps'");
   if (sites != n_) fail("saved for " + std::to_string(sites) + " sites, this run has " + std::to_string(n_));
   if (block != settings_.block) fail("saved with noise block size " + std::to_string(block));
-  auto read_section = [&](const char* name) {
-    std::size_t len = 0;
-    if (!(is >> word >> len) || word != name) fail(std::string("missing '") + name + "'");
-    is.get();  // the newline after the length
-    std::string text(len, '\0');
-    if (!is.read(&text[0], static_cast<std::streamsize>(len))) fail(std::string("truncated '") + name + "'");
-    return text;
-  };
   StreamSet noise, lnoise;
   try {
-    noise.load(read_section("noise"));
-    lnoise.load(read_section("longitudinal"));
+    noise.load(r.text("noise"));
+    lnoise.load(r.text("longitudinal"));
   } catch (const std::runtime_error& e) {
     if (dynamic_cast<const InputError*>(&e)) throw;
     fail(e.what());

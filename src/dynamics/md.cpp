@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "spinlat/core/error.hpp"
+#include "spinlat/core/state_io.hpp"
 #include "spinlat/core/units.hpp"
 #include "spinlat/dynamics/lattice_steps.hpp"
 
@@ -253,105 +254,36 @@ double LatticeIntegrator::pressure_GPa() const { return pressure() * units::eVA3
 
 // ---- checkpoints ----------------------------------------------------------------------------
 
-namespace {
-
-void put(std::ostringstream& os, double x) {
-  char buf[40];
-  std::snprintf(buf, sizeof buf, " %a", x);  // hexadecimal: exact round trip
-  os << buf;
-}
-
-class Tokens {
- public:
-  explicit Tokens(const std::string& s) : is_(s) {}
-  std::string word() {
-    std::string w;
-    if (!(is_ >> w)) throw InputError("md checkpoint: truncated state");
-    return w;
-  }
-  void expect(const std::string& w) {
-    const std::string got = word();
-    if (got != w) throw InputError("md checkpoint: expected '" + w + "', found '" + got + "'");
-  }
-  double real() {
-    const std::string w = word();
-    char* end = nullptr;
-    const double x = std::strtod(w.c_str(), &end);
-    if (end == w.c_str() || *end) throw InputError("md checkpoint: bad number '" + w + "'");
-    return x;
-  }
-  long integer() {
-    const std::string w = word();
-    char* end = nullptr;
-    const long x = std::strtol(w.c_str(), &end, 10);
-    if (end == w.c_str() || *end) throw InputError("md checkpoint: bad integer '" + w + "'");
-    return x;
-  }
-  std::istringstream& stream() { return is_; }
-
- private:
-  std::istringstream is_;
-};
-
-}  // namespace
-
 std::string LatticeIntegrator::save_state() const {
-  std::ostringstream os;
-  os << "spinlat-md 1\nstep " << step_ << "\nrebuilds " << rebuilds_ << "\nepot";
-  put(os, epot_);
-  os << "\nvirial";
-  for (int k = 0; k < 9; ++k) put(os, virial_(k / 3, k % 3));
-  os << "\nforces " << force_.size();
-  for (const auto& f : force_)
-    for (int a = 0; a < 3; ++a) put(os, f[a]);
-  os << "\nbuilt_cell";
-  for (int k = 0; k < 9; ++k) put(os, built_cell_(k / 3, k % 3));
-  os << "\nbuilt_positions " << built_positions_.size();
-  for (const auto& r : built_positions_)
-    for (int a = 0; a < 3; ++a) put(os, r[a]);
-  os << "\ncell_noise " << cell_noise_ << "\nnoise\n" << noise_.save() << "end\n";
-  return os.str();
+  state_io::Writer w("spinlat-md", 2);
+  w.signed_integer("step", step_);
+  w.signed_integer("rebuilds", rebuilds_);
+  w.real("epot", epot_);
+  w.matrix("virial", virial_);
+  w.integer("atoms", force_.size());
+  w.vectors("forces", force_);
+  w.matrix("built_cell", built_cell_);
+  w.vectors("built_positions", built_positions_);
+  w.engine("cell_noise", cell_noise_);
+  w.text("noise", noise_.save());
+  return w.str();
 }
 
 void LatticeIntegrator::load_state(const std::string& state) {
-  Tokens t(state);
-  t.expect("spinlat-md");
-  if (t.integer() != 1) throw InputError("md checkpoint: unknown version");
-  t.expect("step");
-  const long step = t.integer();
-  t.expect("rebuilds");
-  const long rebuilds = t.integer();
-  t.expect("epot");
-  const double epot = t.real();
-  t.expect("virial");
-  Mat3 vir;
-  for (int k = 0; k < 9; ++k) vir(k / 3, k % 3) = t.real();
-  t.expect("forces");
-  const long nf = t.integer();
-  if (nf != static_cast<long>(s_.size()))
-    throw InputError("md checkpoint: it holds " + std::to_string(nf) + " atoms, the system " +
+  state_io::Reader r(state, "spinlat-md", 2);
+  if (r.integer("atoms") != s_.size())
+    throw InputError("md checkpoint: it holds " + std::to_string(r.integer("atoms")) + " atoms, the system " +
                      std::to_string(s_.size()));
-  std::vector<Vec3> force(nf);
-  for (auto& f : force)
-    for (int a = 0; a < 3; ++a) f[a] = t.real();
-  t.expect("built_cell");
-  Mat3 bc;
-  for (int k = 0; k < 9; ++k) bc(k / 3, k % 3) = t.real();
-  t.expect("built_positions");
-  const long nb = t.integer();
-  if (nb != nf) throw InputError("md checkpoint: inconsistent atom counts");
-  std::vector<Vec3> bp(nb);
-  for (auto& r : bp)
-    for (int a = 0; a < 3; ++a) r[a] = t.real();
-  t.expect("cell_noise");
-  Engine cell_noise;
-  if (!(t.stream() >> cell_noise)) throw InputError("md checkpoint: bad barostat random state");
-  t.expect("noise");
-  std::string rest((std::istreambuf_iterator<char>(t.stream())), std::istreambuf_iterator<char>());
-  const auto endpos = rest.rfind("end");
-  if (endpos == std::string::npos) throw InputError("md checkpoint: truncated state");
+  const long step = static_cast<long>(r.signed_integer("step"));
+  const long rebuilds = static_cast<long>(r.signed_integer("rebuilds"));
+  const double epot = r.real("epot");
+  const Mat3 vir = r.matrix("virial");
+  std::vector<Vec3> force = r.vectors("forces", s_.size());
+  const Mat3 bc = r.matrix("built_cell");
+  std::vector<Vec3> bp = r.vectors("built_positions", s_.size());
+  const Engine cell_noise = r.engine("cell_noise");
   StreamSet noise;
-  noise.load(rest.substr(0, endpos));
+  noise.load(r.text("noise"));
   if (noise.size() != blocks_.count()) throw InputError("md checkpoint: random streams do not match the system");
 
   step_ = step;

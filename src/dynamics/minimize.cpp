@@ -9,7 +9,7 @@
 
 #include "spinlat/core/error.hpp"
 #include "spinlat/core/units.hpp"
-#include "spinlat/mc/state_io.hpp"
+#include "spinlat/core/state_io.hpp"
 
 namespace spinlat {
 

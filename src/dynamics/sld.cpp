@@ -15,7 +15,7 @@
 #include "spinlat/dynamics/md.hpp"
 #include "spinlat/dynamics/llg_noise.hpp"
 #include "spinlat/dynamics/lattice_steps.hpp"
-#include "spinlat/mc/state_io.hpp"
+#include "spinlat/core/state_io.hpp"
 #include "spinlat/terms/radial_exchange.hpp"
 
 namespace spinlat {
@@ -596,53 +596,21 @@ SldEnergies SpinLatticeIntegrator::energies() const {
 
 // ---- checkpoints -----------------------------------------------------------------------------
 
-namespace {
-
-std::string hex_reals(const std::vector<double>& x) {
-  std::string out;
-  char buf[40];
-  for (double v : x) {
-    std::snprintf(buf, sizeof buf, "%a ", v);  // hexadecimal: exact round trip
-    out += buf;
-  }
-  return out;
-}
-
-std::vector<double> parse_reals(const std::string& text, std::size_t count, const char* what) {
-  std::vector<double> x;
-  x.reserve(count);
-  const char* p = text.c_str();
-  for (std::size_t k = 0; k < count; ++k) {
-    char* end = nullptr;
-    const double v = std::strtod(p, &end);
-    if (end == p) throw InputError(std::string("sld checkpoint: bad or truncated ") + what);
-    x.push_back(v);
-    p = end;
-  }
-  return x;
-}
-
-}  // namespace
-
 std::string SpinLatticeIntegrator::save_state() const {
-  state_io::Writer w("spinlat-sld", 1);
+  state_io::Writer w("spinlat-sld", 2);
   w.integer("steps", static_cast<std::uint64_t>(steps_));
   w.integer("atoms", s_.size());
   w.integer("block", settings_.block);
   w.integer("rebuilds", static_cast<std::uint64_t>(rebuilds_));
-  std::vector<double> cell(9), pos;
-  for (int k = 0; k < 9; ++k) cell[k] = built_cell_(k / 3, k % 3);
-  pos.reserve(3 * built_positions_.size());
-  for (const auto& r : built_positions_) pos.insert(pos.end(), {r[0], r[1], r[2]});
-  w.text("built_cell", hex_reals(cell));
-  w.text("built_positions", hex_reals(pos));
+  w.matrix("built_cell", built_cell_);
+  w.vectors("built_positions", built_positions_);
   w.text("spin_noise", noise_.save());
   w.text("lattice_noise", lattice_noise_.save());
   return w.str();
 }
 
 void SpinLatticeIntegrator::load_state(const std::string& state) {
-  state_io::Reader r(state, "spinlat-sld", 1);
+  state_io::Reader r(state, "spinlat-sld", 2);
   if (r.integer("atoms") != s_.size())
     throw InputError("sld checkpoint: it holds " + std::to_string(r.integer("atoms")) + " atoms, the system " +
                      std::to_string(s_.size()));
@@ -652,12 +620,8 @@ void SpinLatticeIntegrator::load_state(const std::string& state) {
   lnoise.load(r.text("lattice_noise"));
   if (noise.size() != blocks_.count() || lnoise.size() != blocks_.count())
     throw InputError("sld checkpoint: random streams do not match the system");
-  const std::vector<double> cell = parse_reals(r.text("built_cell"), 9, "cell");
-  const std::vector<double> pos = parse_reals(r.text("built_positions"), 3 * s_.size(), "positions");
-  Mat3 bc;
-  for (int k = 0; k < 9; ++k) bc(k / 3, k % 3) = cell[k];
-  std::vector<Vec3> bp(s_.size());
-  for (std::size_t i = 0; i < s_.size(); ++i) bp[i] = Vec3(pos[3 * i], pos[3 * i + 1], pos[3 * i + 2]);
+  const Mat3 bc = r.matrix("built_cell");
+  std::vector<Vec3> bp = r.vectors("built_positions", s_.size());
 
   noise_ = std::move(noise);
   lattice_noise_ = std::move(lnoise);

@@ -19,7 +19,9 @@ namespace spinlat {
 namespace {
 
 const char* kFormat = "spinlat-checkpoint";
-constexpr std::int64_t kFormatVersion = 1;
+// Version 2: every saved object state in the one encoding of core/state_io.hpp. Version-1
+// files (token streams, raw binary, local hex formats) are refused with a clear message.
+constexpr std::int64_t kFormatVersion = 2;
 
 std::string label(const Checkpoint& c) { return c.source.empty() ? std::string("checkpoint") : c.source; }
 
@@ -191,6 +193,12 @@ Checkpoint read_checkpoint(const std::string& path) {
       throw InputError(path, "", 0,
                        "checkpoint format " + std::to_string(version) + " was written by a newer spinlat (this one reads " +
                            std::to_string(kFormatVersion) + ")");
+    if (version < kFormatVersion)
+      throw InputError(path, "", 0,
+                       "the checkpoint format changed (this file has format " + std::to_string(version) +
+                           ", this spinlat reads format " + std::to_string(kFormatVersion) +
+                           ": one encoding of saved states); it cannot be continued: finish the run with the "
+                           "spinlat version that started it, or remove the checkpoint and start over");
     if (!f.has_attr("/", "checksum"))
       throw InputError(path, "", 0, "checkpoint is incomplete (no checksum): the write was interrupted");
     for (const auto& name : f.datasets_below("/blobs")) c.blobs[name] = f.read_bytes(h5::join_path("/blobs", name));

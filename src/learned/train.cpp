@@ -22,7 +22,7 @@
 
 #include "spinlat/core/crystal.hpp"
 #include "spinlat/core/error.hpp"
-#include "spinlat/io/config.hpp"  // apply_override (--set)
+#include "spinlat/io/toml_overrides.hpp"  // apply_override (--set)
 #include "spinlat/io/params.hpp"
 #include "spinlat/io/paths.hpp"
 #include "spinlat/learned/train_command.hpp"

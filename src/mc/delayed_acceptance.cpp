@@ -8,7 +8,7 @@
 #include "spinlat/core/error.hpp"
 #include "spinlat/core/units.hpp"
 #include "spinlat/mc/moves.hpp"
-#include "spinlat/mc/state_io.hpp"
+#include "spinlat/core/state_io.hpp"
 #include "spinlat/neighbors/neighbor_list.hpp"
 #include "spinlat/terms/hamiltonian.hpp"
 #include "spinlat/terms/spin_kernel.hpp"

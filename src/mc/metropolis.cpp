@@ -11,7 +11,8 @@
 #include "spinlat/core/error.hpp"
 #include "spinlat/core/units.hpp"
 #include "spinlat/mc/moves.hpp"
-#include "spinlat/mc/state_io.hpp"
+#include "spinlat/core/state_io.hpp"
+#include "spinlat/terms/coloring.hpp"
 #include "spinlat/terms/hamiltonian.hpp"
 #include "spinlat/terms/spin_kernel.hpp"
 

@@ -7,40 +7,11 @@
 
 #include "spinlat/core/error.hpp"
 #include "spinlat/core/units.hpp"
-#include "spinlat/mc/state_io.hpp"
+#include "spinlat/core/state_io.hpp"
 #include "spinlat/terms/hamiltonian.hpp"
 #include "spinlat/terms/spin_kernel.hpp"
 
 namespace spinlat {
-
-namespace {
-static_assert(sizeof(Vec3) == 3 * sizeof(double), "spins are stored as packed triples");
-
-// Exact text form of doubles: the 64 bits of each as 16 hex digits.
-std::string encode(const double* x, std::size_t n) {
-  static const char* digits = "0123456789abcdef";
-  std::string out(16 * n, '0');
-  for (std::size_t k = 0; k < n; ++k) {
-    std::uint64_t b;
-    std::memcpy(&b, &x[k], 8);
-    for (int d = 15; d >= 0; --d, b >>= 4) out[16 * k + d] = digits[b & 15];
-  }
-  return out;
-}
-void decode(const std::string& text, double* x, std::size_t n) {
-  if (text.size() != 16 * n) throw InputError("parallel-tempering checkpoint: configuration size differs");
-  for (std::size_t k = 0; k < n; ++k) {
-    std::uint64_t b = 0;
-    for (int d = 0; d < 16; ++d) {
-      const char c = text[16 * k + d];
-      const int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-      if (v < 0) throw InputError("parallel-tempering checkpoint: bad configuration data");
-      b = (b << 4) | static_cast<std::uint64_t>(v);
-    }
-    std::memcpy(&x[k], &b, 8);
-  }
-}
-}  // namespace
 
 ParallelTempering::ParallelTempering(const Hamiltonian& h, const System& initial,
                                      std::vector<double> temperatures,
@@ -155,19 +126,17 @@ std::vector<double> ParallelTempering::exchange_acceptance() const {
 }
 
 std::string ParallelTempering::save_state() const {
-  std::ostringstream eng;
-  eng << engine_ << '\n';  // boost reads each word followed by whitespace
-  state_io::Writer w("spinlat-parallel-tempering", 1);
+  state_io::Writer w("spinlat-parallel-tempering", 2);
   const std::size_t R = systems_.size();
   w.integer("replicas", R);
   w.integer("atoms", systems_[0].size());
   w.integer("rounds", rounds_);
-  w.text("engine", eng.str());
+  w.engine("engine", engine_);
   for (std::size_t k = 0; k < R; ++k) {
     const std::string K = std::to_string(k);
     const System& s = systems_[k];
-    w.text("spin" + K, encode(s.spin.empty() ? nullptr : s.spin[0].data(), 3 * s.size()));
-    w.text("moment" + K, encode(s.moment.data(), s.size()));
+    w.vectors("spin" + K, s.spin);
+    w.reals("moment" + K, s.moment);
     w.real("energy" + K, energies_[k]);
     w.integer("replica_at" + K, static_cast<std::uint64_t>(replica_at_[k]));
     w.text("metropolis" + K, metropolis_[k].save_state());
@@ -182,7 +151,7 @@ std::string ParallelTempering::save_state() const {
 }
 
 void ParallelTempering::load_state(const std::string& state) {
-  state_io::Reader r(state, "spinlat-parallel-tempering", 1);
+  state_io::Reader r(state, "spinlat-parallel-tempering", 2);
   const std::size_t R = systems_.size();
   if (r.integer("replicas") != R || r.integer("atoms") != systems_[0].size())
     throw InputError("parallel-tempering checkpoint: replica or atom count differs from this run");
@@ -197,8 +166,8 @@ void ParallelTempering::load_state(const std::string& state) {
   for (std::size_t k = 0; k < R; ++k) {
     const std::string K = std::to_string(k);
     System& s = systems[k];
-    decode(r.text("spin" + K), s.spin.empty() ? nullptr : s.spin[0].data(), 3 * s.size());
-    decode(r.text("moment" + K), s.moment.data(), s.size());
+    s.spin = r.vectors("spin" + K, s.size());
+    s.moment = r.reals("moment" + K, s.size());
     energies[k] = r.real("energy" + K);
     at[k] = static_cast<int>(r.integer("replica_at" + K));
     metropolis[k].load_state(r.text("metropolis" + K));
@@ -209,9 +178,7 @@ void ParallelTempering::load_state(const std::string& state) {
       accepted[k] = r.integer("accepted" + K);
     }
   }
-  Engine e;
-  std::istringstream is(r.text("engine") + "\n");
-  if (!(is >> e)) throw InputError("parallel-tempering checkpoint: bad engine state");
+  const Engine e = r.engine("engine");
   systems_ = std::move(systems);
   metropolis_ = std::move(metropolis);
   wolff_ = std::move(wolff);

@@ -8,7 +8,7 @@
 #include "spinlat/core/error.hpp"
 #include "spinlat/core/units.hpp"
 #include "spinlat/mc/moves.hpp"
-#include "spinlat/mc/state_io.hpp"
+#include "spinlat/core/state_io.hpp"
 #include "spinlat/terms/hamiltonian.hpp"
 #include "spinlat/terms/spin_kernel.hpp"
 
@@ -144,8 +144,6 @@ void WolffSampler::run(System& s, long long n) {
 }
 
 std::string WolffSampler::save_state() const {
-  std::ostringstream eng;
-  eng << engine_ << '\n';  // boost reads each word followed by whitespace
   state_io::Writer w("spinlat-wolff", 1);
   w.real("temperature", temperature_);
   w.integer("clusters", clusters_);
@@ -153,7 +151,7 @@ std::string WolffSampler::save_state() const {
   w.integer("clusters_per_sweep", static_cast<std::uint64_t>(clusters_per_sweep_));
   w.real("mean_size", mean_size_);
   w.integer("adaptive", adaptive_ ? 1 : 0);
-  w.text("engine", eng.str());
+  w.engine("engine", engine_);
   return w.str();
 }
 
@@ -165,9 +163,7 @@ void WolffSampler::load_state(const std::string& state) {
   if (cps < 1) throw InputError("Wolff checkpoint: bad clusters_per_sweep");
   const double mean_size = r.real("mean_size");
   const bool adaptive = r.integer("adaptive") != 0;
-  Engine e;
-  std::istringstream is(r.text("engine") + "\n");
-  if (!(is >> e)) throw InputError("Wolff checkpoint: bad engine state");
+  const Engine e = r.engine("engine");
   set_temperature(T);
   clusters_ = c;
   flipped_ = f;

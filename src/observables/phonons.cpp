@@ -4,32 +4,12 @@
 #include <cstring>
 
 #include "spinlat/core/error.hpp"
+#include "spinlat/core/state_io.hpp"
 #include "spinlat/core/units.hpp"
 #include "spinlat/io/hdf5.hpp"
 #include "spinlat/io/params.hpp"
 
 namespace spinlat {
-
-namespace {
-
-const char kStateMagic[] = "spinlat-phonon-dos-state-1";
-
-template <class T>
-void put(std::string& out, const T& v) { out.append(reinterpret_cast<const char*>(&v), sizeof(T)); }
-
-struct Reader {
-  const std::string& s;
-  std::size_t pos = 0;
-  void get_bytes(void* p, std::size_t n) {
-    if (pos + n > s.size()) throw InputError("phonon DOS recorder state: truncated");
-    std::memcpy(p, s.data() + pos, n);
-    pos += n;
-  }
-  template <class T>
-  T get() { T v; get_bytes(&v, sizeof(T)); return v; }
-};
-
-}  // namespace
 
 PhononOptions read_phonon_options(Params& p) {
   PhononOptions o;
@@ -177,39 +157,36 @@ void PhononDosRecorder::write(h5::File& file, const std::string& group) const {
 }
 
 std::string PhononDosRecorder::save_state() const {
-  std::string out(kStateMagic, sizeof kStateMagic);
-  put<std::int64_t>(out, static_cast<std::int64_t>(atoms_));
-  put<std::int64_t>(out, static_cast<std::int64_t>(L_));
-  put<std::int64_t>(out, samples_);
-  put<std::int64_t>(out, segments_);
-  put(out, t_first_);
-  put(out, t_last_);
-  put(out, dt_);
-  out.append(reinterpret_cast<const char*>(ring_.data()), ring_.size() * sizeof(double));
-  out.append(reinterpret_cast<const char*>(acc_.data()), acc_.size() * sizeof(double));
-  return out;
+  state_io::Writer w("spinlat-phonon-dos", 2);
+  w.integer("atoms", atoms_);
+  w.integer("segment_length", L_);
+  w.signed_integer("samples", samples_);
+  w.signed_integer("segments", segments_);
+  w.real("t_first", t_first_);
+  w.real("t_last", t_last_);
+  w.real("dt", dt_);
+  w.reals("ring", ring_);
+  w.reals("accumulated", acc_);
+  return w.str();
 }
 
 void PhononDosRecorder::load_state(const std::string& state) {
-  Reader r{state};
-  char magic[sizeof kStateMagic];
-  r.get_bytes(magic, sizeof magic);
-  if (std::memcmp(magic, kStateMagic, sizeof magic) != 0) throw InputError("phonon DOS recorder state: not a phonon state");
-  const auto n = r.get<std::int64_t>(), L = r.get<std::int64_t>();
-  if (n != static_cast<std::int64_t>(atoms_) || L != static_cast<std::int64_t>(L_))
+  state_io::Reader r(state, "spinlat-phonon-dos", 2);
+  const std::uint64_t n = r.integer("atoms"), L = r.integer("segment_length");
+  if (n != atoms_ || L != L_)
     throw InputError("phonon DOS recorder state: recorded for " + std::to_string(n) + " atoms and segments of " +
                      std::to_string(L) + " samples, this recorder has " + std::to_string(atoms_) + " and " +
                      std::to_string(L_));
-  samples_ = r.get<std::int64_t>();
-  segments_ = r.get<std::int64_t>();
-  if (samples_ < 0 || segments_ < 0) throw InputError("phonon DOS recorder state: corrupt");
-  t_first_ = r.get<double>();
-  t_last_ = r.get<double>();
-  dt_ = r.get<double>();
-  if (state.size() - r.pos != (ring_.size() + acc_.size()) * sizeof(double))
-    throw InputError("phonon DOS recorder state: wrong size");
-  r.get_bytes(ring_.data(), ring_.size() * sizeof(double));
-  r.get_bytes(acc_.data(), acc_.size() * sizeof(double));
+  const long long samples = r.signed_integer("samples"), segments = r.signed_integer("segments");
+  if (samples < 0 || segments < 0) throw InputError("phonon DOS recorder state: corrupt");
+  std::vector<double> ring = r.reals("ring", ring_.size()), acc = r.reals("accumulated", acc_.size());
+  samples_ = samples;
+  segments_ = segments;
+  t_first_ = r.real("t_first");
+  t_last_ = r.real("t_last");
+  dt_ = r.real("dt");
+  ring_ = std::move(ring);
+  acc_ = std::move(acc);
 }
 
 }  // namespace spinlat

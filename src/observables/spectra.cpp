@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "spinlat/core/error.hpp"
+#include "spinlat/core/state_io.hpp"
 #include "spinlat/core/units.hpp"
 #include "spinlat/io/hdf5.hpp"
 #include "spinlat/io/params.hpp"
@@ -13,26 +14,6 @@
 namespace spinlat {
 
 namespace {
-
-const char kStateMagic[] = "spinlat-spectrum-state-1";
-
-void put_bytes(std::string& out, const void* p, std::size_t n) {
-  out.append(static_cast<const char*>(p), n);
-}
-template <class T>
-void put(std::string& out, const T& v) { put_bytes(out, &v, sizeof(T)); }
-
-struct Reader {
-  const std::string& s;
-  std::size_t pos = 0;
-  void get_bytes(void* p, std::size_t n) {
-    if (pos + n > s.size()) throw InputError("spectrum recorder state: truncated");
-    std::memcpy(p, s.data() + pos, n);
-    pos += n;
-  }
-  template <class T>
-  T get() { T v; get_bytes(&v, sizeof(T)); return v; }
-};
 
 Vec3 perpendicular_unit(const Vec3& n) {
   const Vec3 a = std::abs(n.x()) < 0.9 ? Vec3::UnitX() : Vec3::UnitY();
@@ -329,37 +310,34 @@ void SpinSpectrumRecorder::write(h5::File& file, const std::string& group) const
 }
 
 std::string SpinSpectrumRecorder::save_state() const {
-  std::string out(kStateMagic, sizeof kStateMagic);
-  put<std::int64_t>(out, static_cast<std::int64_t>(path_.size()));
-  put<std::int64_t>(out, static_cast<std::int64_t>(times_.size()));
-  put<std::int64_t>(out, lab_frame_ ? 1 : 0);
-  put<std::int64_t>(out, frame_set_ ? 1 : 0);
-  for (const Vec3* v : {&n_, &e1_, &e2_}) put_bytes(out, v->data(), 3 * sizeof(double));
-  put_bytes(out, times_.data(), times_.size() * sizeof(double));
-  put_bytes(out, series_.data(), series_.size() * sizeof(Complex));
-  return out;
+  state_io::Writer w("spinlat-spectrum", 2);
+  w.integer("wave_vectors", path_.size());
+  w.integer("lab_frame", lab_frame_ ? 1 : 0);
+  w.integer("frame_set", frame_set_ ? 1 : 0);
+  w.vectors("frame", {n_, e1_, e2_});
+  w.reals("times", times_);
+  // [sample][q][3] complex numbers as (re, im) pairs (std::complex is laid out as double[2]).
+  w.reals("series", reinterpret_cast<const double*>(series_.data()), 2 * series_.size());
+  return w.str();
 }
 
 void SpinSpectrumRecorder::load_state(const std::string& state) {
-  Reader r{state};
-  char magic[sizeof kStateMagic];
-  r.get_bytes(magic, sizeof magic);
-  if (std::memcmp(magic, kStateMagic, sizeof magic) != 0)
-    throw InputError("spectrum recorder state: not a spectrum state");
-  const auto nq = r.get<std::int64_t>(), nt = r.get<std::int64_t>();
-  if (nq != static_cast<std::int64_t>(path_.size()))
+  state_io::Reader r(state, "spinlat-spectrum", 2);
+  const std::uint64_t nq = r.integer("wave_vectors");
+  if (nq != path_.size())
     throw InputError("spectrum recorder state: recorded for " + std::to_string(nq) + " wave vectors, this path has " +
                      std::to_string(path_.size()));
-  if (nt < 0) throw InputError("spectrum recorder state: corrupt");
-  lab_frame_ = r.get<std::int64_t>() != 0;
-  frame_set_ = r.get<std::int64_t>() != 0;
-  for (Vec3* v : {&n_, &e1_, &e2_}) r.get_bytes(v->data(), 3 * sizeof(double));
-  const std::size_t need = static_cast<std::size_t>(nt) * (sizeof(double) + 3 * path_.size() * sizeof(Complex));
-  if (state.size() - r.pos != need) throw InputError("spectrum recorder state: wrong size");
-  times_.resize(static_cast<std::size_t>(nt));
-  series_.resize(static_cast<std::size_t>(nt) * 3 * path_.size());
-  r.get_bytes(times_.data(), times_.size() * sizeof(double));
-  r.get_bytes(series_.data(), series_.size() * sizeof(Complex));
+  const std::vector<Vec3> frame = r.vectors("frame", 3);
+  std::vector<double> times = r.reals("times");
+  const std::vector<double> series = r.reals("series", 2 * times.size() * 3 * path_.size());
+  lab_frame_ = r.integer("lab_frame") != 0;
+  frame_set_ = r.integer("frame_set") != 0;
+  n_ = frame[0];
+  e1_ = frame[1];
+  e2_ = frame[2];
+  times_ = std::move(times);
+  series_.resize(series.size() / 2);
+  for (std::size_t k = 0; k < series_.size(); ++k) series_[k] = Complex(series[2 * k], series[2 * k + 1]);
 }
 
 }  // namespace spinlat

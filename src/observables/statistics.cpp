@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "spinlat/core/error.hpp"
+#include "spinlat/core/state_io.hpp"
 
 namespace spinlat {
 
@@ -247,29 +248,29 @@ void TimeSeries::set_state(const TimeSeriesState& s) {
 }
 
 std::string TimeSeries::save_state() const {
-  std::string out = "spinlat-timeseries 1\n";
-  out += std::to_string(count_) + ' ' + std::to_string(bin_width_) + ' ' +
-         std::to_string(max_stored_) + ' ' + std::to_string(pending_count_) + '\n';
-  out += fmt(mean_) + ' ' + fmt(m2_) + ' ' + fmt(pending_sum_) + '\n';
-  out += std::to_string(bins_.size()) + '\n';
-  for (double x : bins_) { out += fmt(x); out += '\n'; }
-  return out;
+  state_io::Writer w("spinlat-timeseries", 2);
+  w.signed_integer("count", count_);
+  w.signed_integer("bin_width", bin_width_);
+  w.signed_integer("max_stored", max_stored_);
+  w.signed_integer("pending_count", pending_count_);
+  w.real("mean", mean_);
+  w.real("m2", m2_);
+  w.real("pending_sum", pending_sum_);
+  w.reals("bins", bins_);
+  return w.str();
 }
 
 void TimeSeries::load_state(const std::string& text) {
-  std::istringstream is(text);
-  std::string tag;
-  int version = 0;
-  if (!(is >> tag >> version) || tag != "spinlat-timeseries" || version != 1)
-    throw InputError("time-series state: unknown format (expected 'spinlat-timeseries 1')");
+  state_io::Reader r(text, "spinlat-timeseries", 2);
   TimeSeriesState s;
-  std::size_t n = 0;
-  if (!(is >> s.count >> s.bin_width >> s.max_stored >> s.pending_count >> s.mean >> s.m2 >>
-        s.pending_sum >> n))
-    throw InputError("time-series state: truncated header");
-  s.bins.resize(n);
-  for (auto& x : s.bins)
-    if (!(is >> x)) throw InputError("time-series state: truncated data");
+  s.count = r.signed_integer("count");
+  s.bin_width = r.signed_integer("bin_width");
+  s.max_stored = r.signed_integer("max_stored");
+  s.pending_count = r.signed_integer("pending_count");
+  s.mean = r.real("mean");
+  s.m2 = r.real("m2");
+  s.pending_sum = r.real("pending_sum");
+  s.bins = r.reals("bins");
   set_state(s);
 }
 

@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "spinlat/core/error.hpp"
+#include "spinlat/core/state_io.hpp"
 #include "spinlat/core/units.hpp"
 
 namespace spinlat {
@@ -147,55 +148,41 @@ void ThermoAccumulator::set_state(const ThermoAccumulatorState& s) {
 }
 
 std::string ThermoAccumulator::save_state() const {
-  // Version 2 appends the sample record; version 1 (no record) is still read.
-  std::string out = "spinlat-thermo 2\n";
-  out += fmt(temperature_) + ' ' + std::to_string(atoms_) + ' ' + (has_ref_ ? "1" : "0") + ' ' +
-         fmt(e_ref_) + ' ' + fmt(op_ref_) + '\n';
-  for (const TimeSeries* ts : {&energy_, &energy2_, &mag_, &order_, &order2_, &order4_}) {
-    const std::string s = ts->save_state();
-    out += std::to_string(s.size()) + '\n' + s;
-  }
+  state_io::Writer w("spinlat-thermo", 3);
+  w.real("temperature", temperature_);
+  w.signed_integer("atoms", atoms_);
+  w.integer("has_reference", has_ref_ ? 1 : 0);
+  w.real("energy_reference", e_ref_);
+  w.real("order_reference", op_ref_);
+  const TimeSeries* series[] = {&energy_, &energy2_, &mag_, &order_, &order2_, &order4_};
+  for (int k = 0; k < 6; ++k) w.blob("series" + std::to_string(k), series[k]->save_state());
   const SampleRecordState r = samples_.state();
-  out += std::to_string(r.max_stored) + ' ' + std::to_string(r.stride) + ' ' + std::to_string(r.count) + ' ' +
-         std::to_string(r.energy.size()) + '\n';
-  for (std::size_t i = 0; i < r.energy.size(); ++i) out += fmt(r.energy[i]) + ' ' + fmt(r.order[i]) + '\n';
-  return out;
+  w.signed_integer("samples_max_stored", r.max_stored);
+  w.signed_integer("samples_stride", r.stride);
+  w.signed_integer("samples_count", r.count);
+  w.reals("samples_energy", r.energy);
+  w.reals("samples_order", r.order);
+  return w.str();
 }
 
 void ThermoAccumulator::load_state(const std::string& text) {
-  std::istringstream is(text);
-  std::string tag;
-  int version = 0, has = 0;
+  state_io::Reader r(text, "spinlat-thermo", 3);
   ThermoAccumulatorState s;
-  if (!(is >> tag >> version) || tag != "spinlat-thermo" || (version != 1 && version != 2))
-    throw InputError("thermodynamics state: unknown format (expected 'spinlat-thermo 1' or '2')");
-  if (!(is >> s.temperature >> s.atoms >> has >> s.energy_reference >> s.order_reference))
-    throw InputError("thermodynamics state: truncated header");
-  s.has_reference = has != 0;
+  s.temperature = r.real("temperature");
+  s.atoms = r.signed_integer("atoms");
+  s.has_reference = r.integer("has_reference") != 0;
+  s.energy_reference = r.real("energy_reference");
+  s.order_reference = r.real("order_reference");
   for (int k = 0; k < 6; ++k) {
-    std::size_t len = 0;
-    if (!(is >> len) || is.get() != '\n') throw InputError("thermodynamics state: truncated");
-    std::string chunk(len, '\0');
-    if (!is.read(&chunk[0], static_cast<std::streamsize>(len))) throw InputError("thermodynamics state: truncated");
     TimeSeries ts(0);
-    ts.load_state(chunk);
+    ts.load_state(r.blob("series" + std::to_string(k)));
     s.series.push_back(ts.state());
   }
-  if (version == 2) {
-    std::size_t n = 0;
-    if (!(is >> s.samples.max_stored >> s.samples.stride >> s.samples.count >> n))
-      throw InputError("thermodynamics state: truncated sample record");
-    s.samples.energy.resize(n);
-    s.samples.order.resize(n);
-    for (std::size_t i = 0; i < n; ++i)
-      if (!(is >> s.samples.energy[i] >> s.samples.order[i])) throw InputError("thermodynamics state: truncated sample record");
-  } else {
-    s.samples = samples_.state();  // a version-1 checkpoint kept no samples: keep the setting, no data
-    s.samples.energy.clear();
-    s.samples.order.clear();
-    s.samples.count = 0;
-    s.samples.stride = 1;
-  }
+  s.samples.max_stored = r.signed_integer("samples_max_stored");
+  s.samples.stride = r.signed_integer("samples_stride");
+  s.samples.count = r.signed_integer("samples_count");
+  s.samples.energy = r.reals("samples_energy");
+  s.samples.order = r.reals("samples_order", s.samples.energy.size());
   set_state(s);
 }
 

@@ -20,7 +20,7 @@
 
 #include "spinlat/core/crystal.hpp"
 #include "spinlat/core/error.hpp"
-#include "spinlat/io/config.hpp"
+#include "spinlat/workflows/input.hpp"
 #include "spinlat/io/params.hpp"
 #include "spinlat/io/paths.hpp"
 #include "spinlat/version.hpp"

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "spinlat/core/error.hpp"
+#include "spinlat/core/state_io.hpp"
 
 namespace spinlat {
 namespace fs = std::filesystem;
@@ -54,17 +55,14 @@ std::string normalised(const std::string& name) {
   return (ec ? fs::path(name) : abs).lexically_normal().string();
 }
 
-/// The checkpoint entry: one "bytes<TAB>path" line per file.
+/// The checkpoint entry: a state record with the path and size of every dataset file.
 std::map<std::string, long long> recorded_sizes(const Checkpoint& ck) {
   std::map<std::string, long long> out;
   if (!ck.has("stages.dataset")) return out;
-  std::istringstream in(ck.blob("stages.dataset"));
-  std::string line;
-  while (std::getline(in, line)) {
-    const auto tab = line.find('\t');
-    if (tab == std::string::npos) throw InputError(ck.source, "stages.dataset", 0, "malformed dataset sizes in the checkpoint");
-    out[line.substr(tab + 1)] = std::stoll(line.substr(0, tab));
-  }
+  const state_io::Reader r(ck.blob("stages.dataset"), "spinlat-dataset-files", 1);
+  const std::uint64_t n = r.integer("files");
+  for (std::uint64_t k = 0; k < n; ++k)
+    out[r.text("path" + std::to_string(k))] = r.signed_integer("bytes" + std::to_string(k));
   return out;
 }
 
@@ -131,9 +129,15 @@ void DatasetWriter::write(const StageConfig& st, std::size_t stage, long long st
 
 void DatasetWriter::save(Checkpoint& ck) const {
   if (files_.empty()) return;
-  std::string text;
-  for (const auto& [path, f] : files_) text += std::to_string(f->bytes) + "\t" + path + "\n";
-  ck.set_blob("stages.dataset", text);
+  state_io::Writer w("spinlat-dataset-files", 1);
+  w.integer("files", files_.size());
+  std::size_t k = 0;
+  for (const auto& [path, f] : files_) {
+    w.text("path" + std::to_string(k), path);
+    w.signed_integer("bytes" + std::to_string(k), f->bytes);
+    ++k;
+  }
+  ck.set_blob("stages.dataset", w.str());
 }
 
 }  // namespace spinlat

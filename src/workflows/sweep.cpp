@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "spinlat/core/units.hpp"
-#include "spinlat/io/hdf5_sweep.hpp"
+#include "spinlat/workflows/hdf5_sweep.hpp"
 #include "spinlat/mc/metropolis.hpp"
 #include "spinlat/mc/parallel_tempering.hpp"
 #include "spinlat/observables/critical.hpp"

@@ -22,7 +22,7 @@
 #include "spinlat/core/units.hpp"
 #include "spinlat/dynamics/md.hpp"
 #include "spinlat/dynamics/md_bench.hpp"
-#include "spinlat/io/config.hpp"
+#include "spinlat/workflows/input.hpp"
 #include "spinlat/lattice/eam.hpp"
 #include "spinlat/observables/statistics.hpp"
 

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "spinlat/drivers/driver.hpp"
-#include "spinlat/io/config.hpp"
+#include "spinlat/workflows/input.hpp"
 #include "spinlat/mc/delayed_acceptance.hpp"
 
 namespace spinlat {

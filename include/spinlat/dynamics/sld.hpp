@@ -19,7 +19,7 @@
 // magnetic, with the new spins and positions). Each S(Δt/2) advances the spins at frozen
 // positions, those of the adjacent kick (with S at the midpoint positions instead, the NVE
 // energy drifted 15× more: docs/spin-lattice.md, "Why this order"), by a symmetric sweep over
-// colours of the exchange graph (greedy colouring, mc/coloring.hpp: sites of one colour share
+// colours of the exchange graph (greedy colouring, core/coloring.hpp: sites of one colour share
 // no coupling):
 //   S(τ) = R_0(τ/2) … R_{C−2}(τ/2) R_{C−1}(τ) R_{C−2}(τ/2) … R_0(τ/2),
 // where R_c(t) moves every site of colour c by the exact solution of its own LLG equation in
@@ -62,7 +62,7 @@
 #include "spinlat/core/rng.hpp"
 #include "spinlat/core/system.hpp"
 #include "spinlat/dynamics/llg.hpp"
-#include "spinlat/mc/coloring.hpp"
+#include "spinlat/core/coloring.hpp"
 #include "spinlat/terms/hamiltonian.hpp"
 
 namespace spinlat {

@@ -18,7 +18,7 @@
 // evaluation of the model (both changes are 0).
 //
 // Sites are coloured so that two sites of one colour are farther apart than the model's trial
-// range and the surrogate's (mc/coloring.hpp): their inner chains and their outer decisions
+// range and the surrogate's (core/coloring.hpp): their inner chains and their outer decisions
 // are independent, the inner chains of a colour run in parallel (surrogate with a spin kernel)
 // and the model evaluates all of the colour's proposals in one batched call
 // (Hamiltonian::local_energy_changes, which the learned term evaluates together). Colours are
@@ -33,7 +33,7 @@
 
 #include "spinlat/core/rng.hpp"
 #include "spinlat/core/system.hpp"
-#include "spinlat/mc/coloring.hpp"
+#include "spinlat/core/coloring.hpp"
 #include "spinlat/mc/metropolis.hpp"
 
 namespace spinlat {

@@ -2,7 +2,7 @@
 // Single-site Metropolis Monte Carlo for classical spins (Metropolis, Rosenbluth, Rosenbluth,
 // Teller & Teller, J. Chem. Phys. 21, 1087 (1953)).
 //
-// One sweep = one trial per magnetic site, colour by colour (mc/coloring.hpp). Within a colour
+// One sweep = one trial per magnetic site, colour by colour (core/coloring.hpp). Within a colour
 // the sites are split into fixed blocks of consecutive atom indices (rng.hpp Blocks); block b
 // draws from engine b of a StreamSet keyed by (seed, metropolis, stream index, b) and visits
 // its sites in index order. Blocks run in parallel (OpenMP); sites of one colour do not
@@ -42,7 +42,7 @@
 
 #include "spinlat/core/rng.hpp"
 #include "spinlat/core/system.hpp"
-#include "spinlat/mc/coloring.hpp"
+#include "spinlat/core/coloring.hpp"
 
 namespace spinlat {
 

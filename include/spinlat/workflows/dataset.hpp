@@ -9,7 +9,7 @@
 #include <string>
 
 #include "spinlat/io/checkpoint.hpp"
-#include "spinlat/io/config.hpp"
+#include "spinlat/workflows/input.hpp"
 #include "spinlat/io/extxyz.hpp"
 #include "spinlat/terms/hamiltonian.hpp"
 

@@ -6,7 +6,8 @@
 #include <vector>
 
 #include "spinlat/dynamics/md.hpp"
-#include "spinlat/io/config.hpp"
+#include "spinlat/workflows/build.hpp"
+#include "spinlat/workflows/input.hpp"
 #include "spinlat/terms/hamiltonian.hpp"
 #include "spinlat/terms/registry.hpp"
 
@@ -46,9 +47,6 @@ auto with_input_location(const Config& c, const std::string& where, Make&& make)
     throw driver_input_error(c, where, e.what());
   }
 }
-
-/// Builds the Hamiltonian an input describes, for the given system.
-Hamiltonian build_hamiltonian(const Config& c, const System& s, const TermRegistry& registry);
 
 /// Throws InputError unless the input has a [[stage]] or a [sweep]. Reading an input does not
 /// require one (`spinlat eval` needs only [structure] and [[potential]]); running it does.

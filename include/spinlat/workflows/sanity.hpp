@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "spinlat/io/config.hpp"
+#include "spinlat/workflows/input.hpp"
 #include "spinlat/terms/hamiltonian.hpp"
 
 namespace spinlat {

@@ -1,5 +1,5 @@
-// `/sweep` results; see include/spinlat/io/hdf5_sweep.hpp.
-#include "spinlat/io/hdf5_sweep.hpp"
+// `/sweep` results; see include/spinlat/workflows/hdf5_sweep.hpp.
+#include "spinlat/workflows/hdf5_sweep.hpp"
 
 #include <cmath>
 

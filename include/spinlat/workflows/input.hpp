@@ -1,6 +1,10 @@
 #pragma once
-// The validated input of a run (docs/input.md), read strictly from one TOML file:
-// unknown keys, wrong types and impossible values are InputErrors naming file, key and line.
+// The input schema: the validated input of a run (docs/input.md), read strictly from one
+// TOML file: unknown keys, wrong types and impossible values are InputErrors naming file, key
+// and line. It sits above io (which keeps file formats: TOML parsing and --set overrides in
+// io/toml_overrides, structure files in io/structure_file) and above drivers and observables
+// (whose tables it hands to their readers); workflows/build.hpp turns it into a System and a
+// Hamiltonian.
 //
 // Term tables ([[potential]]) are kept as TOML and read by the term registry (each term
 // validates its own keys), so that adding a term never touches this file.
@@ -20,6 +24,7 @@
 #include "spinlat/observables/phonons.hpp"
 #include "spinlat/observables/spectra.hpp"
 #include "spinlat/io/extxyz.hpp"
+#include "spinlat/io/toml_overrides.hpp"
 
 namespace spinlat {
 
@@ -105,39 +110,11 @@ struct Config {
   std::optional<PhononOptions> phonons;
 };
 
-/// Applies one `--set KEY=VALUE` override (dotted path, array index for arrays of tables,
-/// VALUE parsed as a TOML value, or as a string if it is not one) to a parsed document.
-void apply_override(toml::table& doc, const std::string& assignment);
-/// Parses TOML text (`name` stands for the file in messages) and applies `--set` overrides;
-/// InputError with the line for invalid TOML.
-toml::table parse_toml_with_overrides(const std::string& text, const std::string& name,
-                                      const std::vector<std::string>& overrides);
-
 /// Reads and validates an input file; `overrides` are --set assignments.
 Config read_config(const std::string& path, const std::vector<std::string>& overrides = {});
 /// The same from text (tests; `name` stands for the file in messages).
 Config parse_config(const std::string& text, const std::string& name,
                     const std::vector<std::string>& overrides = {});
-
-/// Builds the System an input describes (lattice or file, spins, masses, velocities).
-System build_system(const Config& c);
-/// Same, with cells overridden (sweep sizes).
-System build_system(const Config& c, const Int3& cells);
-
-/// A built structure with its antiferromagnetic reference pattern: af_sign[i] = ±1 per atom
-/// (the lattice's pattern for sc/bcc/fcc/hcp/rocksalt, the basis' af_sign for custom cells,
-/// the sign of each moment relative to the first magnetic atom's for files).
-struct BuiltStructure {
-  System system;
-  std::vector<int> af_sign;
-};
-BuiltStructure build_structure(const Config& c);
-BuiltStructure build_structure(const Config& c, const Int3& cells);
-
-/// Reads a structure file: `format` is extxyz, poscar or auto (by name: .xyz/.extxyz, or
-/// POSCAR*/CONTCAR*/.vasp/.poscar; else by content). `species` names a VASP 4 POSCAR's species.
-std::vector<Frame> read_structure_file(const std::string& path, const std::string& format = "auto",
-                                       const std::vector<std::string>& species = {});
 
 /// True when the input moves atoms (md, sld or hybrid stages or sweeps, or a
 /// lattice_temperature): then every species needs a mass.

@@ -4,7 +4,7 @@
 // every table ends with Params::finish(), so an unknown or misspelt key is an error with a
 // "did you mean". Keys that exist but do not apply (dt in a Monte Carlo stage, c for a cubic
 // lattice) are errors too: a key that is silently ignored is a typo waiting to happen.
-#include "spinlat/io/config.hpp"
+#include "spinlat/workflows/input.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -16,6 +16,8 @@
 
 #include "spinlat/core/error.hpp"
 #include "spinlat/io/params.hpp"
+#include "spinlat/io/structure_file.hpp"
+#include "spinlat/io/text.hpp"
 #include "spinlat/io/paths.hpp"
 #include "spinlat/io/poscar.hpp"
 
@@ -24,53 +26,12 @@ namespace fs = std::filesystem;
 namespace spinlat {
 namespace {
 
-// ---- --set overrides ---------------------------------------------------------------------
-
-std::string trim(const std::string& s) {
-  const auto b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string::npos) return "";
-  const auto e = s.find_last_not_of(" \t\r\n");
-  return s.substr(b, e - b + 1);
-}
-
-bool is_index(const std::string& s) {
-  return !s.empty() && s.size() <= 9 && std::all_of(s.begin(), s.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
-}
-
-[[noreturn]] void override_error(const std::string& key, const std::string& msg) {
-  throw InputError("--set", key, 0, msg);
-}
-
-// Moves a parsed value (any node type) into a table or an array slot.
-void put(toml::table& t, const std::string& key, toml::node&& n) {
-  std::move(n).visit([&](auto&& v) { t.insert_or_assign(key, std::move(v)); });
-}
-void put(toml::array& a, std::size_t i, toml::node&& n) {
-  std::move(n).visit([&](auto&& v) {
-    if (i == a.size())
-      a.push_back(std::move(v));
-    else
-      a.replace(a.cbegin() + static_cast<std::ptrdiff_t>(i), std::move(v));
-  });
-}
-
 // ---- small helpers -----------------------------------------------------------------------
-
-std::string join(const std::vector<std::string>& v) {
-  std::string s;
-  for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
-  return s;
-}
 
 std::string num(double x) {
   std::ostringstream os;
   os << x;
   return os.str();
-}
-
-std::string lower(std::string s) {
-  for (char& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  return s;
 }
 
 bool is_standard(const std::string& lattice) {
@@ -83,14 +44,6 @@ std::size_t lattice_groups(const std::string& lattice) {
   if (lattice == "bcc") return 2;
   if (lattice == "fcc") return 4;
   return 2;  // hcp (two sublattices), rocksalt (cation, anion)
-}
-
-/// Distinct entries of a list in order of first appearance.
-std::vector<std::string> distinct(const std::vector<std::string>& v) {
-  std::vector<std::string> out;
-  for (const auto& x : v)
-    if (std::find(out.begin(), out.end(), x) == out.end()) out.push_back(x);
-  return out;
 }
 
 struct KeyUse {
@@ -113,16 +66,9 @@ std::vector<std::string> keys_of(const std::vector<KeyUse>& uses) {
 }
 
 /// Unknown keys first: a misspelt required key must say "unknown key 'temprature' (did you
-/// mean 'temperature'?)", not "missing 'temperature'".
-void reject_unknown(const Params& p, const std::vector<std::string>& schema) {
-  for (const auto& [k, v] : p.table()) {
-    const std::string key(k.str());
-    if (std::find(schema.begin(), schema.end(), key) != schema.end()) continue;
-    const std::string guess = closest_match(key, schema);
-    throw InputError(p.file(), p.key_path(key), static_cast<int>(v.source().begin.line),
-                     "unknown key" + (guess.empty() ? std::string() : " (did you mean '" + guess + "'?)"));
-  }
-}
+/// mean 'temperature'?)", not "missing 'temperature'". Params::finish with the table's whole
+/// schema, before anything is read, is exactly that check.
+void reject_unknown(const Params& p, const std::vector<std::string>& schema) { p.finish(schema); }
 
 // ---- [structure] ---------------------------------------------------------------------------
 
@@ -463,210 +409,9 @@ OutputConfig read_output(Params& p) {
   return o;
 }
 
-// ---- build_system helpers ------------------------------------------------------------------
-
-[[noreturn]] void structure_error(const Config& c, const std::string& key, const std::string& msg) {
-  auto it = c.structure.lines.find(key);
-  const int line = it != c.structure.lines.end() ? it->second : c.structure.line;
-  throw InputError(c.path, "structure." + key, line, msg);
-}
-
-/// The species list that `moment` and `mass` lists are aligned with.
-std::vector<std::string> species_entries(const Config& c, const System& s) {
-  const StructureConfig& st = c.structure;
-  if (st.lattice == "custom") {
-    std::vector<std::string> names;
-    for (const auto& b : st.basis) names.push_back(b.species);
-    return distinct(names);
-  }
-  if (!st.species.empty()) return st.species;
-  return s.species_name;
-}
-
-void assign_masses(const Config& c, System& s) {
-  const StructureConfig& st = c.structure;
-  const std::vector<std::string> entries = species_entries(c, s);
-  if (!st.mass.empty() && st.mass.size() != entries.size())
-    structure_error(c, "mass", "needs one mass per species (" + join(entries) + "), got " + std::to_string(st.mass.size()));
-  for (const auto& [name, m] : st.mass_by_species)
-    if (std::find(s.species_name.begin(), s.species_name.end(), name) == s.species_name.end())
-      structure_error(c, "mass", "no species '" + name + "' in the structure (species: " + join(s.species_name) + ")");
-  const bool needed = needs_masses(c);
-  for (std::size_t k = 0; k < s.species_name.size(); ++k) {
-    const std::string& name = s.species_name[k];
-    double m = element_mass(name);
-    for (std::size_t e = 0; e < entries.size() && e < st.mass.size(); ++e)
-      if (entries[e] == name) m = st.mass[e];
-    if (auto it = st.mass_by_species.find(name); it != st.mass_by_species.end()) m = it->second;
-    if (m <= 0.0 && needed)
-      structure_error(c, st.lines.count("species") ? "species" : "mass",
-                      "species '" + name + "' is not an element with a standard mass, and this input moves atoms: "
-                      "give its mass, e.g. mass = { " + name + " = 55.845 } (amu)");
-    s.species_mass[k] = m;
-  }
-}
-
-/// lattice = "file": the chosen frame, repeated `cells` times, with the input's moments.
-BuiltStructure build_from_file(const Config& c, const Int3& cells) {
-  const StructureConfig& st = c.structure;
-  std::vector<Frame> frames = read_structure_file(st.file, st.format, st.species);
-  const long long nf = static_cast<long long>(frames.size());
-  if (nf == 0) structure_error(c, "file", "'" + st.file + "' holds no structure");
-  const long long index = st.frame < 0 ? nf + st.frame : st.frame;
-  if (index < 0 || index >= nf)
-    structure_error(c, "frame", "frame " + std::to_string(st.frame) + " does not exist: '" + st.file + "' has " +
-                                    std::to_string(nf) + " frame" + (nf == 1 ? "" : "s"));
-  const System& f = frames[static_cast<std::size_t>(index)].system;
-  const std::size_t n = f.size();
-
-  if (!st.species.empty()) {
-    const auto want = distinct(st.species);
-    const bool same = want.size() == f.species_name.size() &&
-                      std::all_of(want.begin(), want.end(), [&](const std::string& x) {
-                        return std::find(f.species_name.begin(), f.species_name.end(), x) != f.species_name.end();
-                      });
-    if (!same)
-      structure_error(c, "species", "lists " + join(st.species) + " but '" + st.file + "' holds " + join(f.species_name));
-  }
-
-  // Moment sizes: from the input if given (per species entry, or per atom as VASP's MAGMOM),
-  // else from the file. Directions stay the file's (or +z).
-  std::vector<double> size(n);
-  std::vector<Vec3> dir(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    size[i] = f.moment[i];
-    dir[i] = f.moment[i] > 0 ? f.spin[i] : Vec3::UnitZ();
-  }
-  if (!st.moment.empty()) {
-    const std::vector<std::string> entries = species_entries(c, f);
-    if (st.moment.size() == entries.size()) {
-      for (std::size_t i = 0; i < n; ++i)
-        for (std::size_t e = 0; e < entries.size(); ++e)
-          if (entries[e] == f.species_name[static_cast<std::size_t>(f.species[i])]) size[i] = st.moment[e];
-    } else if (st.moment.size() == n) {
-      size = st.moment;
-    } else {
-      structure_error(c, "moment", "needs one moment per species (" + join(entries) + ") or one per atom (" +
-                                       std::to_string(n) + "), got " + std::to_string(st.moment.size()));
-    }
-  }
-
-  // The file's collinear pattern: signs relative to the first magnetic atom.
-  std::vector<int> sign(n, +1);
-  Vec3 ref = Vec3::Zero();
-  for (std::size_t i = 0; i < n && ref.isZero(); ++i)
-    if (f.moment[i] > 0) ref = f.spin[i];
-  for (std::size_t i = 0; i < n; ++i)
-    if (f.moment[i] > 0 && f.spin[i].dot(ref) < 0) sign[i] = -1;
-
-  for (int k = 0; k < 3; ++k)
-    if (cells[k] > 1 && !f.cell.periodic[static_cast<std::size_t>(k)])
-      structure_error(c, "cells", "cannot repeat '" + st.file + "' along its non-periodic direction " + std::to_string(k));
-
-  BuiltStructure b;
-  System& s = b.system;
-  s.cell = f.cell;
-  for (int k = 0; k < 3; ++k) s.cell.h.row(k) *= cells[k];
-  s.species_name = f.species_name;
-  s.species_mass = f.species_mass;
-  const Mat3 ht = f.cell.h.transpose();
-  for (int z = 0; z < cells[2]; ++z)
-    for (int y = 0; y < cells[1]; ++y)
-      for (int x = 0; x < cells[0]; ++x)
-        for (std::size_t i = 0; i < n; ++i) {
-          s.add_atom(f.position[i] + ht * Vec3(x, y, z), f.species[i], size[i], dir[i], f.sublattice[i]);
-          b.af_sign.push_back(sign[i]);
-        }
-  return b;
-}
-
 }  // namespace
 
 // ---- public --------------------------------------------------------------------------------
-
-void apply_override(toml::table& doc, const std::string& assignment) {
-  const auto eq = assignment.find('=');
-  if (eq == std::string::npos) override_error("", "expected KEY=VALUE, got '" + assignment + "'");
-  const std::string key = trim(assignment.substr(0, eq)), text = trim(assignment.substr(eq + 1));
-  std::vector<std::string> parts;
-  std::string part;
-  for (std::size_t i = 0; i <= key.size(); ++i) {
-    if (i == key.size() || key[i] == '.') {
-      if (part.empty()) override_error(key, "expected a dotted key such as structure.cells or potential.0.J");
-      parts.push_back(part);
-      part.clear();
-    } else {
-      part += key[i];
-    }
-  }
-
-  // The value: any TOML value ([8,8,8], 5, 0.01, true, "x"), else the text as a string.
-  toml::table parsed;
-  bool ok = false;
-  try {
-    parsed = toml::parse("v = " + text);
-    ok = parsed.size() == 1 && parsed.contains("v");
-  } catch (const toml::parse_error&) {
-  }
-  if (!ok) {
-    parsed = toml::table{};
-    parsed.insert("v", text);
-  }
-  toml::node& value = *parsed.get("v");
-
-  toml::node* cur = &doc;
-  std::string walked;
-  for (std::size_t k = 0; k < parts.size(); ++k) {
-    const std::string& p = parts[k];
-    const bool last = k + 1 == parts.size();
-    const bool next_is_index = !last && is_index(parts[k + 1]);
-    if (toml::table* t = cur->as_table()) {
-      if (last) {
-        put(*t, p, std::move(value));
-        return;
-      }
-      if (!t->contains(p)) {
-        if (next_is_index)
-          t->insert(p, toml::array{});
-        else
-          t->insert(p, toml::table{});
-      }
-      cur = t->get(p);
-    } else if (toml::array* a = cur->as_array()) {
-      if (!is_index(p)) override_error(key, "'" + walked + "' is a list: expected an index after it, got '" + p + "'");
-      const std::size_t i = std::stoul(p);
-      if (i > a->size())
-        override_error(key, "index " + p + " is out of range: '" + walked + "' has " + std::to_string(a->size()) +
-                                " entr" + (a->size() == 1 ? "y" : "ies") + " (an index equal to the count appends one)");
-      if (last) {
-        put(*a, i, std::move(value));
-        return;
-      }
-      if (i == a->size()) {
-        if (next_is_index)
-          a->push_back(toml::array{});
-        else
-          a->push_back(toml::table{});
-      }
-      cur = a->get(i);
-    } else {
-      override_error(key, "'" + walked + "' is a single value, not a table or list");
-    }
-    walked += (walked.empty() ? "" : ".") + p;
-  }
-}
-
-toml::table parse_toml_with_overrides(const std::string& text, const std::string& name,
-                                      const std::vector<std::string>& overrides) {
-  toml::table doc;
-  try {
-    doc = toml::parse(text, name);
-  } catch (const toml::parse_error& e) {
-    throw InputError(name, "", static_cast<int>(e.source().begin.line), "invalid TOML: " + std::string(e.description()));
-  }
-  for (const auto& o : overrides) apply_override(doc, o);
-  return doc;
-}
 
 Config parse_config(const std::string& text, const std::string& name, const std::vector<std::string>& overrides) {
   toml::table doc = parse_toml_with_overrides(text, name, overrides);
@@ -808,93 +553,5 @@ bool needs_masses(const Config& c) {
   if (c.sweep.enabled && c.sweep.driver->moves_atoms()) return true;
   return c.structure.lattice_temperature > 0.0;
 }
-
-std::vector<Frame> read_structure_file(const std::string& path, const std::string& format,
-                                       const std::vector<std::string>& species) {
-  std::string fmt = format;
-  if (fmt == "auto") {
-    const fs::path p(path);
-    const std::string ext = lower(p.extension().string()), stem = lower(p.filename().string());
-    if (ext == ".xyz" || ext == ".extxyz") {
-      fmt = "extxyz";
-    } else if (ext == ".vasp" || ext == ".poscar" || stem.rfind("poscar", 0) == 0 || stem.rfind("contcar", 0) == 0) {
-      fmt = "poscar";
-    } else {
-      // By content: extended XYZ starts with the atom count alone on its line.
-      std::ifstream in(path);
-      if (!in) throw InputError(path, "", 0, "cannot open the structure file");
-      std::string first;
-      std::getline(in, first);
-      first = trim(first);
-      const bool count = !first.empty() && std::all_of(first.begin(), first.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
-      fmt = count ? "extxyz" : "poscar";
-    }
-  }
-  if (fmt == "extxyz") return read_extxyz(path);
-  if (fmt == "poscar") return {read_poscar(path, species)};
-  throw InputError(path, "", 0, "unknown structure format '" + format + "' (expected auto, extxyz or poscar)");
-}
-
-BuiltStructure build_structure(const Config& c) { return build_structure(c, c.structure.cells); }
-
-BuiltStructure build_structure(const Config& c, const Int3& cells) {
-  const StructureConfig& st = c.structure;
-  for (int k = 0; k < 3; ++k)
-    if (cells[k] < 1) structure_error(c, "cells", "cell counts must be >= 1, got " + std::to_string(cells[k]));
-  BuiltStructure b;
-  if (st.lattice == "file") {
-    b = build_from_file(c, cells);
-  } else {
-    Lattice L;
-    try {
-      L = st.lattice == "custom" ? custom_lattice(st.custom_cell, st.basis)
-                                 : standard_lattice(st.lattice, st.a, st.c, st.species, st.moment);
-    } catch (const InputError& e) {
-      structure_error(c, "lattice", e.what());
-    }
-    b.system = build_supercell(L, cells, false);
-    b.af_sign = antiferro_signs(L, cells);
-    if (st.lattice == "sc" && st.spins == "antiferro")
-      for (int k = 0; k < 3; ++k)
-        if (cells[k] % 2) structure_error(c, "spins", "the sc antiferromagnet (G-type) needs an even number of cells along each axis");
-  }
-  System& s = b.system;
-  if (st.periodic_given || st.lattice != "file") {
-    s.cell.periodic = st.periodic;
-    for (int k = 0; k < 3; ++k)
-      if (!st.periodic[static_cast<std::size_t>(k)] && cells[k] > 1)
-        structure_error(c, "periodic", "cannot repeat the cell along a non-periodic direction (cells must be 1 there)");
-  }
-  assign_masses(c, s);
-
-  if (st.spins == "ferro") {
-    set_spins_along(s, Vec3::UnitZ());
-  } else if (st.spins == "vector") {
-    set_spins_along(s, st.spin_direction);
-  } else if (st.spins == "random") {
-    set_spins_random(s, c.seed);
-  } else if (st.spins == "antiferro") {
-    bool up = false, down = false;
-    for (std::size_t i = 0; i < s.size(); ++i)
-      if (s.magnetic(i)) (b.af_sign[i] > 0 ? up : down) = true;
-    if (!(up && down))
-      structure_error(c, "spins", st.lattice == "file"
-                                      ? "'antiferro' takes the pattern from the file's moments, but they are all parallel"
-                                      : "'antiferro': this structure has no magnetic atoms on both sublattices of its pattern");
-    set_spins_along(s, Vec3::UnitZ(), b.af_sign);
-  }  // "file": the file's directions, already set
-
-  if (st.lattice_temperature > 0.0) {
-    for (std::size_t k = 0; k < s.species_mass.size(); ++k)
-      if (!(s.species_mass[k] > 0.0))
-        structure_error(c, "lattice_temperature", "needs a mass for species '" + s.species_name[k] + "'");
-    set_velocities(s, st.lattice_temperature, c.seed);
-  }
-  s.check_consistent();
-  return b;
-}
-
-System build_system(const Config& c) { return build_structure(c).system; }
-System build_system(const Config& c, const Int3& cells) { return build_structure(c, cells).system; }
 
 }  // namespace spinlat

@@ -9,12 +9,7 @@
 // gets the two-colour checkerboard.
 #include <vector>
 
-#include "spinlat/core/system.hpp"
-
 namespace spinlat {
-
-class Hamiltonian;
-struct SpinKernel;
 
 struct Coloring {
   int colors = 0;
@@ -30,10 +25,8 @@ struct Coloring {
 Coloring greedy_coloring(const std::vector<int>& offset, const std::vector<int>& neighbor,
                          const std::vector<int>& vertices);
 
-/// Colouring of the magnetic sites of `s` under `h`: from the spin kernel's couplings when
-/// the Hamiltonian has a kernel, else from its neighbour list (every entry: the pairs within
-/// the largest cutoff plus skin, so the colouring stays valid while the list does).
-Coloring color_interactions(const Hamiltonian& h, const System& s);
+// The colouring of a Hamiltonian's interaction graph, color_interactions(h, s), is in
+// terms/coloring.hpp: core knows graphs, not terms.
 
 /// True when no two vertices of one colour are joined by an edge (tests and debug checks).
 bool is_proper_coloring(const Coloring& c, const std::vector<int>& offset,

@@ -50,7 +50,7 @@ def load_loops(path):
     with h5py.File(path, "r") as f:
         if "stages" not in f:
             raise KeyError(f"{path}: no /stages group (no hysteresis stage in this run)")
-        for name in sorted(f["stages"], key=int):
+        for name in sorted((n for n in f["stages"] if n.isdigit()), key=int):  # /stages/<k> groups beside the stage table
             g = f["stages"][name]
             if g.attrs.get("type") not in ("hysteresis", b"hysteresis"):
                 continue

@@ -321,7 +321,7 @@ observables_every = 10
             np.testing.assert_array_equal(m.value, cli.observables["magnetization"].value)
             np.testing.assert_array_equal(res.observables["potential_energy"].value,
                                           cli.observables["potential_energy"].value)
-            self.assertEqual(res.units["/observables/potential_energy/value"], "eV")
+            self.assertEqual(res.units["/observables/potential_energy/value"], "eV/atom")
             self.assertIn("temperature = 120.0", res.input)
             self.assertIn("moment", res.particles.get("all", {"moment": None}))
             # Without output= the input's [output] file, relative to the working directory.

@@ -43,4 +43,20 @@ bool is_proper_coloring(const Coloring& c, const std::vector<int>& offset,
   return true;
 }
 
+std::vector<std::vector<std::size_t>> block_starts(const Coloring& c, const Blocks& blocks) {
+  std::vector<std::vector<std::size_t>> start(static_cast<std::size_t>(c.colors));
+  for (int col = 0; col < c.colors; ++col) {
+    const auto& sites = c.sites[static_cast<std::size_t>(col)];
+    auto& st = start[static_cast<std::size_t>(col)];
+    st.assign(blocks.count() + 1, 0);
+    std::size_t k = 0;
+    for (std::size_t b = 0; b < blocks.count(); ++b) {
+      st[b] = k;
+      while (k < sites.size() && static_cast<std::size_t>(sites[k]) < blocks.end(b)) ++k;
+    }
+    st[blocks.count()] = k;
+  }
+  return start;
+}
+
 }  // namespace spinlat

@@ -53,18 +53,7 @@ DelayedAcceptanceSampler::DelayedAcceptanceSampler(const Hamiltonian& model, con
   coloring_ = color_for_both(model, surrogate, s);
   blocks_.n = s.size();
   blocks_.block = options_.block;
-  block_start_.assign(coloring_.colors, {});
-  for (int c = 0; c < coloring_.colors; ++c) {
-    const auto& sites = coloring_.sites[c];
-    auto& start = block_start_[c];
-    start.assign(blocks_.count() + 1, 0);
-    std::size_t k = 0;
-    for (std::size_t b = 0; b < blocks_.count(); ++b) {
-      start[b] = k;
-      while (k < sites.size() && static_cast<std::size_t>(sites[k]) < blocks_.end(b)) ++k;
-    }
-    start[blocks_.count()] = k;
-  }
+  block_start_ = block_starts(coloring_, blocks_);
   streams_ = StreamSet(options_.seed, StreamPurpose::delayed_acceptance, blocks_.count());
 }
 

@@ -80,18 +80,7 @@ void MetropolisSampler::refresh(const System& s) {
   blocks_.block = options_.block;
   if (old_blocks != 0 && old_blocks != blocks_.count())
     throw std::logic_error("MetropolisSampler::refresh: the number of atoms changed");
-  block_start_.assign(coloring_.colors, {});
-  for (int c = 0; c < coloring_.colors; ++c) {
-    const auto& sites = coloring_.sites[c];
-    auto& start = block_start_[c];
-    start.assign(blocks_.count() + 1, 0);
-    std::size_t k = 0;
-    for (std::size_t b = 0; b < blocks_.count(); ++b) {
-      start[b] = k;
-      while (k < sites.size() && static_cast<std::size_t>(sites[k]) < blocks_.end(b)) ++k;
-    }
-    start[blocks_.count()] = k;
-  }
+  block_start_ = block_starts(coloring_, blocks_);
   if (const SpinKernel* k = h_->spin_kernel())
     if (k->n != s.size()) throw std::logic_error("MetropolisSampler: kernel and system sizes differ");
 }

@@ -7,7 +7,10 @@
 // greedy in site order (each site takes the smallest colour none of its already coloured
 // neighbours has), hence deterministic; a bipartite lattice in natural order (sc with even L)
 // gets the two-colour checkerboard.
+#include <cstddef>
 #include <vector>
+
+#include "spinlat/core/rng.hpp"
 
 namespace spinlat {
 
@@ -27,6 +30,12 @@ Coloring greedy_coloring(const std::vector<int>& offset, const std::vector<int>&
 
 // The colouring of a Hamiltonian's interaction graph, color_interactions(h, s), is in
 // terms/coloring.hpp: core knows graphs, not terms.
+
+/// Where each random-stream block starts in each colour's site list: start[c][b] is the index
+/// in c.sites[c] of the first site at or after blocks.begin(b), start[c][count] its size. A
+/// sweep over colour c walks block b's sites [start[c][b], start[c][b+1]) with block b's stream,
+/// so the result does not depend on which thread takes which block.
+std::vector<std::vector<std::size_t>> block_starts(const Coloring& c, const Blocks& blocks);
 
 /// True when no two vertices of one colour are joined by an edge (tests and debug checks).
 bool is_proper_coloring(const Coloring& c, const std::vector<int>& offset,

@@ -12,18 +12,19 @@
 #include "spinlat/core/threads.hpp"
 #include "spinlat/version.hpp"
 #include "spinlat/workflows/all_terms.hpp"
-#include "spinlat/workflows/bench.hpp"
+#include "spinlat/bench/bench.hpp"
 #include "spinlat/workflows/run.hpp"
 #include "spinlat/workflows/spin_map.hpp"
 #ifdef SPINLAT_HAVE_TORCH
 #include "spinlat/io/extxyz.hpp"
-#include "spinlat/learned/evaluate.hpp"
-#include "spinlat/learned/export.hpp"
+#include "spinlat/learned/tools/evaluate.hpp"
+#include "spinlat/learned/tools/export.hpp"
 #include "spinlat/learned/mace_native.hpp"
-#include "spinlat/learned/learned_bench.hpp"
+#include "spinlat/learned/tools/convert.hpp"
+#include "spinlat/learned/tools/bench.hpp"
 #include "spinlat/learned/learned_term.hpp"
 #include "spinlat/learned/torch_info.hpp"
-#include "spinlat/learned/train_command.hpp"
+#include "spinlat/learned/tools/train_command.hpp"
 #endif
 
 namespace {

@@ -14,8 +14,13 @@
 #include "spinlat/core/error.hpp"
 #include "spinlat/core/threads.hpp"
 #include "spinlat/version.hpp"
+// The build's one switch: a LibTorch build adds the learned module's commands.
 #ifdef SPINLAT_HAVE_TORCH
 #include "spinlat/learned/tools/commands.hpp"
+#else
+namespace spinlat {
+inline void add_learned_commands(CommandRegistry&) {}  // builtin_commands() says LibTorch is needed
+}  // namespace spinlat
 #endif
 
 namespace {
@@ -26,9 +31,7 @@ extern "C" void on_signal(int) { g_stop.store(true); }
 
 spinlat::CommandRegistry all_commands() {
   spinlat::CommandRegistry r = spinlat::builtin_commands();
-#ifdef SPINLAT_HAVE_TORCH
   spinlat::add_learned_commands(r);
-#endif
   return r;
 }
 

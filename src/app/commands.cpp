@@ -52,12 +52,6 @@ Command needs_torch(const std::string& name, std::vector<std::string> usage, std
   return c;
 }
 
-// Adds a command whose function is given its own entry (for its usage message).
-void add(CommandRegistry& r, Command c, int (*fn)(const Command&, const CommandLine&)) {
-  c.run = [fn, c](const CommandLine& a) { return fn(c, a); };
-  r.add(std::move(c));
-}
-
 }  // namespace
 
 CommandRegistry builtin_commands() {
@@ -67,10 +61,10 @@ CommandRegistry builtin_commands() {
               "write a checkpoint and stop; --restart continues from it.",
               nullptr};
   run.parallel = run.stoppable = true;
-  add(r, run, run_command);
-  add(r, {"validate", {"spinlat validate INPUT.toml [--set KEY=VALUE ...]"},
-          "checks an input (keys, values, structure, potentials) without running it.", nullptr},
-      validate_command);
+  r.add(with_function(run, run_command));
+  r.add(with_function({"validate", {"spinlat validate INPUT.toml [--set KEY=VALUE ...]"},
+                       "checks an input (keys, values, structure, potentials) without running it.", nullptr},
+                      validate_command));
   r.add(needs_torch("eval", {"spinlat eval INPUT.toml FRAMES.xyz -o OUT.xyz"},
                     "evaluates the input's potentials on every frame of an extended XYZ file.", true));
   Command map{"map",

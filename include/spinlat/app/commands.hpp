@@ -90,6 +90,13 @@ inline CommandLine parse_command_line(const std::vector<std::string>& args) {
   return a;
 }
 
+/// `c` with the function `fn`, which is also given the command (for its usage message).
+inline Command with_function(Command c, std::function<int(const Command&, const CommandLine&)> fn) {
+  const Command self = c;
+  c.run = [fn, self](const CommandLine& a) { return fn(self, a); };
+  return c;
+}
+
 /// A command's usage error: InputError "usage: <its usage lines>".
 inline InputError usage_error(const Command& c) {
   std::string s = "usage:";

@@ -25,9 +25,7 @@ namespace {
 void replace(CommandRegistry& r, const std::string& name, std::function<int(const Command&, const CommandLine&)> fn) {
   const Command* old = r.find(name);
   if (!old) throw std::logic_error("add_learned_commands: no command '" + name + "' to replace");
-  Command c = *old;
-  c.run = [fn, c](const CommandLine& a) { return fn(c, a); };
-  r.add(std::move(c));
+  r.add(with_function(*old, std::move(fn)));
 }
 
 int eval(const Command& self, const CommandLine& a) {

@@ -1,4 +1,4 @@
-// `spinlat export` (spinlat/learned/export.hpp): a native model and its TorchScript export give
+// `spinlat export` (spinlat/learned/tools/export.hpp): a native model and its TorchScript export give
 // the same numbers through the `learned` term. For a random spin-orbit model (l_max 3,
 // moment_l_max 2, correlation 3, two layers), a random model without spin-orbit coupling and
 // the bundled inputs/models/fe_bcc.spl, on distorted periodic cells small enough that atoms
@@ -20,7 +20,7 @@
 #include "spinlat/core/crystal.hpp"
 #include "spinlat/core/error.hpp"
 #include "spinlat/core/rng.hpp"
-#include "spinlat/learned/export.hpp"
+#include "spinlat/learned/tools/export.hpp"
 #include "spinlat/learned/learned_term.hpp"
 #include "spinlat/learned/native_model.hpp"
 #include "spinlat/neighbors/neighbor_list.hpp"

@@ -19,9 +19,11 @@
 #include "spinlat/learned/learned_term.hpp"
 #include "spinlat/learned/native_fast.hpp"
 #include "spinlat/learned/native_model.hpp"
+#include "spinlat/mc/delayed_acceptance.hpp"
 #include "spinlat/mc/metropolis.hpp"
 #include "spinlat/neighbors/neighbor_list.hpp"
 #include "spinlat/terms/hamiltonian.hpp"
+#include "spinlat/terms/heisenberg.hpp"
 #include "spinlat/terms/registry.hpp"
 
 using namespace spinlat;
@@ -191,13 +193,16 @@ double run_trials(const std::string& path, System& s, int trials, std::uint64_t 
     const double de_direct = direct.trial(i, m * e, t);
     worst = std::max(worst, std::abs(de_fast - de_ref));
     EXPECT_EQ(de_fast, de_direct) << name << " trial " << n;  // the same code on the same cache
-    if (uniform01(rng) < 0.5) {
+    const bool ok = uniform01(rng) < 0.5;
+    if (ok) {
       s.spin[i] = e;
       s.moment[i] = m;
       direct.commit(t);
       sum_de += de_fast;
       ++accepted;
     }
+    fast->accept_trials({ok});  // the Monte Carlo trial protocol (Term::accept_trials)
+    ref->accept_trials({ok});
     if (n % 37 == 20) {  // an outside change (a dynamics step, another sampler)
       const int k = magnetic[(static_cast<std::size_t>(i) + 3) % magnetic.size()];
       s.spin[k] = -s.spin[k];
@@ -331,13 +336,17 @@ TEST(FastEvaluator, BundledIronModel) {
     std::vector<double> de_fast, de_ref;
     fast->local_energy_changes(b, blist, sites, spins, moments, de_fast);
     ref_term->local_energy_changes(b, blist, sites, spins, moments, de_ref);
+    std::vector<char> accepted(sites.size(), 0);
     for (std::size_t k = 0; k < sites.size(); ++k) {
       worst_batch = std::max(worst_batch, std::abs(de_fast[k] - de_ref[k]));
       if (uniform01(rng) < 0.5) {
         b.spin[sites[k]] = spins[k];
         b.moment[sites[k]] = moments[k];
+        accepted[k] = 1;
       }
     }
+    fast->accept_trials(accepted);
+    ref_term->accept_trials(accepted);
     batched += sites.size();
   }
   std::printf("fe_bcc.spl %zu batched trials (432 atoms): max |dE_fast - dE_torch| = %.1e eV\n", batched, worst_batch);
@@ -373,6 +382,55 @@ TEST(FastEvaluator, MetropolisChainsOfBothPathsAgree) {
     moved += end[0].spin[i] != start.spin[i];
   }
   EXPECT_GT(moved, 64);
+}
+
+TEST(FastEvaluator, SamplersReportEveryTrialTheyTake) {
+  // The Monte Carlo trial protocol (Term::accept_trials): a sampler that reports every trial
+  // it takes keeps the learned term's node-energy cache in step, so the cache is built once
+  // (at the first trial) and never again while the atoms stay put; a sampler that forgot to
+  // report would leave it stale and force a full rebuild at every colour. Metropolis
+  // (direction and longitudinal trials, batched) and delayed acceptance (the model's outer
+  // trials), on both evaluators; the energy after the run equals a fresh term's.
+  const std::string path = std::string(SPINLAT_SOURCE_DIR) + "/inputs/models/fe_bcc.spl";
+  System start = build_supercell(standard_lattice("bcc", 2.8665, 0.0, {"Fe"}, {2.2}), {4, 4, 4});
+  set_spins_random(start, 8);
+  for (const char* ev : {"auto", "torch"}) {
+    for (const bool delayed : {false, true}) {
+      System s = start;
+      auto owned = term(path, ev);
+      const LearnedPotential& t = *owned;
+      Hamiltonian h;
+      h.add(std::move(owned));
+      h.bind(s);
+      Hamiltonian surrogate;  // analytic, with a kernel: the inner chains never call the model
+      surrogate.add(std::make_unique<HeisenbergExchange>(s, std::vector<double>{0.02}));
+      surrogate.bind(s);
+      std::size_t sweeps = 0;
+      if (delayed) {
+        DelayedAcceptanceOptions o;
+        o.seed = 3;
+        o.inner_steps = 2;
+        DelayedAcceptanceSampler da(h, surrogate, s, o);
+        da.set_temperature(900.0);
+        for (; sweeps < 3; ++sweeps) da.sweep(s);
+        EXPECT_GT(da.counters().outer_accepted, 32u) << ev;
+      } else {
+        MetropolisOptions mo;
+        mo.seed = 4;
+        mo.longitudinal = true;
+        MetropolisSampler mc(h, s, mo);
+        mc.set_temperature(900.0);
+        sweeps = 3;
+        mc.run(s, static_cast<int>(sweeps));
+      }
+      EXPECT_EQ(t.cache_rebuilds(), 1u) << ev << (delayed ? " delayed acceptance" : " metropolis");
+      Hamiltonian fresh;
+      fresh.add(term(path, ev));
+      fresh.bind(s);
+      EXPECT_NEAR(h.energy(s), fresh.energy(s), 1e-10) << ev;
+      EXPECT_EQ(t.cache_rebuilds(), 1u) << ev << " (an energy measurement finds the cache fresh)";
+    }
+  }
 }
 
 TEST(FastEvaluator, OptionsAndFallbacks) {

@@ -173,9 +173,12 @@ TEST(NativeTerm, TrialCacheFollowsAcceptedRejectedAndOutsideChanges) {
     System moved = s;
     moved.spin[i] = e_new;
     moved.moment[i] = m_new;
-    const double exact = t->compute(moved, list, none) - t->compute(s, list, none);
+    const System before = s;
+    const bool ok = uniform01(rng) < 0.5;
+    if (ok) s = moved;
+    t->accept_trials({ok});  // reported before anything else evaluates the term
+    const double exact = t->compute(moved, list, none) - t->compute(before, list, none);
     worst = std::max(worst, std::abs(de - exact));
-    if (uniform01(rng) < 0.5) s = moved;  // accepted
     if (trial % 13 == 5) {                // an outside change (e.g. a dynamics step)
       const int k = (i + 7) % static_cast<int>(s.size());
       s.spin[k] = -s.spin[k];
@@ -228,7 +231,7 @@ TEST(NativeTerm, BatchedTrialsOfOneColourEqualTheirFullDifferences) {
 
 TEST(NativeTerm, BatchedMetropolisSamplesTheLangevinFunction) {
   // Moments 8 Å apart (beyond r_max: the learned term gives them no directional energy) in a
-  // Zeeman field: ⟨ê·B̂⟩ = coth x − 1/x, x = μ μB B/(k_B T) (REFERENCES.md). The learned term
+  // Zeeman field: ⟨ê·B̂⟩ = coth x − 1/x, x = μ μB B/(k_B T) (Langevin, Ann. Chim. Phys. 5, 70 (1905)). The learned term
   // makes the sampler batch each colour's trials (here all 64 sites form one colour), so this
   // checks the batched Metropolis path against an exact result. Error bar from 40 batch means;
   // the test asks for 5 of them.

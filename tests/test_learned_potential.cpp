@@ -21,7 +21,7 @@
 #include "spinlat/workflows/build.hpp"
 #include "spinlat/workflows/input.hpp"
 #include "spinlat/io/extxyz.hpp"
-#include "spinlat/learned/evaluate.hpp"
+#include "spinlat/learned/tools/evaluate.hpp"
 #include "spinlat/learned/graph.hpp"
 #include "spinlat/learned/learned_term.hpp"
 #include "spinlat/terms/hamiltonian.hpp"
@@ -532,7 +532,7 @@ TEST(LearnedPotential, Float32ModelAgreesToSinglePrecision) {
 }
 
 TEST(LearnedPotential, MetropolisWithLocalEnergyChangeSamplesTheLangevinFunction) {
-  // One moment μ in a field B (REFERENCES.md): ⟨ê·B̂⟩ = coth(x) − 1/x, x = μ μB B/(k_B T).
+  // One moment μ in a field B (Langevin, Ann. Chim. Phys. 5, 70 (1905)): ⟨ê·B̂⟩ = coth(x) − 1/x, x = μ μB B/(k_B T).
   // Metropolis with independent uniform proposals on the sphere; the error bar is from 40
   // batch means, and the test asks for 5 of them.
   Coeffs c;
@@ -563,7 +563,9 @@ TEST(LearnedPotential, MetropolisWithLocalEnergyChangeSamplesTheLangevinFunction
       if (step == 0 && k == 0) {
         EXPECT_NEAR(de, -c.zee * 2.2 * (e_new.z() - s.spin[0].z()), 1e-15);
       }
-      if (de <= 0 || uniform01(rng) < std::exp(-de / kT)) s.spin[0] = e_new;
+      const bool ok = de <= 0 || uniform01(rng) < std::exp(-de / kT);
+      if (ok) s.spin[0] = e_new;
+      t->accept_trials({ok});
       acc += s.spin[0].z();
     }
     means.push_back(acc / per_batch);

@@ -1,4 +1,4 @@
-// Training the native model (spinlat/learned/train.hpp): it must learn an exactly learnable
+// Training the native model (spinlat/learned/tools/train.hpp): it must learn an exactly learnable
 // analytic potential, keep frozen parts bit for bit, restart bit for bit, fit e0 exactly and
 // name the key of a bad config.
 //
@@ -21,8 +21,8 @@
 #include "spinlat/core/error.hpp"
 #include "spinlat/io/extxyz.hpp"
 #include "spinlat/lattice/pair.hpp"
-#include "spinlat/learned/train.hpp"
-#include "spinlat/learned/train_command.hpp"
+#include "spinlat/learned/tools/train.hpp"
+#include "spinlat/learned/tools/train_command.hpp"
 #include "spinlat/terms/hamiltonian.hpp"
 #include "spinlat/terms/radial_exchange.hpp"
 

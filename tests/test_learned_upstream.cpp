@@ -24,7 +24,7 @@
 #include "spinlat/core/rng.hpp"
 #include "spinlat/io/deepmd.hpp"
 #include "spinlat/io/extxyz.hpp"
-#include "spinlat/learned/evaluate.hpp"
+#include "spinlat/learned/tools/evaluate.hpp"
 #include "spinlat/learned/graph.hpp"
 #include "spinlat/learned/learned_term.hpp"
 #include "spinlat/terms/hamiltonian.hpp"

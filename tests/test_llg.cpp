@@ -15,7 +15,7 @@ using namespace llgtest;
 
 namespace {
 
-/// Exact damped precession about B ẑ (REFERENCES.md, Dynamics): φ = φ0 + ωt with
+/// Exact damped precession about B ẑ (docs/spin-dynamics.md): φ = φ0 + ωt with
 /// ω = γ_e B/(1+α²) (counter-clockwise about +B), tan(θ/2) = tan(θ0/2) exp(−α ω t).
 Vec3 exact_precession(double theta0, double B, double alpha, double t) {
   const double w = units::gamma_e * B / (1.0 + alpha * alpha);

@@ -19,7 +19,7 @@
 #include "spinlat/core/crystal.hpp"
 #include "spinlat/core/error.hpp"
 #include "spinlat/core/units.hpp"
-#include "spinlat/mc/bench.hpp"
+#include "spinlat/bench/mc.hpp"
 #include "spinlat/terms/coloring.hpp"
 #include "spinlat/mc/metropolis.hpp"
 #include "spinlat/mc/parallel_tempering.hpp"

@@ -15,7 +15,7 @@
 #include "spinlat/core/error.hpp"
 #include "spinlat/core/units.hpp"
 #include "spinlat/dynamics/md.hpp"
-#include "spinlat/dynamics/md_bench.hpp"
+#include "spinlat/bench/md.hpp"
 #include "spinlat/lattice/eam.hpp"
 #include "spinlat/lattice/pair.hpp"
 

@@ -14,7 +14,7 @@
 #include "spinlat/core/error.hpp"
 #include "spinlat/core/units.hpp"
 #include "spinlat/dynamics/sld.hpp"
-#include "spinlat/dynamics/sld_bench.hpp"
+#include "spinlat/bench/sld.hpp"
 #include "spinlat/dynamics/hybrid.hpp"
 #include "spinlat/lattice/eam.hpp"
 #include "spinlat/terms/radial_exchange.hpp"
@@ -86,7 +86,7 @@ class Opaque : public Term {
 // ---- single moment: exact precession and Gilbert relaxation ----------------------------------
 
 TEST(SldSingleSpin, PrecessionMatchesGammaB) {
-  // ω = γ_e B/(1+α²) (REFERENCES.md). The sweep rotates exactly, so any dt gives the exact
+  // ω = γ_e B/(1+α²) (docs/spin-dynamics.md). The sweep rotates exactly, so any dt gives the exact
   // angle: a 1 T field along z, θ0 = 60°, 1 ps in 7 steps.
   const double theta0 = units::kPi / 3.0;
   System s = single_atom(2.2, Vec3(std::sin(theta0), 0.0, std::cos(theta0)));
@@ -125,7 +125,7 @@ TEST(SldSingleSpin, GilbertRelaxationFollowsTanHalfAngleLaw) {
 
 TEST(SldSingleSpin, ThermalFieldSamplesLangevinFunction) {
   // One moment (2.2 μB) in 10 T at 10 K with α = 1: ⟨ê·B̂⟩ = coth(x) − 1/x, x = μ μB B/(k_B T)
-  // (REFERENCES.md). 4000 ps in steps of 0.01 ps (relaxation time ~1 ps); 5σ from 20 blocks.
+  // (Langevin, Ann. Chim. Phys. 5, 70 (1905)). 4000 ps in steps of 0.01 ps (relaxation time ~1 ps); 5σ from 20 blocks.
   const double B = 10.0, T = 10.0, m = 2.2;
   System s = single_atom(m, Vec3::UnitX());
   Hamiltonian h;

@@ -1,7 +1,7 @@
 // Linear spin-wave theory against closed forms (exact to 1e-10), and against deterministic
 // LLG runs of single small-amplitude spin waves (the recorder's peak within a fraction of the
 // frequency resolution). Closed forms, for J in the convention E = −Σ_{i<j} J ê_i·ê_j and
-// c = γ_e/(|m| μB) (REFERENCES.md, Dynamics: ω(q) = c Σ_j J_0j (1 − cos q·r_0j) + ...):
+// c = γ_e/(|m| μB) (docs/magnons.md: ω(q) = c Σ_j J_0j (1 − cos q·r_0j) + ...):
 //   sc   shell 1 (6 at a):        2 J1 (3 − cos qx a − cos qy a − cos qz a)
 //        shell 2 (12 at a√2):     J2 (12 − 4 (cx cy + cy cz + cz cx)),  c_α = cos q_α a
 //   bcc  shell 1 (8 at a√3/2):    8 J1 (1 − cos(qx a/2) cos(qy a/2) cos(qz a/2))
@@ -254,7 +254,7 @@ TEST(LSWT, RefusesWhatItCannotDescribe) {
   auto M = cubic_model("sc", 3, 2.5, 2.0, {0.01});
   M->h.add(std::make_unique<Zeeman>(Vec3(0, 0, 5.0)));
   M->h.bind(M->s);
-  LswtSettings st;
+  LswtOptions st;
   st.axis = Vec3(1, 0, 0);
   EXPECT_THROW(LinearSpinWaves(M->s, M->h, st), InputError);
   EXPECT_NO_THROW(LinearSpinWaves(M->s, M->h));  // the automatic axis follows the field

@@ -26,7 +26,7 @@ using namespace spinlat;
 
 namespace {
 
-// LAMMPS examples/SPIN/iron (REFERENCES.md): bcc Fe, Bethe-Slater exchange.
+// LAMMPS examples/SPIN/iron (Tranchida et al., J. Comput. Phys. 372, 406 (2018)): bcc Fe, Bethe-Slater exchange.
 constexpr double kFeA = 2.8665, kBsA = 0.02726, kBsB = 0.2171, kBsD = 1.841, kBsCut = 3.4;
 
 System crystal(const std::string& lattice, double a, const Int3& cells, bool af = false,

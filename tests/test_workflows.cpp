@@ -1,5 +1,5 @@
 // The command line and the run workflows end to end: exit codes and messages, the HDF5 layout
-// of CONTRACT.md, thread-count independence of whole runs, numerical-fault guards.
+// of docs/output.md, thread-count independence of whole runs, numerical-fault guards.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
@@ -8,12 +8,15 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <sstream>
+#include <vector>
 #include <string>
 
 #include "spinlat/core/crystal.hpp"
 #include "spinlat/core/error.hpp"
 #include "spinlat/workflows/input.hpp"
 #include "cli_test_helpers.hpp"
+#include "spinlat/io/extxyz.hpp"
 #include "spinlat/io/hdf5.hpp"
 #include "spinlat/workflows/guards.hpp"
 #include "spinlat/workflows/run.hpp"
@@ -98,6 +101,64 @@ TEST(Cli, DispatchAndInputsWithNothingToRun) {
     EXPECT_EQ(r.status, 2) << r.output;
     EXPECT_NE(r.output.find("nothing to run"), std::string::npos) << r.output;
   }
+  fs::remove_all(dir);
+}
+
+// The command registry (spinlat/app/commands.hpp): --help shows every command's usage, an
+// unknown command lists them all, and each one is reachable (a wrong call gives its own usage
+// or, for the learned module's commands in a build without LibTorch, says so; exit 2).
+TEST(Cli, CommandRegistryDispatch) {
+  const std::vector<std::string> names = {"run", "validate", "eval", "map", "train", "export", "convert", "bench"};
+  const Result help = run("--help");
+  ASSERT_EQ(help.status, 0);
+  for (const std::string& n : names) EXPECT_NE(help.output.find("spinlat " + n + " "), std::string::npos) << n;
+  const Result u = run("frobnicate");
+  EXPECT_EQ(u.status, 2);
+  EXPECT_NE(u.output.find("expected run, validate, eval, map, train, export, convert, bench"), std::string::npos)
+      << u.output;
+  const bool torch = run("--version").output.find("LibTorch") != std::string::npos;
+  for (const std::string& n : names) {
+    const Result r = run(n + " a b c d -o x");  // too many arguments for every command
+    EXPECT_EQ(r.status, 2) << n << ": " << r.output;
+    const bool usage = r.output.find("usage: spinlat " + n) != std::string::npos;
+    const bool needs_torch = r.output.find("spinlat " + n + " needs a build with LibTorch") != std::string::npos;
+    if (n == "bench") {  // bench takes any arguments: the first names the benchmark
+      EXPECT_NE(r.output.find("unknown benchmark 'a'"), std::string::npos) << r.output;
+    } else {
+      EXPECT_TRUE(usage || (!torch && needs_torch)) << n << ": " << r.output;
+    }
+  }
+  EXPECT_EQ(run("bench learned x").status, 2);  // the learned module's suite, or "needs LibTorch"
+  const Result opt = run("validate in.toml --frob");
+  EXPECT_EQ(opt.status, 2);
+  EXPECT_NE(opt.output.find("unknown option '--frob'"), std::string::npos) << opt.output;
+}
+
+// `spinlat eval` needs no stage: an input with only [structure] and [[potential]] evaluates
+// the frames. Bethe-Slater exchange on a ferromagnetic 2-atom bcc cell (8 neighbours at
+// a√3/2, 6 at a, both inside the 3.4 Å cutoff): E = −(8 J(r1) + 6 J(r2)) for the cell.
+TEST(Cli, EvalOfAnInputWithoutStages) {
+  if (run("--version").output.find("LibTorch") == std::string::npos) GTEST_SKIP() << "eval needs LibTorch";
+  const fs::path dir = scratch("eval");
+  std::string text = kStages;
+  text = text.substr(0, text.find("[[stage]]"));
+  const fs::path in = write(dir, "potential_only.toml", text);
+  const double a = 2.8665;
+  std::ostringstream xyz;
+  xyz.precision(17);
+  xyz << "2\nLattice=\"" << a << " 0 0 0 " << a << " 0 0 0 " << a
+      << "\" Properties=species:S:1:pos:R:3:magmom:R:3 pbc=\"T T T\"\n"
+      << "Fe 0 0 0 0 0 2.2\nFe " << a / 2 << " " << a / 2 << " " << a / 2 << " 0 0 2.2\n";
+  const fs::path frames = write(dir, "frames.xyz", xyz.str());
+  const Result r = run("eval " + in.string() + " " + frames.string() + " -o " + (dir / "out.xyz").string());
+  ASSERT_EQ(r.status, 0) << r.output;
+  const std::vector<Frame> out = read_extxyz((dir / "out.xyz").string());
+  ASSERT_EQ(out.size(), 1u);
+  auto J = [](double r) {
+    const double x = (r / 1.841) * (r / 1.841);
+    return 4 * 0.02726 * x * (1 - 0.2171 * x) * std::exp(-x);
+  };
+  EXPECT_NEAR(out[0].info.at("energy"), -(8 * J(a * std::sqrt(3.0) / 2) + 6 * J(a)), 1e-12);
   fs::remove_all(dir);
 }
 

@@ -1,29 +1,26 @@
-// The `spinlat` command line (CONTRACT.md "Commands").
+// The `spinlat` command line (README.md, docs/architecture.md "How to add a command"): the
+// commands of the registry (spinlat/app/commands.hpp), the engine's and the learned module's.
 #include <omp.h>
 
 #include <atomic>
 #include <csignal>
-#include <cstring>
+#include <algorithm>
 #include <iostream>
+#include <sstream>
 #include <string>
 #include <vector>
 
+#include "spinlat/app/commands.hpp"
 #include "spinlat/core/error.hpp"
 #include "spinlat/core/threads.hpp"
 #include "spinlat/version.hpp"
-#include "spinlat/workflows/all_terms.hpp"
-#include "spinlat/workflows/bench.hpp"
-#include "spinlat/workflows/run.hpp"
-#include "spinlat/workflows/spin_map.hpp"
+// The build's one switch: a LibTorch build adds the learned module's commands.
 #ifdef SPINLAT_HAVE_TORCH
-#include "spinlat/io/extxyz.hpp"
-#include "spinlat/learned/evaluate.hpp"
-#include "spinlat/learned/export.hpp"
-#include "spinlat/learned/mace_native.hpp"
-#include "spinlat/learned/learned_bench.hpp"
-#include "spinlat/learned/learned_term.hpp"
-#include "spinlat/learned/torch_info.hpp"
-#include "spinlat/learned/train_command.hpp"
+#include "spinlat/learned/tools/commands.hpp"
+#else
+namespace spinlat {
+inline void add_learned_commands(CommandRegistry&) {}  // builtin_commands() says LibTorch is needed
+}  // namespace spinlat
 #endif
 
 namespace {
@@ -32,185 +29,82 @@ namespace {
 std::atomic<bool> g_stop{false};
 extern "C" void on_signal(int) { g_stop.store(true); }
 
-const char* kUsage = R"(spinlat — Monte Carlo and spin-lattice dynamics for finite-temperature magnetism
-
-usage:
-  spinlat run INPUT.toml [-o OUT.h5] [--set KEY=VALUE ...] [--restart] [--quiet]
-  spinlat validate INPUT.toml [--set KEY=VALUE ...]
-  spinlat eval INPUT.toml FRAMES.xyz -o OUT.xyz
-  spinlat train CONFIG.toml [--set KEY=VALUE ...] [--restart]
-  spinlat export MODEL.spl -o MODEL.pt
-  spinlat map INPUT.toml -o SPIN_MODEL.toml [--format toml|vampire|uppasd] [--shells N] [--terms dmi,anisotropy,biquadratic,landau]
-  spinlat convert MODEL.pt -o MODEL.spl
-  spinlat bench [mc|llg|md|sld|all] [--quick] [--threads N]
-  spinlat bench learned [MODEL] [CELLS ...] [--quick] [--threads N]
-  spinlat --version | --help
-
-run       runs every stage (and the sweep) of an input, writing HDF5 as it goes; SIGINT/SIGTERM
-          write a checkpoint and stop; --restart continues from it.
-validate  checks an input (keys, values, structure, potentials) without running it.
-export    writes a native model (spinlat train) as a TorchScript module with the same energies.
-convert   converts an upstream magnetic MACE TorchScript file to spinlat's plain C++ evaluator.
---set     overrides any key by dotted path, e.g. --set structure.cells=[8,8,8]
-          --set potential.0.J=[0.01] (array index for arrays of tables).
-Units: LAMMPS metal (Å, eV, ps, amu, K) plus μB and tesla. See README.md and docs/.
-)";
-
-spinlat::TermRegistry make_registry() { return spinlat::all_terms(); }
-
-struct Args {
-  std::vector<std::string> positional;
-  std::vector<std::string> overrides;
-  std::string output;
-  bool restart = false, quiet = false, quick = false;
-  int threads = -1;
-};
-
-Args parse_args(int argc, char** argv, int first) {
-  Args a;
-  for (int k = first; k < argc; ++k) {
-    const std::string s = argv[k];
-    auto value = [&](const char* what) -> std::string {
-      if (k + 1 >= argc) throw spinlat::InputError(std::string("option ") + s + " needs " + what);
-      return argv[++k];
-    };
-    if (s == "-o" || s == "--output") a.output = value("a file name");
-    else if (s == "--set") a.overrides.push_back(value("KEY=VALUE"));
-    else if (s.rfind("--set=", 0) == 0) a.overrides.push_back(s.substr(6));
-    else if (s == "--restart") a.restart = true;
-    else if (s == "--quiet" || s == "-q") a.quiet = true;
-    else if (s == "--quick") a.quick = true;
-    else if (s == "--threads") a.threads = std::stoi(value("a number"));
-    else if (!s.empty() && s[0] == '-') throw spinlat::InputError("unknown option '" + s + "' (see spinlat --help)");
-    else a.positional.push_back(s);
-  }
-  return a;
+spinlat::CommandRegistry all_commands() {
+  spinlat::CommandRegistry r = spinlat::builtin_commands();
+  spinlat::add_learned_commands(r);
+  return r;
 }
 
-int command_run(const Args& a) {
-  if (a.positional.size() != 1) throw spinlat::InputError("usage: spinlat run INPUT.toml [-o OUT.h5] [--set KEY=VALUE ...] [--restart]");
-  spinlat::RunOptions o;
-  o.input = a.positional[0];
-  o.output = a.output;
-  o.overrides = a.overrides;
-  o.restart = a.restart;
-  o.quiet = a.quiet;
-  o.stop = &g_stop;
-  return spinlat::run_input(o, make_registry());
-}
-
-int command_validate(const Args& a) {
-  if (a.positional.size() != 1) throw spinlat::InputError("usage: spinlat validate INPUT.toml [--set KEY=VALUE ...]");
-  std::cout << spinlat::validate_input(a.positional[0], a.overrides, make_registry());
-  std::cout << a.positional[0] << ": valid\n";
-  return 0;
-}
-
-int command_eval(const Args& a) {
-  if (a.positional.size() != 2 || a.output.empty())
-    throw spinlat::InputError("usage: spinlat eval INPUT.toml FRAMES.xyz -o OUT.xyz");
-#ifdef SPINLAT_HAVE_TORCH
-  const spinlat::Config c = spinlat::read_config(a.positional[0], a.overrides);
-  const spinlat::System s = spinlat::build_system(c);
-  spinlat::Hamiltonian h = spinlat::build_hamiltonian(c, s, make_registry());
-  const auto frames = spinlat::read_extxyz(a.positional[1]);
-  std::vector<spinlat::Frame> out;
-  spinlat::evaluate_frames(h, frames, out, s.species_name);
-  spinlat::write_extxyz(a.output, out);
-  std::cerr << "evaluated " << out.size() << " frames -> " << a.output << "\n";
-  return 0;
-#else
-  throw spinlat::InputError("spinlat eval needs a build with LibTorch (SPINLAT_WITH_TORCH=ON)");
-#endif
-}
-
-int command_bench(const Args& a) {
-  spinlat::BenchOptions o;
-  o.quick = a.quick;
-  o.threads = a.threads;
-  o.which = a.positional.empty() ? "all" : a.positional[0];
-  if (o.which == "learned") {
-#ifdef SPINLAT_HAVE_TORCH
-    spinlat::LearnedBenchOptions lo;
-    if (a.positional.size() > 1) lo.model = a.positional[1];
-    for (std::size_t k = 2; k < a.positional.size(); ++k) {  // sizes in conventional cells
-      const std::string& c = a.positional[k];
-      if (c.empty() || c.find_first_not_of("0123456789") != std::string::npos || c.size() > 3 || std::stoi(c) < 1)
-        throw spinlat::InputError("spinlat bench learned: CELLS must be positive integers, got '" + c + "'");
-      lo.cells.push_back(std::stoi(c));
+std::string usage(const spinlat::CommandRegistry& r) {
+  std::ostringstream s;
+  s << "spinlat — Monte Carlo and spin-lattice dynamics for finite-temperature magnetism\n\nusage:\n";
+  for (const spinlat::Command& c : r.commands())
+    for (const std::string& u : c.usage) s << "  " << u << "\n";
+  s << "  spinlat --version | --help\n\n";
+  for (const spinlat::Command& c : r.commands()) {  // the help wrapped at 96 columns, indented 10
+    std::istringstream words(c.help);
+    std::string line = c.name + std::string(10 - std::min<std::size_t>(9, c.name.size()), ' '), w;
+    std::size_t width = line.size();
+    while (words >> w) {
+      if (width + w.size() > 96 && width > 10) {
+        s << line << "\n";
+        line = std::string(10, ' ');
+        width = 10;
+      } else if (width > 10) {
+        line += ' ';
+        ++width;
+      }
+      line += w;
+      width += w.size();
     }
-    lo.quick = a.quick;
-    lo.threads = a.threads;
-    return spinlat::run_learned_benchmark(lo, std::cout);
-#else
-    throw spinlat::InputError("spinlat bench learned needs a build with LibTorch (SPINLAT_WITH_TORCH=ON)");
-#endif
+    s << line << "\n";
   }
-  return spinlat::run_benchmarks(o, std::cout);
+  s << "--set     overrides any key by dotted path, e.g. --set structure.cells=[8,8,8]\n"
+       "          --set potential.0.J=[0.01] (array index for arrays of tables).\n"
+       "Units: LAMMPS metal (Å, eV, ps, amu, K) plus μB and tesla. See README.md and docs/.\n";
+  return s.str();
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  const spinlat::CommandRegistry commands = all_commands();
   if (argc < 2) {
-    std::cerr << kUsage;
+    std::cerr << usage(commands);
     return 2;
   }
   const std::string cmd = argv[1];
+  const spinlat::Command* command = commands.find(cmd);
   // Commands that run parallel work: libgomp's wait policy must be set before it loads
   // (core/threads.hpp); this re-executes the program once when the user has not set it.
-  if (cmd == "run" || cmd == "bench" || cmd == "train" || cmd == "eval") spinlat::reexec_with_wait_policy(argv);
-  if (cmd == "run") {
+  if (command && command->parallel) spinlat::reexec_with_wait_policy(argv);
+  if (command && command->stoppable) {
     // Installed first thing: a stop request during start-up still ends in a checkpoint.
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
   }
   try {
     if (cmd == "--help" || cmd == "-h" || cmd == "help") {
-      std::cout << kUsage;
+      std::cout << usage(commands);
       return 0;
     }
     if (cmd == "--version" || cmd == "version") {
       std::cout << "spinlat " << spinlat::kVersion;
-#ifdef SPINLAT_HAVE_TORCH
-      std::cout << " (LibTorch " << spinlat::torch_version() << ")";
-#endif
+      for (const std::string& note : commands.build_notes) std::cout << " (" << note << ")";
       std::cout << ", OpenMP threads available: " << omp_get_max_threads() << "\n";
       std::cout << "threads = 0 would use " << spinlat::threads_summary(spinlat::resolve_threads(0)) << "\n";
       return 0;
     }
-    if (cmd == "map") return spinlat::map_command(std::vector<std::string>(argv + 2, argv + argc), make_registry(), std::cout);
-    const Args a = parse_args(argc, argv, 2);
-    if (cmd == "run") return command_run(a);
-    if (cmd == "validate") return command_validate(a);
-    if (cmd == "bench") return command_bench(a);
-    if (cmd == "eval") return command_eval(a);
-    if (cmd == "train") {
-      if (a.positional.size() != 1) throw spinlat::InputError("usage: spinlat train CONFIG.toml [--set KEY=VALUE ...] [--restart]");
-#ifdef SPINLAT_HAVE_TORCH
-      return spinlat::train_command(a.positional[0], a.restart, std::cout, a.overrides);
-#else
-      throw spinlat::InputError("spinlat train needs a build with LibTorch (SPINLAT_WITH_TORCH=ON)");
-#endif
+    if (!command) {
+      std::cerr << "spinlat: unknown command '" << cmd << "' (expected " << commands.names() << "; see spinlat --help)\n";
+      return 2;
     }
-    if (cmd == "export") {
-      if (a.positional.size() != 1 || a.output.empty()) throw spinlat::InputError("usage: spinlat export MODEL.spl -o MODEL.pt");
-#ifdef SPINLAT_HAVE_TORCH
-      return spinlat::export_command(a.positional[0], a.output, std::cout);
-#else
-      throw spinlat::InputError("spinlat export needs a build with LibTorch (SPINLAT_WITH_TORCH=ON)");
-#endif
-    }
-    if (cmd == "convert") {
-      if (a.positional.size() != 1 || a.output.empty()) throw spinlat::InputError("usage: spinlat convert MODEL.pt -o MODEL.spl");
-#ifdef SPINLAT_HAVE_TORCH
-      return spinlat::convert_command(a.positional[0], a.output, std::cout);
-#else
-      throw spinlat::InputError("spinlat convert needs a build with LibTorch (SPINLAT_WITH_TORCH=ON)");
-#endif
-    }
-    std::cerr << "spinlat: unknown command '" << cmd << "' (expected run, validate, eval, train, export, convert, bench)\n";
-    return 2;
+    const std::vector<std::string> args(argv + 2, argv + argc);
+    spinlat::CommandLine line;
+    if (command->own_options) line.raw = args;
+    else line = spinlat::parse_command_line(args);
+    line.stop = &g_stop;
+    return command->run(line);
   } catch (const spinlat::InputError& e) {
     std::cerr << "spinlat: error: " << e.what() << "\n";
     return 2;

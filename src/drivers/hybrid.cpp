@@ -14,7 +14,7 @@ struct HybridSpec : DriverSpec {
   double dt = 0.0;
   long long md_steps_per_sweep = 0;
   double lattice_damping = 0.0;
-  BarostatConfig npt;
+  BarostatOptions npt;
 
   std::unique_ptr<Driver> build(const DriverContext& ctx) const override;
   std::map<std::string, std::string> settings() const override {
@@ -30,7 +30,7 @@ struct HybridSpec : DriverSpec {
     return s;
   }
   bool moves_atoms() const override { return true; }
-  const BarostatConfig* barostat() const override { return &npt; }
+  const BarostatOptions* barostat() const override { return &npt; }
 };
 
 class HybridDriver : public Driver {

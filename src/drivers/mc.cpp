@@ -25,7 +25,7 @@ struct McSpec : DriverSpec {
   Vec3 field = Vec3::Zero();             ///< stages: an applied field (T), `field`
   /// Surrogate-driven (delayed-acceptance) Monte Carlo: a stage with `surrogate`, or a sweep with
   /// algorithm = "surrogate" (drivers/surrogate.hpp).
-  std::optional<SurrogateSettings> surrogate;
+  std::optional<SurrogateOptions> surrogate;
 
   MetropolisOptions options(const StreamKey& key) const {
     MetropolisOptions o;
@@ -179,7 +179,7 @@ DriverSpecPtr read_mc(Params& p, DriverRole role) {
                 "surrogate-driven Monte Carlo samples the input's Hamiltonian without a stage field: "
                 "put the field in a zeeman [[potential]] (then both models see it)");
     }
-    SurrogateSettings st = read_surrogate(p);
+    SurrogateOptions st = read_surrogate(p);
     st.move = parse_move(s->move);
     st.target_acceptance = s->target_acceptance;
     s->surrogate = std::move(st);

@@ -11,7 +11,7 @@ struct MdSpec : DriverSpec {
   double dt = 0.0;
   double lattice_damping = 0.0;
   double drift = 0.01;
-  BarostatConfig npt;
+  BarostatOptions npt;
 
   std::unique_ptr<Driver> build(const DriverContext& ctx) const override;
   std::map<std::string, std::string> settings() const override {
@@ -25,7 +25,7 @@ struct MdSpec : DriverSpec {
   bool moves_atoms() const override { return true; }
   bool conservative() const override { return lattice_damping == 0.0 && !npt.enabled; }
   double max_energy_drift() const override { return drift; }
-  const BarostatConfig* barostat() const override { return &npt; }
+  const BarostatOptions* barostat() const override { return &npt; }
 };
 
 class MdDriver : public Driver {

@@ -99,8 +99,8 @@ const std::vector<std::string>& barostat_keys() {
   return k;
 }
 
-BarostatConfig read_barostat(Params& p) {
-  BarostatConfig b;
+BarostatOptions read_barostat(Params& p) {
+  BarostatOptions b;
   if (!p.has("pressure")) {
     for (const auto& k : barostat_keys())
       if (p.has(k))
@@ -130,7 +130,7 @@ BarostatConfig read_barostat(Params& p) {
   return b;
 }
 
-MdOptions with_barostat(MdOptions o, const BarostatConfig& b) {
+MdOptions with_barostat(MdOptions o, const BarostatOptions& b) {
   if (!b.enabled) return o;
   o.barostat = parse_barostat(b.kind);
   o.pressure = b.pressure;

@@ -14,8 +14,8 @@
 
 namespace spinlat {
 
-SurrogateSettings read_surrogate(Params& p) {
-  SurrogateSettings st;
+SurrogateOptions read_surrogate(Params& p) {
+  SurrogateOptions st;
   if (!p.has("surrogate")) {  // mapped automatically when the driver is built
     st.inner_steps = static_cast<int>(count_at_least(p, "surrogate_steps", 1, st.inner_steps, false));
     p.require(st.inner_steps <= 1000000, "surrogate_steps", "must be <= 1000000");
@@ -35,7 +35,7 @@ SurrogateSettings read_surrogate(Params& p) {
   return st;
 }
 
-Hamiltonian build_surrogate(const SurrogateSettings& st, const System& s, const Hamiltonian& model,
+Hamiltonian build_surrogate(const SurrogateOptions& st, const System& s, const Hamiltonian& model,
                             std::uint64_t seed) {
   if (st.config) return build_hamiltonian(*st.config, s, builtin_terms());
   System reference = s;
@@ -54,7 +54,7 @@ namespace {
 
 class SurrogateMcDriver : public Driver {
  public:
-  SurrogateMcDriver(const SurrogateSettings& st, const DriverContext& ctx)
+  SurrogateMcDriver(const SurrogateOptions& st, const DriverContext& ctx)
       : s_(ctx.system), surrogate_(build_surrogate(st, ctx.system, ctx.hamiltonian, ctx.key.seed)),
         da_(ctx.hamiltonian, surrogate_, ctx.system, options(st, ctx.key)) {
     da_.set_temperature(ctx.temperature);
@@ -83,7 +83,7 @@ class SurrogateMcDriver : public Driver {
   }
 
  private:
-  static DelayedAcceptanceOptions options(const SurrogateSettings& st, const StreamKey& key) {
+  static DelayedAcceptanceOptions options(const SurrogateOptions& st, const StreamKey& key) {
     DelayedAcceptanceOptions o;
     o.move = st.move;
     o.inner_steps = st.inner_steps;
@@ -98,7 +98,7 @@ class SurrogateMcDriver : public Driver {
 
 }  // namespace
 
-std::unique_ptr<Driver> surrogate_mc_driver(const SurrogateSettings& settings, const DriverContext& ctx) {
+std::unique_ptr<Driver> surrogate_mc_driver(const SurrogateOptions& settings, const DriverContext& ctx) {
   return std::make_unique<SurrogateMcDriver>(settings, ctx);
 }
 

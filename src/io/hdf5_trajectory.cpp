@@ -23,7 +23,7 @@ void check_name(const h5::File& file, const std::string& name) {
 }  // namespace
 
 std::string TrajectoryWriter::default_unit(const std::string& name) {
-  // Every energy spinlat records as an observable is per atom (CONTRACT, docs/output.md).
+  // Every energy spinlat records as an observable is per atom (docs/output.md).
   if (name == "energy" || ends_with(name, "_energy")) return "eV/atom";
   if (name == "temperature" || ends_with(name, "_temperature")) return "K";
   if (name == "magnetization_vector" || name == "moment") return "bohr_magneton";

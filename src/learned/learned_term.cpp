@@ -81,7 +81,7 @@ Mat3 outer_sum(const std::vector<Vec3>& a, const std::vector<Vec3>& b) {
 }
 
 // How the model's forward() is called. Two forms are accepted, told apart by the schema:
-//   contract: forward(data: Dict[str, Tensor]) -> Dict[str, Tensor]   (CONTRACT.md)
+//   contract: forward(data: Dict[str, Tensor]) -> Dict[str, Tensor]   (docs/learned-potential.md, "The model's interface")
 //   mace:     forward(data: Dict[str, Tensor], training: bool, compute_force: bool, ...)
 //             -> Dict[str, Optional[Tensor]]
 // The second is what `e3nn.util.jit.compile` + `torch.jit.save` give for upstream MACE models
@@ -178,9 +178,9 @@ struct LearnedPotential::Impl {
 
   // Monte Carlo cache (local_energy_change): node energies of the current moments, so that a
   // trial evaluates only the state after the move. Valid while positions are those bound;
-  // an entry e[v] was computed with the moments m[] of v's receptive field. The last trial
-  // stays pending until the next call shows whether the sampler accepted it (the moment in
-  // the System equals the trial's) and is then committed.
+  // an entry e[v] was computed with the moments m[] of v's receptive field. The last call's
+  // trials stay pending until the sampler reports which it took (accept_trials); the next
+  // call forgets those it did not.
   struct Trial {
     int site = -1;
     Vec3 moment = Vec3::Zero();
@@ -198,7 +198,7 @@ struct LearnedPotential::Impl {
   // The plain C++ evaluator of Monte Carlo trials (native models in float64, mc_evaluator =
   // "auto"). It keeps its own caches (per-edge geometry, per-node records and energies) in
   // step with accepted trials in the same way: the trials of the last call stay pending until
-  // the next call shows which ones the System took.
+  // the sampler reports which ones it took.
   std::unique_ptr<NativeFastEvaluator> fast;
   mutable bool fast_geometry = false;  // set_geometry done for the current graph
   mutable std::vector<NativeFastEvaluator::Trial> fast_trial;
@@ -207,6 +207,7 @@ struct LearnedPotential::Impl {
   // C++, mace_native.hpp): it evaluates everything, and runs the Monte Carlo trials like `fast`.
   std::unique_ptr<MaceNativeEvaluator> mace;
   mutable std::vector<MaceNativeEvaluator::Trial> mace_trial;
+  mutable std::size_t rebuilds = 0;  // full evaluations of the Monte Carlo caches
 
   [[noreturn]] void fail(const std::string& msg) const { throw InputError(file + ": " + msg); }
 
@@ -224,11 +225,11 @@ struct LearnedPotential::Impl {
   }
 
   // Brings the plain C++ evaluator in step with `s`: geometry after a (re)bind or a move of
-  // the atoms, then the last call's trials that the System took are committed, then the node
+  // the atoms, then the last call's trials not reported as taken are forgotten, then the node
   // caches are rebuilt if a moment they read changed behind their back (or on the first call):
   // around `sites` when given (what the trials read), else everywhere.
-  template <class Ev, class Tr>
-  void fast_sync(Ev& f, std::vector<Tr>& fast_trial, const System& s, const Graph& g, const std::vector<int>* sites) const {
+  template <class Ev>
+  void fast_sync(Ev& f, const System& s, const Graph& g, const std::vector<int>* sites) const {
     if (!fast_geometry) {
       std::vector<int> column(s.size());
       for (std::size_t v = 0; v < s.size(); ++v) column[v] = columns.at(s.species[v]);
@@ -236,9 +237,6 @@ struct LearnedPotential::Impl {
       fast_geometry = true;
       fast_pending = 0;
     }
-    if (f.built())
-      for (std::size_t k = 0; k < fast_pending; ++k)
-        if (s.moment_vector(fast_trial[k].site) == fast_trial[k].moment) f.commit(fast_trial[k]);
     fast_pending = 0;
     bool fresh = f.built();
     if (sites) {
@@ -246,7 +244,19 @@ struct LearnedPotential::Impl {
     } else {
       for (std::size_t v = 0; fresh && v < s.size(); ++v) fresh = f.moment(static_cast<int>(v)) == s.moment_vector(v);
     }
-    if (!fresh) f.rebuild(s);
+    if (!fresh) {
+      f.rebuild(s);
+      ++rebuilds;
+    }
+  }
+
+  // The sampler took accepted[k] of the last call's trials: commit them.
+  template <class Ev, class Tr>
+  void fast_accept(Ev& f, std::vector<Tr>& fast_trial, const std::vector<char>& accepted) const {
+    if (f.built())
+      for (std::size_t k = 0; k < std::min(fast_pending, accepted.size()); ++k)
+        if (accepted[k]) f.commit(fast_trial[k]);
+    fast_pending = 0;
   }
 
   // Monte Carlo trials on the plain C++ evaluator, one after the other (the sites are
@@ -262,7 +272,7 @@ struct LearnedPotential::Impl {
   void fast_energy_changes(Ev& f, std::vector<Tr>& fast_trial, const System& s, const Graph& g,
                            const std::vector<int>& sites, const std::vector<Vec3>& spins,
                            const std::vector<double>& moments, std::vector<double>& de) const {
-    fast_sync(f, fast_trial, s, g, &sites);
+    fast_sync(f, s, g, &sites);
     if (fast_trial.size() < sites.size()) fast_trial.resize(sites.size());
     for (std::size_t k = 0; k < sites.size(); ++k) {
       de[k] = f.trial(sites[k], moments[k] * spins[k], fast_trial[k]);
@@ -274,12 +284,12 @@ struct LearnedPotential::Impl {
   // Node energies of `s` from the plain C++ evaluator (energy-only calls: the energies a
   // Monte Carlo run measures cost no LibTorch evaluation).
   const std::vector<double>& fast_node_energies(const System& s, const Graph& g) const {
-    if (mace) return fast_node_energies(*mace, mace_trial, s, g);
-    return fast_node_energies(*fast, fast_trial, s, g);
+    if (mace) return fast_node_energies(*mace, s, g);
+    return fast_node_energies(*fast, s, g);
   }
-  template <class Ev, class Tr>
-  const std::vector<double>& fast_node_energies(Ev& f, std::vector<Tr>& fast_trial, const System& s, const Graph& g) const {
-    fast_sync(f, fast_trial, s, g, nullptr);
+  template <class Ev>
+  const std::vector<double>& fast_node_energies(Ev& f, const System& s, const Graph& g) const {
+    fast_sync(f, s, g, nullptr);
     for (double e : f.node_energy())
       if (!std::isfinite(e)) throw NumericalError(file + ": the model returned a non-finite node energy");
     return f.node_energy();
@@ -751,15 +761,9 @@ void LearnedPotential::local_energy_changes(const System& s, const NeighborList&
     in.column.push_back(m.columns.at(s.species[v]));
   }
 
-  // The energies before the move come from the cache. First the last trials: the System
-  // holds a trial's moment when the sampler accepted it.
+  // The energies before the move come from the cache (the last call's trials the sampler
+  // took are in it; accept_trials).
   Impl::TrialCache& c = m.cache;
-  if (c.valid)
-    for (const Impl::Trial& t : c.pending)
-      if (s.moment_vector(t.site) == t.moment) {
-        for (std::size_t k = 0; k < t.nodes.size(); ++k) c.e[t.nodes[k]] = t.energy[k];
-        c.m[t.site] = t.moment;
-      }
   c.pending.clear();
   bool fresh = c.valid;
   for (std::size_t a = 0; fresh && a < sub.node.size(); ++a) fresh = c.m[sub.node[a]] == in.magmom[a];
@@ -768,6 +772,7 @@ void LearnedPotential::local_energy_changes(const System& s, const NeighborList&
     c.m.resize(s.size());
     for (std::size_t v = 0; v < s.size(); ++v) c.m[v] = s.moment_vector(v);
     c.valid = true;
+    ++m.rebuilds;
   }
 
   std::vector<int> local(sites.size(), -1);
@@ -790,6 +795,23 @@ void LearnedPotential::local_energy_changes(const System& s, const NeighborList&
     c.pending[k].energy.push_back(after.node_energy[a]);
   }
 }
+
+void LearnedPotential::accept_trials(const std::vector<char>& accepted) const {
+  const Impl& m = *impl_;
+  if (m.mace) m.fast_accept(*m.mace, m.mace_trial, accepted);
+  else if (m.fast) m.fast_accept(*m.fast, m.fast_trial, accepted);
+  Impl::TrialCache& c = m.cache;
+  if (c.valid)
+    for (std::size_t k = 0; k < std::min(c.pending.size(), accepted.size()); ++k)
+      if (accepted[k]) {
+        const Impl::Trial& t = c.pending[k];
+        for (std::size_t a = 0; a < t.nodes.size(); ++a) c.e[t.nodes[a]] = t.energy[a];
+        c.m[t.site] = t.moment;
+      }
+  c.pending.clear();
+}
+
+std::size_t LearnedPotential::cache_rebuilds() const { return impl_->rebuilds; }
 
 double LearnedPotential::trial_range() const {
   // Two sites more than 2L·r_max apart are more than 2L hops apart in the graph.

@@ -91,6 +91,7 @@ double DelayedAcceptanceSampler::sweep(System& s) {
   std::vector<Vec3> spins;
   std::vector<double> moments, de_model, de_sur;
   std::vector<std::size_t> owner;  // block of each evaluated proposal
+  std::vector<char> accepted;
   for (int c = 0; c < coloring_.colors; ++c) {
     const std::vector<int>& cs = coloring_.sites[c];
     const std::vector<std::size_t>& start = block_start_[c];
@@ -122,6 +123,7 @@ double DelayedAcceptanceSampler::sweep(System& s) {
             s.spin[i] = cur;
             ++t.accepted;
           }
+          if (!kernel) sur.accept_trial(ok);
         }
         s.spin[i] = e0;  // the outer step decides
         proposal[q] = cur;
@@ -149,6 +151,7 @@ double DelayedAcceptanceSampler::sweep(System& s) {
     // The same function for both, so that surrogate = model gives a difference of exactly 0.
     model_->local_energy_changes(s, sites, spins, moments, de_model);
     sur.local_energy_changes(s, sites, spins, moments, de_sur);
+    accepted.assign(sites.size(), 0);
     for (std::size_t k = 0; k < sites.size(); ++k) {
       const double w = de_model[k] - de_sur[k];
       const bool ok = uniform01(streams_[owner[k]]) < std::exp(-beta * std::max(w, 0.0));  // NaN: rejected
@@ -157,7 +160,10 @@ double DelayedAcceptanceSampler::sweep(System& s) {
         s.spin[sites[k]] = spins[k];
         ++outer_accepted;
       }
+      accepted[k] = ok;
     }
+    model_->accept_trials(accepted);
+    sur.accept_trials(accepted);
   }
   std::uint64_t it = 0, ia = 0;
   for (const Tally& t : inner) {

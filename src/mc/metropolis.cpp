@@ -169,6 +169,7 @@ void MetropolisSampler::sweep_block(System& s, const int* sites, std::size_t cou
       const Vec3 chosen = ok ? e_new : e_old;
       spin[i] = chosen;
       t.accepted[kind] += ok;
+      if constexpr (Path == kGeneral) h_->accept_trial(ok);
     }
     // --- the longitudinal trial (moment size) ---------------------------------------------
     if (leng) {
@@ -189,6 +190,7 @@ void MetropolisSampler::sweep_block(System& s, const int* sites, std::size_t cou
           s.moment[i] = m_new;
           ++t.accepted[3];
         }
+        h_->accept_trial(ok);
       }
     }
   }
@@ -233,6 +235,7 @@ void MetropolisSampler::sweep_batched(System& s, std::vector<Tally>& tallies) {
   std::vector<int> sites, kinds;
   std::vector<Vec3> spins;
   std::vector<double> moments, de;
+  std::vector<char> accepted;
   for (int c = 0; c < coloring_.colors; ++c) {
     const std::vector<int>& cs = coloring_.sites[c];
     const std::vector<std::size_t>& start = block_start_[c];
@@ -259,6 +262,7 @@ void MetropolisSampler::sweep_batched(System& s, std::vector<Tally>& tallies) {
     if (sites.empty()) continue;
     h_->local_energy_changes(s, sites, spins, moments, de);
     std::size_t k = 0;
+    accepted.assign(sites.size(), 0);
     for (std::size_t b = 0; b < nb; ++b)
       for (std::size_t q = start[b]; q < start[b + 1]; ++q, ++k) {
         const double u = uniform01(streams_[b]);
@@ -266,9 +270,11 @@ void MetropolisSampler::sweep_batched(System& s, std::vector<Tally>& tallies) {
         const double p = quench ? (de[k] <= 0.0 ? 1.0 : 0.0) : std::exp(-beta * std::max(de[k], 0.0));
         const bool ok = u < p;  // a NaN ΔE is rejected
         if (ok) s.spin[sites[k]] = spins[k];
+        accepted[k] = ok;
         ++tallies[b].trials[kinds[k]];
         tallies[b].accepted[kinds[k]] += ok;
       }
+    h_->accept_trials(accepted);
     if (!options_.longitudinal) continue;
     // --- longitudinal trials (moment sizes), batched the same way ---
     std::vector<int> lsites;
@@ -288,6 +294,7 @@ void MetropolisSampler::sweep_batched(System& s, std::vector<Tally>& tallies) {
       }
     if (lsites.empty()) continue;
     h_->local_energy_changes(s, lsites, lspins, lmoments, de);
+    accepted.assign(lsites.size(), 0);
     for (std::size_t q = 0; q < lsites.size(); ++q) {
       const int i = lsites[q];
       de[q] -= (lmoments[q] - s.moment[i]) * lspins[q].dot(zeeman_);  // the applied field
@@ -303,7 +310,9 @@ void MetropolisSampler::sweep_batched(System& s, std::vector<Tally>& tallies) {
         s.moment[i] = lmoments[q];
         ++tallies[lblock[q]].accepted[3];
       }
+      accepted[q] = ok;
     }
+    h_->accept_trials(accepted);
   }
 }
 

@@ -88,7 +88,7 @@ Vec3 lswt_default_axis(const System& s, const Hamiltonian& h) {
   return Mhat;
 }
 
-LinearSpinWaves::LinearSpinWaves(const System& s, const Hamiltonian& h, LswtSettings settings) {
+LinearSpinWaves::LinearSpinWaves(const System& s, const Hamiltonian& h, LswtOptions settings) {
   const SpinKernel* k = h.spin_kernel();
   if (!k)
     throw InputError("linear spin-wave theory needs a Hamiltonian of pair and on-site spin terms "

@@ -107,7 +107,7 @@ SpinSpectrumRecorder::SpinSpectrumRecorder(const System& s, SpectrumOptions opti
     lswt_status_ = "not computed (no Hamiltonian given)";
   } else {
     try {
-      LswtSettings ls;
+      LswtOptions ls;
       ls.damping = opt_.lswt_damping;
       const LinearSpinWaves lw(s, *h, ls);
       for (const Vec3& q : path_.q) lswt_.push_back(lw.modes(q));

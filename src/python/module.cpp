@@ -65,7 +65,7 @@ Array to_array(const spinlat::Mat3& m) {
   return a;
 }
 
-// An input for a calculator may be [[potential]] tables alone (CONTRACT.md "Python": its
+// An input for a calculator may be [[potential]] tables alone (docs/python.md: its
 // [structure] optional). Such a document is read by the same rules as a full input's top
 // level, and the terms are then built for each structure given (see Model::hamiltonian_for).
 spinlat::Config read_potentials_only(const std::string& text, const std::string& name,
@@ -146,7 +146,7 @@ class Model {
   }
 
   /// Energy (eV), forces (eV/Å), magnetic forces −∂E/∂m (eV/μB) and the virial W (eV) of
-  /// one structure: the same call as `spinlat eval` (learned/evaluate.cpp's evaluate_structure:
+  /// one structure: the same call as `spinlat eval` (learned/tools/evaluate.cpp's evaluate_structure:
   /// bind, then compute).
   /// `magmoms` None: no moments given (zero moments, allowed only when no term's energy
   /// depends on them, e.g. EAM alone).

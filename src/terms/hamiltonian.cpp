@@ -100,6 +100,15 @@ void Hamiltonian::local_energy_changes(const System& s, const std::vector<int>& 
   }
 }
 
+void Hamiltonian::accept_trials(const std::vector<char>& accepted) const {
+  for (const auto& t : terms_) t->accept_trials(accepted);
+}
+
+void Hamiltonian::accept_trial(bool accepted) const {
+  static const std::vector<char> yes{1}, no{0};  // no allocation per trial
+  accept_trials(accepted ? yes : no);
+}
+
 double Hamiltonian::trial_range() const {
   double r = 0.0;
   for (const auto& t : terms_) r = std::max(r, t->trial_range());

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "spinlat/core/units.hpp"
-#include "spinlat/dynamics/md_bench.hpp"
+#include "spinlat/bench/md.hpp"
 
 namespace spinlat::sld_test {
 

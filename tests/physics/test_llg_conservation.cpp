@@ -1,5 +1,4 @@
-// Without damping and noise, LLG conserves every |ê_i| and the energy (REFERENCES.md,
-// Dynamics): 1e5 steps on a random 8³ Heisenberg ferromagnet for each integrator.
+// Without damping and noise, LLG conserves every |ê_i| and the energy (docs/spin-dynamics.md): 1e5 steps on a random 8³ Heisenberg ferromagnet for each integrator.
 #include <gtest/gtest.h>
 
 #include <cmath>

@@ -1,5 +1,5 @@
 // Stochastic LLG samples the Boltzmann distribution also when moments differ from site to
-// site (REFERENCES.md, Dynamics): a two-sublattice ferrimagnet with |m| = 1 and 3 μB against a
+// site (docs/spin-dynamics.md): a two-sublattice ferrimagnet with |m| = 1 and 3 μB against a
 // Metropolis Monte Carlo written here. The thermal field's variance must use each site's own
 // moment.
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-// Stochastic LLG samples the Boltzmann distribution (REFERENCES.md, Dynamics): independent
+// Stochastic LLG samples the Boltzmann distribution (docs/spin-dynamics.md): independent
 // moments in a field follow the Langevin function.
 #include <gtest/gtest.h>
 

@@ -1,7 +1,7 @@
 // Longitudinal moment fluctuations (Ma & Dudarev, PRB 86, 054416 (2012)): a single site with
 // the Landau energy E(m) = A m² + B m⁴ + C m⁶ samples P(m) ∝ m² exp(−E(m)/k_B T) (the R³
-// measure of a moment vector), with the Ma, Woo & Dudarev (2008) bcc Fe values of
-// REFERENCES.md.
+// measure of a moment vector), with the Ma, Woo & Dudarev (PRB 78, 024434 (2008))
+// bcc Fe values.
 #include <gtest/gtest.h>
 
 #include <cmath>

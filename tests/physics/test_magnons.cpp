@@ -1,5 +1,5 @@
 // Thermal magnons of a bcc Heisenberg ferromagnet: S(q, ω) from stochastic LLG against linear
-// spin-wave theory (REFERENCES.md, Dynamics: ω(q) = γ_e Σ_j J_0j (1 − cos q·r_0j)/(|m| μB)).
+// spin-wave theory (docs/magnons.md: ω(q) = γ_e Σ_j J_0j (1 − cos q·r_0j)/(|m| μB)).
 //
 // bcc 10³ (2000 moments of 2.2 μB), J1 = 10 meV (8 neighbours), J2 = 5 meV (6), so
 // k_B Tc ≈ 0.77 · (8 J1 + 6 J2)/3 ≈ 28 meV (Tc ≈ 330 K); T = 3 K ≈ 1% of Tc. Heun, dt = 0.5 fs.

@@ -3,7 +3,7 @@
 // U4 = 1 − ⟨m⁴⟩/(3⟨m²⟩²) of two sizes is computed at four temperatures around the reference
 // Tc (0.985, 0.995, 1.005, 1.015 × Tc_ref); the crossing is the linear interpolation of
 // U4(L1) − U4(L2) between the bracketing temperatures (Binder, Z. Phys. B 43, 119 (1981)).
-// References (REFERENCES.md): k_B Tc/J = 1.4430 for sc (Holm & Janke, PRB 48, 936 (1993)) and
+// References: k_B Tc/J = 1.4430 for sc (Holm & Janke, PRB 48, 936 (1993)) and
 // 2.054 for bcc (Butera & Comi, PRB 56, 8212 (1997)); the sc antiferromagnet (J < 0) orders at
 // the same |J|-scaled temperature (the sublattice gauge ê → −ê maps it onto the ferromagnet),
 // seen here in the staggered magnetization. Each test must land within 1% of its reference.

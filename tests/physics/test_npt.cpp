@@ -21,7 +21,7 @@
 #include "spinlat/core/error.hpp"
 #include "spinlat/core/units.hpp"
 #include "spinlat/dynamics/md.hpp"
-#include "spinlat/dynamics/md_bench.hpp"
+#include "spinlat/bench/md.hpp"
 #include "spinlat/workflows/input.hpp"
 #include "spinlat/lattice/eam.hpp"
 #include "spinlat/observables/statistics.hpp"
@@ -305,14 +305,14 @@ lattice_damping = 5
   EXPECT_FALSE(parse_config(base, "in.toml").stages[0].driver->barostat()->enabled);
   const Config c = parse_config(base + "pressure = [2, 4, 6]\nbarostat = \"anisotropic\"\nbarostat_tau = 0.3\n"
                                        "compressibility = 0.01\nbarostat_every = 4\n", "in.toml");
-  const BarostatConfig& b = *c.stages[0].driver->barostat();
+  const BarostatOptions& b = *c.stages[0].driver->barostat();
   EXPECT_TRUE(b.enabled);
   EXPECT_EQ(b.kind, "anisotropic");
   EXPECT_EQ(b.pressure_axes, Vec3(2.0, 4.0, 6.0));
   EXPECT_EQ(b.tau, 0.3);
   EXPECT_EQ(b.compressibility, 0.01);
   EXPECT_EQ(b.every, 4);
-  const BarostatConfig iso = *parse_config(base + "pressure = 1.5\n", "in.toml").stages[0].driver->barostat();
+  const BarostatOptions iso = *parse_config(base + "pressure = 1.5\n", "in.toml").stages[0].driver->barostat();
   EXPECT_TRUE(iso.enabled && iso.kind == "isotropic" && iso.pressure == 1.5 && std::isnan(iso.pressure_axes[0]));
   EXPECT_NE(error_of("pressure = [1, 2, 3]\n").find("anisotropic"), std::string::npos);
   EXPECT_NE(error_of("pressure = [1, 2]\n").find("'stage.0.pressure'"), std::string::npos);

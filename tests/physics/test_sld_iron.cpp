@@ -20,7 +20,7 @@
 
 #include "spinlat/core/units.hpp"
 #include "spinlat/dynamics/sld.hpp"
-#include "spinlat/dynamics/sld_bench.hpp"
+#include "spinlat/bench/sld.hpp"
 #include "spinlat/observables/temperature.hpp"
 
 #include "physics/sld_test_helpers.hpp"

@@ -20,7 +20,7 @@
 #include "spinlat/core/crystal.hpp"
 #include "spinlat/core/units.hpp"
 #include "spinlat/dynamics/sld.hpp"
-#include "spinlat/dynamics/sld_bench.hpp"
+#include "spinlat/bench/sld.hpp"
 #include "spinlat/dynamics/hybrid.hpp"
 #include "spinlat/mc/metropolis.hpp"
 #include "spinlat/observables/temperature.hpp"

@@ -205,7 +205,7 @@ class FiniteDifferences(unittest.TestCase):
 
 class Moments(unittest.TestCase):
     def setUp(self):
-        self.calc = spinlat.Calculator(ANALYTIC)  # CONTRACT.md's spelling: the input positional
+        self.calc = spinlat.Calculator(ANALYTIC)  # docs/python.md's spelling: the input positional
 
     def energy(self, a):
         a.calc = self.calc

@@ -33,7 +33,7 @@ enum class DriverRole {
 
 /// NPT: stochastic cell rescaling of the lattice integrator (md and hybrid stages, hybrid
 /// sweeps; docs/input.md, dynamics/md.hpp). On when `pressure` is given.
-struct BarostatConfig {
+struct BarostatOptions {
   bool enabled = false;
   std::string kind = "isotropic";    ///< `barostat`: isotropic, anisotropic
   double pressure = 0.0;             ///< GPa: `pressure = P`
@@ -127,7 +127,7 @@ class DriverSpec {
   virtual bool conservative() const { return false; }
   virtual double max_energy_drift() const { return 0.0; }
   /// The barostat of NPT drivers (nullptr: constant volume).
-  virtual const BarostatConfig* barostat() const { return nullptr; }
+  virtual const BarostatOptions* barostat() const { return nullptr; }
   /// Sweeps only: true when the method runs an ensemble of replicas over all temperatures of
   /// one size (parallel tempering) instead of one driver per point; ensemble() builds it.
   virtual bool replica_exchange() const { return false; }

@@ -17,9 +17,9 @@ double read_temperature(Params& p, bool required);
 /// pressure, barostat, barostat_tau, compressibility, barostat_every.
 const std::vector<std::string>& barostat_keys();
 /// NPT is on when `pressure` is given; the other barostat keys need it.
-BarostatConfig read_barostat(Params& p);
+BarostatOptions read_barostat(Params& p);
 /// The lattice integrator's options with a barostat on top, if enabled.
-MdOptions with_barostat(MdOptions o, const BarostatConfig& b);
+MdOptions with_barostat(MdOptions o, const BarostatOptions& b);
 
 /// A stage's Gilbert damping: `damping` (one value) or `damping_species` (one per species).
 struct SpinDamping {

@@ -11,7 +11,7 @@
 
 namespace spinlat {
 
-struct SurrogateSettings {
+struct SurrogateOptions {
   std::string file;                       ///< the surrogate input, absolute; "" = map automatically
   std::shared_ptr<const Config> config;   ///< read and validated when the stage was read (null: map)
   int inner_steps = 10;                   ///< `surrogate_steps`
@@ -21,15 +21,15 @@ struct SurrogateSettings {
 
 /// Keys `surrogate` (optional: without it the surrogate is mapped automatically) and
 /// `surrogate_steps` of a stage or sweep table.
-SurrogateSettings read_surrogate(Params& p);
+SurrogateOptions read_surrogate(Params& p);
 /// The surrogate Hamiltonian bound to `s`: the file's [[potential]] tables built with the
 /// built-in terms, or, without a file, `model` mapped on `s` (workflows/spin_map.hpp, default
 /// options: isotropic exchange on two shells) from a copy of `s` with every moment along z, so
 /// that the surrogate does not depend on the state a driver starts from (annealing, restarts).
-Hamiltonian build_surrogate(const SurrogateSettings& settings, const System& s, const Hamiltonian& model,
+Hamiltonian build_surrogate(const SurrogateOptions& settings, const System& s, const Hamiltonian& model,
                             std::uint64_t seed);
 /// The driver: the surrogate's [[potential]] terms built on ctx.system with the built-in terms,
 /// and a DelayedAcceptanceSampler with ctx.hamiltonian as the exact model.
-std::unique_ptr<Driver> surrogate_mc_driver(const SurrogateSettings& settings, const DriverContext& ctx);
+std::unique_ptr<Driver> surrogate_mc_driver(const SurrogateOptions& settings, const DriverContext& ctx);
 
 }  // namespace spinlat

@@ -1,6 +1,6 @@
 #pragma once
 // The learned magnetic potential (TOML `type = "learned"`): a TorchScript model following the
-// CONTRACT's "Learned potential models" section (modelled on MACE's LAMMPS export, with moment
+// interface of docs/learned-potential.md (modelled on MACE's LAMMPS export, with moment
 // vectors added), or an upstream MACE / magnetic MACE export as it is (forward(data, training,
 // compute_force, ...) -> Dict[str, Optional[Tensor]], called with every flag false), or a
 // native model of `spinlat train`, evaluated on spinlat's periodic graph
@@ -76,7 +76,7 @@ class LearnedPotential : public Term {
   /// Exact ΔE. With a `num_interactions` buffer L > 0 in the model (native models have it),
   /// only the subgraph within 2L hops of i is evaluated and ΔE sums the node energies within
   /// L hops. The energies before the move come from a cache of node energies kept in step
-  /// with accepted trials (the next call sees whether the System took the trial moment), so a
+  /// with accepted trials (the sampler reports them through accept_trials()), so a
   /// trial costs one subgraph evaluation; the cache is rebuilt (one full evaluation) after
   /// bind() or when moments changed otherwise. Without L, the whole graph is evaluated twice.
   /// Native models in float64 (mc_evaluator "auto") run this, and energy-only compute() and
@@ -90,6 +90,13 @@ class LearnedPotential : public Term {
   void local_energy_changes(const System& s, const NeighborList& list, const std::vector<int>& sites,
                             const std::vector<Vec3>& spins, const std::vector<double>& moments,
                             std::vector<double>& de) const override;
+  /// Commits the node energies of the last call's accepted trials to the cache above (the
+  /// Monte Carlo trial protocol, Term::accept_trials).
+  void accept_trials(const std::vector<char>& accepted) const override;
+  /// How many times the Monte Carlo cache was rebuilt by a full evaluation (after bind(), a
+  /// move of the atoms, or moments changed without a reported trial): a diagnostic for tests
+  /// that a sampler reports every trial it takes.
+  std::size_t cache_rebuilds() const;
   /// 2L·r_max with L the model's layers (without num_interactions: everything interacts).
   double trial_range() const override;
   bool batches_trials() const override;

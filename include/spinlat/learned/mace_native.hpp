@@ -136,9 +136,4 @@ MaceTorchResult mace_torch_reference(const std::string& path, const Graph& g, co
 /// file (convert.cpp, LibTorch). InputError when it is not a TorchScript file or lacks a piece.
 MaceArchive convert_mace_torchscript(const std::string& path);
 
-/// `spinlat convert MODEL.pt -o OUT`: reads the TorchScript file with LibTorch, writes the
-/// converted file, then evaluates both on a test cell and prints the largest difference.
-/// Returns the exit status. Defined in convert.cpp (builds with LibTorch only).
-int convert_command(const std::string& model_path, const std::string& out_path, std::ostream& out);
-
 }  // namespace spinlat

@@ -73,7 +73,7 @@ struct ModelInputs {
 };
 
 /// The fixed structure of one interaction layer, as node_energy() uses it (read by the
-/// TorchScript export, spinlat/learned/export.hpp, so that both follow one enumeration).
+/// TorchScript export, spinlat/learned/tools/export.hpp, so that both follow one enumeration).
 struct NativeLayerStructure {
   struct Block {
     int l = 0, parity = 1, time = 1, spin = 0;  ///< labels (docs/learned-potential.md)

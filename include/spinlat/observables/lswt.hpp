@@ -41,7 +41,7 @@
 
 namespace spinlat {
 
-struct LswtSettings {
+struct LswtOptions {
   /// Ordering axis. Zero: chosen automatically, the first that applies: the direction of a
   /// uniform Zeeman field; ± the uniaxial axis nearer the net magnetization; the ⟨100⟩ or
   /// ⟨111⟩ direction nearest the net magnetization (cubic anisotropy); the net magnetization
@@ -70,7 +70,7 @@ class LinearSpinWaves {
   /// several periodic images at different distances (the supercell must exceed twice the
   /// interaction range), sublattices are inhomogeneous, or the collinear state along the
   /// axis is not stationary.
-  LinearSpinWaves(const System& s, const Hamiltonian& h, LswtSettings settings = {});
+  LinearSpinWaves(const System& s, const Hamiltonian& h, LswtOptions settings = {});
 
   /// Number of branches (magnetic sublattices).
   int branches() const { return static_cast<int>(sites_.size()); }
@@ -100,7 +100,7 @@ class LinearSpinWaves {
   bool circular_ = true;
 };
 
-/// The automatic ordering axis of LswtSettings::axis for this system and Hamiltonian.
+/// The automatic ordering axis of LswtOptions::axis for this system and Hamiltonian.
 Vec3 lswt_default_axis(const System& s, const Hamiltonian& h);
 
 }  // namespace spinlat

@@ -42,6 +42,10 @@ class Hamiltonian {
   /// Energy changes of independent trials (Term::local_energy_changes), summed over terms.
   void local_energy_changes(const System& s, const std::vector<int>& sites, const std::vector<Vec3>& spins,
                             const std::vector<double>& moments, std::vector<double>& de) const;
+  /// Reports to every term which trials of the last local_energy_change(s) call the sampler
+  /// took (Term::accept_trials); accept_trial() after a single local_energy_change().
+  void accept_trials(const std::vector<char>& accepted) const;
+  void accept_trial(bool accepted) const;
   /// Largest Term::trial_range() (Å).
   double trial_range() const;
   /// True when some term batches trials (Term::batches_trials).

@@ -79,6 +79,15 @@ class Term {
     for (std::size_t k = 0; k < sites.size(); ++k)
       de[k] = local_energy_change(s, list, sites[k], spins[k], moments[k]);
   }
+  /// The Monte Carlo trial protocol: after each local_energy_change() or
+  /// local_energy_changes() call, a sampler that goes on sampling reports which of that
+  /// call's trials it took (accepted[k] for the k-th trial, one entry after
+  /// local_energy_change()), the System already holding them. A term that carries state from
+  /// one trial to the next (the learned term keeps the node energies of the current moments)
+  /// commits the taken trials here; a trial never reported counts as rejected (the next call
+  /// forgets it), and a moment changed without a trial (dynamics) is still noticed by such a
+  /// term. Every other term has nothing to do.
+  virtual void accept_trials(const std::vector<char>& accepted) const {}
   /// Distance (Å) beyond which a trial at one site leaves the energy change of a trial at
   /// another unchanged. For pair and on-site terms that is the cutoff; a message-passing
   /// model with L layers reaches 2L·r_max.

@@ -1,4 +1,4 @@
-#include "spinlat/dynamics/llg_bench.hpp"
+#include "spinlat/bench/llg.hpp"
 
 #include <chrono>
 #include <stdexcept>

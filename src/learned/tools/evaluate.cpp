@@ -1,4 +1,4 @@
-#include "spinlat/learned/evaluate.hpp"
+#include "spinlat/learned/tools/evaluate.hpp"
 
 #include "spinlat/core/crystal.hpp"
 #include "spinlat/core/error.hpp"

@@ -1,6 +1,6 @@
 #pragma once
 // Training data for learned potentials: labelled frames turned into graphs, once, ready for
-// batching (spinlat/learned/train.hpp). Plain data, no LibTorch types.
+// batching (spinlat/learned/tools/train.hpp). Plain data, no LibTorch types.
 //
 // Sources are extended XYZ files (magnetic MACE's convention: per-atom REF_magmom,
 // REF_forces, REF_magforces; per-frame REF_energy) and deepmd/npy directories (spin.npy,

@@ -1,4 +1,4 @@
-#include "spinlat/workflows/bench.hpp"
+#include "spinlat/bench/bench.hpp"
 
 #include <omp.h>
 
@@ -6,10 +6,10 @@
 #include <vector>
 
 #include "spinlat/core/error.hpp"
-#include "spinlat/dynamics/llg_bench.hpp"
-#include "spinlat/dynamics/md_bench.hpp"
-#include "spinlat/dynamics/sld_bench.hpp"
-#include "spinlat/mc/bench.hpp"
+#include "spinlat/bench/llg.hpp"
+#include "spinlat/bench/md.hpp"
+#include "spinlat/bench/sld.hpp"
+#include "spinlat/bench/mc.hpp"
 
 namespace spinlat {
 

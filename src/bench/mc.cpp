@@ -1,4 +1,4 @@
-#include "spinlat/mc/bench.hpp"
+#include "spinlat/bench/mc.hpp"
 
 #include <chrono>
 

@@ -1,4 +1,4 @@
-#include "spinlat/learned/learned_bench.hpp"
+#include "spinlat/learned/tools/bench.hpp"
 
 #include <omp.h>
 

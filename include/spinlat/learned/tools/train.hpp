@@ -14,7 +14,7 @@
 // torch::manual_seed) derives from `seed`, so a seed fixes the result, whatever `threads` is.
 // The pieces are functions so tests and learning-curve scripts can call them.
 //
-// This header includes LibTorch; the command line uses spinlat/learned/train_command.hpp.
+// This header includes LibTorch; the command line uses spinlat/learned/tools/train_command.hpp.
 #include <torch/torch.h>
 
 #include <atomic>
@@ -25,7 +25,7 @@
 #include <string>
 #include <vector>
 
-#include "spinlat/learned/dataset.hpp"
+#include "spinlat/learned/tools/dataset.hpp"
 #include "spinlat/learned/native_model.hpp"
 
 namespace spinlat {

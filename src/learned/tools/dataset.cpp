@@ -1,5 +1,5 @@
 // Training data: frames → samples (graphs built once), seeded shuffles and splits, e0 fit.
-#include "spinlat/learned/dataset.hpp"
+#include "spinlat/learned/tools/dataset.hpp"
 
 #include <Eigen/Dense>
 

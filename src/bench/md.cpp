@@ -1,4 +1,4 @@
-#include "spinlat/dynamics/md_bench.hpp"
+#include "spinlat/bench/md.hpp"
 
 #include <omp.h>
 

@@ -17,7 +17,7 @@
 // respect to positions, magmom and shifts (the inputs the learned term differentiates).
 // Edge vectors are built from `shifts` as in MACE's LAMMPS export; `cell` and `unit_shifts`
 // are not read (the term's virial formula holds either way, learned_term.hpp).
-#include "spinlat/learned/export.hpp"
+#include "spinlat/learned/tools/export.hpp"
 
 #include <torch/script.h>
 

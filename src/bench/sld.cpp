@@ -1,4 +1,4 @@
-#include "spinlat/dynamics/sld_bench.hpp"
+#include "spinlat/bench/sld.hpp"
 
 #include <omp.h>
 

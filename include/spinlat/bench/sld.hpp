@@ -8,7 +8,7 @@
 #include <string>
 
 #include "spinlat/core/system.hpp"
-#include "spinlat/dynamics/md_bench.hpp"
+#include "spinlat/bench/md.hpp"
 #include "spinlat/dynamics/sld.hpp"
 #include "spinlat/terms/hamiltonian.hpp"
 

@@ -1,6 +1,6 @@
 #pragma once
 // `spinlat export MODEL.spl -o MODEL.pt`: a native model (native_model.hpp) as a TorchScript
-// module that follows the CONTRACT's "Learned potential models" interface, so that Python
+// module that follows the interface of docs/learned-potential.md, so that Python
 // (torch.jit.load), the `learned` term and any other TorchScript runtime evaluate the same
 // function. The forward() source is generated for the model's configuration (every loop over
 // layers, edge paths and product paths unrolled) and uses standard ATen ops only, so that

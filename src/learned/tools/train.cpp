@@ -1,5 +1,5 @@
-// `spinlat train`: fitting the native magnetic potential (spinlat/learned/train.hpp).
-#include "spinlat/learned/train.hpp"
+// `spinlat train`: fitting the native magnetic potential (spinlat/learned/tools/train.hpp).
+#include "spinlat/learned/tools/train.hpp"
 
 #include <ATen/Parallel.h>
 #include <dlfcn.h>
@@ -25,7 +25,7 @@
 #include "spinlat/io/toml_overrides.hpp"  // apply_override (--set)
 #include "spinlat/io/params.hpp"
 #include "spinlat/io/paths.hpp"
-#include "spinlat/learned/train_command.hpp"
+#include "spinlat/learned/tools/train_command.hpp"
 
 namespace spinlat {
 namespace {

@@ -16,6 +16,7 @@
 #include "spinlat/core/error.hpp"
 #include "spinlat/core/rng.hpp"
 #include "spinlat/learned/mace_native.hpp"
+#include "spinlat/learned/tools/convert.hpp"
 #include "spinlat/neighbors/neighbor_list.hpp"
 
 namespace spinlat {

@@ -215,15 +215,148 @@ file = ")" + kEam + "\"\n");
   EXPECT_NEAR(m.energy(), e_perfect, 1e-9);
 }
 
+// Lennard-Jones fcc (argon-like ε = 0.0104 eV, σ = 3.4 Å, cutoff 8.7 Å between the 5th shell
+// (√(5/2) a) and the 6th (√3 a) at the equilibrium). The exact lattice
+// constant at the cutoff is the root of d(H/N)/da = ½ Σ_k n_k d_k φ'(d_k a) + ¾ P0 a² = 0
+// (fcc: 4 atoms per a³, H = E + P0 V), shells (n_k, d_k/a) = (12, √½), (6, 1), (24, √(3/2)),
+// (12, √2), (24, √(5/2)); the shift of φ at the cutoff is a constant per pair and drops out.
+namespace {
+
+constexpr double kLjEps = 0.0104, kLjSigma = 3.4, kLjCut = 8.7;
+
+double lj_enthalpy_slope(double a, double p0_eVA3) {
+  const double n[] = {12, 6, 24, 12, 24}, d[] = {std::sqrt(0.5), 1.0, std::sqrt(1.5), std::sqrt(2.0), std::sqrt(2.5)};
+  double s = 0.0;
+  for (int k = 0; k < 5; ++k) {
+    const double r = d[k] * a, x6 = std::pow(kLjSigma / r, 6);
+    const double dphi = 4.0 * kLjEps * (-12.0 * x6 * x6 + 6.0 * x6) / r;
+    s += 0.5 * n[k] * d[k] * dphi;
+  }
+  return s + 0.75 * p0_eVA3 * a * a;
+}
+
+/// Bisection of lj_enthalpy_slope on [lo, hi] to machine precision.
+double lj_lattice_constant(double p0_GPa) {
+  const double p0 = p0_GPa / units::eVA3_to_GPa;
+  double lo = 4.8, hi = 5.8;
+  EXPECT_LT(lj_enthalpy_slope(lo, p0), 0.0);
+  EXPECT_GT(lj_enthalpy_slope(hi, p0), 0.0);
+  for (int k = 0; k < 200 && hi - lo > 1e-14; ++k) {
+    const double mid = 0.5 * (lo + hi);
+    (lj_enthalpy_slope(mid, p0) < 0.0 ? lo : hi) = mid;
+  }
+  return 0.5 * (lo + hi);
+}
+
+std::string lj_fcc(double a) {
+  char buf[512];
+  std::snprintf(buf, sizeof buf, R"(
+[structure]
+lattice = "fcc"
+a = %.10f
+cells = [4, 4, 4]
+species = ["Ar"]
+moment = [0]
+[[potential]]
+type = "pair"
+style = "lj"
+epsilon = %g
+sigma = %g
+cutoff = %g
+shift = true
+)", a, kLjEps, kLjSigma, kLjCut);
+  return buf;
+}
+
+/// Strains every lattice vector and position by D (r → D r): a non-cubic, sheared start.
+void deform(System& s, const Mat3& D) {
+  s.cell.h = s.cell.h * D.transpose();
+  for (Vec3& r : s.position) r = D * r;
+}
+
+const Mat3 kStrain = (Mat3() << 1.03, 0.01, 0.0, 0.01, 0.98, -0.005, 0.0, -0.005, 1.02).finished();
+
+}  // namespace
+
+// FIRE on the cell from a 2–3% strained, sheared start (positions follow affinely: every fcc
+// atom is a centre of inversion, so the forces vanish by symmetry) returns the cubic cell of
+// the exact lattice constant, at zero pressure and at 0.1 GPa (F is kept symmetric: no rotation).
+TEST(Minimize, CellRelaxationReachesTheExactLennardJonesLatticeConstant) {
+  for (double p0 : {0.0, 0.1}) {
+    const double a_exact = lj_lattice_constant(p0);
+    // The lattice sum's shells are those within the cutoff at a_exact (with 1% to spare).
+    ASSERT_LT(std::sqrt(2.5) * a_exact * 1.01, kLjCut);
+    ASSERT_GT(std::sqrt(3.0) * a_exact * 0.99, kLjCut);
+    Built b = build(lj_fcc(0.99 * a_exact));
+    deform(b.system, kStrain);
+    MinimizeOptions o;
+    o.cell = true;
+    o.pressure = p0;
+    o.stress_tolerance = 1e-7;
+    Minimizer m(b.hamiltonian, b.system, o);
+    EXPECT_GT(m.residuals().stress, 0.05) << p0;  // strained: far from converged
+    relax(m, 5000);
+    ASSERT_TRUE(m.converged()) << m.residual_text();
+    const Mat3 cubic = 4.0 * a_exact * Mat3::Identity();  // 4 × 4 × 4 conventional cells
+    for (int r = 0; r < 3; ++r)
+      for (int c = 0; c < 3; ++c)
+        EXPECT_NEAR(b.system.cell.h(r, c), cubic(r, c), 1e-5 * 4.0 * a_exact)
+            << "P0 = " << p0 << " GPa, cell(" << r << "," << c << ") after " << m.steps() << " steps";
+    // The reported stress is the stress of the final state: −P0 on the diagonal.
+    for (int r = 0; r < 3; ++r)
+      EXPECT_NEAR(m.stress()(r, r) * units::eVA3_to_GPa, -p0, 1e-7);
+  }
+}
+
+// The stage end to end: keys, the residual on the console and as /stages/<k> attributes, the
+// final volume; bad keys are InputErrors.
+TEST(Minimize, CellRelaxationStageReportsTheStress) {
+  const fs::path dir = scratch("cell");
+  const double a_exact = lj_lattice_constant(0.0);
+  std::ofstream(dir / "in.toml") << lj_fcc(1.025 * a_exact)
+                                 << "[[stage]]\ntype = \"minimize\"\nrelax_cell = true\nrelax_positions = true\n"
+                                    "stress_tolerance = 1e-6\nforce_tolerance = 1e-6\n";
+  const test::CliResult r = test::run_cli("run " + (dir / "in.toml").string() + " -o " + (dir / "out.h5").string());
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("minimize converged after"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("max stress"), std::string::npos) << r.output;
+  h5::File f = h5::File::open((dir / "out.h5").string());
+  EXPECT_LE(f.attr_double("/stages/0", "max_stress"), 1e-6);
+  EXPECT_EQ(f.attr_double("/stages/0", "stress_tolerance"), 1e-6);
+  EXPECT_EQ(f.attr_double("/stages/0", "pressure"), 0.0);
+  EXPECT_NEAR(f.attr_double("/stages/0", "volume"), std::pow(a_exact, 3) / 4.0, 1e-4 * std::pow(a_exact, 3) / 4.0);
+  EXPECT_LE(f.read_doubles("/observables/max_stress/value").back(), 1e-6);
+
+  auto message = [&](const std::string& stage) {
+    try {
+      parse_config(lj_fcc(a_exact) + "[[stage]]\ntype = \"minimize\"\n" + stage, "in.toml");
+    } catch (const InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(message("pressure = 1\n").find("relax_cell"), std::string::npos);
+  EXPECT_NE(message("stress_tolerance = 1e-3\n").find("relax_cell"), std::string::npos);
+  EXPECT_NE(message("relax_cell = true\nstress_tolerance = 0\n").find("stress_tolerance"), std::string::npos);
+  EXPECT_EQ(message("relax_cell = true\npressure = -0.5\n"), "no error");
+  // A Hamiltonian without a lattice term cannot relax a cell.
+  std::ofstream(dir / "spins.toml") << kBccFerro << "[[stage]]\ntype = \"minimize\"\nrelax_cell = true\n";
+  const test::CliResult bad = test::run_cli("run " + (dir / "spins.toml").string() + " -o " + (dir / "bad.h5").string());
+  EXPECT_NE(bad.status, 0);
+  EXPECT_NE(bad.output.find("relax_cell"), std::string::npos) << bad.output;
+}
+
 // Velocities and steps saved and loaded: the continuation equals the uninterrupted run bit for
-// bit (moments and positions together).
+// bit (moments, positions and the cell together).
 TEST(Minimize, SaveAndLoadContinueBitForBit) {
   if (!fs::exists(kEam)) GTEST_SKIP() << "needs Debian's lammps-examples (" << kEam << ")";
   const std::string toml = std::string(kBccFerro) + "[[potential]]\ntype = \"eam\"\nfile = \"" + kEam + "\"\n";
   MinimizeOptions o;
   o.positions = true;
+  o.cell = true;
   Built a = build(toml);
   a.system.position[5] += Vec3(0.1, 0.0, 0.0);
+  deform(a.system, kStrain);
   Minimizer ma(a.hamiltonian, a.system, o);
   for (int k = 0; k < 30; ++k) ma.step();
   Built b = build(toml);
@@ -240,6 +373,8 @@ TEST(Minimize, SaveAndLoadContinueBitForBit) {
     EXPECT_EQ(a.system.spin[i], b.system.spin[i]) << i;
     EXPECT_EQ(a.system.position[i], b.system.position[i]) << i;
   }
+  EXPECT_EQ(a.system.cell.h, b.system.cell.h);
+  EXPECT_NE(a.system.cell.h, build(toml).system.cell.h);  // the cell did move
   EXPECT_EQ(ma.energy(), mb.energy());
 }
 

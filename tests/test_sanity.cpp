@@ -162,3 +162,93 @@ TEST(Sanity, AStructureWithoutMomentsPointsAtStructureMoment) {
     EXPECT_NE(m.find("POSCAR without MAGMOM"), std::string::npos) << m;
   }
 }
+
+// Total spin in spin-lattice dynamics (issue 15, item 5): Σ m_i is a constant of undamped
+// precession when every term is invariant under a global rotation of the moments
+// (Term::conserves_total_spin); its change over a stage is the integrator's error.
+TEST(Sanity, TotalSpinConservationIsAskedOfEveryTerm) {
+  const std::string lattice = R"([structure]
+lattice = "bcc"
+a = 2.8665
+cells = [3, 3, 3]
+species = ["Fe"]
+moment = [2.2]
+[[potential]]
+type = "heisenberg"
+J = [0.02]
+[[potential]]
+type = "bethe-slater"
+a = 0.02726
+b = 0.2171
+d = 1.841
+cutoff = 3.4
+[[potential]]
+type = "biquadratic"
+Q = [0.001]
+)";
+  auto conserves = [](const std::string& text) {
+    const Config c = parse_config(text, "in.toml");
+    const System s = build_system(c);
+    return build_hamiltonian(c, s, builtin_terms()).conserves_total_spin();
+  };
+  EXPECT_TRUE(conserves(lattice));
+  EXPECT_FALSE(conserves(lattice + "[[potential]]\ntype = \"anisotropy\"\nkind = \"uniaxial\"\nK = 1e-4\naxis = [0, 0, 1]\n"));
+  EXPECT_FALSE(conserves(lattice + "[[potential]]\ntype = \"zeeman\"\nfield = [0, 0, 1]\n"));
+  EXPECT_EQ(spin_conservation_breach(Vec3(0, 0, 100), Vec3(0, 0.01, 100), 200.0), "");
+  const std::string w = spin_conservation_breach(Vec3(0, 0, 100), Vec3(0, 1, 100), 200.0);
+  EXPECT_NE(w.find("|ΔM| = 1 μB (0.005 of the saturation moment 200 μB"), std::string::npos) << w;
+  EXPECT_NE(w.find("reduce dt"), std::string::npos) << w;
+}
+
+TEST(Sanity, SpinLatticeDynamicsWithTooLargeAStepBreaksTotalSpin) {
+  const char* eam = "/usr/share/lammps/examples/SPIN/iron/Fe_Mishin2006.eam.alloy";
+  if (!std::ifstream(eam)) GTEST_SKIP() << "needs Debian's lammps-examples (" << eam << ")";
+  const std::string dir = ::testing::TempDir();
+  const std::string path = dir + "/sanity_sld.toml";
+  std::ofstream(path) << R"(seed = 31
+[structure]
+lattice = "bcc"
+a = 2.8665
+cells = [3, 3, 3]
+species = ["Fe"]
+moment = [2.2]
+mass = [55.845]
+spins = "random"
+lattice_temperature = 100.0
+[[potential]]
+type = "eam"
+file = ")" << eam << R"("
+[[potential]]
+type = "bethe-slater"
+a = 0.02726
+b = 0.2171
+d = 1.841
+cutoff = 3.4
+[[stage]]
+type = "sld"
+dt = 0.0001
+steps = 500
+temperature = 0.0
+damping = 0.0
+max_energy_drift = 0
+[output]
+observables_every = 50
+)";
+  auto run = [&](const std::string& set) {
+    const test::CliResult r = test::run_cli("run " + path + " -o " + dir + "/sanity_sld.h5 " + set);
+    EXPECT_EQ(r.status, 0) << r.output;
+    return r.output;
+  };
+  const std::string ok = run("");  // dt = 0.1 fs, the LAMMPS SPIN example's
+  EXPECT_NE(ok.find("total spin change |ΔM|/Σ|m| = "), std::string::npos) << ok;
+  EXPECT_EQ(ok.find("the total spin changed"), std::string::npos) << ok;
+  // dt = 10 fs: 1.8 rad of precession per step in the exchange field (~900 T).
+  const std::string bad = run("--set stage.0.dt=0.01");
+  EXPECT_NE(bad.find("warning: stage 0 (sld): the total spin changed by |ΔM| = "), std::string::npos) << bad;
+  EXPECT_NE(bad.find("reduce dt"), std::string::npos) << bad;
+  // A term that does not conserve it (anisotropy) or damping: no check.
+  const std::string aniso = run("--set 'potential.2={type=\"anisotropy\",kind=\"uniaxial\",K=1e-4,axis=[0,0,1]}'");
+  EXPECT_EQ(aniso.find("total spin change"), std::string::npos) << aniso;
+  const std::string damped = run("--set stage.0.damping=0.1");
+  EXPECT_EQ(damped.find("total spin change"), std::string::npos) << damped;
+}

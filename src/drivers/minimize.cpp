@@ -1,5 +1,5 @@
-// The `minimize` driver: relaxes moment directions (and, optionally, moment sizes and
-// positions) until the largest torque and force fall below their tolerances
+// The `minimize` driver: relaxes moment directions (and, optionally, moment sizes, positions
+// and the cell) until the largest torque and force fall below their tolerances
 // (dynamics/minimize.hpp), or quenches by zero-temperature Metropolis (method = "metropolis").
 #include <algorithm>
 #include <cstdio>
@@ -27,11 +27,16 @@ struct MinimizeSpec : DriverSpec {
       s["longitudinal"] = options.longitudinal ? "true" : "false";
       s["relax_positions"] = options.positions ? "true" : "false";
       if (options.positions) s["force_tolerance"] = setting_text(options.force_tolerance);
+      s["relax_cell"] = options.cell ? "true" : "false";
+      if (options.cell) {
+        s["pressure"] = setting_text(options.pressure);
+        s["stress_tolerance"] = setting_text(options.stress_tolerance);
+      }
       s["field"] = setting_text(options.field);
     }
     return s;
   }
-  bool moves_atoms() const override { return options.positions && method != "metropolis"; }
+  bool moves_atoms() const override { return (options.positions || options.cell) && method != "metropolis"; }
 };
 
 class MinimizeDriver : public Driver {
@@ -44,6 +49,7 @@ class MinimizeDriver : public Driver {
     if (min_.options().directions) out.push_back({"max_torque", r.torque});
     if (min_.options().longitudinal) out.push_back({"max_longitudinal_force", r.longitudinal});
     if (min_.options().positions) out.push_back({"max_force", r.force});
+    if (min_.options().cell) out.push_back({"max_stress", r.stress});
   }
   void set_temperature(double) override {}
   std::string save_state() const override { return min_.save_state(); }
@@ -73,6 +79,12 @@ class MinimizeDriver : public Driver {
       s.numbers.push_back({"max_force", r.force});
       s.numbers.push_back({"force_tolerance", min_.options().force_tolerance});
     }
+    if (min_.options().cell) {
+      s.numbers.push_back({"max_stress", r.stress});
+      s.numbers.push_back({"stress_tolerance", min_.options().stress_tolerance});
+      s.numbers.push_back({"pressure", min_.options().pressure});
+      s.numbers.push_back({"volume", s_.cell.volume() / n});
+    }
     return s;
   }
 
@@ -84,6 +96,11 @@ class MinimizeDriver : public Driver {
 
 std::unique_ptr<Driver> MinimizeSpec::build(const DriverContext& ctx) const {
   if (method == "metropolis") return quench_driver(ctx);
+  if (options.cell && !ctx.hamiltonian.depends_on_positions())
+    throw InputError("minimize: relax_cell = true, but no potential depends on positions (add a lattice term: eam, "
+                     "pair, learned)");
+  if (options.cell && !(ctx.system.cell.periodic[0] && ctx.system.cell.periodic[1] && ctx.system.cell.periodic[2]))
+    throw InputError("minimize: relax_cell = true needs a cell periodic along all three lattice vectors");
   if ((options.positions && !ctx.hamiltonian.depends_on_positions()) ||
       (options.longitudinal && !ctx.hamiltonian.depends_on_moment_size()))
     throw InputError(std::string("minimize: ") + (options.positions ? "relax_positions" : "longitudinal") +
@@ -104,7 +121,8 @@ DriverSpecPtr read_minimize(Params& p, DriverRole role) {
   s->length = count_at_least(p, p.has("max_steps") ? "max_steps" : "steps", 1, 10000, false);
   if (p.has("dt")) positive(p, "dt", " ps");  // accepted for symmetry with the dynamics; no clock
   const std::vector<std::string> own{"torque_tolerance", "force_tolerance", "relax_positions", "longitudinal",
-                                     "max_rotation", "max_displacement", "field"};
+                                     "max_rotation", "max_displacement", "field", "relax_cell", "pressure",
+                                     "stress_tolerance"};
   if (s->method == "metropolis") {
     for (const auto& k : own)
       if (p.has(k)) p.fail(k, "not used by method = \"metropolis\" (a quench of Metropolis sweeps; use method = \"fire\")");
@@ -122,6 +140,11 @@ DriverSpecPtr read_minimize(Params& p, DriverRole role) {
   o.max_rotation = positive_or(p, "max_rotation", o.max_rotation, " rad");
   o.max_displacement = positive_or(p, "max_displacement", o.max_displacement, " Å");
   if (p.has("max_displacement") && !o.positions) p.fail("max_displacement", "only used with relax_positions = true");
+  o.cell = p.boolean("relax_cell", false);
+  for (const char* k : {"pressure", "stress_tolerance"})
+    if (p.has(k) && !o.cell) p.fail(k, "only used with relax_cell = true");
+  if (p.has("pressure")) o.pressure = p.real("pressure");
+  o.stress_tolerance = positive_or(p, "stress_tolerance", o.stress_tolerance, " GPa");
   return s;
 }
 
@@ -131,7 +154,8 @@ DriverType minimize_driver() {
   DriverType t;
   t.name = "minimize";
   t.stage_keys = {"steps", "max_steps", "dt", "method", "torque_tolerance", "force_tolerance", "relax_positions",
-                  "longitudinal", "max_rotation", "max_displacement", "field"};
+                  "longitudinal", "max_rotation", "max_displacement", "field", "relax_cell", "pressure",
+                  "stress_tolerance"};
   t.read = read_minimize;
   return t;
 }

@@ -1,5 +1,5 @@
-// Energy minimisation: FIRE and velocity projection over moment directions, moment sizes and
-// positions (dynamics/minimize.hpp).
+// Energy minimisation: FIRE and velocity projection over moment directions, moment sizes,
+// positions and the cell (dynamics/minimize.hpp).
 #include "spinlat/dynamics/minimize.hpp"
 
 #include <algorithm>
@@ -70,7 +70,9 @@ Minimizer::Minimizer(Hamiltonian& h, System& s, MinimizeOptions options) : h_(h)
   dir_.v.assign(3 * n, 0.0);
   size_.v.assign(n, 0.0);
   pos_.v.assign(3 * n, 0.0);
-  if (opt_.positions) {
+  cell_.v.assign(9, 0.0);
+  cell0_ = s_.cell.h;
+  if (opt_.positions || opt_.cell) {
     // A list built here, at known positions (see built_positions_).
     h_.bind(s_);
     built_positions_ = s_.position;
@@ -86,12 +88,12 @@ Minimizer::Minimizer(Hamiltonian& h, System& s, MinimizeOptions options) : h_(h)
   dir_.dt_max = 10.0 * dir_.dt;
   // VP has a fixed step: half the largest stable one of the stiffest mode.
   if (opt_.method == MinimizeMethod::vp) dir_.dt = 0.5 * dir_.dt_max / std::sqrt(2.0);
-  size_.dt = pos_.dt = kLatticeDt;
-  size_.dt_max = pos_.dt_max = kLatticeDtMax;
+  size_.dt = pos_.dt = cell_.dt = kLatticeDt;
+  size_.dt_max = pos_.dt_max = cell_.dt_max = kLatticeDtMax;
 }
 
 void Minimizer::evaluate() {
-  if (opt_.positions) {
+  if (opt_.positions || opt_.cell) {
     if (h_.update(s_)) {
       built_positions_ = s_.position;
       built_cell_ = s_.cell.h;
@@ -102,6 +104,7 @@ void Minimizer::evaluate() {
   Derivatives d;
   if (opt_.directions || opt_.longitudinal) d.magnetic_force = &magforce_;
   if (opt_.positions) d.force = &force_;
+  if (opt_.cell) d.virial = &virial_;
   energy_ = h_.compute(s_, d);
   if (!opt_.field.isZero(0.0)) {
     // Zeeman energy −μB m·B of the applied field; its magnetic force is μB B on every moment.
@@ -118,6 +121,20 @@ void Minimizer::evaluate() {
   gdir_.assign(3 * n, 0.0);
   gsize_.assign(n, 0.0);
   gpos_.assign(3 * n, 0.0);
+  gcell_.assign(9, 0.0);
+  if (opt_.cell) {
+    // σ = −Wᵀ/V (docs/units.md); the cell relaxes under its symmetric part only (header).
+    const double V = s_.cell.volume();
+    stress_ = -virial_.transpose() / V;
+    const Mat3 excess = 0.5 * (stress_ + stress_.transpose()) + (opt_.pressure / units::eVA3_to_GPa) * Mat3::Identity();
+    const double scale = V / static_cast<double>(std::max<std::size_t>(1, n));
+    // dH = V (σ_s + P0 I) : dF F⁻¹ (the strain of a change dF), along symmetric dF only.
+    const Mat3 grad = excess * deformation_.inverse().transpose();
+    const Mat3 g = -0.5 * scale * (grad + grad.transpose());
+    for (int a = 0; a < 3; ++a)
+      for (int b = 0; b < 3; ++b) gcell_[3 * a + b] = g(a, b);
+    res_.stress = excess.cwiseAbs().maxCoeff() * units::eVA3_to_GPa;
+  }
   for (std::size_t i = 0; i < n; ++i) {
     if (opt_.positions) {
       for (int a = 0; a < 3; ++a) gpos_[3 * i + a] = force_[i][a];
@@ -137,7 +154,7 @@ void Minimizer::evaluate() {
       res_.longitudinal = std::max(res_.longitudinal, std::abs(along));
     }
   }
-  if (!std::isfinite(res_.torque + res_.longitudinal + res_.force))
+  if (!std::isfinite(res_.torque + res_.longitudinal + res_.force + res_.stress))
     throw NumericalError("minimize: non-finite force at step " + std::to_string(steps_) +
                          " (atoms overlapping, or a term undefined at these moments)");
 }
@@ -210,6 +227,19 @@ void Minimizer::step() {
     const std::vector<double> dr = advance(pos_, gpos_, 3, opt_.max_displacement);
     for (std::size_t i = 0; i < n; ++i) s_.position[i] += Vec3(dr[3 * i], dr[3 * i + 1], dr[3 * i + 2]);
   }
+  if (opt_.cell) {
+    // Coordinate x = N F: the change of F is the move over N, capped at max_strain.
+    const double atoms = static_cast<double>(std::max<std::size_t>(1, n));
+    const std::vector<double> dx = advance(cell_, gcell_, 9, atoms * opt_.max_strain);
+    Mat3 F = deformation_;
+    for (int a = 0; a < 3; ++a)
+      for (int b = 0; b < 3; ++b) F(a, b) += dx[3 * a + b] / atoms;
+    // Column vectors r → M r with M = F_new F_old⁻¹; the rows of h are lattice vectors, h = h_0 Fᵀ.
+    const Mat3 M = F * deformation_.inverse();
+    deformation_ = F;
+    s_.cell.h = cell0_ * F.transpose();
+    for (Vec3& r : s_.position) r = M * r;
+  }
   ++steps_;
   evaluate();
 }
@@ -222,7 +252,8 @@ void Minimizer::set_field(const Vec3& field) {
 bool Minimizer::converged() const {
   return (!opt_.directions || res_.torque <= opt_.torque_tolerance) &&
          (!opt_.longitudinal || res_.longitudinal <= opt_.torque_tolerance) &&
-         (!opt_.positions || res_.force <= opt_.force_tolerance);
+         (!opt_.positions || res_.force <= opt_.force_tolerance) &&
+         (!opt_.cell || res_.stress <= opt_.stress_tolerance);
 }
 
 std::string Minimizer::residual_text() const {
@@ -235,6 +266,9 @@ std::string Minimizer::residual_text() const {
         short_text(opt_.torque_tolerance) + ")");
   if (opt_.positions)
     add("max force " + short_text(res_.force) + " eV/Å (tolerance " + short_text(opt_.force_tolerance) + ")");
+  if (opt_.cell)
+    add("max stress " + short_text(res_.stress) + " GPa (tolerance " + short_text(opt_.stress_tolerance) +
+        ", target pressure " + short_text(opt_.pressure) + " GPa)");
   return t;
 }
 
@@ -242,7 +276,8 @@ std::string Minimizer::save_state() const {
   state_io::Writer w("spinlat-minimizer", 1);
   w.integer("steps", static_cast<std::uint64_t>(steps_));
   w.integer("sites", s_.size());
-  const std::pair<const char*, const Group*> groups[] = {{"dir", &dir_}, {"size", &size_}, {"pos", &pos_}};
+  const std::pair<const char*, const Group*> groups[] = {
+      {"dir", &dir_}, {"size", &size_}, {"pos", &pos_}, {"cell", &cell_}};
   for (const auto& [name, g] : groups) {
     const std::string p(name);
     w.text(p + ".v", reals_text(g->v));
@@ -253,6 +288,9 @@ std::string Minimizer::save_state() const {
   }
   std::vector<double> built(built_cell_.data(), built_cell_.data() + 9);
   for (const Vec3& r : built_positions_) built.insert(built.end(), r.data(), r.data() + 3);
+  std::vector<double> cell(cell0_.data(), cell0_.data() + 9);
+  cell.insert(cell.end(), deformation_.data(), deformation_.data() + 9);
+  w.text("deformation", reals_text(cell));
   w.integer("built_positions", built_positions_.size());
   w.text("built", reals_text(built));
   return w.str();
@@ -264,14 +302,23 @@ void Minimizer::load_state(const std::string& state) {
     throw InputError("minimize state: " + std::to_string(r.integer("sites")) + " sites, the system has " +
                      std::to_string(s_.size()));
   steps_ = static_cast<long long>(r.integer("steps"));
-  const std::pair<const char*, Group*> groups[] = {{"dir", &dir_}, {"size", &size_}, {"pos", &pos_}};
+  const std::pair<const char*, Group*> groups[] = {
+      {"dir", &dir_}, {"size", &size_}, {"pos", &pos_}, {"cell", &cell_}};
   for (const auto& [name, g] : groups) {
     const std::string p(name);
+    if (p == "cell" && !r.has("cell.v") && !opt_.cell) continue;  // a state from before cell relaxation
     g->v = reals_of(r.text(p + ".v"), g->v.size());
     g->dt = r.real(p + ".dt");
     g->dt_max = r.real(p + ".dt_max");
     g->alpha = r.real(p + ".alpha");
     g->downhill = static_cast<long long>(r.integer(p + ".downhill"));
+  }
+  if (r.has("deformation")) {
+    const std::vector<double> cell = reals_of(r.text("deformation"), 18);
+    for (int k = 0; k < 9; ++k) {
+      cell0_.data()[k] = cell[k];
+      deformation_.data()[k] = cell[9 + k];
+    }
   }
   const std::size_t nb = r.integer("built_positions");
   const std::vector<double> built = reals_of(r.text("built"), 9 + 3 * nb);

@@ -1,5 +1,7 @@
 #include "spinlat/io/params.hpp"
 
+#include "spinlat/io/toml_overrides.hpp"
+
 #include <sstream>
 
 #include <algorithm>
@@ -65,6 +67,9 @@ int Params::line(const std::string& key) const {
 bool Params::has(const std::string& key) const { return table_->contains(key); }
 
 void Params::fail(const std::string& key, const std::string& msg) const {
+  // A value given by --set: name the argument, not a line of the file.
+  if (const toml::node* n = key.empty() ? nullptr : table_->get(key))
+    if (std::string set = override_source(*n); !set.empty()) throw InputError(set, key_path(key), 0, msg);
   throw InputError(file_, key_path(key), line(key), msg);
 }
 
@@ -243,7 +248,8 @@ void Params::finish(const std::vector<std::string>& also_known) const {
     if (used_.count(key) || std::find(also_known.begin(), also_known.end(), key) != also_known.end())
       continue;
     const std::string guess = closest_match(key, known);
-    throw InputError(file_, key_path(key), static_cast<int>(v.source().begin.line),
+    const std::string set = override_source(v);
+    throw InputError(set.empty() ? file_ : set, key_path(key), set.empty() ? static_cast<int>(v.source().begin.line) : 0,
                      "unknown key" + (guess.empty() ? std::string() : " (did you mean '" + guess + "'?)"));
   }
 }

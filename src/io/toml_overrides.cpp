@@ -2,6 +2,7 @@
 #include "spinlat/io/toml_overrides.hpp"
 
 #include <algorithm>
+#include <sstream>
 
 #include "spinlat/core/error.hpp"
 #include "spinlat/io/text.hpp"
@@ -14,6 +15,8 @@ namespace {
 bool is_index(const std::string& s) {
   return !s.empty() && s.size() <= 9 && std::all_of(s.begin(), s.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
 }
+
+const std::string kSetPrefix = "--set ";
 
 [[noreturn]] void override_error(const std::string& key, const std::string& msg) {
   throw InputError("--set", key, 0, msg);
@@ -50,17 +53,21 @@ void apply_override(toml::table& doc, const std::string& assignment) {
     }
   }
 
-  // The value: any TOML value ([8,8,8], 5, 0.01, true, "x"), else the text as a string.
+  // The value: any TOML value ([8,8,8], 5, 0.01, true, "x"), else the text as a string. Its
+  // source is the argument itself, so that a later error names it (override_source()) rather
+  // than line 1 of the input file.
+  const std::string source = kSetPrefix + assignment;
   toml::table parsed;
   bool ok = false;
   try {
-    parsed = toml::parse("v = " + text);
+    parsed = toml::parse("v = " + text, source);
     ok = parsed.size() == 1 && parsed.contains("v");
   } catch (const toml::parse_error&) {
   }
   if (!ok) {
-    parsed = toml::table{};
-    parsed.insert("v", text);
+    std::ostringstream quoted;  // the text as a TOML string, escaped by toml++ itself
+    quoted << toml::table{{"v", text}};
+    parsed = toml::parse(quoted.str(), source);
   }
   toml::node& value = *parsed.get("v");
 
@@ -104,6 +111,12 @@ void apply_override(toml::table& doc, const std::string& assignment) {
     }
     walked += (walked.empty() ? "" : ".") + p;
   }
+}
+
+std::string override_source(const toml::node& n) {
+  const auto& path = n.source().path;
+  if (path && path->compare(0, kSetPrefix.size(), kSetPrefix) == 0) return *path;
+  return "";
 }
 
 toml::table parse_toml_with_overrides(const std::string& text, const std::string& name,

@@ -3,6 +3,8 @@
 #include <Eigen/Eigenvalues>
 #include <algorithm>
 #include <cmath>
+#include <limits>
+#include <map>
 #include <stdexcept>
 
 #include "spinlat/core/error.hpp"
@@ -52,7 +54,7 @@ Vec3 staggered_magnetization_vector(const System& s, const std::vector<int>& pat
   return s.size() > 0 ? Vec3(sum / static_cast<double>(s.size())) : Vec3(Vec3::Zero());
 }
 
-double sublattice_order(const System& s, const std::vector<int>& sublattice) {
+std::vector<double> sublattice_magnetizations(const System& s, const std::vector<int>& sublattice) {
   check_size(s, sublattice, "sublattice labels");
   int count = 0;
   for (int l : sublattice) count = std::max(count, l + 1);
@@ -64,10 +66,17 @@ double sublattice_order(const System& s, const std::vector<int>& sublattice) {
     sum[l] += s.moment[i] * s.spin[i];
     norm[l] += s.moment[i];
   }
+  std::vector<double> m(count, std::numeric_limits<double>::quiet_NaN());
+  for (int l = 0; l < count; ++l)
+    if (norm[l] > 0.0) m[l] = sum[l].norm() / norm[l];
+  return m;
+}
+
+double sublattice_order(const System& s, const std::vector<int>& sublattice) {
   double total = 0.0;
   int used = 0;
-  for (int l = 0; l < count; ++l)
-    if (norm[l] > 0.0) { total += sum[l].norm() / norm[l]; ++used; }
+  for (double m : sublattice_magnetizations(s, sublattice))
+    if (!std::isnan(m)) { total += m; ++used; }
   return used > 0 ? total / used : 0.0;
 }
 
@@ -172,6 +181,23 @@ OrderParameter make_order_parameter(const std::string& order, const System& g) {
                          std::to_string(n) + " magnetic atoms: no sublattice order to measure "
                          "(quench the system first or choose order = \"ferro\")");
   return op;
+}
+
+std::vector<int> magnetic_sublattice_labels(const OrderParameter& op, const System& s) {
+  std::vector<int> raw(s.size(), -1);
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (!s.magnetic(i)) continue;
+    if (op.kind == OrderKind::staggered) raw[i] = i < op.pattern.size() && op.pattern[i] < 0 ? 1 : 0;
+    else if (op.kind == OrderKind::sublattice) raw[i] = i < op.sublattice.size() ? op.sublattice[i] : -1;
+    else raw[i] = s.sublattice[i];
+  }
+  // Compact labels, in order of first appearance.
+  std::map<int, int> compact;
+  std::vector<int> labels(s.size(), -1);
+  for (std::size_t i = 0; i < s.size(); ++i)
+    if (raw[i] >= 0) labels[i] = compact.emplace(raw[i], static_cast<int>(compact.size())).first->second;
+  if (compact.size() < 2) return {};
+  return labels;
 }
 
 }  // namespace spinlat

@@ -20,6 +20,10 @@ bool Hamiltonian::depends_on_moment_size() const {
   return std::any_of(terms_.begin(), terms_.end(), [](const TermPtr& t) { return t->depends_on_moment_size(); });
 }
 
+bool Hamiltonian::conserves_total_spin() const {
+  return std::all_of(terms_.begin(), terms_.end(), [](const TermPtr& t) { return t->conserves_total_spin(); });
+}
+
 void Hamiltonian::bind(const System& s) {
   const double c = cutoff();
   // On-site-only Hamiltonians still get a (empty) list of the right size.

@@ -22,6 +22,8 @@ namespace {
 // ---- build_system helpers ------------------------------------------------------------------
 
 [[noreturn]] void structure_error(const Config& c, const std::string& key, const std::string& msg) {
+  if (auto set = c.structure.set_by.find(key); set != c.structure.set_by.end())
+    throw InputError(set->second, "structure." + key, 0, msg);
   auto it = c.structure.lines.find(key);
   const int line = it != c.structure.lines.end() ? it->second : c.structure.line;
   throw InputError(c.path, "structure." + key, line, msg);
@@ -226,7 +228,7 @@ Hamiltonian build_hamiltonian(const Config& c, const System& s, const TermRegist
                          "no atom carries a moment, and " + what +
                              ": give [structure] moment (a POSCAR without MAGMOM, or an XYZ file without magnetic "
                              "moments, has none)");
-      throw InputError(c.path, "potential." + std::to_string(k), k < c.potential_lines.size() ? c.potential_lines[k] : 0, e.what());
+      throw key_input_error(c, "potential." + std::to_string(k), k < c.potential_lines.size() ? c.potential_lines[k] : 0, e.what());
     }
   }
   // Lattice dynamics needs a skin so the list survives small displacements.
@@ -236,7 +238,8 @@ Hamiltonian build_hamiltonian(const Config& c, const System& s, const TermRegist
 }
 
 int line_of_key(const Config& c, const std::string& table, const std::string& key) {
-  std::istringstream in(c.text);
+  // The file's own lines: with --set, c.text is the re-serialised document, numbered otherwise.
+  std::istringstream in(c.file_text.empty() ? c.text : c.file_text);
   std::string line;
   bool inside = false;
   for (int n = 1; std::getline(in, line); ++n) {
@@ -252,14 +255,28 @@ int line_of_key(const Config& c, const std::string& table, const std::string& ke
   return 0;
 }
 
+InputError key_input_error(const Config& c, const std::string& dotted, int line, const std::string& message) {
+  for (auto o = c.overrides.rbegin(); o != c.overrides.rend(); ++o) {  // the last one wins
+    const std::string set = trim(o->substr(0, o->find('=')));
+    if (dotted == set || dotted.compare(0, set.size() + 1, set + ".") == 0) return InputError("--set " + *o, dotted, 0, message);
+  }
+  return InputError(c.path, dotted, line, message);
+}
+
+InputError key_input_error(const Config& c, const std::string& table, const std::string& key, const std::string& message) {
+  return key_input_error(c, table + "." + key, line_of_key(c, table, key), message);
+}
+
 InputError driver_input_error(const Config& c, const std::string& where, const std::string& message) {
   // The stage's table line, or in [sweep] the line of the key that chose the sampler.
   if (where.rfind("stage.", 0) == 0) {
     const std::size_t k = std::stoul(where.substr(6));
     return InputError(c.path, where, k < c.stages.size() ? c.stages[k].line : 0, message);
   }
-  for (const char* key : {"algorithm", "method"})
-    if (const int n = line_of_key(c, where, key)) return InputError(c.path, where + "." + key, n, message);
+  for (const char* key : {"algorithm", "method"}) {
+    const InputError e = key_input_error(c, where, key, message);
+    if (e.line() > 0 || e.file() != c.path) return e;
+  }
   return InputError(c.path, where, 0, message);
 }
 

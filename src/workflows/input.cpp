@@ -157,7 +157,10 @@ std::vector<BasisSite> read_basis(Params& p, StructureConfig& s) {
 StructureConfig read_structure(Params& p, const std::string& directory) {
   StructureConfig s;
   s.line = p.line();
-  for (const auto& [k, v] : p.table()) s.lines[std::string(k.str())] = static_cast<int>(v.source().begin.line);
+  for (const auto& [k, v] : p.table()) {
+    s.lines[std::string(k.str())] = static_cast<int>(v.source().begin.line);
+    if (std::string set = override_source(v); !set.empty()) s.set_by[std::string(k.str())] = set;
+  }
 
   reject_unknown(p, {"lattice", "a", "c", "cells", "species", "moment", "mass", "basis", "cell", "file", "format",
                      "frame", "spins", "lattice_temperature", "periodic"});
@@ -419,6 +422,8 @@ Config parse_config(const std::string& text, const std::string& name, const std:
   Config c;
   c.path = name;
   c.directory = input_directory(name);
+  c.file_text = text;
+  c.overrides = overrides;
   if (overrides.empty()) {
     c.text = text;
   } else {
@@ -445,9 +450,12 @@ Config parse_config(const std::string& text, const std::string& name, const std:
   if (const toml::node* n = doc.get("potential")) {
     if (const toml::array* a = n->as_array()) {
       for (std::size_t k = 0; k < a->size(); ++k)
-        if (!(*a)[k].is_table())
-          throw InputError(name, "potential." + std::to_string(k), static_cast<int>((*a)[k].source().begin.line),
+        if (!(*a)[k].is_table()) {
+          const std::string set = override_source((*a)[k]);
+          throw InputError(set.empty() ? name : set, "potential." + std::to_string(k),
+                           set.empty() ? static_cast<int>((*a)[k].source().begin.line) : 0,
                            "each [[potential]] entry must be a table with a `type`");
+        }
     } else if (!n->is_table()) {
       top.fail("potential", "expected [[potential]] tables (an array of tables)");
     }
@@ -529,7 +537,8 @@ Config parse_config(const std::string& text, const std::string& name, const std:
   // Moved, not copied: toml++ keeps source lines only on moves.
   if (toml::node* n = doc.get("potential")) {
     if (toml::array* a = n->as_array()) {
-      for (const auto& e : *a) c.potential_lines.push_back(static_cast<int>(e.source().begin.line));
+      for (const auto& e : *a)  // 0 for a table given by --set (messages name the argument)
+        c.potential_lines.push_back(override_source(e).empty() ? static_cast<int>(e.source().begin.line) : 0);
       c.potentials = std::move(*a);
     } else if (toml::table* t = n->as_table()) {
       c.potential_lines.push_back(static_cast<int>(t->source().begin.line));

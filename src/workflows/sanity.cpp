@@ -155,6 +155,18 @@ PhysicsChecks check_physics(const Config& c, const System& s0, const Hamiltonian
   return out;
 }
 
+std::string spin_conservation_breach(const Vec3& start, const Vec3& end, double saturation) {
+  const double change = (end - start).norm();
+  if (!(saturation > 0.0) || change <= kMaxTotalSpinChange * saturation) return "";
+  char buf[320];
+  std::snprintf(buf, sizeof buf,
+                "the total spin changed by |ΔM| = %.3g μB (%.2g of the saturation moment %.4g μB; |M| %.4g → %.4g μB), "
+                "though every term conserves it and there is no damping or field: dt too large for the integrator "
+                "(reduce dt)",
+                change, change / saturation, saturation, start.norm(), end.norm());
+  return buf;
+}
+
 std::string bath_mismatch(double spin_temperature, double bath) {
   if (!std::isfinite(spin_temperature)) {
     char buf[256];

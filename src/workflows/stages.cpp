@@ -178,12 +178,27 @@ int run_stages(RunContext& ctx) {
     const bool check_bath = spin_obs && spec.spin_dynamics() && spec.temperature > 0.0;
     double bath_sum = 0.0;
     long long bath_count = 0, bath_undefined = 0;
+    // Spin-lattice dynamics whose every term is rotation-invariant in spin space, without
+    // damping or field: the total spin Σ m_i is a constant of the motion, and its change over
+    // the stage measures the integrator's error (sanity.hpp, spin_conservation_breach).
+    const bool check_spin = st.type == "sld" && spec.conservative() && !d->applied_field() && h.conserves_total_spin() &&
+                            !s.magnetic_sites().empty();
+    auto total_spin = [&] {
+      Vec3 m = Vec3::Zero();
+      for (std::size_t i = 0; i < s.size(); ++i) m += s.moment_vector(i);
+      return m;
+    };
+    Vec3 spin_start = check_spin ? total_spin() : Vec3::Zero();
     long long step = 0;
     if (k == first_stage && first_step > 0) {
       d->load_state(driver_state);
       if (spectrum) spectrum->load_state(ctx.resume->blob("stages.spectrum"));
       if (phonons) phonons->load_state(ctx.resume->blob("stages.phonons"));
       if (guard_drift) energy_start = ctx.resume->real("stages.energy_start");
+      if (check_spin && ctx.resume->has("stages.spin_start")) {
+        const std::vector<double>& m = ctx.resume->real_array("stages.spin_start");
+        if (m.size() == 3) spin_start = Vec3(m[0], m[1], m[2]);
+      }
       step = first_step;
     }
     // A checkpoint at step `at` of stage `stage`; the driver's state within a stage, none at
@@ -203,6 +218,7 @@ int run_stages(RunContext& ctx) {
         if (spectrum) ck.set_blob("stages.spectrum", spectrum->save_state());
         if (phonons) ck.set_blob("stages.phonons", phonons->save_state());
         if (guard_drift) ck.set_real("stages.energy_start", energy_start);
+        if (check_spin) ck.set_reals("stages.spin_start", {spin_start[0], spin_start[1], spin_start[2]});
       }
       ctx.save(ck);
     };
@@ -254,10 +270,16 @@ int run_stages(RunContext& ctx) {
       if (!ctx.options.quiet)
         std::fprintf(stderr, "phonon DOS written to /spectra/phonon (%zu segments)\n", phonons->segments());
     }
+    // The stage's warnings, with their numbers (sanity.hpp).
+    std::vector<std::string> warnings;
     if (bath_count >= kMinBathSamples)
-      if (const std::string w = bath_mismatch(2 * bath_undefined > bath_count ? NAN : bath_sum / double(bath_count - bath_undefined),
-                                              spec.temperature);
-          !w.empty())
+      warnings.push_back(bath_mismatch(
+          2 * bath_undefined > bath_count ? NAN : bath_sum / double(bath_count - bath_undefined), spec.temperature));
+    double saturation = 0.0;  // Σ|m_i| (μB)
+    for (double m : s.moment) saturation += m;
+    if (check_spin) warnings.push_back(spin_conservation_breach(spin_start, total_spin(), saturation));
+    for (const std::string& w : warnings)
+      if (!w.empty())
         std::fprintf(stderr, "%swarning: stage %zu (%s): %s\n", Progress::stderr_is_terminal() ? "\r\033[K" : "", k,
                      st.type.c_str(), w.c_str());
     // What the stage reached (a minimiser's residuals): the attributes of /stages/<k>.
@@ -284,6 +306,11 @@ int run_stages(RunContext& ctx) {
       std::string extra;
       for (const auto& [name, value] : rep) extra += ", " + name + " " + std::to_string(value);
       if (sublattice_obs) extra += ", sublattice order = " + fixed(sublattice_order(s, s.sublattice), 4);
+      if (check_spin) {
+        char buf[64];
+        std::snprintf(buf, sizeof buf, ", total spin change |ΔM|/Σ|m| = %.2e", (total_spin() - spin_start).norm() / saturation);
+        extra += buf;
+      }
       std::fprintf(stderr, "%sstage %zu (%s) done: E = %.6f eV/atom, |M| = %.4f%s\n",
                    Progress::stderr_is_terminal() ? "\r\033[K" : "", k, st.type.c_str(),
                    energy_per_atom(h, s), magnetization(s), extra.c_str());

@@ -8,7 +8,9 @@
 #include <sstream>
 #include <vector>
 
+#include "spinlat/core/state_io.hpp"
 #include "spinlat/core/units.hpp"
+#include "spinlat/observables/statistics.hpp"
 #include "spinlat/workflows/hdf5_sweep.hpp"
 #include "spinlat/mc/metropolis.hpp"
 #include "spinlat/mc/parallel_tempering.hpp"
@@ -20,6 +22,47 @@
 
 namespace spinlat {
 namespace {
+
+/// The magnetisation of each magnetic sublattice at one point, |Σ_{i∈s} m_i| / Σ_{i∈s} |m_i|
+/// (order.hpp), one time series per sublattice; nothing when the order parameter tells fewer
+/// than two sublattices apart. Written as /sweep/sublattice_magnetization_<s> (and `_err`).
+struct SublatticeSeries {
+  std::vector<int> labels;
+  std::vector<TimeSeries> series;
+
+  SublatticeSeries(const OrderParameter& op, const System& s) : labels(magnetic_sublattice_labels(op, s)) {
+    int count = 0;
+    for (int l : labels) count = std::max(count, l + 1);
+    series.resize(static_cast<std::size_t>(count));
+  }
+  void add(const System& s) {
+    if (series.empty()) return;
+    const std::vector<double> m = sublattice_magnetizations(s, labels);
+    for (std::size_t k = 0; k < series.size(); ++k) series[k].add(m[k]);
+  }
+  std::string save_state() const {
+    state_io::Writer w("spinlat-sublattice-series", 1);
+    w.integer("count", series.size());
+    for (std::size_t k = 0; k < series.size(); ++k) w.blob(std::to_string(k), series[k].save_state());
+    return w.str();
+  }
+  void load_state(const std::string& text) {
+    const state_io::Reader r(text, "spinlat-sublattice-series", 1);
+    if (r.integer("count") != series.size())
+      throw InputError("checkpoint: " + std::to_string(r.integer("count")) + " sublattice series, the sweep has " +
+                       std::to_string(series.size()));
+    for (std::size_t k = 0; k < series.size(); ++k) series[k].load_state(r.blob(std::to_string(k)));
+  }
+  void write(SweepWriter& w, std::size_t il, std::size_t it) const {
+    for (std::size_t k = 0; k < series.size(); ++k) {
+      const Value v = series[k].estimate();
+      const std::string name = "sublattice_magnetization_" + std::to_string(k);
+      w.write_extra(name, il, it, v.value);
+      w.write_extra(name + "_err", il, it, v.error);
+      w.set_unit(name, "1");  // a fraction of the sublattice's saturation
+    }
+  }
+};
 
 SweepPoint to_point(const ThermoEstimate& e) {
   SweepPoint p;
@@ -109,7 +152,7 @@ OrderParameter order_parameter_for(const Config& c, const System& ground, int L)
     std::string why = e.what();
     const std::string prefix = "'sweep.order': ";
     if (const auto at = why.find(prefix); at != std::string::npos) why = why.substr(at + prefix.size());
-    throw InputError(c.path, "sweep.order", line_of_key(c, "sweep", "order"), "size L=" + std::to_string(L) + ": " + why);
+    throw key_input_error(c, "sweep", "order", "size L=" + std::to_string(L) + ": " + why);
   }
 }
 
@@ -217,11 +260,16 @@ int run_sweep(RunContext& ctx) {
       ParallelTempering& ens = *ensemble;
       std::vector<ThermoAccumulator> acc;
       for (double T : temps) acc.emplace_back(T, atoms, std::size_t(1) << 16, keep_samples);
+      std::vector<SublatticeSeries> subs(nT, SublatticeSeries(op, s));
       int phase = 0;
       long long done = 0;
       if (resuming_here && !ctx.resume->has("sweep.fresh")) {
         ens.load_state(ctx.resume->blob("sweep.pt"));
-        for (std::size_t it = 0; it < nT; ++it) acc[it].load_state(ctx.resume->blob("sweep.acc." + std::to_string(it)));
+        for (std::size_t it = 0; it < nT; ++it) {
+          acc[it].load_state(ctx.resume->blob("sweep.acc." + std::to_string(it)));
+          const std::string key = "sweep.sublattices." + std::to_string(it);
+          if (ctx.resume->has(key)) subs[it].load_state(ctx.resume->blob(key));
+        }
         phase = start_phase;
         done = start_done;
         work_done += phase == 0 ? done : sw.equilibrate + done;
@@ -234,7 +282,10 @@ int run_sweep(RunContext& ctx) {
         ck.set_integer("sweep.phase", phase);
         ck.set_integer("sweep.done_in_phase", d);
         ck.set_blob("sweep.pt", ens.save_state());
-        for (std::size_t it = 0; it < nT; ++it) ck.set_blob("sweep.acc." + std::to_string(it), acc[it].save_state());
+        for (std::size_t it = 0; it < nT; ++it) {
+          ck.set_blob("sweep.acc." + std::to_string(it), acc[it].save_state());
+          ck.set_blob("sweep.sublattices." + std::to_string(it), subs[it].save_state());
+        }
         ctx.save(ck);
       };
       for (; phase < 2; ++phase, done = 0) {
@@ -245,7 +296,10 @@ int run_sweep(RunContext& ctx) {
           else {
             ens.run(1);
             if ((done + 1) % sw.sample_every == 0)
-              for (std::size_t it = 0; it < nT; ++it) measure_sample(ens.system(it), acc[it]);
+              for (std::size_t it = 0; it < nT; ++it) {
+                measure_sample(ens.system(it), acc[it]);
+                subs[it].add(ens.system(it));
+              }
           }
           progress.update(++work_done, "L=" + std::to_string(size_labels[il]));
           if (c.output.checkpoint_every > 0 && (done + 1) % c.output.checkpoint_every == 0 && done + 1 < n)
@@ -253,6 +307,7 @@ int run_sweep(RunContext& ctx) {
         }
       }
       for (std::size_t it = 0; it < nT; ++it) {
+        subs[it].write(writer, il, it);
         point_done(it, acc[it]);
         if (const DelayedAcceptanceSampler* d = ens.delayed(it)) {  // surrogate-driven replicas
           writer.write_extra("outer_acceptance", il, it, d->outer_acceptance());
@@ -269,6 +324,7 @@ int run_sweep(RunContext& ctx) {
         const std::unique_ptr<Driver> driver =
             with_input_location(c, "sweep", [&] { return spec.build({s, h, sweep_point_key(c.seed, il, it, nT), T}); });
         ThermoAccumulator acc(T, atoms, std::size_t(1) << 16, keep_samples);
+        SublatticeSeries subs(op, s);
         TimeSeries volume;  // NPT: Å³ per atom, one value per measurement
         int phase = 0;
         long long done = 0;
@@ -279,6 +335,7 @@ int run_sweep(RunContext& ctx) {
           s = restore_system(*ctx.resume);
           driver->load_state(ctx.resume->blob("sweep.driver"));
           acc.load_state(ctx.resume->blob("sweep.acc"));
+          if (ctx.resume->has("sweep.sublattices")) subs.load_state(ctx.resume->blob("sweep.sublattices"));
           if (npt) volume.load_state(ctx.resume->blob("sweep.volume"));
           phase = start_phase;
           done = start_done;
@@ -294,6 +351,7 @@ int run_sweep(RunContext& ctx) {
           store_system(ck, s);
           ck.set_blob("sweep.driver", driver->save_state());
           ck.set_blob("sweep.acc", acc.save_state());
+          ck.set_blob("sweep.sublattices", subs.save_state());
           if (npt) ck.set_blob("sweep.volume", volume.save_state());
           ctx.save(ck);
         };
@@ -304,6 +362,7 @@ int run_sweep(RunContext& ctx) {
             driver->advance(phase == 0);  // move widths adapt only while equilibrating
             if (phase == 1 && (done + 1) % sw.sample_every == 0) {
               measure_sample(s, acc);
+              subs.add(s);
               if (npt) volume.add(s.cell.volume() / double(atoms));
             }
             progress.update(++work_done, "L=" + std::to_string(size_labels[il]) + " T=" + std::to_string(int(T)) + " K");
@@ -324,6 +383,7 @@ int run_sweep(RunContext& ctx) {
           writer.set_unit("volume", "angstrom^3/atom");
           writer.set_unit("lattice_parameter", "angstrom");
         }
+        subs.write(writer, il, it);
         point_done(it, acc);
         // The driver's own figures (the surrogate sampler's acceptances): /sweep/<name>.
         std::vector<std::pair<std::string, double>> rep;

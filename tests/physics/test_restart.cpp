@@ -94,6 +94,25 @@ TEST(Restart, KilledSweepEqualsUninterruptedSweep) {
   fs::remove_all(dir);
 }
 
+// The antiferromagnet's per-sublattice magnetisation series travel in the checkpoint too.
+TEST(Restart, KilledAntiferromagnetSweepKeepsTheSublatticeSeries) {
+  const fs::path dir = scratch("sweep_afm");
+  const fs::path input = dir / "sweep.toml";
+  std::string text = kSweepInput;
+  text.replace(text.find("J = [0.01]"), 10, "J = [-0.01]");
+  text.replace(text.find("measure = 900"), 13, "measure = 900\norder = \"antiferro\"");
+  write_text(input, text);
+  const fs::path ref = dir / "ref.h5", killed = dir / "killed.h5";
+  const auto t0 = std::chrono::steady_clock::now();
+  ASSERT_EQ(run_to_end({SPINLAT_BINARY, "run", input.string(), "-o", ref.string()}), 0);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const int landed = run_with_kills(input, killed, 4, 13, seconds);
+  EXPECT_GE(landed, 2) << "the kills should land while the run is going";
+  ASSERT_TRUE(File::open(ref.string()).exists("/sweep/sublattice_magnetization_1"));
+  expect_same_datasets(ref.string(), killed.string(), "/sweep");
+  fs::remove_all(dir);
+}
+
 TEST(Restart, KilledStagesEqualUninterruptedStages) {
   const fs::path dir = scratch("stages");
   const fs::path input = dir / "stages.toml";

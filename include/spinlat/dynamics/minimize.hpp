@@ -20,6 +20,19 @@
 // spin's energy is ~ 2 |m_i||F_i|), for positions and sizes ASE's FIRE values (dt_0 = 0.1,
 // dt_max = 1 in eV–Å units); every step's move is capped (max_rotation, max_displacement,
 // max_moment_change), scaled as a whole so that its direction is kept.
+//
+// Cell relaxation (as ASE's UnitCellFilter and LAMMPS's fix box/relax): a fourth FIRE group,
+// the deformation gradient F of the cell from its shape at the start (lattice vectors
+// a = F a_0, h = h_0 Fᵀ, every position follows affinely). F is kept symmetric: a pure strain,
+// no rotation of the crystal. The coordinate is x = N F (ASE's cell_factor = N, so that its
+// step is comparable to an atom's) and the generalised force is the symmetric part of
+// −(V/N) (σ_s + P0 I) F⁻ᵀ (eV), minus the derivative of the enthalpy E + P0 V along symmetric
+// changes of F (a change dF is the strain dε = dF F⁻¹). σ_s is the symmetric part of the stress
+// σ = −Wᵀ/V (docs/units.md: ASE's sign, tension positive): a spin-orbit-coupled model at
+// fixed moments has a non-symmetric σ whose antisymmetric part is a torque on the lattice,
+// i.e. it would rotate the crystal, which changes no length; the cell follows only the
+// symmetric (pure-strain) part. The fixed point is σ_s = −P0 I: the cell's stress is the
+// target hydrostatic pressure.
 #include <string>
 #include <vector>
 
@@ -39,6 +52,10 @@ struct MinimizeOptions {
   bool directions = true;           ///< relax the moment directions
   bool longitudinal = false;        ///< relax the moment sizes |m_i| too
   bool positions = false;           ///< relax the atomic positions (fixed cell)
+  bool cell = false;                ///< relax the cell (homogeneous strain, positions follow)
+  double pressure = 0.0;            ///< GPa: target hydrostatic pressure of the cell
+  double stress_tolerance = 0.01;   ///< GPa: max_ab |σ_s,ab + P0 δ_ab| (with cell)
+  double max_strain = 0.01;         ///< largest change of F in one step (Frobenius norm; with cell)
   double max_rotation = 0.2;        ///< rad per step, largest rotation of any moment
   double max_displacement = 0.1;    ///< Å per step, largest move of any atom
   double max_moment_change = 0.05;  ///< μB per step, largest change of any |m_i|
@@ -52,6 +69,7 @@ struct MinimizeResiduals {
   double torque = 0.0;        ///< eV/μB, max_i |ê_i × F_i|
   double longitudinal = 0.0;  ///< eV/μB, max_i |ê_i · F_i|
   double force = 0.0;         ///< eV/Å, max_i |f_i|
+  double stress = 0.0;        ///< GPa, max_ab |σ_s,ab + P0 δ_ab| (σ_s: symmetric part)
 };
 
 /// Minimises the energy of a System under a Hamiltonian bound to it. Holds velocities and
@@ -72,6 +90,8 @@ class Minimizer {
   const MinimizeOptions& options() const { return opt_; }
   /// Changes the applied field (T) and re-evaluates; velocities and steps are kept.
   void set_field(const Vec3& field);
+  /// The stress σ = −Wᵀ/V of the current state (GPa, not symmetrised; with cell only).
+  const Mat3& stress() const { return stress_; }
   /// "max torque 3.1e-9 eV/μB, max force 2e-4 eV/Å": the relaxed residuals.
   std::string residual_text() const;
 
@@ -80,7 +100,8 @@ class Minimizer {
   std::string save_state() const;
   void load_state(const std::string& state);
 
-  /// One group of coordinates (directions, sizes or positions) with its own FIRE state.
+  /// One group of coordinates (directions, sizes, positions or cell strain) with its own FIRE
+  /// state.
   struct Group {
     std::vector<double> v;  ///< velocities (3 per site for vectors, 1 for sizes)
     double dt = 0.0, dt_max = 0.0, alpha = 0.1;
@@ -97,11 +118,14 @@ class Minimizer {
   Hamiltonian& h_;
   System& s_;
   MinimizeOptions opt_;
-  Group dir_, size_, pos_;
+  Group dir_, size_, pos_, cell_;
   std::vector<Vec3> force_, magforce_;
-  std::vector<double> gdir_, gsize_, gpos_;  ///< generalised forces of the current state
+  std::vector<double> gdir_, gsize_, gpos_, gcell_;  ///< generalised forces of the current state
+  Mat3 virial_ = Mat3::Zero(), stress_ = Mat3::Zero();
+  /// The cell at the start (h_0) and its deformation gradient F (h = h_0 Fᵀ; with cell).
+  Mat3 cell0_ = Mat3::Identity(), deformation_ = Mat3::Identity();
   MinimizeResiduals res_;
-  /// Where the neighbour list was last built (positions relaxed): a continuation rebuilds it
+  /// Where the neighbour list was last built (positions or cell relaxed): a continuation rebuilds it
   /// there so that every later rebuild, and the order of every sum, is the uninterrupted run's.
   std::vector<Vec3> built_positions_;
   Mat3 built_cell_ = Mat3::Zero();

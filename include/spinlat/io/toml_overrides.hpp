@@ -11,6 +11,9 @@ namespace spinlat {
 /// Applies one `--set KEY=VALUE` override (dotted path, array index for arrays of tables,
 /// VALUE parsed as a TOML value, or as a string if it is not one) to a parsed document.
 void apply_override(toml::table& doc, const std::string& assignment);
+/// "--set KEY=VALUE" when `n` (or the value it lies in) was given by that override, "" when it
+/// comes from the file: errors about it name the argument instead of a line of the file.
+std::string override_source(const toml::node& n);
 /// Parses TOML text (`name` stands for the file in messages) and applies `--set` overrides;
 /// InputError with the line for invalid TOML.
 toml::table parse_toml_with_overrides(const std::string& text, const std::string& name,

@@ -79,6 +79,7 @@ class EamPotential : public Term {
   /// (throws InputError naming a species absent from the file).
   EamPotential(EamFile file, const System& reference);
   std::string type() const override { return "eam"; }
+  bool conserves_total_spin() const override { return true; }  // no moments
   TermKind energy_kind() const override { return TermKind::lattice; }
   double cutoff() const override { return file_.cutoff; }
   bool depends_on_positions() const override { return true; }

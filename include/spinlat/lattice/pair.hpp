@@ -36,6 +36,7 @@ class PairPotential : public Term {
   PairPotential(PairFunction f, std::vector<std::string> species = {},
                 std::vector<std::pair<std::string, std::string>> pairs = {});
   std::string type() const override { return "pair"; }
+  bool conserves_total_spin() const override { return true; }  // no moments
   TermKind energy_kind() const override { return TermKind::lattice; }
   double cutoff() const override { return f_.cutoff; }
   bool depends_on_positions() const override { return true; }

@@ -31,6 +31,9 @@ Vec3 staggered_magnetization_vector(const System& s, const std::vector<int>& pat
 /// (≥ 0); atoms labelled −1 and non-magnetic atoms are left out, as are sublattices without
 /// magnetic atoms. System::sublattice (the basis index) is one valid labelling.
 double sublattice_order(const System& s, const std::vector<int>& sublattice);
+/// |Σ_{i∈s} m_i| / Σ_{i∈s} |m_i| of each sublattice s = 0 .. max label (labels as for
+/// sublattice_order); NaN for a sublattice without moments.
+std::vector<double> sublattice_magnetizations(const System& s, const std::vector<int>& sublattice);
 
 /// The axis n̂ along which the moments of `s` line up best: the principal eigenvector of
 /// Σ_i ê_i ê_iᵀ (the nematic tensor), oriented so that the first magnetic atom has ê·n̂ ≥ 0.
@@ -67,5 +70,11 @@ struct OrderParameter {
 /// Throws InputError for an unknown name, or when a non-collinear ground state has no
 /// sublattice structure (fewer than 2 atoms per direction cluster on average).
 OrderParameter make_order_parameter(const std::string& order, const System& ground_state);
+
+/// The magnetic sublattices an order parameter tells apart, labelled 0 .. S−1 in order of
+/// first appearance (−1: non-magnetic atoms): the two sign classes of a staggered pattern, the
+/// direction clusters of the sublattice kind, or for the ferro kind the basis sites
+/// (System::sublattice) of `s` that carry moments. Empty when there are fewer than two.
+std::vector<int> magnetic_sublattice_labels(const OrderParameter& op, const System& s);
 
 }  // namespace spinlat

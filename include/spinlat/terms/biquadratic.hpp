@@ -14,6 +14,7 @@ class BiquadraticExchange : public Term {
   /// `Q[k]` (eV) for shell k of `reference`.
   BiquadraticExchange(const System& reference, std::vector<double> Q, SpeciesFilter species = {});
   std::string type() const override { return "biquadratic"; }
+  bool conserves_total_spin() const override { return true; }  // (ê_i·ê_j)² is rotation-invariant
   double cutoff() const override { return table_.cutoff; }
   const std::vector<double>& shell_radii() const { return table_.radii; }
 

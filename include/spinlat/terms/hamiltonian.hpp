@@ -24,6 +24,8 @@ class Hamiltonian {
   double cutoff() const;
   bool depends_on_positions() const;
   bool depends_on_moment_size() const;
+  /// True when every term conserves the total spin (Term::conserves_total_spin).
+  bool conserves_total_spin() const;
 
   /// Builds the neighbour list and binds every term; builds the fast spin kernel when every
   /// term can be written into it.

@@ -16,6 +16,7 @@ class HeisenbergExchange : public Term {
   /// `J[k]` (eV) for shell k. `shells` are the shell radii (Å) found from `reference`.
   HeisenbergExchange(const System& reference, std::vector<double> J, SpeciesFilter species = {});
   std::string type() const override { return "heisenberg"; }
+  bool conserves_total_spin() const override { return true; }  // −J ê_i·ê_j is rotation-invariant
   double cutoff() const override { return cutoff_; }
   const std::vector<double>& shell_radii() const { return shells_; }
   void bind(const System& s, const NeighborList& list) override;

@@ -52,6 +52,7 @@ class RadialExchange : public Term {
   /// `type` is the TOML name the term was made from (bethe-slater, ma-dudarev, exchange-table).
   RadialExchange(std::string type, RadialFunction J, SpeciesFilter species = {});
   std::string type() const override { return type_; }
+  bool conserves_total_spin() const override { return true; }  // −J(r) ê_i·ê_j is rotation-invariant
   double cutoff() const override { return J_.cutoff(); }
   bool depends_on_positions() const override { return true; }
   const RadialFunction& function() const { return J_; }

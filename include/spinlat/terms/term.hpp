@@ -50,6 +50,12 @@ class Term {
   virtual bool depends_on_positions() const { return false; }
   /// True when the energy depends on moment sizes |m_i| (longitudinal fluctuations matter).
   virtual bool depends_on_moment_size() const { return false; }
+  /// True when the energy is unchanged by one rotation of all moments together (positions
+  /// fixed): then the torques cancel, Σ_i m_i × ∂E/∂m_i = 0, and the total spin Σ_i m_i is a
+  /// constant of undamped precession (isotropic exchange, biquadratic exchange, lattice-only
+  /// terms). False by default: anisotropy, DMI, Zeeman and dipolar terms (spin-orbit or
+  /// spin-space coupling) change it, and so does a learned model unless known otherwise.
+  virtual bool conserves_total_spin() const { return false; }
   /// Lattice or magnetic energy (see TermKind; `kind` alone is a DMI setting).
   virtual TermKind energy_kind() const { return TermKind::magnetic; }
   /// The term as a radial spin coupling, if it is one (empty otherwise).

@@ -49,6 +49,8 @@ struct StructureConfig {
   bool periodic_given = false;            ///< `periodic` was set (overrides a file's pbc)
   int line = 0;                           ///< line of [structure] (messages)
   std::map<std::string, int> lines;       ///< line of each key given (messages from build_system)
+  /// Keys given by a `--set` override: the argument, named by messages instead of a line.
+  std::map<std::string, std::string> set_by;
 };
 
 /// One [[stage]]: its driver type's validated settings (src/drivers) and the keys every stage
@@ -91,6 +93,8 @@ struct Config {
   std::string path;                  ///< the input file as given
   std::string directory;             ///< its directory (relative paths resolve here)
   std::string text;                  ///< the input as run, as TOML text (with --set applied)
+  std::string file_text;             ///< the file as read (the lines that messages name)
+  std::vector<std::string> overrides;  ///< the --set KEY=VALUE assignments, in order
   std::string title;
   std::uint64_t seed = 1;
   int threads = 0;                   ///< 0 = the cores this process may use less those busy at start (core/threads.hpp)

@@ -27,8 +27,13 @@ struct RunOptions {
 /// `--restart` (printed when a run stops with a checkpoint).
 std::string restart_command(const RunOptions& options);
 
-/// Line of `key = ...` inside the TOML table [table] of the input as run (0 if not there).
+/// Line of `key = ...` inside the TOML table [table] of the input file (0 if not there).
 int line_of_key(const Config& c, const std::string& table, const std::string& key);
+/// An InputError about `table.key`: naming the `--set` argument that gave it (or a table above
+/// it) its value, else the file and the key's line.
+InputError key_input_error(const Config& c, const std::string& table, const std::string& key, const std::string& message);
+/// The same for a dotted key whose line (0: unknown) the caller knows.
+InputError key_input_error(const Config& c, const std::string& dotted, int line, const std::string& message);
 
 /// The input location of a stage's or the sweep's driver (`where` = "stage.2" or "sweep"):
 /// its file, the key that chose the sampler (algorithm, method or type) and that key's line.

@@ -43,9 +43,17 @@ PhysicsChecks check_physics(const Config& c, const System& s, const Hamiltonian&
 /// temperature that was mostly undefined (Σ ê·B ≤ 0).
 std::string bath_mismatch(double spin_temperature, double bath);
 
+/// "" when the total spin of a stage that should conserve it (spin-lattice dynamics without
+/// damping, field or terms that break it: Hamiltonian::conserves_total_spin) changed by at most
+/// kMaxTotalSpinChange of the saturation moment Σ_i |m_i| (μB) between `start` and `end` (μB);
+/// else the warning's text, with the numbers and the likely cause.
+std::string spin_conservation_breach(const Vec3& start, const Vec3& end, double saturation);
+
 /// Thresholds of the warnings (docs/input.md).
 inline constexpr double kMaxOrderingEnergy = 1.0;   ///< eV per magnetic atom (T_MF ≈ 7700 K)
 inline constexpr double kMaxPrecessionPerStep = 0.2;  ///< rad: γ|B|dt of spin dynamics
 inline constexpr double kAdvisedPrecessionPerStep = 0.05;  ///< rad, the dt advised instead
+/// |ΔΣm| / Σ|m_i| over a stage that conserves total spin (docs/input.md, "Warnings").
+inline constexpr double kMaxTotalSpinChange = 1e-3;
 
 }  // namespace spinlat

@@ -28,29 +28,6 @@ double dot(const std::vector<double>& a, const std::vector<double>& b) {
   return s;
 }
 
-std::string reals_text(const std::vector<double>& v) {
-  std::string out;
-  char buf[40];
-  for (double x : v) {
-    std::snprintf(buf, sizeof buf, "%a ", x);
-    out += buf;
-  }
-  return out;
-}
-
-std::vector<double> reals_of(const std::string& text, std::size_t n) {
-  std::vector<double> v;
-  v.reserve(n);
-  const char* p = text.c_str();
-  char* end = nullptr;
-  for (std::size_t k = 0; k < n; ++k) {
-    v.push_back(std::strtod(p, &end));
-    if (end == p) throw InputError("minimize state: expected " + std::to_string(n) + " velocities");
-    p = end;
-  }
-  return v;
-}
-
 std::string short_text(double x) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.3g", x);
@@ -280,7 +257,7 @@ std::string Minimizer::save_state() const {
       {"dir", &dir_}, {"size", &size_}, {"pos", &pos_}, {"cell", &cell_}};
   for (const auto& [name, g] : groups) {
     const std::string p(name);
-    w.text(p + ".v", reals_text(g->v));
+    w.reals(p + ".v", g->v);
     w.real(p + ".dt", g->dt);
     w.real(p + ".dt_max", g->dt_max);
     w.real(p + ".alpha", g->alpha);
@@ -290,9 +267,9 @@ std::string Minimizer::save_state() const {
   for (const Vec3& r : built_positions_) built.insert(built.end(), r.data(), r.data() + 3);
   std::vector<double> cell(cell0_.data(), cell0_.data() + 9);
   cell.insert(cell.end(), deformation_.data(), deformation_.data() + 9);
-  w.text("deformation", reals_text(cell));
+  w.reals("deformation", cell);
   w.integer("built_positions", built_positions_.size());
-  w.text("built", reals_text(built));
+  w.reals("built", built);
   return w.str();
 }
 
@@ -307,21 +284,21 @@ void Minimizer::load_state(const std::string& state) {
   for (const auto& [name, g] : groups) {
     const std::string p(name);
     if (p == "cell" && !r.has("cell.v") && !opt_.cell) continue;  // a state from before cell relaxation
-    g->v = reals_of(r.text(p + ".v"), g->v.size());
+    g->v = r.reals(p + ".v", g->v.size());
     g->dt = r.real(p + ".dt");
     g->dt_max = r.real(p + ".dt_max");
     g->alpha = r.real(p + ".alpha");
     g->downhill = static_cast<long long>(r.integer(p + ".downhill"));
   }
   if (r.has("deformation")) {
-    const std::vector<double> cell = reals_of(r.text("deformation"), 18);
+    const std::vector<double> cell = r.reals("deformation", 18);
     for (int k = 0; k < 9; ++k) {
       cell0_.data()[k] = cell[k];
       deformation_.data()[k] = cell[9 + k];
     }
   }
   const std::size_t nb = r.integer("built_positions");
-  const std::vector<double> built = reals_of(r.text("built"), 9 + 3 * nb);
+  const std::vector<double> built = r.reals("built", 9 + 3 * nb);
   if (nb > 0) {
     for (int k = 0; k < 9; ++k) built_cell_.data()[k] = built[k];
     built_positions_.resize(nb);

@@ -5,6 +5,7 @@
 # layers run several times faster on it (docs/performance.md). python3-dev and pybind11-dev build
 # the `spinlat` Python module (pybind11's CMake files come with pybind11-dev; python3-pybind11,
 # the pip-style package, is not needed), python3-ase is its ASE calculator's host (docs/python.md).
+# libopenmpi-dev and openmpi-bin (mpirun) build and run sweeps over MPI ranks (docs/parallel.md).
 set -euo pipefail
 packages=(build-essential cmake pkg-config git
           libeigen3-dev libboost-random-dev libhdf5-dev libtomlplusplus-dev libgtest-dev
@@ -12,6 +13,7 @@ packages=(build-essential cmake pkg-config git
           libopenblas0-pthread
           python3 python3-numpy python3-h5py python3-matplotlib python3-scipy
           python3-dev pybind11-dev python3-ase
+          libopenmpi-dev openmpi-bin
           lammps-examples)
 missing=()
 for p in "${packages[@]}"; do

@@ -13,6 +13,7 @@
 #include "spinlat/app/commands.hpp"
 #include "spinlat/core/error.hpp"
 #include "spinlat/core/threads.hpp"
+#include "spinlat/parallel/ranks.hpp"
 #include "spinlat/version.hpp"
 // The build's one switch: a LibTorch build adds the learned module's commands.
 #ifdef SPINLAT_HAVE_TORCH
@@ -83,6 +84,13 @@ int main(int argc, char** argv) {
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
   }
+  // `run` under mpirun/srun: sweep points over ranks (docs/parallel.md); a plain process otherwise.
+  struct Ranks {
+    Ranks(bool on, int* argc, char*** argv) { if (on) spinlat::parallel::start(argc, argv); }
+    ~Ranks() { spinlat::parallel::finish(); }
+  } ranks(cmd == "run", &argc, &argv);
+  // An error on one rank ends all of them: the others would wait for its results forever.
+  auto fail = [](int code) { spinlat::parallel::abort_all(code); return code; };
   try {
     if (cmd == "--help" || cmd == "-h" || cmd == "help") {
       std::cout << usage(commands);
@@ -90,6 +98,9 @@ int main(int argc, char** argv) {
     }
     if (cmd == "--version" || cmd == "version") {
       std::cout << "spinlat " << spinlat::kVersion;
+#ifdef SPINLAT_HAVE_MPI
+      std::cout << " (MPI)";
+#endif
       for (const std::string& note : commands.build_notes) std::cout << " (" << note << ")";
       std::cout << ", OpenMP threads available: " << omp_get_max_threads() << "\n";
       std::cout << "threads = 0 would use " << spinlat::threads_summary(spinlat::resolve_threads(0)) << "\n";
@@ -107,12 +118,12 @@ int main(int argc, char** argv) {
     return command->run(line);
   } catch (const spinlat::InputError& e) {
     std::cerr << "spinlat: error: " << e.what() << "\n";
-    return 2;
+    return fail(2);
   } catch (const spinlat::NumericalError& e) {
     std::cerr << "spinlat: numerical error: " << e.what() << "\n";
-    return 1;
+    return fail(1);
   } catch (const std::exception& e) {
     std::cerr << "spinlat: error: " << e.what() << "\n";
-    return 1;
+    return fail(1);
   }
 }

@@ -9,6 +9,7 @@
 
 #include "spinlat/core/threads.hpp"
 #include "spinlat/io/hdf5.hpp"
+#include "spinlat/parallel/ranks.hpp"
 #include "spinlat/workflows/context.hpp"
 #include "spinlat/workflows/run.hpp"
 #include "spinlat/workflows/sanity.hpp"
@@ -95,6 +96,15 @@ int run_input(const RunOptions& options, const TermRegistry& registry) {
   require_something_to_run(c);
   const std::string output = options.output.empty() ? c.output.file : options.output;
   apply_threads(c.threads);  // threads = 0: the free cores (core/threads.hpp)
+  if (parallel::rank() != 0) {
+    // Another MPI rank (docs/parallel.md): it computes its share of the sweep's points and
+    // sends them to rank 0, which alone writes the results file and the checkpoint (and runs
+    // the stages).
+    if (!c.sweep.enabled) return 0;
+    h5::File none;
+    RunContext ctx{c, options, registry, none, std::string(), std::nullopt};
+    return run_sweep(ctx);
+  }
   check_writable(output);
   const std::string ckpt = checkpoint_path(output);
   namespace fs = std::filesystem;

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <vector>
 
@@ -19,9 +20,12 @@
 #include "spinlat/observables/thermo.hpp"
 #include "spinlat/workflows/context.hpp"
 #include "spinlat/workflows/progress.hpp"
+#include "spinlat/parallel/ranks.hpp"
 
 namespace spinlat {
 namespace {
+
+struct PointResult;
 
 /// The magnetisation of each magnetic sublattice at one point, |Σ_{i∈s} m_i| / Σ_{i∈s} |m_i|
 /// (order.hpp), one time series per sublattice; nothing when the order parameter tells fewer
@@ -53,15 +57,8 @@ struct SublatticeSeries {
                        std::to_string(series.size()));
     for (std::size_t k = 0; k < series.size(); ++k) series[k].load_state(r.blob(std::to_string(k)));
   }
-  void write(SweepWriter& w, std::size_t il, std::size_t it) const {
-    for (std::size_t k = 0; k < series.size(); ++k) {
-      const Value v = series[k].estimate();
-      const std::string name = "sublattice_magnetization_" + std::to_string(k);
-      w.write_extra(name, il, it, v.value);
-      w.write_extra(name + "_err", il, it, v.error);
-      w.set_unit(name, "1");  // a fraction of the sublattice's saturation
-    }
-  }
+  /// Into the point's result: /sweep/sublattice_magnetization_<s> and `_err`.
+  void write(PointResult& r) const;
 };
 
 SweepPoint to_point(const ThermoEstimate& e) {
@@ -158,6 +155,68 @@ OrderParameter order_parameter_for(const Config& c, const System& ground, int L)
 
 std::string order_word(const OrderParameter& op) { return op.kind == OrderKind::ferro ? "Curie" : "Néel"; }
 
+
+/// One finished point as rank 0 writes it, wherever it ran (parallel/ranks.hpp): the
+/// accumulator's state rather than its estimate, so that one piece of code (write_point)
+/// turns every point into the file's values, and the driver's own figures.
+struct PointResult {
+  std::size_t il = 0, it = 0;
+  long long atoms = 0;
+  const ThermoAccumulator* live = nullptr;  ///< the point's accumulator when it ran here
+  std::string accumulator;                  ///< else its save_state()
+  std::vector<std::pair<std::string, double>> extras;       ///< /sweep/<name>[il, it]
+  std::vector<std::pair<std::string, std::string>> units;   ///< their unit attributes
+  std::string order_kind, order_word;       ///< op.name(), order_word(op)
+
+  void extra(const std::string& name, double value) { extras.emplace_back(name, value); }
+
+  std::string encode() const {
+    state_io::Writer w("spinlat-sweep-point", 1);
+    w.integer("il", il);
+    w.integer("it", it);
+    w.signed_integer("atoms", atoms);
+    w.blob("accumulator", live ? live->save_state() : accumulator);
+    w.integer("extras", extras.size());
+    for (std::size_t k = 0; k < extras.size(); ++k) {
+      w.text("extra." + std::to_string(k), extras[k].first);
+      w.real("value." + std::to_string(k), extras[k].second);
+    }
+    w.integer("units", units.size());
+    for (std::size_t k = 0; k < units.size(); ++k) {
+      w.text("quantity." + std::to_string(k), units[k].first);
+      w.text("unit." + std::to_string(k), units[k].second);
+    }
+    w.text("order_kind", order_kind);
+    w.text("order_word", order_word);
+    return w.str();
+  }
+  static PointResult decode(const std::string& text) {
+    const state_io::Reader r(text, "spinlat-sweep-point", 1);
+    PointResult p;
+    p.il = r.integer("il");
+    p.it = r.integer("it");
+    p.atoms = r.signed_integer("atoms");
+    p.accumulator = r.blob("accumulator");
+    for (std::size_t k = 0; k < r.integer("extras"); ++k)
+      p.extras.emplace_back(r.text("extra." + std::to_string(k)), r.real("value." + std::to_string(k)));
+    for (std::size_t k = 0; k < r.integer("units"); ++k)
+      p.units.emplace_back(r.text("quantity." + std::to_string(k)), r.text("unit." + std::to_string(k)));
+    p.order_kind = r.text("order_kind");
+    p.order_word = r.text("order_word");
+    return p;
+  }
+};
+
+void SublatticeSeries::write(PointResult& r) const {
+  for (std::size_t k = 0; k < series.size(); ++k) {
+    const Value v = series[k].estimate();
+    const std::string name = "sublattice_magnetization_" + std::to_string(k);
+    r.extra(name, v.value);
+    r.extra(name + "_err", v.error);
+    r.units.emplace_back(name, "1");  // a fraction of the sublattice's saturation
+  }
+}
+
 }  // namespace
 
 double energy_per_atom(const Hamiltonian& h, const System& s) {
@@ -177,14 +236,28 @@ int run_sweep(RunContext& ctx) {
   const std::vector<double>& temps = sw.temperatures;
   const std::size_t nT = temps.size(), nL = sizes.size();
 
-  SweepWriter writer = ctx.file.exists("/sweep") ? SweepWriter::open(ctx.file)
-                                                 : SweepWriter(ctx.file, temps, size_labels);
-  if (writer.n_temperatures() != nT || writer.n_sizes() != nL)
-    throw InputError(ctx.file.path() + ": /sweep has a different shape than the input's sweep");
-  writer.set_unit("temperature", "K");
-  writer.set_unit("energy", "eV/atom");
-  writer.set_unit("susceptibility", "1/eV per atom");
-  writer.set_unit("specific_heat", "k_B per atom");
+  // Ranks (docs/parallel.md): rank 0 owns the results file and the checkpoint; every rank
+  // computes the units of work u with u mod K = its rank. A unit is a whole size where its
+  // points depend on each other (annealed points, one parallel-tempering ladder), else a point.
+  // The random streams are keyed by point and replica, so the owner cannot change a result.
+  const int ranks = parallel::size(), me = parallel::rank();
+  const bool root = me == 0;
+  const bool distributed = ranks > 1;
+  const bool pt = spec.replica_exchange();
+  const bool whole_sizes = pt || sw.anneal;
+  auto unit_of = [&](std::size_t il, std::size_t it) { return whole_sizes ? il : il * nT + it; };
+  auto mine = [&](std::size_t il, std::size_t it) { return static_cast<int>(unit_of(il, it) % ranks) == me; };
+
+  std::optional<SweepWriter> writer;
+  if (root) {
+    writer.emplace(ctx.file.exists("/sweep") ? SweepWriter::open(ctx.file) : SweepWriter(ctx.file, temps, size_labels));
+    if (writer->n_temperatures() != nT || writer->n_sizes() != nL)
+      throw InputError(ctx.file.path() + ": /sweep has a different shape than the input's sweep");
+    writer->set_unit("temperature", "K");
+    writer->set_unit("energy", "eV/atom");
+    writer->set_unit("susceptibility", "1/eV per atom");
+    writer->set_unit("specific_heat", "k_B per atom");
+  }
   // NPT: /sweep/volume and /sweep/lattice_parameter
   const bool npt = spec.barostat() && spec.barostat()->enabled;
   // Raw samples for histogram reweighting, whose weight e^{−βU} misses the PV term of NPT at
@@ -193,7 +266,36 @@ int run_sweep(RunContext& ctx) {
                           (spec.barostat()->pressure_axes.allFinite() && spec.barostat()->pressure_axes.norm() != 0.0));
   const std::size_t keep_samples = pv ? 0 : static_cast<std::size_t>(sw.reweight_samples);
 
-  // Resume position.
+  // Points checkpoints (several ranks, or a restart of such a run): the checkpoint says only
+  // "continue"; the file's `done` mask says which points are finished, and every unit with an
+  // unfinished point runs again from its start (its finished points come out the same). Any K
+  // continues any other K's run this way, a single-process checkpoint included.
+  const bool by_points = distributed || (ctx.resume && ctx.resume->has("sweep.by_points"));
+  std::vector<long long> done_mask(nL * nT, 0);
+  if (by_points) {
+    if (root && ctx.resume)
+      for (std::size_t k = 0; k < nL * nT; ++k) done_mask[k] = writer->done(k / nT, k % nT) ? 1 : 0;
+    parallel::broadcast(done_mask);
+    if (root) ctx.resume.reset();
+  }
+  auto points_checkpoint = [&] {
+    Checkpoint ck;
+    ck.set_blob("kind", "sweep");
+    ck.set_blob("sweep.by_points", "1");
+    ctx.save(ck);
+  };
+  if (by_points && root) points_checkpoint();
+  // A unit runs here when it is this rank's and not finished.
+  auto runs_here = [&](std::size_t il, std::size_t it) {
+    if (!mine(il, it)) return false;
+    if (!by_points) return true;
+    if (!whole_sizes) return done_mask[il * nT + it] == 0;
+    for (std::size_t k = 0; k < nT; ++k)
+      if (done_mask[il * nT + k] == 0) return true;
+    return false;
+  };
+
+  // Resume position (one process, its own checkpoint).
   std::size_t start_L = 0, start_T = 0;
   long long start_done = 0;
   int start_phase = 0;
@@ -203,17 +305,65 @@ int run_sweep(RunContext& ctx) {
     start_phase = static_cast<int>(ctx.resume->integer("sweep.phase"));
     start_done = ctx.resume->integer("sweep.done_in_phase");
   }
-  // Parallel tempering: one ensemble of replicas per size instead of one driver per point.
-  const bool pt = spec.replica_exchange();
   const long long per_point = sw.equilibrate + sw.measure;
   std::vector<UnconvergedPoint> unconverged;  // points whose error bars cannot be trusted
-  Progress progress("sweep", static_cast<long long>(nL * (pt ? 1 : nT)) * per_point, ctx.options.quiet);
-  long long work_done = static_cast<long long>(start_L * (pt ? 1 : nT) + (pt ? 0 : start_T)) * per_point;
+  long long my_work = 0;  // the steps this rank runs (its progress bar)
+  for (std::size_t il = 0; il < nL; ++il)
+    for (std::size_t it = 0; it < nT; ++it)
+      if (runs_here(il, it) && (!whole_sizes || pt || it == 0)) my_work += pt ? per_point : per_point * (whole_sizes ? nT : 1);
+  Progress progress("sweep", by_points ? my_work : static_cast<long long>(nL * (pt ? 1 : nT)) * per_point,
+                    ctx.options.quiet || !root);
+  long long work_done = by_points ? 0 : static_cast<long long>(start_L * (pt ? 1 : nT) + (pt ? 0 : start_T)) * per_point;
 
   std::string order_name = "Curie";
-  double first_ground_energy = 0.0;  // eV/atom, of the first size run here
+  std::size_t kind_size = 0;  // the largest size whose order parameter kind is in the file
 
-  for (std::size_t il = start_L; il < nL; ++il) {
+  // Rank 0: one finished point into the file (and its console line).
+  auto write_point = [&](const PointResult& r) {
+    ThermoAccumulator rebuilt(temps[r.it], r.atoms, std::size_t(1) << 16, keep_samples);
+    if (!r.live) rebuilt.load_state(r.accumulator);
+    const ThermoAccumulator& acc = r.live ? *r.live : rebuilt;
+    for (const auto& [name, value] : r.extras) writer->write_extra(name, r.il, r.it, value);
+    for (const auto& [name, unit] : r.units) writer->set_unit(name, unit);
+    const ThermoEstimate e = acc.estimate();
+    writer->write(r.il, r.it, to_point(e));  // marks the point done: after its extras
+    if (acc.sample_record().enabled()) writer->write_samples(r.il, r.it, acc.sample_record(), r.atoms);  // for reweighting
+    if (r.il >= kind_size) {
+      kind_size = r.il;
+      ctx.file.set_attr("/sweep", "order_parameter_kind", r.order_kind);
+      order_name = r.order_word;
+    }
+    ctx.file.flush();
+    if (!e.converged) unconverged.push_back({size_labels[r.il], temps[r.it], e});
+    if (!ctx.options.quiet) {
+      // A mark per point; the reason and its remedy once, at the end (report_unconverged).
+      std::fprintf(stderr, "%s  L=%d T=%.2f K: E=%.6f eV/atom, %s=%.4f±%.4f, U4=%.4f±%.4f, tau=%.1f%s\n",
+                   Progress::stderr_is_terminal() ? "\r\033[K" : "", size_labels[r.il], temps[r.it], e.energy.value,
+                   r.order_kind.c_str(), e.order_parameter.value, e.order_parameter.error, e.binder.value,
+                   e.binder.error, e.tau_int, e.converged ? "" : "  [*]");
+    }
+    if (by_points) points_checkpoint();
+  };
+  // Rank 0, several ranks: writes the points the others finished (all of them when `wait`).
+  auto serve = [&](bool wait) {
+    if (!distributed || !root) return;
+    std::string message;
+    while (parallel::receive_result(message, wait)) write_point(PointResult::decode(message));
+  };
+  auto finished = [&](const PointResult& r) {
+    if (root) write_point(r);
+    else parallel::send_result(r.encode());
+  };
+
+  // The units of this rank; 3 when stopped.
+  auto compute = [&]() -> int {
+  bool first_size = true;
+  double first_ground_energy = 0.0;  // eV/atom, of the first size run here
+  int first_label = 0;
+  for (std::size_t il = (by_points ? 0 : start_L); il < nL; ++il) {
+    bool any = false;
+    for (std::size_t it = 0; it < nT; ++it) any = any || runs_here(il, it);
+    if (!any) continue;
     const Int3 cells = cells_for(c, sizes[il]);
     System s = build_system(c, cells);
     Hamiltonian h = build_hamiltonian(c, s, ctx.registry);
@@ -221,36 +371,36 @@ int run_sweep(RunContext& ctx) {
     // A size whose quenched ground state lies above the others' frustrates the order (an
     // antiferromagnetic period that does not divide L): its points are not the same phase.
     const double e_gs = energy_per_atom(h, gs);
-    if (il == start_L) first_ground_energy = e_gs;
+    if (first_size) { first_ground_energy = e_gs; first_label = size_labels[il]; first_size = false; }
     else if (e_gs > first_ground_energy + 1e-4 * std::abs(first_ground_energy) + 1e-6)
       std::fprintf(stderr, "warning: size L=%d: the quenched ground state lies %.3g meV/atom above size L=%d's: the "
                    "order does not fit this size (a period that does not divide L?), its points sample a frustrated phase\n",
-                   size_labels[il], (e_gs - first_ground_energy) * 1e3, size_labels[start_L]);
+                   size_labels[il], (e_gs - first_ground_energy) * 1e3, first_label);
     else if (e_gs < first_ground_energy - 1e-4 * std::abs(first_ground_energy) - 1e-6)
       std::fprintf(stderr, "warning: size L=%d: the quenched ground state lies %.3g meV/atom below size L=%d's: the "
                    "order does not fit size L=%d (a period that does not divide it?)\n",
-                   size_labels[il], (first_ground_energy - e_gs) * 1e3, size_labels[start_L], size_labels[start_L]);
+                   size_labels[il], (first_ground_energy - e_gs) * 1e3, first_label, first_label);
     const OrderParameter op = order_parameter_for(c, gs, size_labels[il]);
-    order_name = order_word(op);
     const long long atoms = static_cast<long long>(s.size());
-    const bool resuming_here = ctx.resume && il == start_L && ctx.resume->has("sweep.size_index");
+    const bool resuming_here = !by_points && ctx.resume && il == start_L && ctx.resume->has("sweep.size_index");
     const System initial = s;
-
+    auto result_for = [&](std::size_t it, const ThermoAccumulator& acc) {
+      PointResult r;
+      r.il = il;
+      r.it = it;
+      r.atoms = atoms;
+      r.live = &acc;
+      r.order_kind = op.name();
+      r.order_word = order_word(op);
+      return r;
+    };
     auto measure_sample = [&](const System& sys, ThermoAccumulator& acc) {
       acc.add(energy_per_atom(h, sys), magnetization(sys), op(sys));
     };
-    auto point_done = [&](std::size_t it, const ThermoAccumulator& acc) {
-      const ThermoEstimate e = acc.estimate();
-      writer.write(il, it, to_point(e));
-      if (acc.sample_record().enabled()) writer.write_samples(il, it, acc.sample_record(), atoms);  // for reweighting
-      ctx.file.flush();
-      if (!e.converged) unconverged.push_back({size_labels[il], temps[it], e});
-      if (!ctx.options.quiet) {
-        // A mark per point; the reason and its remedy once, at the end (report_unconverged).
-        std::fprintf(stderr, "%s  L=%d T=%.2f K: E=%.6f eV/atom, %s=%.4f±%.4f, U4=%.4f±%.4f, tau=%.1f%s\n",
-                     Progress::stderr_is_terminal() ? "\r\033[K" : "", size_labels[il], temps[it], e.energy.value, op.name().c_str(), e.order_parameter.value,
-                     e.order_parameter.error, e.binder.value, e.binder.error, e.tau_int, e.converged ? "" : "  [*]");
-      }
+    // Each step: the progress bar, and rank 0 writes what the other ranks finished.
+    auto step_done = [&](const std::string& where) {
+      progress.update(++work_done, where);
+      serve(false);
     };
 
     if (pt) {
@@ -275,6 +425,7 @@ int run_sweep(RunContext& ctx) {
         work_done += phase == 0 ? done : sw.equilibrate + done;
       }
       auto checkpoint = [&](long long d) {
+        if (by_points) return;  // points checkpoints: the unit runs again
         Checkpoint ck;
         ck.set_blob("kind", "sweep");
         ck.set_integer("sweep.size_index", il);
@@ -301,24 +452,26 @@ int run_sweep(RunContext& ctx) {
                 subs[it].add(ens.system(it));
               }
           }
-          progress.update(++work_done, "L=" + std::to_string(size_labels[il]));
+          step_done("L=" + std::to_string(size_labels[il]));
           if (c.output.checkpoint_every > 0 && (done + 1) % c.output.checkpoint_every == 0 && done + 1 < n)
             checkpoint(done + 1);
         }
       }
       for (std::size_t it = 0; it < nT; ++it) {
-        subs[it].write(writer, il, it);
-        point_done(it, acc[it]);
+        PointResult r = result_for(it, acc[it]);
+        subs[it].write(r);
         if (const DelayedAcceptanceSampler* d = ens.delayed(it)) {  // surrogate-driven replicas
-          writer.write_extra("outer_acceptance", il, it, d->outer_acceptance());
-          writer.write_extra("inner_acceptance", il, it, d->inner_acceptance());
+          r.extra("outer_acceptance", d->outer_acceptance());
+          r.extra("inner_acceptance", d->inner_acceptance());
           if (!ctx.options.quiet)
             std::fprintf(stderr, "    outer_acceptance %f, inner_acceptance %f\n", d->outer_acceptance(), d->inner_acceptance());
         }
+        finished(r);
       }
       start_phase = 0;
     } else {
       for (std::size_t it = (resuming_here ? start_T : 0); it < nT; ++it) {
+        if (!whole_sizes && !runs_here(il, it)) continue;
         const double T = temps[it];
         if (!sw.anneal) s = initial;
         const std::unique_ptr<Driver> driver =
@@ -342,6 +495,7 @@ int run_sweep(RunContext& ctx) {
           work_done += phase == 0 ? done : sw.equilibrate + done;
         }
         auto checkpoint = [&](std::size_t point, int ph, long long d) {
+          if (by_points) return;  // points checkpoints: the unit runs again
           Checkpoint ck;
           ck.set_blob("kind", "sweep");
           ck.set_integer("sweep.size_index", il);
@@ -365,38 +519,38 @@ int run_sweep(RunContext& ctx) {
               subs.add(s);
               if (npt) volume.add(s.cell.volume() / double(atoms));
             }
-            progress.update(++work_done, "L=" + std::to_string(size_labels[il]) + " T=" + std::to_string(int(T)) + " K");
+            step_done("L=" + std::to_string(size_labels[il]) + " T=" + std::to_string(int(T)) + " K");
             if (c.output.checkpoint_every > 0 && (done + 1) % c.output.checkpoint_every == 0 && done + 1 < n)
               checkpoint(it, phase, done + 1);
           }
         }
+        PointResult r = result_for(it, acc);
         if (npt) {
           // Volume per atom and the cube root of the mean volume per conventional cell (the
           // lattice parameter of a cubic lattice), error propagated: δa = a δV / (3V).
           const Value v = volume.estimate();
           const double per_cell = double(atoms) / double(cells.prod());
           const double a = std::cbrt(v.value * per_cell);
-          writer.write_extra("volume", il, it, v.value);
-          writer.write_extra("volume_err", il, it, v.error);
-          writer.write_extra("lattice_parameter", il, it, a);
-          writer.write_extra("lattice_parameter_err", il, it, a * v.error / (3.0 * v.value));
-          writer.set_unit("volume", "angstrom^3/atom");
-          writer.set_unit("lattice_parameter", "angstrom");
+          r.extra("volume", v.value);
+          r.extra("volume_err", v.error);
+          r.extra("lattice_parameter", a);
+          r.extra("lattice_parameter_err", a * v.error / (3.0 * v.value));
+          r.units.emplace_back("volume", "angstrom^3/atom");
+          r.units.emplace_back("lattice_parameter", "angstrom");
         }
-        subs.write(writer, il, it);
-        point_done(it, acc);
+        subs.write(r);
         // The driver's own figures (the surrogate sampler's acceptances): /sweep/<name>.
         std::vector<std::pair<std::string, double>> rep;
         driver->report(rep);
         std::string line;
         for (const auto& [name, value] : rep) {
-          writer.write_extra(name, il, it, value);
+          r.extra(name, value);
           line += (line.empty() ? "" : ", ") + name + " " + std::to_string(value);
         }
-        if (!line.empty()) ctx.file.flush();
         if (!line.empty() && !ctx.options.quiet) std::fprintf(stderr, "    %s\n", line.c_str());
+        finished(r);
         // The next point starts from this state (annealing); its samplers start fresh.
-        if (it + 1 < nT) {
+        if (it + 1 < nT && !by_points) {
           // Checkpoint at the boundary: the next point's samplers are rebuilt from scratch.
           Checkpoint ck;
           ck.set_blob("kind", "sweep");
@@ -410,25 +564,35 @@ int run_sweep(RunContext& ctx) {
         }
       }
     }
-    // Update Tc after every completed size so a killed run keeps the best estimate so far.
-    analyse_sweep(writer, il + 1);
-    ctx.file.set_attr("/sweep", "order_parameter_kind", op.name());
-    ctx.file.flush();
-    if (il + 1 < nL) {
-      Checkpoint ck;
-      ck.set_blob("kind", "sweep");
-      ck.set_integer("sweep.size_index", il + 1);
-      ck.set_integer("sweep.temperature_index", 0);
-      ck.set_integer("sweep.phase", 0);
-      ck.set_integer("sweep.done_in_phase", 0);
-      ck.set_blob("sweep.fresh", "1");
-      ctx.save(ck);
+    if (!by_points) {
+      // Update Tc after every completed size so a killed run keeps the best estimate so far.
+      analyse_sweep(*writer, il + 1);
+      ctx.file.flush();
+      if (il + 1 < nL) {
+        Checkpoint ck;
+        ck.set_blob("kind", "sweep");
+        ck.set_integer("sweep.size_index", il + 1);
+        ck.set_integer("sweep.temperature_index", 0);
+        ck.set_integer("sweep.phase", 0);
+        ck.set_integer("sweep.done_in_phase", 0);
+        ck.set_blob("sweep.fresh", "1");
+        ctx.save(ck);
+      }
+      ctx.resume.reset();
     }
-    ctx.resume.reset();
   }
+  return 0;
+  };
+  const int status = compute();
+  if (!root) {
+    parallel::close_results();  // the points this rank finished are with rank 0
+    return status;
+  }
+  serve(true);  // every other rank's points, up to their last (finished or stopped)
+  if (status != 0) return status;
   progress.finish();
   if (!ctx.options.quiet) report_unconverged(unconverged, nL * nT, sw);
-  const CriticalTemperature tc = analyse_sweep(writer, nL);
+  const CriticalTemperature tc = analyse_sweep(*writer, nL);
   if (tc.found()) {
     std::printf("%s temperature: Tc = %.1f ± %.1f K (%s)\n", order_name.c_str(), tc.Tc, tc.Tc_err, tc.method.c_str());
     if (!tc.notes.empty()) std::printf("  note: %s\n", tc.notes.c_str());

@@ -98,9 +98,7 @@ int main(int argc, char** argv) {
     }
     if (cmd == "--version" || cmd == "version") {
       std::cout << "spinlat " << spinlat::kVersion;
-#ifdef SPINLAT_HAVE_MPI
-      std::cout << " (MPI)";
-#endif
+      if (spinlat::parallel::built_with_mpi()) std::cout << " (MPI)";
       for (const std::string& note : commands.build_notes) std::cout << " (" << note << ")";
       std::cout << ", OpenMP threads available: " << omp_get_max_threads() << "\n";
       std::cout << "threads = 0 would use " << spinlat::threads_summary(spinlat::resolve_threads(0)) << "\n";

@@ -63,6 +63,7 @@ void abort_all(int code) {
   if (g_started && g_size > 1) MPI_Abort(MPI_COMM_WORLD, code);
 }
 
+bool built_with_mpi() { return true; }
 int rank() { return g_rank; }
 int size() { return g_size; }
 int local_size() { return g_local; }

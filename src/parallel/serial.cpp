@@ -8,6 +8,7 @@ namespace spinlat::parallel {
 void start(int*, char***) {}
 void finish() {}
 void abort_all(int) {}
+bool built_with_mpi() { return false; }
 int rank() { return 0; }
 int size() { return 1; }
 int local_size() { return 1; }

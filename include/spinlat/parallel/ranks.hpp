@@ -21,6 +21,9 @@ void finish();
 /// for a message that will not come; nothing with one rank.
 void abort_all(int code);
 
+/// True in a build with MPI support (SPINLAT_HAVE_MPI), whether or not MPI was started.
+bool built_with_mpi();
+
 int rank();        ///< this process's rank, 0 with one process
 int size();        ///< the number of ranks, 1 without MPI
 int local_size();  ///< ranks on this node (they share its cores), 1 without MPI

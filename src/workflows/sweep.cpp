@@ -333,7 +333,7 @@ int run_sweep(RunContext& ctx) {
   long long my_work = 0;  // the steps this rank runs (its progress bar)
   for (std::size_t il = 0; il < nL; ++il)
     for (std::size_t it = 0; it < nT; ++it)
-      if (runs_here(il, it) && (!whole_sizes || pt || it == 0)) my_work += pt ? per_point : per_point * (whole_sizes ? nT : 1);
+      if (runs_here(il, it) && (!whole_sizes || it == 0)) my_work += pt ? per_point : per_point * (whole_sizes ? nT : 1);
   Progress progress("sweep", by_points ? my_work : static_cast<long long>(nL * (pt ? 1 : nT)) * per_point,
                     ctx.options.quiet || !root);
   long long work_done = by_points ? 0 : static_cast<long long>(start_L * (pt ? 1 : nT) + (pt ? 0 : start_T)) * per_point;

@@ -4,6 +4,7 @@
 // another K. Built only with MPI (SPINLAT_HAVE_MPI); each run takes about a second.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -111,7 +112,7 @@ TEST(Mpi, StoppedTwoRankRunContinuesWithThreeRanks) {
   // A 2-rank run stopped (SIGTERM to mpirun) part-way continues with 3 ranks and then ends with
   // the single-process results; the finished points the stop left are not lost.
   std::string text = with_sweep_key(kSweep, "anneal = false");
-  text.replace(text.find("measure = 400"), 13, "measure = 20000");
+  text.replace(text.find("measure = 400"), 13, "measure = 60000");
   const fs::path dir = scratch("restart");
   restart_test::write_text(dir / "in.toml", text);
   const std::string in = (dir / "in.toml").string(), one = (dir / "one.h5").string(), out = (dir / "np.h5").string();
@@ -123,11 +124,17 @@ TEST(Mpi, StoppedTwoRankRunContinuesWithThreeRanks) {
     execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
     _exit(127);
   }
-  // Rank 0 writes its checkpoint as the sweep starts: stop the run a little after that.
+  // Rank 0 writes its checkpoint as the sweep starts, and again (a new file, renamed over the
+  // old one) after each point it writes: stop the run right after its first point.
+  auto identity = [&]() -> long long {
+    struct stat st;
+    return stat((out + ".ckpt").c_str(), &st) == 0 ? static_cast<long long>(st.st_ino) : -1;
+  };
   const auto t0 = std::chrono::steady_clock::now();
-  while (!fs::exists(out + ".ckpt") && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(60))
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto waited = [&] { return std::chrono::steady_clock::now() - t0 > std::chrono::seconds(60); };
+  long long first = -1;
+  while ((first = identity()) < 0 && !waited()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  while (identity() == first && !waited()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   kill(pid, SIGTERM);
   int status = 0;
   waitpid(pid, &status, 0);
@@ -135,6 +142,7 @@ TEST(Mpi, StoppedTwoRankRunContinuesWithThreeRanks) {
   const auto done = spinlat::h5::File::open(out).read_doubles("/sweep/done");
   double finished = 0.0;
   for (double d : done) finished += d;
+  EXPECT_GE(finished, 1.0) << "the point written before the stop is kept";
   EXPECT_LT(finished, double(done.size())) << "the stop came after the last point";
 
   const auto r = run_command(mpirun(3) + SPINLAT_BINARY + " run " + in + " -o " + out + " --restart");

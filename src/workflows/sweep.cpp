@@ -2,7 +2,6 @@
 // error bars, write each (size, temperature) point as it finishes, estimate Tc.
 #include <omp.h>
 
-#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <memory>
@@ -21,6 +20,7 @@
 #include "spinlat/observables/thermo.hpp"
 #include "spinlat/workflows/context.hpp"
 #include "spinlat/workflows/progress.hpp"
+#include "spinlat/parallel/assign.hpp"
 #include "spinlat/parallel/ranks.hpp"
 
 namespace spinlat {
@@ -218,25 +218,13 @@ void SublatticeSeries::write(PointResult& r) const {
   }
 }
 
-/// The rank of each unit of work (the sizes, each `per_size` units, in order): the longest
-/// first, each to the least loaded rank so far (Graham's LPT rule, within 4/3 of the best
-/// makespan), a unit's cost taken as its cells (atoms ∝ cells; every unit of a sweep runs the
-/// same number of steps). Deterministic, so every rank computes the same assignment.
+/// The rank of each unit of work (the sizes, each `per_size` units, in order), a unit's cost
+/// taken as its cells (atoms ∝ cells; every unit of a sweep runs the same number of steps).
 std::vector<int> assign_units(const Config& c, const std::vector<int>& sizes, std::size_t per_size, int ranks) {
   std::vector<double> cost;
   for (int L : sizes)
     for (std::size_t k = 0; k < per_size; ++k) cost.push_back(double(cells_for(c, L).prod()));
-  std::vector<std::size_t> order(cost.size());
-  for (std::size_t u = 0; u < order.size(); ++u) order[u] = u;
-  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return cost[a] > cost[b]; });
-  std::vector<double> load(static_cast<std::size_t>(ranks), 0.0);
-  std::vector<int> rank(cost.size(), 0);
-  for (std::size_t u : order) {
-    const auto least = std::min_element(load.begin(), load.end()) - load.begin();
-    rank[u] = static_cast<int>(least);
-    load[static_cast<std::size_t>(least)] += cost[u];
-  }
-  return rank;
+  return parallel::longest_first(cost, ranks);
 }
 
 }  // namespace

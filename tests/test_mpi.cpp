@@ -50,6 +50,9 @@ measure = 400
 std::string mpirun(int ranks) {
   setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
   setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
+  // Containers (CI) often forbid the cross-memory attach of Open MPI's shared-memory transport
+  // for large messages (process_vm_readv without ptrace rights): copy through the buffer.
+  setenv("OMPI_MCA_btl_vader_single_copy_mechanism", "none", 0);
   static const bool open_mpi = run_command(std::string(SPINLAT_MPIEXEC) + " --version").output.find("Open") !=
                                std::string::npos;
   return std::string(SPINLAT_MPIEXEC) + (open_mpi ? " --oversubscribe" : "") + " -np " + std::to_string(ranks) + " ";

@@ -11,12 +11,7 @@
 namespace {
 
 using spinlat::parallel::longest_first;
-
-double makespan(const std::vector<double>& cost, const std::vector<int>& rank, int ranks) {
-  std::vector<double> load(static_cast<std::size_t>(ranks), 0.0);
-  for (std::size_t u = 0; u < cost.size(); ++u) load[static_cast<std::size_t>(rank[u])] += cost[u];
-  return *std::max_element(load.begin(), load.end());
-}
+using spinlat::parallel::makespan;
 
 /// The smallest makespan over all K^n assignments.
 double best_makespan(const std::vector<double>& cost, int ranks) {

@@ -13,7 +13,10 @@ namespace {
 bool g_started = false;
 int g_rank = 0, g_size = 1, g_local = 1;
 int g_open = 0;  // rank 0: ranks that have not closed their results yet
-constexpr int kResultTag = 1, kCloseTag = 2;
+constexpr int kResultTag = 1, kCloseTag = 2, kSwapTag = 3;
+/// The ladder's collectives and swaps: a duplicate of MPI_COMM_WORLD, so that rank 0's probes
+/// for results (any tag) never match them.
+MPI_Comm g_peers = MPI_COMM_NULL;
 
 /// Sends in flight (non-root): each buffer lives until its MPI_Isend completes.
 struct Pending {
@@ -48,6 +51,7 @@ void start(int* argc, char*** argv) {
   MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, g_rank, MPI_INFO_NULL, &node);
   MPI_Comm_size(node, &g_local);
   MPI_Comm_free(&node);
+  MPI_Comm_dup(MPI_COMM_WORLD, &g_peers);
   g_open = g_size - 1;
 }
 
@@ -55,6 +59,7 @@ void finish() {
   if (!g_started) return;
   for (Pending& p : g_pending) MPI_Wait(&p.request, MPI_STATUS_IGNORE);
   g_pending.clear();
+  MPI_Comm_free(&g_peers);
   MPI_Finalize();
   g_started = false;
 }
@@ -114,6 +119,57 @@ bool receive_result(std::string& message, bool wait) {
     return true;
   }
   return false;
+}
+
+namespace {
+/// The counts of every rank and their offsets (MPI_Allgatherv's displacements).
+std::vector<int> gather_counts(int mine, std::vector<int>& offsets) {
+  std::vector<int> counts(static_cast<std::size_t>(g_size), 0);
+  check(MPI_Allgather(&mine, 1, MPI_INT, counts.data(), 1, MPI_INT, g_peers), "MPI_Allgather");
+  offsets.assign(counts.size(), 0);
+  for (std::size_t r = 1; r < counts.size(); ++r) offsets[r] = offsets[r - 1] + counts[r - 1];
+  return counts;
+}
+}  // namespace
+
+std::vector<double> all_gather(const std::vector<double>& mine) {
+  if (g_size == 1) return mine;
+  std::vector<int> offsets;
+  const std::vector<int> counts = gather_counts(static_cast<int>(mine.size()), offsets);
+  std::vector<double> all(static_cast<std::size_t>(offsets.back() + counts.back()));
+  check(MPI_Allgatherv(mine.data(), static_cast<int>(mine.size()), MPI_DOUBLE, all.data(), counts.data(),
+                       offsets.data(), MPI_DOUBLE, g_peers), "MPI_Allgatherv");
+  return all;
+}
+
+std::vector<std::string> all_gather(const std::string& mine) {
+  if (g_size == 1) return {mine};
+  std::vector<int> offsets;
+  const std::vector<int> counts = gather_counts(static_cast<int>(mine.size()), offsets);
+  std::string all(static_cast<std::size_t>(offsets.back() + counts.back()), '\0');
+  check(MPI_Allgatherv(mine.data(), static_cast<int>(mine.size()), MPI_CHAR, all.data(), counts.data(),
+                       offsets.data(), MPI_CHAR, g_peers), "MPI_Allgatherv");
+  std::vector<std::string> by_rank;
+  for (std::size_t r = 0; r < counts.size(); ++r)
+    by_rank.push_back(all.substr(static_cast<std::size_t>(offsets[r]), static_cast<std::size_t>(counts[r])));
+  return by_rank;
+}
+
+bool any(bool flag) {
+  if (g_size == 1) return flag;
+  int in = flag ? 1 : 0, out = 0;
+  check(MPI_Allreduce(&in, &out, 1, MPI_INT, MPI_LOR, g_peers), "MPI_Allreduce");
+  return out != 0;
+}
+
+std::string swap_with(int peer, const std::string& out) {
+  long long n_out = static_cast<long long>(out.size()), n_in = 0;
+  check(MPI_Sendrecv(&n_out, 1, MPI_LONG_LONG, peer, kSwapTag, &n_in, 1, MPI_LONG_LONG, peer, kSwapTag, g_peers,
+                     MPI_STATUS_IGNORE), "MPI_Sendrecv");
+  std::string in(static_cast<std::size_t>(n_in), '\0');
+  check(MPI_Sendrecv(out.data(), static_cast<int>(n_out), MPI_CHAR, peer, kSwapTag, in.data(), static_cast<int>(n_in),
+                     MPI_CHAR, peer, kSwapTag, g_peers, MPI_STATUS_IGNORE), "MPI_Sendrecv");
+  return in;
 }
 
 }  // namespace spinlat::parallel

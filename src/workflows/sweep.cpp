@@ -40,11 +40,15 @@ struct SublatticeSeries {
     for (int l : labels) count = std::max(count, l + 1);
     series.resize(static_cast<std::size_t>(count));
   }
-  void add(const System& s) {
-    if (series.empty()) return;
-    const std::vector<double> m = sublattice_magnetizations(s, labels);
+  /// The sublattice magnetisations of `s` (none when there is no series).
+  std::vector<double> values(const System& s) const {
+    return series.empty() ? std::vector<double>() : sublattice_magnetizations(s, labels);
+  }
+  /// Adds one value per series from `m` (values()).
+  void add(const double* m) {
     for (std::size_t k = 0; k < series.size(); ++k) series[k].add(m[k]);
   }
+  void add(const System& s) { add(values(s).data()); }
   std::string save_state() const {
     state_io::Writer w("spinlat-sublattice-series", 1);
     w.integer("count", series.size());
@@ -257,7 +261,16 @@ int run_sweep(RunContext& ctx) {
   const bool whole_sizes = pt || sw.anneal;
   auto unit_of = [&](std::size_t il, std::size_t it) { return whole_sizes ? il : il * nT + it; };
   const std::vector<int> unit_rank = assign_units(c, sizes, whole_sizes ? 1 : nT, ranks);
-  auto mine = [&](std::size_t il, std::size_t it) { return unit_rank[unit_of(il, it)] == me; };
+  // Parallel tempering: whole ladders as above, or each ladder in turn over every rank (its
+  // replicas in blocks, exchanging energies and temperature labels; mc/parallel_tempering.hpp),
+  // whichever the estimate says finishes first (parallel::plan_ladders, docs/parallel.md).
+  bool spread = false;
+  if (pt && distributed) {
+    std::vector<double> replica_cost;
+    for (int L : sizes) replica_cost.push_back(double(cells_for(c, L).prod()));
+    spread = parallel::plan_ladders(replica_cost, nT, ranks).spread;
+  }
+  auto mine = [&](std::size_t il, std::size_t it) { return spread || unit_rank[unit_of(il, it)] == me; };
 
   std::optional<SweepWriter> writer;
   if (root) {
@@ -419,6 +432,9 @@ int run_sweep(RunContext& ctx) {
       const std::unique_ptr<ParallelTempering> ensemble =
           with_input_location(c, "sweep", [&] { return spec.ensemble(h, s, temps, sweep_point_key(c.seed, il, 0, nT)); });
       ParallelTempering& ens = *ensemble;
+      if (spread) ens.spread_over_ranks();
+      // Rank 0 keeps a spread ladder's accumulators; each rank its own whole ladders'.
+      const bool keeps = !spread || root;
       std::vector<ThermoAccumulator> acc;
       for (double T : temps) acc.emplace_back(T, atoms, std::size_t(1) << 16, keep_samples);
       std::vector<SublatticeSeries> subs(nT, SublatticeSeries(op, s));
@@ -453,22 +469,34 @@ int run_sweep(RunContext& ctx) {
       for (; phase < 2; ++phase, done = 0) {
         const long long n = phase == 0 ? sw.equilibrate : sw.measure;
         for (; done < n; ++done) {
-          if (ctx.stop_requested()) { checkpoint(done); return 3; }
+          // A spread ladder stops on every rank at the same round, when any rank was told to.
+          if (spread ? parallel::any(ctx.stop_requested()) : ctx.stop_requested()) { checkpoint(done); return 3; }
           if (phase == 0) ens.equilibrate(1);
           else {
             ens.run(1);
-            if ((done + 1) % sw.sample_every == 0)
-              for (std::size_t it = 0; it < nT; ++it) {
-                measure_sample(ens.system(it), acc[it]);
-                subs[it].add(ens.system(it));
-              }
+            if ((done + 1) % sw.sample_every == 0) {
+              // Each temperature's sample wherever its configuration is, into its accumulator
+              // in temperature order: the same order and values as in one process.
+              const std::vector<std::vector<double>> samples = ens.measure([&](const System& sys) {
+                std::vector<double> v = {energy_per_atom(h, sys), magnetization(sys), op(sys)};
+                const std::vector<double> m = subs[0].values(sys);
+                v.insert(v.end(), m.begin(), m.end());
+                return v;
+              });
+              if (keeps)
+                for (std::size_t it = 0; it < nT; ++it) {
+                  acc[it].add(samples[it][0], samples[it][1], samples[it][2]);
+                  subs[it].add(samples[it].data() + 3);
+                }
+            }
           }
           step_done("L=" + std::to_string(size_labels[il]));
           if (c.output.checkpoint_every > 0 && (done + 1) % c.output.checkpoint_every == 0 && done + 1 < n)
             checkpoint(done + 1);
         }
       }
-      for (std::size_t it = 0; it < nT; ++it) {
+      ens.gather_samplers();  // the surrogate samplers' figures below, wherever they ended
+      for (std::size_t it = 0; it < nT && keeps; ++it) {
         PointResult r = result_for(it, acc[it]);
         subs[it].write(r);
         if (const DelayedAcceptanceSampler* d = ens.delayed(it)) {  // surrogate-driven replicas

@@ -10,6 +10,18 @@
 // configurations move. Sampler k draws from streams keyed by temperature index k and the swaps
 // from a replica_exchange stream, so replicas can run in parallel (OpenMP over replicas) and
 // the result does not depend on the thread count.
+//
+// Over MPI ranks (spread_over_ranks, docs/parallel.md) the configurations stay where they are
+// and the temperature labels move instead: rank r holds the configurations ("slots") of a
+// contiguous block (parallel::block_of); slot_of(k) is the slot now at temperature k. After each
+// sweep the ranks share the slots' energies (one all-gather), every rank draws the same
+// exchange decisions from the same replica_exchange stream (the pair k, k+1 and the round
+// decide, never the rank) and swaps the same labels. A temperature's samplers (their streams,
+// σ and counters: a few hundred bytes, not the configuration) go with its label to the rank
+// now holding its configuration, so temperature k's moves draw from stream k exactly as in
+// one process, where every slot is here and the same code runs without messages. The result
+// is the same bit for bit whatever the number of ranks.
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -40,11 +52,30 @@ class ParallelTempering {
   ParallelTempering(const Hamiltonian& h, const System& initial, std::vector<double> temperatures,
                     const ParallelTemperingOptions& options = {});
 
-  std::size_t size() const { return systems_.size(); }
+  std::size_t size() const { return temperatures_.size(); }
   const std::vector<double>& temperatures() const { return temperatures_; }
-  /// The configuration currently at temperature index k.
-  System& system(std::size_t k) { return systems_[k]; }
-  const System& system(std::size_t k) const { return systems_[k]; }
+  /// The configuration currently at temperature index k (held by this rank: holds(k)).
+  System& system(std::size_t k);
+  const System& system(std::size_t k) const;
+
+  /// Spreads the replicas over the run's ranks (parallel/ranks.hpp) before the first round:
+  /// this rank keeps the configurations of its block only. Every rank must build the same
+  /// ladder, call this, and then make the same calls (round, equilibrate, run, measure,
+  /// gather_samplers): they are collective. No checkpoints (save_state) once spread.
+  void spread_over_ranks();
+  bool over_ranks() const { return over_ranks_; }
+  /// True when this rank holds the configuration at temperature k.
+  bool holds(std::size_t k) const { return slot_of_[k] >= first_ && slot_of_[k] < last_; }
+  /// The slot (configuration, 0..R−1) at temperature k; the same on every rank.
+  std::size_t slot_of(std::size_t k) const { return slot_of_[k]; }
+
+  /// `f` of the configuration at each temperature, by temperature index, on every rank: each
+  /// rank evaluates its own configurations (f must give records of one length and depend on
+  /// the configuration only).
+  std::vector<std::vector<double>> measure(const std::function<std::vector<double>(const System&)>& f) const;
+  /// Over ranks: every rank's samplers of every temperature become the current ones (after the
+  /// last round, before reading sampler(k) or delayed(k) for a k this rank does not hold).
+  void gather_samplers();
   MetropolisSampler& sampler(std::size_t k) { return metropolis_[k]; }
   WolffSampler* wolff(std::size_t k) { return wolff_.empty() ? nullptr : &wolff_[k]; }
   /// The surrogate-driven sampler at temperature index k (null without a surrogate).
@@ -74,12 +105,22 @@ class ParallelTempering {
   void sweep_all(bool adapt);
   void exchange();
   double energy_of(const System& s) const;
+  /// Temperature k's samplers (Metropolis, Wolff, surrogate-driven) as text, and back.
+  std::string samplers_state(std::size_t k) const;
+  void load_samplers(std::size_t k, const std::string& text);
+  /// After the swap of temperatures k and k+1: their samplers to the ranks of their new slots.
+  void hand_over(std::size_t k);
 
   const Hamiltonian* h_;
   ParallelTemperingOptions options_;
   std::vector<double> temperatures_, beta_;
-  std::vector<System> systems_;
-  std::vector<MetropolisSampler> metropolis_;
+  std::vector<System> systems_;  ///< slots first_..last_−1 (all of them in one process)
+  std::size_t first_ = 0, last_ = 0;
+  std::size_t atoms_ = 0;  ///< of every replica
+  bool over_ranks_ = false;
+  std::vector<std::size_t> slot_of_, temperature_of_;  ///< temperature → slot and back
+  std::vector<int> rank_of_;  ///< the rank holding each slot
+  std::vector<MetropolisSampler> metropolis_;  ///< by temperature, as the other samplers
   std::vector<WolffSampler> wolff_;
   std::vector<DelayedAcceptanceSampler> delayed_;
   std::vector<double> energies_;

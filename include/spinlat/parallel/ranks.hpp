@@ -7,6 +7,10 @@
 // Rank 0 owns the results file and the checkpoint; the other ranks compute sweep points and
 // send each finished point to rank 0 as a message (a string), which rank 0 writes. A message
 // carries only results (never random state), so where a point ran cannot change the output.
+//
+// A parallel-tempering ladder spread over the ranks (mc/parallel_tempering.hpp) uses the
+// collectives below, on a communicator of their own (they never meet the result messages):
+// every rank calls each of them in the same order.
 #include <string>
 #include <vector>
 
@@ -41,5 +45,16 @@ void close_results();
 /// arrives or every other rank has closed). False when there is none (every rank closed, or
 /// none waiting and !wait).
 bool receive_result(std::string& message, bool wait);
+
+/// Every rank's `mine`, concatenated in rank order, on every rank (collective).
+std::vector<double> all_gather(const std::vector<double>& mine);
+/// Every rank's `mine`, by rank, on every rank (collective).
+std::vector<std::string> all_gather(const std::string& mine);
+/// True on every rank when `flag` is true on any (collective).
+bool any(bool flag);
+/// Sends `out` to rank `peer`, which calls swap_with(this rank, ...) at the same time, and
+/// returns what `peer` sent. Pairs of one pass must be called in the same order on every rank
+/// (e.g. ascending ladder pair) so that none waits on another.
+std::string swap_with(int peer, const std::string& out);
 
 }  // namespace spinlat::parallel

@@ -13,6 +13,8 @@
 #include <filesystem>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "cli_test_helpers.hpp"
 #include "restart_test_helpers.hpp"
@@ -69,9 +71,13 @@ std::string with_sweep_key(const std::string& input, const std::string& line) {
 
 /// Runs `text` once as one process and once per rank count, each into its own file, and
 /// checks every /sweep dataset (both ways) against the single-process file.
-void expect_same_for_ranks(const std::string& name, const std::string& text, std::initializer_list<int> rank_counts) {
+/// `files`: other files the input reads (name, text); `said`: words every K-rank run must print.
+void expect_same_for_ranks(const std::string& name, const std::string& text, std::initializer_list<int> rank_counts,
+                           const std::vector<std::pair<std::string, std::string>>& files = {},
+                           const std::string& said = "") {
   const fs::path dir = scratch(name);
   restart_test::write_text(dir / "in.toml", text);
+  for (const auto& [file, content] : files) restart_test::write_text(dir / file, content);
   const std::string one = (dir / "one.h5").string();
   const auto r1 = run_command(std::string(SPINLAT_BINARY) + " run " + (dir / "in.toml").string() + " -o " + one);
   ASSERT_EQ(r1.status, 0) << r1.output;
@@ -79,6 +85,9 @@ void expect_same_for_ranks(const std::string& name, const std::string& text, std
     const std::string out = (dir / ("np" + std::to_string(k) + ".h5")).string();
     const auto r = run_command(mpirun(k) + SPINLAT_BINARY + " run " + (dir / "in.toml").string() + " -o " + out);
     ASSERT_EQ(r.status, 0) << "np " << k << ":\n" << r.output;
+    if (!said.empty()) {
+      EXPECT_NE(r.output.find(said), std::string::npos) << "np " << k << ":\n" << r.output;
+    }
     EXPECT_FALSE(fs::exists(out + ".ckpt")) << "a finished run leaves no checkpoint";
     expect_same_datasets(one, out, "/sweep");
     expect_same_datasets(out, one, "/sweep");
@@ -106,9 +115,45 @@ TEST(Mpi, MoreRanksThanPoints) {
   expect_same_for_ranks("two_points", text, {3});
 }
 
+/// kSweep as a parallel-tempering sweep with `temperatures` and `sizes` (TOML lists).
+std::string ladder_sweep(const std::string& temperatures, const std::string& sizes) {
+  std::string text = with_sweep_key(kSweep, "algorithm = \"parallel-tempering\"");
+  const std::string temps = "temperatures = [150.0, 160.0, 170.0, 180.0]", sz = "sizes = [4, 6]";
+  text.replace(text.find(temps), temps.size(), "temperatures = " + temperatures);
+  text.replace(text.find(sz), sz.size(), "sizes = " + sizes);
+  return text;
+}
+
 TEST(Mpi, ParallelTemperingLaddersOverRanksEqualOneProcess) {
-  // One ladder per size, the sizes over the ranks (replica exchange stays inside a rank).
-  expect_same_for_ranks("pt", with_sweep_key(kSweep, "algorithm = \"parallel-tempering\""), {2});
+  // Whole ladders, the sizes over the ranks (replica exchange inside a rank): 3 replicas of
+  // sizes 4, 5, 6 (cells 64, 125, 216) over 2 ranks take 648 replica-cells by longest-first,
+  // 810 spread (blocks of 2 and 1 replicas).
+  expect_same_for_ranks("pt", ladder_sweep("[150.0, 165.0, 180.0]", "[4, 5, 6]"), {2}, {}, "whole ladders over the ranks");
+}
+
+TEST(Mpi, LadderSpreadOverRanksEqualsOneProcess) {
+  // Each ladder over every rank in turn: 4 replicas in blocks of 2 + 2 (2 ranks) or 2 + 1 + 1
+  // (3 ranks); energies and temperature labels travel, configurations stay. Sizes 4 and 6:
+  // spread 2 × 280 against 864 replica-cells for whole ladders.
+  expect_same_for_ranks("pt_spread", ladder_sweep("[150.0, 160.0, 170.0, 180.0]", "[4, 6]"), {2, 3}, {},
+                        "each ladder spread over every rank");
+}
+
+TEST(Mpi, SurrogateLadderSpreadOverRanksEqualsOneProcess) {
+  // Replicas moved by surrogate-driven sweeps: those samplers travel with their temperature,
+  // and each point's outer and inner acceptances reach rank 0 (gather_samplers).
+  std::string text = with_sweep_key(ladder_sweep("[150.0, 165.0, 180.0]", "[4]"),
+                                    "surrogate = \"surrogate.toml\"\nsurrogate_steps = 3");
+  text.replace(text.find("[sweep]"), 7, "[[potential]]\ntype = \"anisotropy\"\nK = 0.003\naxis = [0.0, 0.0, 1.0]\n[sweep]");
+  const std::string surrogate = "title = \"surrogate\"\n[structure]\nlattice = \"sc\"\na = 1.0\ncells = [4, 4, 4]\n"
+                                "species = [\"Fe\"]\nmoment = [2.0]\n[[potential]]\ntype = \"heisenberg\"\nJ = [0.011]\n";
+  expect_same_for_ranks("pt_surrogate", text, {2}, {{"surrogate.toml", surrogate}}, "each ladder spread over every rank");
+}
+
+TEST(Mpi, TwoReplicaLadderOverThreeRanks) {
+  // More ranks than replicas: blocks of 1, 1 and 0; the third rank only takes part in the
+  // collectives.
+  expect_same_for_ranks("pt_edge", ladder_sweep("[150.0, 180.0]", "[4]"), {3}, {}, "each ladder spread over every rank");
 }
 
 TEST(Mpi, StoppedTwoRankRunContinuesWithThreeRanks) {

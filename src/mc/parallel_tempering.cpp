@@ -76,9 +76,11 @@ void ParallelTempering::spread_over_ranks() {
   if (rounds_ != 0) throw std::logic_error("ParallelTempering::spread_over_ranks after the first round");
   const std::size_t R = size();
   const int ranks = parallel::size();
+  block_sizes_.clear();
   for (int r = 0; r < ranks; ++r) {
     const auto [a, b] = parallel::block_of(R, ranks, r);
     for (std::size_t j = a; j < b; ++j) rank_of_[j] = r;
+    block_sizes_.push_back(static_cast<int>(b - a));
   }
   std::tie(first_, last_) = parallel::block_of(R, ranks, parallel::rank());
   // Every slot still holds a copy of the initial configuration: keep this rank's block.
@@ -125,7 +127,7 @@ void ParallelTempering::sweep_all(bool adapt) {
     energy[static_cast<std::size_t>(j)] = energy_of(sys);
   }
   // Every slot's energy on every rank, in slot order (the blocks are in rank order).
-  const std::vector<double> by_slot = over_ranks_ ? parallel::all_gather(energy) : energy;
+  const std::vector<double> by_slot = over_ranks_ ? parallel::all_gather(energy, block_sizes_) : energy;
   for (std::size_t k = 0; k < size(); ++k) energies_[k] = by_slot[slot_of_[k]];
 }
 

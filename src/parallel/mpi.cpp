@@ -132,10 +132,13 @@ std::vector<int> gather_counts(int mine, std::vector<int>& offsets) {
 }
 }  // namespace
 
-std::vector<double> all_gather(const std::vector<double>& mine) {
+std::vector<double> all_gather(const std::vector<double>& mine, const std::vector<int>& known) {
   if (g_size == 1) return mine;
-  std::vector<int> offsets;
-  const std::vector<int> counts = gather_counts(static_cast<int>(mine.size()), offsets);
+  std::vector<int> offsets(known.size(), 0);
+  for (std::size_t r = 1; r < known.size(); ++r) offsets[r] = offsets[r - 1] + known[r - 1];
+  const std::vector<int> counts = known.empty() ? gather_counts(static_cast<int>(mine.size()), offsets) : known;
+  if (counts.size() != static_cast<std::size_t>(g_size) || counts[static_cast<std::size_t>(g_rank)] != static_cast<int>(mine.size()))
+    throw std::logic_error("parallel::all_gather: counts do not match the ranks");
   std::vector<double> all(static_cast<std::size_t>(offsets.back() + counts.back()));
   check(MPI_Allgatherv(mine.data(), static_cast<int>(mine.size()), MPI_DOUBLE, all.data(), counts.data(),
                        offsets.data(), MPI_DOUBLE, g_peers), "MPI_Allgatherv");
@@ -163,12 +166,16 @@ bool any(bool flag) {
 }
 
 std::string swap_with(int peer, const std::string& out) {
-  long long n_out = static_cast<long long>(out.size()), n_in = 0;
-  check(MPI_Sendrecv(&n_out, 1, MPI_LONG_LONG, peer, kSwapTag, &n_in, 1, MPI_LONG_LONG, peer, kSwapTag, g_peers,
-                     MPI_STATUS_IGNORE), "MPI_Sendrecv");
-  std::string in(static_cast<std::size_t>(n_in), '\0');
-  check(MPI_Sendrecv(out.data(), static_cast<int>(n_out), MPI_CHAR, peer, kSwapTag, in.data(), static_cast<int>(n_in),
-                     MPI_CHAR, peer, kSwapTag, g_peers, MPI_STATUS_IGNORE), "MPI_Sendrecv");
+  // One message each way: the receiver learns the length from the probe.
+  MPI_Request sent;
+  check(MPI_Isend(out.data(), static_cast<int>(out.size()), MPI_CHAR, peer, kSwapTag, g_peers, &sent), "MPI_Isend");
+  MPI_Status st;
+  check(MPI_Probe(peer, kSwapTag, g_peers, &st), "MPI_Probe");
+  int n = 0;
+  MPI_Get_count(&st, MPI_CHAR, &n);
+  std::string in(static_cast<std::size_t>(n), '\0');
+  check(MPI_Recv(in.data(), n, MPI_CHAR, peer, kSwapTag, g_peers, MPI_STATUS_IGNORE), "MPI_Recv");
+  check(MPI_Wait(&sent, MPI_STATUS_IGNORE), "MPI_Wait");
   return in;
 }
 

@@ -268,7 +268,13 @@ int run_sweep(RunContext& ctx) {
   if (pt && distributed) {
     std::vector<double> replica_cost;
     for (int L : sizes) replica_cost.push_back(double(cells_for(c, L).prod()));
-    spread = parallel::plan_ladders(replica_cost, nT, ranks).spread;
+    const parallel::LadderPlan plan = parallel::plan_ladders(replica_cost, nT, ranks);
+    spread = plan.spread;
+    if (root && !ctx.options.quiet)
+      std::fprintf(stderr, "sweep: %s (estimated cost %g against %g %s)\n",
+                   spread ? "each ladder spread over every rank in turn" : "whole ladders over the ranks",
+                   spread ? plan.spread_makespan : plan.whole, spread ? plan.whole : plan.spread_makespan,
+                   spread ? "for whole ladders" : "for spread ladders");
   }
   auto mine = [&](std::size_t il, std::size_t it) { return spread || unit_rank[unit_of(il, it)] == me; };
 
@@ -469,8 +475,12 @@ int run_sweep(RunContext& ctx) {
       for (; phase < 2; ++phase, done = 0) {
         const long long n = phase == 0 ? sw.equilibrate : sw.measure;
         for (; done < n; ++done) {
-          // A spread ladder stops on every rank at the same round, when any rank was told to.
-          if (spread ? parallel::any(ctx.stop_requested()) : ctx.stop_requested()) { checkpoint(done); return 3; }
+          // A spread ladder stops on every rank at the same round, when any rank was told to
+          // (a collective: every 8 rounds, which costs little even on oversubscribed cores).
+          if (spread ? done % 8 == 0 && parallel::any(ctx.stop_requested()) : ctx.stop_requested()) {
+            checkpoint(done);
+            return 3;
+          }
           if (phase == 0) ens.equilibrate(1);
           else {
             ens.run(1);

@@ -120,6 +120,7 @@ class ParallelTempering {
   bool over_ranks_ = false;
   std::vector<std::size_t> slot_of_, temperature_of_;  ///< temperature → slot and back
   std::vector<int> rank_of_;  ///< the rank holding each slot
+  std::vector<int> block_sizes_;  ///< slots held by each rank (over ranks)
   std::vector<MetropolisSampler> metropolis_;  ///< by temperature, as the other samplers
   std::vector<WolffSampler> wolff_;
   std::vector<DelayedAcceptanceSampler> delayed_;

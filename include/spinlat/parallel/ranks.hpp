@@ -46,8 +46,9 @@ void close_results();
 /// none waiting and !wait).
 bool receive_result(std::string& message, bool wait);
 
-/// Every rank's `mine`, concatenated in rank order, on every rank (collective).
-std::vector<double> all_gather(const std::vector<double>& mine);
+/// Every rank's `mine`, concatenated in rank order, on every rank (collective). `counts`, when
+/// every rank knows them (the size of each rank's `mine`), saves a collective.
+std::vector<double> all_gather(const std::vector<double>& mine, const std::vector<int>& counts = {});
 /// Every rank's `mine`, by rank, on every rank (collective).
 std::vector<std::string> all_gather(const std::string& mine);
 /// True on every rank when `flag` is true on any (collective).

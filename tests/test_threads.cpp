@@ -3,6 +3,7 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -69,4 +70,27 @@ TEST(Threads, ZeroTakesTheUsersOmpNumThreadsAndExportsTheChoice) {
   EXPECT_EQ(omp_get_max_threads(), n);
   if (saved) setenv("OMP_NUM_THREADS", keep.c_str(), 1);
   else unsetenv("OMP_NUM_THREADS");
+}
+
+TEST(Threads, ZeroUnderMpiDividesASharedNodeAmongItsRanks) {
+  // One process: the free cores of its mask, as always.
+  EXPECT_EQ(automatic_threads(16, 16, 0, 1), 16);
+  EXPECT_EQ(automatic_threads(16, 16, 3, 1), 13);
+  EXPECT_EQ(automatic_threads(2, 2, 9, 1), 1);
+  // 4 ranks, no binding (each mask the whole node): the other 3 ranks are not other jobs.
+  EXPECT_EQ(automatic_threads(16, 16, 3, 4), 4);
+  // ... with 4 other jobs running: 12 free cores, 3 each.
+  EXPECT_EQ(automatic_threads(16, 16, 7, 4), 3);
+  // 3 ranks oversubscribing 2 cores: one thread each.
+  EXPECT_EQ(automatic_threads(2, 2, 2, 3), 1);
+  // Bound ranks (mpirun --map-by slot:PE=4): the mask is the rank's own.
+  EXPECT_EQ(automatic_threads(4, 16, 3, 4), 4);
+  EXPECT_EQ(automatic_threads(4, 16, 5, 4), 2);
+  // Never more than the rank's share, never less than one.
+  for (int busy = 0; busy < 40; ++busy)
+    for (int ranks = 1; ranks <= 8; ++ranks) {
+      const int n = automatic_threads(16, 16, busy, ranks);
+      EXPECT_GE(n, 1);
+      EXPECT_LE(n, std::max(1, 16 / ranks)) << busy << " busy, " << ranks << " ranks";
+    }
 }

@@ -11,6 +11,8 @@
 #include <sstream>
 #include <string>
 
+#include "spinlat/parallel/ranks.hpp"
+
 namespace spinlat {
 
 void reexec_with_wait_policy(char** argv) {
@@ -47,8 +49,21 @@ int resolve_threads(int requested) {
     const int n = std::atoi(env);
     if (n > 0) return n;
   }
-  const int cores = available_cores();
-  return std::clamp(cores - busy_cores(), 1, cores);
+  return automatic_threads(available_cores(), node_cores(), busy_cores(), parallel::local_size());
+}
+
+int node_cores() {
+  const long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? static_cast<int>(n) : available_cores();
+}
+
+int automatic_threads(int available, int node, int busy, int local_ranks) {
+  const int ranks = std::max(1, local_ranks);
+  const int others = std::max(0, busy - (ranks - 1));  // runnable tasks not of this run
+  const bool shared = ranks > 1 && available >= node;  // every rank sees the whole node
+  const int share = shared ? available / ranks : available;
+  const int free = shared ? (available - others) / ranks : available - others;
+  return std::clamp(free, 1, std::max(1, share));
 }
 
 int apply_threads(int requested) {

@@ -13,7 +13,8 @@
 //     initialised before anything of ours), so main() sets the variable and re-executes the
 //     program, for the commands that run parallel work on a machine with 2+ cores;
 //   - threads = 0 means the cores this process may use (its CPU affinity) less those busy
-//     with other runnable tasks when the run starts (/proc/loadavg), at least one.
+//     with other runnable tasks when the run starts (/proc/loadavg), at least one; under
+//     mpirun, ranks of the run that share a node's cores divide them (automatic_threads).
 #include <string>
 
 namespace spinlat {
@@ -32,8 +33,21 @@ int available_cores();
 /// Runnable tasks on the machine other than this process (from /proc/loadavg; 0 if unknown).
 int busy_cores();
 
+/// Cores online on this node (sysconf; available_cores() when unknown).
+int node_cores();
+
+/// The rule of threads = 0 for one of `local_ranks` ranks of a run on a node (1 without MPI):
+/// `available` cores in this process's affinity mask, `node` cores on the node, `busy` runnable
+/// tasks besides this process (busy_cores). This run's other ranks are not other jobs: the
+/// others are busy − (local_ranks − 1). When the mask is the whole node (no binding: mpirun
+/// --oversubscribe or --bind-to none) the ranks share it and each takes 1/local_ranks of the
+/// free cores; a narrower mask is this rank's own (mpirun --map-by slot:PE=n, srun
+/// --cpus-per-task), all its free cores. At least 1, at most the rank's share of the mask.
+int automatic_threads(int available, int node, int busy, int local_ranks);
+
 /// The thread count for `requested`: itself when > 0; for 0, OMP_NUM_THREADS when the user set
-/// it, else available_cores() − busy_cores(), clamped to [1, available_cores()].
+/// it, else automatic_threads(available_cores(), node_cores(), busy_cores(),
+/// parallel::local_size()) — with one process, available − busy clamped to [1, available].
 int resolve_threads(int requested);
 
 /// resolve_threads(), then applied to OpenMP, to LibTorch's intra-op pool (through

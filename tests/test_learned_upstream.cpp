@@ -127,6 +127,19 @@ Hamiltonian& fixture_hamiltonian() {
     Hamiltonian x;
     LearnedOptions o;
     o.model = fixture_model();
+    o.convert = false;  // the TorchScript file through LibTorch: the reference path
+    x.add(std::make_unique<LearnedPotential>(o));
+    return x;
+  }();
+  return h;
+}
+
+// The fixture as `type = "learned"` loads it by default: converted on load.
+Hamiltonian& converted_fixture_hamiltonian() {
+  static Hamiltonian h = [] {
+    Hamiltonian x;
+    LearnedOptions o;
+    o.model = fixture_model();
     x.add(std::make_unique<LearnedPotential>(o));
     return x;
   }();
@@ -174,16 +187,16 @@ TEST(UpstreamMace, FixtureLoadsAsItIs) {
   EXPECT_EQ(t.interactions(), 2);
 }
 
-TEST(UpstreamMace, EveryFrameMatchesTheUpstreamReferences) {
-  // Energy (E0 included), forces, magnetic forces (−∂E/∂m), node energies and the full,
-  // non-symmetric strain derivative, relative to each array's largest reference entry.
-  SKIP_WITHOUT_FIXTURE();
+// Energy (E0 included), forces, magnetic forces (−∂E/∂m), node energies and the full,
+// non-symmetric strain derivative of every reference frame, relative to each array's largest
+// reference entry.
+static void expect_every_frame_matches(Hamiltonian& h) {
   const std::vector<RefFrame> frames = reference_frames();
   ASSERT_EQ(frames.size(), 6u);
   const double tol = 1e-10;
   for (std::size_t k = 0; k < frames.size(); ++k) {
     const RefFrame& f = frames[k];
-    const Evaluated r = evaluate(fixture_hamiltonian(), f.system);
+    const Evaluated r = evaluate(h, f.system);
     double ne = 0.0, ne_max = 0.0;
     for (std::size_t i = 0; i < f.node_energy.size(); ++i) {
       ne = std::max(ne, std::abs(r.node_energy[i] - f.node_energy[i]));
@@ -204,6 +217,24 @@ TEST(UpstreamMace, EveryFrameMatchesTheUpstreamReferences) {
     // The antisymmetric part is far above the tolerance, so a transposed stress would fail.
     EXPECT_GT(antisym, 1e3 * tol * S) << k;
   }
+}
+
+TEST(UpstreamMace, EveryFrameMatchesTheUpstreamReferences) {
+  SKIP_WITHOUT_FIXTURE();
+  expect_every_frame_matches(fixture_hamiltonian());
+}
+
+// By default the file is converted on load (one path for every evaluation, Monte Carlo trials
+// from cached features): the same references, to the same tolerance.
+TEST(UpstreamMace, ConvertedOnLoadMatchesTheUpstreamReferences) {
+  SKIP_WITHOUT_FIXTURE();
+  const auto& t = dynamic_cast<const LearnedPotential&>(*converted_fixture_hamiltonian().terms().front());
+  EXPECT_EQ(t.forward_form(), "converted");
+  EXPECT_TRUE(t.fast_trials());
+  EXPECT_EQ(t.atomic_numbers(), (std::vector<int>{26, 27}));
+  EXPECT_DOUBLE_EQ(t.cutoff(), 4.5);
+  EXPECT_EQ(t.interactions(), 2);
+  expect_every_frame_matches(converted_fixture_hamiltonian());
 }
 
 TEST(UpstreamMace, Float32ModelRunsInSinglePrecision) {

@@ -9,6 +9,7 @@
 #include "spinlat/workflows/all_terms.hpp"
 #include "spinlat/bench/bench.hpp"
 #include "spinlat/workflows/run.hpp"
+#include "spinlat/workflows/screen.hpp"
 #include "spinlat/workflows/spin_map.hpp"
 
 namespace spinlat {
@@ -75,6 +76,16 @@ CommandRegistry builtin_commands() {
               [](const CommandLine& a) { return map_command(a.raw, all_terms(), std::cout); }};
   map.own_options = true;
   r.add(map);
+  Command screen{"screen",
+                 {"spinlat screen LIST_OR_FOLDER --model MODEL -o OUT [--moment M | --moment Fe=2.2,Co=1.7] "
+                  "[--axes 001,100,110,111] [--cells N] [--shells N] [--terms dmi,anisotropy,biquadratic,landau] "
+                  "[--mc-sweeps N | --no-mc] [--seed S] [--threads N] [--quiet]"},
+                 "screens many structures with one model: ground state, anisotropy energies, mapped exchange, "
+                 "mean-field and Monte Carlo ordering temperatures; one table (OUT/screen.csv, OUT/screen.h5); "
+                 "a killed screen continues where it stopped.",
+                 [](const CommandLine& a) { return screen_command(a.raw, all_terms(), std::cout); }};
+  screen.own_options = true;
+  r.add(screen);
   r.add(needs_torch("train", {"spinlat train CONFIG.toml [--set KEY=VALUE ...] [--restart]"},
                     "fits a native learned potential to a data set.", true));
   r.add(needs_torch("export", {"spinlat export MODEL.spl -o MODEL.pt"},

@@ -13,22 +13,83 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <limits>
 #include <optional>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include "spinlat/core/error.hpp"
 #include "spinlat/io/paths.hpp"
 #include "spinlat/learned/mace_native.hpp"
 #include "spinlat/learned/native_fast.hpp"
 #include "spinlat/learned/native_model.hpp"
+#include "mace_convert.hpp"
 
 namespace spinlat {
 namespace {
 
 // The first line of a LibTorch error (its full text carries a C++ and TorchScript backtrace).
+// Upstream magnetic MACE files converted on load (LearnedOptions::convert), once per process
+// and file version: a sweep builds one Hamiltonian per size and each would otherwise load the
+// e3nn-compiled module (seconds) and convert it again.
+struct ConvertedOnLoad {
+  std::shared_ptr<const MaceArchive> archive;  // null: the file runs through LibTorch
+};
+struct ConversionKey {
+  std::string path, head;
+  std::uintmax_t size = 0;
+  std::filesystem::file_time_type mtime;
+  bool operator<(const ConversionKey& o) const {
+    return std::tie(path, head, size, mtime) < std::tie(o.path, o.head, o.size, o.mtime);
+  }
+};
+std::mutex conversions_mutex;
+std::map<ConversionKey, ConvertedOnLoad>& conversions() {
+  static std::map<ConversionKey, ConvertedOnLoad> done;
+  return done;
+}
+ConversionKey conversion_key(const std::string& path, const std::string& head) {
+  ConversionKey k;
+  k.path = std::filesystem::absolute(path).lexically_normal().string();
+  k.head = head;
+  k.size = std::filesystem::file_size(path);
+  k.mtime = std::filesystem::last_write_time(path);
+  return k;
+}
+
+// Converts a loaded upstream magnetic MACE module and checks the conversion against the module
+// itself; null, with a note on stderr saying why, when the module stays on LibTorch.
+std::shared_ptr<const MaceArchive> convert_on_load(torch::jit::Module& module, const std::string& file) {
+  try {
+    auto a = std::make_shared<const MaceArchive>(convert_mace_module(module, file));
+    const MaceNativeEvaluator ev(*a);  // refuses structures it does not support
+    const double error = mace_conversion_error(ev, module);
+    if (!(error <= kMaceConversionTolerance)) {
+      std::fprintf(stderr,
+                   "warning: %s: converted on load, the model differs from the file by %.3g eV in a node energy "
+                   "(tolerance %.0e): it runs through LibTorch instead (please report this model)\n",
+                   file.c_str(), error, kMaceConversionTolerance);
+      return nullptr;
+    }
+    std::fprintf(stderr,
+                 "note: %s: upstream magnetic MACE model converted on load to spinlat's plain C++ evaluator "
+                 "(node energies within %.1e eV of the file's on a 16-atom test cell); convert = false runs it "
+                 "through LibTorch\n",
+                 file.c_str(), error);
+    return a;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "note: %s: runs through LibTorch, not converted to the plain C++ evaluator: %s\n", file.c_str(),
+                 e.what());
+    return nullptr;
+  }
+}
+
 std::string short_message(const c10::Error& e) {
   std::string m = e.what_without_backtrace();
   const auto nl = m.find('\n');
@@ -522,12 +583,15 @@ LearnedPotential::LearnedPotential(const LearnedOptions& options) : impl_(std::m
     }
 
   if (!std::filesystem::exists(m.file)) m.fail("model file not found");
-  if (is_mace_native_file(m.file)) {  // `spinlat convert` output: plain C++, float64 only
-    if (m.dtype != at::kDouble) m.fail("converted MACE models evaluate in float64 only");
-    m.mace = std::make_unique<MaceNativeEvaluator>(m.file);
+  auto adopt = [&m](std::unique_ptr<MaceNativeEvaluator> ev) {
+    m.mace = std::move(ev);
     m.atomic_numbers = m.mace->atomic_numbers();
     m.r_max = m.mace->r_max();
     m.interactions = m.mace->interactions();
+  };
+  if (is_mace_native_file(m.file)) {  // `spinlat convert` output: plain C++, float64 only
+    if (m.dtype != at::kDouble) m.fail("converted MACE models evaluate in float64 only");
+    adopt(std::make_unique<MaceNativeEvaluator>(m.file));
     return;
   }
   if (is_native_model_file(m.file)) {
@@ -543,6 +607,20 @@ LearnedPotential::LearnedPotential(const LearnedOptions& options) : impl_(std::m
     if (m.dtype != at::kDouble) m.native->to(m.dtype);
     set_learned_threads(options.threads);
     return;
+  }
+  // An upstream magnetic MACE file in float64 runs on the plain C++ evaluator, converted on load
+  // exactly as `spinlat convert` does and checked against the file (docs/learned-potential.md,
+  // "Converted magnetic MACE models"): the file runs as it is, and fast.
+  const bool may_convert = options.convert && options.dtype != "float32";
+  std::optional<ConversionKey> key;
+  if (may_convert) {
+    key = conversion_key(m.file, options.head);
+    std::lock_guard<std::mutex> lock(conversions_mutex);
+    const auto it = conversions().find(*key);
+    if (it != conversions().end() && it->second.archive) {
+      adopt(std::make_unique<MaceNativeEvaluator>(*it->second.archive));
+      return;
+    }
   }
   try {
     m.module = torch::jit::load(m.file);
@@ -598,6 +676,16 @@ LearnedPotential::LearnedPotential(const LearnedOptions& options) : impl_(std::m
   const at::ScalarType own = model_dtype(m.module);
   if (options.dtype == "auto") m.dtype = own == at::kFloat ? at::kFloat : at::kDouble;
   if (m.dtype != own) m.module.to(m.dtype);
+  if (key && m.form.mace && m.dtype == at::kDouble && is_magnetic_mace_module(m.module)) {
+    std::lock_guard<std::mutex> lock(conversions_mutex);
+    auto [it, fresh] = conversions().try_emplace(*key);
+    if (fresh) it->second.archive = convert_on_load(m.module, m.file);
+    if (it->second.archive) {
+      adopt(std::make_unique<MaceNativeEvaluator>(*it->second.archive));
+      m.module = torch::jit::Module();  // the evaluator holds its own copy of the weights
+      return;
+    }
+  }
   set_learned_threads(options.threads);
 }
 
@@ -829,6 +917,7 @@ TermPtr make_learned(Params& p, const TermContext& ctx) {
   o.dtype = p.choice("dtype", {"auto", "float64", "float32"}, "auto");
   if (p.has("head")) o.head = p.string("head");
   o.mc_evaluator = p.choice("mc_evaluator", {"auto", "torch"}, "auto");
+  o.convert = p.boolean("convert", true);
   if (p.has("extensions"))
     for (const auto& so : p.strings("extensions")) o.extensions.push_back(resolve_input_path(ctx.input_dir, so));
   if (p.has("species_map")) {

@@ -40,6 +40,10 @@ struct LearnedOptions {
   /// Monte Carlo trials and energy-only evaluations of native float64 models: "auto" = the
   /// plain C++ evaluator (spinlat/learned/native_fast.hpp), "torch" = LibTorch.
   std::string mc_evaluator = "auto";
+  /// Upstream magnetic MACE TorchScript files in float64: convert on load to the plain C++
+  /// evaluator of `spinlat convert` (checked against the file; the one path for every
+  /// evaluation). false: LibTorch for everything, the reference path.
+  bool convert = true;
 };
 
 /// What one evaluation of the model produced (all in double precision).

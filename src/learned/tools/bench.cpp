@@ -143,6 +143,7 @@ int side_by_side(const LearnedBenchOptions& o, std::ostream& out) {
     for (const bool native : {true, false}) {
       LearnedOptions lo;
       lo.model = native ? spl.string() : o.model;
+      lo.convert = false;  // the TorchScript row measures LibTorch
       const double rss0 = peak_rss_mb();
       Hamiltonian h;
       h.add(std::make_unique<LearnedPotential>(lo));
@@ -182,6 +183,7 @@ int run_learned_benchmark(const LearnedBenchOptions& o, std::ostream& out) {
   }
   LearnedOptions lo;
   lo.model = o.model;
+  lo.convert = false;  // a TorchScript file is measured as LibTorch runs it (side by side: both)
   char line[256];
   out << "spinlat bench learned: " << o.model << "\n";
   if (!is_mace_native_file(o.model) && LearnedPotential(lo).forward_form() == "mace") return side_by_side(o, out);

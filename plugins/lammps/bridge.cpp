@@ -1,0 +1,243 @@
+// spinlat's side of the LAMMPS plugin (bridge.hpp, docs/lammps.md).
+#include "bridge.hpp"
+
+#include <cmath>
+#include <stdexcept>
+
+#include "spinlat/core/error.hpp"
+#include "spinlat/terms/radial_exchange.hpp"
+#include "spinlat/terms/selection.hpp"
+#include "spinlat/workflows/all_terms.hpp"
+#include "spinlat/workflows/build.hpp"
+#include "spinlat/workflows/input.hpp"
+
+namespace spinlat_lammps {
+
+using spinlat::Vec3;
+
+struct Engine::Impl {
+  spinlat::Config config;
+  spinlat::System s;                 // the LAMMPS atoms as spinlat sees them
+  spinlat::Hamiltonian h;
+  double hbar = 0.0;
+  std::vector<std::string> species;  // the input's species, in order
+  std::vector<double> masses;
+  std::vector<int> species_of_type;  // index = LAMMPS type (1-based)
+  // Radial exchange terms, when they are all the magnetic terms (single_field's local path).
+  std::vector<spinlat::RadialCoupling> radial;
+  bool local_field = true;
+  // Bound state: what the neighbour list and the terms' tables were built for.
+  std::vector<int> bound_species;
+  std::vector<char> bound_magnetic;
+  Atoms atoms;  // the arrays load() was given
+  // single_field's general path: F = −∂E/∂m of the configuration in `cached_*`.
+  std::vector<Vec3> F, cached_spin, cached_position;
+  bool cached = false;
+
+  void copy_spins(const Atoms& a) {
+    for (int i = 0; i < a.n; ++i) {
+      const double* sp = a.sp[i];
+      s.moment[i] = sp[3] > 0.0 ? sp[3] : 0.0;
+      const Vec3 e(sp[0], sp[1], sp[2]);
+      const double norm = e.norm();
+      // LAMMPS keeps |ŝ| = 1 to rounding; spinlat's System wants it exactly (a zero moment
+      // has no direction).
+      s.spin[i] = (s.moment[i] > 0.0 && norm > 0.0) ? Vec3(e / norm) : Vec3(Vec3::Zero());
+      if (s.moment[i] > 0.0 && norm == 0.0) s.moment[i] = 0.0;
+    }
+  }
+  void copy_positions(const Atoms& a, const double lo[3]) {
+    for (int i = 0; i < a.n; ++i) s.position[i] = Vec3(a.x[i][0] - lo[0], a.x[i][1] - lo[1], a.x[i][2] - lo[2]);
+  }
+  // F = −∂E/∂m for the System as it is.
+  void magnetic_forces() {
+    spinlat::Derivatives d;
+    d.magnetic_force = &F;
+    h.compute(s, d);
+    cached_spin = s.spin;
+    cached_position = s.position;
+    cached = true;
+  }
+  double lo[3] = {0, 0, 0};
+
+  // ω_i = (1/ħ) Σ_j J(r_ij) ŝ_j over the radial terms, at the atoms' current positions and
+  // spins. The list stays valid: LAMMPS moves atoms by at most one step between two force
+  // evaluations, and the list holds every pair within cutoff + skin.
+  void radial_field(const Atoms& a, int i, double w[3]) const {
+    const spinlat::NeighborList& list = h.neighbors();
+    const spinlat::Mat3 hT = s.cell.h.transpose();
+    Vec3 sum = Vec3::Zero();
+    const Vec3 xi(a.x[i][0], a.x[i][1], a.x[i][2]);
+    const auto ui = static_cast<std::size_t>(i);
+    for (int k = list.begin(i); k < list.end(i); ++k) {
+      const int j = list.index[k];
+      // A self-image is parallel to ŝ_i: a constant energy (spinlat counts it, LAMMPS does not
+      // see it below half the box), no torque.
+      if (j == i || !s.magnetic(static_cast<std::size_t>(j))) continue;
+      const Vec3 rij = Vec3(a.x[j][0], a.x[j][1], a.x[j][2]) + hT * list.image[k].cast<double>() - xi;
+      const double r = rij.norm();
+      const Vec3 ej(a.sp[j][0], a.sp[j][1], a.sp[j][2]);
+      for (const auto& c : radial) {
+        if (!(*c.species)(s, ui) || !(*c.species)(s, static_cast<std::size_t>(j))) continue;
+        double J, dJ;
+        if (!c.J->evaluate(r, J, dJ))
+          throw spinlat::NumericalError("atoms " + std::to_string(i) + " and " + std::to_string(j) + " are " +
+                                        std::to_string(r) + " Å apart, below the exchange table");
+        sum += J * ej;
+      }
+    }
+    for (int k = 0; k < 3; ++k) w[k] += sum[k] / hbar;
+  }
+};
+
+Engine::Engine(const std::string& input, double hbar) : p_(new Impl) {
+  p_->config = spinlat::read_config(input);
+  // The input's own structure fixes the species order and lets each term check its species
+  // (as `spinlat eval` does); the Hamiltonian is then bound to the LAMMPS atoms.
+  const spinlat::System s0 = spinlat::build_system(p_->config);
+  p_->species = s0.species_name;
+  p_->masses = s0.species_mass;
+  p_->h = spinlat::build_hamiltonian(p_->config, s0, spinlat::all_terms());
+  p_->hbar = hbar;
+  for (const auto& t : p_->h.terms()) {
+    if (t->energy_kind() == spinlat::TermKind::lattice) continue;
+    const spinlat::RadialCoupling r = t->radial_coupling();
+    if (r) p_->radial.push_back(r);
+    else p_->local_field = false;
+  }
+}
+
+Engine::~Engine() = default;
+
+const std::vector<std::string>& Engine::species() const { return p_->species; }
+double Engine::cutoff() const { return p_->h.cutoff(); }
+bool Engine::local_single_field() const { return p_->local_field; }
+
+void Engine::map_types(const std::vector<std::string>& names) {
+  p_->species_of_type.assign(names.size() + 1, -1);
+  for (std::size_t t = 0; t < names.size(); ++t) {
+    for (std::size_t k = 0; k < p_->species.size(); ++k)
+      if (p_->species[k] == names[t]) p_->species_of_type[t + 1] = static_cast<int>(k);
+    if (p_->species_of_type[t + 1] < 0) {
+      std::string known;
+      for (const auto& n : p_->species) known += (known.empty() ? "" : ", ") + n;
+      throw std::runtime_error("pair_coeff: type " + std::to_string(t + 1) + " is '" + names[t] +
+                               "', not one of the spinlat input's species (" + known + ")");
+    }
+  }
+}
+
+void Engine::load(const Atoms& a, const Box& box) {
+  spinlat::System& s = p_->s;
+  if (p_->species_of_type.empty()) throw std::runtime_error("pair spin/spinlat: pair_coeff * * NAME... not given");
+  s.species_name = p_->species;
+  s.species_mass = p_->masses;
+  for (int k = 0; k < 3; ++k) {
+    s.cell.h(0, k) = box.a[k];
+    s.cell.h(1, k) = box.b[k];
+    s.cell.h(2, k) = box.c[k];
+    s.cell.periodic[k] = box.periodic[k];
+    p_->lo[k] = box.lo[k];
+  }
+  const std::size_t n = static_cast<std::size_t>(a.n);
+  s.position.resize(n);
+  s.velocity.assign(n, Vec3::Zero());
+  s.spin.resize(n);
+  s.moment.resize(n);
+  s.species.resize(n);
+  s.sublattice.assign(n, 0);
+  for (int i = 0; i < a.n; ++i) {
+    const int t = a.type[i];
+    if (t < 1 || t >= static_cast<int>(p_->species_of_type.size()))
+      throw std::runtime_error("pair spin/spinlat: atom type " + std::to_string(t) + " has no species in pair_coeff");
+    s.species[i] = p_->species_of_type[t];
+  }
+  p_->atoms = a;
+  p_->copy_positions(a, p_->lo);
+  p_->copy_spins(a);
+  // Terms keep per-pair tables of which atoms are magnetic and of which species: a change
+  // there (LAMMPS sorted its atoms, or `set` changed a moment) needs a fresh bind even where
+  // no atom moved.
+  std::vector<char> magnetic(n);
+  for (std::size_t i = 0; i < n; ++i) magnetic[i] = s.moment[i] > 0.0;
+  if (magnetic != p_->bound_magnetic || s.species != p_->bound_species) {
+    p_->h.bind(s);
+    p_->bound_magnetic = std::move(magnetic);
+    p_->bound_species = s.species;
+  } else {
+    p_->h.update(s);
+  }
+  p_->cached = false;
+}
+
+double Engine::evaluate(const Outputs& out) {
+  spinlat::System& s = p_->s;
+  std::vector<Vec3> force;
+  spinlat::Mat3 W = spinlat::Mat3::Zero();
+  spinlat::Derivatives d;
+  if (out.f) d.force = &force;
+  d.magnetic_force = &p_->F;
+  if (out.virial) d.virial = &W;
+  const double e = p_->h.compute(s, d);
+  p_->cached_spin = s.spin;
+  p_->cached_position = s.position;
+  p_->cached = true;
+  const int n = static_cast<int>(s.size());
+  for (int i = 0; i < n; ++i) {
+    if (out.f)
+      for (int k = 0; k < 3; ++k) out.f[i][k] += force[i][k];
+    if (out.fm && s.moment[i] > 0.0) {
+      if (p_->local_field) {
+        p_->radial_field(p_->atoms, i, out.fm[i]);
+      } else {
+        double w[3];
+        precession_frequency(p_->F[i].data(), s.moment[i], p_->hbar, w);
+        for (int k = 0; k < 3; ++k) out.fm[i][k] += w[k];
+      }
+    }
+  }
+  if (out.virial) {
+    out.virial[0] += W(0, 0);
+    out.virial[1] += W(1, 1);
+    out.virial[2] += W(2, 2);
+    // LAMMPS's xy, xz, yz are Σ x f_y, Σ x f_z, Σ y f_z (Pair::virial_fdotr_compute): W's upper
+    // triangle (W is not symmetric for a Hamiltonian that couples spins to bond directions).
+    out.virial[3] += W(0, 1);
+    out.virial[4] += W(0, 2);
+    out.virial[5] += W(1, 2);
+  }
+  if (out.eatom) {
+    const std::vector<double> es = p_->h.site_energies(s);
+    for (int i = 0; i < n; ++i) out.eatom[i] += es[i];
+  }
+  if (out.emag) {
+    std::vector<double> es(n, 0.0);
+    for (const auto& t : p_->h.terms())
+      if (t->energy_kind() == spinlat::TermKind::magnetic) t->add_site_energies(s, p_->h.neighbors(), es);
+    for (int i = 0; i < n; ++i) out.emag[i] = es[i];
+  }
+  return e;
+}
+
+void Engine::single_field(const Atoms& a, int i, double w[3]) {
+  spinlat::System& s = p_->s;
+  if (!(a.sp[i][3] > 0.0)) return;
+  if (p_->local_field) {
+    p_->radial_field(a, i, w);
+    return;
+  }
+  // Any other Hamiltonian: the exact field needs the whole configuration (a learned model's
+  // field on i depends on every spin in its receptive field); evaluate again only when some
+  // spin or position changed since the last evaluation.
+  p_->copy_spins(a);
+  p_->copy_positions(a, p_->lo);
+  if (!p_->cached || s.spin != p_->cached_spin || s.position != p_->cached_position) {
+    p_->h.update(s);
+    p_->magnetic_forces();
+  }
+  double add[3];
+  precession_frequency(p_->F[i].data(), s.moment[i], p_->hbar, add);
+  for (int k = 0; k < 3; ++k) w[k] += add[k];
+}
+
+}  // namespace spinlat_lammps

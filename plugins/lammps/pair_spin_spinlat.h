@@ -1,0 +1,36 @@
+/* pair_style spin/spinlat INPUT.toml: a spinlat Hamiltonian (the input's [[potential]] terms)
+   as a LAMMPS SPIN pair style (docs/lammps.md). Derived from PairSpin so that fix nve/spin
+   finds it (its name starts with "spin") and calls compute_single_pair() for each spin. */
+#ifndef SPINLAT_PAIR_SPIN_SPINLAT_H
+#define SPINLAT_PAIR_SPIN_SPINLAT_H
+
+#include <memory>
+
+#include "pair_spin.h"
+
+namespace spinlat_lammps { class Engine; }
+
+namespace LAMMPS_NS {
+
+class PairSpinSpinlat : public PairSpin {
+ public:
+  PairSpinSpinlat(class LAMMPS *);
+  ~PairSpinSpinlat() override;
+  void settings(int, char **) override;
+  void coeff(int, char **) override;
+  void init_style() override;
+  double init_one(int, int) override;
+  void compute(int, int) override;
+  void compute_single_pair(int, double *) override;
+
+ protected:
+  void allocate() override;
+
+ private:
+  std::unique_ptr<spinlat_lammps::Engine> engine;
+  void load();
+};
+
+}    // namespace LAMMPS_NS
+
+#endif

@@ -192,6 +192,31 @@ TEST(LammpsPlugin, LearnedTorchScriptModelEqualsSpinlatEval) {
   compare_with_eval(L, feco_input, {"Fe", "Co"}, 1e-10, "feco");
 }
 
+TEST(LammpsPlugin, BundledNativeModelEqualsSpinlatEval) {
+  const std::string input = src + "/inputs/default.toml";  // inputs/models/fe_bcc.spl
+  Lammps L;
+  L.cmd(box_commands(3, false, 2.2, 0.0) + "pair_style spin/spinlat " + input + "\npair_coeff * * Fe\n");
+  compare_with_eval(L, input, {"Fe"}, 1e-10, "native");
+}
+
+// The upstream magnetic MACE file (../shared/mmace, loaded as is through TorchScript).
+TEST(LammpsPlugin, UpstreamMagneticMaceEqualsSpinlatEval) {
+  const fs::path model = fs::path(src) / ".." / "shared" / "mmace" / "mmace_fe_co_soc.pt";
+  if (!fs::exists(model)) GTEST_SKIP() << model << " is absent";
+  const fs::path dir = scratch("mmace_input");
+  const std::string input = (dir / "mmace.toml").string();
+  {
+    std::ofstream f(input);
+    f << "[structure]\nlattice = \"bcc\"\na = 2.8665\ncells = [2, 2, 2]\nspecies = [\"Fe\", \"Co\"]\n"
+      << "moment = [2.2, 1.7]\nspins = \"random\"\n\n[[potential]]\ntype = \"learned\"\nmodel = \""
+      << model.string() << "\"\n";
+  }
+  Lammps L;
+  L.cmd(box_commands(3, true, 2.2, 1.7) + "pair_style spin/spinlat " + input + "\npair_coeff * * Fe Co\n");
+  compare_with_eval(L, input, {"Fe", "Co"}, 1e-10, "mmace");
+  fs::remove_all(dir);
+}
+
 // compute_single_pair (what fix nve/spin calls for one spin) against the magnetic forces of a
 // full evaluation: at the evaluated configuration, and after spins and positions changed the
 // way fix nve/spin changes them between two evaluations.

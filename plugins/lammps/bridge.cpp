@@ -1,6 +1,7 @@
 // spinlat's side of the LAMMPS plugin (bridge.hpp, docs/lammps.md).
 #include "bridge.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
@@ -26,6 +27,7 @@ struct Engine::Impl {
   // Radial exchange terms, when they are all the magnetic terms (single_field's local path).
   std::vector<spinlat::RadialCoupling> radial;
   bool local_field = true;
+  double radial_cutoff = 0.0;  // largest cutoff of the radial terms
   // Bound state: what the neighbour list and the terms' tables were built for.
   std::vector<int> bound_species;
   std::vector<char> bound_magnetic;
@@ -69,11 +71,13 @@ struct Engine::Impl {
     Vec3 sum = Vec3::Zero();
     const Vec3 xi(a.x[i][0], a.x[i][1], a.x[i][2]);
     const auto ui = static_cast<std::size_t>(i);
+    // Pairs farther apart than the exchange's reach when the list was built stay beyond it.
+    const double reach = radial_cutoff + h.skin();
     for (int k = list.begin(i); k < list.end(i); ++k) {
       const int j = list.index[k];
       // A self-image is parallel to ŝ_i: a constant energy (spinlat counts it, LAMMPS does not
       // see it below half the box), no torque.
-      if (j == i || !s.magnetic(static_cast<std::size_t>(j))) continue;
+      if (j == i || !s.magnetic(static_cast<std::size_t>(j)) || list.distance[k] > reach) continue;
       const Vec3 rij = Vec3(a.x[j][0], a.x[j][1], a.x[j][2]) + hT * list.image[k].cast<double>() - xi;
       const double r = rij.norm();
       const Vec3 ej(a.sp[j][0], a.sp[j][1], a.sp[j][2]);
@@ -102,7 +106,10 @@ Engine::Engine(const std::string& input, double hbar) : p_(new Impl) {
   for (const auto& t : p_->h.terms()) {
     if (t->energy_kind() == spinlat::TermKind::lattice) continue;
     const spinlat::RadialCoupling r = t->radial_coupling();
-    if (r) p_->radial.push_back(r);
+    if (r) {
+      p_->radial.push_back(r);
+      p_->radial_cutoff = std::max(p_->radial_cutoff, t->cutoff());
+    }
     else p_->local_field = false;
   }
 }

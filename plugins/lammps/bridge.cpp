@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "spinlat/core/error.hpp"
+#include "spinlat/dynamics/sld.hpp"
 #include "spinlat/terms/radial_exchange.hpp"
 #include "spinlat/terms/selection.hpp"
 #include "spinlat/workflows/all_terms.hpp"
@@ -245,6 +246,96 @@ void Engine::single_field(const Atoms& a, int i, double w[3]) {
   double add[3];
   precession_frequency(p_->F[i].data(), s.moment[i], p_->hbar, add);
   for (int k = 0; k < 3; ++k) w[k] += add[k];
+}
+
+// ---- Dynamics ------------------------------------------------------------------------------
+
+struct Dynamics::Impl {
+  spinlat::Config config;
+  spinlat::System s;
+  spinlat::Hamiltonian h;
+  std::vector<int> species_of_type;
+  std::vector<double> mass_of_type;
+  Options options;
+  std::unique_ptr<spinlat::SpinLatticeIntegrator> sld;
+  std::vector<long long> tags;  // the atoms the integrator was built for, in order
+  std::vector<int> species;
+};
+
+Dynamics::Dynamics(const std::string& input, const std::vector<std::string>& type_species,
+                   const std::vector<double>& type_mass, const Options& options)
+    : p_(new Impl) {
+  p_->config = spinlat::read_config(input);
+  const spinlat::System s0 = spinlat::build_system(p_->config);
+  p_->h = spinlat::build_hamiltonian(p_->config, s0, spinlat::all_terms());
+  p_->s.species_name = s0.species_name;
+  p_->s.species_mass.assign(s0.species_name.size(), 0.0);
+  p_->species_of_type.assign(type_species.size(), -1);
+  p_->mass_of_type = type_mass;
+  for (std::size_t t = 1; t < type_species.size(); ++t) {
+    for (std::size_t k = 0; k < s0.species_name.size(); ++k)
+      if (s0.species_name[k] == type_species[t]) p_->species_of_type[t] = static_cast<int>(k);
+    if (p_->species_of_type[t] < 0) throw std::runtime_error("type " + std::to_string(t) + ": no species '" + type_species[t] + "'");
+    // spinlat keeps one mass per species: types that share a species must share a mass.
+    double& m = p_->s.species_mass[p_->species_of_type[t]];
+    if (m != 0.0 && m != type_mass[t])
+      throw std::runtime_error("types of species '" + type_species[t] + "' have different masses");
+    m = type_mass[t];
+  }
+  p_->options = options;
+}
+
+Dynamics::~Dynamics() = default;
+
+void Dynamics::reset() { p_->sld.reset(); }
+
+void Dynamics::step(const Atoms& a, double** v, const long long* tag, const Box& box) {
+  spinlat::System& s = p_->s;
+  const std::size_t n = static_cast<std::size_t>(a.n);
+  std::vector<long long> tags(tag, tag + a.n);
+  std::vector<int> species(n);
+  for (std::size_t i = 0; i < n; ++i) species[i] = p_->species_of_type.at(static_cast<std::size_t>(a.type[i]));
+  const bool fresh = !p_->sld || tags != p_->tags || species != p_->species;
+  for (int k = 0; k < 3; ++k) {
+    s.cell.h(0, k) = box.a[k];
+    s.cell.h(1, k) = box.b[k];
+    s.cell.h(2, k) = box.c[k];
+    s.cell.periodic[k] = box.periodic[k];
+  }
+  s.position.resize(n);
+  s.velocity.resize(n);
+  s.spin.resize(n);
+  s.moment.resize(n);
+  s.sublattice.assign(n, 0);
+  s.species = species;
+  for (std::size_t i = 0; i < n; ++i) {
+    s.position[i] = Vec3(a.x[i][0] - box.lo[0], a.x[i][1] - box.lo[1], a.x[i][2] - box.lo[2]);
+    s.velocity[i] = Vec3(v[i][0], v[i][1], v[i][2]);
+    const double* sp = a.sp[i];
+    const Vec3 e(sp[0], sp[1], sp[2]);
+    s.moment[i] = sp[3] > 0.0 && e.norm() > 0.0 ? sp[3] : 0.0;
+    s.spin[i] = s.moment[i] > 0.0 ? Vec3(e / e.norm()) : Vec3(Vec3::Zero());
+  }
+  if (fresh) {
+    spinlat::SldOptions o;
+    o.dt = p_->options.dt;
+    o.temperature = p_->options.temperature;
+    o.damping = {p_->options.damping};
+    o.lattice_damping = p_->options.lattice_damping;
+    o.zero_momentum = false;  // LAMMPS's velocities are used as they are
+    p_->sld.reset(new spinlat::SpinLatticeIntegrator(s, p_->h, o, spinlat::StreamKey(p_->options.seed)));
+    p_->tags = std::move(tags);
+    p_->species = std::move(species);
+  }
+  p_->sld->step();
+  for (std::size_t i = 0; i < n; ++i) {
+    for (int k = 0; k < 3; ++k) {
+      a.x[i][k] = s.position[i][k] + box.lo[k];
+      v[i][k] = s.velocity[i][k];
+    }
+    if (s.moment[i] > 0.0)
+      for (int k = 0; k < 3; ++k) a.sp[i][k] = s.spin[i][k];
+  }
 }
 
 }  // namespace spinlat_lammps

@@ -83,4 +83,36 @@ class Engine {
   std::unique_ptr<Impl> p_;
 };
 
+/// spinlat's own spin-lattice dynamics (dynamics/sld.hpp: symmetric Suzuki-Trotter splitting,
+/// all spins of one colour at once, one force evaluation per step for analytic Hamiltonians,
+/// optional stochastic LLG spin bath and Langevin lattice bath) on one rank's atoms, for
+/// `fix spinlat/sld` (docs/lammps.md). It keeps its own System and Hamiltonian (built from the
+/// same input as the pair style's), so the pair style's evaluations never disturb its tables.
+/// Conventions are spinlat's: spins precess with γ_e B/(1+α²), B = −∂E/∂m / μB (docs/units.md).
+class Dynamics {
+ public:
+  struct Options {
+    double dt = 1e-4;            ///< ps
+    double temperature = 0.0;    ///< K (spin and lattice baths)
+    double damping = 0.0;        ///< Gilbert α (0: no spin bath)
+    double lattice_damping = 0.0;  ///< 1/ps (0: no lattice bath)
+    unsigned long long seed = 1;
+  };
+  /// `type_species`: the species name of each LAMMPS type (pair_coeff), `type_mass` its mass
+  /// (amu); index 0 unused.
+  Dynamics(const std::string& input, const std::vector<std::string>& type_species,
+           const std::vector<double>& type_mass, const Options& options);
+  ~Dynamics();
+  /// Advances positions, velocities (Å/ps) and spin directions of the atoms by one step;
+  /// `tag` identifies atoms (LAMMPS's atom->tag) so that a re-sorted or changed set of atoms
+  /// starts a fresh integrator.
+  void step(const Atoms& atoms, double** v, const long long* tag, const Box& box);
+  /// Forgets the integrator (its cached forces): the next step starts afresh.
+  void reset();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> p_;
+};
+
 }  // namespace spinlat_lammps

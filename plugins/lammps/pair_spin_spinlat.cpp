@@ -54,6 +54,7 @@ void PairSpinSpinlat::settings(int narg, char **arg)
   PairSpin::settings(narg, arg);    // metal units
   try {
     engine.reset(new spinlat_lammps::Engine(arg[0], hbar));
+    input = arg[0];
   } catch (const std::exception &e) {
     error->all(FLERR, std::string("pair_style spin/spinlat: ") + e.what());
   }
@@ -71,6 +72,8 @@ void PairSpinSpinlat::coeff(int narg, char **arg)
   std::vector<std::string> names(arg + 2, arg + 2 + n);
   try {
     engine->map_types(names);
+    species.assign(1, "");
+    species.insert(species.end(), names.begin(), names.end());
   } catch (const std::exception &e) {
     error->all(FLERR, std::string(e.what()));
   }
@@ -88,7 +91,8 @@ void PairSpinSpinlat::init_style()
   // list (forces are always computed, so fix nve/spin's lattice flag is not needed).
   if (!atom->sp_flag) error->all(FLERR, "pair_style spin/spinlat requires atom_style spin");
   if (force->newton_pair == 0) error->all(FLERR, "pair_style spin/spinlat requires newton pair on");
-  if (modify->find_fix_by_style("^nve/spin") == -1 && modify->find_fix_by_style("^neb/spin") == -1 && comm->me == 0)
+  if (modify->find_fix_by_style("^nve/spin") == -1 && modify->find_fix_by_style("^neb/spin") == -1 &&
+      modify->find_fix_by_style("^spinlat/sld") == -1 && comm->me == 0)
     error->warning(FLERR, "Using spin pair style without nve/spin or neb/spin");
   nlocal_max = atom->nlocal;
   memory->grow(emag, nlocal_max, "pair/spin:emag");

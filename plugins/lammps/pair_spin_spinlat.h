@@ -5,6 +5,8 @@
 #define SPINLAT_PAIR_SPIN_SPINLAT_H
 
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "pair_spin.h"
 
@@ -22,12 +24,17 @@ class PairSpinSpinlat : public PairSpin {
   double init_one(int, int) override;
   void compute(int, int) override;
   void compute_single_pair(int, double *) override;
+  /// The spinlat input and the species of each type (index 0 unused), for fix spinlat/sld.
+  const std::string &input_file() const { return input; }
+  const std::vector<std::string> &type_species() const { return species; }
 
  protected:
   void allocate() override;
 
  private:
   std::unique_ptr<spinlat_lammps::Engine> engine;
+  std::string input;
+  std::vector<std::string> species;
   void load();
 };
 

@@ -21,7 +21,11 @@
 #include "pair.h"
 #include "pair_spin.h"
 
+#include "spinlat/dynamics/sld.hpp"
 #include "spinlat/io/extxyz.hpp"
+#include "spinlat/workflows/all_terms.hpp"
+#include "spinlat/workflows/build.hpp"
+#include "spinlat/workflows/input.hpp"
 
 namespace {
 
@@ -373,6 +377,106 @@ TEST(LammpsPlugin, NveSpinConservesEnergyToSecondOrder) {
   // same energy error, to 0.1%.
   EXPECT_NEAR(big, big_lmp, 1e-3 * big_lmp);
   EXPECT_NEAR(small, small_lmp, 1e-3 * small_lmp);
+  fs::remove_all(dir);
+}
+
+// fix spinlat/sld: spinlat's own spin-lattice dynamics on LAMMPS's atoms. It equals
+// spinlat's SpinLatticeIntegrator run from the same state (positions, velocities, spins), and
+// LAMMPS's total energy (the pair style's energy plus LAMMPS's kinetic energy) has a
+// second-order error.
+void check_fix_sld(const std::string& keywords, const spinlat::SldOptions& o, std::uint64_t seed) {
+  Lammps L;
+  L.cmd(box_commands(3, false, 2.2, 0.0) + plugin_iron + "velocity all create 300 4928459 dist gaussian\n"
+        "fix sld all spinlat/sld " + keywords + "\ntimestep " + std::to_string(o.dt) +
+        "\nthermo_style custom step pe\nrun 0");
+  auto* lmp = L.lmp();
+  auto* d = lmp->domain;
+  // The same state in spinlat.
+  spinlat::System s;
+  s.cell.h << d->xprd, 0, 0, d->xy, d->yprd, 0, d->xz, d->yz, d->zprd;
+  s.species_name = {"Fe"};
+  s.species_mass = {lmp->atom->mass[1]};
+  for (int i = 0; i < L.n(); ++i) {
+    const double* x = lmp->atom->x[i];
+    const double* sp = lmp->atom->sp[i];
+    s.add_atom(Vec3(x[0] - d->boxlo[0], x[1] - d->boxlo[1], x[2] - d->boxlo[2]), 0, sp[3], Vec3(sp[0], sp[1], sp[2]));
+    s.velocity.back() = Vec3(lmp->atom->v[i][0], lmp->atom->v[i][1], lmp->atom->v[i][2]);
+  }
+  const spinlat::Config c = spinlat::read_config(fe_input);
+  spinlat::Hamiltonian h = spinlat::build_hamiltonian(c, spinlat::build_system(c), spinlat::all_terms());
+  spinlat::SpinLatticeIntegrator sld(s, h, o, spinlat::StreamKey(seed));
+  const int steps = 100;
+  sld.run(steps);
+  L.cmd("run " + std::to_string(steps));
+  const spinlat::Mat3 hinv = s.cell.h.transpose().inverse();
+  double dx = 0.0, dv = 0.0, ds = 0.0, moved = 0.0;
+  for (int i = 0; i < L.n(); ++i) {
+    const double* x = lmp->atom->x[i];
+    Vec3 r = Vec3(x[0] - d->boxlo[0], x[1] - d->boxlo[1], x[2] - d->boxlo[2]) - s.position[i];
+    Vec3 f = hinv * r;
+    for (int k = 0; k < 3; ++k) f[k] -= std::round(f[k]);  // LAMMPS wraps atoms into the box
+    dx = std::max(dx, (s.cell.h.transpose() * f).norm());
+    dv = std::max(dv, (Vec3(lmp->atom->v[i][0], lmp->atom->v[i][1], lmp->atom->v[i][2]) - s.velocity[i]).norm());
+    ds = std::max(ds, (Vec3(lmp->atom->sp[i][0], lmp->atom->sp[i][1], lmp->atom->sp[i][2]) - s.spin[i]).norm());
+    moved = std::max(moved, s.velocity[i].norm() * steps * o.dt);
+  }
+  std::printf("fix spinlat/sld %s against SpinLatticeIntegrator after %d steps: |dx| %.2e A, |dv| %.2e A/ps, "
+              "|ds| %.2e\n", keywords.c_str(), steps, dx, dv, ds);
+  EXPECT_GT(moved, 0.01);  // the atoms did move
+  EXPECT_LT(dx, 1e-10);
+  EXPECT_LT(dv, 1e-8);
+  EXPECT_LT(ds, 1e-10);
+  // LAMMPS's energy (the pair style's evaluation) equals the integrator's.
+  L.cmd("run 0");
+  EXPECT_NEAR(L.thermo("pe"), sld.potential_energy(), 1e-9 * std::abs(sld.potential_energy()));
+}
+
+TEST(LammpsPlugin, FixSpinlatSldEqualsSpinlatIntegrator) {
+  if (!fs::exists(mishin)) GTEST_SKIP() << mishin << " (Debian's lammps-examples) not installed";
+  spinlat::SldOptions o;
+  o.dt = 0.0002;
+  o.zero_momentum = false;
+  check_fix_sld("", o, 1);  // NVE
+  // With the stochastic LLG spin bath and the Langevin lattice bath: the same random streams.
+  o.temperature = 500.0;
+  o.damping = {0.1};
+  o.lattice_damping = 2.0;
+  check_fix_sld("temp 500 alpha 0.1 lattice_damping 2 seed 77", o, 77);
+}
+
+TEST(LammpsPlugin, FixSpinlatSldConservesEnergyToSecondOrder) {
+  if (!fs::exists(mishin)) GTEST_SKIP() << mishin << " (Debian's lammps-examples) not installed";
+  const fs::path dir = scratch("sld");
+  // As NveSpinConservesEnergyToSecondOrder, with fix spinlat/sld for fix nve/spin.
+  auto rms = [&](double dt, int steps) {
+    Lammps L;
+    const fs::path f = dir / ("e_" + std::to_string(steps) + ".txt");
+    L.cmd(box_commands(3, false, 2.2, 0.0) + plugin_iron + "velocity all create 300 4928459 dist gaussian\n"
+          "fix sld all spinlat/sld\ntimestep " + std::to_string(dt) + "\nthermo 0\nvariable et equal etotal\n"
+          "fix rec all ave/time 1 1 1 v_et format \" %.17g\" file " + f.string() + "\nrun " + std::to_string(steps));
+    std::ifstream in(f);
+    std::string line;
+    std::vector<double> e;
+    while (std::getline(in, line)) {
+      if (line.empty() || line[0] == '#') continue;
+      std::istringstream ls(line);
+      long step;
+      double v;
+      ls >> step >> v;
+      e.push_back(v);
+    }
+    EXPECT_EQ(e.size(), static_cast<std::size_t>(steps + 1));
+    double r = 0.0;
+    for (double v : e) r += (v - e[0]) * (v - e[0]);
+    return std::sqrt(r / e.size()) / L.n();
+  };
+  const double big = rms(4e-4, 100), small = rms(2e-4, 200);
+  std::printf("fix spinlat/sld NVE energy error (RMS, eV/atom): dt 0.4 fs %.4e, 0.2 fs %.4e (ratio %.3f)\n", big, small,
+              small / big);
+  EXPECT_GT(big, 0.0);
+  EXPECT_LT(big, 1e-5);
+  EXPECT_GT(small / big, 0.2);  // second order: 1/4
+  EXPECT_LT(small / big, 0.3);
   fs::remove_all(dir);
 }
 

@@ -17,6 +17,22 @@ namespace spinlat_lammps {
 
 using spinlat::Vec3;
 
+namespace {
+
+// LAMMPS's xx, yy, zz, xy, xz, yz of W (W_ab = Σ r_a f_b): xy, xz, yz are Σ x f_y, Σ x f_z,
+// Σ y f_z (Pair::virial_fdotr_compute), W's upper triangle (W is not symmetric for a
+// Hamiltonian that couples spins to bond directions).
+void add_virial(const spinlat::Mat3& W, double* v) {
+  v[0] += W(0, 0);
+  v[1] += W(1, 1);
+  v[2] += W(2, 2);
+  v[3] += W(0, 1);
+  v[4] += W(0, 2);
+  v[5] += W(1, 2);
+}
+
+}  // namespace
+
 struct Engine::Impl {
   spinlat::Config config;
   spinlat::System s;                 // the LAMMPS atoms as spinlat sees them
@@ -33,12 +49,13 @@ struct Engine::Impl {
   std::vector<int> bound_species;
   std::vector<char> bound_magnetic;
   Atoms atoms;  // the arrays load() was given
+  std::unique_ptr<Impl> whole;  // whole_box_virial's state
   // single_field's general path: F = −∂E/∂m of the configuration in `cached_*`.
   std::vector<Vec3> F, cached_spin, cached_position;
   bool cached = false;
 
   void copy_spins(const Atoms& a) {
-    for (int i = 0; i < a.n; ++i) {
+    for (int i = 0; i < a.n + a.ghosts; ++i) {
       const double* sp = a.sp[i];
       s.moment[i] = sp[3] > 0.0 ? sp[3] : 0.0;
       const Vec3 e(sp[0], sp[1], sp[2]);
@@ -50,7 +67,8 @@ struct Engine::Impl {
     }
   }
   void copy_positions(const Atoms& a, const double lo[3]) {
-    for (int i = 0; i < a.n; ++i) s.position[i] = Vec3(a.x[i][0] - lo[0], a.x[i][1] - lo[1], a.x[i][2] - lo[2]);
+    for (int i = 0; i < a.n + a.ghosts; ++i)
+      s.position[i] = Vec3(a.x[i][0] - lo[0], a.x[i][1] - lo[1], a.x[i][2] - lo[2]);
   }
   // F = −∂E/∂m for the System as it is.
   void magnetic_forces() {
@@ -62,6 +80,8 @@ struct Engine::Impl {
     cached = true;
   }
   double lo[3] = {0, 0, 0};
+  int owned = 0;         // owned atoms: the first `owned` of s
+  bool cluster = false;  // s holds ghosts too (several ranks)
 
   // ω_i = (1/ħ) Σ_j J(r_ij) ŝ_j over the radial terms, at the atoms' current positions and
   // spins. The list stays valid: LAMMPS moves atoms by at most one step between two force
@@ -115,10 +135,35 @@ Engine::Engine(const std::string& input, double hbar) : p_(new Impl) {
   }
 }
 
+Engine::Engine(std::unique_ptr<Impl> p) : p_(std::move(p)) {}
+
 Engine::~Engine() = default;
 
 const std::vector<std::string>& Engine::species() const { return p_->species; }
 double Engine::cutoff() const { return p_->h.cutoff(); }
+
+double Engine::ghost_reach() const {
+  double r = 0.0;
+  for (const auto& t : p_->h.terms()) r = std::max({r, 2.0 * t->cutoff(), t->trial_range()});
+  return r;
+}
+
+double Engine::spin_reach() const {
+  double r = 0.0;
+  for (const auto& t : p_->h.terms())
+    if (t->energy_kind() == spinlat::TermKind::magnetic) r = std::max(r, t->trial_range());
+  return r;
+}
+
+std::string Engine::decomposition_refusal() const {
+  for (const auto& t : p_->h.terms()) {
+    if (t->type() == "dipolar")
+      return "the dipolar term sums over all periodic images (Ewald): it needs the whole box on one rank";
+    if (!std::isfinite(t->trial_range()) || !std::isfinite(t->cutoff()))
+      return "term '" + t->type() + "' has no finite receptive field (a learned model without num_interactions)";
+  }
+  return "";
+}
 bool Engine::local_single_field() const { return p_->local_field; }
 
 void Engine::map_types(const std::vector<std::string>& names) {
@@ -144,17 +189,20 @@ void Engine::load(const Atoms& a, const Box& box) {
     s.cell.h(0, k) = box.a[k];
     s.cell.h(1, k) = box.b[k];
     s.cell.h(2, k) = box.c[k];
-    s.cell.periodic[k] = box.periodic[k];
+    // With ghosts the periodic images are explicit atoms: an open cluster.
+    s.cell.periodic[k] = box.periodic[k] && a.ghosts == 0;
     p_->lo[k] = box.lo[k];
   }
-  const std::size_t n = static_cast<std::size_t>(a.n);
+  p_->owned = a.n;
+  p_->cluster = a.ghosts > 0;
+  const std::size_t n = static_cast<std::size_t>(a.n + a.ghosts);
   s.position.resize(n);
   s.velocity.assign(n, Vec3::Zero());
   s.spin.resize(n);
   s.moment.resize(n);
   s.species.resize(n);
   s.sublattice.assign(n, 0);
-  for (int i = 0; i < a.n; ++i) {
+  for (int i = 0; i < a.n + a.ghosts; ++i) {
     const int t = a.type[i];
     if (t < 1 || t >= static_cast<int>(p_->species_of_type.size()))
       throw std::runtime_error("pair spin/spinlat: atom type " + std::to_string(t) + " has no species in pair_coeff");
@@ -185,12 +233,17 @@ double Engine::evaluate(const Outputs& out) {
   spinlat::Derivatives d;
   if (out.f) d.force = &force;
   d.magnetic_force = &p_->F;
-  if (out.virial) d.virial = &W;
-  const double e = p_->h.compute(s, d);
+  if (out.virial) {
+    if (p_->cluster) throw std::logic_error("Engine::evaluate: no virial from a cluster (whole_box_virial)");
+    d.virial = &W;
+  }
+  double e = p_->h.compute(s, d);
   p_->cached_spin = s.spin;
   p_->cached_position = s.position;
   p_->cached = true;
-  const int n = static_cast<int>(s.size());
+  // Results for the owned atoms only: a ghost's force and field belong to its owner, which
+  // computes them itself (nothing to communicate back).
+  const int n = p_->owned;
   for (int i = 0; i < n; ++i) {
     if (out.f)
       for (int k = 0; k < 3; ++k) out.f[i][k] += force[i][k];
@@ -204,27 +257,47 @@ double Engine::evaluate(const Outputs& out) {
       }
     }
   }
-  if (out.virial) {
-    out.virial[0] += W(0, 0);
-    out.virial[1] += W(1, 1);
-    out.virial[2] += W(2, 2);
-    // LAMMPS's xy, xz, yz are Σ x f_y, Σ x f_z, Σ y f_z (Pair::virial_fdotr_compute): W's upper
-    // triangle (W is not symmetric for a Hamiltonian that couples spins to bond directions).
-    out.virial[3] += W(0, 1);
-    out.virial[4] += W(0, 2);
-    out.virial[5] += W(1, 2);
-  }
-  if (out.eatom) {
+  if (out.virial) add_virial(W, out.virial);
+  if (out.eatom || (p_->cluster && out.energy)) {
     const std::vector<double> es = p_->h.site_energies(s);
-    for (int i = 0; i < n; ++i) out.eatom[i] += es[i];
+    if (out.eatom)
+      for (int i = 0; i < n; ++i) out.eatom[i] += es[i];
+    if (p_->cluster && out.energy) {  // the owned sites' energies; the ghosts' are other ranks'
+      e = 0.0;
+      for (int i = 0; i < n; ++i) e += es[i];
+    }
   }
   if (out.emag) {
-    std::vector<double> es(n, 0.0);
+    std::vector<double> es(s.size(), 0.0);
     for (const auto& t : p_->h.terms())
       if (t->energy_kind() == spinlat::TermKind::magnetic) t->add_site_energies(s, p_->h.neighbors(), es);
     for (int i = 0; i < n; ++i) out.emag[i] = es[i];
   }
   return e;
+}
+
+void Engine::whole_box_virial(const Atoms& all, const Box& box, double virial[6]) {
+  // A System and Hamiltonian of their own, so that the cluster's neighbour list and the
+  // terms' tables stay as they are.
+  if (!p_->whole) {
+    p_->whole.reset(new Impl);
+    p_->whole->config = p_->config;
+    const spinlat::System s0 = spinlat::build_system(p_->config);
+    p_->whole->h = spinlat::build_hamiltonian(p_->config, s0, spinlat::all_terms());
+    p_->whole->species = p_->species;
+    p_->whole->masses = p_->masses;
+    p_->whole->species_of_type = p_->species_of_type;
+    p_->whole->hbar = p_->hbar;
+  }
+  Engine inner(std::move(p_->whole));
+  inner.load(all, box);
+  spinlat::Mat3 W = spinlat::Mat3::Zero();
+  spinlat::Derivatives d;
+  d.virial = &W;
+  inner.p_->h.compute(inner.p_->s, d);
+  for (int k = 0; k < 6; ++k) virial[k] = 0.0;
+  add_virial(W, virial);
+  p_->whole = std::move(inner.p_);
 }
 
 void Engine::single_field(const Atoms& a, int i, double w[3]) {

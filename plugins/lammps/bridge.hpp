@@ -35,9 +35,12 @@ struct Box {
 };
 
 /// One process's atoms, as LAMMPS's arrays (read only): positions x (Å), spins sp (unit
-/// direction and |m| in μB), types (1-based).
+/// direction and |m| in μB), types (1-based). `n` owned atoms; with `ghosts`, the LAMMPS
+/// ghost atoms n..n+ghosts-1 follow (copies of atoms of other ranks and periodic images, out
+/// to ghost_reach() beyond the rank's subdomain).
 struct Atoms {
   int n = 0;
+  int ghosts = 0;
   double** x = nullptr;
   double** sp = nullptr;
   const int* type = nullptr;
@@ -50,6 +53,7 @@ struct Outputs {
   double* virial = nullptr;  ///< xx, yy, zz, xy, xz, yz (eV) of W = −Σ r_ij ⊗ ∂E/∂r_ij (W_ab = Σ r_a f_b)
   double* eatom = nullptr;   ///< site energies (eV), summing to the energy
   double* emag = nullptr;    ///< site energies of the magnetic terms only (PairSpin::emag)
+  bool energy = true;        ///< the energy is wanted (with ghosts it costs a site-energy pass)
 };
 
 class Engine {
@@ -65,11 +69,28 @@ class Engine {
   void map_types(const std::vector<std::string>& names);
   /// Largest interaction range of the Hamiltonian (Å).
   double cutoff() const;
+  /// Domain decomposition (more than one rank): each rank evaluates the open cluster of its
+  /// owned and ghost atoms. The energy of an owned site depends on atoms within R of it (R =
+  /// a term's cutoff; L·r_max for a message-passing model of L layers), so the force and field
+  /// on an owned atom, which involve the site energies within R of it, are exact when the
+  /// ghosts reach 2R: ghost_reach() = max over terms of max(2·cutoff, trial_range).
+  double ghost_reach() const;
+  /// Distance beyond which turning one spin leaves another's ω unchanged (fix nve/spin's
+  /// sectors): the magnetic terms' largest trial range (Å).
+  double spin_reach() const;
+  /// Why the Hamiltonian cannot run over several ranks ("" when it can).
+  std::string decomposition_refusal() const;
   /// Copies the atoms and box into spinlat's System (the neighbour list is rebuilt when atoms
-  /// moved more than half the skin, were reordered, or the box changed).
+  /// moved more than half the skin, were reordered, or the box changed). With ghosts, the
+  /// System is the open cluster of owned and ghost atoms (no periodic images of its own).
   void load(const Atoms& atoms, const Box& box);
-  /// Energy (eV) of the loaded configuration and the requested outputs.
+  /// Energy (eV) of the owned atoms (with ghosts: the sum of their site energies) and the
+  /// requested outputs for the owned atoms. With ghosts, `virial` must be null (the virial of
+  /// the owned site energies is not known from the cluster: whole_box_virial).
   double evaluate(const Outputs& out);
+  /// The virial (xx, yy, zz, xy, xz, yz; eV) of the whole periodic box given all its atoms
+  /// (gathered from every rank), with `box` periodic: an evaluation of the whole box.
+  void whole_box_virial(const Atoms& all, const Box& box, double virial[6]);
   /// Adds ω of atom i (rad/ps) at LAMMPS's current positions and spins to w: what fix nve/spin
   /// asks between two force evaluations (PairSpin::compute_single_pair), equal to what
   /// evaluate() writes for the same configuration. O(neighbours) when every magnetic term is
@@ -80,6 +101,7 @@ class Engine {
 
  private:
   struct Impl;
+  explicit Engine(std::unique_ptr<Impl> p);
   std::unique_ptr<Impl> p_;
 };
 

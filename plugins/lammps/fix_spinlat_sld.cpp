@@ -14,6 +14,7 @@
 #include "update.h"
 
 #include "bridge.hpp"
+#include "lammps_box.h"
 #include "pair_spin_spinlat.h"
 
 using namespace LAMMPS_NS;
@@ -72,17 +73,7 @@ void FixSpinlatSld::initial_integrate(int)
   a.x = atom->x;
   a.sp = atom->sp;
   a.type = atom->type;
-  spinlat_lammps::Box box;
-  for (int k = 0; k < 3; k++) {
-    box.lo[k] = domain->boxlo[k];
-    box.periodic[k] = domain->periodicity[k] != 0;
-  }
-  box.a[0] = domain->xprd;
-  box.b[0] = domain->xy;
-  box.b[1] = domain->yprd;
-  box.c[0] = domain->xz;
-  box.c[1] = domain->yz;
-  box.c[2] = domain->zprd;
+  const spinlat_lammps::Box box = spinlat_lammps::lammps_box(domain);
   std::vector<long long> tags(atom->tag, atom->tag + atom->nlocal);
   try {
     dynamics->step(a, atom->v, tags.data(), box);

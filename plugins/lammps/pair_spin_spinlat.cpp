@@ -2,6 +2,7 @@
 #include "pair_spin_spinlat.h"
 
 #include <cstring>
+#include <mpi.h>
 #include <exception>
 #include <string>
 #include <vector>
@@ -16,6 +17,7 @@
 #include "update.h"
 
 #include "bridge.hpp"
+#include "lammps_box.h"
 
 using namespace LAMMPS_NS;
 
@@ -83,10 +85,16 @@ void PairSpinSpinlat::coeff(int narg, char **arg)
 
 void PairSpinSpinlat::init_style()
 {
-  // One process: spinlat sees the whole periodic box and builds its own neighbour list.
-  if (comm->nprocs > 1)
-    error->all(FLERR, "pair_style spin/spinlat runs on one MPI rank only (use spinlat's OpenMP threads "
-                      "within the rank); domain decomposition is not implemented");
+  // One rank: spinlat sees the whole periodic box and builds its own neighbour list. Several
+  // (LAMMPS's domain decomposition): each rank evaluates the open cluster of its owned and
+  // ghost atoms, the ghosts reaching twice the range of a site energy (Engine::ghost_reach),
+  // and keeps the owned atoms' energies, forces and fields; the virial comes from one
+  // evaluation of the whole box, gathered on rank 0 (whole_box_virial).
+  if (comm->nprocs > 1) {
+    const std::string why = engine->decomposition_refusal();
+    if (!why.empty()) error->all(FLERR, "pair_style spin/spinlat cannot run on more than one MPI rank: " + why);
+  }
+  cut_spin = engine->spin_reach();
   // PairSpin::init_style()'s checks without its neighbour-list request: spinlat builds its own
   // list (forces are always computed, so fix nve/spin's lattice flag is not needed).
   if (!atom->sp_flag) error->all(FLERR, "pair_style spin/spinlat requires atom_style spin");
@@ -100,27 +108,72 @@ void PairSpinSpinlat::init_style()
 
 double PairSpinSpinlat::init_one(int, int)
 {
-  return engine->cutoff();
+  // LAMMPS's ghost cutoff follows the pair cutoff (no LAMMPS neighbour list is requested).
+  return comm->nprocs > 1 ? engine->ghost_reach() : engine->cutoff();
+}
+
+void *PairSpinSpinlat::extract(const char *name, int &dim)
+{
+  dim = 0;
+  if (strcmp(name, "cut") == 0) return (void *) &cut_spin;
+  return nullptr;
+}
+
+int PairSpinSpinlat::ghosts() const
+{
+  return comm->nprocs > 1 ? atom->nghost : 0;
+}
+
+// Several ranks: the virial of the whole box, from all atoms gathered on rank 0 (one more
+// evaluation, on the steps that need the pressure); the other ranks add nothing.
+void PairSpinSpinlat::whole_box_virial()
+{
+  const int nlocal = atom->nlocal, nprocs = comm->nprocs;
+  std::vector<double> mine(8 * nlocal);
+  for (int i = 0; i < nlocal; i++) {
+    for (int k = 0; k < 3; k++) mine[8 * i + k] = atom->x[i][k];
+    for (int k = 0; k < 4; k++) mine[8 * i + 3 + k] = atom->sp[i][k];
+    mine[8 * i + 7] = atom->type[i];
+  }
+  std::vector<int> counts(nprocs), offsets(nprocs, 0);
+  const int count = 8 * nlocal;
+  MPI_Gather(&count, 1, MPI_INT, counts.data(), 1, MPI_INT, 0, world);
+  int total = 0;
+  for (int r = 0; r < nprocs; r++) {
+    offsets[r] = total;
+    total += counts[r];
+  }
+  std::vector<double> all(comm->me == 0 ? total : 0);
+  MPI_Gatherv(mine.data(), count, MPI_DOUBLE, all.data(), counts.data(), offsets.data(), MPI_DOUBLE, 0, world);
+  if (comm->me != 0) return;
+  const int n = total / 8;
+  std::vector<double *> x(n), sp(n);
+  std::vector<int> type(n);
+  for (int i = 0; i < n; i++) {
+    x[i] = &all[8 * i];
+    sp[i] = &all[8 * i + 3];
+    type[i] = static_cast<int>(all[8 * i + 7]);
+  }
+  spinlat_lammps::Atoms a;
+  a.n = n;
+  a.x = x.data();
+  a.sp = sp.data();
+  a.type = type.data();
+  const spinlat_lammps::Box box = spinlat_lammps::lammps_box(domain);
+  double w[6];
+  engine->whole_box_virial(a, box, w);
+  for (int k = 0; k < 6; k++) virial[k] += w[k];
 }
 
 void PairSpinSpinlat::load()
 {
   spinlat_lammps::Atoms a;
   a.n = atom->nlocal;
+  a.ghosts = ghosts();
   a.x = atom->x;
   a.sp = atom->sp;
   a.type = atom->type;
-  spinlat_lammps::Box box;
-  for (int k = 0; k < 3; k++) {
-    box.lo[k] = domain->boxlo[k];
-    box.periodic[k] = domain->periodicity[k] != 0;
-  }
-  box.a[0] = domain->xprd;
-  box.b[0] = domain->xy;
-  box.b[1] = domain->yprd;
-  box.c[0] = domain->xz;
-  box.c[1] = domain->yz;
-  box.c[2] = domain->zprd;
+  const spinlat_lammps::Box box = spinlat_lammps::lammps_box(domain);
   engine->load(a, box);
 }
 
@@ -138,11 +191,13 @@ void PairSpinSpinlat::compute(int eflag, int vflag)
     spinlat_lammps::Outputs out;
     out.f = atom->f;
     out.fm = atom->fm;
-    out.virial = vflag_global ? virial : nullptr;
+    out.virial = vflag_global && comm->nprocs == 1 ? virial : nullptr;
+    out.energy = eflag_global != 0;
     out.eatom = eflag_atom ? eatom : nullptr;
     out.emag = eflag_either ? emag : nullptr;
     const double e = engine->evaluate(out);
     if (eflag_global) eng_vdwl += e;
+    if (vflag_global && comm->nprocs > 1) whole_box_virial();
   } catch (const std::exception &ex) {
     error->one(FLERR, std::string("pair_style spin/spinlat: ") + ex.what());
   }
@@ -152,6 +207,7 @@ void PairSpinSpinlat::compute_single_pair(int i, double fmi[3])
 {
   spinlat_lammps::Atoms a;
   a.n = atom->nlocal;
+  a.ghosts = ghosts();
   a.x = atom->x;
   a.sp = atom->sp;
   a.type = atom->type;

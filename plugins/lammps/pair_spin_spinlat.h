@@ -24,6 +24,7 @@ class PairSpinSpinlat : public PairSpin {
   double init_one(int, int) override;
   void compute(int, int) override;
   void compute_single_pair(int, double *) override;
+  void *extract(const char *, int &) override;
   /// The spinlat input and the species of each type (index 0 unused), for fix spinlat/sld.
   const std::string &input_file() const { return input; }
   const std::vector<std::string> &type_species() const { return species; }
@@ -35,7 +36,10 @@ class PairSpinSpinlat : public PairSpin {
   std::unique_ptr<spinlat_lammps::Engine> engine;
   std::string input;
   std::vector<std::string> species;
+  double cut_spin = 0.0;    // spin-spin reach, for fix nve/spin's sectors (extract "cut")
   void load();
+  int ghosts() const;
+  void whole_box_virial();
 };
 
 }    // namespace LAMMPS_NS

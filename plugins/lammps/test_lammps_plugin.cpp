@@ -7,7 +7,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <array>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -480,26 +482,164 @@ TEST(LammpsPlugin, FixSpinlatSldConservesEnergyToSecondOrder) {
   fs::remove_all(dir);
 }
 
-// More than one rank: one clear error, never numbers from a partial box. (Run it as its own
-// process, as ctest does: a process that already started LAMMPS is an MPI singleton, whose
-// environment confuses a child mpiexec.)
-TEST(LammpsPlugin, RefusesMoreThanOneRank) {
-  if (!fs::exists(mishin)) GTEST_SKIP() << mishin << " (Debian's lammps-examples) not installed";
-  const fs::path dir = scratch("ranks");
-  {
-    std::ofstream in(dir / "in.lmp");
-    in << box_commands(3, false, 2.2, 0.0) << "plugin load " SPINLAT_LAMMPS_PLUGIN "\npair_style spin/spinlat "
-       << fe_input << "\npair_coeff * * Fe\nfix nve all nve/spin lattice moving\nrun 0\n";
-  }
+// ---- several MPI ranks (LAMMPS's domain decomposition), lmp run as its own process -------------
+
+// Runs `lmp -in script` on `ranks` ranks; returns the exit status, output in `out`.
+int run_lmp(int ranks, const fs::path& script, const fs::path& dir, std::string& out) {
   setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
   setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
   setenv("OMPI_MCA_btl_vader_single_copy_mechanism", "none", 0);
-  const std::string cmd = std::string(SPINLAT_MPIEXEC) + " --oversubscribe -np 2 " SPINLAT_LMP " -in " +
-                          (dir / "in.lmp").string() + " -log none > " + (dir / "out.txt").string() + " 2>&1";
-  EXPECT_NE(std::system(cmd.c_str()), 0);
-  std::ifstream out(dir / "out.txt");
-  const std::string text((std::istreambuf_iterator<char>(out)), std::istreambuf_iterator<char>());
-  EXPECT_NE(text.find("spin/spinlat runs on one MPI rank only"), std::string::npos) << text;
+  setenv("OMP_NUM_THREADS", "1", 1);
+  const fs::path log = dir / ("out_" + std::to_string(ranks) + ".txt");
+  const std::string cmd = std::string(SPINLAT_MPIEXEC) + " --oversubscribe -np " + std::to_string(ranks) +
+                          " " SPINLAT_LMP " -in " + script.string() + " -var ranks " + std::to_string(ranks) +
+                          " -log none > " + log.string() + " 2>&1";
+  const int rc = std::system(cmd.c_str());
+  std::ifstream f(log);
+  out.assign((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  return rc;
+}
+
+// A dump of `x y z fx fy fz fmx fmy fmz`, keyed by position: atom ids depend on the processor
+// grid (create_atoms numbers atoms rank by rank), positions do not.
+std::map<std::array<long long, 3>, std::array<double, 6>> read_dump(const fs::path& file) {
+  std::ifstream in(file);
+  std::string line;
+  while (std::getline(in, line) && line.rfind("ITEM: ATOMS", 0) != 0) {}
+  std::map<std::array<long long, 3>, std::array<double, 6>> m;
+  while (std::getline(in, line)) {
+    std::istringstream ls(line);
+    double x[3];
+    std::array<double, 6> v;
+    ls >> x[0] >> x[1] >> x[2];
+    for (double& a : v) ls >> a;
+    m[{std::llround(x[0] * 1e6), std::llround(x[1] * 1e6), std::llround(x[2] * 1e6)}] = v;
+  }
+  return m;
+}
+
+// Every number of a text file but its comment lines (# ...).
+std::vector<double> read_numbers(const fs::path& file) {
+  std::ifstream in(file);
+  std::vector<double> v;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line[0] == '#') continue;
+    std::istringstream ls(line);
+    double a;
+    while (ls >> a) v.push_back(a);
+  }
+  return v;
+}
+
+// 1 and 2 ranks on the same configuration (1024 atoms, strained triclinic box): energy,
+// pressure tensor, forces and ω equal.
+void check_ranks(const std::string& pair, bool b2, const std::string& name) {
+  const fs::path dir = scratch("ranks_" + name);
+  const fs::path script = dir / "in.lmp";
+  {
+    std::ofstream in(script);
+    in << box_commands(8, b2, 2.2, 1.7) << "plugin load " SPINLAT_LAMMPS_PLUGIN "\n" << pair
+       << "compute pa all property/atom fmx fmy fmz\n"
+       << "dump d all custom 1 " << (dir / "dump_${ranks}.txt").string()
+       << " x y z fx fy fz c_pa[1] c_pa[2] c_pa[3]\ndump_modify d format float %.17g\n"
+       << "thermo_style custom step pe press pxx pyy pzz pxy pxz pyz\nrun 0\n"
+       << "print \"$(pe:%.17g) $(pxx:%.17g) $(pyy:%.17g) $(pzz:%.17g) $(pxy:%.17g) $(pxz:%.17g) $(pyz:%.17g)\" file "
+       << (dir / "thermo_${ranks}.txt").string() << "\n";
+  }
+  std::string out1, out2;
+  ASSERT_EQ(run_lmp(1, script, dir, out1), 0) << out1;
+  ASSERT_EQ(run_lmp(2, script, dir, out2), 0) << out2;
+  const auto t1 = read_numbers(dir / "thermo_1.txt"), t2 = read_numbers(dir / "thermo_2.txt");
+  ASSERT_EQ(t1.size(), 7u);
+  ASSERT_EQ(t2.size(), 7u);
+  EXPECT_NEAR(t2[0], t1[0], 1e-12 * std::abs(t1[0])) << name << ": energy";
+  double pscale = 0.0;
+  for (int k = 1; k < 7; ++k) pscale = std::max(pscale, std::abs(t1[k]));
+  for (int k = 1; k < 7; ++k) EXPECT_NEAR(t2[k], t1[k], 1e-10 * pscale) << name << ": pressure component " << k;
+  const auto d1 = read_dump(dir / "dump_1.txt"), d2 = read_dump(dir / "dump_2.txt");
+  ASSERT_EQ(d1.size(), 1024u);
+  ASSERT_EQ(d2.size(), 1024u);
+  double df = 0.0, fmax = 0.0, dw = 0.0, wmax = 0.0;
+  for (const auto& [key, a] : d1) {
+    const auto it = d2.find(key);
+    ASSERT_NE(it, d2.end()) << name << ": an atom of the 1-rank run is missing in the 2-rank run";
+    const auto& b = it->second;
+    for (int k = 0; k < 3; ++k) {
+      df = std::max(df, std::abs(a[k] - b[k]));
+      fmax = std::max(fmax, std::abs(a[k]));
+      dw = std::max(dw, std::abs(a[3 + k] - b[3 + k]));
+      wmax = std::max(wmax, std::abs(a[3 + k]));
+    }
+  }
+  std::printf("%s, 2 ranks against 1: dE %.2e eV, max df %.2e of %.3f eV/A, max dw %.2e of %.3f rad/ps\n", name.c_str(),
+              t2[0] - t1[0], df, fmax, dw, wmax);
+  EXPECT_LE(df, 1e-10 * fmax) << name << ": forces";
+  EXPECT_LE(dw, 1e-10 * wmax) << name << ": magnetic forces";
+  fs::remove_all(dir);
+}
+
+TEST(LammpsPlugin, IronTwoRanksEqualOneRank) {
+  if (!fs::exists(mishin)) GTEST_SKIP() << mishin << " (Debian's lammps-examples) not installed";
+  check_ranks(plugin_iron, false, "iron");
+}
+
+TEST(LammpsPlugin, LearnedModelTwoRanksEqualOneRank) {
+  check_ranks("pair_style spin/spinlat " + feco_input + "\npair_coeff * * Fe Co\n", true, "feco");
+}
+
+// fix nve/spin on 2 ranks (its sectors) with the plugin and with LAMMPS's own styles: the same
+// trajectory, so the same total energy at every step.
+TEST(LammpsPlugin, NveSpinTwoRanksEqualsLammpsOwnStyles) {
+  if (!fs::exists(mishin)) GTEST_SKIP() << mishin << " (Debian's lammps-examples) not installed";
+  const fs::path dir = scratch("nve_ranks");
+  std::vector<std::vector<double>> e;
+  for (const std::string& pair : {plugin_iron, lammps_iron}) {
+    const fs::path script = dir / "in.lmp", efile = dir / "e.txt";
+    {
+      std::ofstream in(script);
+      in << box_commands(8, false, 2.2, 0.0) << "plugin load " SPINLAT_LAMMPS_PLUGIN "\n" << pair
+         << "velocity all create 300 4928459 dist gaussian\nfix nve all nve/spin lattice moving\n"
+         << "timestep 0.0002\nthermo 0\nvariable et equal etotal\n"
+         << "fix rec all ave/time 1 1 1 v_et format \" %.17g\" file " << efile.string() << "\nrun 50\n";
+    }
+    std::string out;
+    ASSERT_EQ(run_lmp(2, script, dir, out), 0) << out;
+    std::vector<double> v = read_numbers(efile);
+    std::vector<double> et;
+    for (std::size_t k = 1; k < v.size(); k += 2) et.push_back(v[k]);  // step, value pairs
+    e.push_back(et);
+  }
+  ASSERT_EQ(e[0].size(), 51u);
+  ASSERT_EQ(e[1].size(), 51u);
+  double d = 0.0, drift = 0.0;
+  for (std::size_t k = 0; k < e[0].size(); ++k) {
+    d = std::max(d, std::abs(e[0][k] - e[1][k]));
+    drift = std::max(drift, std::abs(e[1][k] - e[1][0]));
+  }
+  std::printf("2 ranks, fix nve/spin: plugin against LAMMPS's styles max |dE_total| %.2e eV (energy error %.2e eV)\n", d,
+              drift);
+  EXPECT_GT(drift, 0.0);
+  EXPECT_LE(d, 1e-3 * drift);
+  fs::remove_all(dir);
+}
+
+// A Hamiltonian that needs the whole box (the Ewald dipolar sum): one clear error on 2 ranks.
+TEST(LammpsPlugin, RefusesDipolarOnMoreThanOneRank) {
+  const fs::path dir = scratch("dipolar");
+  const fs::path input = dir / "dipolar.toml", script = dir / "in.lmp";
+  {
+    std::ofstream f(input);
+    f << "[structure]\nlattice = \"bcc\"\na = 2.8665\ncells = [2, 2, 2]\nspecies = [\"Fe\"]\nmoment = [2.2]\n\n"
+      << "[[potential]]\ntype = \"heisenberg\"\nJ = [0.01]\n\n[[potential]]\ntype = \"dipolar\"\n";
+    std::ofstream in(script);
+    in << box_commands(4, false, 2.2, 0.0) << "plugin load " SPINLAT_LAMMPS_PLUGIN "\npair_style spin/spinlat "
+       << input.string() << "\npair_coeff * * Fe\nrun 0\n";
+  }
+  std::string out;
+  EXPECT_EQ(run_lmp(1, script, dir, out), 0) << out;  // one rank: fine
+  EXPECT_NE(run_lmp(2, script, dir, out), 0);
+  EXPECT_NE(out.find("cannot run on more than one MPI rank: the dipolar term"), std::string::npos) << out;
   fs::remove_all(dir);
 }
 

@@ -598,7 +598,8 @@ TEST(LammpsPlugin, NveSpinTwoRanksEqualsLammpsOwnStyles) {
     const fs::path script = dir / "in.lmp", efile = dir / "e.txt";
     {
       std::ofstream in(script);
-      in << box_commands(8, false, 2.2, 0.0) << "plugin load " SPINLAT_LAMMPS_PLUGIN "\n" << pair
+      // 432 atoms: each rank's half (8.6 Å) holds fix nve/spin's sectors (twice the exchange cutoff).
+      in << box_commands(6, false, 2.2, 0.0) << "plugin load " SPINLAT_LAMMPS_PLUGIN "\n" << pair
          << "velocity all create 300 4928459 dist gaussian\nfix nve all nve/spin lattice moving\n"
          << "timestep 0.0002\nthermo 0\nvariable et equal etotal\n"
          << "fix rec all ave/time 1 1 1 v_et format \" %.17g\" file " << efile.string() << "\nrun 50\n";

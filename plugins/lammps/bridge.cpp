@@ -80,6 +80,8 @@ struct Engine::Impl {
     cached = true;
   }
   double lo[3] = {0, 0, 0};
+  /// Engine::load's work (also used by whole_box_virial's own state).
+  void load(const Atoms& a, const Box& box);
   int owned = 0;         // owned atoms: the first `owned` of s
   bool cluster = false;  // s holds ghosts too (several ranks)
 
@@ -135,8 +137,6 @@ Engine::Engine(const std::string& input, double hbar) : p_(new Impl) {
   }
 }
 
-Engine::Engine(std::unique_ptr<Impl> p) : p_(std::move(p)) {}
-
 Engine::~Engine() = default;
 
 const std::vector<std::string>& Engine::species() const { return p_->species; }
@@ -180,21 +180,20 @@ void Engine::map_types(const std::vector<std::string>& names) {
   }
 }
 
-void Engine::load(const Atoms& a, const Box& box) {
-  spinlat::System& s = p_->s;
-  if (p_->species_of_type.empty()) throw std::runtime_error("pair spin/spinlat: pair_coeff * * NAME... not given");
-  s.species_name = p_->species;
-  s.species_mass = p_->masses;
+void Engine::Impl::load(const Atoms& a, const Box& box) {
+  if (species_of_type.empty()) throw std::runtime_error("pair spin/spinlat: pair_coeff * * NAME... not given");
+  s.species_name = species;
+  s.species_mass = masses;
   for (int k = 0; k < 3; ++k) {
     s.cell.h(0, k) = box.a[k];
     s.cell.h(1, k) = box.b[k];
     s.cell.h(2, k) = box.c[k];
     // With ghosts the periodic images are explicit atoms: an open cluster.
     s.cell.periodic[k] = box.periodic[k] && a.ghosts == 0;
-    p_->lo[k] = box.lo[k];
+    lo[k] = box.lo[k];
   }
-  p_->owned = a.n;
-  p_->cluster = a.ghosts > 0;
+  owned = a.n;
+  cluster = a.ghosts > 0;
   const std::size_t n = static_cast<std::size_t>(a.n + a.ghosts);
   s.position.resize(n);
   s.velocity.assign(n, Vec3::Zero());
@@ -204,27 +203,29 @@ void Engine::load(const Atoms& a, const Box& box) {
   s.sublattice.assign(n, 0);
   for (int i = 0; i < a.n + a.ghosts; ++i) {
     const int t = a.type[i];
-    if (t < 1 || t >= static_cast<int>(p_->species_of_type.size()))
+    if (t < 1 || t >= static_cast<int>(species_of_type.size()))
       throw std::runtime_error("pair spin/spinlat: atom type " + std::to_string(t) + " has no species in pair_coeff");
-    s.species[i] = p_->species_of_type[t];
+    s.species[i] = species_of_type[t];
   }
-  p_->atoms = a;
-  p_->copy_positions(a, p_->lo);
-  p_->copy_spins(a);
+  atoms = a;
+  copy_positions(a, lo);
+  copy_spins(a);
   // Terms keep per-pair tables of which atoms are magnetic and of which species: a change
   // there (LAMMPS sorted its atoms, or `set` changed a moment) needs a fresh bind even where
   // no atom moved.
   std::vector<char> magnetic(n);
   for (std::size_t i = 0; i < n; ++i) magnetic[i] = s.moment[i] > 0.0;
-  if (magnetic != p_->bound_magnetic || s.species != p_->bound_species) {
-    p_->h.bind(s);
-    p_->bound_magnetic = std::move(magnetic);
-    p_->bound_species = s.species;
+  if (magnetic != bound_magnetic || s.species != bound_species) {
+    h.bind(s);
+    bound_magnetic = std::move(magnetic);
+    bound_species = s.species;
   } else {
-    p_->h.update(s);
+    h.update(s);
   }
-  p_->cached = false;
+  cached = false;
 }
+
+void Engine::load(const Atoms& a, const Box& box) { p_->load(a, box); }
 
 double Engine::evaluate(const Outputs& out) {
   spinlat::System& s = p_->s;
@@ -281,23 +282,22 @@ void Engine::whole_box_virial(const Atoms& all, const Box& box, double virial[6]
   // terms' tables stay as they are.
   if (!p_->whole) {
     p_->whole.reset(new Impl);
-    p_->whole->config = p_->config;
-    const spinlat::System s0 = spinlat::build_system(p_->config);
-    p_->whole->h = spinlat::build_hamiltonian(p_->config, s0, spinlat::all_terms());
-    p_->whole->species = p_->species;
-    p_->whole->masses = p_->masses;
-    p_->whole->species_of_type = p_->species_of_type;
-    p_->whole->hbar = p_->hbar;
+    Impl& w = *p_->whole;
+    w.config = p_->config;
+    w.h = spinlat::build_hamiltonian(w.config, spinlat::build_system(w.config), spinlat::all_terms());
+    w.species = p_->species;
+    w.masses = p_->masses;
+    w.species_of_type = p_->species_of_type;
+    w.hbar = p_->hbar;
   }
-  Engine inner(std::move(p_->whole));
-  inner.load(all, box);
+  Impl& w = *p_->whole;
+  w.load(all, box);
   spinlat::Mat3 W = spinlat::Mat3::Zero();
   spinlat::Derivatives d;
   d.virial = &W;
-  inner.p_->h.compute(inner.p_->s, d);
+  w.h.compute(w.s, d);
   for (int k = 0; k < 6; ++k) virial[k] = 0.0;
   add_virial(W, virial);
-  p_->whole = std::move(inner.p_);
 }
 
 void Engine::single_field(const Atoms& a, int i, double w[3]) {

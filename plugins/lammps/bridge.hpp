@@ -101,7 +101,6 @@ class Engine {
 
  private:
   struct Impl;
-  explicit Engine(std::unique_ptr<Impl> p);
   std::unique_ptr<Impl> p_;
 };
 

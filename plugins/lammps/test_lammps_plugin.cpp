@@ -223,6 +223,35 @@ TEST(LammpsPlugin, UpstreamMagneticMaceEqualsSpinlatEval) {
   fs::remove_all(dir);
 }
 
+// Bad input: one clear LAMMPS error naming what is wrong, never a crash.
+TEST(LammpsPlugin, BadInputGivesOneClearError) {
+  const std::string box = box_commands(3, false, 2.2, 0.0);
+  {
+    Lammps L;
+    L.cmd(box);
+    const std::string e = L.error_of("pair_style spin/spinlat /nonexistent/input.toml");
+    EXPECT_NE(e.find("/nonexistent/input.toml"), std::string::npos) << e;
+  }
+  {
+    Lammps L;
+    L.cmd(box + "pair_style spin/spinlat " + feco_input + "\n");
+    const std::string e = L.error_of("pair_coeff * * Ni");
+    EXPECT_NE(e.find("'Ni', not one of the spinlat input's species (Fe, Co)"), std::string::npos) << e;
+  }
+  {
+    Lammps L;
+    L.cmd(box + "pair_style spin/spinlat " + feco_input + "\n");
+    const std::string e = L.error_of("pair_coeff * * Fe Co");
+    EXPECT_NE(e.find("expected '* *' and one species name per atom type (1)"), std::string::npos) << e;
+  }
+  {
+    Lammps L;
+    const std::string e = L.error_of("units real\natom_style spin\nlattice bcc 2.8665\nregion b block 0 2 0 2 0 2\n"
+                                     "create_box 1 b\npair_style spin/spinlat " + feco_input);
+    EXPECT_NE(e.find("metal units"), std::string::npos) << e;
+  }
+}
+
 // compute_single_pair (what fix nve/spin calls for one spin) against the magnetic forces of a
 // full evaluation: at the evaluated configuration, and after spins and positions changed the
 // way fix nve/spin changes them between two evaluations.

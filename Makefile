@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 PYTHON ?= /usr/bin/python3
 
-.PHONY: all deps configure build build-all python-path run test test-unit bench model asan clean
+.PHONY: all deps configure build build-all python-path run test test-unit test-lammps lammps bench model asan clean
 
 all: build-all
 
@@ -38,11 +38,21 @@ run: build
 	$(BUILD)/spinlat run inputs/default.toml -o out/default.h5
 	$(PYTHON) analysis/plot_sweep.py out/default.h5 -o out/default.png
 
+# Every test but the LAMMPS plugin's (label lammps: `make test-lammps`).
 test: build-all
-	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -LE lammps
 
 test-unit: build-all
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -L unit
+
+# LAMMPS (Debian's source package) with SPIN, PLUGIN, MANYBODY and OPENMP, and spinlat's plugin
+# $(BUILD)/spinlat_lammps.so (pair_style spin/spinlat; docs/lammps.md). 15-30 min the first time.
+lammps: configure
+	JOBS=$(JOBS) scripts/build-lammps.sh $(BUILD)
+
+# The plugin's tests (needs `make lammps`).
+test-lammps: lammps
+	cd $(BUILD) && ctest --output-on-failure -L lammps
 
 bench: build
 	$(BUILD)/spinlat bench

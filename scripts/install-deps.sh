@@ -6,6 +6,8 @@
 # the `spinlat` Python module (pybind11's CMake files come with pybind11-dev; python3-pybind11,
 # the pip-style package, is not needed), python3-ase is its ASE calculator's host (docs/python.md).
 # libopenmpi-dev and openmpi-bin (mpirun) build and run sweeps over MPI ranks (docs/parallel.md).
+# curl, xz-utils and dpkg-dev fetch, unpack and patch Debian's LAMMPS sources for `make lammps`
+# (docs/lammps.md).
 set -euo pipefail
 packages=(build-essential cmake pkg-config git
           libeigen3-dev libboost-random-dev libhdf5-dev libtomlplusplus-dev libgtest-dev
@@ -14,7 +16,8 @@ packages=(build-essential cmake pkg-config git
           python3 python3-numpy python3-h5py python3-matplotlib python3-scipy
           python3-dev pybind11-dev python3-ase
           libopenmpi-dev openmpi-bin
-          lammps-examples)
+          lammps-examples
+          curl xz-utils dpkg-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -109,13 +109,13 @@ TEST(Cli, DispatchAndInputsWithNothingToRun) {
 // unknown command lists them all, and each one is reachable (a wrong call gives its own usage
 // or, for the learned module's commands in a build without LibTorch, says so; exit 2).
 TEST(Cli, CommandRegistryDispatch) {
-  const std::vector<std::string> names = {"run", "validate", "eval", "map", "train", "export", "convert", "bench"};
+  const std::vector<std::string> names = {"run", "validate", "eval", "map", "screen", "train", "export", "convert", "bench"};
   const Result help = run("--help");
   ASSERT_EQ(help.status, 0);
   for (const std::string& n : names) EXPECT_NE(help.output.find("spinlat " + n + " "), std::string::npos) << n;
   const Result u = run("frobnicate");
   EXPECT_EQ(u.status, 2);
-  EXPECT_NE(u.output.find("expected run, validate, eval, map, train, export, convert, bench"), std::string::npos)
+  EXPECT_NE(u.output.find("expected run, validate, eval, map, screen, train, export, convert, bench"), std::string::npos)
       << u.output;
   const bool torch = run("--version").output.find("LibTorch") != std::string::npos;
   for (const std::string& n : names) {

@@ -79,7 +79,7 @@ CommandRegistry builtin_commands() {
   Command screen{"screen",
                  {"spinlat screen LIST_OR_FOLDER --model MODEL -o OUT [--moment M | --moment Fe=2.2,Co=1.7] "
                   "[--axes 001,100,110,111] [--cells N] [--shells N] [--terms dmi,anisotropy,biquadratic,landau] "
-                  "[--mc-sweeps N | --no-mc] [--seed S] [--threads N] [--quiet]"},
+                  "[--mc-sweeps N | --no-mc] [--relax-starts N] [--relax-steps N] [--seed S] [--threads N] [--quiet]"},
                  "screens many structures with one model: ground state, anisotropy energies, mapped exchange, "
                  "mean-field and Monte Carlo ordering temperatures; one table (OUT/screen.csv, OUT/screen.h5); "
                  "a killed screen continues where it stopped.",

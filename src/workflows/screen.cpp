@@ -659,7 +659,7 @@ int screen_command(const std::vector<std::string>& args, const TermRegistry& reg
   const char* usage =
       "usage: spinlat screen LIST_OR_FOLDER --model MODEL -o OUT [--moment M | --moment Fe=2.2,Co=1.7] "
       "[--axes 001,100,110,111] [--cells N] [--shells N] [--terms dmi,anisotropy,biquadratic,landau] "
-      "[--mc-sweeps N | --no-mc] [--seed S] [--threads N] [--quiet]";
+      "[--mc-sweeps N | --no-mc] [--relax-starts N] [--relax-steps N] [--seed S] [--threads N] [--quiet]";
   ScreenOptions o;
   std::vector<std::string> positional;
   for (std::size_t k = 0; k < args.size(); ++k) {
@@ -695,6 +695,8 @@ int screen_command(const std::vector<std::string>& args, const TermRegistry& reg
     else if (a == "--terms") o.terms = value();
     else if (a == "--mc-sweeps") o.mc_sweeps = integer(value(), 10);
     else if (a == "--no-mc") o.monte_carlo = false;
+    else if (a == "--relax-starts") o.relax_starts = static_cast<int>(integer(value(), 1));
+    else if (a == "--relax-steps") o.relax_steps = integer(value(), 1);
     else if (a == "--seed") o.seed = static_cast<std::uint64_t>(integer(value(), 0));
     else if (a == "--threads") o.threads = static_cast<int>(integer(value(), 0));
     else if (a == "--quiet") o.quiet = true;

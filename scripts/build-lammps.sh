@@ -49,7 +49,7 @@ if [ ! -x "$lmp/lmp" ]; then
   cmake --build "$lmp" -j "$jobs"
 fi
 
-# The plugin and its tests: spinlat's own build, which configures plugins/lammps once it finds
+# The plugin and its tests: spinlat's own build, which configures src/lammps once it finds
 # LAMMPS in BUILD/lammps (CMakeLists.txt).
 cmake -S "$here" -B "$build" >/dev/null
 cmake --build "$build" -j "$jobs" --target spinlat spinlat_lammps test_lammps_plugin

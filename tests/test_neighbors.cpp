@@ -73,6 +73,23 @@ TEST(NeighborList, CellListsEqualBruteForceIncludingTinyTriclinicCells) {
   expect_same_lists(build_neighbor_list(big, 3.4), build_neighbor_list_reference(big, 3.4));
 }
 
+// Cutoffs far below the atomic spacing (the overlap check's 0.5 Å) cap the bins at about two
+// per atom instead of (2L/cutoff)³; the list is unchanged. Periodic and open, with two atoms
+// 0.3 Å apart so that the short list is not empty.
+TEST(NeighborList, TinyCutoffsGiveTheSameListWithFewBins) {
+  System s = build_supercell(standard_lattice("bcc", 2.8665, 0, {"Fe"}, {2.2}), Int3(7, 6, 5));
+  s.position[5] = s.position[4] + Vec3(0.3, 0.0, 0.0);
+  for (double rc : {0.2, 0.5, 1.5}) {
+    expect_same_lists(build_neighbor_list(s, rc), build_neighbor_list_reference(s, rc));
+    System open = s;
+    open.cell.periodic = {true, false, false};
+    expect_same_lists(build_neighbor_list(open, rc), build_neighbor_list_reference(open, rc));
+  }
+  const NeighborList l = build_neighbor_list(s, 0.5);
+  EXPECT_EQ(l.end(4) - l.begin(4), 1);
+  EXPECT_EQ(l.end(5) - l.begin(5), 1);
+}
+
 TEST(NeighborList, OpenBoundariesTakeNoImages) {
   System s = build_supercell(standard_lattice("sc", 1.0, 0, {"Fe"}, {1.0}), Int3(3, 3, 3));
   s.cell.periodic = {true, true, false};

@@ -104,11 +104,19 @@ NeighborList build_neighbor_list(const System& s, double cutoff) {
   // candidates than 3³ bins of the full cutoff); a bin range `reach` per axis covers the
   // cutoff sphere, and may exceed the bin count (then images repeat, as they should).
   Int3 nbin, reach;
-  for (int k = 0; k < 3; ++k) {
-    const double spacing = s.cell.plane_spacing(k);
-    nbin[k] = std::max(1, static_cast<int>(std::floor(2.0 * spacing / cutoff)));
-    reach[k] = static_cast<int>(std::ceil(cutoff * nbin[k] / spacing));
+  for (int k = 0; k < 3; ++k)
+    nbin[k] = std::max(1, static_cast<int>(std::floor(2.0 * s.cell.plane_spacing(k) / cutoff)));
+  // A cutoff far below the atomic spacing (the 0.5 Å overlap check) would make far more bins
+  // than atoms: 7e8 empty bins, 17 GB, for 10⁶ atoms. At most about two bins per atom: wider bins
+  // only add candidates that fail the distance test, and the list is the same.
+  const double max_bins = std::max(27.0, 2.0 * n);
+  const double bins_wanted = static_cast<double>(nbin[0]) * nbin[1] * nbin[2];
+  if (bins_wanted > max_bins) {
+    const double shrink = std::cbrt(bins_wanted / max_bins);
+    for (int k = 0; k < 3; ++k) nbin[k] = std::max(1, static_cast<int>(std::floor(nbin[k] / shrink)));
   }
+  for (int k = 0; k < 3; ++k)
+    reach[k] = static_cast<int>(std::ceil(cutoff * nbin[k] / s.cell.plane_spacing(k)));
   // Fractional coordinates, wrapped into [0,1) along periodic axes; the wrap shift is kept
   // so that image vectors refer to the stored (unwrapped) positions.
   std::vector<Vec3> frac(n);

@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include <Eigen/Eigenvalues>
+#include <Eigen/Geometry>
 #include <toml++/toml.h>
 
 #include "spinlat/core/crystal.hpp"
@@ -418,22 +419,6 @@ Vec3 principal_axis(const System& s) {
   return axis;
 }
 
-/// The rotation taking unit vector a onto unit vector b (Rodrigues).
-Mat3 rotation_onto(const Vec3& a, const Vec3& b) {
-  const Vec3 v = a.cross(b);
-  const double c = a.dot(b), s = v.norm();
-  if (s < 1e-12) {
-    if (c > 0) return Mat3::Identity();
-    // Half turn about any axis perpendicular to a.
-    Vec3 p = std::abs(a.x()) < 0.9 ? Vec3::UnitX() : Vec3::UnitY();
-    p = (p - p.dot(a) * a).normalized();
-    return 2.0 * p * p.transpose() - Mat3::Identity();
-  }
-  Mat3 k;
-  k << 0, -v.z(), v.y(), v.z(), 0, -v.x(), -v.y(), v.x(), 0;
-  return Mat3::Identity() + k + k * k * ((1 - c) / (s * s));
-}
-
 std::string order_of(const System& s) {
   const Vec3 axis = principal_axis(s);
   int up = 0, down = 0, n = 0;
@@ -452,7 +437,7 @@ std::string order_of(const System& s) {
 }
 
 ScreenRow screen_one(const std::string& file, const fs::path& dir, const ScreenOptions& o,
-                     const std::string& potentials, const TermRegistry& registry, std::ostream& out) {
+                     const std::string& potentials, const TermRegistry& registry) {
   ScreenRow r;
   r.file = file;
   r.structure = fs::path(file).stem().string();
@@ -516,7 +501,7 @@ ScreenRow screen_one(const std::string& file, const fs::path& dir, const ScreenO
   std::vector<double> e_axis;
   for (const std::string& a : o.axes) {
     System t = ground;
-    const Mat3 rot = rotation_onto(axis0, parse_axis(a));
+    const Mat3 rot = Eigen::Quaterniond::FromTwoVectors(axis0, parse_axis(a)).toRotationMatrix();
     for (int i : t.magnetic_sites()) t.spin[static_cast<std::size_t>(i)] = (rot * t.spin[static_cast<std::size_t>(i)]).normalized();
     e_axis.push_back(h.energy(t) / double(r.magnetic));
   }
@@ -530,13 +515,7 @@ ScreenRow screen_one(const std::string& file, const fs::path& dir, const ScreenO
   MapOptions mo;
   mo.shells = o.shells;
   mo.seed = o.seed;
-  std::istringstream terms(o.terms);
-  for (std::string t; std::getline(terms, t, ',');) {
-    if (t == "dmi") mo.dmi = true;
-    else if (t == "anisotropy") mo.anisotropy = true;
-    else if (t == "biquadratic") mo.biquadratic = true;
-    else if (t == "landau") mo.landau = true;
-  }
+  add_map_terms(o.terms, "option --terms", mo);
   const SpinMap m = map_spin_model(ground, h, mo);
   write_text(dir / "map.txt", map_summary(m));
   r.exchange.assign(static_cast<std::size_t>(o.shells), kNaN);
@@ -585,7 +564,6 @@ ScreenRow screen_one(const std::string& file, const fs::path& dir, const ScreenO
     r.tc_method = f.attr_string("/sweep", "critical_temperature_method");
     r.tc_note = f.attr_string("/sweep", "critical_temperature_note");
   }
-  (void)out;
   return r;
 }
 
@@ -596,11 +574,9 @@ std::vector<ScreenRow> run_screen(const ScreenOptions& o, const TermRegistry& re
   if (o.shells < 1) throw InputError("option --shells: expected an integer >= 1");
   if (o.axes.empty()) throw InputError("option --axes: expected at least one axis (e.g. 001,100)");
   for (const auto& a : o.axes) parse_axis(a);
-  for (const auto& t : std::vector<std::string>{o.terms}) {
-    std::istringstream is(t);
-    for (std::string x; std::getline(is, x, ',');)
-      if (x != "dmi" && x != "anisotropy" && x != "biquadratic" && x != "landau" && x != "exchange" && !x.empty())
-        throw InputError("option --terms: unknown term '" + x + "' (expected dmi, anisotropy, biquadratic, landau)");
+  {
+    MapOptions check;
+    add_map_terms(o.terms, "option --terms", check);  // a bad list fails before any work
   }
   {
     std::set<std::string> stems;
@@ -629,7 +605,7 @@ std::vector<ScreenRow> run_screen(const ScreenOptions& o, const TermRegistry& re
     }
     const fs::path sub = dir / stem;
     fs::remove_all(sub);  // a structure a killed screen left unfinished starts over
-    ScreenRow r = screen_one(file, sub, o, potentials, registry, out);
+    ScreenRow r = screen_one(file, sub, o, potentials, registry);
     table.push_back(r);
     // Rows of structures no longer listed stay in the table.
     std::vector<ScreenRow> all = table;

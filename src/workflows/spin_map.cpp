@@ -980,6 +980,18 @@ std::map<std::string, std::string> uppasd_files(const System& s, const SpinMap& 
   return files;
 }
 
+void add_map_terms(const std::string& list, const std::string& where, MapOptions& o) {
+  std::istringstream is(list);
+  for (std::string item; std::getline(is, item, ',');) {
+    if (item == "dmi") o.dmi = true;
+    else if (item == "anisotropy") o.anisotropy = true;
+    else if (item == "biquadratic") o.biquadratic = true;
+    else if (item == "landau") o.landau = true;
+    else if (item != "exchange" && !item.empty())
+      throw InputError(where + ": unknown term '" + item + "' (expected exchange, dmi, anisotropy, biquadratic, landau)");
+  }
+}
+
 int map_command(const std::vector<std::string>& args, const TermRegistry& registry, std::ostream& out) {
   const char* usage =
       "usage: spinlat map INPUT.toml -o OUT [--format toml|vampire|uppasd] [--shells N] "
@@ -1019,18 +1031,8 @@ int map_command(const std::vector<std::string>& args, const TermRegistry& regist
       if (!(o.force_weight >= 0.0)) throw InputError("option --force-weight: expected a number >= 0");
     } else if (a == "--set") overrides.push_back(value());
     else if (a.rfind("--set=", 0) == 0) overrides.push_back(a.substr(6));
-    else if (a == "--terms") {
-      std::string list = value(), item;
-      std::istringstream is(list);
-      while (std::getline(is, item, ',')) {
-        if (item == "dmi") o.dmi = true;
-        else if (item == "anisotropy") o.anisotropy = true;
-        else if (item == "biquadratic") o.biquadratic = true;
-        else if (item == "landau") o.landau = true;
-        else if (item == "exchange" || item.empty()) {}
-        else throw InputError("option --terms: unknown term '" + item + "' (expected exchange, dmi, anisotropy, biquadratic, landau)");
-      }
-    } else if (!a.empty() && a[0] == '-') throw InputError("unknown option '" + a + "' (" + usage + ")");
+    else if (a == "--terms") add_map_terms(value(), "option --terms", o);
+    else if (!a.empty() && a[0] == '-') throw InputError("unknown option '" + a + "' (" + usage + ")");
     else positional.push_back(a);
   }
   if (positional.size() != 1 || output.empty()) throw InputError(usage);

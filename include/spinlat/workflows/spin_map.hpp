@@ -118,6 +118,10 @@ std::map<std::string, std::string> uppasd_files(const System& s, const SpinMap& 
 /// Human-readable summary (errors, J table, Tc, dropped columns).
 std::string map_summary(const SpinMap& m);
 
+/// Switches on the terms a comma-separated list names (exchange, dmi, anisotropy, biquadratic,
+/// landau; exchange is always fitted); InputError naming `where` for any other word.
+void add_map_terms(const std::string& list, const std::string& where, MapOptions& o);
+
 /// `spinlat map INPUT.toml -o OUT [--format toml|vampire|uppasd] [--shells N]
 /// [--terms dmi,anisotropy,biquadratic,landau] [--configs N] [--held-out N] [--seed S]
 /// [--set KEY=VALUE ...]`. Returns the exit status.

@@ -43,6 +43,7 @@ struct McSpec : DriverSpec {
     if (surrogate) {
       s["surrogate"] = surrogate->file;
       s["surrogate_steps"] = std::to_string(surrogate->inner_steps);
+      if (surrogate->block != "site") s["surrogate_block"] = surrogate->block;
     }
     if (role == DriverRole::sweep) {
       s["algorithm"] = algorithm;
@@ -158,7 +159,7 @@ DriverSpecPtr read_mc(Params& p, DriverRole role) {
     if (p.has("field")) s->field = p.vec3("field");
   } else {
     s->algorithm = p.choice("algorithm", {"metropolis", "wolff", "parallel-tempering", "surrogate"}, "metropolis");
-    for (const char* k : {"surrogate", "surrogate_steps"})
+    for (const char* k : {"surrogate", "surrogate_steps", "surrogate_block"})
       if (p.has(k))
         p.require(s->algorithm == "surrogate" || s->algorithm == "parallel-tempering", k,
                   "only used with algorithm = 'surrogate' or 'parallel-tempering'");
@@ -170,7 +171,7 @@ DriverSpecPtr read_mc(Params& p, DriverRole role) {
     }
   }
   read_move(p, *s);
-  if (role == DriverRole::stage ? p.has("surrogate") || p.has("surrogate_steps")
+  if (role == DriverRole::stage ? p.has("surrogate") || p.has("surrogate_steps") || p.has("surrogate_block")
                                 : s->algorithm == "surrogate" || (s->algorithm == "parallel-tempering" && p.has("surrogate"))) {
     if (role == DriverRole::stage) {
       p.require(s->temperature > 0.0, "temperature", "a surrogate-driven mc stage needs a temperature > 0 K");
@@ -180,6 +181,9 @@ DriverSpecPtr read_mc(Params& p, DriverRole role) {
                 "put the field in a zeeman [[potential]] (then both models see it)");
     }
     SurrogateOptions st = read_surrogate(p);
+    if (s->algorithm == "parallel-tempering")
+      p.require(st.block == "site", "surrogate_block",
+                "parallel tempering moves its replicas with site blocks only; use \"site\" or algorithm = \"surrogate\"");
     st.move = parse_move(s->move);
     st.target_acceptance = s->target_acceptance;
     s->surrogate = std::move(st);
@@ -192,9 +196,10 @@ DriverSpecPtr read_mc(Params& p, DriverRole role) {
 DriverType mc_driver() {
   DriverType t;
   t.name = "mc";
-  t.stage_keys = {"temperature", "sweeps", "move", "target_acceptance", "longitudinal", "field", "surrogate", "surrogate_steps"};
+  t.stage_keys = {"temperature", "sweeps", "move", "target_acceptance", "longitudinal", "field", "surrogate", "surrogate_steps",
+                  "surrogate_block"};
   t.sweep = true;
-  t.sweep_keys = {"algorithm", "wolff_per_sweep", "move", "surrogate", "surrogate_steps"};
+  t.sweep_keys = {"algorithm", "wolff_per_sweep", "move", "surrogate", "surrogate_steps", "surrogate_block"};
   t.read = read_mc;
   return t;
 }

@@ -5,20 +5,57 @@
 // Hamiltonian whatever the surrogate (mc/delayed_acceptance.hpp).
 #include "spinlat/drivers/surrogate.hpp"
 
+#include <type_traits>
+
 #include "spinlat/drivers/keys.hpp"
 #include "spinlat/io/paths.hpp"
 #include "spinlat/core/state_io.hpp"
+#include "spinlat/mc/lattice_delayed_acceptance.hpp"
 #include "spinlat/terms/registry.hpp"
 #include "spinlat/workflows/run.hpp"
 #include "spinlat/workflows/spin_map.hpp"
 
 namespace spinlat {
 
+struct MappedSurrogates {
+  struct Entry {
+    System reference;
+    std::uint64_t seed;
+    SpinMap map;
+  };
+  std::vector<Entry> entries;
+  const SpinMap* find(const System& r, std::uint64_t seed) const {
+    for (const Entry& e : entries)
+      if (e.seed == seed && e.reference.cell.h == r.cell.h && e.reference.cell.periodic == r.cell.periodic &&
+          e.reference.position == r.position && e.reference.species == r.species && e.reference.moment == r.moment &&
+          e.reference.species_name == r.species_name)
+        return &e.map;
+    return nullptr;
+  }
+};
+
+namespace {
+
+Hamiltonian build_mapped(const System& reference, const SpinMap& m, const System& s) {
+  Hamiltonian h;
+  for (TermPtr& t : mapped_terms(reference, m)) h.add(std::move(t));
+  h.bind(s);
+  return h;
+}
+
+void read_inner_steps(Params& p, SurrogateOptions& st) {
+  st.block = p.choice("surrogate_block", {"site", "lattice"}, "site");
+  st.inner_steps = static_cast<int>(count_at_least(p, "surrogate_steps", 1, st.block == "site" ? 10 : 4, false));
+  p.require(st.inner_steps <= 1000000, "surrogate_steps", "must be <= 1000000");
+}
+
+}  // namespace
+
 SurrogateOptions read_surrogate(Params& p) {
   SurrogateOptions st;
   if (!p.has("surrogate")) {  // mapped automatically when the driver is built
-    st.inner_steps = static_cast<int>(count_at_least(p, "surrogate_steps", 1, st.inner_steps, false));
-    p.require(st.inner_steps <= 1000000, "surrogate_steps", "must be <= 1000000");
+    read_inner_steps(p, st);
+    st.maps = std::make_shared<MappedSurrogates>();
     return st;
   }
   const std::string given = p.string("surrogate");
@@ -30,8 +67,7 @@ SurrogateOptions read_surrogate(Params& p) {
     p.fail("surrogate", std::string("cannot use it as a surrogate: ") + e.what());
   }
   p.require(!st.config->potentials.empty(), "surrogate", "'" + st.file + "' has no [[potential]] tables");
-  st.inner_steps = static_cast<int>(count_at_least(p, "surrogate_steps", 1, st.inner_steps, false));
-  p.require(st.inner_steps <= 1000000, "surrogate_steps", "must be <= 1000000");
+  read_inner_steps(p, st);
   return st;
 }
 
@@ -41,22 +77,44 @@ Hamiltonian build_surrogate(const SurrogateOptions& st, const System& s, const H
   System reference = s;
   for (std::size_t i = 0; i < reference.size(); ++i)
     if (reference.magnetic(i)) reference.spin[i] = Vec3(0, 0, 1);
-  MapOptions o;
-  o.seed = seed;
-  const SpinMap m = map_spin_model(reference, model, o);
-  Hamiltonian h;
-  for (TermPtr& t : mapped_terms(reference, m)) h.add(std::move(t));
-  h.bind(s);
-  return h;
+  const SpinMap* known = st.maps ? st.maps->find(reference, seed) : nullptr;
+  if (!known) {
+    MapOptions o;
+    o.seed = seed;
+    o.mean_field = false;
+    SpinMap m = map_spin_model(reference, model, o);
+    if (!st.maps) return build_mapped(reference, m, s);
+    st.maps->entries.push_back({reference, seed, std::move(m)});
+    known = &st.maps->entries.back().map;
+  }
+  return build_mapped(reference, *known, s);
 }
 
 namespace {
 
+DelayedAcceptanceOptions sampler_options(const SurrogateOptions& st, const StreamKey& key, DelayedAcceptanceOptions o) {
+  o.move = st.move;
+  o.inner_steps = st.inner_steps;
+  o.target_acceptance = st.target_acceptance;
+  o.seed = key;
+  return o;
+}
+LatticeDelayedAcceptanceOptions sampler_options(const SurrogateOptions& st, const StreamKey& key,
+                                                LatticeDelayedAcceptanceOptions o) {
+  o.move = st.move;
+  o.inner_steps = st.inner_steps;
+  o.target_acceptance = st.target_acceptance;
+  o.seed = key;
+  return o;
+}
+
+/// Sampler: DelayedAcceptanceSampler or LatticeDelayedAcceptanceSampler.
+template <class Sampler, class Options>
 class SurrogateMcDriver : public Driver {
  public:
   SurrogateMcDriver(const SurrogateOptions& st, const DriverContext& ctx)
       : s_(ctx.system), surrogate_(build_surrogate(st, ctx.system, ctx.hamiltonian, ctx.key.seed)),
-        da_(ctx.hamiltonian, surrogate_, ctx.system, options(st, ctx.key)) {
+        da_(ctx.hamiltonian, surrogate_, ctx.system, sampler_options(st, ctx.key, Options())) {
     da_.set_temperature(ctx.temperature);
   }
   void advance(bool adapt) override {
@@ -67,6 +125,8 @@ class SurrogateMcDriver : public Driver {
   void report(std::vector<std::pair<std::string, double>>& out) const override {
     out.push_back({"outer_acceptance", da_.outer_acceptance()});
     out.push_back({"inner_acceptance", da_.inner_acceptance()});
+    if constexpr (std::is_same_v<Sampler, LatticeDelayedAcceptanceSampler>)
+      out.push_back({"surrogate_scale", da_.surrogate_scale()});
   }
   void set_temperature(double kelvin) override { da_.set_temperature(kelvin); }
   std::string save_state() const override {
@@ -79,27 +139,26 @@ class SurrogateMcDriver : public Driver {
     da_.load_state(r.text("sampler"));
   }
   std::vector<std::pair<StreamPurpose, StreamKey>> streams() const override {
-    return {{StreamPurpose::delayed_acceptance, da_.options().seed}};
+    std::vector<std::pair<StreamPurpose, StreamKey>> out{{StreamPurpose::delayed_acceptance, da_.options().seed}};
+    if constexpr (std::is_same_v<Sampler, LatticeDelayedAcceptanceSampler>) {
+      out.push_back({StreamPurpose::metropolis, da_.options().seed});
+      if (da_.uses_clusters()) out.push_back({StreamPurpose::cluster, da_.options().seed});
+    }
+    return out;
   }
 
  private:
-  static DelayedAcceptanceOptions options(const SurrogateOptions& st, const StreamKey& key) {
-    DelayedAcceptanceOptions o;
-    o.move = st.move;
-    o.inner_steps = st.inner_steps;
-    o.target_acceptance = st.target_acceptance;
-    o.seed = key;
-    return o;
-  }
   System& s_;
   Hamiltonian surrogate_;
-  DelayedAcceptanceSampler da_;
+  Sampler da_;
 };
 
 }  // namespace
 
 std::unique_ptr<Driver> surrogate_mc_driver(const SurrogateOptions& settings, const DriverContext& ctx) {
-  return std::make_unique<SurrogateMcDriver>(settings, ctx);
+  if (settings.block == "lattice")
+    return std::make_unique<SurrogateMcDriver<LatticeDelayedAcceptanceSampler, LatticeDelayedAcceptanceOptions>>(settings, ctx);
+  return std::make_unique<SurrogateMcDriver<DelayedAcceptanceSampler, DelayedAcceptanceOptions>>(settings, ctx);
 }
 
 }  // namespace spinlat

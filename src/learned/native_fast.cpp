@@ -21,6 +21,10 @@
 #include <stdexcept>
 #include <string>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 #include "spinlat/learned/native_model.hpp"
 #include "spinlat/learned/so3.hpp"
 
@@ -112,9 +116,13 @@ struct Dense {
 // Linear layers with SiLU, x/(1 + e^{−x}) (ATen's silu), between them (native_model.cpp mlp()).
 struct Mlp {
   std::vector<Dense> layer;
-  mutable std::vector<double> a, b;  // scratch
+  mutable std::vector<double> a, b;  // scratch of the serial callers
   int out() const { return layer.back().out; }
-  void apply(const double* x, double* y) const {
+  void apply(const double* x, double* y) const { apply(x, y, a, b); }
+  /// With the caller's scratch (parallel callers), resized as needed.
+  void apply(const double* x, double* y, std::vector<double>& a, std::vector<double>& b) const {
+    if (a.size() < this->a.size()) a.resize(this->a.size());
+    if (b.size() < this->b.size()) b.resize(this->b.size());
     const double* in = x;
     for (std::size_t k = 0; k < layer.size(); ++k) {
       const bool last = k + 1 == layer.size();
@@ -223,9 +231,16 @@ struct NativeFastEvaluator::Impl {
   // ---- scratch ----
   std::vector<int> mark, ball, hop_end;
   int stamp = 0;
-  std::vector<double> acc, blk, prod, hm, hr, hnew;
-  std::vector<double> wbuf, abuf;  // per incoming edge of a node: R ⊙ u (P·C) and angular factors
-  std::vector<const double*> e_ptr, u_ptr, m_ptr;  // per incoming edge: edge cache, sender's u and moment record
+  // One node's working arrays: layer_at writes them before it reads them, so a node's result
+  // does not depend on which scratch (or thread) computed it.
+  struct Scratch {
+    std::vector<double> acc, blk, prod, hm, hr, hnew;
+    std::vector<double> wbuf, abuf;  // per incoming edge of a node: R ⊙ u (P·C) and angular factors
+    std::vector<const double*> e_ptr, u_ptr, m_ptr;  // per incoming edge: edge cache, sender's u and moment record
+    std::vector<double> mlp_a, mlp_b;  // the readout network's hidden layers
+  };
+  Scratch scr;                 // trials (serial)
+  std::vector<Scratch> pool;   // rebuild: one per OpenMP thread
 
   const double* r0(int v) const {
     const int k = slot0[v];
@@ -238,9 +253,9 @@ struct NativeFastEvaluator::Impl {
 
   void read_model(NativeModelImpl& model);
   void moment_record(int v, const Vec3& m, double* out) const;
-  void layer_at(int t, int n, double* h_out, double& r_out);
+  void layer_at(int t, int n, double* h_out, double& r_out, Scratch& w);
   template <int CT>
-  void layer_at_c(int t, int n, double* h_out, double& r_out);
+  void layer_at_c(int t, int n, double* h_out, double& r_out, Scratch& w);
   void balls(int i, int hops);
 };
 
@@ -399,12 +414,12 @@ void NativeFastEvaluator::Impl::read_model(NativeModelImpl& model) {
     blk_max = std::max<std::size_t>(blk_max, Lw.block_size);
     prod_max = std::max<std::size_t>(prod_max, Lw.product.size() * C);
   }
-  acc.assign(acc_max, 0.0);
-  blk.assign(blk_max, 0.0);
-  prod.assign(prod_max, 0.0);
-  hm.assign(C, 0.0);
-  hr.assign(C, 0.0);
-  hnew.assign(C, 0.0);
+  scr.acc.assign(acc_max, 0.0);
+  scr.blk.assign(blk_max, 0.0);
+  scr.prod.assign(prod_max, 0.0);
+  scr.hm.assign(C, 0.0);
+  scr.hr.assign(C, 0.0);
+  scr.hnew.assign(C, 0.0);
 }
 
 // The moment record of node v with moment vector m: what node_energy computes per node before
@@ -441,21 +456,21 @@ void NativeFastEvaluator::Impl::moment_record(int v, const Vec3& m, double* out)
 // Layer t at node n: messages from its incoming edges, the product basis, the update
 // h_{t+1} = mix(B) + residual(h_t) and readout_t(h_{t+1}). Reads the records of n and of its
 // senders (through the overlay), never the node's own previous output.
-void NativeFastEvaluator::Impl::layer_at(int t, int n, double* h_out, double& r_out) {
+void NativeFastEvaluator::Impl::layer_at(int t, int n, double* h_out, double& r_out, Scratch& w) {
   // Common channel counts get their own instance with C known to the compiler; the arithmetic
   // is the same in every instance (and in the generic one).
   switch (C) {
-    case 4: return layer_at_c<4>(t, n, h_out, r_out);
-    case 8: return layer_at_c<8>(t, n, h_out, r_out);
-    case 16: return layer_at_c<16>(t, n, h_out, r_out);
-    case 32: return layer_at_c<32>(t, n, h_out, r_out);
-    case 64: return layer_at_c<64>(t, n, h_out, r_out);
-    default: return layer_at_c<0>(t, n, h_out, r_out);
+    case 4: return layer_at_c<4>(t, n, h_out, r_out, w);
+    case 8: return layer_at_c<8>(t, n, h_out, r_out, w);
+    case 16: return layer_at_c<16>(t, n, h_out, r_out, w);
+    case 32: return layer_at_c<32>(t, n, h_out, r_out, w);
+    case 64: return layer_at_c<64>(t, n, h_out, r_out, w);
+    default: return layer_at_c<0>(t, n, h_out, r_out, w);
   }
 }
 
 template <int CT>
-void NativeFastEvaluator::Impl::layer_at_c(int t, int n, double* h_out, double& r_out) {
+void NativeFastEvaluator::Impl::layer_at_c(int t, int n, double* h_out, double& r_out, Scratch& w) {
   const int C = CT > 0 ? CT : this->C;
   const LayerW& Lw = layer[t];
   const int P = static_cast<int>(Lw.path.size());
@@ -464,47 +479,47 @@ void NativeFastEvaluator::Impl::layer_at_c(int t, int n, double* h_out, double& 
   // path side by side; then each path's Σ_e W ⊗ A as one small matrix product.
   const int deg = in_offset[n + 1] - in_offset[n];
   const int wstride = P * C, astride = Lw.ang_size;
-  if (wbuf.size() < static_cast<std::size_t>(deg) * wstride) wbuf.resize(static_cast<std::size_t>(deg) * wstride);
-  if (abuf.size() < static_cast<std::size_t>(deg) * astride) abuf.resize(static_cast<std::size_t>(deg) * astride);
-  if (e_ptr.size() < static_cast<std::size_t>(deg)) {
-    e_ptr.resize(deg);
-    u_ptr.resize(deg);
-    m_ptr.resize(deg);
+  if (w.wbuf.size() < static_cast<std::size_t>(deg) * wstride) w.wbuf.resize(static_cast<std::size_t>(deg) * wstride);
+  if (w.abuf.size() < static_cast<std::size_t>(deg) * astride) w.abuf.resize(static_cast<std::size_t>(deg) * astride);
+  if (w.e_ptr.size() < static_cast<std::size_t>(deg)) {
+    w.e_ptr.resize(deg);
+    w.u_ptr.resize(deg);
+    w.m_ptr.resize(deg);
   }
   for (int k = 0; k < deg; ++k) {
     const int e = in_offset[n] + k;
     const int s = sender[e];
-    e_ptr[k] = edge.data() + static_cast<std::size_t>(e) * edge_stride;
-    m_ptr[k] = r0(s);
-    u_ptr[k] = t == 0 ? m_ptr[k] + R0_U : rI(s) + RI_U;
+    w.e_ptr[k] = edge.data() + static_cast<std::size_t>(e) * edge_stride;
+    w.m_ptr[k] = r0(s);
+    w.u_ptr[k] = t == 0 ? w.m_ptr[k] + R0_U : rI(s) + RI_U;
   }
   for (int p = 0; p < P; ++p) {
     const PathInfo& pi = Lw.path[p];
     const std::size_t rp = roff + static_cast<std::size_t>(p) * C;
     for (int k = 0; k < deg; ++k) {
-      const double* Rp = e_ptr[k] + rp;
-      const double* u = u_ptr[k];
-      double* wp = wbuf.data() + static_cast<std::size_t>(k) * wstride + static_cast<std::size_t>(p) * C;
+      const double* Rp = w.e_ptr[k] + rp;
+      const double* u = w.u_ptr[k];
+      double* wp = w.wbuf.data() + static_cast<std::size_t>(k) * wstride + static_cast<std::size_t>(p) * C;
       for (int c = 0; c < C; ++c) wp[c] = Rp[c] * u[c];
     }
     const int yl = pi.l * pi.l, nq = 2 * pi.l + 1;
-    double* a0 = abuf.data() + pi.ang;
+    double* a0 = w.abuf.data() + pi.ang;
     if (pi.moment_l == 0) {
       // Y_l(r̂) alone: read in place from the edge cache (the node's edges are consecutive).
     } else if (pi.moment_l > 0) {
       const int ym = R0_YM + pi.moment_l * pi.moment_l;
       for (int k = 0; k < deg; ++k) {
         double* a = a0 + static_cast<std::size_t>(k) * astride;
-        const double* Yl = e_ptr[k] + yl;
-        const double* Ym = m_ptr[k] + ym;
+        const double* Yl = w.e_ptr[k] + yl;
+        const double* Ym = w.m_ptr[k] + ym;
         for (int q = 0; q < pi.width; ++q) a[q] = 0.0;
         for (const Cg& g : pi.cg) a[g.k] += Yl[g.i] * Ym[g.j] * g.v;
       }
     } else {
       for (int k = 0; k < deg; ++k) {
         double* a = a0 + static_cast<std::size_t>(k) * astride;
-        const double* Yl = e_ptr[k] + yl;
-        const double* ms = m_ptr[k] + R0_MS;
+        const double* Yl = w.e_ptr[k] + yl;
+        const double* ms = w.m_ptr[k] + R0_MS;
         for (int q = 0; q < nq; ++q) {
           a[3 * q] = Yl[q] * ms[0];
           a[3 * q + 1] = Yl[q] * ms[1];
@@ -513,20 +528,20 @@ void NativeFastEvaluator::Impl::layer_at_c(int t, int n, double* h_out, double& 
       }
     }
   }
-  double* A = acc.data();
+  double* A = w.acc.data();
   for (int p = 0; p < P; ++p) {
     const PathInfo& pi = Lw.path[p];
-    const double* wp = wbuf.data() + static_cast<std::size_t>(p) * C;
+    const double* wp = w.wbuf.data() + static_cast<std::size_t>(p) * C;
     if (pi.moment_l == 0)
       outer_sum<CT>(deg, pi.width, C, wp, wstride,
                     edge.data() + static_cast<std::size_t>(in_offset[n]) * edge_stride + pi.l * pi.l, edge_stride, A + pi.acc);
     else
-      outer_sum<CT>(deg, pi.width, C, wp, wstride, abuf.data() + pi.ang, astride, A + pi.acc);
+      outer_sum<CT>(deg, pi.width, C, wp, wstride, w.abuf.data() + pi.ang, astride, A + pi.acc);
   }
   // Blocks: Σ over the paths of (edge sum) / avg_neighbors, or the node's own moment.
   const double* mine = r0(n);
   for (const BlockInfo& b : Lw.block) {
-    double* B = blk.data() + b.off;
+    double* B = w.blk.data() + b.off;
     const int size = b.width * C;
     if (b.own) {
       const double* v = soc ? mine + R0_YM + b.own_l * b.own_l : mine + R0_MS;
@@ -547,9 +562,9 @@ void NativeFastEvaluator::Impl::layer_at_c(int t, int n, double* h_out, double& 
   const int Pp = static_cast<int>(Lw.product.size());
   for (int k = 0; k < Pp; ++k) {
     const ProductInfo& pi = Lw.product[k];
-    const double* X = blk.data() + Lw.block[pi.f[0]].off;
-    const double* Yb = pi.f.size() > 1 ? blk.data() + Lw.block[pi.f[1]].off : nullptr;
-    const double* Z = pi.f.size() > 2 ? blk.data() + Lw.block[pi.f[2]].off : nullptr;
+    const double* X = w.blk.data() + Lw.block[pi.f[0]].off;
+    const double* Yb = pi.f.size() > 1 ? w.blk.data() + Lw.block[pi.f[1]].off : nullptr;
+    const double* Z = pi.f.size() > 2 ? w.blk.data() + Lw.block[pi.f[2]].off : nullptr;
     for (int c0 = 0; c0 < C; c0 += kB) {
       double o[kB];
       if (pi.f.size() == 1) {
@@ -586,14 +601,14 @@ void NativeFastEvaluator::Impl::layer_at_c(int t, int n, double* h_out, double& 
           }
         }
       }
-      for (int c = 0; c < kB; ++c) prod[static_cast<std::size_t>(c0 + c) * Pp + k] = o[c];
+      for (int c = 0; c < kB; ++c) w.prod[static_cast<std::size_t>(c0 + c) * Pp + k] = o[c];
     }
   }
   const double* h_prev = t == 0 ? mine + R0_H : rI(n) + RI_H;
-  Lw.mix.apply<CT>(prod.data(), hm.data());
-  Lw.residual.apply<CT>(h_prev, hr.data());
-  for (int c = 0; c < C; ++c) h_out[c] = hm[c] + hr[c];
-  Lw.readout.apply(h_out, &r_out);
+  Lw.mix.apply<CT>(w.prod.data(), w.hm.data());
+  Lw.residual.apply<CT>(h_prev, w.hr.data());
+  for (int c = 0; c < C; ++c) h_out[c] = w.hm[c] + w.hr[c];
+  Lw.readout.apply(h_out, &r_out, w.mlp_a, w.mlp_b);
 }
 
 // Nodes within `hops` hops of i along outgoing edges (the nodes a change of m_i reaches), in
@@ -718,14 +733,31 @@ void NativeFastEvaluator::rebuild(const std::vector<Vec3>& moment) {
   if (moment.size() != m.N) throw std::logic_error("NativeFastEvaluator::rebuild: one moment per node expected");
   m.built = false;
   for (std::size_t v = 0; v < m.N; ++v) m.moment_record(static_cast<int>(v), moment[v], m.rec0.data() + v * m.stride0);
+  // Nodes are independent within a layer (each reads its own and its senders' records of the
+  // layer before, and writes only its own), so they run in parallel: each node is computed by
+  // the same function with the same inputs whatever the thread, and the cache is the same bits
+  // for any thread count.
+  const long N = static_cast<long>(m.N);
+#pragma omp parallel if (N >= 256)
+  {
+#ifdef _OPENMP
+    const int me = omp_get_thread_num();
+#pragma omp single
+    if (m.pool.size() < static_cast<std::size_t>(omp_get_num_threads())) m.pool.resize(omp_get_num_threads(), m.scr);
+#else
+    const int me = 0;
+    if (m.pool.empty()) m.pool.resize(1, m.scr);
+#endif
+    Impl::Scratch& w = m.pool[me];
   for (int t = 0; t < m.L; ++t) {
-    for (std::size_t n = 0; n < m.N; ++n) {
+#pragma omp for schedule(static)
+    for (long n = 0; n < N; ++n) {
       double r = 0.0;
-      m.layer_at(t, static_cast<int>(n), m.hnew.data(), r);
+      m.layer_at(t, static_cast<int>(n), w.hnew.data(), r, w);
       const double* mine = m.rec0.data() + n * m.stride0;
       if (t + 1 < m.L) {
         double* out = m.recI.data() + n * m.strideI;
-        for (int c = 0; c < m.C; ++c) out[m.RI_H + c] = m.hnew[c];
+        for (int c = 0; c < m.C; ++c) out[m.RI_H + c] = w.hnew[c];
         m.layer[t + 1].up.apply(out + m.RI_H, out + m.RI_U);
         out[m.RI_R] = r;
       } else {
@@ -733,6 +765,7 @@ void NativeFastEvaluator::rebuild(const std::vector<Vec3>& moment) {
         m.energy[n] = m.L > 1 ? (mine[m.R0_E] + m.recI[n * m.strideI + m.RI_R]) + r : mine[m.R0_E] + r;
       }
     }
+  }
   }
   m.built = true;
 }
@@ -769,8 +802,8 @@ double NativeFastEvaluator::trial(int i, const Vec3& m_new, Trial& t) {
     for (std::size_t q = 0; q < t.inner_node.size(); ++q) {
       double r = 0.0;
       double* out = t.inner.data() + q * m.strideI;
-      m.layer_at(0, t.inner_node[q], m.hnew.data(), r);
-      for (int c = 0; c < m.C; ++c) out[m.RI_H + c] = m.hnew[c];
+      m.layer_at(0, t.inner_node[q], m.scr.hnew.data(), r, m.scr);
+      for (int c = 0; c < m.C; ++c) out[m.RI_H + c] = m.scr.hnew[c];
       m.layer[1].up.apply(out + m.RI_H, out + m.RI_U);
       out[m.RI_R] = r;
     }
@@ -782,7 +815,7 @@ double NativeFastEvaluator::trial(int i, const Vec3& m_new, Trial& t) {
   for (std::size_t q = 0; q < t.energy_node.size(); ++q) {
     const int n = t.energy_node[q];
     double r = 0.0;
-    m.layer_at(last, n, m.hnew.data(), r);
+    m.layer_at(last, n, m.scr.hnew.data(), r, m.scr);
     const double* mine = m.r0(n);
     t.energy[q] = m.L > 1 ? (mine[m.R0_E] + m.rI(n)[m.RI_R]) + r : mine[m.R0_E] + r;
     de += t.energy[q] - m.energy[n];

@@ -208,7 +208,8 @@ void MetropolisSampler::sweep_colors(System& s, std::vector<Tally>& tallies) {
   const bool parallel = Path != kGeneral && !options_.longitudinal && nb > 1;
   // One thread team per sweep; the barrier at the end of each `omp for` separates colours.
 #pragma omp parallel if (parallel)
-  for (int c = 0; c < coloring_.colors; ++c) {
+  for (int ci = 0; ci < coloring_.colors; ++ci) {
+    const int c = color_at(ci);
     const int* sites = coloring_.sites[c].data();
     const std::vector<std::size_t>& start = block_start_[c];
 #pragma omp for schedule(static)
@@ -236,7 +237,8 @@ void MetropolisSampler::sweep_batched(System& s, std::vector<Tally>& tallies) {
   std::vector<Vec3> spins;
   std::vector<double> moments, de;
   std::vector<char> accepted;
-  for (int c = 0; c < coloring_.colors; ++c) {
+  for (int ci = 0; ci < coloring_.colors; ++ci) {
+    const int c = color_at(ci);
     const std::vector<int>& cs = coloring_.sites[c];
     const std::vector<std::size_t>& start = block_start_[c];
     // --- direction trials ---
@@ -335,9 +337,10 @@ void MetropolisSampler::dispatch_move(System& s, std::vector<Tally>& tallies) {
   }
 }
 
-double MetropolisSampler::sweep(System& s) {
+double MetropolisSampler::sweep(System& s, bool backwards) {
   if (s.size() != blocks_.n)
     throw std::logic_error("MetropolisSampler::sweep: system size differs from construction");
+  backwards_ = backwards;
   std::vector<Tally> tallies(blocks_.count());
   const SpinKernel* k = h_->spin_kernel();
   if (!k) {

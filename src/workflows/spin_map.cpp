@@ -563,7 +563,7 @@ SpinMap map_spin_model(const System& s, const Hamiltonian& h, const MapOptions& 
   // Mean-field ordering temperature: ⟨ê_i⟩ = (β/3) Σ_j J_ij ⟨ê_j⟩ for classical unit vectors
   // (Langevin function L(x) ≈ x/3), so k_B T_MF = λ_max(J)/3; for one ferromagnetic sublattice
   // λ = Σ_j J_0j (sc nearest neighbours: 6J/3 = 2J).
-  {
+  if (o.mean_field) {
     const std::vector<int> mag = s.magnetic_sites();
     std::vector<int> idx(s.size(), -1);
     for (std::size_t q = 0; q < mag.size(); ++q) idx[mag[q]] = static_cast<int>(q);
@@ -687,12 +687,31 @@ std::string spin_model_toml(const Config& c, const SpinMap& m, const std::string
   // Spin-only stages and sweeps carry over; lattice dynamics need the lattice potential the
   // spin model does not have.
   std::vector<std::string> left;
+  // Surrogate-driven sampling of the mapped model would map it onto itself: its stages and
+  // sweeps sample it directly (a sweep with Wolff clusters when it is isotropic exchange only).
+  bool isotropic = true;
+  for (const auto& t : m.tables) isotropic = isotropic && t.type == "heisenberg";
+  auto sample_directly = [&](toml::table& t, const std::string& where) {
+    bool had = false;
+    for (const char* k : {"surrogate", "surrogate_steps", "surrogate_block"}) had = t.erase(k) > 0 || had;
+    const bool surrogate_sweep = t["algorithm"].value_or(std::string()) == "surrogate";
+    if (surrogate_sweep) t.insert_or_assign("algorithm", isotropic ? "wolff" : "metropolis");
+    if (had || surrogate_sweep)
+      left.push_back(where + ": surrogate-driven sampling dropped (this is the surrogate)" +
+                     (surrogate_sweep ? std::string("; algorithm = \"") + (isotropic ? "wolff" : "metropolis") + "\"" : ""));
+  };
   if (auto* stages = doc.get_as<toml::array>("stage")) {
     toml::array keep;
+    int index = 0;
     for (auto& node : *stages) {
       const toml::table& st = *node.as_table();  // validated by read_config
+      ++index;
       const std::string type = st["type"].value_or(std::string());
-      if (type == "mc" || type == "llg" || type == "minimize") keep.push_back(st);
+      if (type == "mc" || type == "llg" || type == "minimize") {
+        toml::table copy = st;
+        sample_directly(copy, "stage." + std::to_string(index - 1));
+        keep.push_back(copy);
+      }
       else left.push_back("left out [[stage]] type = \"" + type + "\" (it moves atoms: the spin model has no lattice)");
     }
     if (!keep.empty()) out.insert("stage", keep);
@@ -700,7 +719,11 @@ std::string spin_model_toml(const Config& c, const SpinMap& m, const std::string
   if (auto* sweep = doc.get_as<toml::table>("sweep")) {
     const auto* method = sweep->get_as<std::string>("method");
     const std::string mm = method ? **method : "mc";
-    if (mm == "mc" || mm == "llg") out.insert("sweep", *sweep);
+    if (mm == "mc" || mm == "llg") {
+      toml::table copy = *sweep;
+      sample_directly(copy, "[sweep]");
+      out.insert("sweep", copy);
+    }
     else left.push_back("left out [sweep] method = \"" + mm + "\" (it moves atoms: the spin model has no lattice)");
   }
   for (const auto& [key, value] : doc) {

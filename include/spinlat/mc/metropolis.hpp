@@ -92,8 +92,10 @@ class MetropolisSampler {
   void refresh(const System& s);
 
   /// One sweep; returns the fraction of direction trials accepted in it. Adapts σ (and Δ)
-  /// afterwards when adaptive() is on.
-  double sweep(System& s);
+  /// afterwards when adaptive() is on. `backwards` visits the colours in reverse order: that
+  /// sweep is the adjoint of the forward one, so an even mixture of the two is reversible
+  /// (mc/lattice_delayed_acceptance.hpp needs that; a fixed order is not).
+  double sweep(System& s, bool backwards = false);
   /// `n` sweeps with adaptation on (equilibration); adaptation is off again afterwards.
   void equilibrate(System& s, long long n);
   /// `n` sweeps with σ and Δ frozen (measurement).
@@ -131,6 +133,9 @@ class MetropolisSampler {
   template <int Move, int Path>
   void sweep_block(System& s, const int* sites, std::size_t count, Engine& eng, Engine* leng,
                    Tally& t) const;
+  /// The c-th colour of this sweep's order.
+  int color_at(int c) const { return backwards_ ? coloring_.colors - 1 - c : c; }
+  bool backwards_ = false;  // this sweep's order (set by sweep())
   template <int Move, int Path>
   void sweep_colors(System& s, std::vector<Tally>& tallies);
   template <int Move>

@@ -39,6 +39,9 @@ struct MapOptions {
   /// Columns whose pivot is below this fraction of the largest (unit-normed columns) are dropped.
   double rank_tolerance = 1e-9;
   std::uint64_t seed = 1;
+  /// Compute the mean-field ordering temperature (a dense eigenvalue problem over the cell's
+  /// magnetic sites: O(N³); surrogates mapped inside a run skip it).
+  bool mean_field = true;
 };
 
 /// Root-mean-square and largest deviations of the mapped model from the input's Hamiltonian.

@@ -36,7 +36,9 @@ python-path:
 run: build
 	mkdir -p out
 	$(BUILD)/spinlat run inputs/default.toml -o out/default.h5
-	$(PYTHON) analysis/plot_sweep.py out/default.h5 -o out/default.png
+	$(BUILD)/spinlat map inputs/default.toml -o out/default_mapped.toml
+	$(BUILD)/spinlat run out/default_mapped.toml -o out/default_mapped.h5 --quiet
+	$(PYTHON) analysis/plot_sweep.py out/default.h5 --beside out/default_mapped.h5 -o out/default.png
 
 # Every test but the LAMMPS plugin's (label lammps: `make test-lammps`).
 test: build-all

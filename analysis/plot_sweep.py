@@ -6,6 +6,10 @@ temperature (with its error band) when the run determined one; when it did not, 
 why (critical_temperature_note).
 
 usage: plot_sweep.py OUT.h5 [-o sweep.png] [--quantity magnetization|order_parameter]
+                     [--beside OTHER.h5 [--beside-label TEXT]]
+
+--beside draws a second sweep of the same quantities (dashed, e.g. the spin model `spinlat
+map` fitted to the same learned model) and prints its critical temperature beside the first.
 """
 import argparse
 import os
@@ -27,17 +31,27 @@ def _label(name, units):
     return name.replace("_", " ") + (f" ({unit})" if unit else "")
 
 
+def _tc_text(s):
+    """The critical temperature with its error and method, or "none" and why."""
+    if np.isfinite(s["tc"]):
+        return f"{s['tc']:.6g} +- {s['tc_err']:.3g} K ({s['tc_method']})"
+    return "none: " + (s.get("tc_note", "") or "not determined")
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("file", help="spinlat output (.h5) with a /sweep group")
     p.add_argument("-o", "--output", help="PNG to write (default: <file>_sweep.png next to the input)")
     p.add_argument("--quantity", choices=["auto", "magnetization", "order_parameter"], default="auto",
                    help="top-left panel (auto: the order parameter when it differs from magnetization)")
+    p.add_argument("--beside", help="a second sweep (.h5) drawn dashed, its Tc printed beside")
+    p.add_argument("--beside-label", default="mapped spin model", help="what the second sweep is")
     p.add_argument("--dpi", type=int, default=120)
     args = p.parse_args(argv)
 
     try:
         s = load_sweep(args.file)
+        other = load_sweep(args.beside) if args.beside else None
     except (OSError, KeyError) as e:
         print(f"plot_sweep: {e}", file=sys.stderr)
         return 1
@@ -75,6 +89,13 @@ def main(argv=None):
                 color = line[0].get_color()
                 ax.plot(rw["temperature"], yc, color=color, lw=1)
                 ax.fill_between(rw["temperature"], yc - ec, yc + ec, color=color, alpha=0.2, lw=0)
+        if other is not None and name in other:
+            for il, L in enumerate(other["size"]):
+                y = other[name][il]
+                ok = other["done"][il] & np.isfinite(y)
+                if ok.any():
+                    ax.plot(other["temperature"][ok], y[ok], ls="--", lw=1, color="0.45",
+                            label=f"{args.beside_label}, L = {L}" if il == len(other["size"]) - 1 else None)
         if np.isfinite(tc):
             ax.axvline(tc, color="k", ls="--", lw=1)
             if np.isfinite(tc_err) and tc_err > 0:
@@ -93,16 +114,19 @@ def main(argv=None):
         # No number without a transition: say why, wrapped to the figure width.
         note = s.get("tc_note", "").split(" [")[0] or "not determined"
         title += "\nno Tc: " + "\n".join(textwrap.wrap(note, 110))
+    if other is not None:
+        title += f"\n{args.beside_label} (dashed): " + (
+            f"Tc = {other['tc']:.4g} ± {other['tc_err']:.2g} K ({other['tc_method']})" if np.isfinite(other["tc"])
+            else "no Tc: " + (other.get("tc_note", "").split(" [")[0] or "not determined"))
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
 
     out = args.output or os.path.splitext(args.file)[0] + "_sweep.png"
     fig.savefig(out, dpi=args.dpi)
     plt.close(fig)
-    if np.isfinite(tc):
-        print(f"Tc = {tc:.6g} +- {tc_err:.3g} K ({s['tc_method']})")
-    else:
-        print("Tc = none: " + (s.get("tc_note", "") or "not determined"))
+    print("Tc = " + _tc_text(s))
+    if other is not None:
+        print(f"{args.beside_label}: Tc = " + _tc_text(other))
     print(f"wrote {out}")
     return 0
 

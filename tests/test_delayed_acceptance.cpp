@@ -657,6 +657,18 @@ checkpoint_every = 20
   }
   for (double l : f.read_doubles("/sweep/surrogate_scale")) EXPECT_GT(l, 0.5);
 
+  // `spinlat map` of this input writes the mapped model with a sweep that samples it directly
+  // (Wolff: it maps to isotropic exchange), not one that would map the surrogate onto itself.
+  const auto map = spinlat::test::run_cli("map " + (dir / "sweep.toml").string() + " -o " + (dir / "mapped.toml").string());
+  ASSERT_EQ(map.status, 0) << map.output;
+  std::ifstream in(dir / "mapped.toml");
+  const std::string mapped((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(mapped.find("algorithm = 'wolff'"), std::string::npos) << mapped;
+  EXPECT_EQ(mapped.find("surrogate_block"), std::string::npos) << mapped;
+  EXPECT_NE(mapped.find("surrogate-driven sampling dropped"), std::string::npos) << mapped;
+  const auto valid = spinlat::test::run_cli("validate " + (dir / "mapped.toml").string());
+  EXPECT_EQ(valid.status, 0) << valid.output;
+
   auto check = [&](const std::string& tail, const std::string& expect) {
     write_text(dir / "in.toml", "seed = 1\n" + kStructure + kModelTables + tail);
     const auto r = spinlat::test::run_cli("validate " + (dir / "in.toml").string());

@@ -175,6 +175,13 @@ TEST(Hdf5Interop, PlotSweepWritesAPngAndPrintsTc) {
   const std::string data = slurp(dir.file("sweep_sweep.png"));
   ASSERT_GT(data.size(), 1000u);
   EXPECT_EQ(data.substr(1, 3), "PNG");
+  // --beside: a second sweep drawn dashed, its Tc printed on its own line.
+  ASSERT_EQ(run(std::string(kPython) + " " + kAnalysis + "plot_sweep.py '" + sweep + "' --beside '" + sweep +
+                    "' --beside-label 'the same sweep' -o '" + dir.file("b.png") + "'",
+                dir.file("log3"), out),
+            0)
+      << out;
+  EXPECT_NE(out.find("the same sweep: Tc = 1000 +- 12.5 K (binder-crossing)"), std::string::npos) << out;
   // A file without /sweep is a clear error, not a traceback.
   { h5::File f = h5::File::create(dir.file("empty.h5")); }
   EXPECT_NE(run(std::string(kPython) + " " + kAnalysis + "plot_sweep.py '" + dir.file("empty.h5") + "' -o '" +

@@ -19,6 +19,7 @@
 
 #include "cli_test_helpers.hpp"
 #include "restart_test_helpers.hpp"
+#include "sampling_test_helpers.hpp"
 #include "spinlat/core/crystal.hpp"
 #include "spinlat/core/error.hpp"
 #include "spinlat/core/units.hpp"
@@ -33,6 +34,9 @@
 #include "spinlat/terms/heisenberg.hpp"
 
 using namespace spinlat;
+using sampling_test::Estimate;
+using sampling_test::binder;
+using sampling_test::binned;
 
 namespace {
 
@@ -61,54 +65,6 @@ double magnetization(const System& s) {
   Vec3 m = Vec3::Zero();
   for (const Vec3& e : s.spin) m += e;
   return m.norm() / static_cast<double>(s.size());
-}
-
-struct Estimate {
-  double mean = 0, err = 0;
-};
-
-std::vector<double> bin_means(const std::vector<double>& x, int bins) {
-  const std::size_t len = x.size() / bins;
-  std::vector<double> b(bins, 0.0);
-  for (int k = 0; k < bins; ++k) {
-    for (std::size_t t = 0; t < len; ++t) b[k] += x[k * len + t];
-    b[k] /= static_cast<double>(len);
-  }
-  return b;
-}
-
-Estimate binned(const std::vector<double>& x, int bins = 50) {
-  const std::vector<double> b = bin_means(x, bins);
-  Estimate e;
-  e.mean = std::accumulate(b.begin(), b.end(), 0.0) / bins;
-  double v = 0;
-  for (double y : b) v += (y - e.mean) * (y - e.mean);
-  e.err = std::sqrt(v / (bins - 1) / bins);
-  return e;
-}
-
-/// U4 = 1 − ⟨m⁴⟩/(3⟨m²⟩²), jackknife over 50 bins.
-Estimate binder(const std::vector<double>& m, int bins = 50) {
-  std::vector<double> m2(m.size()), m4(m.size());
-  for (std::size_t k = 0; k < m.size(); ++k) {
-    m2[k] = m[k] * m[k];
-    m4[k] = m2[k] * m2[k];
-  }
-  const std::vector<double> b2 = bin_means(m2, bins), b4 = bin_means(m4, bins);
-  const double s2 = std::accumulate(b2.begin(), b2.end(), 0.0), s4 = std::accumulate(b4.begin(), b4.end(), 0.0);
-  auto u4 = [](double a2, double a4) { return 1.0 - a4 / (3.0 * a2 * a2); };
-  Estimate e;
-  e.mean = u4(s2 / bins, s4 / bins);
-  std::vector<double> jk(bins);
-  double mean_jk = 0;
-  for (int k = 0; k < bins; ++k) {
-    jk[k] = u4((s2 - b2[k]) / (bins - 1), (s4 - b4[k]) / (bins - 1));
-    mean_jk += jk[k] / bins;
-  }
-  double v = 0;
-  for (double y : jk) v += (y - mean_jk) * (y - mean_jk);
-  e.err = std::sqrt(v * (bins - 1) / bins);
-  return e;
 }
 
 // One thread for the long statistical runs: on a 64-site cell there is one block, and idle

@@ -16,6 +16,7 @@
 #include <numeric>
 #include <vector>
 
+#include "sampling_test_helpers.hpp"
 #include "spinlat/core/crystal.hpp"
 #include "spinlat/learned/learned_term.hpp"
 #include "spinlat/mc/lattice_delayed_acceptance.hpp"
@@ -24,6 +25,8 @@
 #include "spinlat/terms/heisenberg.hpp"
 
 using namespace spinlat;
+using sampling_test::Estimate;
+using sampling_test::binned;
 
 namespace {
 
@@ -31,52 +34,7 @@ struct Series {
   std::vector<double> e, m;  // eV/atom, |m|
 };
 
-struct Estimate {
-  double mean = 0, err = 0;
-};
-
 constexpr int kBins = 40;
-
-std::vector<double> bin_means(const std::vector<double>& x) {
-  const std::size_t len = x.size() / kBins;
-  std::vector<double> b(kBins, 0.0);
-  for (int k = 0; k < kBins; ++k) {
-    for (std::size_t t = 0; t < len; ++t) b[k] += x[k * len + t];
-    b[k] /= static_cast<double>(len);
-  }
-  return b;
-}
-
-Estimate binned(const std::vector<double>& x) {
-  const std::vector<double> b = bin_means(x);
-  Estimate e;
-  e.mean = std::accumulate(b.begin(), b.end(), 0.0) / kBins;
-  double v = 0;
-  for (double y : b) v += (y - e.mean) * (y - e.mean);
-  e.err = std::sqrt(v / (kBins - 1) / kBins);
-  return e;
-}
-
-/// U4 = 1 − ⟨m⁴⟩/(3⟨m²⟩²), jackknife over the bins.
-Estimate binder(const std::vector<double>& m) {
-  std::vector<double> m2(m.size()), m4(m.size());
-  for (std::size_t k = 0; k < m.size(); ++k) {
-    m2[k] = m[k] * m[k];
-    m4[k] = m2[k] * m2[k];
-  }
-  const std::vector<double> b2 = bin_means(m2), b4 = bin_means(m4);
-  const double s2 = std::accumulate(b2.begin(), b2.end(), 0.0), s4 = std::accumulate(b4.begin(), b4.end(), 0.0);
-  auto u4 = [](double a2, double a4) { return 1.0 - a4 / (3.0 * a2 * a2); };
-  Estimate e;
-  e.mean = u4(s2 / kBins, s4 / kBins);
-  std::vector<double> jk(kBins);
-  for (int k = 0; k < kBins; ++k) jk[k] = u4((s2 - b2[k]) / (kBins - 1), (s4 - b4[k]) / (kBins - 1));
-  const double mean_jk = std::accumulate(jk.begin(), jk.end(), 0.0) / kBins;
-  double v = 0;
-  for (double y : jk) v += (y - mean_jk) * (y - mean_jk);
-  e.err = std::sqrt(v * (kBins - 1) / kBins);
-  return e;
-}
 
 double magnetization(const System& s) {
   Vec3 m = Vec3::Zero();
@@ -90,8 +48,8 @@ void record(const Hamiltonian& h, const System& s, Series& out) {
 }
 
 void expect_same(const Series& ref, const Series& da, const std::string& what) {
-  const Estimate e0 = binned(ref.e), e1 = binned(da.e), m0 = binned(ref.m), m1 = binned(da.m);
-  const Estimate u0 = binder(ref.m), u1 = binder(da.m);
+  const Estimate e0 = binned(ref.e, kBins), e1 = binned(da.e, kBins), m0 = binned(ref.m, kBins), m1 = binned(da.m, kBins);
+  const Estimate u0 = sampling_test::binder(ref.m, kBins), u1 = sampling_test::binder(da.m, kBins);
   std::printf("  %s: E %.6f +- %.6f vs %.6f +- %.6f eV/atom; <|m|> %.4f +- %.4f vs %.4f +- %.4f; U4 %.4f +- %.4f vs %.4f +- %.4f\n",
               what.c_str(), e0.mean, e0.err, e1.mean, e1.err, m0.mean, m0.err, m1.mean, m1.err, u0.mean, u0.err,
               u1.mean, u1.err);
@@ -108,7 +66,7 @@ void expect_same(const Series& ref, const Series& da, const std::string& what) {
     std::vector<double> i0, i1;
     for (double x : ref.e) i0.push_back(bin_of(x) == b ? 1.0 : 0.0);
     for (double x : da.e) i1.push_back(bin_of(x) == b ? 1.0 : 0.0);
-    const Estimate h0 = binned(i0), h1 = binned(i1);
+    const Estimate h0 = binned(i0, kBins), h1 = binned(i1, kBins);
     EXPECT_NEAR(h0.mean, h1.mean, 5 * std::hypot(h0.err, h1.err)) << what << ": energy histogram bin " << b;
   }
 }

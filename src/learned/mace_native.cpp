@@ -15,6 +15,7 @@
 #include <omp.h>
 
 #include "spinlat/core/error.hpp"
+#include "spinlat/core/threads.hpp"
 
 namespace spinlat {
 
@@ -1068,6 +1069,7 @@ std::unique_ptr<MaceModel> build_model(const MaceArchive& a) {
   m.edge_sh.load(a, "spherical_harmonics");
   m.mag_sh.load(a, "mag_solid_harmoics");
   m.mag_cheb.load(a, "mag_radial_embedding");
+  if (m.bessel_w.size() > 64 || m.mag_cheb.n > 64) unsupported(a, "more than 64 radial or moment-size features");
   m.onebody = a.scalar("@use_magmom_one_body") != 0.0;
   if (m.onebody) {
     m.onebody_cheb.load(a, "one_body_cheb_basis_with_const");
@@ -1538,36 +1540,34 @@ struct MaceNativeEvaluator::Impl {
     is_built = false;
   }
 
+  // The forward pass: a parallel region for the node records, one for the edges' radial-network
+  // inputs, then one per layer (each receiver block sums its receivers' messages, then runs
+  // their node step and their inputs of the next layer): few barriers, each a wake-up of the
+  // threads.
   void rebuild(const std::vector<Vec3>& moment) {
     const MaceModel& M = *m;
     const std::size_t N = g.nodes;
+    const int L = M.layers();
     if (moment.size() != N) throw std::logic_error("MaceNativeEvaluator: moments and graph differ");
     mom = moment;
-    for_node_blocks([&](std::size_t v, Scratch&) {
-      node_moment(static_cast<int>(v), mom[v], at(o_cheb + v * nmc), at(o_msh + v * nmsh), at(o_ob + v));
-      for (int t = 0; t < M.layers(); ++t) M.inter[t].mconv.prepare(at(o_msh + v * nmsh), at(o_mb[t] + v * ls[t].mb));
-    });
-    for_blocks(node_blocks(), [&](std::size_t b, Scratch&) {  // the product blocks' radial networks
-      const std::size_t v0 = b * kNodeBlock, n = std::min(g.nodes, v0 + kNodeBlock) - v0;
-      const Eigen::Map<const FCNet::RowMat> X(at(o_cheb + v0 * nmc), static_cast<Eigen::Index>(n), nmc);
-      for (int t = 0; t < M.layers(); ++t) M.prod[t].w.apply_batch(X, at(o_pw[t] + v0 * ls[t].pw));
+    for_blocks(node_blocks(), [&](std::size_t b, Scratch& sc) {
+      const std::size_t v0 = b * kNodeBlock, v1 = std::min(N, v0 + kNodeBlock);
+      for (std::size_t v = v0; v < v1; ++v) {
+        node_moment(static_cast<int>(v), mom[v], at(o_cheb + v * nmc), at(o_msh + v * nmsh), at(o_ob + v));
+        for (int t = 0; t < L; ++t) M.inter[t].mconv.prepare(at(o_msh + v * nmsh), at(o_mb[t] + v * ls[t].mb));
+        double onehot[16] = {0};
+        onehot[col[v]] = 1.0;
+        sc.gsum.resize(M.embedding.out.dim);
+        M.embedding.apply(onehot, sc.gsum.data());
+        node_inputs(0, static_cast<int>(v), sc.gsum.data(), at(o_up[0] + v * ls[0].up), at(o_sc[0] + v * ls[0].sc));
+      }
+      // the product blocks' radial networks
+      const Eigen::Map<const FCNet::RowMat> X(at(o_cheb + v0 * nmc), static_cast<Eigen::Index>(v1 - v0), nmc);
+      for (int t = 0; t < L; ++t) M.prod[t].w.apply_batch(X, at(o_pw[t] + v0 * ls[t].pw));
     });
     edge_inputs();
-    for (int t = 0; t < M.layers(); ++t) {
+    for (int t = 0; t < L; ++t) {
       const LayerSizes& S = ls[t];
-      for_node_blocks([&](std::size_t v, Scratch& sc) {
-        const double* h;
-        if (t == 0) {
-          double onehot[16] = {0};
-          onehot[col[v]] = 1.0;
-          sc.gsum.resize(M.embedding.out.dim);
-          M.embedding.apply(onehot, sc.gsum.data());
-          h = sc.gsum.data();
-        } else {
-          h = at(o_h[t - 1] + v * ls[t - 1].h);
-        }
-        node_inputs(t, static_cast<int>(v), h, at(o_up[t] + v * S.up), at(o_sc[t] + v * S.sc));
-      });
       for_edge_blocks([&](std::size_t v0, std::size_t v1, std::size_t e0, std::size_t e1, Scratch& sc) {
         const double *W1, *W2;
         radial_block(t, e0, e1, sc, true, W1, W2);
@@ -1586,16 +1586,20 @@ struct MaceNativeEvaluator::Impl {
           }
           *at(o_den[t] + v) = den;
         }
+        for (std::size_t v = v0; v < v1; ++v) {
+          double* h = at(o_h[t] + v * S.h);
+          node_layer(t, static_cast<int>(v), at(o_msg[t] + v * S.msg), *at(o_den[t] + v), at(o_sc[t] + v * S.sc),
+                     at(o_pw[t] + v * S.pw), at(o_msh + v * nmsh), h, at(o_e[t] + v), sc);
+          if (t + 1 < L) {
+            node_inputs(t + 1, static_cast<int>(v), h, at(o_up[t + 1] + v * ls[t + 1].up),
+                        at(o_sc[t + 1] + v * ls[t + 1].sc));
+          } else {
+            double el[16];
+            for (int q = 0; q < L; ++q) el[q] = *at(o_e[q] + v);
+            *at(o_energy + v) = node_energy_of(static_cast<int>(v), el, *at(o_ob + v));
+          }
+        }
       });
-      for_node_blocks([&](std::size_t v, Scratch& sc) {
-        node_layer(t, static_cast<int>(v), at(o_msg[t] + v * S.msg), *at(o_den[t] + v), at(o_sc[t] + v * S.sc),
-                   at(o_pw[t] + v * S.pw), at(o_msh + v * nmsh), at(o_h[t] + v * S.h), at(o_e[t] + v), sc);
-      });
-    }
-    for (std::size_t v = 0; v < N; ++v) {
-      double el[16];
-      for (int t = 0; t < M.layers(); ++t) el[t] = *at(o_e[t] + v);
-      *at(o_energy + v) = node_energy_of(static_cast<int>(v), el, *at(o_ob + v));
     }
     is_built = true;
   }
@@ -1684,38 +1688,43 @@ struct MaceNativeEvaluator::Impl {
   }
 
   // ∂E/∂(positions), ∂E/∂(moments) and W = −Σ_e r_e ⊗ ∂E/∂r_e of the total energy. What edges
-  // give their senders (∂/∂ up-projection, ∂/∂ prepared magmom_conv_tp tensors, ∂/∂ Chebyshev
-  // features, −∂E/∂r) is written to per-edge slots by the receiver blocks and gathered per
-  // sender in edge order, so no sum depends on which thread ran which block.
+  // give their senders (∂/∂ up-projection, ∂/∂ moment harmonics, ∂/∂ Chebyshev features,
+  // −∂E/∂r) is written to per-edge slots by the receiver blocks and gathered per sender in
+  // edge order, so no sum depends on which thread ran which block. Two parallel regions per
+  // layer: receiver blocks (their node steps backwards, then their edges), then nodes (the
+  // gathers and the layer's node inputs backwards); and one at the end (forces, virial parts,
+  // magnetic forces per node).
   void backward(std::vector<Vec3>& dEdpos, std::vector<Vec3>& dEdm, Mat3& virial) {
     const MaceModel& M = *m;
     const std::size_t N = g.nodes, E = g.edges();
     const int L = M.layers();
     std::vector<double> g_cheb(N * nmc, 0.0), g_msh(N * nmsh, 0.0), g_Y(E * nsh, 0.0), g_ef(E * nb, 0.0);
-    std::vector<double> g_cheb_e(E * nmc, 0.0);  // per edge: ∂E/∂(sender's Chebyshev features)
+    // per edge, summed over layers: ∂E/∂(sender's Chebyshev features) and ∂E/∂(sender's moment
+    // harmonics) through the edge's radial networks and magmom_conv_tp
+    std::vector<double> g_cheb_e(E * nmc, 0.0), g_msh_e(E * nmsh, 0.0);
+    std::vector<Vec3> gr(E);  // ∂E/∂r_e
     std::vector<double> gh(N * ls[L - 1].h, 0.0);
     for (int t = L - 1; t >= 0; --t) {
       const LayerSizes& S = ls[t];
       const auto& I = M.inter[t];
       std::vector<double> g_msg(N * S.msg, 0.0), g_den(N, 0.0), g_sc(N * S.sc, 0.0), g_up(N * S.up, 0.0);
-      std::vector<double> g_up_e(E * S.up), gmb_e(E * S.mb);  // per edge, gathered per sender below
-      FCNet::RowMat GPW = FCNet::RowMat::Zero(N, S.pw);
-      for_node_blocks([&](std::size_t v, Scratch& sc) {
-        node_layer_backward(t, static_cast<int>(v), gh.data() + v * S.h, g_msg.data() + v * S.msg, &g_den[v],
-                            S.sc ? g_sc.data() + v * S.sc : nullptr, GPW.data() + v * S.pw, g_msh.data() + v * nmsh, sc);
-      });
-      for_blocks(node_blocks(), [&](std::size_t b, Scratch& sc) {  // the product blocks' radial networks
-        const std::size_t v0 = b * kNodeBlock, n = std::min(g.nodes, v0 + kNodeBlock) - v0;
-        const Eigen::Index rows = static_cast<Eigen::Index>(n);
-        const Eigen::Map<const FCNet::RowMat> X(at(o_cheb + v0 * nmc), rows, nmc);
-        FCNet::RowMat G = GPW.middleRows(static_cast<Eigen::Index>(v0), rows);
-        sc.GX.setZero(rows, nmc);
-        M.prod[t].w.backward_batch(X, G, sc.GX);
-        for (std::size_t v = v0; v < v0 + n; ++v)
-          for (int k = 0; k < nmc; ++k) g_cheb[v * nmc + k] += sc.GX(static_cast<Eigen::Index>(v - v0), k);
-      });
-      // edges, by blocks of receivers (edges are sorted by receiver)
-      for_edge_blocks([&](std::size_t, std::size_t, std::size_t e0, std::size_t e1, Scratch& sc) {
+      std::vector<double> g_up_e(E * S.up);  // per edge, gathered per sender below
+      for_edge_blocks([&](std::size_t v0, std::size_t v1, std::size_t e0, std::size_t e1, Scratch& sc) {
+        // the receivers' node steps, then the product blocks' radial networks of those nodes
+        const Eigen::Index nv = static_cast<Eigen::Index>(v1 - v0);
+        sc.GD.setZero(nv, S.pw);  // ∂E/∂(product tensor-product weights) of the receivers
+        for (std::size_t v = v0; v < v1; ++v)
+          node_layer_backward(t, static_cast<int>(v), gh.data() + v * S.h, g_msg.data() + v * S.msg, &g_den[v],
+                              S.sc ? g_sc.data() + v * S.sc : nullptr, sc.GD.data() + (v - v0) * S.pw,
+                              g_msh.data() + v * nmsh, sc);
+        {
+          const Eigen::Map<const FCNet::RowMat> X(at(o_cheb + v0 * nmc), nv, nmc);
+          sc.GX.setZero(nv, nmc);
+          M.prod[t].w.backward_batch(X, sc.GD, sc.GX);
+          for (std::size_t v = v0; v < v1; ++v)
+            for (int k = 0; k < nmc; ++k) g_cheb[v * nmc + k] += sc.GX(static_cast<Eigen::Index>(v - v0), k);
+        }
+        // the edges of those receivers
         const Eigen::Index nblk = static_cast<Eigen::Index>(e1 - e0);
         const double *W1, *W2;
         radial_block(t, e0, e1, sc, false, W1, W2);
@@ -1725,6 +1734,7 @@ struct MaceNativeEvaluator::Impl {
         sc.a.resize(I.conv.out.dim);
         sc.ga.resize(I.conv.out.dim);
         sc.mbY.resize(I.conv.mb_size);
+        sc.gsum.resize(S.mb);
         for (std::size_t e = e0; e < e1; ++e) {
           double* gw1 = sc.GW1.data() + (e - e0) * S.w1;
           double* gw2 = sc.GW2.data() + (e - e0) * S.w2;
@@ -1746,12 +1756,13 @@ struct MaceNativeEvaluator::Impl {
           }
           std::fill(sc.ga.begin(), sc.ga.end(), 0.0);
           double* gup = g_up_e.data() + e * S.up;
-          double* gmb = gmb_e.data() + e * S.mb;
+          double* gmb = sc.gsum.data();
           std::fill(gup, gup + S.up, 0.0);
           std::fill(gmb, gmb + S.mb, 0.0);
           const double* gb = g_msg.data() + r * S.msg;
           I.mconv.backward(a, msh_s, w2, gb, sc.ga.data(), nullptr, gw2, at(o_mb[t] + sd * S.mb), gmb);
           I.conv.backward(up_s, Y, w1, sc.ga.data(), gup, g_Y.data() + e * nsh, gw1, mbY);
+          I.mconv.backward_prepared(gmb, g_msh_e.data() + e * nmsh);
           // density: tanh(d²), d = density_fn(ef)
           const double d = dens_d[t][e], th = *at(o_de[t] + e);
           sc.GD(static_cast<Eigen::Index>(e - e0), 0) = g_den[r] * (1.0 - th * th) * 2.0 * d;
@@ -1769,25 +1780,21 @@ struct MaceNativeEvaluator::Impl {
           for (int k = 0; k < nb; ++k) g_ef[e * nb + k] += sc.GX(q, k) + sc.GE(q, k);
           for (int k = 0; k < nmc; ++k) g_cheb_e[e * nmc + k] += sc.GX(q, nb + k);
         }
+        if (t == 0) edge_gradients(e0, e1, g_Y, g_ef, gr);  // the block's edges are complete
       });
-      // per sender, in edge order: ∂/∂ up-projection and ∂/∂ moment harmonics
-      for_node_blocks([&](std::size_t v, Scratch& sc) {
-        double* gu = g_up.data() + v * S.up;
-        sc.gsum.assign(S.mb, 0.0);
-        for (const int* p = out_begin(v); p != out_end(v); ++p) {
-          const double* x = g_up_e.data() + static_cast<std::size_t>(*p) * S.up;
-          for (int k = 0; k < S.up; ++k) gu[k] += x[k];
-          const double* y = gmb_e.data() + static_cast<std::size_t>(*p) * S.mb;
-          for (int k = 0; k < S.mb; ++k) sc.gsum[k] += y[k];
-        }
-        I.mconv.backward_prepared(sc.gsum.data(), g_msh.data() + v * nmsh);
-      });
-      // node inputs of layer t: up = linear_up(h), sc = skip_tp(h, onehot)
-      if (t > 0) {
-        const LayerSizes& Sp = ls[t - 1];
-        std::vector<double> ghp(N * Sp.h, 0.0);
+      // per sender, in edge order: ∂/∂ up-projection; then this layer's node inputs backwards:
+      // up = linear_up(h), sc = skip_tp(h, onehot) (the output of layer t−1 also feeds its own
+      // readout: node_layer_backward adds it)
+      std::vector<double> ghp(t > 0 ? N * ls[t - 1].h : 0, 0.0);
+      if (t > 0)
         for_node_blocks([&](std::size_t v, Scratch&) {
-          I.up.backward(g_up.data() + v * S.up, ghp.data() + v * Sp.h);
+          double* gu = g_up.data() + v * S.up;
+          for (const int* p = out_begin(v); p != out_end(v); ++p) {
+            const double* x = g_up_e.data() + static_cast<std::size_t>(*p) * S.up;
+            for (int k = 0; k < S.up; ++k) gu[k] += x[k];
+          }
+          const LayerSizes& Sp = ls[t - 1];
+          I.up.backward(gu, ghp.data() + v * Sp.h);
           if (I.residue) {
             double onehot[16] = {0};
             onehot[col[v]] = 1.0;
@@ -1795,30 +1802,8 @@ struct MaceNativeEvaluator::Impl {
                             nullptr, nullptr);
           }
         });
-        // the output of layer t−1 also feeds its own readout: node_layer_backward adds it
-        gh.swap(ghp);
-      }
+      gh.swap(ghp);
     }
-    // geometry: dual numbers seeded with the edge vector; per edge ∂E/∂r_e, then per node
-    std::vector<Vec3> gr(E);
-    for_edge_blocks([&](std::size_t, std::size_t, std::size_t e0, std::size_t e1, Scratch&) {
-      std::vector<Dual> Yd(nsh), efd(nb);
-      for (std::size_t e = e0; e < e1; ++e) {
-        const Vec3 r = edge_vector(e);
-        Dual rd[3];
-        for (int k = 0; k < 3; ++k) {
-          rd[k] = Dual(r[k]);
-          rd[k].d[k] = 1.0;
-        }
-        edge_features(rd, Yd.data(), efd.data());
-        Vec3 x = Vec3::Zero();
-        for (int k = 0; k < nsh; ++k)
-          for (int c = 0; c < 3; ++c) x[c] += g_Y[e * nsh + k] * Yd[k].d[c];
-        for (int k = 0; k < nb; ++k)
-          for (int c = 0; c < 3; ++c) x[c] += g_ef[e * nb + k] * efd[k].d[c];
-        gr[e] = x;
-      }
-    });
     dEdpos.assign(N, Vec3::Zero());
     dEdm.assign(N, Vec3::Zero());
     std::vector<Mat3> wv(N);  // per receiver: −Σ over its edges of r_e ⊗ ∂E/∂r_e
@@ -1832,6 +1817,7 @@ struct MaceNativeEvaluator::Impl {
       for (const int* p = out_begin(v); p != out_end(v); ++p) {
         f -= gr[*p];
         for (int k = 0; k < nmc; ++k) g_cheb[v * nmc + k] += g_cheb_e[static_cast<std::size_t>(*p) * nmc + k];
+        for (int k = 0; k < nmsh; ++k) g_msh[v * nmsh + k] += g_msh_e[static_cast<std::size_t>(*p) * nmsh + k];
       }
       dEdpos[v] = f;
       wv[v] = w;
@@ -1851,6 +1837,28 @@ struct MaceNativeEvaluator::Impl {
     });
     virial.setZero();
     for (std::size_t v = 0; v < N; ++v) virial += wv[v];  // node order
+  }
+
+  // ∂E/∂r_e of edges [e0, e1) from the gradients of their Y(r̂) and radial features (dual
+  // numbers seeded with the edge vector).
+  void edge_gradients(std::size_t e0, std::size_t e1, const std::vector<double>& g_Y, const std::vector<double>& g_ef,
+                      std::vector<Vec3>& gr) const {
+    Dual Yd[64], efd[64];
+    for (std::size_t e = e0; e < e1; ++e) {
+      const Vec3 r = edge_vector(e);
+      Dual rd[3];
+      for (int k = 0; k < 3; ++k) {
+        rd[k] = Dual(r[k]);
+        rd[k].d[k] = 1.0;
+      }
+      edge_features(rd, Yd, efd);
+      Vec3 x = Vec3::Zero();
+      for (int k = 0; k < nsh; ++k)
+        for (int c = 0; c < 3; ++c) x[c] += g_Y[e * nsh + k] * Yd[k].d[c];
+      for (int k = 0; k < nb; ++k)
+        for (int c = 0; c < 3; ++c) x[c] += g_ef[e * nb + k] * efd[k].d[c];
+      gr[e] = x;
+    }
   }
 
   // ---- the trial ----
@@ -2030,10 +2038,15 @@ const std::vector<int>& MaceNativeEvaluator::atomic_numbers() const { return mod
 void MaceNativeEvaluator::set_threads(int n) { threads_ = std::max(0, n); }
 void MaceNativeEvaluator::set_cache_bytes(double bytes) { cache_bytes_ = std::max(0.0, bytes); }
 int MaceNativeEvaluator::threads() const { return threads_ > 0 ? threads_ : omp_get_max_threads(); }
-// Threads for a full evaluation: threads(), but one for a graph too small to share (a parallel
-// region's start-up would cost more than it saves). Results do not depend on it.
+// Threads for a full evaluation (results do not depend on it): one for a graph too small to
+// share (a parallel region's start-up would cost more than it saves); set_threads(n > 0): n;
+// else OpenMP's count, but no more than the cores free right now (available less the other
+// runnable tasks, /proc/loadavg): a thread that shares its core with another job holds up
+// every barrier of the evaluation, so on a busy machine two threads are slower than one.
 int MaceNativeEvaluator::full_threads(const Graph& g) const {
-  return g.edges() < 4u * 128u ? 1 : threads();
+  if (g.edges() < 4u * 128u) return 1;
+  if (threads_ > 0) return threads_;
+  return std::clamp(available_cores() - busy_cores(), 1, std::max(1, omp_get_max_threads()));
 }
 double MaceNativeEvaluator::r_max() const { return model_->r_max; }
 int MaceNativeEvaluator::interactions() const { return model_->layers(); }

@@ -75,10 +75,11 @@ class MaceNativeEvaluator {
   double r_max() const;
   int interactions() const;
 
-  /// Threads of full evaluations (and of the Monte Carlo cache's rebuilds): n > 0 exactly n,
-  /// 0 OpenMP's current count (omp_get_max_threads() at each call, what `threads` set). The
-  /// work is split in blocks fixed by the graph, so every result is bit for bit the same for
-  /// any count; Monte Carlo trials run on the calling thread.
+  /// Threads of full evaluations (and of the Monte Carlo cache's rebuilds): n > 0 exactly n;
+  /// 0 (default) OpenMP's current count (what `threads` set), reduced at each evaluation to
+  /// the cores not busy with other tasks. The work is split in blocks fixed by the graph, so
+  /// every result is bit for bit the same for any count; Monte Carlo trials run on the
+  /// calling thread. Graphs under 512 edges run on one thread.
   void set_threads(int n);
   int threads() const;
   /// Memory (bytes) that each per-edge cache of a full evaluation may take: the radial

@@ -225,6 +225,41 @@ struct Linear {
       ins.push_back(s);
     }
     if (off != static_cast<int>(w.size())) throw InputError(a.source + ": " + p + ": weight count differs from the instructions");
+    transpose();
+  }
+  // Kernels with the component count D known to the compiler (the loops over m unroll); the
+  // sums run over u (forward) or v (backward) in order, as in the plain loops.
+  template <int D>
+  static void forward_block(int mi, int mo, const double* W, const double* xb, double* yb) {
+    for (int u = 0; u < mi; ++u) {
+      const double* xu = xb + u * D;
+      const double* Wu = W + u * mo;
+      for (int v = 0; v < mo; ++v) {
+        const double c = Wu[v];
+        for (int m = 0; m < D; ++m) yb[v * D + m] += c * xu[m];
+      }
+    }
+  }
+  // gx(u, m) += Σ_v W(u, v) gy(v, m) with the transposed weights (rows v, contiguous in u).
+  template <int D>
+  static void backward_block(int mi, int mo, const double* Wt, const double* gy, double* gb) {
+    for (int v = 0; v < mo; ++v) {
+      const double* Wv = Wt + v * mi;
+      const double* gv = gy + v * D;
+      for (int u = 0; u < mi; ++u) {
+        const double c = Wv[u];
+        for (int m = 0; m < D; ++m) gb[u * D + m] += c * gv[m];
+      }
+    }
+  }
+  std::vector<double> wt;  // per instruction, the weights transposed: [mo, mi]
+  void transpose() {
+    wt.assign(w.size(), 0.0);
+    for (const Ins& s : ins) {
+      const int mi = in.mul[s.i], mo = out.mul[s.o];
+      for (int u = 0; u < mi; ++u)
+        for (int v = 0; v < mo; ++v) wt[s.woff + v * mi + u] = w[s.woff + u * mo + v];
+    }
   }
   void apply(const double* x, double* y) const {
     std::fill(y, y + out.dim, 0.0);
@@ -233,13 +268,12 @@ struct Linear {
       const double* xb = x + in.off[s.i];
       double* yb = y + out.off[s.o];
       const double* W = w.data() + s.woff;
-      if (d == 1) {  // scalars: the inner loop runs over the outputs (vectorised; same sums)
-        for (int u = 0; u < mi; ++u) {
-          const double x = xb[u];
-          const double* Wu = W + u * mo;
-          for (int v = 0; v < mo; ++v) yb[v] += Wu[v] * x;
-        }
-        continue;
+      switch (d) {
+        case 1: forward_block<1>(mi, mo, W, xb, yb); continue;
+        case 3: forward_block<3>(mi, mo, W, xb, yb); continue;
+        case 5: forward_block<5>(mi, mo, W, xb, yb); continue;
+        case 7: forward_block<7>(mi, mo, W, xb, yb); continue;
+        default: break;
       }
       for (int u = 0; u < mi; ++u)
         for (int v = 0; v < mo; ++v) {
@@ -254,10 +288,17 @@ struct Linear {
       const int mi = in.mul[s.i], mo = out.mul[s.o], d = in.d(s.i);
       double* gb = gx + in.off[s.i];
       const double* yb = gy + out.off[s.o];
-      const double* W = w.data() + s.woff;
-      for (int u = 0; u < mi; ++u)
-        for (int v = 0; v < mo; ++v) {
-          const double c = W[u * mo + v];
+      const double* Wt = wt.data() + s.woff;
+      switch (d) {
+        case 1: backward_block<1>(mi, mo, Wt, yb, gb); continue;
+        case 3: backward_block<3>(mi, mo, Wt, yb, gb); continue;
+        case 5: backward_block<5>(mi, mo, Wt, yb, gb); continue;
+        case 7: backward_block<7>(mi, mo, Wt, yb, gb); continue;
+        default: break;
+      }
+      for (int v = 0; v < mo; ++v)
+        for (int u = 0; u < mi; ++u) {
+          const double c = Wt[v * mi + u];
           for (int m = 0; m < d; ++m) gb[u * d + m] += c * yb[v * d + m];
         }
     }
@@ -1177,6 +1218,7 @@ struct MaceNativeEvaluator::Impl {
   struct LayerSizes {
     int up, sc, msg, h, w1, w2, mb, pw;
     int a, mbY, d1;  // conv_tp's output and prepared tensors; saved derivatives of conv_tp_weights
+    int keep;        // per node for the reverse pass: magmom_linear's output, the target, the contraction
   };
   std::vector<LayerSizes> ls;
   // offsets into store
@@ -1263,6 +1305,11 @@ struct MaceNativeEvaluator::Impl {
     return 8.0 * per_edge * static_cast<double>(edges) <= reverse_cache_bytes;
   }
   std::vector<std::size_t> o_d1, o_a, o_mbY;  // offsets of the reverse caches (empty without)
+  // Full evaluations with derivatives keep per node what the node step's reverse pass would
+  // otherwise recompute (magmom_linear's output, the skip product, the symmetric contraction:
+  // a few kB per node).
+  bool keep_nodes = false;
+  std::vector<std::size_t> o_keep;
   // Receivers [v0, v1) from v0 whose edges fit one block (at least one receiver).
   std::size_t block_end(std::size_t v0) const {
     std::size_t v1 = v0 + 1;
@@ -1305,7 +1352,8 @@ struct MaceNativeEvaluator::Impl {
       const auto& I = M.inter[t];
       ls.push_back({I.up.out.dim, I.residue ? I.skip.out.dim : 0, I.mconv.out.dim, M.prod[t].lin.out.dim,
                     I.conv.weight_numel, I.mconv.weight_numel, I.mconv.mb_size, M.prod[t].w.nout(), I.conv.out.dim,
-                    I.conv.mb_size, I.tpw.saved_width()});
+                    I.conv.mb_size, I.tpw.saved_width(),
+                    I.mlin.out.dim + (I.residue ? 0 : I.target.dim) + M.prod[t].sc.out.dim});
     }
     std::size_t o = 0;
     auto take = [&](std::size_t n) {
@@ -1319,7 +1367,7 @@ struct MaceNativeEvaluator::Impl {
     o_energy = take(N);
     o_Y = take(E * nsh);
     o_ef = take(E * nb);
-    for (auto* v : {&o_up, &o_sc, &o_msg, &o_den, &o_h, &o_e, &o_w1, &o_w2, &o_de, &o_mb, &o_pw, &o_d1, &o_a, &o_mbY})
+    for (auto* v : {&o_up, &o_sc, &o_msg, &o_den, &o_h, &o_e, &o_w1, &o_w2, &o_de, &o_mb, &o_pw, &o_d1, &o_a, &o_mbY, &o_keep})
       v->clear();
     for (int t = 0; t < L; ++t) {
       o_up.push_back(take(N * ls[t].up));
@@ -1336,6 +1384,7 @@ struct MaceNativeEvaluator::Impl {
       o_d1.push_back(take(reverse_cache ? E * ls[t].d1 : 0));
       o_a.push_back(take(reverse_cache ? E * ls[t].a : 0));
       o_mbY.push_back(take(reverse_cache ? E * ls[t].mbY : 0));
+      o_keep.push_back(take(keep_nodes ? N * ls[t].keep : 0));
     }
     // Every record is written before it is read: no fill (this runs on every evaluation).
     store.resize(o);
@@ -1459,8 +1508,9 @@ struct MaceNativeEvaluator::Impl {
 
   // Layer t at node v from its message sum and density: the new features h and the readout
   // energy (before scale).
+  // keep: where to write what node_layer_backward reuses (null: nowhere).
   void node_layer(int t, int v, const double* msg, double den, const double* sc, const double* pw_v,
-                  const double* msh_v, double* h, double* e, Scratch& s) {
+                  const double* msh_v, double* h, double* e, Scratch& s, double* keep = nullptr) {
     const MaceModel& M = *m;
     const auto& I = M.inter[t];
     const auto& P = M.prod[t];
@@ -1469,11 +1519,13 @@ struct MaceNativeEvaluator::Impl {
     double* a = s.s1.data();
     double* b = s.s2.data();
     I.mlin.apply(msg, a);
+    if (keep) std::copy(a, a + I.mlin.out.dim, keep);
     for (int k = 0; k < I.mlin.out.dim; ++k) a[k] /= den + 1.0;
     const double* target = a;
     if (!I.residue) {
       I.skip.apply(a, onehot, nullptr, b);
       target = b;
+      if (keep) std::copy(b, b + I.target.dim, keep + I.mlin.out.dim);
     }
     // reshape_irreps: [channels, Σ(2l+1)]
     double* x = s.s3.data();
@@ -1489,6 +1541,7 @@ struct MaceNativeEvaluator::Impl {
     }
     double* f = s.s4.data();
     P.sc.apply(x, col[v], f, s.sA, s.sB);
+    if (keep) std::copy(f, f + P.sc.out.dim, keep + I.mlin.out.dim + (I.residue ? 0 : I.target.dim));
     double* o = s.s5.data();
     P.conv.apply(f, msh_v, pw_v, o);
     P.lin.apply(o, h);
@@ -1589,7 +1642,8 @@ struct MaceNativeEvaluator::Impl {
         for (std::size_t v = v0; v < v1; ++v) {
           double* h = at(o_h[t] + v * S.h);
           node_layer(t, static_cast<int>(v), at(o_msg[t] + v * S.msg), *at(o_den[t] + v), at(o_sc[t] + v * S.sc),
-                     at(o_pw[t] + v * S.pw), at(o_msh + v * nmsh), h, at(o_e[t] + v), sc);
+                     at(o_pw[t] + v * S.pw), at(o_msh + v * nmsh), h, at(o_e[t] + v), sc,
+                     keep_nodes ? at(o_keep[t] + v * S.keep) : nullptr);
           if (t + 1 < L) {
             node_inputs(t + 1, static_cast<int>(v), h, at(o_up[t + 1] + v * ls[t + 1].up),
                         at(o_sc[t + 1] + v * ls[t + 1].sc));
@@ -1644,9 +1698,12 @@ struct MaceNativeEvaluator::Impl {
     std::vector<double> a0(I.mlin.out.dim), a(I.mlin.out.dim), tg(I.target.dim), x(I.target.mul[0] * I.n),
         f(P.sc.out.dim);
     const double* w = at(o_pw[t] + vv * S.pw);
-    I.mlin.apply(msg, a0.data());
+    const double* keep = keep_nodes ? at(o_keep[t] + vv * S.keep) : nullptr;
+    if (keep) std::copy(keep, keep + I.mlin.out.dim, a0.begin());
+    else I.mlin.apply(msg, a0.data());
     for (int k = 0; k < I.mlin.out.dim; ++k) a[k] = a0[k] / (den + 1.0);
     if (I.residue) tg = a;
+    else if (keep) std::copy(keep + I.mlin.out.dim, keep + I.mlin.out.dim + I.target.dim, tg.begin());
     else I.skip.apply(a.data(), onehot, nullptr, tg.data());
     const int C = I.target.mul[0], n = I.n;
     auto reshape = [&](const double* src, double* dst, bool inverse) {
@@ -1664,7 +1721,12 @@ struct MaceNativeEvaluator::Impl {
     };
     std::fill(x.begin(), x.end(), 0.0);
     reshape(tg.data(), x.data(), false);
-    P.sc.apply(x.data(), col[v], f.data(), s.sA, s.sB);
+    if (keep) {
+      const double* kf = keep + I.mlin.out.dim + (I.residue ? 0 : I.target.dim);
+      std::copy(kf, kf + P.sc.out.dim, f.begin());
+    } else {
+      P.sc.apply(x.data(), col[v], f.data(), s.sA, s.sB);
+    }
     // h = lin(o) + lin_ori(f) + sc
     std::vector<double> go(P.conv.out.dim, 0.0), gf(P.sc.out.dim, 0.0);
     P.lin.backward(gh.data(), go.data());
@@ -2061,6 +2123,7 @@ std::vector<double> MaceNativeEvaluator::node_energies(const Graph& g, const std
   local.radial_cache_bytes = cache_bytes_;
   local.radial_cache = local.small_radial_cache(g.edges());  // large models: no per-edge cache (memory)
   local.reverse_cache = false;
+  local.keep_nodes = false;
   local.set_geometry(g, position, column);
   local.rebuild(moment);
   return std::vector<double>(local.store.begin() + local.o_energy, local.store.begin() + local.o_energy + g.nodes);
@@ -2076,6 +2139,7 @@ MaceNativeResult MaceNativeEvaluator::evaluate(const Graph& g, const std::vector
   local.radial_cache_bytes = local.reverse_cache_bytes = cache_bytes_;
   local.radial_cache = local.small_radial_cache(g.edges());  // large models: no per-edge cache (memory)
   local.reverse_cache = derivatives && local.small_reverse_cache(g.edges());
+  local.keep_nodes = derivatives;
   local.set_geometry(g, position, column);
   local.rebuild(moment);
   MaceNativeResult r;

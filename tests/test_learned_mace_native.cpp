@@ -294,6 +294,13 @@ TEST(MaceNative, ResultsDoNotDependOnThreads) {
   EXPECT_LE((r.virial - one.virial).cwiseAbs().maxCoeff(), 1e-13 * one.virial.cwiseAbs().maxCoeff());
   ev.set_threads(1);
   expect_same_bits(r, ev.evaluate(c.g, c.s.position, c.m, c.col, true), "no caches, 1 thread");
+  // 4 MB: room for act′ of the radial networks (3.4 MB here) but not for conv_tp's outputs
+  ev.set_cache_bytes(4e6);
+  const MaceNativeResult p = ev.evaluate(c.g, c.s.position, c.m, c.col, true);
+  EXPECT_LE(vec_error(p.force, one.force), 1e-13);
+  EXPECT_LE(vec_error(p.magnetic_force, one.magnetic_force), 1e-13);
+  ev.set_threads(2);
+  expect_same_bits(p, ev.evaluate(c.g, c.s.position, c.m, c.col, true), "act' cache only, 2 threads");
 }
 
 // Monte Carlo through the learned term with a converted model: the trial cache is rebuilt on

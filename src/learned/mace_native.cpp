@@ -1294,15 +1294,22 @@ struct MaceNativeEvaluator::Impl {
     return 8.0 * per_edge * static_cast<double>(edges) <= radial_cache_bytes;
   }
   // What the forward pass keeps per edge for the reverse pass of a full evaluation (derivatives
-  // requested), when it fits reverse_cache_bytes: act′ of conv_tp_weights' hidden layers (the
-  // reverse pass then recomputes neither their pre-activations nor an exp), and conv_tp's
-  // output with its prepared CG tensors (no tensor product recomputed per edge).
-  bool reverse_cache = false;
+  // requested), within reverse_cache_bytes: act′ of conv_tp_weights' hidden layers (the
+  // reverse pass then recomputes neither their pre-activations nor an exp; a few hundred
+  // doubles per edge), then, if it fits too, conv_tp's output with its prepared CG tensors (no
+  // tensor product recomputed per edge; 64 channels: a few thousand).
+  bool reverse_cache = false;  // conv_tp's output
+  bool saved_act = false;      // act′ of conv_tp_weights
   double reverse_cache_bytes = 64e6;
-  bool small_reverse_cache(std::size_t edges) const {
-    double per_edge = 0.0;
-    for (const auto& I : m->inter) per_edge += I.tpw.saved_width() + I.conv.out.dim + I.conv.mb_size;
-    return 8.0 * per_edge * static_cast<double>(edges) <= reverse_cache_bytes;
+  void choose_reverse_caches(std::size_t edges, bool derivatives) {
+    double d1 = 0.0, a = 0.0;
+    for (const auto& I : m->inter) {
+      d1 += I.tpw.saved_width();
+      a += I.conv.out.dim + I.conv.mb_size;
+    }
+    const double bytes = 8.0 * static_cast<double>(edges);
+    saved_act = derivatives && bytes * d1 <= reverse_cache_bytes;
+    reverse_cache = saved_act && bytes * (d1 + a) <= reverse_cache_bytes;
   }
   std::vector<std::size_t> o_d1, o_a, o_mbY;  // offsets of the reverse caches (empty without)
   // Full evaluations with derivatives keep per node what the node step's reverse pass would
@@ -1334,7 +1341,7 @@ struct MaceNativeEvaluator::Impl {
       W1 = sc.w1c.data();
       W2 = sc.w2c.data();
     }
-    if (forward && reverse_cache) I.tpw.apply_batch_saving(X, const_cast<double*>(W1), at(o_d1[t] + e0 * S.d1));
+    if (forward && saved_act) I.tpw.apply_batch_saving(X, const_cast<double*>(W1), at(o_d1[t] + e0 * S.d1));
     else I.tpw.apply_batch(X, const_cast<double*>(W1));
     I.magw.apply_batch(X, const_cast<double*>(W2));
   }
@@ -1381,7 +1388,7 @@ struct MaceNativeEvaluator::Impl {
       o_de.push_back(take(E));
       o_mb.push_back(take(N * ls[t].mb));  // magmom_conv_tp's CG tensors contracted with the node's harmonics
       o_pw.push_back(take(N * ls[t].pw));  // the product block's tensor-product weights (own moment size)
-      o_d1.push_back(take(reverse_cache ? E * ls[t].d1 : 0));
+      o_d1.push_back(take(saved_act ? E * ls[t].d1 : 0));
       o_a.push_back(take(reverse_cache ? E * ls[t].a : 0));
       o_mbY.push_back(take(reverse_cache ? E * ls[t].mbY : 0));
       o_keep.push_back(take(keep_nodes ? N * ls[t].keep : 0));
@@ -1832,7 +1839,7 @@ struct MaceNativeEvaluator::Impl {
         // the radial networks of the block's edges, then the density network
         const auto X = Xe.middleRows(static_cast<Eigen::Index>(e0), nblk);
         sc.GX.setZero(nblk, nb + nmc);
-        if (reverse_cache) I.tpw.backward_saved(sc.GW1, at(o_d1[t] + e0 * S.d1), sc.GX);
+        if (saved_act) I.tpw.backward_saved(sc.GW1, at(o_d1[t] + e0 * S.d1), sc.GX);
         else I.tpw.backward_batch(X, sc.GW1, sc.GX);
         I.magw.backward_batch(X, sc.GW2, sc.GX);
         sc.GE.setZero(nblk, nb);
@@ -2122,7 +2129,7 @@ std::vector<double> MaceNativeEvaluator::node_energies(const Graph& g, const std
   local.threads = full_threads(g);
   local.radial_cache_bytes = cache_bytes_;
   local.radial_cache = local.small_radial_cache(g.edges());  // large models: no per-edge cache (memory)
-  local.reverse_cache = false;
+  local.choose_reverse_caches(g.edges(), false);
   local.keep_nodes = false;
   local.set_geometry(g, position, column);
   local.rebuild(moment);
@@ -2138,7 +2145,7 @@ MaceNativeResult MaceNativeEvaluator::evaluate(const Graph& g, const std::vector
   local.threads = full_threads(g);
   local.radial_cache_bytes = local.reverse_cache_bytes = cache_bytes_;
   local.radial_cache = local.small_radial_cache(g.edges());  // large models: no per-edge cache (memory)
-  local.reverse_cache = derivatives && local.small_reverse_cache(g.edges());
+  local.choose_reverse_caches(g.edges(), derivatives);
   local.keep_nodes = derivatives;
   local.set_geometry(g, position, column);
   local.rebuild(moment);

@@ -1768,16 +1768,18 @@ struct MaceNativeEvaluator::Impl {
     const std::size_t N = g.nodes, E = g.edges();
     const int L = M.layers();
     std::vector<double> g_cheb(N * nmc, 0.0), g_msh(N * nmsh, 0.0), g_Y(E * nsh, 0.0), g_ef(E * nb, 0.0);
-    // per edge, summed over layers: ∂E/∂(sender's Chebyshev features) and ∂E/∂(sender's moment
-    // harmonics) through the edge's radial networks and magmom_conv_tp
-    std::vector<double> g_cheb_e(E * nmc, 0.0), g_msh_e(E * nmsh, 0.0);
+    // per edge, summed over layers: ∂E/∂(sender's Chebyshev features) through the edge's radial
+    // networks
+    std::vector<double> g_cheb_e(E * nmc, 0.0);
     std::vector<Vec3> gr(E);  // ∂E/∂r_e
     std::vector<double> gh(N * ls[L - 1].h, 0.0);
     for (int t = L - 1; t >= 0; --t) {
       const LayerSizes& S = ls[t];
       const auto& I = M.inter[t];
       std::vector<double> g_msg(N * S.msg, 0.0), g_den(N, 0.0), g_sc(N * S.sc, 0.0), g_up(N * S.up, 0.0);
-      std::vector<double> g_up_e(E * S.up);  // per edge, gathered per sender below
+      // per edge, gathered per sender below: ∂/∂ up-projection, ∂/∂ magmom_conv_tp's prepared
+      // tensors (turned into ∂/∂ moment harmonics once per sender)
+      std::vector<double> g_up_e(E * S.up), gmb_e(E * S.mb);
       for_edge_blocks([&](std::size_t v0, std::size_t v1, std::size_t e0, std::size_t e1, Scratch& sc) {
         // the receivers' node steps, then the product blocks' radial networks of those nodes
         const Eigen::Index nv = static_cast<Eigen::Index>(v1 - v0);
@@ -1803,7 +1805,6 @@ struct MaceNativeEvaluator::Impl {
         sc.a.resize(I.conv.out.dim);
         sc.ga.resize(I.conv.out.dim);
         sc.mbY.resize(I.conv.mb_size);
-        sc.gsum.resize(S.mb);
         for (std::size_t e = e0; e < e1; ++e) {
           double* gw1 = sc.GW1.data() + (e - e0) * S.w1;
           double* gw2 = sc.GW2.data() + (e - e0) * S.w2;
@@ -1825,13 +1826,12 @@ struct MaceNativeEvaluator::Impl {
           }
           std::fill(sc.ga.begin(), sc.ga.end(), 0.0);
           double* gup = g_up_e.data() + e * S.up;
-          double* gmb = sc.gsum.data();
+          double* gmb = gmb_e.data() + e * S.mb;
           std::fill(gup, gup + S.up, 0.0);
           std::fill(gmb, gmb + S.mb, 0.0);
           const double* gb = g_msg.data() + r * S.msg;
           I.mconv.backward(a, msh_s, w2, gb, sc.ga.data(), nullptr, gw2, at(o_mb[t] + sd * S.mb), gmb);
           I.conv.backward(up_s, Y, w1, sc.ga.data(), gup, g_Y.data() + e * nsh, gw1, mbY);
-          I.mconv.backward_prepared(gmb, g_msh_e.data() + e * nmsh);
           // density: tanh(d²), d = density_fn(ef)
           const double d = dens_d[t][e], th = *at(o_de[t] + e);
           sc.GD(static_cast<Eigen::Index>(e - e0), 0) = g_den[r] * (1.0 - th * th) * 2.0 * d;
@@ -1851,26 +1851,32 @@ struct MaceNativeEvaluator::Impl {
         }
         if (t == 0) edge_gradients(e0, e1, g_Y, g_ef, gr);  // the block's edges are complete
       });
-      // per sender, in edge order: ∂/∂ up-projection; then this layer's node inputs backwards:
-      // up = linear_up(h), sc = skip_tp(h, onehot) (the output of layer t−1 also feeds its own
-      // readout: node_layer_backward adds it)
+      // per sender, in edge order: ∂/∂ moment harmonics and ∂/∂ up-projection; then this
+      // layer's node inputs backwards: up = linear_up(h), sc = skip_tp(h, onehot) (the output of
+      // layer t−1 also feeds its own readout: node_layer_backward adds it)
       std::vector<double> ghp(t > 0 ? N * ls[t - 1].h : 0, 0.0);
-      if (t > 0)
-        for_node_blocks([&](std::size_t v, Scratch&) {
-          double* gu = g_up.data() + v * S.up;
-          for (const int* p = out_begin(v); p != out_end(v); ++p) {
-            const double* x = g_up_e.data() + static_cast<std::size_t>(*p) * S.up;
-            for (int k = 0; k < S.up; ++k) gu[k] += x[k];
-          }
-          const LayerSizes& Sp = ls[t - 1];
-          I.up.backward(gu, ghp.data() + v * Sp.h);
-          if (I.residue) {
-            double onehot[16] = {0};
-            onehot[col[v]] = 1.0;
-            I.skip.backward(at(o_h[t - 1] + v * Sp.h), onehot, nullptr, g_sc.data() + v * S.sc, ghp.data() + v * Sp.h,
-                            nullptr, nullptr);
-          }
-        });
+      for_node_blocks([&](std::size_t v, Scratch& sc) {
+        sc.gsum.assign(S.mb, 0.0);
+        for (const int* p = out_begin(v); p != out_end(v); ++p) {
+          const double* x = gmb_e.data() + static_cast<std::size_t>(*p) * S.mb;
+          for (int k = 0; k < S.mb; ++k) sc.gsum[k] += x[k];
+        }
+        I.mconv.backward_prepared(sc.gsum.data(), g_msh.data() + v * nmsh);
+        if (t == 0) return;
+        double* gu = g_up.data() + v * S.up;
+        for (const int* p = out_begin(v); p != out_end(v); ++p) {
+          const double* x = g_up_e.data() + static_cast<std::size_t>(*p) * S.up;
+          for (int k = 0; k < S.up; ++k) gu[k] += x[k];
+        }
+        const LayerSizes& Sp = ls[t - 1];
+        I.up.backward(gu, ghp.data() + v * Sp.h);
+        if (I.residue) {
+          double onehot[16] = {0};
+          onehot[col[v]] = 1.0;
+          I.skip.backward(at(o_h[t - 1] + v * Sp.h), onehot, nullptr, g_sc.data() + v * S.sc, ghp.data() + v * Sp.h,
+                          nullptr, nullptr);
+        }
+      });
       gh.swap(ghp);
     }
     dEdpos.assign(N, Vec3::Zero());
@@ -1886,7 +1892,6 @@ struct MaceNativeEvaluator::Impl {
       for (const int* p = out_begin(v); p != out_end(v); ++p) {
         f -= gr[*p];
         for (int k = 0; k < nmc; ++k) g_cheb[v * nmc + k] += g_cheb_e[static_cast<std::size_t>(*p) * nmc + k];
-        for (int k = 0; k < nmsh; ++k) g_msh[v * nmsh + k] += g_msh_e[static_cast<std::size_t>(*p) * nmsh + k];
       }
       dEdpos[v] = f;
       wv[v] = w;

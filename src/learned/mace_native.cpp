@@ -1237,6 +1237,7 @@ struct MaceNativeEvaluator::Impl {
   // shared machine a thread that another job holds up takes fewer of them.
   struct Scratch {
     std::vector<double> s1, s2, s3, s4, s5, sA, sB, fscratch, w1c, w2c, mbY, a, ga, b, gsum;
+    std::vector<double> ablk, mbYblk, d1blk;  // the fused last layer's block records
     FCNet::RowMat GW1, GW2, GX, GD, GE, X;
   };
   std::vector<Scratch> scratch;  // one per thread; contents never outlive a block
@@ -1303,7 +1304,8 @@ struct MaceNativeEvaluator::Impl {
   double reverse_cache_bytes = 64e6;
   void choose_reverse_caches(std::size_t edges, bool derivatives) {
     double d1 = 0.0, a = 0.0;
-    for (const auto& I : m->inter) {
+    for (int t = 0; t < m->layers() - (fuse_last ? 1 : 0); ++t) {  // fuse_last: none for the last layer
+      const auto& I = m->inter[t];
       d1 += I.tpw.saved_width();
       a += I.conv.out.dim + I.conv.mb_size;
     }
@@ -1325,8 +1327,9 @@ struct MaceNativeEvaluator::Impl {
   }
   // The radial-network outputs of edges [e0, e1) in layer t: the cache, or computed from the
   // inputs' rows into the block's scratch (keeping act′ when the reverse cache is on).
+  // D (forward only, may be null): where to keep act′ of conv_tp_weights (block rows from e0).
   void radial_block(int t, std::size_t e0, std::size_t e1, Scratch& sc, bool forward, const double*& W1,
-                    const double*& W2) {
+                    const double*& W2, double* D = nullptr) {
     const LayerSizes& S = ls[t];
     const auto& I = m->inter[t];
     const Eigen::Index n = static_cast<Eigen::Index>(e1 - e0);
@@ -1341,7 +1344,7 @@ struct MaceNativeEvaluator::Impl {
       W1 = sc.w1c.data();
       W2 = sc.w2c.data();
     }
-    if (forward && saved_act) I.tpw.apply_batch_saving(X, const_cast<double*>(W1), at(o_d1[t] + e0 * S.d1));
+    if (forward && D) I.tpw.apply_batch_saving(X, const_cast<double*>(W1), D);
     else I.tpw.apply_batch(X, const_cast<double*>(W1));
     I.magw.apply_batch(X, const_cast<double*>(W2));
   }
@@ -1388,9 +1391,10 @@ struct MaceNativeEvaluator::Impl {
       o_de.push_back(take(E));
       o_mb.push_back(take(N * ls[t].mb));  // magmom_conv_tp's CG tensors contracted with the node's harmonics
       o_pw.push_back(take(N * ls[t].pw));  // the product block's tensor-product weights (own moment size)
-      o_d1.push_back(take(saved_act ? E * ls[t].d1 : 0));
-      o_a.push_back(take(reverse_cache ? E * ls[t].a : 0));
-      o_mbY.push_back(take(reverse_cache ? E * ls[t].mbY : 0));
+      const bool global = !(fuse_last && t + 1 == L);  // the fused last layer keeps them per block
+      o_d1.push_back(take(saved_act && global ? E * ls[t].d1 : 0));
+      o_a.push_back(take(reverse_cache && global ? E * ls[t].a : 0));
+      o_mbY.push_back(take(reverse_cache && global ? E * ls[t].mbY : 0));
       o_keep.push_back(take(keep_nodes ? N * ls[t].keep : 0));
     }
     // Every record is written before it is read: no fill (this runs on every evaluation).
@@ -1628,9 +1632,25 @@ struct MaceNativeEvaluator::Impl {
     edge_inputs();
     for (int t = 0; t < L; ++t) {
       const LayerSizes& S = ls[t];
+      const bool fused = fuse_last && t + 1 == L;
       for_edge_blocks([&](std::size_t v0, std::size_t v1, std::size_t e0, std::size_t e1, Scratch& sc) {
         const double *W1, *W2;
-        radial_block(t, e0, e1, sc, true, W1, W2);
+        double *D = nullptr, *A = nullptr, *MBY = nullptr;
+        if (fused) {
+          sc.d1blk.resize((e1 - e0) * S.d1);
+          sc.ablk.resize((e1 - e0) * S.a);
+          sc.mbYblk.resize((e1 - e0) * S.mbY);
+          D = S.d1 ? sc.d1blk.data() : nullptr;
+          A = sc.ablk.data();
+          MBY = sc.mbYblk.data();
+        } else {
+          if (saved_act) D = at(o_d1[t] + e0 * S.d1);
+          if (reverse_cache) {
+            A = at(o_a[t] + e0 * S.a);
+            MBY = at(o_mbY[t] + e0 * S.mbY);
+          }
+        }
+        radial_block(t, e0, e1, sc, true, W1, W2, D);
         sc.b.resize(S.msg);
         for (std::size_t v = v0; v < v1; ++v) {
           double* msg = at(o_msg[t] + v * S.msg);
@@ -1639,8 +1659,7 @@ struct MaceNativeEvaluator::Impl {
           for (int e = g.offset[v]; e < g.offset[v + 1]; ++e) {
             const std::size_t s = g.sender[e], k = e - e0;
             edge_message(t, e, at(o_up[t] + s * S.up), at(o_mb[t] + s * S.mb), W1 + k * S.w1, W2 + k * S.w2,
-                         sc.b.data(), sc, reverse_cache ? at(o_a[t] + e * S.a) : nullptr,
-                         reverse_cache ? at(o_mbY[t] + e * S.mbY) : nullptr);
+                         sc.b.data(), sc, A ? A + (e - e0) * S.a : nullptr, MBY ? MBY + (e - e0) * S.mbY : nullptr);
             for (int q = 0; q < S.msg; ++q) msg[q] += sc.b[q];
             den += *at(o_de[t] + e);
           }
@@ -1660,6 +1679,7 @@ struct MaceNativeEvaluator::Impl {
             *at(o_energy + v) = node_energy_of(static_cast<int>(v), el, *at(o_ob + v));
           }
         }
+        if (fused) reverse_block(t, v0, v1, e0, e1, sc, W1, W2, A, MBY, D);
       });
     }
     is_built = true;
@@ -1763,121 +1783,181 @@ struct MaceNativeEvaluator::Impl {
   // layer: receiver blocks (their node steps backwards, then their edges), then nodes (the
   // gathers and the layer's node inputs backwards); and one at the end (forces, virial parts,
   // magnetic forces per node).
-  void backward(std::vector<Vec3>& dEdpos, std::vector<Vec3>& dEdm, Mat3& virial) {
+  // Layer t's reverse pass in the receiver block [v0, v1) (edges [e0, e1)): the receivers' node
+  // steps, the product blocks' radial networks of those nodes, then the block's edges, with
+  // the radial networks' outputs W1, W2 and, where kept, conv_tp's outputs A, its prepared
+  // tensors MBY and act′ of conv_tp_weights D1 (block rows from e0; null: recomputed).
+  void reverse_block(int t, std::size_t v0, std::size_t v1, std::size_t e0, std::size_t e1, Scratch& sc,
+                     const double* W1, const double* W2, const double* A, const double* MBY, const double* D1) {
     const MaceModel& M = *m;
-    const std::size_t N = g.nodes, E = g.edges();
-    const int L = M.layers();
-    std::vector<double> g_cheb(N * nmc, 0.0), g_msh(N * nmsh, 0.0), g_Y(E * nsh, 0.0), g_ef(E * nb, 0.0);
+    const LayerSizes& S = ls[t];
+    const auto& I = M.inter[t];
+    // the receivers' node steps, then the product blocks' radial networks of those nodes
+    const Eigen::Index nv = static_cast<Eigen::Index>(v1 - v0);
+    sc.GD.setZero(nv, S.pw);  // ∂E/∂(product tensor-product weights) of the receivers
+    for (std::size_t v = v0; v < v1; ++v)
+      node_layer_backward(t, static_cast<int>(v), rv.gh.data() + v * S.h, rv.g_msg.data() + v * S.msg, &rv.g_den[v],
+                          S.sc ? rv.g_sc.data() + v * S.sc : nullptr, sc.GD.data() + (v - v0) * S.pw,
+                          rv.g_msh.data() + v * nmsh, sc);
+    {
+      const Eigen::Map<const FCNet::RowMat> X(at(o_cheb + v0 * nmc), nv, nmc);
+      sc.GX.setZero(nv, nmc);
+      M.prod[t].w.backward_batch(X, sc.GD, sc.GX);
+      for (std::size_t v = v0; v < v1; ++v)
+        for (int k = 0; k < nmc; ++k) rv.g_cheb[v * nmc + k] += sc.GX(static_cast<Eigen::Index>(v - v0), k);
+    }
+    // the edges of those receivers
+    const Eigen::Index nblk = static_cast<Eigen::Index>(e1 - e0);
+    sc.GW1.setZero(nblk, S.w1);
+    sc.GW2.setZero(nblk, S.w2);
+    sc.GD.resize(nblk, 1);
+    sc.a.resize(I.conv.out.dim);
+    sc.ga.resize(I.conv.out.dim);
+    sc.mbY.resize(I.conv.mb_size);
+    for (std::size_t e = e0; e < e1; ++e) {
+      double* gw1 = sc.GW1.data() + (e - e0) * S.w1;
+      double* gw2 = sc.GW2.data() + (e - e0) * S.w2;
+      const std::size_t sd = g.sender[e], r = g.receiver[e];
+      const double* up_s = at(o_up[t] + sd * S.up);
+      const double* msh_s = at(o_msh + sd * nmsh);
+      const double* w1 = W1 + (e - e0) * S.w1;
+      const double* w2 = W2 + (e - e0) * S.w2;
+      const double* Y = at(o_Y + e * nsh);
+      const double *a, *mbY;
+      if (A) {  // conv_tp's output as the forward pass computed it
+        a = A + (e - e0) * S.a;
+        mbY = MBY + (e - e0) * S.mbY;
+      } else {
+        I.conv.prepare(Y, sc.mbY.data());
+        I.conv.apply_prepared(up_s, sc.mbY.data(), w1, sc.a.data());
+        a = sc.a.data();
+        mbY = sc.mbY.data();
+      }
+      std::fill(sc.ga.begin(), sc.ga.end(), 0.0);
+      double* gup = rv.g_up_e.data() + e * S.up;
+      double* gmb = rv.gmb_e.data() + e * S.mb;
+      std::fill(gup, gup + S.up, 0.0);
+      std::fill(gmb, gmb + S.mb, 0.0);
+      const double* gb = rv.g_msg.data() + r * S.msg;
+      I.mconv.backward(a, msh_s, w2, gb, sc.ga.data(), nullptr, gw2, at(o_mb[t] + sd * S.mb), gmb);
+      I.conv.backward(up_s, Y, w1, sc.ga.data(), gup, rv.g_Y.data() + e * nsh, gw1, mbY);
+      // density: tanh(d²), d = density_fn(ef)
+      const double d = dens_d[t][e], th = *at(o_de[t] + e);
+      sc.GD(static_cast<Eigen::Index>(e - e0), 0) = rv.g_den[r] * (1.0 - th * th) * 2.0 * d;
+    }
+    // the radial networks of the block's edges, then the density network
+    const auto X = Xe.middleRows(static_cast<Eigen::Index>(e0), nblk);
+    sc.GX.setZero(nblk, nb + nmc);
+    if (D1) I.tpw.backward_saved(sc.GW1, D1, sc.GX);
+    else I.tpw.backward_batch(X, sc.GW1, sc.GX);
+    I.magw.backward_batch(X, sc.GW2, sc.GX);
+    sc.GE.setZero(nblk, nb);
+    I.dens.backward_batch(X.leftCols(nb), sc.GD, sc.GE);
+    for (std::size_t e = e0; e < e1; ++e) {
+      const Eigen::Index q = static_cast<Eigen::Index>(e - e0);
+      for (int k = 0; k < nb; ++k) rv.g_ef[e * nb + k] += sc.GX(q, k) + sc.GE(q, k);
+      for (int k = 0; k < nmc; ++k) rv.g_cheb_e[e * nmc + k] += sc.GX(q, nb + k);
+    }
+    if (t == 0) edge_gradients(e0, e1, rv.g_Y, rv.g_ef, rv.gr);  // the block's edges are complete
+  }
+
+  // After layer t's blocks: the gathers per sender and the layer's node inputs backwards.
+  void reverse_gather(int t) {
+    const MaceModel& M = *m;
+    const std::size_t N = g.nodes;
+    const LayerSizes& S = ls[t];
+    const auto& I = M.inter[t];
+    // per sender, in edge order: ∂/∂ moment harmonics and ∂/∂ up-projection; then this
+    // layer's node inputs backwards: up = linear_up(h), sc = skip_tp(h, onehot) (the output of
+    // layer t−1 also feeds its own readout: node_layer_backward adds it)
+    std::vector<double> ghp(t > 0 ? N * ls[t - 1].h : 0, 0.0);
+    for_node_blocks([&](std::size_t v, Scratch& sc) {
+      sc.gsum.assign(S.mb, 0.0);
+      for (const int* p = out_begin(v); p != out_end(v); ++p) {
+        const double* x = rv.gmb_e.data() + static_cast<std::size_t>(*p) * S.mb;
+        for (int k = 0; k < S.mb; ++k) sc.gsum[k] += x[k];
+      }
+      I.mconv.backward_prepared(sc.gsum.data(), rv.g_msh.data() + v * nmsh);
+      if (t == 0) return;
+      double* gu = rv.g_up.data() + v * S.up;
+      for (const int* p = out_begin(v); p != out_end(v); ++p) {
+        const double* x = rv.g_up_e.data() + static_cast<std::size_t>(*p) * S.up;
+        for (int k = 0; k < S.up; ++k) gu[k] += x[k];
+      }
+      const LayerSizes& Sp = ls[t - 1];
+      I.up.backward(gu, ghp.data() + v * Sp.h);
+      if (I.residue) {
+        double onehot[16] = {0};
+        onehot[col[v]] = 1.0;
+        I.skip.backward(at(o_h[t - 1] + v * Sp.h), onehot, nullptr, rv.g_sc.data() + v * S.sc, ghp.data() + v * Sp.h,
+                        nullptr, nullptr);
+      }
+    });
+    rv.gh.swap(ghp);
+  }
+
+  // The reverse pass's state (full evaluations with derivatives).
+  struct Reverse {
+    std::vector<double> g_cheb, g_msh, g_Y, g_ef, gh;
     // per edge, summed over layers: ∂E/∂(sender's Chebyshev features) through the edge's radial
     // networks
-    std::vector<double> g_cheb_e(E * nmc, 0.0);
-    std::vector<Vec3> gr(E);  // ∂E/∂r_e
-    std::vector<double> gh(N * ls[L - 1].h, 0.0);
+    std::vector<double> g_cheb_e;
+    std::vector<Vec3> gr;  // ∂E/∂r_e
+    // layer t's; g_up_e and gmb_e per edge, gathered per sender: ∂/∂ up-projection, ∂/∂
+    // magmom_conv_tp's prepared tensors (turned into ∂/∂ moment harmonics once per sender)
+    std::vector<double> g_msg, g_den, g_sc, g_up, g_up_e, gmb_e;
+  } rv;
+  // The last layer's reverse pass needs only its own forward records (its features feed the
+  // readout alone), so with derivatives it runs in the forward pass's blocks, while the radial
+  // networks' outputs and conv_tp's outputs of the block are at hand (nothing recomputed, and
+  // no per-edge cache for that layer).
+  bool fuse_last = false;
+  void reverse_start() {
+    const std::size_t N = g.nodes, E = g.edges();
+    rv.g_cheb.assign(N * nmc, 0.0);
+    rv.g_msh.assign(N * nmsh, 0.0);
+    rv.g_Y.assign(E * nsh, 0.0);
+    rv.g_ef.assign(E * nb, 0.0);
+    rv.g_cheb_e.assign(E * nmc, 0.0);
+    rv.gr.assign(E, Vec3::Zero());
+    rv.gh.assign(N * ls[m->layers() - 1].h, 0.0);
+  }
+  void reverse_layer_start(int t) {
+    const std::size_t N = g.nodes, E = g.edges();
+    const LayerSizes& S = ls[t];
+    rv.g_msg.assign(N * S.msg, 0.0);
+    rv.g_den.assign(N, 0.0);
+    rv.g_sc.assign(N * S.sc, 0.0);
+    rv.g_up.assign(N * S.up, 0.0);
+    rv.g_up_e.resize(E * S.up);  // every entry written by its edge
+    rv.gmb_e.resize(E * S.mb);
+  }
+
+  // ∂E/∂(positions), ∂E/∂(moments) and W = −Σ_e r_e ⊗ ∂E/∂r_e of the total energy. What edges
+  // give their senders (∂/∂ up-projection, ∂/∂ moment harmonics, ∂/∂ Chebyshev features,
+  // −∂E/∂r) is written to per-edge slots by the receiver blocks and gathered per sender in
+  // edge order, so no sum depends on which thread ran which block. Two parallel regions per
+  // layer: receiver blocks (their node steps backwards, then their edges), then nodes (the
+  // gathers and the layer's node inputs backwards); and one at the end (forces, virial parts,
+  // magnetic forces per node). With fuse_last the last layer's blocks ran in rebuild().
+  void backward(std::vector<Vec3>& dEdpos, std::vector<Vec3>& dEdm, Mat3& virial) {
+    const MaceModel& M = *m;
+    const std::size_t N = g.nodes;
+    const int L = M.layers();
+    if (!fuse_last) reverse_start();
     for (int t = L - 1; t >= 0; --t) {
       const LayerSizes& S = ls[t];
-      const auto& I = M.inter[t];
-      std::vector<double> g_msg(N * S.msg, 0.0), g_den(N, 0.0), g_sc(N * S.sc, 0.0), g_up(N * S.up, 0.0);
-      // per edge, gathered per sender below: ∂/∂ up-projection, ∂/∂ magmom_conv_tp's prepared
-      // tensors (turned into ∂/∂ moment harmonics once per sender)
-      std::vector<double> g_up_e(E * S.up), gmb_e(E * S.mb);
-      for_edge_blocks([&](std::size_t v0, std::size_t v1, std::size_t e0, std::size_t e1, Scratch& sc) {
-        // the receivers' node steps, then the product blocks' radial networks of those nodes
-        const Eigen::Index nv = static_cast<Eigen::Index>(v1 - v0);
-        sc.GD.setZero(nv, S.pw);  // ∂E/∂(product tensor-product weights) of the receivers
-        for (std::size_t v = v0; v < v1; ++v)
-          node_layer_backward(t, static_cast<int>(v), gh.data() + v * S.h, g_msg.data() + v * S.msg, &g_den[v],
-                              S.sc ? g_sc.data() + v * S.sc : nullptr, sc.GD.data() + (v - v0) * S.pw,
-                              g_msh.data() + v * nmsh, sc);
-        {
-          const Eigen::Map<const FCNet::RowMat> X(at(o_cheb + v0 * nmc), nv, nmc);
-          sc.GX.setZero(nv, nmc);
-          M.prod[t].w.backward_batch(X, sc.GD, sc.GX);
-          for (std::size_t v = v0; v < v1; ++v)
-            for (int k = 0; k < nmc; ++k) g_cheb[v * nmc + k] += sc.GX(static_cast<Eigen::Index>(v - v0), k);
-        }
-        // the edges of those receivers
-        const Eigen::Index nblk = static_cast<Eigen::Index>(e1 - e0);
-        const double *W1, *W2;
-        radial_block(t, e0, e1, sc, false, W1, W2);
-        sc.GW1.setZero(nblk, S.w1);
-        sc.GW2.setZero(nblk, S.w2);
-        sc.GD.resize(nblk, 1);
-        sc.a.resize(I.conv.out.dim);
-        sc.ga.resize(I.conv.out.dim);
-        sc.mbY.resize(I.conv.mb_size);
-        for (std::size_t e = e0; e < e1; ++e) {
-          double* gw1 = sc.GW1.data() + (e - e0) * S.w1;
-          double* gw2 = sc.GW2.data() + (e - e0) * S.w2;
-          const std::size_t sd = g.sender[e], r = g.receiver[e];
-          const double* up_s = at(o_up[t] + sd * S.up);
-          const double* msh_s = at(o_msh + sd * nmsh);
-          const double* w1 = W1 + (e - e0) * S.w1;
-          const double* w2 = W2 + (e - e0) * S.w2;
-          const double* Y = at(o_Y + e * nsh);
-          const double *a, *mbY;
-          if (reverse_cache) {  // conv_tp's output as the forward pass computed it
-            a = at(o_a[t] + e * S.a);
-            mbY = at(o_mbY[t] + e * S.mbY);
-          } else {
-            I.conv.prepare(Y, sc.mbY.data());
-            I.conv.apply_prepared(up_s, sc.mbY.data(), w1, sc.a.data());
-            a = sc.a.data();
-            mbY = sc.mbY.data();
-          }
-          std::fill(sc.ga.begin(), sc.ga.end(), 0.0);
-          double* gup = g_up_e.data() + e * S.up;
-          double* gmb = gmb_e.data() + e * S.mb;
-          std::fill(gup, gup + S.up, 0.0);
-          std::fill(gmb, gmb + S.mb, 0.0);
-          const double* gb = g_msg.data() + r * S.msg;
-          I.mconv.backward(a, msh_s, w2, gb, sc.ga.data(), nullptr, gw2, at(o_mb[t] + sd * S.mb), gmb);
-          I.conv.backward(up_s, Y, w1, sc.ga.data(), gup, g_Y.data() + e * nsh, gw1, mbY);
-          // density: tanh(d²), d = density_fn(ef)
-          const double d = dens_d[t][e], th = *at(o_de[t] + e);
-          sc.GD(static_cast<Eigen::Index>(e - e0), 0) = g_den[r] * (1.0 - th * th) * 2.0 * d;
-        }
-        // the radial networks of the block's edges, then the density network
-        const auto X = Xe.middleRows(static_cast<Eigen::Index>(e0), nblk);
-        sc.GX.setZero(nblk, nb + nmc);
-        if (saved_act) I.tpw.backward_saved(sc.GW1, at(o_d1[t] + e0 * S.d1), sc.GX);
-        else I.tpw.backward_batch(X, sc.GW1, sc.GX);
-        I.magw.backward_batch(X, sc.GW2, sc.GX);
-        sc.GE.setZero(nblk, nb);
-        I.dens.backward_batch(X.leftCols(nb), sc.GD, sc.GE);
-        for (std::size_t e = e0; e < e1; ++e) {
-          const Eigen::Index q = static_cast<Eigen::Index>(e - e0);
-          for (int k = 0; k < nb; ++k) g_ef[e * nb + k] += sc.GX(q, k) + sc.GE(q, k);
-          for (int k = 0; k < nmc; ++k) g_cheb_e[e * nmc + k] += sc.GX(q, nb + k);
-        }
-        if (t == 0) edge_gradients(e0, e1, g_Y, g_ef, gr);  // the block's edges are complete
-      });
-      // per sender, in edge order: ∂/∂ moment harmonics and ∂/∂ up-projection; then this
-      // layer's node inputs backwards: up = linear_up(h), sc = skip_tp(h, onehot) (the output of
-      // layer t−1 also feeds its own readout: node_layer_backward adds it)
-      std::vector<double> ghp(t > 0 ? N * ls[t - 1].h : 0, 0.0);
-      for_node_blocks([&](std::size_t v, Scratch& sc) {
-        sc.gsum.assign(S.mb, 0.0);
-        for (const int* p = out_begin(v); p != out_end(v); ++p) {
-          const double* x = gmb_e.data() + static_cast<std::size_t>(*p) * S.mb;
-          for (int k = 0; k < S.mb; ++k) sc.gsum[k] += x[k];
-        }
-        I.mconv.backward_prepared(sc.gsum.data(), g_msh.data() + v * nmsh);
-        if (t == 0) return;
-        double* gu = g_up.data() + v * S.up;
-        for (const int* p = out_begin(v); p != out_end(v); ++p) {
-          const double* x = g_up_e.data() + static_cast<std::size_t>(*p) * S.up;
-          for (int k = 0; k < S.up; ++k) gu[k] += x[k];
-        }
-        const LayerSizes& Sp = ls[t - 1];
-        I.up.backward(gu, ghp.data() + v * Sp.h);
-        if (I.residue) {
-          double onehot[16] = {0};
-          onehot[col[v]] = 1.0;
-          I.skip.backward(at(o_h[t - 1] + v * Sp.h), onehot, nullptr, g_sc.data() + v * S.sc, ghp.data() + v * Sp.h,
-                          nullptr, nullptr);
-        }
-      });
-      gh.swap(ghp);
+      if (!(fuse_last && t == L - 1)) {
+        reverse_layer_start(t);
+        for_edge_blocks([&](std::size_t v0, std::size_t v1, std::size_t e0, std::size_t e1, Scratch& sc) {
+          const double *W1, *W2;
+          radial_block(t, e0, e1, sc, false, W1, W2);
+          reverse_block(t, v0, v1, e0, e1, sc, W1, W2, reverse_cache ? at(o_a[t] + e0 * S.a) : nullptr,
+                        reverse_cache ? at(o_mbY[t] + e0 * S.mbY) : nullptr,
+                        saved_act ? at(o_d1[t] + e0 * S.d1) : nullptr);
+        });
+      }
+      reverse_gather(t);
     }
     dEdpos.assign(N, Vec3::Zero());
     dEdm.assign(N, Vec3::Zero());
@@ -1886,12 +1966,12 @@ struct MaceNativeEvaluator::Impl {
       Vec3 f = Vec3::Zero();
       Mat3 w = Mat3::Zero();
       for (int e = g.offset[v]; e < g.offset[v + 1]; ++e) {
-        f += gr[e];
-        w -= edge_vector(e) * gr[e].transpose();
+        f += rv.gr[e];
+        w -= edge_vector(e) * rv.gr[e].transpose();
       }
       for (const int* p = out_begin(v); p != out_end(v); ++p) {
-        f -= gr[*p];
-        for (int k = 0; k < nmc; ++k) g_cheb[v * nmc + k] += g_cheb_e[static_cast<std::size_t>(*p) * nmc + k];
+        f -= rv.gr[*p];
+        for (int k = 0; k < nmc; ++k) rv.g_cheb[v * nmc + k] += rv.g_cheb_e[static_cast<std::size_t>(*p) * nmc + k];
       }
       dEdpos[v] = f;
       wv[v] = w;
@@ -1904,14 +1984,15 @@ struct MaceNativeEvaluator::Impl {
       node_moment_t(static_cast<int>(v), mv, cd, md, &ob);
       for (int c = 0; c < 3; ++c) {
         double s = M.onebody ? M.scale * ob.d[c] : 0.0;
-        for (int k = 0; k < nmc; ++k) s += g_cheb[v * nmc + k] * cd[k].d[c];
-        for (int k = 0; k < nmsh; ++k) s += g_msh[v * nmsh + k] * md[k].d[c];
+        for (int k = 0; k < nmc; ++k) s += rv.g_cheb[v * nmc + k] * cd[k].d[c];
+        for (int k = 0; k < nmsh; ++k) s += rv.g_msh[v * nmsh + k] * md[k].d[c];
         dEdm[v][c] = s;
       }
     });
     virial.setZero();
     for (std::size_t v = 0; v < N; ++v) virial += wv[v];  // node order
   }
+
 
   // ∂E/∂r_e of edges [e0, e1) from the gradients of their Y(r̂) and radial features (dual
   // numbers seeded with the edge vector).
@@ -2134,6 +2215,7 @@ std::vector<double> MaceNativeEvaluator::node_energies(const Graph& g, const std
   local.threads = full_threads(g);
   local.radial_cache_bytes = cache_bytes_;
   local.radial_cache = local.small_radial_cache(g.edges());  // large models: no per-edge cache (memory)
+  local.fuse_last = false;
   local.choose_reverse_caches(g.edges(), false);
   local.keep_nodes = false;
   local.set_geometry(g, position, column);
@@ -2150,9 +2232,14 @@ MaceNativeResult MaceNativeEvaluator::evaluate(const Graph& g, const std::vector
   local.threads = full_threads(g);
   local.radial_cache_bytes = local.reverse_cache_bytes = cache_bytes_;
   local.radial_cache = local.small_radial_cache(g.edges());  // large models: no per-edge cache (memory)
+  local.fuse_last = derivatives;
   local.choose_reverse_caches(g.edges(), derivatives);
   local.keep_nodes = derivatives;
   local.set_geometry(g, position, column);
+  if (derivatives) {  // the last layer's reverse pass runs inside rebuild()
+    local.reverse_start();
+    local.reverse_layer_start(model_->layers() - 1);
+  }
   local.rebuild(moment);
   MaceNativeResult r;
   r.node_energy.assign(local.store.begin() + local.o_energy, local.store.begin() + local.o_energy + g.nodes);

@@ -285,6 +285,13 @@ TEST(MaceNative, ResultsDoNotDependOnThreads) {
     expect_same_bits(one, ev.evaluate(c.g, c.s.position, c.m, c.col, true), std::to_string(n) + " threads");
     EXPECT_EQ(ev.node_energies(c.g, c.s.position, c.m, c.col), e_one) << n << " threads";
   }
+  // the Monte Carlo cache built on more threads than it was laid out for (threads = 0 follows
+  // the free cores, which may grow between set_geometry and rebuild)
+  ev.set_threads(1);
+  ev.set_geometry(c.g, c.s.position, c.col);
+  ev.set_threads(3);
+  ev.rebuild(c.m);
+  EXPECT_EQ(ev.node_energy(), e_one);
   // no per-edge caches (recomputed block by block), 2 threads: equal to rounding
   ev.set_cache_bytes(0.0);
   const MaceNativeResult r = ev.evaluate(c.g, c.s.position, c.m, c.col, true);

@@ -1238,6 +1238,7 @@ struct MaceNativeEvaluator::Impl {
   struct Scratch {
     std::vector<double> s1, s2, s3, s4, s5, sA, sB, fscratch, w1c, w2c, mbY, a, ga, b, gsum;
     std::vector<double> ablk, mbYblk, d1blk;  // the fused last layer's block records
+    std::size_t sized = 0;                    // length of s1..s5 (ensure_scratch)
     FCNet::RowMat GW1, GW2, GX, GD, GE, X;
   };
   std::vector<Scratch> scratch;  // one per thread; contents never outlive a block
@@ -1253,7 +1254,7 @@ struct MaceNativeEvaluator::Impl {
   template <class F>
   void for_blocks(std::size_t n, F&& f) {
     const int nt = static_cast<int>(std::max<std::size_t>(1, std::min<std::size_t>(threads, n)));
-    if (scratch.size() < static_cast<std::size_t>(nt)) scratch.resize(nt);
+    ensure_scratch(nt);
 #pragma omp parallel num_threads(nt)
     {
       omp_set_num_threads(1);
@@ -1399,14 +1400,23 @@ struct MaceNativeEvaluator::Impl {
     }
     // Every record is written before it is read: no fill (this runs on every evaluation).
     store.resize(o);
-    std::size_t big = 512;
-    for (const auto& s : ls) big = std::max<std::size_t>(big, std::max({s.msg, s.w1, s.w2, s.h, s.up, s.a}) + 64);
-    if (scratch.size() < static_cast<std::size_t>(std::max(1, threads))) scratch.resize(std::max(1, threads));
-    for (Scratch& sc : scratch)
-      for (auto* v : {&sc.s1, &sc.s2, &sc.s3, &sc.s4, &sc.s5})
-        if (v->size() < big) v->assign(big, 0.0);
-    for (Scratch& sc : scratch)
+    scratch_size = 512;
+    for (const auto& s : ls)
+      scratch_size = std::max<std::size_t>(scratch_size, std::max({s.msg, s.w1, s.w2, s.h, s.up, s.a}) + 64);
+    for (Scratch& sc : scratch) sc.sized = 0;
+    ensure_scratch(std::max(1, threads));
+  }
+  // At least n scratch sets, each with the node-step buffers the current layout needs (the
+  // thread count may grow between layout() and a later rebuild).
+  std::size_t scratch_size = 512;
+  void ensure_scratch(int n) {
+    if (scratch.size() < static_cast<std::size_t>(n)) scratch.resize(n);
+    for (Scratch& sc : scratch) {
+      if (sc.sized >= scratch_size) continue;
+      for (auto* v : {&sc.s1, &sc.s2, &sc.s3, &sc.s4, &sc.s5}) v->assign(scratch_size, 0.0);
       if (sc.fscratch.size() < 512) sc.fscratch.assign(512, 0.0);
+      sc.sized = scratch_size;
+    }
   }
 
   // Y(r̂) and the radial features (Bessel × polynomial envelope, radial.py) of an edge vector.

@@ -253,6 +253,99 @@ TEST(MaceNative, DerivativesMatchTorchScript) {
             << "; full virial vs REF_stress_full " << wfull << " (max relative)\n";
 }
 
+// Results do not depend on the thread count: full evaluations split their work into blocks
+// fixed by the graph (mace_native.cpp), so 1, 2 and 3 threads give the same bits. The same
+// evaluation without the per-edge caches (the path of large models, which recompute the
+// radial networks and conv_tp in the reverse pass) agrees to rounding.
+namespace {
+void expect_same_bits(const MaceNativeResult& a, const MaceNativeResult& b, const std::string& what) {
+  ASSERT_EQ(a.node_energy.size(), b.node_energy.size()) << what;
+  ASSERT_EQ(a.force.size(), b.force.size()) << what;
+  ASSERT_EQ(a.magnetic_force.size(), b.magnetic_force.size()) << what;
+  for (std::size_t i = 0; i < a.node_energy.size(); ++i) EXPECT_EQ(a.node_energy[i], b.node_energy[i]) << what << " node " << i;
+  for (std::size_t i = 0; i < a.force.size(); ++i) {
+    EXPECT_EQ(a.force[i], b.force[i]) << what << " force " << i;
+    EXPECT_EQ(a.magnetic_force[i], b.magnetic_force[i]) << what << " magnetic force " << i;
+  }
+  EXPECT_EQ(a.virial, b.virial) << what;
+}
+}  // namespace
+
+TEST(MaceNative, ResultsDoNotDependOnThreads) {
+  if (!have_fixture()) GTEST_SKIP() << "no upstream fixture at " << kDir;
+  MaceNativeEvaluator ev(archive());
+  const System s = test::feco(Int3(4, 4, 4), 21, 2.8665, 0.1);  // 128 atoms, 3328 edges: many blocks
+  const Case c = make_case(s, ev);
+  ev.set_threads(1);
+  const MaceNativeResult one = ev.evaluate(c.g, c.s.position, c.m, c.col, true);
+  const std::vector<double> e_one = ev.node_energies(c.g, c.s.position, c.m, c.col);
+  EXPECT_EQ(e_one, one.node_energy);
+  for (int n : {2, 3}) {
+    ev.set_threads(n);
+    expect_same_bits(one, ev.evaluate(c.g, c.s.position, c.m, c.col, true), std::to_string(n) + " threads");
+    EXPECT_EQ(ev.node_energies(c.g, c.s.position, c.m, c.col), e_one) << n << " threads";
+  }
+  // the Monte Carlo cache built on more threads than it was laid out for (threads = 0 follows
+  // the free cores, which may grow between set_geometry and rebuild)
+  ev.set_threads(1);
+  ev.set_geometry(c.g, c.s.position, c.col);
+  ev.set_threads(3);
+  ev.rebuild(c.m);
+  EXPECT_EQ(ev.node_energy(), e_one);
+  // no per-edge caches (recomputed block by block), 2 threads: equal to rounding
+  ev.set_cache_bytes(0.0);
+  const MaceNativeResult r = ev.evaluate(c.g, c.s.position, c.m, c.col, true);
+  EXPECT_LE(node_error(r.node_energy, one.node_energy, c.col), 1e-13);
+  EXPECT_LE(vec_error(r.force, one.force), 1e-13);
+  EXPECT_LE(vec_error(r.magnetic_force, one.magnetic_force), 1e-13);
+  EXPECT_LE((r.virial - one.virial).cwiseAbs().maxCoeff(), 1e-13 * one.virial.cwiseAbs().maxCoeff());
+  ev.set_threads(1);
+  expect_same_bits(r, ev.evaluate(c.g, c.s.position, c.m, c.col, true), "no caches, 1 thread");
+  // 4 MB: room for act′ of the radial networks (3.4 MB here) but not for conv_tp's outputs
+  ev.set_cache_bytes(4e6);
+  const MaceNativeResult p = ev.evaluate(c.g, c.s.position, c.m, c.col, true);
+  EXPECT_LE(vec_error(p.force, one.force), 1e-13);
+  EXPECT_LE(vec_error(p.magnetic_force, one.magnetic_force), 1e-13);
+  ev.set_threads(2);
+  expect_same_bits(p, ev.evaluate(c.g, c.s.position, c.m, c.col, true), "act' cache only, 2 threads");
+}
+
+// Monte Carlo through the learned term with a converted model: the trial cache is rebuilt on
+// the term's threads, the trials run serially; ΔE is the same bits for 1 and 2 threads.
+TEST(MaceNative, MonteCarloTrialsDoNotDependOnThreads) {
+  if (!have_fixture()) GTEST_SKIP() << "no upstream fixture at " << kDir;
+  const std::string path = (std::filesystem::path(testing::TempDir()) / "mmace_threads.spl").string();
+  write_mace_archive(archive(), path);
+  std::vector<std::vector<double>> runs;
+  for (int threads : {1, 2}) {
+    LearnedOptions o;
+    o.model = path;
+    o.threads = threads;
+    LearnedPotential term(o);
+    System s = test::feco(Int3(3, 3, 3), 8, 2.8665, 0.08);  // 54 atoms, 1400 edges
+    const NeighborList list = build_neighbor_list(s, term.cutoff() + 0.5);
+    term.bind(s, list);
+    Engine rng(11);
+    std::vector<double> de;
+    for (int k = 0; k < 8; ++k) {
+      const int i = static_cast<int>(uniform01(rng) * static_cast<double>(s.size()));
+      Vec3 dir(2 * uniform01(rng) - 1, 2 * uniform01(rng) - 1, 2 * uniform01(rng) - 1);
+      dir.normalize();
+      de.push_back(term.local_energy_change(s, list, i, dir, 2.0));
+      if (k % 3 == 0) {  // taken: the System changes behind the cache, which rebuilds around it
+        term.accept_trials({1});
+        s.spin[i] = dir;
+        s.moment[i] = 2.0;
+      }
+      if (k == 4) s.spin[(i + 7) % s.size()] = -s.spin[(i + 7) % s.size()];  // a change no trial made
+    }
+    Derivatives none;
+    de.push_back(term.compute(s, list, none));
+    runs.push_back(de);
+  }
+  EXPECT_EQ(runs[0], runs[1]);
+}
+
 // Timings for docs/performance.md (not a test: run with --gtest_also_run_disabled_tests).
 // CPU time of this thread (the machine is shared), and wall clock.
 namespace {

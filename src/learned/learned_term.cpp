@@ -583,8 +583,9 @@ LearnedPotential::LearnedPotential(const LearnedOptions& options) : impl_(std::m
     }
 
   if (!std::filesystem::exists(m.file)) m.fail("model file not found");
-  auto adopt = [&m](std::unique_ptr<MaceNativeEvaluator> ev) {
+  auto adopt = [&m, &options](std::unique_ptr<MaceNativeEvaluator> ev) {
     m.mace = std::move(ev);
+    m.mace->set_threads(options.threads);  // 0: OpenMP's count (the run's `threads`)
     m.atomic_numbers = m.mace->atomic_numbers();
     m.r_max = m.mace->r_max();
     m.interactions = m.mace->interactions();

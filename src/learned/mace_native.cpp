@@ -12,7 +12,10 @@
 #include <map>
 #include <sstream>
 
+#include <omp.h>
+
 #include "spinlat/core/error.hpp"
+#include "spinlat/core/threads.hpp"
 
 namespace spinlat {
 
@@ -222,6 +225,41 @@ struct Linear {
       ins.push_back(s);
     }
     if (off != static_cast<int>(w.size())) throw InputError(a.source + ": " + p + ": weight count differs from the instructions");
+    transpose();
+  }
+  // Kernels with the component count D known to the compiler (the loops over m unroll); the
+  // sums run over u (forward) or v (backward) in order, as in the plain loops.
+  template <int D>
+  static void forward_block(int mi, int mo, const double* W, const double* xb, double* yb) {
+    for (int u = 0; u < mi; ++u) {
+      const double* xu = xb + u * D;
+      const double* Wu = W + u * mo;
+      for (int v = 0; v < mo; ++v) {
+        const double c = Wu[v];
+        for (int m = 0; m < D; ++m) yb[v * D + m] += c * xu[m];
+      }
+    }
+  }
+  // gx(u, m) += Σ_v W(u, v) gy(v, m) with the transposed weights (rows v, contiguous in u).
+  template <int D>
+  static void backward_block(int mi, int mo, const double* Wt, const double* gy, double* gb) {
+    for (int v = 0; v < mo; ++v) {
+      const double* Wv = Wt + v * mi;
+      const double* gv = gy + v * D;
+      for (int u = 0; u < mi; ++u) {
+        const double c = Wv[u];
+        for (int m = 0; m < D; ++m) gb[u * D + m] += c * gv[m];
+      }
+    }
+  }
+  std::vector<double> wt;  // per instruction, the weights transposed: [mo, mi]
+  void transpose() {
+    wt.assign(w.size(), 0.0);
+    for (const Ins& s : ins) {
+      const int mi = in.mul[s.i], mo = out.mul[s.o];
+      for (int u = 0; u < mi; ++u)
+        for (int v = 0; v < mo; ++v) wt[s.woff + v * mi + u] = w[s.woff + u * mo + v];
+    }
   }
   void apply(const double* x, double* y) const {
     std::fill(y, y + out.dim, 0.0);
@@ -230,13 +268,12 @@ struct Linear {
       const double* xb = x + in.off[s.i];
       double* yb = y + out.off[s.o];
       const double* W = w.data() + s.woff;
-      if (d == 1) {  // scalars: the inner loop runs over the outputs (vectorised; same sums)
-        for (int u = 0; u < mi; ++u) {
-          const double x = xb[u];
-          const double* Wu = W + u * mo;
-          for (int v = 0; v < mo; ++v) yb[v] += Wu[v] * x;
-        }
-        continue;
+      switch (d) {
+        case 1: forward_block<1>(mi, mo, W, xb, yb); continue;
+        case 3: forward_block<3>(mi, mo, W, xb, yb); continue;
+        case 5: forward_block<5>(mi, mo, W, xb, yb); continue;
+        case 7: forward_block<7>(mi, mo, W, xb, yb); continue;
+        default: break;
       }
       for (int u = 0; u < mi; ++u)
         for (int v = 0; v < mo; ++v) {
@@ -251,10 +288,17 @@ struct Linear {
       const int mi = in.mul[s.i], mo = out.mul[s.o], d = in.d(s.i);
       double* gb = gx + in.off[s.i];
       const double* yb = gy + out.off[s.o];
-      const double* W = w.data() + s.woff;
-      for (int u = 0; u < mi; ++u)
-        for (int v = 0; v < mo; ++v) {
-          const double c = W[u * mo + v];
+      const double* Wt = wt.data() + s.woff;
+      switch (d) {
+        case 1: backward_block<1>(mi, mo, Wt, yb, gb); continue;
+        case 3: backward_block<3>(mi, mo, Wt, yb, gb); continue;
+        case 5: backward_block<5>(mi, mo, Wt, yb, gb); continue;
+        case 7: backward_block<7>(mi, mo, Wt, yb, gb); continue;
+        default: break;
+      }
+      for (int v = 0; v < mo; ++v)
+        for (int u = 0; u < mi; ++u) {
+          const double c = Wt[v * mi + u];
           for (int m = 0; m < d; ++m) gb[u * d + m] += c * yb[v * d + m];
         }
     }
@@ -625,6 +669,52 @@ struct FCNet {
     for (std::size_t k = n; k-- > 0;) {
       const Layer& L = layers[k];
       if (L.act) G = G.cwiseProduct(pre[k].unaryExpr([&L](double z) { return dact_of(L, z); }));
+      T.noalias() = G * weight(k).transpose();
+      G.swap(T);
+    }
+    GX += G;
+  }
+  // Doubles per row that apply_batch_saving keeps: the widths of the activated layers.
+  int saved_width() const {
+    int w = 0;
+    for (const Layer& L : layers) w += L.act ? L.nout : 0;
+    return w;
+  }
+  // apply_batch that also keeps act′(z) of every activated layer in D for backward_saved (the
+  // reverse pass then needs no forward recomputation and no exp): layer k's block is
+  // rows × nout_k at D + rows·(widths of the activated layers before k). Same outputs as
+  // apply_batch.
+  void apply_batch_saving(const Eigen::Ref<const RowMat>& X, double* out, double* D) const {
+    RowMat H = X, Z;
+    const Eigen::Index rows = X.rows();
+    for (std::size_t k = 0; k < layers.size(); ++k) {
+      const Layer& L = layers[k];
+      Z.noalias() = H * weight(k);
+      if (L.act) {
+        double* z = Z.data();
+        for (Eigen::Index q = 0; q < rows * L.nout; ++q) {
+          const double x = z[q], ex = std::exp(-x), sg = 1.0 / (1.0 + ex);
+          D[q] = L.c * L.post * (sg + x * sg * (1.0 - sg));
+          z[q] = L.c * (x / (1.0 + ex)) * L.post;  // act_of
+        }
+        D += rows * L.nout;
+      }
+      H.swap(Z);
+    }
+    Eigen::Map<RowMat>(out, H.rows(), H.cols()) = H;
+  }
+  // backward_batch with the derivatives apply_batch_saving kept: GX += ∂(G·Y)/∂X; G is overwritten.
+  void backward_saved(RowMat& G, const double* D, RowMat& GX) const {
+    const Eigen::Index rows = G.rows();
+    std::vector<const double*> at(layers.size(), nullptr);
+    for (std::size_t k = 0; k < layers.size(); ++k)
+      if (layers[k].act) {
+        at[k] = D;
+        D += rows * layers[k].nout;
+      }
+    RowMat T;
+    for (std::size_t k = layers.size(); k-- > 0;) {
+      if (at[k]) G = G.cwiseProduct(Eigen::Map<const RowMat>(at[k], rows, layers[k].nout));
       T.noalias() = G * weight(k).transpose();
       G.swap(T);
     }
@@ -1020,6 +1110,7 @@ std::unique_ptr<MaceModel> build_model(const MaceArchive& a) {
   m.edge_sh.load(a, "spherical_harmonics");
   m.mag_sh.load(a, "mag_solid_harmoics");
   m.mag_cheb.load(a, "mag_radial_embedding");
+  if (m.bessel_w.size() > 64 || m.mag_cheb.n > 64) unsupported(a, "more than 64 radial or moment-size features");
   m.onebody = a.scalar("@use_magmom_one_body") != 0.0;
   if (m.onebody) {
     m.onebody_cheb.load(a, "one_body_cheb_basis_with_const");
@@ -1118,11 +1209,16 @@ struct MaceNativeEvaluator::Impl {
   std::vector<Vec3> pos;
   std::vector<int> col;
   bool geometry = false, is_built = false;
-  std::vector<std::vector<int>> out_edges;  // edges by sender
+  // Edges by sender (CSR, ascending edge index): out_edge[out_offset[s] .. out_offset[s+1]).
+  std::vector<int> out_offset, out_edge;
+  const int* out_begin(std::size_t s) const { return out_edge.data() + out_offset[s]; }
+  const int* out_end(std::size_t s) const { return out_edge.data() + out_offset[s + 1]; }
   // sizes
   int nsh = 0, nb = 0, nmc = 0, nmsh = 0;
   struct LayerSizes {
     int up, sc, msg, h, w1, w2, mb, pw;
+    int a, mbY, d1;  // conv_tp's output and prepared tensors; saved derivatives of conv_tp_weights
+    int keep;        // per node for the reverse pass: magmom_linear's output, the target, the contraction
   };
   std::vector<LayerSizes> ls;
   // offsets into store
@@ -1131,8 +1227,56 @@ struct MaceNativeEvaluator::Impl {
   std::vector<double> store;
   std::vector<double> energy_view;
   std::vector<Vec3> mom;
-  // scratch
-  std::vector<double> s1, s2, s3, s4, s5, sA, sB, fscratch;
+
+  // ---- threads ------------------------------------------------------------------------------
+  // Full evaluations split their work into blocks fixed by the graph alone (receivers in
+  // blocks of about kEdgeBlock edges, nodes in blocks of kNodeBlock), never by thread: each
+  // block is computed whole by one thread with its own scratch, every sum over edges runs in
+  // edge order within one block or in a per-node gather, so results are bit for bit the same
+  // for any thread count (docs/learned-potential.md). Blocks are handed out dynamically: on a
+  // shared machine a thread that another job holds up takes fewer of them.
+  struct Scratch {
+    std::vector<double> s1, s2, s3, s4, s5, sA, sB, fscratch, w1c, w2c, mbY, a, ga, b, gsum;
+    std::vector<double> ablk, mbYblk, d1blk;  // the fused last layer's block records
+    std::size_t sized = 0;                    // length of s1..s5 (ensure_scratch)
+    FCNet::RowMat GW1, GW2, GX, GD, GE, X;
+  };
+  std::vector<Scratch> scratch;  // one per thread; contents never outlive a block
+  int threads = 1;               // for full evaluations (the Monte Carlo trial is serial)
+  static constexpr int kEdgeBlock = 128;  // edges per receiver block
+  static constexpr int kNodeBlock = 16;   // nodes per node block
+  std::vector<std::size_t> rblock;        // receiver blocks: [rblock[b], rblock[b+1])
+  std::size_t node_blocks() const { return (g.nodes + kNodeBlock - 1) / kNodeBlock; }
+
+  // Runs f(b, scratch) for b in [0, n) on `threads` threads. Inside, OpenMP's thread count of
+  // each thread is set to 1 so that Eigen (built with OpenMP) never splits a GEMM of a block
+  // across threads: its blocking, and so the rounding, could depend on the thread count.
+  template <class F>
+  void for_blocks(std::size_t n, F&& f) {
+    const int nt = static_cast<int>(std::max<std::size_t>(1, std::min<std::size_t>(threads, n)));
+    ensure_scratch(nt);
+#pragma omp parallel num_threads(nt)
+    {
+      omp_set_num_threads(1);
+      Scratch& sc = scratch[omp_get_thread_num()];
+#pragma omp for schedule(dynamic, 1)
+      for (long b = 0; b < static_cast<long>(n); ++b) f(static_cast<std::size_t>(b), sc);
+    }
+  }
+  template <class F>
+  void for_node_blocks(F&& f) {
+    for_blocks(node_blocks(), [&](std::size_t b, Scratch& sc) {
+      const std::size_t v1 = std::min(g.nodes, (b + 1) * kNodeBlock);
+      for (std::size_t v = b * kNodeBlock; v < v1; ++v) f(v, sc);
+    });
+  }
+  template <class F>
+  void for_edge_blocks(F&& f) {  // f(v0, v1, e0, e1, scratch)
+    for_blocks(rblock.size() - 1, [&](std::size_t b, Scratch& sc) {
+      const std::size_t v0 = rblock[b], v1 = rblock[b + 1];
+      f(v0, v1, static_cast<std::size_t>(g.offset[v0]), static_cast<std::size_t>(g.offset[v1]), sc);
+    });
+  }
 
   double* at(std::size_t off) { return store.data() + off; }
 
@@ -1143,38 +1287,67 @@ struct MaceNativeEvaluator::Impl {
   // by block of receivers, forward and again in the reverse pass. The trial evaluator turns the
   // cache on at its first trial (energy-only calls of dynamics runs never pay for it).
   bool radial_cache = false;
-  static constexpr int kEdgeBlock = 512;  // edges per block when not cached
   // Full evaluations keep the cache when it is small (it saves recomputing the radial networks
   // in the reverse pass, ~10% of the time of the 8-channel fixture): at most this many bytes.
-  static constexpr double kRadialCacheBytes = 64e6;
+  double radial_cache_bytes = 64e6;
   bool small_radial_cache(std::size_t edges) const {
     double per_edge = 0.0;
     for (const auto& I : m->inter) per_edge += static_cast<double>(I.conv.weight_numel + I.mconv.weight_numel);
-    return 8.0 * per_edge * static_cast<double>(edges) <= kRadialCacheBytes;
+    return 8.0 * per_edge * static_cast<double>(edges) <= radial_cache_bytes;
   }
-  std::vector<double> w1c, w2c;
+  // What the forward pass keeps per edge for the reverse pass of a full evaluation (derivatives
+  // requested), within reverse_cache_bytes: act′ of conv_tp_weights' hidden layers (the
+  // reverse pass then recomputes neither their pre-activations nor an exp; a few hundred
+  // doubles per edge), then, if it fits too, conv_tp's output with its prepared CG tensors (no
+  // tensor product recomputed per edge; 64 channels: a few thousand).
+  bool reverse_cache = false;  // conv_tp's output
+  bool saved_act = false;      // act′ of conv_tp_weights
+  double reverse_cache_bytes = 64e6;
+  void choose_reverse_caches(std::size_t edges, bool derivatives) {
+    double d1 = 0.0, a = 0.0;
+    for (int t = 0; t < m->layers() - (fuse_last ? 1 : 0); ++t) {  // fuse_last: none for the last layer
+      const auto& I = m->inter[t];
+      d1 += I.tpw.saved_width();
+      a += I.conv.out.dim + I.conv.mb_size;
+    }
+    const double bytes = 8.0 * static_cast<double>(edges);
+    saved_act = derivatives && bytes * d1 <= reverse_cache_bytes;
+    reverse_cache = saved_act && bytes * (d1 + a) <= reverse_cache_bytes;
+  }
+  std::vector<std::size_t> o_d1, o_a, o_mbY;  // offsets of the reverse caches (empty without)
+  // Full evaluations with derivatives keep per node what the node step's reverse pass would
+  // otherwise recompute (magmom_linear's output, the skip product, the symmetric contraction:
+  // a few kB per node).
+  bool keep_nodes = false;
+  std::vector<std::size_t> o_keep;
   // Receivers [v0, v1) from v0 whose edges fit one block (at least one receiver).
   std::size_t block_end(std::size_t v0) const {
     std::size_t v1 = v0 + 1;
     while (v1 < g.nodes && g.offset[v1 + 1] - g.offset[v0] <= kEdgeBlock) ++v1;
     return v1;
   }
-  // The radial-network outputs of edges [e0, e1) in layer t (rows from e0): the cache, or
-  // computed from X's rows into w1c, w2c.
-  void radial_block(int t, const FCNet::RowMat& X, std::size_t e0, std::size_t e1, const double*& W1, const double*& W2) {
+  // The radial-network outputs of edges [e0, e1) in layer t: the cache, or computed from the
+  // inputs' rows into the block's scratch (keeping act′ when the reverse cache is on).
+  // D (forward only, may be null): where to keep act′ of conv_tp_weights (block rows from e0).
+  void radial_block(int t, std::size_t e0, std::size_t e1, Scratch& sc, bool forward, const double*& W1,
+                    const double*& W2, double* D = nullptr) {
     const LayerSizes& S = ls[t];
+    const auto& I = m->inter[t];
+    const Eigen::Index n = static_cast<Eigen::Index>(e1 - e0);
+    const auto X = Xe.middleRows(static_cast<Eigen::Index>(e0), n);
     if (radial_cache) {
       W1 = at(o_w1[t] + e0 * S.w1);
       W2 = at(o_w2[t] + e0 * S.w2);
-      return;
+      if (!forward) return;
+    } else {
+      sc.w1c.resize(static_cast<std::size_t>(n) * S.w1);
+      sc.w2c.resize(static_cast<std::size_t>(n) * S.w2);
+      W1 = sc.w1c.data();
+      W2 = sc.w2c.data();
     }
-    const Eigen::Index n = static_cast<Eigen::Index>(e1 - e0);
-    w1c.resize(static_cast<std::size_t>(n) * S.w1);
-    w2c.resize(static_cast<std::size_t>(n) * S.w2);
-    m->inter[t].tpw.apply_batch(X.middleRows(static_cast<Eigen::Index>(e0), n), w1c.data());
-    m->inter[t].magw.apply_batch(X.middleRows(static_cast<Eigen::Index>(e0), n), w2c.data());
-    W1 = w1c.data();
-    W2 = w2c.data();
+    if (forward && D) I.tpw.apply_batch_saving(X, const_cast<double*>(W1), D);
+    else I.tpw.apply_batch(X, const_cast<double*>(W1));
+    I.magw.apply_batch(X, const_cast<double*>(W2));
   }
 
   void layout() {
@@ -1189,8 +1362,9 @@ struct MaceNativeEvaluator::Impl {
     for (int t = 0; t < L; ++t) {
       const auto& I = M.inter[t];
       ls.push_back({I.up.out.dim, I.residue ? I.skip.out.dim : 0, I.mconv.out.dim, M.prod[t].lin.out.dim,
-                    I.conv.weight_numel, I.mconv.weight_numel, I.mconv.mb_size,
-                    M.prod[t].w.nout()});
+                    I.conv.weight_numel, I.mconv.weight_numel, I.mconv.mb_size, M.prod[t].w.nout(), I.conv.out.dim,
+                    I.conv.mb_size, I.tpw.saved_width(),
+                    I.mlin.out.dim + (I.residue ? 0 : I.target.dim) + M.prod[t].sc.out.dim});
     }
     std::size_t o = 0;
     auto take = [&](std::size_t n) {
@@ -1204,7 +1378,8 @@ struct MaceNativeEvaluator::Impl {
     o_energy = take(N);
     o_Y = take(E * nsh);
     o_ef = take(E * nb);
-    o_up.clear(); o_sc.clear(); o_msg.clear(); o_den.clear(); o_h.clear(); o_e.clear(); o_w1.clear(); o_w2.clear(); o_de.clear(); o_mb.clear(); o_pw.clear();
+    for (auto* v : {&o_up, &o_sc, &o_msg, &o_den, &o_h, &o_e, &o_w1, &o_w2, &o_de, &o_mb, &o_pw, &o_d1, &o_a, &o_mbY, &o_keep})
+      v->clear();
     for (int t = 0; t < L; ++t) {
       o_up.push_back(take(N * ls[t].up));
       o_sc.push_back(take(N * ls[t].sc));
@@ -1217,12 +1392,31 @@ struct MaceNativeEvaluator::Impl {
       o_de.push_back(take(E));
       o_mb.push_back(take(N * ls[t].mb));  // magmom_conv_tp's CG tensors contracted with the node's harmonics
       o_pw.push_back(take(N * ls[t].pw));  // the product block's tensor-product weights (own moment size)
+      const bool global = !(fuse_last && t + 1 == L);  // the fused last layer keeps them per block
+      o_d1.push_back(take(saved_act && global ? E * ls[t].d1 : 0));
+      o_a.push_back(take(reverse_cache && global ? E * ls[t].a : 0));
+      o_mbY.push_back(take(reverse_cache && global ? E * ls[t].mbY : 0));
+      o_keep.push_back(take(keep_nodes ? N * ls[t].keep : 0));
     }
-    store.assign(o, 0.0);
-    std::size_t big = 512;
-    for (const auto& s : ls) big = std::max<std::size_t>(big, std::max({s.msg, s.w1, s.w2, s.h, s.up}) + 64);
-    s1.assign(big, 0.0); s2.assign(big, 0.0); s3.assign(big, 0.0); s4.assign(big, 0.0); s5.assign(big, 0.0);
-    fscratch.assign(512, 0.0);
+    // Every record is written before it is read: no fill (this runs on every evaluation).
+    store.resize(o);
+    scratch_size = 512;
+    for (const auto& s : ls)
+      scratch_size = std::max<std::size_t>(scratch_size, std::max({s.msg, s.w1, s.w2, s.h, s.up, s.a}) + 64);
+    for (Scratch& sc : scratch) sc.sized = 0;
+    ensure_scratch(std::max(1, threads));
+  }
+  // At least n scratch sets, each with the node-step buffers the current layout needs (the
+  // thread count may grow between layout() and a later rebuild).
+  std::size_t scratch_size = 512;
+  void ensure_scratch(int n) {
+    if (scratch.size() < static_cast<std::size_t>(n)) scratch.resize(n);
+    for (Scratch& sc : scratch) {
+      if (sc.sized >= scratch_size) continue;
+      for (auto* v : {&sc.s1, &sc.s2, &sc.s3, &sc.s4, &sc.s5}) v->assign(scratch_size, 0.0);
+      if (sc.fscratch.size() < 512) sc.fscratch.assign(512, 0.0);
+      sc.sized = scratch_size;
+    }
   }
 
   // Y(r̂) and the radial features (Bessel × polynomial envelope, radial.py) of an edge vector.
@@ -1241,23 +1435,24 @@ struct MaceNativeEvaluator::Impl {
   Vec3 edge_vector(std::size_t e) const { return pos[g.receiver[e]] - pos[g.sender[e]] + g.shift[e]; }
 
   // Edge geometry: Y(r̂) and the radial features of every edge, then per layer the density
-  // term tanh(d²), d = density_fn(radial features), for all edges at once (GEMMs); d is kept
-  // for the reverse pass.
+  // term tanh(d²), d = density_fn(radial features) (GEMMs per block); d is kept for the
+  // reverse pass.
   std::vector<std::vector<double>> dens_d;  // [layer][edge]
   void edge_geometry() {
     const MaceModel& M = *m;
-    const std::size_t E = g.edges();
-    for (std::size_t e = 0; e < E; ++e) {
-      const Vec3 r = edge_vector(e);
-      edge_features(r.data(), at(o_Y + e * nsh), at(o_ef + e * nb));
-    }
     dens_d.resize(M.layers());
-    const Eigen::Map<const FCNet::RowMat> X(at(o_ef), static_cast<Eigen::Index>(E), nb);
-    for (int t = 0; t < M.layers(); ++t) {
-      dens_d[t].resize(E);
-      M.inter[t].dens.apply_batch(X, dens_d[t].data());
-      for (std::size_t e = 0; e < E; ++e) *at(o_de[t] + e) = std::tanh(dens_d[t][e] * dens_d[t][e]);
-    }
+    for (auto& d : dens_d) d.resize(g.edges());
+    for_edge_blocks([&](std::size_t, std::size_t, std::size_t e0, std::size_t e1, Scratch&) {
+      for (std::size_t e = e0; e < e1; ++e) {
+        const Vec3 r = edge_vector(e);
+        edge_features(r.data(), at(o_Y + e * nsh), at(o_ef + e * nb));
+      }
+      const Eigen::Map<const FCNet::RowMat> X(at(o_ef + e0 * nb), static_cast<Eigen::Index>(e1 - e0), nb);
+      for (int t = 0; t < M.layers(); ++t) {
+        M.inter[t].dens.apply_batch(X, dens_d[t].data() + e0);
+        for (std::size_t e = e0; e < e1; ++e) *at(o_de[t] + e) = std::tanh(dens_d[t][e] * dens_d[t][e]);
+      }
+    });
   }
 
   // Moment records of node v: Chebyshev features of 1 − 2(|m|/m_max)², solid harmonics, the
@@ -1283,33 +1478,42 @@ struct MaceNativeEvaluator::Impl {
     node_moment_t(v, mv.data(), cheb, msh, ob);
   }
 
-  // Radial networks of edge e in layer t (inputs: radial features, sender's Chebyshev features).
   // Inputs of the edges' radial networks, one row per edge: [radial features, sender's
-  // magnitude features].
-  FCNet::RowMat edge_inputs() {
-    FCNet::RowMat X(g.edges(), nb + nmc);
-    for (std::size_t e = 0; e < g.edges(); ++e) {
-      for (int k = 0; k < nb; ++k) X(e, k) = *at(o_ef + e * nb + k);
-      for (int k = 0; k < nmc; ++k) X(e, nb + k) = *at(o_cheb + g.sender[e] * nmc + k);
-    }
-    return X;
+  // magnitude features] (the same for every layer).
+  FCNet::RowMat Xe;
+  void edge_inputs() {
+    Xe.resize(static_cast<Eigen::Index>(g.edges()), nb + nmc);
+    for_edge_blocks([&](std::size_t, std::size_t, std::size_t e0, std::size_t e1, Scratch&) {
+      for (std::size_t e = e0; e < e1; ++e) {
+        for (int k = 0; k < nb; ++k) Xe(e, k) = *at(o_ef + e * nb + k);
+        for (int k = 0; k < nmc; ++k) Xe(e, nb + k) = *at(o_cheb + g.sender[e] * nmc + k);
+      }
+    });
   }
-  void edge_weights(int t, std::size_t e, const double* cheb_s, double* w1, double* w2) {
+  // Radial networks of edge e in layer t (inputs: radial features, sender's Chebyshev features).
+  void edge_weights(int t, std::size_t e, const double* cheb_s, double* w1, double* w2, Scratch& sc) {
     const auto& I = m->inter[t];
     double in[128];
     std::copy(at(o_ef + e * nb), at(o_ef + e * nb) + nb, in);
     std::copy(cheb_s, cheb_s + nmc, in + nb);
-    I.tpw.apply(in, w1, fscratch.data());
-    I.magw.apply(in, w2, fscratch.data());
+    I.tpw.apply(in, w1, sc.fscratch.data());
+    I.magw.apply(in, w2, sc.fscratch.data());
   }
 
   // Message of edge e in layer t: magmom_conv_tp(conv_tp(up_s, Y_e, w1), msh_s, w2), with the
-  // sender's prepared magmom_conv_tp tensors mb_s.
+  // sender's prepared magmom_conv_tp tensors mb_s. With a, mbY: conv_tp's output and its
+  // prepared tensors are written there (the reverse cache).
   void edge_message(int t, std::size_t e, const double* up_s, const double* mb_s, const double* w1, const double* w2,
-                    double* out) {
+                    double* out, Scratch& sc, double* a = nullptr, double* mbY = nullptr) {
     const auto& I = m->inter[t];
-    I.conv.apply(up_s, at(o_Y + e * nsh), w1, s5.data());
-    I.mconv.apply_prepared(s5.data(), mb_s, w2, out);
+    if (!a) a = sc.s5.data();
+    if (!mbY) {
+      sc.mbY.resize(I.conv.mb_size);
+      mbY = sc.mbY.data();
+    }
+    I.conv.prepare(at(o_Y + e * nsh), mbY);
+    I.conv.apply_prepared(up_s, mbY, w1, a);
+    I.mconv.apply_prepared(a, mb_s, w2, out);
   }
 
   // Up-projection and skip connection of node v entering layer t, from its features h.
@@ -1325,24 +1529,27 @@ struct MaceNativeEvaluator::Impl {
 
   // Layer t at node v from its message sum and density: the new features h and the readout
   // energy (before scale).
+  // keep: where to write what node_layer_backward reuses (null: nowhere).
   void node_layer(int t, int v, const double* msg, double den, const double* sc, const double* pw_v,
-                  const double* msh_v, double* h, double* e) {
+                  const double* msh_v, double* h, double* e, Scratch& s, double* keep = nullptr) {
     const MaceModel& M = *m;
     const auto& I = M.inter[t];
     const auto& P = M.prod[t];
     double onehot[16] = {0};
     onehot[col[v]] = 1.0;
-    double* a = s1.data();
-    double* b = s2.data();
+    double* a = s.s1.data();
+    double* b = s.s2.data();
     I.mlin.apply(msg, a);
+    if (keep) std::copy(a, a + I.mlin.out.dim, keep);
     for (int k = 0; k < I.mlin.out.dim; ++k) a[k] /= den + 1.0;
     const double* target = a;
     if (!I.residue) {
       I.skip.apply(a, onehot, nullptr, b);
       target = b;
+      if (keep) std::copy(b, b + I.target.dim, keep + I.mlin.out.dim);
     }
     // reshape_irreps: [channels, Σ(2l+1)]
-    double* x = s3.data();
+    double* x = s.s3.data();
     const int C = I.target.mul[0], n = I.n;
     {
       int col0 = 0;
@@ -1353,12 +1560,13 @@ struct MaceNativeEvaluator::Impl {
         col0 += d;
       }
     }
-    double* f = s4.data();
-    P.sc.apply(x, col[v], f, sA, sB);
-    double* o = s5.data();
+    double* f = s.s4.data();
+    P.sc.apply(x, col[v], f, s.sA, s.sB);
+    if (keep) std::copy(f, f + P.sc.out.dim, keep + I.mlin.out.dim + (I.residue ? 0 : I.target.dim));
+    double* o = s.s5.data();
     P.conv.apply(f, msh_v, pw_v, o);
     P.lin.apply(o, h);
-    double* h2 = s1.data();
+    double* h2 = s.s1.data();
     P.lin_ori.apply(f, h2);
     for (int k = 0; k < P.lin.out.dim; ++k) h[k] += h2[k];
     if (P.use_sc && I.residue)
@@ -1368,7 +1576,7 @@ struct MaceNativeEvaluator::Impl {
     if (!R.nonlinear) {
       R.l1.apply(h, e);
     } else {
-      double* z = s2.data();
+      double* z = s.s2.data();
       R.l1.apply(h, z);
       for (int k = 0; k < R.l1.out.dim; ++k) z[k] = R.act * z[k] / (1.0 + std::exp(-z[k]));
       R.l2.apply(z, e);
@@ -1391,73 +1599,98 @@ struct MaceNativeEvaluator::Impl {
     for (int c : col)
       if (c < 0 || c >= m->species()) throw std::logic_error("MaceNativeEvaluator: bad species column");
     layout();
-    out_edges.assign(g.nodes, {});
-    for (std::size_t e = 0; e < g.edges(); ++e) out_edges[g.sender[e]].push_back(static_cast<int>(e));
+    out_offset.assign(g.nodes + 1, 0);
+    for (std::size_t e = 0; e < g.edges(); ++e) ++out_offset[g.sender[e] + 1];
+    for (std::size_t v = 0; v < g.nodes; ++v) out_offset[v + 1] += out_offset[v];
+    out_edge.resize(g.edges());
+    {
+      std::vector<int> fill(out_offset.begin(), out_offset.end() - 1);
+      for (std::size_t e = 0; e < g.edges(); ++e) out_edge[fill[g.sender[e]]++] = static_cast<int>(e);
+    }
+    rblock.assign(1, 0);
+    while (rblock.back() < g.nodes) rblock.push_back(block_end(rblock.back()));
     edge_geometry();
     geometry = true;
     is_built = false;
   }
 
+  // The forward pass: a parallel region for the node records, one for the edges' radial-network
+  // inputs, then one per layer (each receiver block sums its receivers' messages, then runs
+  // their node step and their inputs of the next layer): few barriers, each a wake-up of the
+  // threads.
   void rebuild(const std::vector<Vec3>& moment) {
     const MaceModel& M = *m;
     const std::size_t N = g.nodes;
+    const int L = M.layers();
     if (moment.size() != N) throw std::logic_error("MaceNativeEvaluator: moments and graph differ");
     mom = moment;
-    for (std::size_t v = 0; v < N; ++v) {
-      node_moment(static_cast<int>(v), mom[v], at(o_cheb + v * nmc), at(o_msh + v * nmsh), at(o_ob + v));
-      for (int t = 0; t < M.layers(); ++t) M.inter[t].mconv.prepare(at(o_msh + v * nmsh), at(o_mb[t] + v * ls[t].mb));
-    }
-    {
-      const FCNet::RowMat X = Eigen::Map<const FCNet::RowMat>(at(o_cheb), N, nmc);
-      for (int t = 0; t < M.layers(); ++t) M.prod[t].w.apply_batch(X, at(o_pw[t]));
-    }
-    std::vector<double> h0(M.embedding.out.dim);
-    for (int t = 0; t < M.layers(); ++t) {
+    for_blocks(node_blocks(), [&](std::size_t b, Scratch& sc) {
+      const std::size_t v0 = b * kNodeBlock, v1 = std::min(N, v0 + kNodeBlock);
+      for (std::size_t v = v0; v < v1; ++v) {
+        node_moment(static_cast<int>(v), mom[v], at(o_cheb + v * nmc), at(o_msh + v * nmsh), at(o_ob + v));
+        for (int t = 0; t < L; ++t) M.inter[t].mconv.prepare(at(o_msh + v * nmsh), at(o_mb[t] + v * ls[t].mb));
+        double onehot[16] = {0};
+        onehot[col[v]] = 1.0;
+        sc.gsum.resize(M.embedding.out.dim);
+        M.embedding.apply(onehot, sc.gsum.data());
+        node_inputs(0, static_cast<int>(v), sc.gsum.data(), at(o_up[0] + v * ls[0].up), at(o_sc[0] + v * ls[0].sc));
+      }
+      // the product blocks' radial networks
+      const Eigen::Map<const FCNet::RowMat> X(at(o_cheb + v0 * nmc), static_cast<Eigen::Index>(v1 - v0), nmc);
+      for (int t = 0; t < L; ++t) M.prod[t].w.apply_batch(X, at(o_pw[t] + v0 * ls[t].pw));
+    });
+    edge_inputs();
+    for (int t = 0; t < L; ++t) {
       const LayerSizes& S = ls[t];
-      for (std::size_t v = 0; v < N; ++v) {
-        const double* h;
-        if (t == 0) {
-          double onehot[16] = {0};
-          onehot[col[v]] = 1.0;
-          M.embedding.apply(onehot, h0.data());
-          h = h0.data();
-        } else {
-          h = at(o_h[t - 1] + v * ls[t - 1].h);
-        }
-        node_inputs(t, static_cast<int>(v), h, at(o_up[t] + v * S.up), at(o_sc[t] + v * S.sc));
-      }
-      const FCNet::RowMat X = edge_inputs();
-      if (radial_cache) {
-        M.inter[t].tpw.apply_batch(X, at(o_w1[t]));
-        M.inter[t].magw.apply_batch(X, at(o_w2[t]));
-      }
-      std::vector<double> b(S.msg);
-      for (std::size_t v0 = 0, v1; v0 < N; v0 = v1) {
-        v1 = block_end(v0);
-        const std::size_t e0 = g.offset[v0], e1 = g.offset[v1];
+      const bool fused = fuse_last && t + 1 == L;
+      for_edge_blocks([&](std::size_t v0, std::size_t v1, std::size_t e0, std::size_t e1, Scratch& sc) {
         const double *W1, *W2;
-        radial_block(t, X, e0, e1, W1, W2);
+        double *D = nullptr, *A = nullptr, *MBY = nullptr;
+        if (fused) {
+          sc.d1blk.resize((e1 - e0) * S.d1);
+          sc.ablk.resize((e1 - e0) * S.a);
+          sc.mbYblk.resize((e1 - e0) * S.mbY);
+          D = S.d1 ? sc.d1blk.data() : nullptr;
+          A = sc.ablk.data();
+          MBY = sc.mbYblk.data();
+        } else {
+          if (saved_act) D = at(o_d1[t] + e0 * S.d1);
+          if (reverse_cache) {
+            A = at(o_a[t] + e0 * S.a);
+            MBY = at(o_mbY[t] + e0 * S.mbY);
+          }
+        }
+        radial_block(t, e0, e1, sc, true, W1, W2, D);
+        sc.b.resize(S.msg);
         for (std::size_t v = v0; v < v1; ++v) {
           double* msg = at(o_msg[t] + v * S.msg);
           std::fill(msg, msg + S.msg, 0.0);
           double den = 0.0;
           for (int e = g.offset[v]; e < g.offset[v + 1]; ++e) {
             const std::size_t s = g.sender[e], k = e - e0;
-            edge_message(t, e, at(o_up[t] + s * S.up), at(o_mb[t] + s * S.mb), W1 + k * S.w1, W2 + k * S.w2, b.data());
-            for (int q = 0; q < S.msg; ++q) msg[q] += b[q];
+            edge_message(t, e, at(o_up[t] + s * S.up), at(o_mb[t] + s * S.mb), W1 + k * S.w1, W2 + k * S.w2,
+                         sc.b.data(), sc, A ? A + (e - e0) * S.a : nullptr, MBY ? MBY + (e - e0) * S.mbY : nullptr);
+            for (int q = 0; q < S.msg; ++q) msg[q] += sc.b[q];
             den += *at(o_de[t] + e);
           }
           *at(o_den[t] + v) = den;
         }
-      }
-      for (std::size_t v = 0; v < N; ++v)
-        node_layer(t, static_cast<int>(v), at(o_msg[t] + v * S.msg), *at(o_den[t] + v), at(o_sc[t] + v * S.sc),
-                   at(o_pw[t] + v * S.pw), at(o_msh + v * nmsh), at(o_h[t] + v * S.h), at(o_e[t] + v));
-    }
-    for (std::size_t v = 0; v < N; ++v) {
-      double el[16];
-      for (int t = 0; t < M.layers(); ++t) el[t] = *at(o_e[t] + v);
-      *at(o_energy + v) = node_energy_of(static_cast<int>(v), el, *at(o_ob + v));
+        for (std::size_t v = v0; v < v1; ++v) {
+          double* h = at(o_h[t] + v * S.h);
+          node_layer(t, static_cast<int>(v), at(o_msg[t] + v * S.msg), *at(o_den[t] + v), at(o_sc[t] + v * S.sc),
+                     at(o_pw[t] + v * S.pw), at(o_msh + v * nmsh), h, at(o_e[t] + v), sc,
+                     keep_nodes ? at(o_keep[t] + v * S.keep) : nullptr);
+          if (t + 1 < L) {
+            node_inputs(t + 1, static_cast<int>(v), h, at(o_up[t + 1] + v * ls[t + 1].up),
+                        at(o_sc[t + 1] + v * ls[t + 1].sc));
+          } else {
+            double el[16];
+            for (int q = 0; q < L; ++q) el[q] = *at(o_e[q] + v);
+            *at(o_energy + v) = node_energy_of(static_cast<int>(v), el, *at(o_ob + v));
+          }
+        }
+        if (fused) reverse_block(t, v0, v1, e0, e1, sc, W1, W2, A, MBY, D);
+      });
     }
     is_built = true;
   }
@@ -1467,7 +1700,7 @@ struct MaceNativeEvaluator::Impl {
   // gradients of its message sum, density, skip connection and moment records. Recomputes the
   // forward intermediates.
   void node_layer_backward(int t, int v, const double* gh_in, double* g_msg, double* g_den, double* g_sc,
-                           double* g_pw, double* g_msh) {
+                           double* g_pw, double* g_msh, Scratch& s) {
     const MaceModel& M = *m;
     const auto& I = M.inter[t];
     const auto& P = M.prod[t];
@@ -1502,9 +1735,12 @@ struct MaceNativeEvaluator::Impl {
     std::vector<double> a0(I.mlin.out.dim), a(I.mlin.out.dim), tg(I.target.dim), x(I.target.mul[0] * I.n),
         f(P.sc.out.dim);
     const double* w = at(o_pw[t] + vv * S.pw);
-    I.mlin.apply(msg, a0.data());
+    const double* keep = keep_nodes ? at(o_keep[t] + vv * S.keep) : nullptr;
+    if (keep) std::copy(keep, keep + I.mlin.out.dim, a0.begin());
+    else I.mlin.apply(msg, a0.data());
     for (int k = 0; k < I.mlin.out.dim; ++k) a[k] = a0[k] / (den + 1.0);
     if (I.residue) tg = a;
+    else if (keep) std::copy(keep + I.mlin.out.dim, keep + I.mlin.out.dim + I.target.dim, tg.begin());
     else I.skip.apply(a.data(), onehot, nullptr, tg.data());
     const int C = I.target.mul[0], n = I.n;
     auto reshape = [&](const double* src, double* dst, bool inverse) {
@@ -1522,7 +1758,12 @@ struct MaceNativeEvaluator::Impl {
     };
     std::fill(x.begin(), x.end(), 0.0);
     reshape(tg.data(), x.data(), false);
-    P.sc.apply(x.data(), col[v], f.data(), sA, sB);
+    if (keep) {
+      const double* kf = keep + I.mlin.out.dim + (I.residue ? 0 : I.target.dim);
+      std::copy(kf, kf + P.sc.out.dim, f.begin());
+    } else {
+      P.sc.apply(x.data(), col[v], f.data(), s.sA, s.sB);
+    }
     // h = lin(o) + lin_ori(f) + sc
     std::vector<double> go(P.conv.out.dim, 0.0), gf(P.sc.out.dim, 0.0);
     P.lin.backward(gh.data(), go.data());
@@ -1545,134 +1786,243 @@ struct MaceNativeEvaluator::Impl {
     I.mlin.backward(ga0.data(), g_msg);
   }
 
-  // ∂E/∂(positions), ∂E/∂(moments) and W = −Σ_e r_e ⊗ ∂E/∂r_e of the total energy.
+  // ∂E/∂(positions), ∂E/∂(moments) and W = −Σ_e r_e ⊗ ∂E/∂r_e of the total energy. What edges
+  // give their senders (∂/∂ up-projection, ∂/∂ moment harmonics, ∂/∂ Chebyshev features,
+  // −∂E/∂r) is written to per-edge slots by the receiver blocks and gathered per sender in
+  // edge order, so no sum depends on which thread ran which block. Two parallel regions per
+  // layer: receiver blocks (their node steps backwards, then their edges), then nodes (the
+  // gathers and the layer's node inputs backwards); and one at the end (forces, virial parts,
+  // magnetic forces per node).
+  // Layer t's reverse pass in the receiver block [v0, v1) (edges [e0, e1)): the receivers' node
+  // steps, the product blocks' radial networks of those nodes, then the block's edges, with
+  // the radial networks' outputs W1, W2 and, where kept, conv_tp's outputs A, its prepared
+  // tensors MBY and act′ of conv_tp_weights D1 (block rows from e0; null: recomputed).
+  void reverse_block(int t, std::size_t v0, std::size_t v1, std::size_t e0, std::size_t e1, Scratch& sc,
+                     const double* W1, const double* W2, const double* A, const double* MBY, const double* D1) {
+    const MaceModel& M = *m;
+    const LayerSizes& S = ls[t];
+    const auto& I = M.inter[t];
+    // the receivers' node steps, then the product blocks' radial networks of those nodes
+    const Eigen::Index nv = static_cast<Eigen::Index>(v1 - v0);
+    sc.GD.setZero(nv, S.pw);  // ∂E/∂(product tensor-product weights) of the receivers
+    for (std::size_t v = v0; v < v1; ++v)
+      node_layer_backward(t, static_cast<int>(v), rv.gh.data() + v * S.h, rv.g_msg.data() + v * S.msg, &rv.g_den[v],
+                          S.sc ? rv.g_sc.data() + v * S.sc : nullptr, sc.GD.data() + (v - v0) * S.pw,
+                          rv.g_msh.data() + v * nmsh, sc);
+    {
+      const Eigen::Map<const FCNet::RowMat> X(at(o_cheb + v0 * nmc), nv, nmc);
+      sc.GX.setZero(nv, nmc);
+      M.prod[t].w.backward_batch(X, sc.GD, sc.GX);
+      for (std::size_t v = v0; v < v1; ++v)
+        for (int k = 0; k < nmc; ++k) rv.g_cheb[v * nmc + k] += sc.GX(static_cast<Eigen::Index>(v - v0), k);
+    }
+    // the edges of those receivers
+    const Eigen::Index nblk = static_cast<Eigen::Index>(e1 - e0);
+    sc.GW1.setZero(nblk, S.w1);
+    sc.GW2.setZero(nblk, S.w2);
+    sc.GD.resize(nblk, 1);
+    sc.a.resize(I.conv.out.dim);
+    sc.ga.resize(I.conv.out.dim);
+    sc.mbY.resize(I.conv.mb_size);
+    for (std::size_t e = e0; e < e1; ++e) {
+      double* gw1 = sc.GW1.data() + (e - e0) * S.w1;
+      double* gw2 = sc.GW2.data() + (e - e0) * S.w2;
+      const std::size_t sd = g.sender[e], r = g.receiver[e];
+      const double* up_s = at(o_up[t] + sd * S.up);
+      const double* msh_s = at(o_msh + sd * nmsh);
+      const double* w1 = W1 + (e - e0) * S.w1;
+      const double* w2 = W2 + (e - e0) * S.w2;
+      const double* Y = at(o_Y + e * nsh);
+      const double *a, *mbY;
+      if (A) {  // conv_tp's output as the forward pass computed it
+        a = A + (e - e0) * S.a;
+        mbY = MBY + (e - e0) * S.mbY;
+      } else {
+        I.conv.prepare(Y, sc.mbY.data());
+        I.conv.apply_prepared(up_s, sc.mbY.data(), w1, sc.a.data());
+        a = sc.a.data();
+        mbY = sc.mbY.data();
+      }
+      std::fill(sc.ga.begin(), sc.ga.end(), 0.0);
+      double* gup = rv.g_up_e.data() + e * S.up;
+      double* gmb = rv.gmb_e.data() + e * S.mb;
+      std::fill(gup, gup + S.up, 0.0);
+      std::fill(gmb, gmb + S.mb, 0.0);
+      const double* gb = rv.g_msg.data() + r * S.msg;
+      I.mconv.backward(a, msh_s, w2, gb, sc.ga.data(), nullptr, gw2, at(o_mb[t] + sd * S.mb), gmb);
+      I.conv.backward(up_s, Y, w1, sc.ga.data(), gup, rv.g_Y.data() + e * nsh, gw1, mbY);
+      // density: tanh(d²), d = density_fn(ef)
+      const double d = dens_d[t][e], th = *at(o_de[t] + e);
+      sc.GD(static_cast<Eigen::Index>(e - e0), 0) = rv.g_den[r] * (1.0 - th * th) * 2.0 * d;
+    }
+    // the radial networks of the block's edges, then the density network
+    const auto X = Xe.middleRows(static_cast<Eigen::Index>(e0), nblk);
+    sc.GX.setZero(nblk, nb + nmc);
+    if (D1) I.tpw.backward_saved(sc.GW1, D1, sc.GX);
+    else I.tpw.backward_batch(X, sc.GW1, sc.GX);
+    I.magw.backward_batch(X, sc.GW2, sc.GX);
+    sc.GE.setZero(nblk, nb);
+    I.dens.backward_batch(X.leftCols(nb), sc.GD, sc.GE);
+    for (std::size_t e = e0; e < e1; ++e) {
+      const Eigen::Index q = static_cast<Eigen::Index>(e - e0);
+      for (int k = 0; k < nb; ++k) rv.g_ef[e * nb + k] += sc.GX(q, k) + sc.GE(q, k);
+      for (int k = 0; k < nmc; ++k) rv.g_cheb_e[e * nmc + k] += sc.GX(q, nb + k);
+    }
+    if (t == 0) edge_gradients(e0, e1, rv.g_Y, rv.g_ef, rv.gr);  // the block's edges are complete
+  }
+
+  // After layer t's blocks: the gathers per sender and the layer's node inputs backwards.
+  void reverse_gather(int t) {
+    const MaceModel& M = *m;
+    const std::size_t N = g.nodes;
+    const LayerSizes& S = ls[t];
+    const auto& I = M.inter[t];
+    // per sender, in edge order: ∂/∂ moment harmonics and ∂/∂ up-projection; then this
+    // layer's node inputs backwards: up = linear_up(h), sc = skip_tp(h, onehot) (the output of
+    // layer t−1 also feeds its own readout: node_layer_backward adds it)
+    std::vector<double> ghp(t > 0 ? N * ls[t - 1].h : 0, 0.0);
+    for_node_blocks([&](std::size_t v, Scratch& sc) {
+      sc.gsum.assign(S.mb, 0.0);
+      for (const int* p = out_begin(v); p != out_end(v); ++p) {
+        const double* x = rv.gmb_e.data() + static_cast<std::size_t>(*p) * S.mb;
+        for (int k = 0; k < S.mb; ++k) sc.gsum[k] += x[k];
+      }
+      I.mconv.backward_prepared(sc.gsum.data(), rv.g_msh.data() + v * nmsh);
+      if (t == 0) return;
+      double* gu = rv.g_up.data() + v * S.up;
+      for (const int* p = out_begin(v); p != out_end(v); ++p) {
+        const double* x = rv.g_up_e.data() + static_cast<std::size_t>(*p) * S.up;
+        for (int k = 0; k < S.up; ++k) gu[k] += x[k];
+      }
+      const LayerSizes& Sp = ls[t - 1];
+      I.up.backward(gu, ghp.data() + v * Sp.h);
+      if (I.residue) {
+        double onehot[16] = {0};
+        onehot[col[v]] = 1.0;
+        I.skip.backward(at(o_h[t - 1] + v * Sp.h), onehot, nullptr, rv.g_sc.data() + v * S.sc, ghp.data() + v * Sp.h,
+                        nullptr, nullptr);
+      }
+    });
+    rv.gh.swap(ghp);
+  }
+
+  // The reverse pass's state (full evaluations with derivatives).
+  struct Reverse {
+    std::vector<double> g_cheb, g_msh, g_Y, g_ef, gh;
+    // per edge, summed over layers: ∂E/∂(sender's Chebyshev features) through the edge's radial
+    // networks
+    std::vector<double> g_cheb_e;
+    std::vector<Vec3> gr;  // ∂E/∂r_e
+    // layer t's; g_up_e and gmb_e per edge, gathered per sender: ∂/∂ up-projection, ∂/∂
+    // magmom_conv_tp's prepared tensors (turned into ∂/∂ moment harmonics once per sender)
+    std::vector<double> g_msg, g_den, g_sc, g_up, g_up_e, gmb_e;
+  } rv;
+  // The last layer's reverse pass needs only its own forward records (its features feed the
+  // readout alone), so with derivatives it runs in the forward pass's blocks, while the radial
+  // networks' outputs and conv_tp's outputs of the block are at hand (nothing recomputed, and
+  // no per-edge cache for that layer).
+  bool fuse_last = false;
+  void reverse_start() {
+    const std::size_t N = g.nodes, E = g.edges();
+    rv.g_cheb.assign(N * nmc, 0.0);
+    rv.g_msh.assign(N * nmsh, 0.0);
+    rv.g_Y.assign(E * nsh, 0.0);
+    rv.g_ef.assign(E * nb, 0.0);
+    rv.g_cheb_e.assign(E * nmc, 0.0);
+    rv.gr.assign(E, Vec3::Zero());
+    rv.gh.assign(N * ls[m->layers() - 1].h, 0.0);
+  }
+  void reverse_layer_start(int t) {
+    const std::size_t N = g.nodes, E = g.edges();
+    const LayerSizes& S = ls[t];
+    rv.g_msg.assign(N * S.msg, 0.0);
+    rv.g_den.assign(N, 0.0);
+    rv.g_sc.assign(N * S.sc, 0.0);
+    rv.g_up.assign(N * S.up, 0.0);
+    rv.g_up_e.resize(E * S.up);  // every entry written by its edge
+    rv.gmb_e.resize(E * S.mb);
+  }
+
+  // ∂E/∂(positions), ∂E/∂(moments) and W = −Σ_e r_e ⊗ ∂E/∂r_e of the total energy. What edges
+  // give their senders (∂/∂ up-projection, ∂/∂ moment harmonics, ∂/∂ Chebyshev features,
+  // −∂E/∂r) is written to per-edge slots by the receiver blocks and gathered per sender in
+  // edge order, so no sum depends on which thread ran which block. Two parallel regions per
+  // layer: receiver blocks (their node steps backwards, then their edges), then nodes (the
+  // gathers and the layer's node inputs backwards); and one at the end (forces, virial parts,
+  // magnetic forces per node). With fuse_last the last layer's blocks ran in rebuild().
   void backward(std::vector<Vec3>& dEdpos, std::vector<Vec3>& dEdm, Mat3& virial) {
     const MaceModel& M = *m;
-    const std::size_t N = g.nodes, E = g.edges();
+    const std::size_t N = g.nodes;
     const int L = M.layers();
-    std::vector<double> g_cheb(N * nmc, 0.0), g_msh(N * nmsh, 0.0), g_Y(E * nsh, 0.0), g_ef(E * nb, 0.0);
-    std::vector<double> gh(N * ls[L - 1].h, 0.0);
+    if (!fuse_last) reverse_start();
     for (int t = L - 1; t >= 0; --t) {
       const LayerSizes& S = ls[t];
-      const auto& I = M.inter[t];
-      std::vector<double> g_msg(N * S.msg, 0.0), g_den(N, 0.0), g_sc(N * S.sc, 0.0), g_up(N * S.up, 0.0);
-      FCNet::RowMat GPW = FCNet::RowMat::Zero(N, S.pw);
-      for (std::size_t v = 0; v < N; ++v)
-        node_layer_backward(t, static_cast<int>(v), gh.data() + v * S.h, g_msg.data() + v * S.msg, &g_den[v],
-                            S.sc ? g_sc.data() + v * S.sc : nullptr, GPW.data() + v * S.pw, g_msh.data() + v * nmsh);
-      {  // the product blocks' radial networks, all nodes at once
-        const FCNet::RowMat X = Eigen::Map<const FCNet::RowMat>(at(o_cheb), N, nmc);
-        FCNet::RowMat GX = FCNet::RowMat::Zero(N, nmc);
-        M.prod[t].w.backward_batch(X, GPW, GX);
-        for (std::size_t v = 0; v < N; ++v)
-          for (int k = 0; k < nmc; ++k) g_cheb[v * nmc + k] += GX(v, k);
+      if (!(fuse_last && t == L - 1)) {
+        reverse_layer_start(t);
+        for_edge_blocks([&](std::size_t v0, std::size_t v1, std::size_t e0, std::size_t e1, Scratch& sc) {
+          const double *W1, *W2;
+          radial_block(t, e0, e1, sc, false, W1, W2);
+          reverse_block(t, v0, v1, e0, e1, sc, W1, W2, reverse_cache ? at(o_a[t] + e0 * S.a) : nullptr,
+                        reverse_cache ? at(o_mbY[t] + e0 * S.mbY) : nullptr,
+                        saved_act ? at(o_d1[t] + e0 * S.d1) : nullptr);
+        });
       }
-      // edges
-      std::vector<double> a(I.conv.out.dim), ga(I.conv.out.dim), mbY;
-      std::vector<double> gmb(N * S.mb, 0.0);  // ∂E/∂(senders' prepared magmom_conv_tp tensors)
-      FCNet::RowMat GD(E, 1);
-      const FCNet::RowMat X = edge_inputs();
-      FCNet::RowMat GW1, GW2, GX;
-      for (std::size_t v0 = 0, v1; v0 < N; v0 = v1) {  // blocks of receivers (edges are sorted by receiver)
-       v1 = block_end(v0);
-       const std::size_t e0 = g.offset[v0], e1 = g.offset[v1];
-       const Eigen::Index nblk = static_cast<Eigen::Index>(e1 - e0);
-       const double *W1, *W2;
-       radial_block(t, X, e0, e1, W1, W2);
-       GW1.setZero(nblk, S.w1);
-       GW2.setZero(nblk, S.w2);
-       for (std::size_t e = e0; e < e1; ++e) {
-        double* gw1 = GW1.data() + (e - e0) * S.w1;
-        double* gw2 = GW2.data() + (e - e0) * S.w2;
-        const std::size_t sd = g.sender[e], r = g.receiver[e];
-        const double* up_s = at(o_up[t] + sd * S.up);
-        const double* msh_s = at(o_msh + sd * nmsh);
-        const double* w1 = W1 + (e - e0) * S.w1;
-        const double* w2 = W2 + (e - e0) * S.w2;
-        const double* Y = at(o_Y + e * nsh);
-        mbY.resize(I.conv.mb_size);
-        I.conv.prepare(Y, mbY.data());
-        I.conv.apply_prepared(up_s, mbY.data(), w1, a.data());
-        std::fill(ga.begin(), ga.end(), 0.0);
-        const double* gb = g_msg.data() + r * S.msg;
-        I.mconv.backward(a.data(), msh_s, w2, gb, ga.data(), nullptr, gw2, at(o_mb[t] + sd * S.mb), gmb.data() + sd * S.mb);
-        I.conv.backward(up_s, Y, w1, ga.data(), g_up.data() + sd * S.up, g_Y.data() + e * nsh, gw1, mbY.data());
-        // density: tanh(d²), d = density_fn(ef); its network is differentiated below for all edges
-        const double d = dens_d[t][e], th = *at(o_de[t] + e);
-        GD(static_cast<Eigen::Index>(e), 0) = g_den[r] * (1.0 - th * th) * 2.0 * d;
-       }
-       // the radial networks of the block's edges
-       GX.setZero(nblk, nb + nmc);
-       I.tpw.backward_batch(X.middleRows(static_cast<Eigen::Index>(e0), nblk), GW1, GX);
-       I.magw.backward_batch(X.middleRows(static_cast<Eigen::Index>(e0), nblk), GW2, GX);
-       for (std::size_t e = e0; e < e1; ++e) {
-         const Eigen::Index q = static_cast<Eigen::Index>(e - e0);
-         for (int k = 0; k < nb; ++k) g_ef[e * nb + k] += GX(q, k);
-         for (int k = 0; k < nmc; ++k) g_cheb[g.sender[e] * nmc + k] += GX(q, nb + k);
-       }
-      }
-      {
-        const Eigen::Map<const FCNet::RowMat> XE(at(o_ef), static_cast<Eigen::Index>(E), nb);
-        FCNet::RowMat GE = FCNet::RowMat::Zero(static_cast<Eigen::Index>(E), nb);
-        I.dens.backward_batch(XE, GD, GE);
-        for (std::size_t e = 0; e < E; ++e)
-          for (int k = 0; k < nb; ++k) g_ef[e * nb + k] += GE(static_cast<Eigen::Index>(e), k);
-      }
-      for (std::size_t v = 0; v < N; ++v) I.mconv.backward_prepared(gmb.data() + v * S.mb, g_msh.data() + v * nmsh);
-      // node inputs of layer t: up = linear_up(h), sc = skip_tp(h, onehot)
-      if (t > 0) {
-        const LayerSizes& Sp = ls[t - 1];
-        std::vector<double> ghp(N * Sp.h, 0.0);
-        for (std::size_t v = 0; v < N; ++v) {
-          I.up.backward(g_up.data() + v * S.up, ghp.data() + v * Sp.h);
-          if (I.residue) {
-            double onehot[16] = {0};
-            onehot[col[v]] = 1.0;
-            I.skip.backward(at(o_h[t - 1] + v * Sp.h), onehot, nullptr, g_sc.data() + v * S.sc, ghp.data() + v * Sp.h,
-                            nullptr, nullptr);
-          }
-        }
-        // the output of layer t−1 also feeds its own readout: node_layer_backward adds it
-        gh.swap(ghp);
-      }
+      reverse_gather(t);
     }
-    // geometry: dual numbers seeded with the edge vector
     dEdpos.assign(N, Vec3::Zero());
+    dEdm.assign(N, Vec3::Zero());
+    std::vector<Mat3> wv(N);  // per receiver: −Σ over its edges of r_e ⊗ ∂E/∂r_e
+    for_node_blocks([&](std::size_t v, Scratch&) {
+      Vec3 f = Vec3::Zero();
+      Mat3 w = Mat3::Zero();
+      for (int e = g.offset[v]; e < g.offset[v + 1]; ++e) {
+        f += rv.gr[e];
+        w -= edge_vector(e) * rv.gr[e].transpose();
+      }
+      for (const int* p = out_begin(v); p != out_end(v); ++p) {
+        f -= rv.gr[*p];
+        for (int k = 0; k < nmc; ++k) rv.g_cheb[v * nmc + k] += rv.g_cheb_e[static_cast<std::size_t>(*p) * nmc + k];
+      }
+      dEdpos[v] = f;
+      wv[v] = w;
+      Dual mv[3];
+      for (int k = 0; k < 3; ++k) {
+        mv[k] = Dual(mom[v][k]);
+        mv[k].d[k] = 1.0;
+      }
+      Dual cd[64], md[64], ob;
+      node_moment_t(static_cast<int>(v), mv, cd, md, &ob);
+      for (int c = 0; c < 3; ++c) {
+        double s = M.onebody ? M.scale * ob.d[c] : 0.0;
+        for (int k = 0; k < nmc; ++k) s += rv.g_cheb[v * nmc + k] * cd[k].d[c];
+        for (int k = 0; k < nmsh; ++k) s += rv.g_msh[v * nmsh + k] * md[k].d[c];
+        dEdm[v][c] = s;
+      }
+    });
     virial.setZero();
-    std::vector<Dual> Yd(nsh), efd(nb);
-    for (std::size_t e = 0; e < E; ++e) {
+    for (std::size_t v = 0; v < N; ++v) virial += wv[v];  // node order
+  }
+
+
+  // ∂E/∂r_e of edges [e0, e1) from the gradients of their Y(r̂) and radial features (dual
+  // numbers seeded with the edge vector).
+  void edge_gradients(std::size_t e0, std::size_t e1, const std::vector<double>& g_Y, const std::vector<double>& g_ef,
+                      std::vector<Vec3>& gr) const {
+    Dual Yd[64], efd[64];
+    for (std::size_t e = e0; e < e1; ++e) {
       const Vec3 r = edge_vector(e);
       Dual rd[3];
       for (int k = 0; k < 3; ++k) {
         rd[k] = Dual(r[k]);
         rd[k].d[k] = 1.0;
       }
-      edge_features(rd, Yd.data(), efd.data());
-      Vec3 gr = Vec3::Zero();
+      edge_features(rd, Yd, efd);
+      Vec3 x = Vec3::Zero();
       for (int k = 0; k < nsh; ++k)
-        for (int c = 0; c < 3; ++c) gr[c] += g_Y[e * nsh + k] * Yd[k].d[c];
+        for (int c = 0; c < 3; ++c) x[c] += g_Y[e * nsh + k] * Yd[k].d[c];
       for (int k = 0; k < nb; ++k)
-        for (int c = 0; c < 3; ++c) gr[c] += g_ef[e * nb + k] * efd[k].d[c];
-      dEdpos[g.receiver[e]] += gr;
-      dEdpos[g.sender[e]] -= gr;
-      virial -= r * gr.transpose();
-    }
-    dEdm.assign(N, Vec3::Zero());
-    std::vector<Dual> cd(nmc), md(nmsh);
-    for (std::size_t v = 0; v < N; ++v) {
-      Dual mv[3];
-      for (int k = 0; k < 3; ++k) {
-        mv[k] = Dual(mom[v][k]);
-        mv[k].d[k] = 1.0;
-      }
-      Dual ob;
-      node_moment_t(static_cast<int>(v), mv, cd.data(), md.data(), &ob);
-      for (int c = 0; c < 3; ++c) {
-        double s = M.onebody ? M.scale * ob.d[c] : 0.0;
-        for (int k = 0; k < nmc; ++k) s += g_cheb[v * nmc + k] * cd[k].d[c];
-        for (int k = 0; k < nmsh; ++k) s += g_msh[v * nmsh + k] * md[k].d[c];
-        dEdm[v][c] = s;
-      }
+        for (int c = 0; c < 3; ++c) x[c] += g_ef[e * nb + k] * efd[k].d[c];
+      gr[e] = x;
     }
   }
 
@@ -1711,7 +2061,8 @@ struct MaceNativeEvaluator::Impl {
     new_msh.resize(nmsh);
     double ob_new;
     node_moment(i, mnew, new_cheb.data(), new_msh.data(), &ob_new);
-    const std::vector<int>& oe = out_edges[i];
+    const std::vector<int> oe(out_begin(i), out_end(i));
+    Scratch& sc = scratch[0];  // the trial runs on the calling thread
     std::vector<int> upd;                     // nodes whose layer-t inputs changed
     std::vector<std::vector<double>> upd_rec; // [Δup | new up | new sc]
     std::vector<double> bn, bo, w1, w2;
@@ -1740,14 +2091,14 @@ struct MaceNativeEvaluator::Impl {
       M.inter[t].mconv.prepare(new_msh.data(), mb_i.data());
       pend.emplace_back(o_mb[t] + static_cast<std::size_t>(i) * S.mb, mb_i);
       pw_i.resize(S.pw);
-      M.prod[t].w.apply(new_cheb.data(), pw_i.data(), fscratch.data());
+      M.prod[t].w.apply(new_cheb.data(), pw_i.data(), sc.fscratch.data());
       pend.emplace_back(o_pw[t] + static_cast<std::size_t>(i) * S.pw, pw_i);
       for (std::size_t k = 0; k < oe.size(); ++k) {
         const int e = oe[k];
-        edge_weights(t, e, new_cheb.data(), w1.data() + k * S.w1, w2.data() + k * S.w2);
-        edge_message(t, e, up_new_i, mb_i.data(), w1.data() + k * S.w1, w2.data() + k * S.w2, bn.data());
+        edge_weights(t, e, new_cheb.data(), w1.data() + k * S.w1, w2.data() + k * S.w2, sc);
+        edge_message(t, e, up_new_i, mb_i.data(), w1.data() + k * S.w1, w2.data() + k * S.w2, bn.data(), sc);
         edge_message(t, e, up_old_i, at(o_mb[t] + static_cast<std::size_t>(i) * S.mb), at(o_w1[t] + e * S.w1),
-                     at(o_w2[t] + e * S.w2), bo.data());
+                     at(o_w2[t] + e * S.w2), bo.data(), sc);
         std::vector<double>& mm = msg[recv_index(static_cast<int>(g.receiver[e]))];
         for (int c = 0; c < S.msg; ++c) mm[c] += bn[c] - bo[c];
         pend.emplace_back(o_w1[t] + e * S.w1, std::vector<double>(w1.begin() + k * S.w1, w1.begin() + (k + 1) * S.w1));
@@ -1756,9 +2107,10 @@ struct MaceNativeEvaluator::Impl {
       for (std::size_t k = 0; k < upd.size(); ++k) {
         const int s = upd[k];
         if (s == i) continue;
-        for (int e : out_edges[s]) {
+        for (const int* p = out_begin(s); p != out_end(s); ++p) {
+          const int e = *p;
           edge_message(t, e, upd_rec[k].data(), at(o_mb[t] + static_cast<std::size_t>(s) * S.mb), at(o_w1[t] + e * S.w1),
-                       at(o_w2[t] + e * S.w2), bn.data());
+                       at(o_w2[t] + e * S.w2), bn.data(), sc);
           std::vector<double>& mm = msg[recv_index(static_cast<int>(g.receiver[e]))];
           for (int c = 0; c < S.msg; ++c) mm[c] += bn[c];
         }
@@ -1777,7 +2129,7 @@ struct MaceNativeEvaluator::Impl {
         for (std::size_t k = 0; k < upd.size(); ++k)
           if (upd[k] == v) sc_v = upd_rec[k].data() + 2 * S.up;
         double e;
-        node_layer(t, v, msg[q].data(), *at(o_den[t] + v), sc_v, pw_v, msh_v, h.data(), &e);
+        node_layer(t, v, msg[q].data(), *at(o_den[t] + v), sc_v, pw_v, msh_v, h.data(), &e, sc);
         e_new[static_cast<std::size_t>(slot_of(v)) * L + t] = e;
         pend.emplace_back(o_msg[t] + vv * S.msg, msg[q]);
         pend.emplace_back(o_h[t] + vv * S.h, h);
@@ -1848,6 +2200,19 @@ MaceNativeEvaluator::MaceNativeEvaluator(const std::string& path) : MaceNativeEv
 MaceNativeEvaluator::~MaceNativeEvaluator() = default;
 
 const std::vector<int>& MaceNativeEvaluator::atomic_numbers() const { return model_->Z; }
+void MaceNativeEvaluator::set_threads(int n) { threads_ = std::max(0, n); }
+void MaceNativeEvaluator::set_cache_bytes(double bytes) { cache_bytes_ = std::max(0.0, bytes); }
+int MaceNativeEvaluator::threads() const { return threads_ > 0 ? threads_ : omp_get_max_threads(); }
+// Threads for a full evaluation (results do not depend on it): one for a graph too small to
+// share (a parallel region's start-up would cost more than it saves); set_threads(n > 0): n;
+// else OpenMP's count, but no more than the cores free right now (available less the other
+// runnable tasks, /proc/loadavg): a thread that shares its core with another job holds up
+// every barrier of the evaluation, so on a busy machine two threads are slower than one.
+int MaceNativeEvaluator::full_threads(const Graph& g) const {
+  if (g.edges() < 4u * 128u) return 1;
+  if (threads_ > 0) return threads_;
+  return std::clamp(available_cores() - busy_cores(), 1, std::max(1, omp_get_max_threads()));
+}
 double MaceNativeEvaluator::r_max() const { return model_->r_max; }
 int MaceNativeEvaluator::interactions() const { return model_->layers(); }
 
@@ -1857,7 +2222,12 @@ std::vector<double> MaceNativeEvaluator::node_energies(const Graph& g, const std
   if (!work_) work_ = std::make_unique<Impl>();  // reused: its buffers keep their memory
   Impl& local = *work_;
   local.m = model_.get();
+  local.threads = full_threads(g);
+  local.radial_cache_bytes = cache_bytes_;
   local.radial_cache = local.small_radial_cache(g.edges());  // large models: no per-edge cache (memory)
+  local.fuse_last = false;
+  local.choose_reverse_caches(g.edges(), false);
+  local.keep_nodes = false;
   local.set_geometry(g, position, column);
   local.rebuild(moment);
   return std::vector<double>(local.store.begin() + local.o_energy, local.store.begin() + local.o_energy + g.nodes);
@@ -1869,8 +2239,17 @@ MaceNativeResult MaceNativeEvaluator::evaluate(const Graph& g, const std::vector
   if (!work_) work_ = std::make_unique<Impl>();
   Impl& local = *work_;
   local.m = model_.get();
+  local.threads = full_threads(g);
+  local.radial_cache_bytes = local.reverse_cache_bytes = cache_bytes_;
   local.radial_cache = local.small_radial_cache(g.edges());  // large models: no per-edge cache (memory)
+  local.fuse_last = derivatives;
+  local.choose_reverse_caches(g.edges(), derivatives);
+  local.keep_nodes = derivatives;
   local.set_geometry(g, position, column);
+  if (derivatives) {  // the last layer's reverse pass runs inside rebuild()
+    local.reverse_start();
+    local.reverse_layer_start(model_->layers() - 1);
+  }
   local.rebuild(moment);
   MaceNativeResult r;
   r.node_energy.assign(local.store.begin() + local.o_energy, local.store.begin() + local.o_energy + g.nodes);
@@ -1888,6 +2267,7 @@ MaceNativeResult MaceNativeEvaluator::evaluate(const Graph& g, const std::vector
 }
 
 void MaceNativeEvaluator::set_geometry(const Graph& g, const std::vector<Vec3>& position, const std::vector<int>& column) {
+  impl_->threads = full_threads(g);
   impl_->set_geometry(g, position, column);
 }
 bool MaceNativeEvaluator::has_geometry() const { return impl_->geometry; }
@@ -1898,6 +2278,7 @@ void MaceNativeEvaluator::rebuild(const System& s) {
 }
 void MaceNativeEvaluator::rebuild(const std::vector<Vec3>& moment) {
   if (!impl_->geometry) throw std::logic_error("MaceNativeEvaluator::rebuild before set_geometry");
+  impl_->threads = full_threads(impl_->g);
   impl_->rebuild(moment);
 }
 bool MaceNativeEvaluator::built() const { return impl_->is_built; }
@@ -1921,6 +2302,7 @@ double MaceNativeEvaluator::trial(int i, const Vec3& m_new, Trial& t) {
     const std::vector<Vec3> pos = impl_->pos, mom = impl_->mom;
     const std::vector<int> col = impl_->col;
     impl_->set_geometry(g, pos, col);
+    impl_->threads = full_threads(g);
     impl_->rebuild(mom);
   }
   return impl_->trial(i, m_new, t);

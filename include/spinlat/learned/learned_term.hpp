@@ -36,7 +36,8 @@ struct LearnedOptions {
   std::string head;
   std::vector<std::string> extensions;      ///< shared libraries of custom ops, dlopen'ed first
   std::map<std::string, int> species_map;   ///< structure species name → atomic number
-  int threads = 0;                          ///< LibTorch intra-op threads (0 = LibTorch's default: all cores)
+  int threads = 0;                          ///< LibTorch intra-op threads (0 = LibTorch's default: all cores);
+                                            ///< converted MACE models: their threads (0 = OpenMP's count, at most the free cores)
   /// Monte Carlo trials and energy-only evaluations of native float64 models: "auto" = the
   /// plain C++ evaluator (spinlat/learned/native_fast.hpp), "torch" = LibTorch.
   std::string mc_evaluator = "auto";

@@ -12,9 +12,10 @@
 //
 // Evaluation follows the TorchScript forward exactly (same blocks, same weights, float64);
 // the summation order differs, so results agree to rounding (≲ 1e-13 relative), not bit for
-// bit. The Monte Carlo trial (trial/commit) recomputes only what the moved moment reaches:
-// layer-1 records of the site and the receivers of its edges, layer-2 records of the
-// receivers of their edges, and their node energies.
+// bit; they are bit for bit the same for any number of threads (set_threads). The Monte
+// Carlo trial (trial/commit) recomputes only what the moved moment reaches: layer-1 records
+// of the site and the receivers of its edges, layer-2 records of the receivers of their
+// edges, and their node energies.
 #include <map>
 #include <memory>
 #include <string>
@@ -74,6 +75,18 @@ class MaceNativeEvaluator {
   double r_max() const;
   int interactions() const;
 
+  /// Threads of full evaluations (and of the Monte Carlo cache's rebuilds): n > 0 exactly n;
+  /// 0 (default) OpenMP's current count (what `threads` set), reduced at each evaluation to
+  /// the cores not busy with other tasks. The work is split in blocks fixed by the graph, so
+  /// every result is bit for bit the same for any count; Monte Carlo trials run on the
+  /// calling thread. Graphs under 512 edges run on one thread.
+  void set_threads(int n);
+  int threads() const;
+  /// Memory (bytes) that each per-edge cache of a full evaluation may take: the radial
+  /// networks' outputs, and what the forward pass keeps for the reverse pass (default 64 MB
+  /// each). Beyond it they are recomputed block by block; the results are the same.
+  void set_cache_bytes(double bytes);
+
   /// Full evaluation with the hand-written reverse pass (derivatives): forces −∂E/∂r (eV/Å),
   /// magnetic forces −∂E/∂m (eV/μB) at fixed positions, and the virial
   /// W = −Σ_e r_e ⊗ ∂E/∂r_e (eV; moments held fixed, not symmetrised), the learned term's
@@ -114,7 +127,10 @@ class MaceNativeEvaluator {
   struct Impl;
 
  private:
+  int full_threads(const Graph& g) const;
   std::unique_ptr<MaceModel> model_;
+  int threads_ = 0;
+  double cache_bytes_ = 64e6;
   std::unique_ptr<Impl> impl_;          // the Monte Carlo cache
   mutable std::unique_ptr<Impl> work_;  // full evaluations (not thread safe, as the learned term)
 };

@@ -92,15 +92,10 @@ Hamiltonian build_surrogate(const SurrogateOptions& st, const System& s, const H
 
 namespace {
 
-DelayedAcceptanceOptions sampler_options(const SurrogateOptions& st, const StreamKey& key, DelayedAcceptanceOptions o) {
-  o.move = st.move;
-  o.inner_steps = st.inner_steps;
-  o.target_acceptance = st.target_acceptance;
-  o.seed = key;
-  return o;
-}
-LatticeDelayedAcceptanceOptions sampler_options(const SurrogateOptions& st, const StreamKey& key,
-                                                LatticeDelayedAcceptanceOptions o) {
+/// Options: DelayedAcceptanceOptions or LatticeDelayedAcceptanceOptions (the same four settings).
+template <class Options>
+Options sampler_options(const SurrogateOptions& st, const StreamKey& key) {
+  Options o;
   o.move = st.move;
   o.inner_steps = st.inner_steps;
   o.target_acceptance = st.target_acceptance;
@@ -114,7 +109,7 @@ class SurrogateMcDriver : public Driver {
  public:
   SurrogateMcDriver(const SurrogateOptions& st, const DriverContext& ctx)
       : s_(ctx.system), surrogate_(build_surrogate(st, ctx.system, ctx.hamiltonian, ctx.key.seed)),
-        da_(ctx.hamiltonian, surrogate_, ctx.system, sampler_options(st, ctx.key, Options())) {
+        da_(ctx.hamiltonian, surrogate_, ctx.system, sampler_options<Options>(st, ctx.key)) {
     da_.set_temperature(ctx.temperature);
   }
   void advance(bool adapt) override {

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <optional>
 #include <sstream>
@@ -275,6 +276,14 @@ int run_sweep(RunContext& ctx) {
                    spread ? "each ladder spread over every rank in turn" : "whole ladders over the ranks",
                    spread ? plan.spread_makespan : plan.whole, spread ? plan.whole : plan.spread_makespan,
                    spread ? "for whole ladders" : "for spread ladders");
+  }
+  if (root && !ctx.options.quiet) {  // say what is sampled, and how, when a surrogate proposes
+    const std::map<std::string, std::string> set = spec.settings();
+    const auto sur = set.find("surrogate");
+    if (sur != set.end())
+      std::fprintf(stderr, "sweep: exact sampling of the input's Hamiltonian (delayed acceptance), moves proposed by %s, %s\n",
+                   sur->second.empty() ? "a spin model mapped from it at each size" : sur->second.c_str(),
+                   set.count("surrogate_block") ? "the whole lattice per step" : "one site per proposal");
   }
   auto mine = [&](std::size_t il, std::size_t it) { return spread || unit_rank[unit_of(il, it)] == me; };
 

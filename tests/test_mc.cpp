@@ -16,6 +16,7 @@
 #include <tuple>
 #include <vector>
 
+#include "sampling_test_helpers.hpp"
 #include "spinlat/core/crystal.hpp"
 #include "spinlat/core/error.hpp"
 #include "spinlat/core/units.hpp"
@@ -145,25 +146,8 @@ using namespace spinlat::testing;
 
 namespace {
 
-struct Estimate {
-  double mean = 0, err = 0;
-};
-
-/// Mean and standard error from `bins` consecutive blocks of the series.
-Estimate binned(const std::vector<double>& x, int bins = 50) {
-  const std::size_t len = x.size() / bins;
-  std::vector<double> b(bins, 0.0);
-  for (int k = 0; k < bins; ++k) {
-    for (std::size_t t = 0; t < len; ++t) b[k] += x[k * len + t];
-    b[k] /= static_cast<double>(len);
-  }
-  Estimate e;
-  e.mean = std::accumulate(b.begin(), b.end(), 0.0) / bins;
-  double v = 0;
-  for (double y : b) v += (y - e.mean) * (y - e.mean);
-  e.err = std::sqrt(v / (bins - 1) / bins);
-  return e;
-}
+using sampling_test::Estimate;
+using sampling_test::binned;
 
 double langevin(double x) { return 1.0 / std::tanh(x) - 1.0 / x; }
 

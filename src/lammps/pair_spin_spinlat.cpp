@@ -165,7 +165,7 @@ void PairSpinSpinlat::whole_box_virial()
   for (int k = 0; k < 6; k++) virial[k] += w[k];
 }
 
-void PairSpinSpinlat::load()
+spinlat_lammps::Atoms PairSpinSpinlat::owned_and_ghosts() const
 {
   spinlat_lammps::Atoms a;
   a.n = atom->nlocal;
@@ -173,8 +173,12 @@ void PairSpinSpinlat::load()
   a.x = atom->x;
   a.sp = atom->sp;
   a.type = atom->type;
-  const spinlat_lammps::Box box = spinlat_lammps::lammps_box(domain);
-  engine->load(a, box);
+  return a;
+}
+
+void PairSpinSpinlat::load()
+{
+  engine->load(owned_and_ghosts(), spinlat_lammps::lammps_box(domain));
 }
 
 void PairSpinSpinlat::compute(int eflag, int vflag)
@@ -205,12 +209,7 @@ void PairSpinSpinlat::compute(int eflag, int vflag)
 
 void PairSpinSpinlat::compute_single_pair(int i, double fmi[3])
 {
-  spinlat_lammps::Atoms a;
-  a.n = atom->nlocal;
-  a.ghosts = ghosts();
-  a.x = atom->x;
-  a.sp = atom->sp;
-  a.type = atom->type;
+  const spinlat_lammps::Atoms a = owned_and_ghosts();
   try {
     engine->single_field(a, i, fmi);
   } catch (const std::exception &ex) {

@@ -10,7 +10,7 @@
 
 #include "pair_spin.h"
 
-namespace spinlat_lammps { class Engine; }
+namespace spinlat_lammps { class Engine; struct Atoms; }
 
 namespace LAMMPS_NS {
 
@@ -39,6 +39,7 @@ class PairSpinSpinlat : public PairSpin {
   double cut_spin = 0.0;    // spin-spin reach, for fix nve/spin's sectors (extract "cut")
   void load();
   int ghosts() const;
+  spinlat_lammps::Atoms owned_and_ghosts() const;    // this rank's atoms and its ghosts, for the engine
   void whole_box_virial();
 };
 

@@ -222,6 +222,24 @@ struct NativeFastEvaluator::Impl {
   // ---- caches ----
   bool built = false;
   std::vector<double> rec0, recI, energy;
+  // The records of the configuration built before the current one (valid when `spare`): a
+  // rejected whole-lattice Monte Carlo move returns to it, and then the sampler's energy
+  // measurement finds it here instead of rebuilding (mc/lattice_delayed_acceptance.hpp).
+  std::vector<double> spare_rec0, spare_recI, spare_energy;
+  bool spare = false;
+  bool spare_holds(const std::vector<Vec3>& moment) const {
+    if (!spare) return false;
+    for (std::size_t v = 0; v < N; ++v) {
+      const double* r = spare_rec0.data() + v * stride0 + R0_M;
+      if (r[0] != moment[v][0] || r[1] != moment[v][1] || r[2] != moment[v][2]) return false;
+    }
+    return true;
+  }
+  void swap_spare() {
+    rec0.swap(spare_rec0);
+    recI.swap(spare_recI);
+    energy.swap(spare_energy);
+  }
 
   // ---- a trial's records, overlaid on the cache while it is evaluated ----
   std::vector<int> slot0, slotI;
@@ -670,6 +688,7 @@ void NativeFastEvaluator::set_geometry(const Graph& g, const std::vector<Vec3>& 
     throw std::logic_error("NativeFastEvaluator::set_geometry: graph, positions and species differ in size");
   m.geometry = false;
   m.built = false;
+  m.spare = false;  // its records belong to the old geometry
   m.N = g.nodes;
   m.column = column;
   for (int col : column)
@@ -731,6 +750,19 @@ void NativeFastEvaluator::rebuild(const std::vector<Vec3>& moment) {
   Impl& m = *impl_;
   if (!m.geometry) throw std::logic_error("NativeFastEvaluator::rebuild before set_geometry");
   if (moment.size() != m.N) throw std::logic_error("NativeFastEvaluator::rebuild: one moment per node expected");
+  // Every record below is a function of the moments alone (at fixed geometry), so the spare's
+  // records of these moments are the same bits as a rebuild.
+  if (m.built && m.spare_holds(moment)) {
+    m.swap_spare();
+    return;
+  }
+  if (m.built) {  // keep the current records as the spare; rebuild into the old spare's arrays
+    m.swap_spare();
+    m.spare = true;
+    m.rec0.resize(m.spare_rec0.size());
+    m.recI.resize(m.spare_recI.size());
+    m.energy.resize(m.spare_energy.size());
+  }
   m.built = false;
   for (std::size_t v = 0; v < m.N; ++v) m.moment_record(static_cast<int>(v), moment[v], m.rec0.data() + v * m.stride0);
   // Nodes are independent within a layer (each reads its own and its senders' records of the

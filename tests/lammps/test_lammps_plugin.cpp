@@ -368,11 +368,14 @@ const std::string lammps_iron = "pair_style hybrid/overlay eam/alloy spin/exchan
                                 mishin + " Fe\npair_coeff * * spin/exchange exchange 3.4 0.02726 0.2171 1.841\n";
 const std::string plugin_iron = "pair_style spin/spinlat " + fe_input + "\npair_coeff * * Fe\n";
 
-double energy_rms(const std::string& pair, double dt, int steps, const fs::path& dir) {
+// RMS deviation of the total energy from its start over an NVE run (eV/atom), with the
+// integrator fix `integrator` (LAMMPS's fix nve/spin by default).
+double energy_rms(const std::string& pair, double dt, int steps, const fs::path& dir,
+                  const std::string& integrator = "fix nve all nve/spin lattice moving\n") {
   Lammps L;
   const fs::path f = dir / ("e_" + std::to_string(steps) + ".txt");
-  L.cmd(box_commands(3, false, 2.2, 0.0) + pair + "velocity all create 300 4928459 dist gaussian\n"
-        "fix nve all nve/spin lattice moving\ntimestep " + std::to_string(dt) + "\nthermo 0\n"
+  L.cmd(box_commands(3, false, 2.2, 0.0) + pair + "velocity all create 300 4928459 dist gaussian\n" + integrator +
+        "timestep " + std::to_string(dt) + "\nthermo 0\n"
         "variable et equal etotal\nfix rec all ave/time 1 1 1 v_et format %.17g file " + f.string() + "\nrun " +
         std::to_string(steps));
   std::ifstream in(f);
@@ -479,28 +482,7 @@ TEST(LammpsPlugin, FixSpinlatSldConservesEnergyToSecondOrder) {
   if (!fs::exists(mishin)) GTEST_SKIP() << mishin << " (Debian's lammps-examples) not installed";
   const fs::path dir = scratch("sld");
   // As NveSpinConservesEnergyToSecondOrder, with fix spinlat/sld for fix nve/spin.
-  auto rms = [&](double dt, int steps) {
-    Lammps L;
-    const fs::path f = dir / ("e_" + std::to_string(steps) + ".txt");
-    L.cmd(box_commands(3, false, 2.2, 0.0) + plugin_iron + "velocity all create 300 4928459 dist gaussian\n"
-          "fix sld all spinlat/sld\ntimestep " + std::to_string(dt) + "\nthermo 0\nvariable et equal etotal\n"
-          "fix rec all ave/time 1 1 1 v_et format \" %.17g\" file " + f.string() + "\nrun " + std::to_string(steps));
-    std::ifstream in(f);
-    std::string line;
-    std::vector<double> e;
-    while (std::getline(in, line)) {
-      if (line.empty() || line[0] == '#') continue;
-      std::istringstream ls(line);
-      long step;
-      double v;
-      ls >> step >> v;
-      e.push_back(v);
-    }
-    EXPECT_EQ(e.size(), static_cast<std::size_t>(steps + 1));
-    double r = 0.0;
-    for (double v : e) r += (v - e[0]) * (v - e[0]);
-    return std::sqrt(r / e.size()) / L.n();
-  };
+  auto rms = [&](double dt, int steps) { return energy_rms(plugin_iron, dt, steps, dir, "fix sld all spinlat/sld\n"); };
   const double big = rms(4e-4, 100), small = rms(2e-4, 200);
   std::printf("fix spinlat/sld NVE energy error (RMS, eV/atom): dt 0.4 fs %.4e, 0.2 fs %.4e (ratio %.3f)\n", big, small,
               small / big);

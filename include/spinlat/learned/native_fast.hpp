@@ -9,7 +9,8 @@
 // Caches, valid while positions stay fixed (set_geometry):
 //  - per edge: Y_l(r̂) and every layer's radial-network outputs (they depend on positions only);
 //  - per node: the moment features (m/m_max, solid harmonics, layer-0 features), the features
-//    of every inner layer, and the node energy.
+//    of every inner layer, and the node energy; and the same node records of the configuration
+//    built before (a rebuild that returns to it swaps them back instead of recomputing).
 // A trial (new moment vector at site i) recomputes the records that depend on m_i: layer-t
 // features of the nodes within t hops, energies within L hops, for L layers. Every record is
 // computed by one function, in one summation order, from the records of its node and its

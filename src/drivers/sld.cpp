@@ -1,5 +1,7 @@
 // The `sld` driver: spin-lattice dynamics, moments and atoms integrated together by the
 // symplectic splitting of dynamics/sld.hpp (docs/spin-lattice.md).
+#include <cstdio>
+
 #include "spinlat/drivers/keys.hpp"
 #include "spinlat/dynamics/sld.hpp"
 
@@ -43,7 +45,16 @@ class SldDriver : public Driver {
  public:
   SldDriver(const SldSpec& spec, const DriverContext& ctx)
       : n_(static_cast<double>(ctx.system.size())), sld_(ctx.system, ctx.hamiltonian, options(spec, ctx), ctx.key),
-        field_(spec.field.given()) {}
+        field_(spec.field.given()) {
+    // The colour sweep evaluates a generic (learned) term twice per colour move: say what the
+    // whole-lattice update would cost instead (dynamics/sld.hpp).
+    if (spec.integrator == "suzuki-trotter" && !sld_.fast_field() && sld_.colors() > 1)
+      std::fprintf(stderr,
+                   "warning: sld: the moments have %d colours and a term without a fast field path (learned, "
+                   "landau, ...): each step evaluates it %d times; integrator = \"explicit-midpoint\" "
+                   "evaluates it twice (docs/spin-lattice.md, \"Whole-lattice update\")\n",
+                   sld_.colors(), 8 * sld_.colors() - 3);
+  }
   static SldOptions options(const SldSpec& spec, const DriverContext& ctx) {
     SldOptions o;
     o.dt = spec.dt;
@@ -51,6 +62,7 @@ class SldDriver : public Driver {
     o.damping = spec.damping.values();
     o.lattice_damping = spec.lattice_damping;
     o.spin_substeps = static_cast<int>(spec.spin_substeps);
+    o.spin_update = parse_sld_spin_update(spec.integrator);
     o.field = spec.field.at(spec.length, spec.dt);
     return o;
   }
@@ -91,12 +103,15 @@ DriverSpecPtr read_sld(Params& p, DriverRole role) {
     s->length = count_at_least(p, "steps", 0, 0, true);
     s->dt = positive(p, "dt", " ps");
     s->damping = read_spin_damping(p);
-    s->integrator = p.choice("integrator", {"suzuki-trotter"}, "suzuki-trotter");
+    s->integrator = p.choice("integrator", {"suzuki-trotter", "explicit-midpoint", "auto"}, "suzuki-trotter");
     s->lattice_damping = non_negative(p, "lattice_damping", 0.0, " 1/ps");
     s->longitudinal_damping = non_negative(p, "longitudinal_damping", 0.01, "");
     s->drift = non_negative(p, "max_energy_drift", 0.01, " eV/atom");
     s->field = read_stage_field(p);
     s->spin_substeps = count_at_least(p, "spin_substeps", 1, 1, false);
+    if (s->spin_substeps > 1 && s->integrator == "explicit-midpoint")
+      p.fail("spin_substeps", "spin_substeps applies to integrator = \"suzuki-trotter\" only (\"explicit-midpoint\" "
+                              "moves every moment once per step)");
     if (s->temperature > 0.0 && !s->damping.any() && !(s->lattice_damping > 0.0))
       p.fail("temperature", "an sld stage at temperature > 0 needs damping > 0 or lattice_damping > 0");
   } else {
@@ -104,7 +119,7 @@ DriverSpecPtr read_sld(Params& p, DriverRole role) {
     s->damping.damping = p.real("damping", 0.1);
     p.require(s->damping.damping > 0.0, "damping",
               "a thermostatted sweep needs damping > 0, got " + setting_text(s->damping.damping));
-    s->integrator = p.choice("integrator", {"suzuki-trotter"}, "suzuki-trotter");
+    s->integrator = p.choice("integrator", {"suzuki-trotter", "explicit-midpoint", "auto"}, "suzuki-trotter");
     s->lattice_damping = non_negative(p, "lattice_damping", 0.0, " 1/ps");
   }
   return s;

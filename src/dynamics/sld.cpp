@@ -16,44 +16,17 @@
 #include "spinlat/dynamics/llg_noise.hpp"
 #include "spinlat/dynamics/lattice_steps.hpp"
 #include "spinlat/core/state_io.hpp"
+#include "spinlat/dynamics/spin_rotation.hpp"
 #include "spinlat/terms/radial_exchange.hpp"
 
 namespace spinlat {
-namespace {
 
-/// Exact solution over a time t of dê/dt = −g [ê×B + α ê×(ê×B)] for a constant field B (T):
-/// precession about B by φ = g|B|t and, for α > 0, tan(θ/2) ← tan(θ/2) e^{−αφ} for the angle
-/// θ between ê and B (docs/spin-lattice.md, the spin sub-step). The undamped map is a
-/// rotation: exact flow of the sub-Hamiltonian −ê·h for a fixed h.
-inline Vec3 advance_spin(const Vec3& e, const Vec3& B, double g, double alpha, double t) {
-  const double b2 = B.squaredNorm();
-  if (!(b2 > 0.0)) return e;
-  const double b = std::sqrt(b2);
-  const Vec3 n = B * (1.0 / b);
-  const double phi = g * b * t;
-  const double x = n.dot(e);
-  const Vec3 ep = e - x * n;       // part of ê transverse to B
-  const Vec3 q = n.cross(e);       // n × ê = n × ê⊥: ê⊥ turned by +90° about n
-  const double c = std::cos(phi), s = std::sin(phi);
-  const Vec3 perp = c * ep + s * q;
-  Vec3 out;
-  if (alpha == 0.0) {
-    out = x * n + perp;
-  } else {
-    // cos θ' and sin θ' from tan(θ'/2) = k tan(θ/2), k = e^{−αφ}, written without tan(θ/2)
-    // (stable for θ → π): cos θ' = [(1+x) − k²(1−x)]/D, sin θ' = 2k sin θ / D.
-    const double k = std::exp(-alpha * phi);
-    const double k2 = k * k;
-    const double den = (1.0 + x) + k2 * (1.0 - x);
-    const double st = std::sqrt(ep.squaredNorm());
-    if (!(st > 0.0) || !(den > 0.0)) return e;
-    out = ((1.0 + x) - k2 * (1.0 - x)) / den * n + (2.0 * k / den) * perp;  // |perp| = sin θ
-  }
-  // Keep |ê| = 1 at rounding level (the map is norm-preserving in exact arithmetic).
-  return out * (1.0 / std::sqrt(out.squaredNorm()));
+SldSpinUpdate parse_sld_spin_update(const std::string& name) {
+  if (name == "suzuki-trotter") return SldSpinUpdate::suzuki_trotter;
+  if (name == "explicit-midpoint") return SldSpinUpdate::explicit_midpoint;
+  if (name == "auto") return SldSpinUpdate::automatic;
+  throw InputError("sld: unknown integrator '" + name + "' (suzuki-trotter, explicit-midpoint, auto)");
 }
-
-}  // namespace
 
 // ---- construction and term classes ----------------------------------------------------------
 
@@ -89,6 +62,11 @@ SpinLatticeIntegrator::SpinLatticeIntegrator(System& s, Hamiltonian& h, SldOptio
   // Always build the list here, so that its history is known (see save_state).
   h_.bind(s_);
   classify_terms();
+  if (settings_.spin_update == SldSpinUpdate::automatic)
+    settings_.spin_update = generic_.empty() ? SldSpinUpdate::suzuki_trotter : SldSpinUpdate::explicit_midpoint;
+  if (settings_.spin_substeps > 1 && settings_.spin_update == SldSpinUpdate::explicit_midpoint)
+    throw InputError("sld: 'spin_substeps' applies to integrator = \"suzuki-trotter\" only "
+                     "(\"explicit-midpoint\" moves every moment once per step)");
   bind_now();
   compute_forces();
 }
@@ -111,6 +89,13 @@ void SpinLatticeIntegrator::set_temperature(double kelvin) {
   settings_.temperature = kelvin;
 }
 
+bool SpinLatticeIntegrator::fast_field_term(const Term& t, const System& s, const NeighborList& list) {
+  if (t.radial_coupling()) return true;
+  SpinKernel probe;
+  probe.reset(s.size());
+  return t.add_to_spin_kernel(s, list, probe);
+}
+
 void SpinLatticeIntegrator::classify_terms() {
   radial_.clear();
   coupling_.clear();
@@ -128,9 +113,7 @@ void SpinLatticeIntegrator::classify_terms() {
       coupling_.push_back(r);
       continue;
     }
-    SpinKernel probe;
-    probe.reset(s_.size());
-    if (t->add_to_spin_kernel(s_, h_.neighbors(), probe)) {
+    if (fast_field_term(*t, s_, h_.neighbors())) {
       kernel_terms_.push_back(t);
       kernel_dynamic_ = kernel_dynamic_ || t->depends_on_positions();
     } else {
@@ -320,6 +303,11 @@ void SpinLatticeIntegrator::generic_fields(std::vector<Vec3>& out) const {
   Derivatives d;
   d.magnetic_force = &f;
   for (const Term* t : generic_) t->compute(s_, h_.neighbors(), d);
+  transverse_fields(f, out);
+}
+
+void SpinLatticeIntegrator::transverse_fields(const std::vector<Vec3>& f, std::vector<Vec3>& out) const {
+  out.assign(s_.size(), Vec3::Zero());
   for (std::size_t i = 0; i < s_.size(); ++i) {
     if (!s_.magnetic(i)) continue;
     // −|m|∂E/∂m, transverse part only: the longitudinal part does not turn ê.
@@ -353,8 +341,20 @@ void SpinLatticeIntegrator::forces_here() {
   force_.assign(s_.size(), Vec3::Zero());
   Derivatives d;
   d.force = &force_;
+  // The whole-lattice update takes the next step's first field from this evaluation: a
+  // generic (learned) term gives its forces and magnetic forces in one pass.
+  const bool fields = whole_lattice() && !generic_.empty();
+  Derivatives dg = d;
+  if (fields) {
+    generic_mf_.assign(s_.size(), Vec3::Zero());
+    dg.magnetic_force = &generic_mf_;
+  }
   double e = 0.0;
-  for (const Term* t : force_terms_) e += t->compute(s_, h_.neighbors(), d);
+  for (const Term* t : force_terms_) {
+    const bool g = fields && std::find(generic_.begin(), generic_.end(), t) != generic_.end();
+    e += t->compute(s_, h_.neighbors(), g ? dg : d);
+  }
+  if (fields) transverse_fields(generic_mf_, generic_h_);
   const auto c1 = clock::now();
   e += radial_forces();
   const auto c2 = clock::now();
@@ -416,7 +416,9 @@ double SpinLatticeIntegrator::pressure_GPa() const { return pressure(s_, virial(
 
 void SpinLatticeIntegrator::prepare_sites() {
   const double T = settings_.temperature;
-  const double tau = 0.5 * settings_.dt / settings_.spin_substeps;  // S(Δt/2) twice per step
+  // The thermal field is held over one spin move: Δt/(2 n) in S(Δt/2) twice per step, Δt in
+  // the whole-lattice update.
+  const double tau = whole_lattice() ? settings_.dt : 0.5 * settings_.dt / settings_.spin_substeps;
   if (T == prepared_T_ && tau == prepared_tau_ && moment_cache_ == s_.moment) return;
   site_.assign(s_.size(), SiteConst{});
   spin_bath_ = false;
@@ -514,6 +516,78 @@ void SpinLatticeIntegrator::spin_half(double t0) {
 }
 
 void SpinLatticeIntegrator::step() {
+  if (whole_lattice())
+    step_midpoint();
+  else
+    step_colours();
+}
+
+void SpinLatticeIntegrator::site_fields(const Vec3& bext, std::vector<Vec3>& out) const {
+  const long n = static_cast<long>(s_.size());
+  out.resize(s_.size());
+  const bool generic = !generic_.empty();
+#pragma omp parallel for schedule(static) num_threads(thread_count()) if (parallel(n))
+  for (long i = 0; i < n; ++i) {
+    if (!s_.magnetic(i)) continue;
+    Vec3 B = site_[i].inv * (field_of(static_cast<int>(i), slot_J_, kernel_) + (generic ? generic_h_[i] : Vec3::Zero())) + bext;
+    if (spin_bath_) B += bth_[i];
+    out[i] = B;
+  }
+}
+
+void SpinLatticeIntegrator::move_all(const std::vector<Vec3>& from, const std::vector<Vec3>& B, double tau) {
+  const long n = static_cast<long>(s_.size());
+#pragma omp parallel for schedule(static) num_threads(thread_count()) if (parallel(n))
+  for (long i = 0; i < n; ++i) {
+    if (!s_.magnetic(i)) continue;
+    const SiteConst& sc = site_[i];
+    s_.spin[i] = advance_spin(from[i], B[i], sc.g, sc.alpha, tau);
+  }
+}
+
+void SpinLatticeIntegrator::step_midpoint() {
+  // B(Δt/2) · ê' = R(ê; B(r,ê), Δt/2) · A(Δt/2) · ê ← R(ê; B(r_½,ê'), Δt) · [O(Δt)] · A(Δt/2) · F ·
+  // B(Δt/2) (header comment). Evaluations of a generic term: the midpoint fields and F.
+  using clock = std::chrono::steady_clock;
+  const auto seconds = [](clock::time_point a, clock::time_point b) {
+    return std::chrono::duration<double>(b - a).count();
+  };
+  const double dt = settings_.dt;
+  const double t0 = time();
+  const auto c0 = clock::now();
+  kick(0.5 * dt);
+  const auto c1 = clock::now();
+  prepare_sites();
+  if (spin_bath_) draw_noise();
+  start_ = s_.spin;
+  site_fields(settings_.field.at(t0), site_field_);  // slot_J_, generic_h_: the last evaluation's
+  move_all(start_, site_field_, 0.5 * dt);
+  const auto c2 = clock::now();
+  drift(0.5 * dt);
+  const auto c3 = clock::now();
+  if (h_.update(s_)) bind_now();
+  fill_couplings(slot_J_, kernel_);
+  if (!generic_.empty()) generic_fields(generic_h_);
+  site_fields(settings_.field.at(t0 + 0.5 * dt), site_field_);
+  move_all(start_, site_field_, dt);
+  const auto c4 = clock::now();
+  bath(dt);  // no-op without friction
+  drift(0.5 * dt);
+  const auto c5 = clock::now();
+  if (h_.update(s_)) bind_now();
+  fill_couplings(slot_J_, kernel_, &pair_dJ_);
+  const auto c6 = clock::now();
+  forces_here();  // times itself
+  const auto c7 = clock::now();
+  kick(0.5 * dt);
+  ++steps_;
+  const auto c8 = clock::now();
+  timers_.lattice += seconds(c0, c1) + seconds(c2, c3) + seconds(c4, c5) + seconds(c7, c8);
+  timers_.couplings += seconds(c5, c6);
+  timers_.spins += seconds(c1, c2) + seconds(c3, c4);
+}
+
+void SpinLatticeIntegrator::step_colours() {
   // B(Δt/2) S(Δt/2) A(Δt/2) [O(Δt)] A(Δt/2) S(Δt/2) B(Δt/2): the spins move at the positions
   // where the kicks are taken (docs/spin-lattice.md, "Why this order").
   using clock = std::chrono::steady_clock;

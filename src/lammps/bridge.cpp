@@ -3,10 +3,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <stdexcept>
 
 #include "spinlat/core/error.hpp"
+#include "spinlat/core/rng.hpp"
+#include "spinlat/core/units.hpp"
 #include "spinlat/dynamics/sld.hpp"
+#include "spinlat/dynamics/spin_rotation.hpp"
 #include "spinlat/terms/radial_exchange.hpp"
 #include "spinlat/terms/selection.hpp"
 #include "spinlat/workflows/all_terms.hpp"
@@ -44,6 +48,7 @@ struct Engine::Impl {
   // Radial exchange terms, when they are all the magnetic terms (single_field's local path).
   std::vector<spinlat::RadialCoupling> radial;
   bool local_field = true;
+  bool generic_field = false;  // Engine::generic_spin_field()
   double radial_cutoff = 0.0;  // largest cutoff of the radial terms
   // Bound state: what the neighbour list and the terms' tables were built for.
   std::vector<int> bound_species;
@@ -126,6 +131,13 @@ Engine::Engine(const std::string& input, double hbar) : p_(new Impl) {
   p_->masses = s0.species_mass;
   p_->h = spinlat::build_hamiltonian(p_->config, s0, spinlat::all_terms());
   p_->hbar = hbar;
+  // Which magnetic terms SpinLatticeIntegrator moves by its generic path, judged on the input's
+  // own structure (load() binds the Hamiltonian to the LAMMPS atoms later).
+  p_->h.bind(s0);
+  for (const auto& t : p_->h.terms())
+    if (t->energy_kind() != spinlat::TermKind::lattice &&
+        !spinlat::SpinLatticeIntegrator::fast_field_term(*t, s0, p_->h.neighbors()))
+      p_->generic_field = true;
   for (const auto& t : p_->h.terms()) {
     if (t->energy_kind() == spinlat::TermKind::lattice) continue;
     const spinlat::RadialCoupling r = t->radial_coupling();
@@ -165,6 +177,8 @@ std::string Engine::decomposition_refusal() const {
   return "";
 }
 bool Engine::local_single_field() const { return p_->local_field; }
+
+bool Engine::generic_spin_field() const { return p_->generic_field; }
 
 void Engine::map_types(const std::vector<std::string>& names) {
   p_->species_of_type.assign(names.size() + 1, -1);
@@ -321,6 +335,58 @@ void Engine::single_field(const Atoms& a, int i, double w[3]) {
   for (int k = 0; k < 3; ++k) w[k] += add[k];
 }
 
+// ---- whole_lattice ---------------------------------------------------------------------------
+
+namespace whole_lattice {
+
+double kick_factor(double h, double mass) { return h * spinlat::units::ftm2v / mass; }
+
+void move_spin(const double e0[3], const double w[3], const double b[3], double moment, double hbar, double alpha,
+               double tau, const double* along, double out[3]) {
+  const Vec3 e(e0[0], e0[1], e0[2]);
+  Vec3 omega(w[0], w[1], w[2]);
+  if (along) {
+    const Vec3 a(along[0], along[1], along[2]);
+    omega -= a.dot(omega) * a;
+  }
+  // ω = |m| F/ħ (rad/ps) with F = −∂E/∂m (eV/μB): B = F/μB = ħω/(|m| μB) (bridge.hpp header).
+  Vec3 B = (hbar / (moment * spinlat::units::mu_B)) * omega;
+  if (b) B += Vec3(b[0], b[1], b[2]);
+  const double g = spinlat::units::gamma_e / (1.0 + alpha * alpha);
+  const Vec3 r = spinlat::advance_spin(e, B, g, alpha, tau);
+  for (int k = 0; k < 3; ++k) out[k] = r[k];
+}
+
+double spin_noise_sigma(double alpha, double temperature, double moment, double tau) {
+  return std::sqrt(2.0 * alpha * spinlat::units::k_B * temperature /
+                   (spinlat::units::gamma_e * moment * spinlat::units::mu_B * tau));
+}
+
+void lattice_bath(double gamma, double h, double temperature, double mass, double& c, double& a) {
+  c = std::exp(-gamma * h);
+  a = std::sqrt(std::max(0.0, 1.0 - c * c)) *
+      std::sqrt(spinlat::units::k_B * temperature / (mass * spinlat::units::mvv2e));
+}
+
+void tagged_normals(unsigned long long seed, unsigned long long purpose, long long tag, long long step,
+                    double out[3]) {
+  using spinlat::splitmix64;
+  std::uint64_t key = splitmix64(splitmix64(splitmix64(seed) ^ purpose) ^ static_cast<std::uint64_t>(tag));
+  key = splitmix64(key ^ static_cast<std::uint64_t>(step));
+  double u[4];
+  for (int k = 0; k < 4; ++k) {
+    key = splitmix64(key + 0x9e3779b97f4a7c15ULL);
+    u[k] = (static_cast<double>(key >> 11) + 0.5) * 0x1.0p-53;  // (0, 1): log(u) is finite
+  }
+  const double two_pi = 2.0 * spinlat::units::kPi;
+  const double r0 = std::sqrt(-2.0 * std::log(u[0])), r1 = std::sqrt(-2.0 * std::log(u[2]));
+  out[0] = r0 * std::cos(two_pi * u[1]);
+  out[1] = r0 * std::sin(two_pi * u[1]);
+  out[2] = r1 * std::cos(two_pi * u[3]);
+}
+
+}  // namespace whole_lattice
+
 // ---- Dynamics ------------------------------------------------------------------------------
 
 struct Dynamics::Impl {
@@ -361,6 +427,7 @@ Dynamics::Dynamics(const std::string& input, const std::vector<std::string>& typ
 Dynamics::~Dynamics() = default;
 
 void Dynamics::reset() { p_->sld.reset(); }
+
 
 void Dynamics::step(const Atoms& a, double** v, const long long* tag, const Box& box) {
   spinlat::System& s = p_->s;

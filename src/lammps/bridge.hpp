@@ -98,17 +98,48 @@ class Engine {
   void single_field(const Atoms& atoms, int i, double w[3]);
   /// True when single_field() has the O(neighbours) path.
   bool local_single_field() const;
+  /// True when some magnetic term has no fast field path in SpinLatticeIntegrator (a learned
+  /// model, landau, ...): its colour sweep then costs evaluations per colour.
+  bool generic_spin_field() const;
 
  private:
   struct Impl;
   std::unique_ptr<Impl> p_;
 };
 
-/// spinlat's own spin-lattice dynamics (dynamics/sld.hpp: symmetric Suzuki-Trotter splitting,
-/// all spins of one colour at once, one force evaluation per step for analytic Hamiltonians,
-/// optional stochastic LLG spin bath and Langevin lattice bath) on one rank's atoms, for
-/// `fix spinlat/sld` (docs/lammps.md). It keeps its own System and Hamiltonian (built from the
-/// same input as the pair style's), so the pair style's evaluations never disturb its tables.
+/// Pieces of spinlat's whole-lattice spin-lattice step (dynamics/sld.hpp, integrator
+/// "explicit-midpoint") for fix spinlat/sld to run on LAMMPS's own arrays, over any number of
+/// ranks: the formulas and constants are spinlat's, so on one rank the fix follows
+/// SpinLatticeIntegrator to rounding.
+namespace whole_lattice {
+/// Velocity change (Å/ps) per unit force (eV/Å) over a time h (ps) for a mass m (amu).
+double kick_factor(double h, double mass);
+/// ê ← R(ê0; B, τ), the exact fixed-field move of a Gilbert-damped moment (α), with
+/// B = ħω/(|m| μB) + b (T) from LAMMPS's ω (fm, rad/ps) and the thermal field b (T, may be
+/// null). With `along` (the spin ω was evaluated at), ω's part along it is dropped first:
+/// spinlat's generic field path, for a field whose longitudinal part turns nothing.
+void move_spin(const double e0[3], const double w[3], const double b[3], double moment, double hbar, double alpha,
+               double tau, const double* along, double out[3]);
+/// Standard deviation (T) of each component of the thermal field held over τ (ps): Evans et
+/// al., J. Phys.: Condens. Matter 26, 103202 (2014), Eq. 5.
+double spin_noise_sigma(double alpha, double temperature, double moment, double tau);
+/// The lattice bath's exact Ornstein-Uhlenbeck step over h: v ← c v + a ξ, c = e^{−γh},
+/// a = √((1−c²) k_B T/m) (Å/ps).
+void lattice_bath(double gamma, double h, double temperature, double mass, double& c, double& a);
+/// Three standard normals for atom `tag` at step `step` of stream `purpose` of a run's `seed`:
+/// counter-based (SplitMix64 of the key, then Box-Muller), so that an atom's noise does not
+/// depend on which rank owns it or in which order atoms are stored.
+void tagged_normals(unsigned long long seed, unsigned long long purpose, long long tag, long long step,
+                    double out[3]);
+}  // namespace whole_lattice
+
+/// spinlat's own spin-lattice dynamics with the colour sweep (dynamics/sld.hpp: symmetric
+/// Suzuki-Trotter splitting, all spins of one colour at once, one force evaluation per step for
+/// analytic Hamiltonians, optional stochastic LLG spin bath and Langevin lattice bath) on one
+/// rank's atoms, for `fix spinlat/sld ... integrator suzuki-trotter` (docs/lammps.md; the
+/// explicit-midpoint update runs on LAMMPS's arrays instead: whole_lattice above). It keeps its
+/// own System and Hamiltonian (built from the same input as the pair style's), so the pair
+/// style's evaluations never disturb its tables.
 /// Conventions are spinlat's: spins precess with γ_e B/(1+α²), B = −∂E/∂m / μB (docs/units.md).
 class Dynamics {
  public:

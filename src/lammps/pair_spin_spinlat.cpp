@@ -216,3 +216,26 @@ void PairSpinSpinlat::compute_single_pair(int i, double fmi[3])
     error->one(FLERR, std::string("pair_style spin/spinlat: ") + ex.what());
   }
 }
+
+void PairSpinSpinlat::precession_frequencies(double **fm)
+{
+  try {
+    load();
+    spinlat_lammps::Outputs out;
+    out.fm = fm;
+    out.energy = false;
+    engine->evaluate(out);
+  } catch (const std::exception &ex) {
+    error->one(FLERR, std::string("pair_style spin/spinlat: ") + ex.what());
+  }
+}
+
+bool PairSpinSpinlat::generic_spin_field() const
+{
+  return engine->generic_spin_field();
+}
+
+bool PairSpinSpinlat::local_single_field() const
+{
+  return engine->local_single_field();
+}

@@ -28,6 +28,12 @@ class PairSpinSpinlat : public PairSpin {
   /// The spinlat input and the species of each type (index 0 unused), for fix spinlat/sld.
   const std::string &input_file() const { return input; }
   const std::vector<std::string> &type_species() const { return species; }
+  /// ω (rad/ps) of the owned atoms at LAMMPS's current positions and spins (ghosts included:
+  /// the caller communicates them first), added to `fm`: fix spinlat/sld's midpoint fields.
+  void precession_frequencies(double **fm);
+  /// See spinlat_lammps::Engine.
+  bool generic_spin_field() const;
+  bool local_single_field() const;
 
  protected:
   void allocate() override;

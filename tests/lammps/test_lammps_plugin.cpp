@@ -418,9 +418,11 @@ TEST(LammpsPlugin, NveSpinConservesEnergyToSecondOrder) {
 // spinlat's SpinLatticeIntegrator run from the same state (positions, velocities, spins), and
 // LAMMPS's total energy (the pair style's energy plus LAMMPS's kinetic energy) has a
 // second-order error.
-void check_fix_sld(const std::string& keywords, const spinlat::SldOptions& o, std::uint64_t seed) {
+void check_fix_sld(const std::string& keywords, const spinlat::SldOptions& o, std::uint64_t seed,
+                   const std::string& input = fe_input) {
   Lammps L;
-  L.cmd(box_commands(3, false, 2.2, 0.0) + plugin_iron + "velocity all create 300 4928459 dist gaussian\n"
+  L.cmd(box_commands(3, false, 2.2, 0.0) + "pair_style spin/spinlat " + input + "\npair_coeff * * Fe\n" +
+        "velocity all create 300 4928459 dist gaussian\n"
         "fix sld all spinlat/sld " + keywords + "\ntimestep " + std::to_string(o.dt) +
         "\nthermo_style custom step pe\nrun 0");
   auto* lmp = L.lmp();
@@ -436,7 +438,7 @@ void check_fix_sld(const std::string& keywords, const spinlat::SldOptions& o, st
     s.add_atom(Vec3(x[0] - d->boxlo[0], x[1] - d->boxlo[1], x[2] - d->boxlo[2]), 0, sp[3], Vec3(sp[0], sp[1], sp[2]));
     s.velocity.back() = Vec3(lmp->atom->v[i][0], lmp->atom->v[i][1], lmp->atom->v[i][2]);
   }
-  const spinlat::Config c = spinlat::read_config(fe_input);
+  const spinlat::Config c = spinlat::read_config(input);
   spinlat::Hamiltonian h = spinlat::build_hamiltonian(c, spinlat::build_system(c), spinlat::all_terms());
   spinlat::SpinLatticeIntegrator sld(s, h, o, spinlat::StreamKey(seed));
   const int steps = 100;
@@ -476,6 +478,41 @@ TEST(LammpsPlugin, FixSpinlatSldEqualsSpinlatIntegrator) {
   o.damping = {0.1};
   o.lattice_damping = 2.0;
   check_fix_sld("temp 500 alpha 0.1 lattice_damping 2 seed 77", o, 77);
+  // The whole-lattice spin update on LAMMPS's arrays, chosen by name (auto takes the colour
+  // sweep here, on one rank: every term of this Hamiltonian has a fast field path). NVE: its
+  // noise is keyed by atom tag, not by spinlat's site blocks (FixSpinlatSldBathsOnTwoRanks...).
+  spinlat::SldOptions m;
+  m.dt = 0.0002;
+  m.zero_momentum = false;
+  m.spin_update = spinlat::SldSpinUpdate::explicit_midpoint;
+  check_fix_sld("integrator explicit-midpoint", m, 1);
+  // The bundled learned model: "auto" takes the whole-lattice update.
+  check_fix_sld("", m, 1, src + "/inputs/default.toml");
+}
+
+TEST(LammpsPlugin, FixSpinlatSldRunsLearnedModelToSecondOrder) {
+  // The bundled learned model (inputs/models/fe_bcc.spl) under fix spinlat/sld: "auto" takes
+  // the whole-lattice update (two evaluations per step, not two per colour move), and the NVE
+  // energy error is second order in dt.
+  const fs::path dir = scratch("sld_learned");
+  const std::string pair = "pair_style spin/spinlat " + src + "/inputs/default.toml\npair_coeff * * Fe\n";
+  auto rms = [&](double dt, int steps) { return energy_rms(pair, dt, steps, dir, "fix sld all spinlat/sld\n"); };
+  const double big = rms(4e-4, 100), small = rms(2e-4, 200);
+  std::printf("fix spinlat/sld, learned model, NVE energy error (RMS, eV/atom): dt 0.4 fs %.4e, 0.2 fs %.4e "
+              "(ratio %.3f)\n", big, small, small / big);
+  EXPECT_GT(big, 0.0);
+  EXPECT_LT(big, 1e-4);
+  EXPECT_GT(small / big, 0.175);  // second order: 1/4 (± 30 %)
+  EXPECT_LT(small / big, 0.325);
+  const fs::path log = dir / "log.lammps";
+  {
+    Lammps L;
+    L.cmd("log " + log.string() + "\n" + box_commands(3, false, 2.2, 0.0) + pair + "fix sld all spinlat/sld\nrun 1");
+  }
+  std::ifstream in(log);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("fix spinlat/sld: spin update explicit-midpoint"), std::string::npos) << text;
+  fs::remove_all(dir);
 }
 
 TEST(LammpsPlugin, FixSpinlatSldConservesEnergyToSecondOrder) {
@@ -634,6 +671,77 @@ TEST(LammpsPlugin, NveSpinTwoRanksEqualsLammpsOwnStyles) {
   EXPECT_GT(drift, 0.0);
   EXPECT_LE(d, 1e-3 * drift);
   fs::remove_all(dir);
+}
+
+// fix spinlat/sld's whole-lattice update over LAMMPS's domain decomposition, both baths on: 2
+// ranks follow the 1-rank trajectory (the noise is keyed by atom tag, so the atoms are read
+// from one data file to have the same tags on any processor grid).
+void check_fix_sld_ranks(const std::string& pair, const std::string& name, int steps) {
+  const fs::path dir = scratch("sld_ranks_" + name);
+  const fs::path data = dir / "atoms.data", make = dir / "make.lmp", script = dir / "in.lmp";
+  {
+    std::ofstream in(make);
+    in << box_commands(8, false, 2.2, 0.0) << "plugin load " SPINLAT_LAMMPS_PLUGIN "\n" << pair
+       << "velocity all create 300 4928459 dist gaussian loop geom\nwrite_data " << data.string() << "\n";
+    std::ofstream run(script);
+    run << "units metal\natom_style spin\natom_modify map array sort 0 0.0\nboundary p p p\nread_data "
+        << data.string() << "\nplugin load " SPINLAT_LAMMPS_PLUGIN "\n" << pair
+        << "fix sld all spinlat/sld temp 500 alpha 0.1 lattice_damping 2 seed 77 integrator explicit-midpoint\n"
+        << "timestep 0.0002\nthermo 0\ncompute ps all property/atom spx spy spz\ndump d all custom " << steps << " "
+        << (dir / "final_${ranks}.txt").string() << " id x y z vx vy vz c_ps[1] c_ps[2] c_ps[3]\n"
+        << "dump_modify d sort id format float %.17g\nrun " << steps << "\n";
+  }
+  std::string out;
+  ASSERT_EQ(run_lmp(1, make, dir, out), 0) << out;
+  std::string out1, out2;
+  ASSERT_EQ(run_lmp(1, script, dir, out1), 0) << out1;
+  ASSERT_EQ(run_lmp(2, script, dir, out2), 0) << out2;
+  EXPECT_NE(out2.find("spin update explicit-midpoint"), std::string::npos) << out2;
+  auto read = [](const fs::path& f) {
+    std::ifstream in(f);
+    std::string line;
+    std::vector<std::array<double, 9>> rows;  // the last frame's
+    bool atoms = false;
+    while (std::getline(in, line)) {
+      if (line.rfind("ITEM:", 0) == 0) {
+        atoms = line.rfind("ITEM: ATOMS", 0) == 0;
+        if (atoms) rows.clear();
+        continue;
+      }
+      if (!atoms) continue;
+      std::istringstream ls(line);
+      long long id;
+      std::array<double, 9> r;
+      ls >> id;
+      for (double& a : r) ls >> a;
+      rows.push_back(r);
+    }
+    return rows;
+  };
+  const auto a = read(dir / "final_1.txt"), b = read(dir / "final_2.txt");
+  ASSERT_EQ(a.size(), 1024u);
+  ASSERT_EQ(b.size(), 1024u);
+  double dx = 0.0, dv = 0.0, ds = 0.0, vmax = 0.0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    for (int k = 0; k < 3; ++k) {
+      dx = std::max(dx, std::abs(a[i][k] - b[i][k]));
+      dv = std::max(dv, std::abs(a[i][3 + k] - b[i][3 + k]));
+      vmax = std::max(vmax, std::abs(a[i][3 + k]));
+      ds = std::max(ds, std::abs(a[i][6 + k] - b[i][6 + k]));
+    }
+  }
+  std::printf("fix spinlat/sld explicit-midpoint with baths, %s, %d steps, 2 ranks against 1: |dx| %.2e A, "
+              "|dv| %.2e of %.2f A/ps, |ds| %.2e\n", name.c_str(), steps, dx, dv, vmax, ds);
+  EXPECT_LT(dx, 1e-9);
+  EXPECT_LT(dv, 1e-9 * vmax);
+  EXPECT_LT(ds, 1e-9);
+  fs::remove_all(dir);
+}
+
+TEST(LammpsPlugin, FixSpinlatSldBathsOnTwoRanksEqualOneRank) {
+  if (!fs::exists(mishin)) GTEST_SKIP() << mishin << " (Debian's lammps-examples) not installed";
+  check_fix_sld_ranks(plugin_iron, "iron", 50);
+  check_fix_sld_ranks("pair_style spin/spinlat " + src + "/inputs/default.toml\npair_coeff * * Fe\n", "learned", 10);
 }
 
 // A Hamiltonian that needs the whole box (the Ewald dipolar sum): one clear error on 2 ranks.

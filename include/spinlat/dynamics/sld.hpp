@@ -46,6 +46,20 @@
 // then move ê(0) over τ with the exact fixed-field solution in the field at the prediction
 // (second order, |ê| = 1 exactly; no longer exactly energy conserving at fixed positions).
 //
+// Whole-lattice spin update (`integrator = "explicit-midpoint"`, SldSpinUpdate::explicit_midpoint):
+// the colour sweep costs a generic (learned) term 2·(2C−1) evaluations per S(Δt/2) — a
+// message-passing model's colours are many (sites of one colour must lie beyond its receptive
+// field). This update moves every moment at once with two evaluations per step:
+//   B(Δt/2) · ê' = R(ê; B(r,ê), Δt/2) · A(Δt/2) · B_½ = B(r_½, ê') · ê ← R(ê; B_½, Δt)
+//           · [O(Δt)] · A(Δt/2) · F (forces and fields at the new r, ê) · B(Δt/2),
+// R(ê; B, t) the exact fixed-field LLG solution above: the explicit midpoint rule on the
+// sphere with the field at the midpoint in time, positions included (second order, |ê| = 1
+// exactly; the thermal field is drawn once per step and used in both stages, stochastic
+// Heun's Stratonovich-consistent choice; the noise variance is for a field held over Δt). The
+// field at (r, ê) is the previous step's final evaluation, which gives forces and fields of a
+// learned term in one pass; the midpoint needs one more. Not symplectic: the NVE energy has a
+// small drift where the colour sweep has none (docs/spin-lattice.md, "Whole-lattice update").
+//
 // Forces: every term but the radial exchange through Term::compute (forces only: no virial
 // in the hot loop); the radial exchange in one pass over the pair table (each pair once,
 // gathered per atom in a fixed order), which avoids a second walk over the full (EAM-range)
@@ -69,6 +83,18 @@ namespace spinlat {
 
 class RadialExchange;
 
+/// How the moments move within a step (see the header comment).
+enum class SldSpinUpdate {
+  suzuki_trotter,     ///< symmetric sweep over colours (symplectic for fields linear in ê)
+  explicit_midpoint,  ///< every moment at once, two evaluations per step
+  /// explicit_midpoint when some term has no fast field path (learned, landau, ...),
+  /// suzuki_trotter otherwise; settings() holds the choice made.
+  automatic,
+};
+/// Parses "suzuki-trotter", "explicit-midpoint" or "auto" (InputError naming the choices
+/// otherwise).
+SldSpinUpdate parse_sld_spin_update(const std::string& name);
+
 struct SldOptions {
   double dt = 1e-4;                  ///< ps (0.1 fs)
   double temperature = 0.0;          ///< K, of both baths
@@ -76,7 +102,8 @@ struct SldOptions {
   /// (precession only).
   std::vector<double> damping{0.0};
   double lattice_damping = 0.0;      ///< Langevin friction γ (1/ps); 0 = no lattice bath
-  int spin_substeps = 1;             ///< spin sweeps per lattice step
+  SldSpinUpdate spin_update = SldSpinUpdate::suzuki_trotter;
+  int spin_substeps = 1;             ///< spin sweeps per lattice step (suzuki_trotter only)
   ExternalField field;               ///< B_ext(t) (T), at the midpoint time of each spin sweep
   /// Neighbour-list skin (Å) used when the Hamiltonian has none set.
   double skin = 0.5;
@@ -159,6 +186,9 @@ class SpinLatticeIntegrator {
   const Coloring& coloring() const { return coloring_; }
   /// True when every spin-dependent term is on the fast path (no generic evaluations).
   bool fast_field() const { return generic_.empty(); }
+  /// True when a magnetic term has a fast field path here (a radial exchange, or a SpinKernel
+  /// form on `s` with `list`); false sends it through the generic path (learned, landau, ...).
+  static bool fast_field_term(const Term& t, const System& s, const NeighborList& list);
   /// Neighbour-list builds since construction (including the first).
   long rebuilds() const { return rebuilds_; }
   const SldTimers& timers() const { return timers_; }
@@ -197,6 +227,16 @@ class SpinLatticeIntegrator {
   double radial_forces();
   /// S(Δt/2): spin_substeps symmetric sweeps of Δt/(2 spin_substeps) from time t0 (ps).
   void spin_half(double t0);
+  void step_colours();
+  void step_midpoint();
+  /// Fields B_i (T) of every magnetic site at the current positions and spins from slot_J_,
+  /// the kernel and generic_h_, plus `bext` and the thermal field.
+  void site_fields(const Vec3& bext, std::vector<Vec3>& out) const;
+  /// Every magnetic site: ê_i ← R(from_i; B_i, tau).
+  void move_all(const std::vector<Vec3>& from, const std::vector<Vec3>& B, double tau);
+  /// Transverse part of −|m_i| ∂E/∂m_i, given the magnetic forces f = −∂E/∂m.
+  void transverse_fields(const std::vector<Vec3>& f, std::vector<Vec3>& out) const;
+  bool whole_lattice() const { return settings_.spin_update == SldSpinUpdate::explicit_midpoint; }
   void kick(double h);
   void drift(double h);
   void bath(double h);
@@ -256,7 +296,9 @@ class SpinLatticeIntegrator {
   std::vector<Vec3> bth_;        // thermal field of the current sub-step (T)
   std::vector<Vec3> generic_h_;  // generic terms' field (eV), per colour
   bool two_stage_ = false;       // some field depends on ê_i itself: midpoint colour moves
-  std::vector<Vec3> start_;      // spins at the start of a two-stage colour move
+  std::vector<Vec3> start_;      // spins at the start of a two-stage colour move (or a step)
+  std::vector<Vec3> site_field_; // explicit_midpoint: B_i of the current stage (T)
+  std::vector<Vec3> generic_mf_; // explicit_midpoint: generic terms' −∂E/∂m with the forces
 };
 
 }  // namespace spinlat

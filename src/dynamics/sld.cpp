@@ -20,6 +20,13 @@
 #include "spinlat/terms/radial_exchange.hpp"
 
 namespace spinlat {
+namespace {
+
+double seconds(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+}  // namespace
 
 SldSpinUpdate parse_sld_spin_update(const std::string& name) {
   if (name == "suzuki-trotter") return SldSpinUpdate::suzuki_trotter;
@@ -549,9 +556,6 @@ void SpinLatticeIntegrator::step_midpoint() {
   // B(Δt/2) · ê' = R(ê; B(r,ê), Δt/2) · A(Δt/2) · ê ← R(ê; B(r_½,ê'), Δt) · [O(Δt)] · A(Δt/2) · F ·
   // B(Δt/2) (header comment). Evaluations of a generic term: the midpoint fields and F.
   using clock = std::chrono::steady_clock;
-  const auto seconds = [](clock::time_point a, clock::time_point b) {
-    return std::chrono::duration<double>(b - a).count();
-  };
   const double dt = settings_.dt;
   const double t0 = time();
   const auto c0 = clock::now();
@@ -591,9 +595,6 @@ void SpinLatticeIntegrator::step_colours() {
   // B(Δt/2) S(Δt/2) A(Δt/2) [O(Δt)] A(Δt/2) S(Δt/2) B(Δt/2): the spins move at the positions
   // where the kicks are taken (docs/spin-lattice.md, "Why this order").
   using clock = std::chrono::steady_clock;
-  const auto seconds = [](clock::time_point a, clock::time_point b) {
-    return std::chrono::duration<double>(b - a).count();
-  };
   const double dt = settings_.dt;
   const double t0 = time();
   const auto c0 = clock::now();

@@ -248,7 +248,7 @@ TEST(Config, FullInputParsesToItsValues) {
   const StageConfig& sld = c.stages[2];
   const auto ss = sld.driver->settings();
   EXPECT_EQ(sld.type, "sld");
-  EXPECT_EQ(ss.at("integrator"), "suzuki-trotter");
+  EXPECT_EQ(ss.at("integrator"), "auto");  // the colour sweep here: no generic term
   EXPECT_EQ(ss.at("lattice_damping"), "1");
   EXPECT_EQ(ss.at("spin_substeps"), "2");
 

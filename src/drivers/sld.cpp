@@ -9,7 +9,7 @@ namespace spinlat {
 namespace {
 
 struct SldSpec : DriverSpec {
-  std::string integrator = "suzuki-trotter";
+  std::string integrator = "auto";
   double dt = 0.0;
   SpinDamping damping;
   double lattice_damping = 0.0;
@@ -46,8 +46,8 @@ class SldDriver : public Driver {
   SldDriver(const SldSpec& spec, const DriverContext& ctx)
       : n_(static_cast<double>(ctx.system.size())), sld_(ctx.system, ctx.hamiltonian, options(spec, ctx), ctx.key),
         field_(spec.field.given()) {
-    // The colour sweep evaluates a generic (learned) term twice per colour move: say what the
-    // whole-lattice update would cost instead (dynamics/sld.hpp).
+    // The colour sweep, asked for by name, evaluates a generic (learned) term twice per colour
+    // move: say what the whole-lattice update would cost instead (dynamics/sld.hpp).
     if (spec.integrator == "suzuki-trotter" && !sld_.fast_field() && sld_.colors() > 1)
       std::fprintf(stderr,
                    "warning: sld: the moments have %d colours and a term without a fast field path (learned, "
@@ -103,7 +103,7 @@ DriverSpecPtr read_sld(Params& p, DriverRole role) {
     s->length = count_at_least(p, "steps", 0, 0, true);
     s->dt = positive(p, "dt", " ps");
     s->damping = read_spin_damping(p);
-    s->integrator = p.choice("integrator", {"suzuki-trotter", "explicit-midpoint", "auto"}, "suzuki-trotter");
+    s->integrator = p.choice("integrator", {"auto", "suzuki-trotter", "explicit-midpoint"}, "auto");
     s->lattice_damping = non_negative(p, "lattice_damping", 0.0, " 1/ps");
     s->longitudinal_damping = non_negative(p, "longitudinal_damping", 0.01, "");
     s->drift = non_negative(p, "max_energy_drift", 0.01, " eV/atom");
@@ -119,7 +119,7 @@ DriverSpecPtr read_sld(Params& p, DriverRole role) {
     s->damping.damping = p.real("damping", 0.1);
     p.require(s->damping.damping > 0.0, "damping",
               "a thermostatted sweep needs damping > 0, got " + setting_text(s->damping.damping));
-    s->integrator = p.choice("integrator", {"suzuki-trotter", "explicit-midpoint", "auto"}, "suzuki-trotter");
+    s->integrator = p.choice("integrator", {"auto", "suzuki-trotter", "explicit-midpoint"}, "auto");
     s->lattice_damping = non_negative(p, "lattice_damping", 0.0, " 1/ps");
   }
   return s;

@@ -69,11 +69,15 @@ SpinLatticeIntegrator::SpinLatticeIntegrator(System& s, Hamiltonian& h, SldOptio
   // Always build the list here, so that its history is known (see save_state).
   h_.bind(s_);
   classify_terms();
-  if (settings_.spin_update == SldSpinUpdate::automatic)
+  const bool chosen = settings_.spin_update == SldSpinUpdate::automatic;
+  if (chosen)
     settings_.spin_update = generic_.empty() ? SldSpinUpdate::suzuki_trotter : SldSpinUpdate::explicit_midpoint;
   if (settings_.spin_substeps > 1 && settings_.spin_update == SldSpinUpdate::explicit_midpoint)
-    throw InputError("sld: 'spin_substeps' applies to integrator = \"suzuki-trotter\" only "
-                     "(\"explicit-midpoint\" moves every moment once per step)");
+    throw InputError(std::string("sld: 'spin_substeps' applies to integrator = \"suzuki-trotter\" only (") +
+                     (chosen ? "integrator = \"auto\" took \"explicit-midpoint\" for the term '" + generic_[0]->type() +
+                                   "', which has no fast field path; name \"suzuki-trotter\" to sweep by colours"
+                             : "\"explicit-midpoint\" moves every moment once per step") +
+                     ")");
   bind_now();
   compute_forces();
 }

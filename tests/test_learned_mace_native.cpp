@@ -13,6 +13,8 @@
 #include <iomanip>
 #include <iostream>
 
+#include <malloc.h>
+
 #include "learned_test_helpers.hpp"
 #include "spinlat/core/crystal.hpp"
 #include "spinlat/core/error.hpp"
@@ -439,6 +441,11 @@ TEST(MaceNative, RebuildReturnsToThePreviousConfigurationFromItsSpare) {
 // Timings for docs/performance.md (not a test: run with --gtest_also_run_disabled_tests).
 // CPU time of this thread (the machine is shared), and wall clock.
 namespace {
+// Heap in use (malloc'd and mmap'd chunks), glibc.
+std::size_t heap_bytes() {
+  const struct mallinfo2 mi = mallinfo2();
+  return mi.uordblks + mi.hblkhd;
+}
 double cpu_seconds() {
   timespec t;
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
@@ -448,12 +455,18 @@ double cpu_seconds() {
 
 TEST(MaceNative, DISABLED_Timing) {
   if (!have_fixture()) GTEST_SKIP() << "no upstream fixture at " << kDir;
-  MaceNativeEvaluator ev(archive());
+  archive();  // converted first (LibTorch), outside the heap figures below
+  std::cout << "kernels: " << MaceNativeEvaluator(archive()).kernels() << "\n";
   for (int cells : {4, 6}) {
     const System s = test::feco(Int3(cells, cells, cells), 1, 2.8665, 0.05);
+    const std::size_t heap0 = heap_bytes();
+    MaceNativeEvaluator ev(archive());
     const Case c = make_case(s, ev);
     for (bool d : {false, true}) {
       ev.evaluate(c.g, c.s.position, c.m, c.col, d);
+      if (d)
+        std::cout << s.size() << " atoms: heap held by the evaluator after E+F+B+W (model, graph, caches) "
+                  << 1e-6 * static_cast<double>(heap_bytes() - heap0) << " MB\n";
       const double c0 = cpu_seconds();
       int n = 0;
       do {

@@ -237,6 +237,7 @@ Irreps irreps_of(const MaceArchive& a, const std::string& name) {
 struct CG {
   std::vector<std::array<int, 3>> ijk;
   std::vector<double> c;
+  std::vector<int> j, ik;  // per entry: j, and i·d3 + k (the reverse pass's contraction)
 };
 
 struct CGTable {
@@ -270,6 +271,10 @@ struct CGTable {
               g.c.push_back(v);
             }
           }
+    }
+    for (const auto& t : g.ijk) {
+      g.j.push_back(t[1]);
+      g.ik.push_back(t[0] * d3 + t[2]);
     }
     return cg.emplace(key, std::move(g)).first->second;
   }
@@ -683,10 +688,9 @@ struct TensorProduct {
         }
         if (g2) {
           double* g2v = g2 + in2.off[s.i2] + v * d2;
-          for (std::size_t q = 0; q < s.cg->c.size(); ++q) {
-            const auto& ijk = s.cg->ijk[q];
-            g2v[ijk[1]] += s.cg->c[q] * G[ijk[0] * d3 + ijk[2]];
-          }
+          const double* c = s.cg->c.data();
+          const int *j = s.cg->j.data(), *ik = s.cg->ik.data();
+          for (std::size_t q = 0, nq = s.cg->c.size(); q < nq; ++q) g2v[j[q]] += c[q] * G[ik[q]];
         }
       }
     }

@@ -135,9 +135,10 @@ namespace {
 // ---- runtime-dispatched kernels ---------------------------------------------------------------
 // The default build targets generic x86-64 (SSE2), so the hot kernels (tensor products, e3nn
 // Linear blocks, the radial networks' GEMMs) are also compiled for AVX2 + FMA and chosen once
-// per evaluator when the CPU has them (mace_kernels_default): the same kernel for every thread,
-// so results stay the same bits for any thread count. The two paths differ only in rounding
-// (an FMA rounds once where a*b + c rounds twice): they agree to ~1e-15 relative (the tests).
+// per evaluator, at construction, when the CPU has them (MaceModel::set_simd): the same kernels
+// for every thread, so results stay the same bits for any thread count. The two paths differ
+// only in rounding (an FMA rounds once where a*b + c rounds twice): they agree to ~1e-15
+// relative (the tests).
 // SPINLAT_PORTABLE_KERNELS=1 in the environment, or set_portable_kernels(true), forces the
 // portable path (docs/learned-potential.md).
 #if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
@@ -195,7 +196,8 @@ SPL_AVX2 SPL_INLINE void gemm_rows(int k, int n, const double* A, const double* 
   for (; j < n; ++j)
     for (int r = 0; r < R; ++r) {
       double acc = 0.0;
-      for (int q = 0; q < k; ++q) acc = madd<true>(A[static_cast<std::size_t>(r) * k + q], B[static_cast<std::size_t>(q) * n + j], acc);
+      for (int q = 0; q < k; ++q)
+        acc = madd<true>(A[static_cast<std::size_t>(r) * k + q], B[static_cast<std::size_t>(q) * n + j], acc);
       C[static_cast<std::size_t>(r) * n + j] = acc;
     }
 }

@@ -13,6 +13,8 @@
 #include <iomanip>
 #include <iostream>
 
+#include <malloc.h>
+
 #include "learned_test_helpers.hpp"
 #include "spinlat/core/crystal.hpp"
 #include "spinlat/core/error.hpp"
@@ -346,9 +348,104 @@ TEST(MaceNative, MonteCarloTrialsDoNotDependOnThreads) {
   EXPECT_EQ(runs[0], runs[1]);
 }
 
+// The runtime-dispatched AVX2 + FMA kernels (the default where the CPU has them) against the
+// portable ones and against the TorchScript file: energies, forces, magnetic forces and virial
+// to 1e-10 relative (the paths differ only in rounding: an FMA rounds once), and each path the
+// same bits on 1 and 2 threads. On a CPU without AVX2/FMA both runs are the portable path.
+TEST(MaceNative, DispatchedKernelsAgreeWithPortableAndTorchScript) {
+  if (!have_fixture()) GTEST_SKIP() << "no upstream fixture at " << kDir;
+  MaceNativeEvaluator ev(archive());
+  EXPECT_STREQ(ev.kernels(), mace_simd_available() && !mace_portable_kernels_forced() ? "avx2+fma" : "portable");
+  const System s = test::feco(Int3(3, 3, 3), 17, 2.8665, 0.1);  // 54 atoms, 1400 edges: 2 threads split it
+  const Case c = make_case(s, ev);
+  const MaceTorchResult ref = mace_torch_reference(kModel, c.g, c.s.position, c.s.cell.h, c.m, c.col, 2, true);
+  std::vector<MaceNativeResult> res;
+  for (bool portable : {false, true}) {
+    ev.set_portable_kernels(portable);
+    if (portable) {
+      EXPECT_STREQ(ev.kernels(), "portable");
+    }
+    ev.set_threads(1);
+    const MaceNativeResult r = ev.evaluate(c.g, c.s.position, c.m, c.col, true);
+    EXPECT_LE(node_error(r.node_energy, ref.node_energy, c.col), 1e-10) << ev.kernels();
+    EXPECT_LE(vec_error(r.force, ref.force), 1e-10) << ev.kernels();
+    EXPECT_LE(vec_error(r.magnetic_force, ref.magnetic_force), 1e-10) << ev.kernels();
+    const Mat3 sym = 0.5 * (r.virial + r.virial.transpose());
+    EXPECT_LE((sym - ref.virial).cwiseAbs().maxCoeff(), 1e-10 * ref.virial.cwiseAbs().maxCoeff()) << ev.kernels();
+    ev.set_threads(2);
+    expect_same_bits(r, ev.evaluate(c.g, c.s.position, c.m, c.col, true), std::string(ev.kernels()) + ", 2 threads");
+    res.push_back(r);
+  }
+  const double de = node_error(res[0].node_energy, res[1].node_energy, c.col);
+  const double df = vec_error(res[0].force, res[1].force), db = vec_error(res[0].magnetic_force, res[1].magnetic_force);
+  EXPECT_LE(de, 1e-12);
+  EXPECT_LE(df, 1e-12);
+  EXPECT_LE(db, 1e-12);
+  std::cout << "kernels " << (mace_simd_available() ? "avx2+fma" : "(no AVX2/FMA here)")
+            << " vs portable: node energies " << de << ", forces " << df << ", magnetic forces " << db
+            << " (max relative)\n";
+}
+
+// The Monte Carlo cache keeps the records of the configuration built before the current one:
+// a rebuild that returns to it (a rejected whole-lattice step) swaps them back instead of
+// computing (full_rebuilds does not grow), with the bits of a rebuild, and trials from the
+// swapped-back records give the bits of trials from a fresh cache.
+TEST(MaceNative, RebuildReturnsToThePreviousConfigurationFromItsSpare) {
+  if (!have_fixture()) GTEST_SKIP() << "no upstream fixture at " << kDir;
+  MaceNativeEvaluator ev(archive()), fresh(archive());
+  const System s = test::feco(Int3(3, 3, 3), 9, 2.8665, 0.1);
+  const Case c = make_case(s, ev);
+  std::vector<Vec3> x = c.m, y = c.m, z = c.m;
+  for (std::size_t v = 0; v < x.size(); v += 3) y[v] = -y[v];
+  for (std::size_t v = 1; v < x.size(); v += 2) z[v] = 1.3 * z[v];
+  ev.set_geometry(c.g, c.s.position, c.col);
+  ev.rebuild(x);
+  MaceNativeEvaluator::Trial t;
+  ev.trial(5, Vec3(0.0, 0.0, 2.0), t);  // the first trial turns the per-edge radial cache on
+  const std::size_t n0 = ev.full_rebuilds();
+  const std::vector<double> ex = ev.node_energy();
+  ev.rebuild(y);
+  const std::vector<double> ey = ev.node_energy();
+  EXPECT_EQ(ev.full_rebuilds(), n0 + 1);
+  ev.rebuild(x);  // back: from the spare
+  EXPECT_EQ(ev.full_rebuilds(), n0 + 1);
+  EXPECT_EQ(ev.node_energy(), ex);
+  ev.rebuild(y);
+  EXPECT_EQ(ev.full_rebuilds(), n0 + 1);
+  EXPECT_EQ(ev.node_energy(), ey);
+  ev.rebuild(z);  // neither: computed
+  EXPECT_EQ(ev.full_rebuilds(), n0 + 2);
+  ev.rebuild(y);
+  EXPECT_EQ(ev.full_rebuilds(), n0 + 2);
+  EXPECT_EQ(ev.node_energy(), ey);
+  // trials and a commit on the swapped-back records, against a cache built for y directly
+  fresh.set_geometry(c.g, c.s.position, c.col);
+  fresh.rebuild(y);
+  fresh.trial(5, Vec3(0.0, 0.0, 2.0), t);  // radial cache on, as ev's
+  MaceNativeEvaluator::Trial ta, tb;
+  for (int i : {0, 13, 40}) {
+    const Vec3 m(0.3, -1.1, 1.4);
+    EXPECT_EQ(ev.trial(i, m, ta), fresh.trial(i, m, tb)) << "site " << i;
+    ev.commit(ta);
+    fresh.commit(tb);
+  }
+  EXPECT_EQ(ev.node_energy(), fresh.node_energy());
+  // a new geometry forgets the spare
+  ev.set_geometry(c.g, c.s.position, c.col);
+  ev.rebuild(y);
+  ev.rebuild(x);
+  EXPECT_EQ(ev.full_rebuilds(), n0 + 4);
+  EXPECT_EQ(ev.node_energy(), ex);
+}
+
 // Timings for docs/performance.md (not a test: run with --gtest_also_run_disabled_tests).
 // CPU time of this thread (the machine is shared), and wall clock.
 namespace {
+// Heap in use (malloc'd and mmap'd chunks), glibc.
+std::size_t heap_bytes() {
+  const struct mallinfo2 mi = mallinfo2();
+  return mi.uordblks + mi.hblkhd;
+}
 double cpu_seconds() {
   timespec t;
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
@@ -358,12 +455,18 @@ double cpu_seconds() {
 
 TEST(MaceNative, DISABLED_Timing) {
   if (!have_fixture()) GTEST_SKIP() << "no upstream fixture at " << kDir;
-  MaceNativeEvaluator ev(archive());
+  archive();  // converted first (LibTorch), outside the heap figures below
+  std::cout << "kernels: " << MaceNativeEvaluator(archive()).kernels() << "\n";
   for (int cells : {4, 6}) {
     const System s = test::feco(Int3(cells, cells, cells), 1, 2.8665, 0.05);
+    const std::size_t heap0 = heap_bytes();
+    MaceNativeEvaluator ev(archive());
     const Case c = make_case(s, ev);
     for (bool d : {false, true}) {
       ev.evaluate(c.g, c.s.position, c.m, c.col, d);
+      if (d)
+        std::cout << s.size() << " atoms: heap held by the evaluator after E+F+B+W (model, graph, caches) "
+                  << 1e-6 * static_cast<double>(heap_bytes() - heap0) << " MB\n";
       const double c0 = cpu_seconds();
       int n = 0;
       do {

@@ -8,11 +8,15 @@
 #include <array>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <sstream>
 
 #include <omp.h>
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 #include "spinlat/core/error.hpp"
 #include "spinlat/core/threads.hpp"
@@ -128,6 +132,81 @@ void write_mace_archive(const MaceArchive& a, const std::string& path) {
 
 namespace {
 
+// ---- runtime-dispatched kernels ---------------------------------------------------------------
+// The default build targets generic x86-64 (SSE2), so the hot kernels (tensor products, e3nn
+// Linear blocks, the radial networks' GEMMs) are also compiled for AVX2 + FMA and chosen once
+// per evaluator, at construction, when the CPU has them (MaceModel::set_simd): the same kernels
+// for every thread, so results stay the same bits for any thread count. The two paths differ
+// only in rounding (an FMA rounds once where a*b + c rounds twice): they agree to ~1e-15
+// relative (the tests).
+// SPINLAT_PORTABLE_KERNELS=1 in the environment, or set_portable_kernels(true), forces the
+// portable path (docs/learned-potential.md).
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
+#define SPL_DISPATCH 1
+#define SPL_AVX2 __attribute__((target("avx2,fma")))
+#else
+#define SPL_DISPATCH 0
+#define SPL_AVX2
+#endif
+#define SPL_INLINE inline __attribute__((always_inline))
+
+bool cpu_has_avx2_fma() {
+#if SPL_DISPATCH
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+  return false;
+#endif
+}
+
+// c + a·b: two roundings on the portable path (bit for bit the plain expression), one (an FMA
+// instruction, inlined into the AVX2 kernels) on the dispatched one.
+template <bool F>
+SPL_INLINE double madd(double a, double b, double c) {
+  if constexpr (F) return __builtin_fma(a, b, c);
+  else return c + a * b;
+}
+
+// C (rows × n) = A (rows × k) · B (k × n), row-major and contiguous: 4 rows × 8 columns of C in
+// registers, the sum over k in order (each element's rounding depends on neither the block nor
+// the thread). Only on the dispatched path (the portable one uses Eigen's GEMM, as before).
+template <int R, int W>
+SPL_AVX2 SPL_INLINE void gemm_tile(int k, int n, const double* A, const double* B, double* C) {
+#if SPL_DISPATCH
+  __m256d acc[R][W / 4];
+  for (int r = 0; r < R; ++r)
+    for (int w = 0; w < W / 4; ++w) acc[r][w] = _mm256_setzero_pd();
+  for (int q = 0; q < k; ++q) {
+    __m256d b[W / 4];
+    for (int w = 0; w < W / 4; ++w) b[w] = _mm256_loadu_pd(B + static_cast<std::size_t>(q) * n + 4 * w);
+    for (int r = 0; r < R; ++r) {
+      const __m256d a = _mm256_broadcast_sd(A + static_cast<std::size_t>(r) * k + q);
+      for (int w = 0; w < W / 4; ++w) acc[r][w] = _mm256_fmadd_pd(a, b[w], acc[r][w]);
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int w = 0; w < W / 4; ++w) _mm256_storeu_pd(C + static_cast<std::size_t>(r) * n + 4 * w, acc[r][w]);
+#endif
+}
+template <int R>
+SPL_AVX2 SPL_INLINE void gemm_rows(int k, int n, const double* A, const double* B, double* C) {
+  int j = 0;
+  for (; j + 8 <= n; j += 8) gemm_tile<R, 8>(k, n, A, B + j, C + j);
+  for (; j + 4 <= n; j += 4) gemm_tile<R, 4>(k, n, A, B + j, C + j);
+  for (; j < n; ++j)
+    for (int r = 0; r < R; ++r) {
+      double acc = 0.0;
+      for (int q = 0; q < k; ++q)
+        acc = madd<true>(A[static_cast<std::size_t>(r) * k + q], B[static_cast<std::size_t>(q) * n + j], acc);
+      C[static_cast<std::size_t>(r) * n + j] = acc;
+    }
+}
+SPL_AVX2 void gemm_avx2(long rows, int k, int n, const double* A, const double* B, double* C) {
+  long i = 0;
+  for (; i + 4 <= rows; i += 4) gemm_rows<4>(k, n, A + i * k, B, C + i * n);
+  for (; i < rows; ++i) gemm_rows<1>(k, n, A + i * k, B, C + i * n);
+}
+
 [[noreturn]] void unsupported(const MaceArchive& a, const std::string& what) {
   throw InputError(a.source + ": unsupported model piece: " + what +
                    " (spinlat converts MagneticScaleShiftMACE with spin-orbit-coupled blocks; "
@@ -160,6 +239,7 @@ Irreps irreps_of(const MaceArchive& a, const std::string& name) {
 struct CG {
   std::vector<std::array<int, 3>> ijk;
   std::vector<double> c;
+  std::vector<int> j, ik;  // per entry: j, and i·d3 + k (the reverse pass's contraction)
 };
 
 struct CGTable {
@@ -193,6 +273,10 @@ struct CGTable {
               g.c.push_back(v);
             }
           }
+    }
+    for (const auto& t : g.ijk) {
+      g.j.push_back(t[1]);
+      g.ik.push_back(t[0] * d3 + t[2]);
     }
     return cg.emplace(key, std::move(g)).first->second;
   }
@@ -229,28 +313,55 @@ struct Linear {
   }
   // Kernels with the component count D known to the compiler (the loops over m unroll); the
   // sums run over u (forward) or v (backward) in order, as in the plain loops.
-  template <int D>
-  static void forward_block(int mi, int mo, const double* W, const double* xb, double* yb) {
+  template <int D, bool F>
+  static SPL_INLINE void forward_block_t(int mi, int mo, const double* W, const double* xb, double* yb) {
     for (int u = 0; u < mi; ++u) {
       const double* xu = xb + u * D;
       const double* Wu = W + u * mo;
       for (int v = 0; v < mo; ++v) {
         const double c = Wu[v];
-        for (int m = 0; m < D; ++m) yb[v * D + m] += c * xu[m];
+        for (int m = 0; m < D; ++m) yb[v * D + m] = madd<F>(c, xu[m], yb[v * D + m]);
       }
     }
   }
   // gx(u, m) += Σ_v W(u, v) gy(v, m) with the transposed weights (rows v, contiguous in u).
-  template <int D>
-  static void backward_block(int mi, int mo, const double* Wt, const double* gy, double* gb) {
+  template <int D, bool F>
+  static SPL_INLINE void backward_block_t(int mi, int mo, const double* Wt, const double* gy, double* gb) {
     for (int v = 0; v < mo; ++v) {
       const double* Wv = Wt + v * mi;
       const double* gv = gy + v * D;
       for (int u = 0; u < mi; ++u) {
         const double c = Wv[u];
-        for (int m = 0; m < D; ++m) gb[u * D + m] += c * gv[m];
+        for (int m = 0; m < D; ++m) gb[u * D + m] = madd<F>(c, gv[m], gb[u * D + m]);
       }
     }
+  }
+  template <int D>
+  static void forward_block(int mi, int mo, const double* W, const double* xb, double* yb) {
+    forward_block_t<D, false>(mi, mo, W, xb, yb);
+  }
+  template <int D>
+  static SPL_AVX2 void forward_block_avx2(int mi, int mo, const double* W, const double* xb, double* yb) {
+    forward_block_t<D, true>(mi, mo, W, xb, yb);
+  }
+  template <int D>
+  static void backward_block(int mi, int mo, const double* Wt, const double* gy, double* gb) {
+    backward_block_t<D, false>(mi, mo, Wt, gy, gb);
+  }
+  template <int D>
+  static SPL_AVX2 void backward_block_avx2(int mi, int mo, const double* Wt, const double* gy, double* gb) {
+    backward_block_t<D, true>(mi, mo, Wt, gy, gb);
+  }
+  bool simd = false;  // the AVX2 + FMA kernels (the evaluator's choice)
+  template <int D>
+  void fwd(int mi, int mo, const double* W, const double* xb, double* yb) const {
+    if (simd) forward_block_avx2<D>(mi, mo, W, xb, yb);
+    else forward_block<D>(mi, mo, W, xb, yb);
+  }
+  template <int D>
+  void bwd(int mi, int mo, const double* Wt, const double* gy, double* gb) const {
+    if (simd) backward_block_avx2<D>(mi, mo, Wt, gy, gb);
+    else backward_block<D>(mi, mo, Wt, gy, gb);
   }
   std::vector<double> wt;  // per instruction, the weights transposed: [mo, mi]
   void transpose() {
@@ -269,10 +380,10 @@ struct Linear {
       double* yb = y + out.off[s.o];
       const double* W = w.data() + s.woff;
       switch (d) {
-        case 1: forward_block<1>(mi, mo, W, xb, yb); continue;
-        case 3: forward_block<3>(mi, mo, W, xb, yb); continue;
-        case 5: forward_block<5>(mi, mo, W, xb, yb); continue;
-        case 7: forward_block<7>(mi, mo, W, xb, yb); continue;
+        case 1: fwd<1>(mi, mo, W, xb, yb); continue;
+        case 3: fwd<3>(mi, mo, W, xb, yb); continue;
+        case 5: fwd<5>(mi, mo, W, xb, yb); continue;
+        case 7: fwd<7>(mi, mo, W, xb, yb); continue;
         default: break;
       }
       for (int u = 0; u < mi; ++u)
@@ -290,10 +401,10 @@ struct Linear {
       const double* yb = gy + out.off[s.o];
       const double* Wt = wt.data() + s.woff;
       switch (d) {
-        case 1: backward_block<1>(mi, mo, Wt, yb, gb); continue;
-        case 3: backward_block<3>(mi, mo, Wt, yb, gb); continue;
-        case 5: backward_block<5>(mi, mo, Wt, yb, gb); continue;
-        case 7: backward_block<7>(mi, mo, Wt, yb, gb); continue;
+        case 1: bwd<1>(mi, mo, Wt, yb, gb); continue;
+        case 3: bwd<3>(mi, mo, Wt, yb, gb); continue;
+        case 5: bwd<5>(mi, mo, Wt, yb, gb); continue;
+        case 7: bwd<7>(mi, mo, Wt, yb, gb); continue;
         default: break;
       }
       for (int v = 0; v < mo; ++v)
@@ -344,34 +455,49 @@ struct TensorProduct {
       if (s.mode == 1 && out.mul[s.o] != in1.mul[s.i1]) throw InputError(a.source + ": " + p + ": uvu path changes multiplicity");
       s.mboff = mb_size;
       mb_size += in2.mul[s.i2] * in1.d(s.i1) * out.d(s.o);
-      if (s.mode == 1) {
-        s.kernel = pick_kernel(in1.d(s.i1), out.d(s.o));
-        s.back = pick_back(in1.d(s.i1), out.d(s.o));
-      }
       ins.push_back(s);
     }
     weight_numel = off;
+    pick(false);
     if (a.has(p + ".weight") && !a.at(p + ".weight").value.empty()) {
       internal = a.at(p + ".weight").value;
       if (static_cast<int>(internal.size()) != off) throw InputError(a.source + ": " + p + ": weight count differs");
     }
   }
-  template <int D1, int D3>
-  static void kernel_uvu(int m1, int m2, int v, const double* a, const double* Mb, const double* W, double pw,
-                         double* yb) {
+  template <int D1, int D3, bool F>
+  static SPL_INLINE void kernel_uvu_t(int m1, int m2, int v, const double* a, const double* Mb, const double* W,
+                                      double pw, double* yb) {
     for (int u = 0; u < m1; ++u) {
       double t[D3] = {};
       for (int i = 0; i < D1; ++i) {
         const double x = a[u * D1 + i];
-        for (int k = 0; k < D3; ++k) t[k] += x * Mb[i * D3 + k];
+        for (int k = 0; k < D3; ++k) t[k] = madd<F>(x, Mb[i * D3 + k], t[k]);
       }
       const double c = pw * W[u * m2 + v];
-      for (int k = 0; k < D3; ++k) yb[u * D3 + k] += c * t[k];
+      for (int k = 0; k < D3; ++k) yb[u * D3 + k] = madd<F>(c, t[k], yb[u * D3 + k]);
     }
   }
-  static Kernel pick_kernel(int d1, int d3) {
+  template <int D1, int D3>
+  static void kernel_uvu(int m1, int m2, int v, const double* a, const double* Mb, const double* W, double pw,
+                         double* yb) {
+    kernel_uvu_t<D1, D3, false>(m1, m2, v, a, Mb, W, pw, yb);
+  }
+  template <int D1, int D3>
+  static SPL_AVX2 void kernel_uvu_avx2(int m1, int m2, int v, const double* a, const double* Mb, const double* W,
+                                       double pw, double* yb) {
+    kernel_uvu_t<D1, D3, true>(m1, m2, v, a, Mb, W, pw, yb);
+  }
+  // The kernels of every uvu path, portable or AVX2 + FMA (simd).
+  void pick(bool simd) {
+    for (Ins& s : ins)
+      if (s.mode == 1) {
+        s.kernel = pick_kernel(in1.d(s.i1), out.d(s.o), simd);
+        s.back = pick_back(in1.d(s.i1), out.d(s.o), simd);
+      }
+  }
+  static Kernel pick_kernel(int d1, int d3, bool simd) {
 #define SPL_K(A, B) \
-  if (d1 == A && d3 == B) return &kernel_uvu<A, B>;
+  if (d1 == A && d3 == B) return simd ? &kernel_uvu_avx2<A, B> : &kernel_uvu<A, B>;
 #define SPL_K4(A) SPL_K(A, 1) SPL_K(A, 3) SPL_K(A, 5) SPL_K(A, 7)
     SPL_K4(1) SPL_K4(3) SPL_K4(5) SPL_K4(7)
 #undef SPL_K4
@@ -448,9 +574,9 @@ struct TensorProduct {
   // Reverse mode of one uvu path and one v: g1(u, i) += Σ_k Mb(i, k) gt(u, k),
   // G(i, k) += Σ_u x1(u, i) gt(u, k) (for ∂/∂x2), gw(u, v) += pw Σ_k gy(u, k) t(u, k), with
   // gt(u, k) = pw w(u, v) gy(u, k) and t = x1·Mb.
-  template <int D1, int D3>
-  static void backward_uvu(int m1, int m2, int v, const double* a, const double* M, const double* W, double pw,
-                           const double* gyb, double* g1b, double* G, double* gwb) {
+  template <int D1, int D3, bool F>
+  static SPL_INLINE void backward_uvu_t(int m1, int m2, int v, const double* a, const double* M, const double* W,
+                                        double pw, const double* gyb, double* g1b, double* G, double* gwb) {
     for (int u = 0; u < m1; ++u) {
       const double* au = a + u * D1;
       const double* gu = gyb + u * D3;
@@ -458,26 +584,36 @@ struct TensorProduct {
       double r[D1];  // (Mb gy)(i)
       for (int i = 0; i < D1; ++i) {
         double acc = 0.0;
-        for (int k = 0; k < D3; ++k) acc += M[i * D3 + k] * gu[k];
+        for (int k = 0; k < D3; ++k) acc = madd<F>(M[i * D3 + k], gu[k], acc);
         r[i] = acc;
       }
       if (gwb) {
         double acc = 0.0;
-        for (int i = 0; i < D1; ++i) acc += au[i] * r[i];
-        gwb[u * m2 + v] += pw * acc;
+        for (int i = 0; i < D1; ++i) acc = madd<F>(au[i], r[i], acc);
+        gwb[u * m2 + v] = madd<F>(pw, acc, gwb[u * m2 + v]);
       }
       if (g1b)
-        for (int i = 0; i < D1; ++i) g1b[u * D1 + i] += c * r[i];
+        for (int i = 0; i < D1; ++i) g1b[u * D1 + i] = madd<F>(c, r[i], g1b[u * D1 + i]);
       if (G)
         for (int i = 0; i < D1; ++i)
-          for (int k = 0; k < D3; ++k) G[i * D3 + k] += c * au[i] * gu[k];
+          for (int k = 0; k < D3; ++k) G[i * D3 + k] = madd<F>(c * au[i], gu[k], G[i * D3 + k]);
     }
+  }
+  template <int D1, int D3>
+  static void backward_uvu(int m1, int m2, int v, const double* a, const double* M, const double* W, double pw,
+                           const double* gyb, double* g1b, double* G, double* gwb) {
+    backward_uvu_t<D1, D3, false>(m1, m2, v, a, M, W, pw, gyb, g1b, G, gwb);
+  }
+  template <int D1, int D3>
+  static SPL_AVX2 void backward_uvu_avx2(int m1, int m2, int v, const double* a, const double* M, const double* W,
+                                         double pw, const double* gyb, double* g1b, double* G, double* gwb) {
+    backward_uvu_t<D1, D3, true>(m1, m2, v, a, M, W, pw, gyb, g1b, G, gwb);
   }
   using BackKernel = void (*)(int, int, int, const double*, const double*, const double*, double, const double*,
                               double*, double*, double*);
-  static BackKernel pick_back(int d1, int d3) {
+  static BackKernel pick_back(int d1, int d3, bool simd) {
 #define SPL_K(A, B) \
-  if (d1 == A && d3 == B) return &backward_uvu<A, B>;
+  if (d1 == A && d3 == B) return simd ? &backward_uvu_avx2<A, B> : &backward_uvu<A, B>;
 #define SPL_K4(A) SPL_K(A, 1) SPL_K(A, 3) SPL_K(A, 5) SPL_K(A, 7)
     SPL_K4(1) SPL_K4(3) SPL_K4(5) SPL_K4(7)
 #undef SPL_K4
@@ -485,11 +621,10 @@ struct TensorProduct {
     return nullptr;
   }
   // Reverse mode: g1 += ∂/∂x1, g2 += ∂/∂x2, gw += ∂/∂w of Σ gy·y (each may be null); mb as
-  // prepare(x2) gives (null: prepared here).
-  // With gmb, the gradient with respect to the prepared tensors is accumulated there instead
-  // of g2 (backward_prepared turns it into ∂/∂x2 once per x2: a sender's edges share it).
+  // prepare(x2) gives (null: prepared here). ∂/∂x2 goes through G(i, k) = Σ_u x1(u, i) gt(u, k)
+  // per path (d1·d3 numbers in a local buffer), contracted with the sparse CG tensor at once.
   void backward(const double* x1, const double* x2, const double* w, const double* gy, double* g1, double* g2,
-                double* gw, const double* mb = nullptr, double* gmb = nullptr) const {
+                double* gw, const double* mb = nullptr) const {
     const bool internal_w = !w;
     if (!w) w = internal.data();
     thread_local std::vector<double> own;
@@ -507,10 +642,9 @@ struct TensorProduct {
       const double* W = w + s.woff;
       for (int v = 0; v < m2; ++v) {
         const double* M = mb + s.mboff + v * d1 * d3;
-        if (g2 && !gmb) std::fill(G, G + d1 * d3, 0.0);
-        double* Gt = gmb ? gmb + s.mboff + v * d1 * d3 : G;
+        if (g2) std::fill(G, G + d1 * d3, 0.0);
         if (s.mode == 1 && s.back) {
-          s.back(m1, m2, v, a, M, W, s.pw, gyb, g1 ? g1 + in1.off[s.i1] : nullptr, (g2 || gmb) ? Gt : nullptr,
+          s.back(m1, m2, v, a, M, W, s.pw, gyb, g1 ? g1 + in1.off[s.i1] : nullptr, g2 ? G : nullptr,
                  gw && !internal_w ? gw + s.woff : nullptr);
         } else {
           double gt[7];
@@ -549,31 +683,16 @@ struct TensorProduct {
                 g1u[i] += acc;
               }
             }
-            if (g2 || gmb)
+            if (g2)
               for (int i = 0; i < d1; ++i)
-                for (int k = 0; k < d3; ++k) Gt[i * d3 + k] += au[i] * gt[k];
+                for (int k = 0; k < d3; ++k) G[i * d3 + k] += au[i] * gt[k];
           }
         }
-        if (g2 && !gmb) {
+        if (g2) {
           double* g2v = g2 + in2.off[s.i2] + v * d2;
-          for (std::size_t q = 0; q < s.cg->c.size(); ++q) {
-            const auto& ijk = s.cg->ijk[q];
-            g2v[ijk[1]] += s.cg->c[q] * G[ijk[0] * d3 + ijk[2]];
-          }
-        }
-      }
-    }
-  }
-  // g2 += ∂/∂x2 from the gradient with respect to the prepared tensors.
-  void backward_prepared(const double* gmb, double* g2) const {
-    for (const Ins& s : ins) {
-      const int m2 = in2.mul[s.i2], d1 = in1.d(s.i1), d2 = in2.d(s.i2), d3 = out.d(s.o);
-      for (int v = 0; v < m2; ++v) {
-        const double* Gv = gmb + s.mboff + v * d1 * d3;
-        double* g2v = g2 + in2.off[s.i2] + v * d2;
-        for (std::size_t q = 0; q < s.cg->c.size(); ++q) {
-          const auto& ijk = s.cg->ijk[q];
-          g2v[ijk[1]] += s.cg->c[q] * Gv[ijk[0] * d3 + ijk[2]];
+          const double* c = s.cg->c.data();
+          const int *j = s.cg->j.data(), *ik = s.cg->ik.data();
+          for (std::size_t q = 0, nq = s.cg->c.size(); q < nq; ++q) g2v[j[q]] += c[q] * G[ik[q]];
         }
       }
     }
@@ -585,7 +704,8 @@ struct TensorProduct {
 struct FCNet {
   struct Layer {
     int nin = 0, nout = 0;
-    std::vector<double> w;  // [nin, nout], scale folded in
+    std::vector<double> w;   // [nin, nout], scale folded in
+    std::vector<double> wt;  // the same transposed, [nout, nin] (the AVX2 reverse GEMMs)
     bool act = false;
     double c = 1.0, post = 1.0;
   };
@@ -612,6 +732,10 @@ struct FCNet {
       }
       L.w = W.value;
       for (double& x : L.w) x *= scale;
+      L.wt.resize(L.w.size());
+      for (int i = 0; i < L.nin; ++i)
+        for (int j = 0; j < L.nout; ++j)
+          L.wt[static_cast<std::size_t>(j) * L.nin + i] = L.w[static_cast<std::size_t>(i) * L.nout + j];
       if (!layers.empty() && layers.back().nout != L.nin) throw InputError(a.source + ": " + q + ": layer sizes do not chain");
       layers.push_back(std::move(L));
     }
@@ -639,6 +763,20 @@ struct FCNet {
   Eigen::Map<const RowMat> weight(std::size_t k) const {
     return Eigen::Map<const RowMat>(layers[k].w.data(), layers[k].nin, layers[k].nout);
   }
+  bool simd = false;  // the AVX2 + FMA GEMMs (the evaluator's choice)
+  // Z = H · W_k (transpose: H · W_kᵀ), row by row; Z must not alias H.
+  void mul(const RowMat& H, std::size_t k, bool transpose, RowMat& Z) const {
+    const Layer& L = layers[k];
+    if (simd) {
+      const int kk = transpose ? L.nout : L.nin, n = transpose ? L.nin : L.nout;
+      Z.resize(H.rows(), n);
+      gemm_avx2(H.rows(), kk, n, H.data(), transpose ? L.wt.data() : L.w.data(), Z.data());
+    } else if (transpose) {
+      Z.noalias() = H * weight(k).transpose();
+    } else {
+      Z.noalias() = H * weight(k);
+    }
+  }
   static double act_of(const Layer& L, double z) { return L.c * (z / (1.0 + std::exp(-z))) * L.post; }
   static double dact_of(const Layer& L, double z) {
     const double sg = 1.0 / (1.0 + std::exp(-z));
@@ -649,7 +787,7 @@ struct FCNet {
     RowMat H = X, Z;
     for (std::size_t k = 0; k < layers.size(); ++k) {
       const Layer& L = layers[k];
-      Z.noalias() = H * weight(k);
+      mul(H, k, false, Z);
       if (L.act) Z = Z.unaryExpr([&L](double z) { return act_of(L, z); });
       H.swap(Z);
     }
@@ -661,7 +799,7 @@ struct FCNet {
     std::vector<RowMat> pre(n);
     RowMat H = X;
     for (std::size_t k = 0; k + 1 < n || (k < n && layers[k].act); ++k) {
-      pre[k].noalias() = H * weight(k);
+      mul(H, k, false, pre[k]);
       if (k + 1 == n) break;
       H = layers[k].act ? RowMat(pre[k].unaryExpr([&](double z) { return act_of(layers[k], z); })) : pre[k];
     }
@@ -669,7 +807,7 @@ struct FCNet {
     for (std::size_t k = n; k-- > 0;) {
       const Layer& L = layers[k];
       if (L.act) G = G.cwiseProduct(pre[k].unaryExpr([&L](double z) { return dact_of(L, z); }));
-      T.noalias() = G * weight(k).transpose();
+      mul(G, k, true, T);
       G.swap(T);
     }
     GX += G;
@@ -689,7 +827,7 @@ struct FCNet {
     const Eigen::Index rows = X.rows();
     for (std::size_t k = 0; k < layers.size(); ++k) {
       const Layer& L = layers[k];
-      Z.noalias() = H * weight(k);
+      mul(H, k, false, Z);
       if (L.act) {
         double* z = Z.data();
         for (Eigen::Index q = 0; q < rows * L.nout; ++q) {
@@ -715,7 +853,7 @@ struct FCNet {
     RowMat T;
     for (std::size_t k = layers.size(); k-- > 0;) {
       if (at[k]) G = G.cwiseProduct(Eigen::Map<const RowMat>(at[k], rows, layers[k].nout));
-      T.noalias() = G * weight(k).transpose();
+      mul(G, k, true, T);
       G.swap(T);
     }
     GX += G;
@@ -1072,6 +1210,22 @@ struct MaceModel {
   std::shared_ptr<void> keep;  // the Clebsch-Gordan table
   int species() const { return static_cast<int>(Z.size()); }
   int layers() const { return static_cast<int>(inter.size()); }
+  bool simd = false;  // the AVX2 + FMA kernels in every block
+  void set_simd(bool on) {
+    simd = on;
+    embedding.simd = on;
+    for (auto& I : inter) {
+      I.up.simd = I.mlin.simd = I.tpw.simd = I.magw.simd = I.dens.simd = on;
+      I.conv.pick(on);
+      I.mconv.pick(on);
+      I.skip.pick(on);
+    }
+    for (auto& P : prod) {
+      P.w.simd = P.lin.simd = P.lin_ori.simd = on;
+      P.conv.pick(on);
+    }
+    for (auto& R : read) R.l1.simd = R.l2.simd = on;
+  }
 };
 
 namespace {
@@ -1227,6 +1381,24 @@ struct MaceNativeEvaluator::Impl {
   std::vector<double> store;
   std::vector<double> energy_view;
   std::vector<Vec3> mom;
+  // The records of the configuration built before the current one (valid when `spare`): a
+  // rejected whole-lattice Monte Carlo step returns to it, and the sampler's energy
+  // measurement then finds it here instead of rebuilding (as native_fast.cpp does). Every
+  // record in `store` is a function of the moments at fixed geometry, so swapping them back
+  // gives the bits of a rebuild. Kept only while the store is at most kSpareBytes (a large
+  // model's per-edge radial cache would double a big allocation).
+  std::vector<double> spare_store;
+  std::vector<Vec3> spare_mom;
+  bool spare = false;
+  // Whether spare_store holds this geometry's records (Y(r̂), radial features, density terms:
+  // set_geometry writes them, rebuild does not), copied once per geometry.
+  bool spare_geometry = false;
+  std::size_t full_rebuilds = 0;  // rebuilds of the Monte Carlo cache actually computed
+  static constexpr double kSpareBytes = 256e6;
+  void swap_spare() {
+    store.swap(spare_store);
+    mom.swap(spare_mom);
+  }
 
   // ---- threads ------------------------------------------------------------------------------
   // Full evaluations split their work into blocks fixed by the graph alone (receivers in
@@ -1285,16 +1457,22 @@ struct MaceNativeEvaluator::Impl {
   // evaluation does not, and for a large model they are most of its memory (64 channels:
   // ~23 kB per edge and layer, 0.3 GB at 128 atoms), so full evaluations compute them block
   // by block of receivers, forward and again in the reverse pass. The trial evaluator turns the
-  // cache on at its first trial (energy-only calls of dynamics runs never pay for it).
+  // cache on at its first trial (energy-only calls of dynamics runs never pay for it); full
+  // evaluations keep it only with derivatives, and never for the fused last layer.
   bool radial_cache = false;
   // Full evaluations keep the cache when it is small (it saves recomputing the radial networks
   // in the reverse pass, ~10% of the time of the 8-channel fixture): at most this many bytes.
   double radial_cache_bytes = 64e6;
   bool small_radial_cache(std::size_t edges) const {
     double per_edge = 0.0;
-    for (const auto& I : m->inter) per_edge += static_cast<double>(I.conv.weight_numel + I.mconv.weight_numel);
+    for (int t = 0; t < m->layers(); ++t)
+      if (t + 1 < m->layers() || !fuse_last)
+        per_edge += static_cast<double>(m->inter[t].conv.weight_numel + m->inter[t].mconv.weight_numel);
     return 8.0 * per_edge * static_cast<double>(edges) <= radial_cache_bytes;
   }
+  // Whether layer t's radial-network outputs are in the cache: never for the fused last layer
+  // (its reverse pass runs in the block that computed them, so they stay in the block's scratch).
+  bool radial_cached(int t) const { return radial_cache && !(fuse_last && t + 1 == m->layers()); }
   // What the forward pass keeps per edge for the reverse pass of a full evaluation (derivatives
   // requested), within reverse_cache_bytes: act′ of conv_tp_weights' hidden layers (the
   // reverse pass then recomputes neither their pre-activations nor an exp; a few hundred
@@ -1335,7 +1513,7 @@ struct MaceNativeEvaluator::Impl {
     const auto& I = m->inter[t];
     const Eigen::Index n = static_cast<Eigen::Index>(e1 - e0);
     const auto X = Xe.middleRows(static_cast<Eigen::Index>(e0), n);
-    if (radial_cache) {
+    if (radial_cached(t)) {
       W1 = at(o_w1[t] + e0 * S.w1);
       W2 = at(o_w2[t] + e0 * S.w2);
       if (!forward) return;
@@ -1387,8 +1565,8 @@ struct MaceNativeEvaluator::Impl {
       o_den.push_back(take(N));
       o_h.push_back(take(N * ls[t].h));
       o_e.push_back(take(N));
-      o_w1.push_back(take(radial_cache ? E * ls[t].w1 : 0));
-      o_w2.push_back(take(radial_cache ? E * ls[t].w2 : 0));
+      o_w1.push_back(take(radial_cached(t) ? E * ls[t].w1 : 0));
+      o_w2.push_back(take(radial_cached(t) ? E * ls[t].w2 : 0));
       o_de.push_back(take(E));
       o_mb.push_back(take(N * ls[t].mb));  // magmom_conv_tp's CG tensors contracted with the node's harmonics
       o_pw.push_back(take(N * ls[t].pw));  // the product block's tensor-product weights (own moment size)
@@ -1612,6 +1790,7 @@ struct MaceNativeEvaluator::Impl {
     edge_geometry();
     geometry = true;
     is_built = false;
+    spare = spare_geometry = false;  // its records belong to the old geometry (or layout)
   }
 
   // The forward pass: a parallel region for the node records, one for the edges' radial-network
@@ -1845,11 +2024,11 @@ struct MaceNativeEvaluator::Impl {
       }
       std::fill(sc.ga.begin(), sc.ga.end(), 0.0);
       double* gup = rv.g_up_e.data() + e * S.up;
-      double* gmb = rv.gmb_e.data() + e * S.mb;
+      double* gmsh = rv.g_msh_e.data() + e * nmsh;
       std::fill(gup, gup + S.up, 0.0);
-      std::fill(gmb, gmb + S.mb, 0.0);
+      std::fill(gmsh, gmsh + nmsh, 0.0);
       const double* gb = rv.g_msg.data() + r * S.msg;
-      I.mconv.backward(a, msh_s, w2, gb, sc.ga.data(), nullptr, gw2, at(o_mb[t] + sd * S.mb), gmb);
+      I.mconv.backward(a, msh_s, w2, gb, sc.ga.data(), gmsh, gw2, at(o_mb[t] + sd * S.mb));
       I.conv.backward(up_s, Y, w1, sc.ga.data(), gup, rv.g_Y.data() + e * nsh, gw1, mbY);
       // density: tanh(d²), d = density_fn(ef)
       const double d = dens_d[t][e], th = *at(o_de[t] + e);
@@ -1882,12 +2061,12 @@ struct MaceNativeEvaluator::Impl {
     // layer t−1 also feeds its own readout: node_layer_backward adds it)
     std::vector<double> ghp(t > 0 ? N * ls[t - 1].h : 0, 0.0);
     for_node_blocks([&](std::size_t v, Scratch& sc) {
-      sc.gsum.assign(S.mb, 0.0);
+      sc.gsum.assign(nmsh, 0.0);
       for (const int* p = out_begin(v); p != out_end(v); ++p) {
-        const double* x = rv.gmb_e.data() + static_cast<std::size_t>(*p) * S.mb;
-        for (int k = 0; k < S.mb; ++k) sc.gsum[k] += x[k];
+        const double* x = rv.g_msh_e.data() + static_cast<std::size_t>(*p) * nmsh;
+        for (int k = 0; k < nmsh; ++k) sc.gsum[k] += x[k];
       }
-      I.mconv.backward_prepared(sc.gsum.data(), rv.g_msh.data() + v * nmsh);
+      for (int k = 0; k < nmsh; ++k) rv.g_msh[v * nmsh + k] += sc.gsum[k];
       if (t == 0) return;
       double* gu = rv.g_up.data() + v * S.up;
       for (const int* p = out_begin(v); p != out_end(v); ++p) {
@@ -1913,9 +2092,11 @@ struct MaceNativeEvaluator::Impl {
     // networks
     std::vector<double> g_cheb_e;
     std::vector<Vec3> gr;  // ∂E/∂r_e
-    // layer t's; g_up_e and gmb_e per edge, gathered per sender: ∂/∂ up-projection, ∂/∂
-    // magmom_conv_tp's prepared tensors (turned into ∂/∂ moment harmonics once per sender)
-    std::vector<double> g_msg, g_den, g_sc, g_up, g_up_e, gmb_e;
+    // layer t's; g_up_e and g_msh_e per edge, gathered per sender: ∂/∂ up-projection, ∂/∂
+    // moment harmonics through magmom_conv_tp (contracted with the CG tensors per edge: nmsh
+    // numbers per edge instead of the prepared tensors' mb, fewer operations than gathering
+    // those, and 30 MB less at 432 atoms for the fixture)
+    std::vector<double> g_msg, g_den, g_sc, g_up, g_up_e, g_msh_e;
   } rv;
   // The last layer's reverse pass needs only its own forward records (its features feed the
   // readout alone), so with derivatives it runs in the forward pass's blocks, while the radial
@@ -1940,7 +2121,7 @@ struct MaceNativeEvaluator::Impl {
     rv.g_sc.assign(N * S.sc, 0.0);
     rv.g_up.assign(N * S.up, 0.0);
     rv.g_up_e.resize(E * S.up);  // every entry written by its edge
-    rv.gmb_e.resize(E * S.mb);
+    rv.g_msh_e.resize(E * nmsh);
   }
 
   // ∂E/∂(positions), ∂E/∂(moments) and W = −Σ_e r_e ⊗ ∂E/∂r_e of the total energy. What edges
@@ -2195,7 +2376,22 @@ struct MaceNativeEvaluator::Impl {
 MaceNativeEvaluator::MaceNativeEvaluator(const MaceArchive& archive)
     : model_(build_model(archive)), impl_(std::make_unique<Impl>()) {
   impl_->m = model_.get();
+  model_->set_simd(!mace_portable_kernels_forced() && mace_simd_available());
 }
+
+bool mace_simd_available() { return cpu_has_avx2_fma(); }
+bool mace_portable_kernels_forced() {
+  const char* v = std::getenv("SPINLAT_PORTABLE_KERNELS");
+  return v && *v && std::string(v) != "0";
+}
+void MaceNativeEvaluator::set_portable_kernels(bool portable) {
+  const bool simd = !portable && mace_simd_available();
+  if (simd == model_->simd) return;
+  model_->set_simd(simd);
+  impl_->is_built = false;  // the Monte Carlo cache was computed with the other kernels
+  impl_->spare = false;
+}
+const char* MaceNativeEvaluator::kernels() const { return model_->simd ? "avx2+fma" : "portable"; }
 MaceNativeEvaluator::MaceNativeEvaluator(const std::string& path) : MaceNativeEvaluator(read_mace_archive(path)) {}
 MaceNativeEvaluator::~MaceNativeEvaluator() = default;
 
@@ -2224,7 +2420,7 @@ std::vector<double> MaceNativeEvaluator::node_energies(const Graph& g, const std
   local.m = model_.get();
   local.threads = full_threads(g);
   local.radial_cache_bytes = cache_bytes_;
-  local.radial_cache = local.small_radial_cache(g.edges());  // large models: no per-edge cache (memory)
+  local.radial_cache = false;  // energies only: no reverse pass reads them
   local.fuse_last = false;
   local.choose_reverse_caches(g.edges(), false);
   local.keep_nodes = false;
@@ -2241,8 +2437,10 @@ MaceNativeResult MaceNativeEvaluator::evaluate(const Graph& g, const std::vector
   local.m = model_.get();
   local.threads = full_threads(g);
   local.radial_cache_bytes = local.reverse_cache_bytes = cache_bytes_;
-  local.radial_cache = local.small_radial_cache(g.edges());  // large models: no per-edge cache (memory)
   local.fuse_last = derivatives;
+  // Kept for the reverse pass (energies only: no reverse pass; large models: memory); never
+  // the fused last layer's.
+  local.radial_cache = derivatives && local.small_radial_cache(g.edges());
   local.choose_reverse_caches(g.edges(), derivatives);
   local.keep_nodes = derivatives;
   local.set_geometry(g, position, column);
@@ -2277,10 +2475,27 @@ void MaceNativeEvaluator::rebuild(const System& s) {
   rebuild(m);
 }
 void MaceNativeEvaluator::rebuild(const std::vector<Vec3>& moment) {
-  if (!impl_->geometry) throw std::logic_error("MaceNativeEvaluator::rebuild before set_geometry");
-  impl_->threads = full_threads(impl_->g);
-  impl_->rebuild(moment);
+  Impl& m = *impl_;
+  if (!m.geometry) throw std::logic_error("MaceNativeEvaluator::rebuild before set_geometry");
+  if (m.is_built && m.spare && m.spare_mom == moment) {  // the previous configuration: swap it back
+    m.swap_spare();
+    return;
+  }
+  if (m.is_built && 8.0 * static_cast<double>(m.store.size()) <= Impl::kSpareBytes) {
+    if (!m.spare_geometry) {  // the geometry records, in both arrays from now on
+      m.spare_store = m.store;
+      m.spare_geometry = true;
+    }
+    m.swap_spare();  // the current records become the spare; rebuild() writes the others
+    m.spare = true;
+  } else {
+    m.spare = false;
+  }
+  m.threads = full_threads(m.g);
+  m.rebuild(moment);
+  ++m.full_rebuilds;
 }
+std::size_t MaceNativeEvaluator::full_rebuilds() const { return impl_->full_rebuilds; }
 bool MaceNativeEvaluator::built() const { return impl_->is_built; }
 const std::vector<double>& MaceNativeEvaluator::node_energy() const {
   std::vector<double>& e = impl_->energy_view;  // the cached energies, copied out of the store

@@ -42,6 +42,11 @@ struct MaceArchive {
   const std::string& str(const std::string& name) const;
 };
 
+/// Whether this CPU runs the converted evaluator's AVX2 + FMA kernels (x86-64 with both).
+bool mace_simd_available();
+/// Whether SPINLAT_PORTABLE_KERNELS (set, not "0") forces the portable kernels.
+bool mace_portable_kernels_forced();
+
 /// First line of a converted file.
 extern const char* const kMaceNativeMagic;
 
@@ -86,6 +91,16 @@ class MaceNativeEvaluator {
   /// networks' outputs, and what the forward pass keeps for the reverse pass (default 64 MB
   /// each). Beyond it they are recomputed block by block; the results are the same.
   void set_cache_bytes(double bytes);
+  /// Kernels of the hot loops (tensor products, e3nn Linear blocks, radial-network GEMMs): by
+  /// default the AVX2 + FMA ones when the CPU has them, chosen once at construction (unless
+  /// SPINLAT_PORTABLE_KERNELS is set to anything but 0), else the portable ones (what the
+  /// build's flags give: SSE2 on generic x86-64). Every thread uses the same kernels, so results
+  /// stay the same bits for any thread count; the two paths agree to rounding (≲ 1e-14
+  /// relative). true forces the portable path (false: back to AVX2 + FMA where available); a
+  /// change drops the Monte Carlo cache (rebuild() before the next trial).
+  void set_portable_kernels(bool portable);
+  /// "avx2+fma" or "portable": the kernels in use.
+  const char* kernels() const;
 
   /// Full evaluation with the hand-written reverse pass (derivatives): forces −∂E/∂r (eV/Å),
   /// magnetic forces −∂E/∂m (eV/μB) at fixed positions, and the virial
@@ -103,7 +118,13 @@ class MaceNativeEvaluator {
   void set_geometry(const Graph& g, const std::vector<Vec3>& position, const std::vector<int>& column);
   bool has_geometry() const;
   void rebuild(const System& s);
+  /// Rebuilds the cache for these moments. The records of the configuration built before are
+  /// kept (a spare slot, while the cache is at most 256 MB): a rebuild that returns to them
+  /// (a rejected whole-lattice Monte Carlo step) swaps them back instead of recomputing, with
+  /// the same bits as a rebuild.
   void rebuild(const std::vector<Vec3>& moment);
+  /// Rebuilds that were computed (not swapped back from the spare slot) since construction.
+  std::size_t full_rebuilds() const;
   bool built() const;
   const std::vector<double>& node_energy() const;
   Vec3 moment(int v) const;

@@ -120,6 +120,13 @@ double field(const std::string& line, const std::string& key) {
   return -1.0;
 }
 
+// Which kernels the converted evaluator runs here (docs/learned-potential.md, "Kernels").
+std::string mace_kernels_line() {
+  const bool simd = mace_simd_available() && !mace_portable_kernels_forced();
+  return std::string("converted evaluator's kernels: ") + (simd ? "avx2+fma" : "portable") +
+         (mace_portable_kernels_forced() ? " (SPINLAT_PORTABLE_KERNELS)" : "");
+}
+
 // An upstream MACE TorchScript file: upstream eager PyTorch, spinlat's TorchScript path and the
 // converted native evaluator side by side on the same frames, one thread (issue 12).
 int side_by_side(const LearnedBenchOptions& o, std::ostream& out) {
@@ -136,7 +143,8 @@ int side_by_side(const LearnedBenchOptions& o, std::ostream& out) {
   out << "E + forces + magnetic forces, float64, " << threads
       << " thread(s); atoms/s from CPU time of the process (wall clock in brackets); peak RSS: the process's "
          "high-water mark after the path ran (spinlat: native first, then TorchScript; run one size per call for a clean "
-         "figure; Python: its own process)\n";
+         "figure; Python: its own process)\n"
+      << mace_kernels_line() << "\n";
   for (int cells : sizes) {
     const System s = bench_system(cells);
     const double n = static_cast<double>(s.size());
@@ -187,6 +195,7 @@ int run_learned_benchmark(const LearnedBenchOptions& o, std::ostream& out) {
   char line[256];
   out << "spinlat bench learned: " << o.model << "\n";
   if (!is_mace_native_file(o.model) && LearnedPotential(lo).forward_form() == "mace") return side_by_side(o, out);
+  if (is_mace_native_file(o.model)) out << mace_kernels_line() << "\n";
   const double min_time = o.quick ? 0.2 : 2.0;
   std::vector<int> sizes = o.cells;
   if (sizes.empty()) sizes = o.quick ? std::vector<int>{6} : std::vector<int>{10, 20};  // 432; 2000 and 16000 atoms

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 #include <stdexcept>
+#include <unordered_map>
 
 #include "spinlat/core/error.hpp"
 #include "spinlat/core/rng.hpp"
@@ -59,9 +60,11 @@ struct Engine::Impl {
   std::vector<Vec3> F, cached_spin, cached_position;
   bool cached = false;
 
+  // LAMMPS index of each of s's atoms: the owned atoms first, in order, then the ghosts kept.
+  std::vector<int> from;
   void copy_spins(const Atoms& a) {
-    for (int i = 0; i < a.n + a.ghosts; ++i) {
-      const double* sp = a.sp[i];
+    for (std::size_t i = 0; i < from.size(); ++i) {
+      const double* sp = a.sp[from[i]];
       s.moment[i] = sp[3] > 0.0 ? sp[3] : 0.0;
       const Vec3 e(sp[0], sp[1], sp[2]);
       const double norm = e.norm();
@@ -72,9 +75,15 @@ struct Engine::Impl {
     }
   }
   void copy_positions(const Atoms& a, const double lo[3]) {
-    for (int i = 0; i < a.n + a.ghosts; ++i)
-      s.position[i] = Vec3(a.x[i][0] - lo[0], a.x[i][1] - lo[1], a.x[i][2] - lo[2]);
+    for (std::size_t i = 0; i < from.size(); ++i) {
+      const double* x = a.x[from[i]];
+      s.position[i] = Vec3(x[0] - lo[0], x[1] - lo[1], x[2] - lo[2]);
+    }
   }
+  /// Which of LAMMPS's atoms spinlat's System holds (`from`): all of them, except, along the
+  /// directions the ranks do not divide (periodic in s), ghosts that are periodic images of an
+  /// atom already held at the same offset along the divided directions.
+  void choose_atoms(const Atoms& a, const Box& box);
   // F = −∂E/∂m for the System as it is.
   void magnetic_forces() {
     spinlat::Derivatives d;
@@ -106,9 +115,11 @@ struct Engine::Impl {
       // A self-image is parallel to ŝ_i: a constant energy (spinlat counts it, LAMMPS does not
       // see it below half the box), no torque.
       if (j == i || !s.magnetic(static_cast<std::size_t>(j)) || list.distance[k] > reach) continue;
-      const Vec3 rij = Vec3(a.x[j][0], a.x[j][1], a.x[j][2]) + hT * list.image[k].cast<double>() - xi;
+      const double* xj = a.x[from[j]];
+      const Vec3 rij = Vec3(xj[0], xj[1], xj[2]) + hT * list.image[k].cast<double>() - xi;
       const double r = rij.norm();
-      const Vec3 ej(a.sp[j][0], a.sp[j][1], a.sp[j][2]);
+      const double* spj = a.sp[from[j]];
+      const Vec3 ej(spj[0], spj[1], spj[2]);
       for (const auto& c : radial) {
         if (!(*c.species)(s, ui) || !(*c.species)(s, static_cast<std::size_t>(j))) continue;
         double J, dJ;
@@ -202,21 +213,23 @@ void Engine::Impl::load(const Atoms& a, const Box& box) {
     s.cell.h(0, k) = box.a[k];
     s.cell.h(1, k) = box.b[k];
     s.cell.h(2, k) = box.c[k];
-    // With ghosts the periodic images are explicit atoms: an open cluster.
-    s.cell.periodic[k] = box.periodic[k] && a.ghosts == 0;
+    // With ghosts the periodic images are explicit atoms, an open cluster, along the
+    // directions the ranks divide; given the tags, spinlat's own periodicity along the others.
+    s.cell.periodic[k] = box.periodic[k] && (a.ghosts == 0 || (box.whole[k] && a.tag));
     lo[k] = box.lo[k];
   }
   owned = a.n;
   cluster = a.ghosts > 0;
-  const std::size_t n = static_cast<std::size_t>(a.n + a.ghosts);
+  choose_atoms(a, box);
+  const std::size_t n = from.size();
   s.position.resize(n);
   s.velocity.assign(n, Vec3::Zero());
   s.spin.resize(n);
   s.moment.resize(n);
   s.species.resize(n);
   s.sublattice.assign(n, 0);
-  for (int i = 0; i < a.n + a.ghosts; ++i) {
-    const int t = a.type[i];
+  for (std::size_t i = 0; i < n; ++i) {
+    const int t = a.type[from[i]];
     if (t < 1 || t >= static_cast<int>(species_of_type.size()))
       throw std::runtime_error("pair spin/spinlat: atom type " + std::to_string(t) + " has no species in pair_coeff");
     s.species[i] = species_of_type[t];
@@ -237,6 +250,44 @@ void Engine::Impl::load(const Atoms& a, const Box& box) {
     h.update(s);
   }
   cached = false;
+}
+
+void Engine::Impl::choose_atoms(const Atoms& a, const Box& box) {
+  const int total = a.n + a.ghosts;
+  from.resize(static_cast<std::size_t>(total));
+  for (int i = 0; i < total; ++i) from[i] = i;
+  bool any = false;
+  for (int k = 0; k < 3; ++k) any = any || (s.cell.periodic[k] && a.ghosts > 0);
+  if (!any) return;
+  // An image differs from the atom by a lattice vector: integer fractional offsets. Keep the
+  // first instance of each atom (owned atoms come first) and of each offset along the divided
+  // directions; drop the rest, which s's periodicity makes again.
+  const spinlat::Mat3 to_frac = s.cell.h.transpose().inverse();
+  auto frac = [&](int i) {
+    return Vec3(to_frac * Vec3(a.x[i][0] - box.lo[0], a.x[i][1] - box.lo[1], a.x[i][2] - box.lo[2]));
+  };
+  struct Seen {
+    Vec3 f;                            // the first instance's fractional position
+    std::vector<spinlat::Int3> kept;   // offsets along the divided directions held
+  };
+  std::unordered_map<long long, Seen> seen;
+  seen.reserve(static_cast<std::size_t>(total));
+  from.clear();
+  for (int i = 0; i < total; ++i) {
+    const Vec3 f = frac(i);
+    auto it = seen.find(a.tag[i]);
+    if (it == seen.end()) {
+      seen.emplace(a.tag[i], Seen{f, {spinlat::Int3::Zero()}});
+      from.push_back(i);
+      continue;
+    }
+    spinlat::Int3 offset = spinlat::Int3::Zero();
+    for (int k = 0; k < 3; ++k)
+      if (!s.cell.periodic[k]) offset[k] = static_cast<int>(std::lround(f[k] - it->second.f[k]));
+    if (std::find(it->second.kept.begin(), it->second.kept.end(), offset) != it->second.kept.end()) continue;
+    it->second.kept.push_back(offset);
+    from.push_back(i);
+  }
 }
 
 void Engine::load(const Atoms& a, const Box& box) { p_->load(a, box); }

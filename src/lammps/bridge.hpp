@@ -32,6 +32,9 @@ struct Box {
   double lo[3] = {0, 0, 0};
   double a[3] = {0, 0, 0}, b[3] = {0, 0, 0}, c[3] = {0, 0, 0};
   bool periodic[3] = {true, true, true};
+  /// This rank's subdomain spans the whole box along the direction (LAMMPS's procgrid is 1
+  /// there): with ghosts, spinlat is periodic along it instead of seeing ghost images.
+  bool whole[3] = {true, true, true};
 };
 
 /// One process's atoms, as LAMMPS's arrays (read only): positions x (Å), spins sp (unit
@@ -44,6 +47,9 @@ struct Atoms {
   double** x = nullptr;
   double** sp = nullptr;
   const int* type = nullptr;
+  /// Atom ids (LAMMPS's atom->tag), owned and ghosts: with them, ghosts that are only periodic
+  /// images along `whole` directions are left out (Engine::load). May be null.
+  const long long* tag = nullptr;
 };
 
 /// What evaluate() writes; null pointers are skipped. Arrays are added to (LAMMPS zeroes them).
@@ -82,7 +88,10 @@ class Engine {
   std::string decomposition_refusal() const;
   /// Copies the atoms and box into spinlat's System (the neighbour list is rebuilt when atoms
   /// moved more than half the skin, were reordered, or the box changed). With ghosts, the
-  /// System is the open cluster of owned and ghost atoms (no periodic images of its own).
+  /// System is the cluster of owned and ghost atoms: open along the directions LAMMPS divides
+  /// among ranks, periodic along those it does not (`Box::whole`; given the tags, a ghost that
+  /// is only an image along those is left out, so the cluster grows only along the divided
+  /// directions).
   void load(const Atoms& atoms, const Box& box);
   /// Energy (eV) of the owned atoms (with ghosts: the sum of their site energies) and the
   /// requested outputs for the owned atoms. With ghosts, `virial` must be null (the virial of

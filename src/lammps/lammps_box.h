@@ -7,9 +7,12 @@
 
 namespace spinlat_lammps {
 
-inline Box lammps_box(const LAMMPS_NS::Domain *d)
+/// `procgrid` (comm->procgrid, may be null): which directions the ranks divide.
+inline Box lammps_box(const LAMMPS_NS::Domain *d, const int *procgrid = nullptr)
 {
   Box box;
+  if (procgrid)
+    for (int k = 0; k < 3; k++) box.whole[k] = procgrid[k] == 1;
   for (int k = 0; k < 3; k++) {
     box.lo[k] = d->boxlo[k];
     box.periodic[k] = d->periodicity[k] != 0;

@@ -173,12 +173,16 @@ spinlat_lammps::Atoms PairSpinSpinlat::owned_and_ghosts() const
   a.x = atom->x;
   a.sp = atom->sp;
   a.type = atom->type;
+  if (a.ghosts > 0) {
+    tags.assign(atom->tag, atom->tag + a.n + a.ghosts);
+    a.tag = tags.data();
+  }
   return a;
 }
 
 void PairSpinSpinlat::load()
 {
-  engine->load(owned_and_ghosts(), spinlat_lammps::lammps_box(domain));
+  engine->load(owned_and_ghosts(), spinlat_lammps::lammps_box(domain, comm->procgrid));
 }
 
 void PairSpinSpinlat::compute(int eflag, int vflag)

@@ -43,6 +43,7 @@ class PairSpinSpinlat : public PairSpin {
   std::string input;
   std::vector<std::string> species;
   double cut_spin = 0.0;    // spin-spin reach, for fix nve/spin's sectors (extract "cut")
+  mutable std::vector<long long> tags;    // atom->tag of owned and ghost atoms, as the engine takes them
   void load();
   int ghosts() const;
   spinlat_lammps::Atoms owned_and_ghosts() const;    // this rank's atoms and its ghosts, for the engine

@@ -405,7 +405,6 @@ double EamPotential::compute(const System& s, const NeighborList& list, Derivati
     g_.resize(np);
     own_force_.resize(n);
   }
-  dv_.resize(np);
   if (want_virial) own_virial_.resize(n);
   const EamSpline& grid = z2r_[0];  // all r tables share one grid
   const double inv_dr = grid.inv_delta;
@@ -421,7 +420,6 @@ double EamPotential::compute(const System& s, const NeighborList& list, Derivati
   double* drho_out = sym ? drho_in_.data() : drho_out_.data();
   double* dphi = dphi_.data();
   Vec3* gp = g_.data();
-  Vec3* dvp = dv_.data();
   const int* own_offset = half_.own_offset.data();
   const PairTable* tables = tables_.data();
   const int nspec = nspecies_;
@@ -455,7 +453,6 @@ double EamPotential::compute(const System& s, const NeighborList& list, Derivati
       for (int p = p0; p < p1; ++p) {
         const int j = partner[p];
         const Vec3 dv = (x[j] - xi) + shift[image_slot[p]];
-        dvp[p] = dv;  // r_ij for pass 3 (stored, not recomputed)
         const double r2 = dv.squaredNorm();
         if (r2 >= cut2) {
           gi[p].c = nullptr;
@@ -509,19 +506,26 @@ double EamPotential::compute(const System& s, const NeighborList& list, Derivati
     }
     if (want_grad) {
       // Pass 3: q = dE/dr / r = F'_i ρ'_{j→i}/r + F'_j ρ'_{i→j}/r + φ'/r per pair (LAMMPS's
-      // psip / r); −∂E/∂r_i = Σ q r_ij over i's pairs.
+      // psip / r); −∂E/∂r_i = Σ q r_ij over i's pairs. r_ij is recomputed with pass 1's
+      // expression (same bits) rather than stored there: at 16000 atoms the per-pair arrays
+      // leave the caches, and 24 bytes per pair less to write and read back costs less than
+      // the subtraction (16000 atoms 15.5 -> 14.7 ms per MD step, 2000 atoms unchanged).
 #pragma omp for schedule(static)
       for (int i = 0; i < n; ++i) {
         const double fpi = fp_[i];
+        const Vec3 xi = x[i];
         Vec3 f = Vec3::Zero();
         Mat3 w = Mat3::Zero();
         for (int p = half_.own_offset[i]; p < half_.own_offset[i + 1]; ++p) {
           const int j = partner[p];
           const double q = fpi * drho_in[p] + fp_[j] * drho_out[p] + dphi[p];
-          const Vec3& dv = dvp[p];
+          if (q == 0.0) {  // beyond the cutoff (zero entries): adds exactly nothing
+            gp[p] = Vec3::Zero();
+            continue;
+          }
+          const Vec3 dv = (x[j] - xi) + shift[image_slot[p]];
           const Vec3 g = q * dv;
-          gp[p] = g;               // what j gathers in pass 4
-          if (q == 0.0) continue;  // beyond the cutoff (zero entries): adds exactly nothing
+          gp[p] = g;  // what j gathers in pass 4
           f += g;
           if (want_virial) w.noalias() -= dv * g.transpose();
         }
@@ -530,10 +534,11 @@ double EamPotential::compute(const System& s, const NeighborList& list, Derivati
       }
       // Pass 4: −∂E/∂r_j = −q r_ij for the pairs j is partner of (pass 3's vector).
       if (want_force) {
+        const int* rev_pair = half_.rev_pair.data();
 #pragma omp for schedule(static)
         for (int j = 0; j < n; ++j) {
           Vec3 f = own_force_[j];
-          for (int k = half_.rev_offset[j]; k < half_.rev_offset[j + 1]; ++k) f -= gp[half_.rev_pair[k]];
+          for (int k = half_.rev_offset[j]; k < half_.rev_offset[j + 1]; ++k) f -= gp[rev_pair[k]];
           (*d.force)[j] += f;
         }
       }

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include <omp.h>
+
 #include "spinlat/core/error.hpp"
 
 namespace spinlat {
@@ -14,6 +16,33 @@ struct Pair {
   Vec3 d;
   double r;
 };
+
+// Order of one atom's pairs: by distance, and pairs within 1e-12 Å of each other (the same
+// shell of a perfect crystal, reached by different arithmetic) by partner, then image. The
+// result does not depend on the order in which the pairs were found.
+struct Key {
+  double r;
+  int j, k;
+};
+void sort_pairs(std::vector<Key>& order, const Pair* b) {
+  const auto full = [b](const Key& x, const Key& y) {
+    if (std::abs(x.r - y.r) > 1e-12) return x.r < y.r;
+    if (x.j != y.j) return x.j < y.j;
+    const Int3& m = b[x.k].n;
+    const Int3& l = b[y.k].n;
+    return std::lexicographical_compare(m.data(), m.data() + 3, l.data(), l.data() + 3);
+  };
+  // By distance alone first (a cheaper comparison), then each run of near-equal distances by
+  // the full order: the same result as sorting by the full order, since near-equal runs are
+  // far narrower than the gaps between shells.
+  std::sort(order.begin(), order.end(), [](const Key& x, const Key& y) { return x.r < y.r; });
+  for (std::size_t a = 0; a + 1 < order.size();) {
+    std::size_t e = a + 1;
+    while (e < order.size() && order[e].r - order[e - 1].r <= 1e-12) ++e;
+    if (e - a > 1) std::sort(order.begin() + a, order.begin() + e, full);
+    a = e;
+  }
+}
 
 // Finalises per-atom pair buckets into CSR, each atom's neighbours sorted by (r, j, image) so
 // the order is independent of how they were found.
@@ -29,36 +58,20 @@ NeighborList to_csr(std::vector<std::vector<Pair>>& buckets, double cutoff) {
   list.displacement.resize(total);
   list.distance.resize(total);
   const int n = static_cast<int>(buckets.size());
-#pragma omp parallel if (n >= 512)
-  {
-    struct Key {
-      double r;
-      int j, k;
-    };
-    std::vector<Key> order;
-#pragma omp for schedule(static)
-    for (int i = 0; i < n; ++i) {
-      const auto& b = buckets[i];
-      // Sort compact keys (distance and partner in place; the image only on a tie) rather
-      // than the 56-byte records.
-      order.resize(b.size());
-      for (std::size_t k = 0; k < b.size(); ++k) order[k] = Key{b[k].r, b[k].j, static_cast<int>(k)};
-      std::sort(order.begin(), order.end(), [&b](const Key& x, const Key& y) {
-        if (std::abs(x.r - y.r) > 1e-12) return x.r < y.r;
-        if (x.j != y.j) return x.j < y.j;
-        const Int3& m = b[x.k].n;
-        const Int3& l = b[y.k].n;
-        return std::lexicographical_compare(m.data(), m.data() + 3, l.data(), l.data() + 3);
-      });
-      std::size_t out = list.offset[i];
-      for (const Key& key : order) {
-        const Pair& p = b[key.k];
-        list.index[out] = p.j;
-        list.image[out] = p.n;
-        list.displacement[out] = p.d;
-        list.distance[out] = p.r;
-        ++out;
-      }
+  std::vector<Key> order;
+  for (int i = 0; i < n; ++i) {
+    const auto& b = buckets[i];
+    order.resize(b.size());
+    for (std::size_t k = 0; k < b.size(); ++k) order[k] = Key{b[k].r, b[k].j, static_cast<int>(k)};
+    sort_pairs(order, b.data());
+    std::size_t out = list.offset[i];
+    for (const Key& key : order) {
+      const Pair& p = b[key.k];
+      list.index[out] = p.j;
+      list.image[out] = p.n;
+      list.displacement[out] = p.d;
+      list.distance[out] = p.r;
+      ++out;
     }
   }
   return list;
@@ -94,6 +107,12 @@ NeighborList build_neighbor_list_reference(const System& s, double cutoff) {
 }
 
 NeighborList build_neighbor_list(const System& s, double cutoff) {
+  NeighborList list;
+  build_neighbor_list(s, cutoff, list);
+  return list;
+}
+
+void build_neighbor_list(const System& s, double cutoff, NeighborList& list) {
   check_cell(s);
   if (!(cutoff > 0.0)) throw InputError("neighbour cutoff must be positive");
   const int n = static_cast<int>(s.size());
@@ -153,9 +172,19 @@ NeighborList build_neighbor_list(const System& s, double cutoff) {
   // matrix products; the same expression, so the same bits as computing it per candidate).
   std::vector<Vec3> wrapped(n);
   for (int i = 0; i < n; ++i) wrapped[i] = ht * frac[i];
-  std::vector<std::vector<Pair>> buckets(n);
+  // Each thread appends its atoms' pairs, already sorted, to its own buffer (kept between
+  // builds by the calling thread: no allocation and no page faults per rebuild); the CSR
+  // arrays are then filled from the buffers in atom order. Sorted right after the search,
+  // while an atom's pairs are in L1, and copied once instead of twice (per-atom buckets,
+  // then CSR).
+  const int nthreads = n >= 512 ? omp_get_max_threads() : 1;
+  static thread_local std::vector<std::vector<Pair>> buffers;
+  if (static_cast<int>(buffers.size()) < nthreads) buffers.resize(nthreads);
+  std::vector<std::vector<Pair>>& flat = buffers;  // the caller's (a thread_local named in
+                                                   // the parallel region would be each worker's)
+  std::vector<int> owner(n), start(n), count(n);
   const double cut2 = cutoff * cutoff;
-  // Expected neighbours per atom (uniform density) with some margin: one allocation per bucket.
+  // Expected neighbours per atom (uniform density) with some margin.
   const std::size_t expect = static_cast<std::size_t>(
       1.3 * n * (4.0 / 3.0) * 3.14159265358979 * cutoff * cutoff * cutoff / s.cell.volume()) + 8;
   // Search bin by bin: the stencil of a bin (neighbour bins, their images and shifts) is worked
@@ -164,8 +193,15 @@ NeighborList build_neighbor_list(const System& s, double cutoff) {
   // visiting order (nor on the thread count: an atom's bucket is filled by one thread).
   const long nbins = static_cast<long>(bins.size());
   const int nstencil = (2 * reach[0] + 1) * (2 * reach[1] + 1) * (2 * reach[2] + 1);
-#pragma omp parallel if (n >= 512)
+#pragma omp parallel num_threads(nthreads)
   {
+    const int t = omp_get_thread_num();
+    std::vector<Pair>& out = flat[t];
+    out.clear();
+    out.reserve(expect * n / nthreads + 64);
+    std::vector<Pair> mine;
+    mine.reserve(expect);
+    std::vector<Key> order;
     struct Stencil {
       int bin;
       Int3 img;
@@ -200,8 +236,7 @@ NeighborList build_neighbor_list(const System& s, double cutoff) {
           }
       for (int i : here) {
         const Vec3 ri = wrapped[i];
-        std::vector<Pair>& out = buckets[i];
-        out.reserve(expect);
+        mine.clear();
         for (const Stencil& st : stencil)
           for (int j : bins[st.bin]) {
             const Vec3 d = wrapped[j] + st.shift - ri;
@@ -209,13 +244,38 @@ NeighborList build_neighbor_list(const System& s, double cutoff) {
             if (r2 < cut2 && r2 > 1e-20) {
               // image relative to the stored positions: r_j(stored) = ht*frac_j + ht*wrap_j
               const Int3 n_img = st.img + wrap_shift[i] - wrap_shift[j];
-              out.push_back({j, n_img, d, std::sqrt(r2)});
+              mine.push_back({j, n_img, d, std::sqrt(r2)});
             }
           }
+        order.resize(mine.size());
+        for (std::size_t k = 0; k < mine.size(); ++k) order[k] = Key{mine[k].r, mine[k].j, static_cast<int>(k)};
+        sort_pairs(order, mine.data());
+        owner[i] = t;
+        start[i] = static_cast<int>(out.size());
+        count[i] = static_cast<int>(order.size());
+        for (const Key& key : order) out.push_back(mine[key.k]);
       }
     }
   }
-  return to_csr(buckets, cutoff);
+  list.cutoff = cutoff;
+  list.offset.resize(n + 1);
+  list.offset[0] = 0;
+  for (int i = 0; i < n; ++i) list.offset[i + 1] = list.offset[i] + count[i];
+  const std::size_t total = list.offset.back();
+  list.index.resize(total);
+  list.image.resize(total);
+  list.displacement.resize(total);
+  list.distance.resize(total);
+#pragma omp parallel for schedule(static) num_threads(nthreads)
+  for (int i = 0; i < n; ++i) {
+    const Pair* b = flat[owner[i]].data() + start[i];
+    for (int k = 0, o = list.offset[i]; k < count[i]; ++k, ++o) {
+      list.index[o] = b[k].j;
+      list.image[o] = b[k].n;
+      list.displacement[o] = b[k].d;
+      list.distance[o] = b[k].r;
+    }
+  }
 }
 
 std::vector<double> neighbor_shells(const NeighborList& list, double tolerance) {

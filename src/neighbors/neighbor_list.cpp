@@ -192,6 +192,21 @@ void build_neighbor_list(const System& s, double cutoff, NeighborList& list) {
   // matrix products; the same expression, so the same bits as computing it per candidate).
   std::vector<Vec3> wrapped(n);
   for (int i = 0; i < n; ++i) wrapped[i] = ht * frac[i];
+  // The same positions, wrap shifts and atom indices in bin order (a bin's atoms, and those
+  // of consecutive bins along the last axis, side by side): the candidate loop streams
+  // through them instead of chasing bin lists into the atom arrays.
+  std::vector<int> bin_start(bins.size() + 1, 0);
+  for (std::size_t b = 0; b < bins.size(); ++b) bin_start[b + 1] = bin_start[b] + static_cast<int>(bins[b].size());
+  std::vector<Vec3> binned_pos(n);
+  std::vector<Int3> binned_wrap(n);
+  std::vector<int> binned_atom(n);
+  for (std::size_t b = 0; b < bins.size(); ++b)
+    for (std::size_t q = 0; q < bins[b].size(); ++q) {
+      const int i = bins[b][q], m = bin_start[b] + static_cast<int>(q);
+      binned_pos[m] = wrapped[i];
+      binned_wrap[m] = wrap_shift[i];
+      binned_atom[m] = i;
+    }
   // Each thread appends its atoms' pairs, already sorted, to its own buffer (kept between
   // builds by the calling thread: no allocation and no page faults per rebuild); the CSR
   // arrays are then filled from the buffers in atom order. Sorted right after the search,
@@ -224,7 +239,7 @@ void build_neighbor_list(const System& s, double cutoff, NeighborList& list) {
     std::vector<Key> order, scratch;
     std::vector<int> histogram;
     struct Stencil {
-      int bin;
+      int first, last;  // a run of binned atoms [first, last) seen through one image
       Int3 img;
       Vec3 shift;
     };
@@ -252,20 +267,27 @@ void build_neighbor_list(const System& s, double cutoff, NeighborList& list) {
                 outside = true;
               }
             }
-            if (outside || bins[bin_id(b)].empty()) continue;
-            stencil.push_back({bin_id(b), img, ht * img.cast<double>()});
+            if (outside) continue;
+            const int id = bin_id(b);
+            if (bin_start[id] == bin_start[id + 1]) continue;
+            if (!stencil.empty() && stencil.back().last == bin_start[id] && stencil.back().img == img) {
+              stencil.back().last = bin_start[id + 1];  // the next bin along c, same image
+              continue;
+            }
+            stencil.push_back({bin_start[id], bin_start[id + 1], img, ht * img.cast<double>()});
           }
       for (int i : here) {
         const Vec3 ri = wrapped[i];
         mine.clear();
+        const Int3 wrap_i = wrap_shift[i];
         for (const Stencil& st : stencil)
-          for (int j : bins[st.bin]) {
-            const Vec3 d = wrapped[j] + st.shift - ri;
+          for (int m = st.first; m < st.last; ++m) {
+            const Vec3 d = binned_pos[m] + st.shift - ri;
             const double r2 = d.squaredNorm();
             if (r2 < cut2 && r2 > 1e-20) {
               // image relative to the stored positions: r_j(stored) = ht*frac_j + ht*wrap_j
-              const Int3 n_img = st.img + wrap_shift[i] - wrap_shift[j];
-              mine.push_back({j, n_img, d, std::sqrt(r2)});
+              const Int3 n_img = st.img + wrap_i - binned_wrap[m];
+              mine.push_back({binned_atom[m], n_img, d, std::sqrt(r2)});
             }
           }
         order.resize(mine.size());

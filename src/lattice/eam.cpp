@@ -286,15 +286,24 @@ double EamPotential::pair(int a, int b, double r, double* dphi) const {
   return phi;
 }
 
-double EamPotential::embedding(int a, double rho, double* dF) const {
-  const EamSpline& sp = F_[species_element_[a]];
+namespace {
+// F(ρ) and F'(ρ) (compute() calls it per atom: inlined there).
+inline double embed(const EamSpline& sp, double rhomax, double rho, double& dF) {
   int m;
   double p;
   sp.locate(rho, m, p);
   const double fp = sp.derivative(m, p);
   double e = sp.value(m, p);
   // Beyond the table LAMMPS continues F linearly (energy conserving, fp constant).
-  if (rho > rhomax_) e += fp * (rho - rhomax_);
+  if (rho > rhomax) e += fp * (rho - rhomax);
+  dF = fp;
+  return e;
+}
+}  // namespace
+
+double EamPotential::embedding(int a, double rho, double* dF) const {
+  double fp;
+  const double e = embed(F_[species_element_[a]], rhomax_, rho, fp);
   if (dF) *dF = fp;
   return e;
 }
@@ -502,7 +511,7 @@ double EamPotential::compute(const System& s, const NeighborList& list, Derivati
     for (int i = 0; i < n; ++i) {
       double rho = own_rho_[i];
       for (int k = half_.rev_offset[i]; k < half_.rev_offset[i + 1]; ++k) rho += rho_out[half_.rev_pair[k]];
-      site_[i] += embedding(species[i], rho, &fp_[i]);
+      site_[i] += embed(F_[species_element_[species[i]]], rhomax_, rho, fp_[i]);
     }
     if (want_grad) {
       // Pass 3: q = dE/dr / r = F'_i ρ'_{j→i}/r + F'_j ρ'_{i→j}/r + φ'/r per pair (LAMMPS's

@@ -245,6 +245,10 @@ void build_neighbor_list(const System& s, double cutoff, NeighborList& list) {
     };
     std::vector<Stencil> stencil;
     stencil.reserve(nstencil);
+    struct Hit {
+      int m, q;  // binned atom, stencil run
+    };
+    std::vector<Hit> hits;
 #pragma omp for schedule(static)
     for (long bi = 0; bi < nbins; ++bi) {
       const std::vector<int>& here = bins[bi];
@@ -276,20 +280,34 @@ void build_neighbor_list(const System& s, double cutoff, NeighborList& list) {
             }
             stencil.push_back({bin_start[id], bin_start[id + 1], img, ht * img.cast<double>()});
           }
+      std::size_t candidates = 0;
+      for (const Stencil& st : stencil) candidates += st.last - st.first;
       for (int i : here) {
         const Vec3 ri = wrapped[i];
         mine.clear();
         const Int3 wrap_i = wrap_shift[i];
-        for (const Stencil& st : stencil)
+        // Distance test without a branch (about one candidate in four is a neighbour, so a
+        // branch would mispredict often): every candidate is written, the count advances by
+        // the test's outcome. Then the pairs of the hits, from the same expression.
+        hits.resize(candidates);
+        std::size_t nhit = 0;
+        for (int q = 0; q < static_cast<int>(stencil.size()); ++q) {
+          const Stencil& st = stencil[q];
           for (int m = st.first; m < st.last; ++m) {
             const Vec3 d = binned_pos[m] + st.shift - ri;
             const double r2 = d.squaredNorm();
-            if (r2 < cut2 && r2 > 1e-20) {
-              // image relative to the stored positions: r_j(stored) = ht*frac_j + ht*wrap_j
-              const Int3 n_img = st.img + wrap_i - binned_wrap[m];
-              mine.push_back({binned_atom[m], n_img, d, std::sqrt(r2)});
-            }
+            hits[nhit] = {m, q};
+            nhit += (r2 < cut2) & (r2 > 1e-20);
           }
+        }
+        mine.resize(nhit);
+        for (std::size_t h = 0; h < nhit; ++h) {
+          const int m = hits[h].m;
+          const Stencil& st = stencil[hits[h].q];
+          const Vec3 d = binned_pos[m] + st.shift - ri;
+          // image relative to the stored positions: r_j(stored) = ht*frac_j + ht*wrap_j
+          mine[h] = Pair{binned_atom[m], st.img + wrap_i - binned_wrap[m], d, std::sqrt(d.squaredNorm())};
+        }
         order.resize(mine.size());
         for (std::size_t k = 0; k < mine.size(); ++k) order[k] = Key{mine[k].r, mine[k].j, static_cast<int>(k)};
         sort_pairs(order, scratch, histogram, mine.data(), cutoff);

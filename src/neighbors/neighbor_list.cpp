@@ -208,7 +208,8 @@ void build_neighbor_list(const System& s, double cutoff, NeighborList& list) {
       binned_atom[m] = i;
     }
   // Each thread appends its atoms' pairs, already sorted, to its own buffer (kept between
-  // builds by the calling thread: no allocation and no page faults per rebuild); the CSR
+  // builds by the calling thread up to kKeepPairs pairs: no allocation and no page faults
+  // per rebuild; larger buffers, 48 bytes a pair, are released after the build); the CSR
   // arrays are then filled from the buffers in atom order. Sorted right after the search,
   // while an atom's pairs are in L1, and copied once instead of twice (per-atom buckets,
   // then CSR).
@@ -224,8 +225,8 @@ void build_neighbor_list(const System& s, double cutoff, NeighborList& list) {
       1.3 * n * (4.0 / 3.0) * 3.14159265358979 * cutoff * cutoff * cutoff / s.cell.volume()) + 8;
   // Search bin by bin: the stencil of a bin (neighbour bins, their images and shifts) is worked
   // out once for all its atoms rather than once per atom. Each candidate's arithmetic is the
-  // same as per atom, and to_csr sorts every atom's pairs, so the list does not depend on the
-  // visiting order (nor on the thread count: an atom's bucket is filled by one thread).
+  // same as per atom, and every atom's pairs are sorted, so the list does not depend on the
+  // visiting order (nor on the thread count: an atom's pairs are found by one thread).
   const long nbins = static_cast<long>(bins.size());
   const int nstencil = (2 * reach[0] + 1) * (2 * reach[1] + 1) * (2 * reach[2] + 1);
 #pragma omp parallel num_threads(nthreads)
@@ -337,6 +338,9 @@ void build_neighbor_list(const System& s, double cutoff, NeighborList& list) {
       list.distance[o] = b[k].r;
     }
   }
+  constexpr std::size_t kKeepPairs = std::size_t(1) << 21;  // ~100 MB, ~25 000 bcc Fe atoms
+  if (total > kKeepPairs)
+    for (auto& b : flat) std::vector<Pair>().swap(b);
 }
 
 std::vector<double> neighbor_shells(const NeighborList& list, double tolerance) {

@@ -153,6 +153,32 @@ TEST(MdVerlet, EnergyConservationScalesAsDtSquared) {
   EXPECT_LT(drift[1], 3 * rms[1]);  // no secular drift beyond the bounded fluctuation
 }
 
+// Without a barostat the integrator leaves the virial out of its force evaluations (LAMMPS
+// computes it only on thermo steps) and evaluates it when asked: the same bits as a force
+// evaluation with the virial, after steps and a neighbour-list rebuild; forces and energy too.
+TEST(MdVerlet, VirialOnDemandEqualsAFullEvaluation) {
+  SKIP_WITHOUT_FE();
+  System s = fe_crystal(5, 900.0, 7);
+  Hamiltonian h = fe_hamiltonian(s);
+  MdOptions o;
+  o.dt = 2e-3;
+  LatticeIntegrator md(s, h, o);
+  md.run(40);
+  ASSERT_GT(md.rebuilds(), 1);
+  const Mat3 lazy = md.virial();
+  std::vector<Vec3> f;
+  Mat3 w = Mat3::Zero();
+  Derivatives d;
+  d.force = &f;
+  d.virial = &w;
+  const double e = h.compute(s, d);
+  EXPECT_EQ(lazy, w);
+  EXPECT_EQ(md.pressure(), pressure(s, w));
+  EXPECT_EQ(e, md.potential_energy());
+  for (std::size_t i = 0; i < s.size(); ++i) EXPECT_EQ(f[i], md.forces()[i]);
+  EXPECT_GT(std::abs(w.trace()), 1e-3);  // a real virial (thermal, off equilibrium)
+}
+
 TEST(MdLangevin, BaoabSamplesTheBathTemperature) {
   SKIP_WITHOUT_FE();
   // 250 atoms, T = 300 K, γ = 10/ps, dt = 2 fs: 2 ps of equilibration, then 10 ps measured in

@@ -132,6 +132,7 @@ LatticeIntegrator::LatticeIntegrator(System& s, Hamiltonian& h, MdOptions option
   d.force = &force_;
   d.virial = &virial_;
   epot_ = h_.compute(s_, d);
+  virial_current_ = true;
 }
 
 void LatticeIntegrator::build_streams() {
@@ -147,6 +148,7 @@ void LatticeIntegrator::set_options(const MdOptions& o) {
   opt_ = o;
   if (opt_.block == 0) opt_.block = 1024;
   if (restream) build_streams();
+  if (opt_.barostat_tau > 0.0) virial();  // the next step's barostat reads it
 }
 
 // Below 8192 atoms the half-steps run on one thread (the loop is memory-bound).
@@ -172,7 +174,9 @@ void LatticeIntegrator::compute_forces() {
   }
   Derivatives d;
   d.force = &force_;
-  d.virial = &virial_;
+  // The barostat reads the virial inside step(); otherwise it is evaluated when asked for.
+  virial_current_ = opt_.barostat_tau > 0.0;
+  if (virial_current_) d.virial = &virial_;
   epot_ = h_.compute(s_, d);
   for (const auto& f : force_)
     if (!std::isfinite(f.squaredNorm()))
@@ -250,6 +254,16 @@ void LatticeIntegrator::run(long steps) {
   for (long k = 0; k < steps; ++k) step();
 }
 
+const Mat3& LatticeIntegrator::virial() const {
+  if (!virial_current_) {
+    Derivatives d;
+    d.virial = &virial_;
+    h_.compute(s_, d);
+    virial_current_ = true;
+  }
+  return virial_;
+}
+
 double LatticeIntegrator::pressure_GPa() const { return pressure() * units::eVA3_to_GPa; }
 
 // ---- checkpoints ----------------------------------------------------------------------------
@@ -259,7 +273,7 @@ std::string LatticeIntegrator::save_state() const {
   w.signed_integer("step", step_);
   w.signed_integer("rebuilds", rebuilds_);
   w.real("epot", epot_);
-  w.matrix("virial", virial_);
+  w.matrix("virial", virial());
   w.integer("atoms", force_.size());
   w.vectors("forces", force_);
   w.matrix("built_cell", built_cell_);
@@ -290,6 +304,7 @@ void LatticeIntegrator::load_state(const std::string& state) {
   rebuilds_ = rebuilds;
   epot_ = epot;
   virial_ = vir;
+  virial_current_ = true;
   force_ = std::move(force);
   noise_ = std::move(noise);
   cell_noise_ = cell_noise;

@@ -28,7 +28,7 @@ void Hamiltonian::bind(const System& s) {
   const double c = cutoff();
   // On-site-only Hamiltonians still get a (empty) list of the right size.
   if (c > 0.0) {
-    list_ = build_neighbor_list(s, c + skin_);
+    build_neighbor_list(s, c + skin_, list_);
   } else {
     list_ = NeighborList();
     list_.offset.assign(s.size() + 1, 0);

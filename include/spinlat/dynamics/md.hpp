@@ -118,8 +118,11 @@ class LatticeIntegrator {
   double kinetic_energy() const { return spinlat::kinetic_energy(s_); }
   double total_energy() const { return epot_ + kinetic_energy(); }
   double temperature() const { return lattice_temperature(s_); }
-  const Mat3& virial() const { return virial_; }
-  double pressure() const { return spinlat::pressure(s_, virial_); }   ///< eV/Å³
+  /// Virial of the last force evaluation. Without a barostat compute_forces() leaves it out
+  /// (LAMMPS too computes it only on thermo steps: ~10% of an EAM evaluation) and the first
+  /// call after a step evaluates it at the current positions, i.e. call it between steps.
+  const Mat3& virial() const;
+  double pressure() const { return spinlat::pressure(s_, virial()); }   ///< eV/Å³
   double pressure_GPa() const;
   const std::vector<Vec3>& forces() const { return force_; }
   /// Number of neighbour-list rebuilds seen by compute_forces().
@@ -142,7 +145,8 @@ class LatticeIntegrator {
   std::vector<Vec3> dv_;  // bath scratch
   Engine cell_noise_;
   std::vector<Vec3> force_;
-  Mat3 virial_ = Mat3::Zero();
+  mutable Mat3 virial_ = Mat3::Zero();
+  mutable bool virial_current_ = false;
   double epot_ = 0.0;
   long step_ = 0, rebuilds_ = 0;
   // Configuration of the last neighbour-list build (restores the list's history on load).

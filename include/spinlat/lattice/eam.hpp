@@ -134,10 +134,10 @@ class EamPotential : public Term {
   // Hamiltonian evaluates its terms one after another; replicas have their own terms).
   // Per pair (structure of arrays, the smallest stream through memory): ρ_{i→j}, the density
   // atom i gives its partner; ρ'_{j→i}/r, ρ'_{i→j}/r (the same array when every table is
-  // symmetric), φ'/r; then q = dE/dr / r.
+  // symmetric), φ'/r; then q r_ij (q = dE/dr / r), what the partner gathers.
   bool symmetric_ = true;
   mutable std::vector<double> rho_out_, drho_in_, drho_out_, dphi_;
-  mutable std::vector<Vec3> shift_, own_force_, dv_, g_;  // per pair: r_ij, q r_ij
+  mutable std::vector<Vec3> shift_, own_force_, g_;  // g_: per pair, q r_ij
   mutable std::vector<double> own_rho_, fp_, site_;
   mutable std::vector<Mat3> own_virial_;
 };

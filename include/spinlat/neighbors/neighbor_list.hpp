@@ -31,6 +31,9 @@ struct NeighborList {
 /// All pairs (i, j, image) with 0 < |r_ij| < cutoff. Throws InputError if the cell is
 /// degenerate. Periodic images along non-periodic directions are never taken.
 NeighborList build_neighbor_list(const System& s, double cutoff);
+/// The same into `list`, reusing its arrays' storage (a rebuild every few MD steps then
+/// allocates nothing).
+void build_neighbor_list(const System& s, double cutoff, NeighborList& list);
 
 /// The same list by brute force over all atoms and images (the reference for tests).
 NeighborList build_neighbor_list_reference(const System& s, double cutoff);

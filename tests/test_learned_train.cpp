@@ -216,8 +216,9 @@ TEST_F(TrainTest, ThreadCountDoesNotChangeTheModelOrTheFigures) {
     // (LibTorch's OpenMP, OpenBLAS's own pool) must be off whatever `threads` says.
     EXPECT_EQ(at::get_num_threads(), 1) << "threads = " << threads;
     using GetThreads = int (*)();
-    if (auto f = reinterpret_cast<GetThreads>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads")))
+    if (auto f = reinterpret_cast<GetThreads>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"))) {
       EXPECT_EQ(f(), 1) << "OpenBLAS, threads = " << threads;
+    }
     while (!t.finished()) t.step();
     params.push_back(snapshot(t.model()));
     valid.push_back(t.evaluate_valid());

@@ -28,6 +28,21 @@ TEST(Units, KineticEnergyConversion) {
   EXPECT_DOUBLE_EQ(units::mvv2e * units::ftm2v, 1.0);
 }
 
+TEST(Units, DynamicsConversionsAgainstSI) {
+  // Each worked in SI with CODATA 2018 constants, independently of units.hpp.
+  const double amu = 1.66053906660e-27, eV = 1.602176634e-19, kB = 1.380649e-23, muB = 9.2740100783e-24;
+  // 1 eV/Å on 1 amu for 1 ps: Δv = F t/m in m/s, then Å/ps (1 Å/ps = 100 m/s).
+  EXPECT_NEAR(units::kick_per_force(1.0, 1.0), (eV / 1e-10) * 1e-12 / amu / 100.0, 1e-6);
+  // Thermal speed of iron (55.845 amu) at 300 K: √(k_B T/m).
+  EXPECT_NEAR(units::thermal_speed(units::thermal_energy(300.0), 55.845), std::sqrt(kB * 300.0 / (55.845 * amu)) / 100.0,
+              1e-9);
+  // Thermal field of a 2.2 μB moment, α = 0.1, 300 K, held 0.1 fs: √(2αk_BT/(γ m μB τ)) in T,
+  // with γ = g μB/ħ in rad/(s·T).
+  const double gamma_SI = 2.00231930436256 * muB / 1.054571817e-34;
+  EXPECT_NEAR(units::thermal_field_sigma(0.1, 300.0, 2.2, 1e-4),
+              std::sqrt(2.0 * 0.1 * kB * 300.0 / (gamma_SI * 2.2 * muB * 1e-16)), 1e-6 * 1e3);
+}
+
 TEST(Units, FieldAndFrequencyConversions) {
   // A magnetic force of μB·1T (eV/μB) is a 1 T field; ħω of 1 rad/ps is 0.6582 meV.
   EXPECT_NEAR(units::magforce_to_tesla(units::mu_B), 1.0, 1e-15);

@@ -228,7 +228,7 @@ void set_velocities(System& s, double temperature, std::uint64_t seed) {
   double mtot = 0.0;
   for (std::size_t i = 0; i < n; ++i) {
     const double m = s.mass(i);
-    const double sigma = std::sqrt(units::k_B * temperature / (m * units::mvv2e));
+    const double sigma = units::thermal_speed(units::k_B * temperature, m);
     s.velocity[i] = sigma * Vec3(normal(e), normal(e), normal(e));
     p += m * s.velocity[i];
     mtot += m;

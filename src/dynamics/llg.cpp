@@ -234,7 +234,7 @@ void LLG::prepare(const System& s) {
     c.g = units::gamma_e / (1.0 + alpha * alpha);
     c.inv = 1.0 / (m * units::mu_B);
     // Evans et al. 2014, Eq. 5: the site's own moment in the variance.
-    c.sigma = std::sqrt(2.0 * alpha * units::k_B * T / (units::gamma_e * m * units::mu_B * dt));
+    c.sigma = units::thermal_field_sigma(alpha, T, m, dt);
   }
   moment_cache_ = s.moment;
   classes_ready_ = false;

@@ -442,7 +442,7 @@ void SpinLatticeIntegrator::prepare_sites() {
     c.g = units::gamma_e / (1.0 + alpha * alpha);
     c.inv = 1.0 / (m * units::mu_B);
     // Evans et al., J. Phys.: Condens. Matter 26, 103202 (2014), Eq. 5, per spin sub-step.
-    c.sigma = std::sqrt(2.0 * alpha * units::k_B * T / (units::gamma_e * m * units::mu_B * tau));
+    c.sigma = units::thermal_field_sigma(alpha, T, m, tau);
     spin_bath_ = spin_bath_ || c.sigma > 0.0;
   }
   moment_cache_ = s_.moment;

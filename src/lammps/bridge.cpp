@@ -10,6 +10,7 @@
 #include "spinlat/core/error.hpp"
 #include "spinlat/core/rng.hpp"
 #include "spinlat/core/units.hpp"
+#include "spinlat/dynamics/lattice_steps.hpp"
 #include "spinlat/dynamics/sld.hpp"
 #include "spinlat/dynamics/spin_rotation.hpp"
 #include "spinlat/terms/radial_exchange.hpp"
@@ -390,7 +391,7 @@ void Engine::single_field(const Atoms& a, int i, double w[3]) {
 
 namespace whole_lattice {
 
-double kick_factor(double h, double mass) { return h * spinlat::units::ftm2v / mass; }
+double kick_factor(double h, double mass) { return spinlat::units::kick_per_force(h, mass); }
 
 void move_spin(const double e0[3], const double w[3], const double b[3], double moment, double hbar, double alpha,
                double tau, const double* along, double out[3]) {
@@ -400,8 +401,8 @@ void move_spin(const double e0[3], const double w[3], const double b[3], double 
     const Vec3 a(along[0], along[1], along[2]);
     omega -= a.dot(omega) * a;
   }
-  // ω = |m| F/ħ (rad/ps) with F = −∂E/∂m (eV/μB): B = F/μB = ħω/(|m| μB) (bridge.hpp header).
-  Vec3 B = (hbar / (moment * spinlat::units::mu_B)) * omega;
+  // ω = |m| F/ħ (precession_frequency, bridge.hpp) with F = −∂E/∂m (eV/μB): B = F/μB.
+  Vec3 B = spinlat::units::magforce_to_tesla(hbar / moment) * omega;
   if (b) B += Vec3(b[0], b[1], b[2]);
   const double g = spinlat::units::gamma_e / (1.0 + alpha * alpha);
   const Vec3 r = spinlat::advance_spin(e, B, g, alpha, tau);
@@ -409,14 +410,13 @@ void move_spin(const double e0[3], const double w[3], const double b[3], double 
 }
 
 double spin_noise_sigma(double alpha, double temperature, double moment, double tau) {
-  return std::sqrt(2.0 * alpha * spinlat::units::k_B * temperature /
-                   (spinlat::units::gamma_e * moment * spinlat::units::mu_B * tau));
+  return spinlat::units::thermal_field_sigma(alpha, temperature, moment, tau);
 }
 
 void lattice_bath(double gamma, double h, double temperature, double mass, double& c, double& a) {
-  c = std::exp(-gamma * h);
-  a = std::sqrt(std::max(0.0, 1.0 - c * c)) *
-      std::sqrt(spinlat::units::k_B * temperature / (mass * spinlat::units::mvv2e));
+  double c2;
+  spinlat::lattice_steps::ou_coefficients(gamma, h, c, c2);
+  a = c2 * spinlat::units::thermal_speed(spinlat::units::k_B * temperature, mass);
 }
 
 void tagged_normals(unsigned long long seed, unsigned long long purpose, long long tag, long long step,

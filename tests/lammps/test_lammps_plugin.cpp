@@ -13,6 +13,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "atom.h"
@@ -23,6 +24,7 @@
 #include "pair.h"
 #include "pair_spin.h"
 
+#include "spinlat/core/units.hpp"
 #include "spinlat/dynamics/sld.hpp"
 #include "spinlat/io/extxyz.hpp"
 #include "spinlat/workflows/all_terms.hpp"
@@ -670,6 +672,53 @@ TEST(LammpsPlugin, NveSpinTwoRanksEqualsLammpsOwnStyles) {
               drift);
   EXPECT_GT(drift, 0.0);
   EXPECT_LE(d, 1e-3 * drift);
+  fs::remove_all(dir);
+}
+
+// fix spinlat/sld's baths on LAMMPS's arrays (the whole-lattice update, noise keyed by atom id):
+// one atom in 10 T at 10 K, α = 1, γ = 5/ps, dt = 0.01 ps. The moment samples the Langevin
+// function, ⟨ŝ·B̂⟩ = coth(x) − 1/x, x = |m| μB B/(k_B T) = 1.478 (Langevin, Ann. Chim. Phys. 5,
+// 70 (1905)); the velocity equipartition, ⟨½ m v²⟩ = 3/2 k_B T. 41 blocks of 200 ps, the first
+// dropped; 5σ of the block means.
+TEST(LammpsPlugin, FixSpinlatSldBathsSampleLangevinAndEquipartition) {
+  const fs::path dir = scratch("sld_baths");
+  const fs::path input = dir / "zeeman.toml", out = dir / "av.txt";
+  {
+    std::ofstream f(input);
+    f << "[structure]\nlattice = \"bcc\"\na = 2.8665\ncells = [1, 1, 1]\nspecies = [\"Fe\"]\nmoment = [2.2]\n\n"
+      << "[[potential]]\ntype = \"zeeman\"\nfield = [0, 0, 10.0]\n";
+  }
+  const double T = 10.0, m = 2.2, B = 10.0;
+  {
+    Lammps L;
+    L.cmd("units metal\natom_style spin\natom_modify map array\nboundary p p p\n"
+          "region box block 0 20 0 20 0 20 units box\ncreate_box 1 box\ncreate_atoms 1 single 10 10 10 units box\n"
+          "mass 1 55.845\nset atom 1 spin 2.2 1 0 0\npair_style spin/spinlat " + input.string() +
+          "\npair_coeff * * Fe\nfix sld all spinlat/sld temp 10 alpha 1 lattice_damping 5 seed 3 "
+          "integrator explicit-midpoint\ntimestep 0.01\ncompute sp all spin\ncompute ke all ke\nthermo 0\n"
+          "fix av all ave/time 1 20000 20000 c_sp[3] c_ke format \" %.17g\" file " + out.string() + "\nrun 820000");
+  }
+  const std::vector<double> v = read_numbers(out);  // step, ⟨ŝ_z⟩, ⟨ke⟩ per block
+  ASSERT_EQ(v.size(), 123u);
+  auto mean_and_error = [&](int column) {
+    std::vector<double> b;
+    for (std::size_t k = 3; k < v.size(); k += 3) b.push_back(v[k + column]);
+    double avg = 0.0, var = 0.0;
+    for (double x : b) avg += x / b.size();
+    for (double x : b) var += (x - avg) * (x - avg) / (b.size() - 1) / b.size();
+    return std::pair<double, double>{avg, std::sqrt(var)};
+  };
+  const double x = m * spinlat::units::mu_B * B / (spinlat::units::k_B * T);
+  const double langevin = 1.0 / std::tanh(x) - 1.0 / x;
+  const auto [sz, sz_err] = mean_and_error(1);
+  const auto [ke, ke_err] = mean_and_error(2);
+  const double ke_exact = 1.5 * spinlat::units::k_B * T;
+  std::printf("fix spinlat/sld baths, one atom: <s.B> %.4f +- %.4f (Langevin %.4f), <ke> %.4e +- %.1e eV (3/2 kT %.4e)\n",
+              sz, sz_err, langevin, ke, ke_err, ke_exact);
+  EXPECT_NEAR(sz, langevin, 5.0 * sz_err);
+  EXPECT_LT(sz_err, 0.01);
+  EXPECT_NEAR(ke, ke_exact, 5.0 * ke_err);
+  EXPECT_LT(ke_err, 0.03 * ke_exact);
   fs::remove_all(dir);
 }
 

@@ -5,6 +5,8 @@
 //   length Å, energy eV, time ps, mass amu, temperature K, moment μB, field T,
 //   force eV/Å, magnetic force −∂E/∂m in eV/μB, velocity Å/ps.
 // Constants are CODATA 2018. Every conversion below is tested in tests/test_core.cpp (Units.*).
+#include <cmath>
+
 namespace spinlat::units {
 
 inline constexpr double kPi = 3.14159265358979323846;
@@ -53,5 +55,15 @@ inline constexpr double temperature_of(double energy_eV) { return energy_eV / k_
 inline constexpr double radps_to_THz(double omega) { return omega / (2.0 * kPi); }
 /// Angular frequency (rad/ps) to energy ħω in meV.
 inline constexpr double radps_to_meV(double omega) { return omega * hbar * 1e3; }
+/// Velocity change (Å/ps) per unit force (eV/Å) over h (ps) for a mass m (amu): h·ftm2v/m.
+inline constexpr double kick_per_force(double h_ps, double mass_amu) { return h_ps * ftm2v / mass_amu; }
+/// Thermal speed √(k_B T/m) (Å/ps, one Cartesian component) from k_B T (eV) and m (amu).
+inline double thermal_speed(double kT_eV, double mass_amu) { return std::sqrt(kT_eV / (mass_amu * mvv2e)); }
+/// Standard deviation (T) of each component of the stochastic-LLG thermal field held over τ
+/// (ps), for a moment of m μB with Gilbert α at T (K): √(2αk_BT/(γ_e m μB τ)) (Brown, Phys. Rev.
+/// 130, 1677 (1963); Evans et al., J. Phys.: Condens. Matter 26, 103202 (2014), Eq. 5).
+inline double thermal_field_sigma(double alpha, double T_kelvin, double m_muB, double tau_ps) {
+  return std::sqrt(2.0 * alpha * k_B * T_kelvin / (gamma_e * m_muB * mu_B * tau_ps));
+}
 
 }  // namespace spinlat::units

@@ -20,7 +20,7 @@ namespace spinlat::lattice_steps {
 inline void kick(System& s, const std::vector<Vec3>& force, double h, int threads) {
   const long n = static_cast<long>(s.size());
 #pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
-  for (long i = 0; i < n; ++i) s.velocity[i] += (h * units::ftm2v / s.mass(i)) * force[i];
+  for (long i = 0; i < n; ++i) s.velocity[i] += units::kick_per_force(h, s.mass(i)) * force[i];
 }
 
 /// A: r_i += h v_i.
@@ -28,6 +28,13 @@ inline void drift(System& s, double h, int threads) {
   const long n = static_cast<long>(s.size());
 #pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
   for (long i = 0; i < n; ++i) s.position[i] += h * s.velocity[i];
+}
+
+/// The Ornstein-Uhlenbeck step's coefficients over h for friction γ: c1 = e^{−γh} (what the
+/// velocity keeps) and c2 = √(1 − c1²) (the noise's share of the thermal speed).
+inline void ou_coefficients(double gamma, double h, double& c1, double& c2) {
+  c1 = std::exp(-gamma * h);
+  c2 = std::sqrt(std::max(0.0, 1.0 - c1 * c1));
 }
 
 struct Bath {
@@ -45,8 +52,8 @@ template <class Draw>
 void bath(System& s, const Blocks& blocks, StreamSet& noise, const Bath& b, double h, int threads,
           std::vector<Vec3>& dv, Draw draw) {
   if (!(b.damping > 0.0)) return;
-  const double c1 = std::exp(-b.damping * h);
-  const double c2 = std::sqrt(std::max(0.0, 1.0 - c1 * c1));
+  double c1, c2;
+  ou_coefficients(b.damping, h, c1, c2);
   const double kT = units::k_B * b.temperature;
   const long nb = static_cast<long>(blocks.count());
   dv.resize(s.size());
@@ -57,7 +64,7 @@ void bath(System& s, const Blocks& blocks, StreamSet& noise, const Bath& b, doub
     Engine& e = noise[k];
     for (std::size_t i = blocks.begin(k); i < blocks.end(k); ++i) {
       const double m = s.mass(i);
-      dv[i] = (c2 * std::sqrt(kT / (m * units::mvv2e))) * draw(e);
+      dv[i] = (c2 * units::thermal_speed(kT, m)) * draw(e);
       block_p[k] += m * dv[i];
       block_m[k] += m;
     }

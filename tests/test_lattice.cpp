@@ -657,6 +657,39 @@ TEST(HalfList, EveryPairOnceAndEveryPartnerIndexed) {
   }
 }
 
+TEST(HalfList, BalancedRangesShareThePairsNotTheAtoms) {
+  // bcc Fe 10³ (2000 atoms), the EAM cutoff plus skin: in a periodic cell the first atoms own
+  // nearly all their pairs (j > i) and the last ones nearly none, so equal atom ranges are far
+  // from equal work. balanced_range must tile [0, n) in order and give every thread its share
+  // of the entries (plus the per-atom overhead) to within one atom's worth.
+  const System s = bcc_fe(2.8553, 10);
+  const HalfList half = make_half_list(build_neighbor_list(s, 5.8));
+  const int n = static_cast<int>(half.atoms());
+  const auto work = [&](const std::vector<int>& off, int overhead, int a, int b) {
+    return off[b] - off[a] + static_cast<long long>(overhead) * (b - a);
+  };
+  int max_row = 0;
+  for (int i = 0; i < n; ++i) max_row = std::max(max_row, half.own_offset[i + 1] - half.own_offset[i]);
+  // The imbalance this fixes: equal halves of the atoms own unequal halves of the pairs.
+  const double static_share = static_cast<double>(half.own_offset[n / 2]) / half.own_offset[n];
+  EXPECT_GT(static_share, 0.55);
+  for (const std::vector<int>* off : {&half.own_offset, &half.rev_offset})
+    for (int nt : {1, 2, 3, 7}) {
+      const long long total = work(*off, 4, 0, n);
+      int next = 0;
+      for (int t = 0; t < nt; ++t) {
+        const auto [lo, hi] = balanced_range(*off, 4, t, nt);
+        EXPECT_EQ(lo, next);
+        EXPECT_LE(lo, hi);
+        next = hi;
+        EXPECT_NEAR(static_cast<double>(work(*off, 4, lo, hi)), static_cast<double>(total) / nt, max_row + 4)
+            << "thread " << t << " of " << nt;
+      }
+      EXPECT_EQ(next, n);
+    }
+  EXPECT_EQ(balanced_range(std::vector<int>{}, 4, 0, 2), std::make_pair(0, 0));
+}
+
 TEST(PairPotential, HalfListComputeMatchesReferenceAndThreadCount) {
   // compute() (each pair once, Newton's third law) against compute_reference() (each pair from
   // both ends): the same numbers to rounding; and the same bits on 1 and 2 threads (1024 atoms,

@@ -8,6 +8,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <omp.h>
+
 #include "spinlat/core/error.hpp"
 #include "spinlat/io/paths.hpp"
 #include "spinlat/terms/registry.hpp"
@@ -440,6 +442,11 @@ double EamPotential::compute(const System& s, const NeighborList& list, Derivati
   // barrier cost nothing to a machine shared with other jobs, docs/performance.md).
 #pragma omp parallel if (n >= 512)
   {
+    // Each thread takes equal shares of the pairs (passes 1, 3) or of the reverse entries (2,
+    // 4), not of the atoms (balanced_range: the half list's pairs are not spread evenly).
+    const int nt = omp_get_num_threads(), t = omp_get_thread_num();
+    const auto [own_lo, own_hi] = balanced_range(half_.own_offset, 4, t, nt);
+    const auto [rev_lo, rev_hi] = balanced_range(half_.rev_offset, 8, t, nt);
     // Pass 1, each pair once from its first atom i: separation, the splines (one locate for
     // all three), φ and the density at i summed here, what j needs stored per pair. In two
     // loops per atom: (a) geometry and table interval of every pair, (b) the splines. The
@@ -451,8 +458,7 @@ double EamPotential::compute(const System& s, const NeighborList& list, Derivati
       double u, inv_r;
     };
     std::vector<Geometry> geo;
-#pragma omp for schedule(static)
-    for (int i = 0; i < n; ++i) {
+    for (int i = own_lo; i < own_hi; ++i) {
       const int a = species[i];
       const Vec3 xi = x[i];
       const int p0 = own_offset[i], p1 = own_offset[i + 1];
@@ -505,22 +511,22 @@ double EamPotential::compute(const System& s, const NeighborList& list, Derivati
       own_rho[i] = rho;
       site[i] = e;
     }
+#pragma omp barrier
     // Pass 2: density of every atom (its own pairs, then the pairs it is partner of, in pair
     // order), embedding energy and F'.
-#pragma omp for schedule(static)
-    for (int i = 0; i < n; ++i) {
+    for (int i = rev_lo; i < rev_hi; ++i) {
       double rho = own_rho_[i];
       for (int k = half_.rev_offset[i]; k < half_.rev_offset[i + 1]; ++k) rho += rho_out[half_.rev_pair[k]];
       site_[i] += embed(F_[species_element_[species[i]]], rhomax_, rho, fp_[i]);
     }
+#pragma omp barrier
     if (want_grad) {
       // Pass 3: q = dE/dr / r = F'_i ρ'_{j→i}/r + F'_j ρ'_{i→j}/r + φ'/r per pair (LAMMPS's
       // psip / r); −∂E/∂r_i = Σ q r_ij over i's pairs. r_ij is recomputed with pass 1's
       // expression (same bits) rather than stored there: at 16000 atoms the per-pair arrays
       // leave the caches, and 24 bytes per pair less to write and read back costs less than
       // the subtraction (16000 atoms 15.5 -> 14.7 ms per MD step, 2000 atoms unchanged).
-#pragma omp for schedule(static)
-      for (int i = 0; i < n; ++i) {
+      for (int i = own_lo; i < own_hi; ++i) {
         const double fpi = fp_[i];
         const Vec3 xi = x[i];
         Vec3 f = Vec3::Zero();
@@ -541,11 +547,11 @@ double EamPotential::compute(const System& s, const NeighborList& list, Derivati
         own_force_[i] = f;
         if (want_virial) own_virial_[i] = w;
       }
+#pragma omp barrier
       // Pass 4: −∂E/∂r_j = −q r_ij for the pairs j is partner of (pass 3's vector).
       if (want_force) {
         const int* rev_pair = half_.rev_pair.data();
-#pragma omp for schedule(static)
-        for (int j = 0; j < n; ++j) {
+        for (int j = rev_lo; j < rev_hi; ++j) {
           Vec3 f = own_force_[j];
           for (int k = half_.rev_offset[j]; k < half_.rev_offset[j + 1]; ++k) f -= gp[rev_pair[k]];
           (*d.force)[j] += f;

@@ -3,6 +3,8 @@
 #include <cmath>
 #include <stdexcept>
 
+#include <omp.h>
+
 #include "spinlat/core/error.hpp"
 #include "spinlat/terms/registry.hpp"
 
@@ -69,9 +71,12 @@ double PairPotential::compute(const System& s, const NeighborList& list, Derivat
   double* qp = q_.data();
 #pragma omp parallel if (n >= 512)
   {
+    // Equal shares of the pairs, not of the atoms, per thread (balanced_range, half_list.hpp).
+    const int nt = omp_get_num_threads(), t = omp_get_thread_num();
+    const auto [own_lo, own_hi] = balanced_range(half_.own_offset, 4, t, nt);
+    const auto [rev_lo, rev_hi] = balanced_range(half_.rev_offset, 4, t, nt);
     // Each pair once, from its first atom: φ, q = φ'/r, and g = q r_ij = ∂E/∂r_ij.
-#pragma omp for schedule(static)
-    for (int i = 0; i < n; ++i) {
+    for (int i = own_lo; i < own_hi; ++i) {
       const int a = s.species[i];
       const Vec3 xi = x[i];
       double e = 0.0;
@@ -97,10 +102,10 @@ double PairPotential::compute(const System& s, const NeighborList& list, Derivat
       own_force_[i] = f;
       if (d.virial) own_virial_[i] = w;
     }
+#pragma omp barrier
     // The partner's share, −g, gathered in pair order (r_ij recomputed with the same operations).
     if (d.force) {
-#pragma omp for schedule(static)
-      for (int j = 0; j < n; ++j) {
+      for (int j = rev_lo; j < rev_hi; ++j) {
         Vec3 f = own_force_[j];
         const Vec3 xj = x[j];
         for (int k = half_.rev_offset[j]; k < half_.rev_offset[j + 1]; ++k) {

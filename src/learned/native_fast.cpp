@@ -105,19 +105,21 @@ void outer_sum(int K, int D, int C_runtime, const double* w, int ws, const doubl
 struct Dense {
   int in = 0, out = 0;
   std::vector<double> wt, b;
+  std::vector<double> w;  // W itself, [out][in], for the reverse pass
   template <int CT = 0>  // CT > 0: out == CT, known at compile time
   void apply(const double* x, double* y) const {
     outer_sum<CT>(in, 1, out, wt.data(), out, x, 1, y);
     if (!b.empty())
       for (int o = 0; o < out; ++o) y[o] += b[o];
   }
-  // gx = Wᵀ gy (the reverse pass of apply): gx[j] = Σ_o W[o][j] gy[o].
+  // gx = Wᵀ gy (the reverse pass of apply): gx[j] = Σ_o W[o][j] gy[o], summed in o order
+  // as scaled rows of W (the loop over j is independent and vectorises).
   void apply_t(const double* gy, double* gx) const {
-    for (int j = 0; j < in; ++j) {
-      const double* wj = wt.data() + static_cast<std::size_t>(j) * out;
-      double s = 0.0;
-      for (int o = 0; o < out; ++o) s += wj[o] * gy[o];
-      gx[j] = s;
+    for (int j = 0; j < in; ++j) gx[j] = 0.0;
+    for (int o = 0; o < out; ++o) {
+      const double* row = w.data() + static_cast<std::size_t>(o) * in;
+      const double g = gy[o];
+      for (int j = 0; j < in; ++j) gx[j] += row[j] * g;
     }
   }
 };
@@ -152,19 +154,16 @@ struct Mlp {
       need += 2 * static_cast<std::size_t>(d.out);
       wmax = std::max<std::size_t>(wmax, d.out);
     }
-    if (work.size() < need + 2 * wmax) work.resize(need + 2 * wmax);
-    std::vector<std::size_t> off(nl);
-    std::size_t o = 0;
+    if (work.size() < need + 3 * wmax) work.resize(need + 3 * wmax);
     const double* in = x;
-    for (std::size_t k = 0; k < nl; ++k) {
-      off[k] = o;
-      double* pre = work.data() + o;
-      double* act = pre + layer[k].out;
+    for (std::size_t k = 0; k + 1 < nl; ++k) {  // the last layer's output is not needed
+      double* pre = work.data() + off[k];
+      double* sig = pre + layer[k].out;  // σ(pre), then the activation SiLU = pre·σ(pre)
       layer[k].apply(in, pre);
-      if (k + 1 < nl)
-        for (int q = 0; q < layer[k].out; ++q) act[q] = pre[q] / (1.0 + std::exp(-pre[q]));
+      for (int q = 0; q < layer[k].out; ++q) sig[q] = 1.0 / (1.0 + std::exp(-pre[q]));
+      double* act = work.data() + need + 2 * wmax;  // (scratch past the adjoints)
+      for (int q = 0; q < layer[k].out; ++q) act[q] = pre[q] * sig[q];
       in = act;
-      o += 2 * static_cast<std::size_t>(layer[k].out);
     }
     double* ga = work.data() + need;
     double* gb = ga + wmax;
@@ -174,14 +173,15 @@ struct Mlp {
       layer[k].apply_t(g, gin);
       if (k == 0) break;
       const double* pre = work.data() + off[k - 1];
-      for (int q = 0; q < layer[k - 1].out; ++q) {
-        const double sg = 1.0 / (1.0 + std::exp(-pre[q]));
-        gb[q] = gin[q] * (sg * (1.0 + pre[q] * (1.0 - sg)));
-      }
+      const double* sig = pre + layer[k - 1].out;
+      for (int q = 0; q < layer[k - 1].out; ++q) gb[q] = gin[q] * (sig[q] * (1.0 + pre[q] * (1.0 - sig[q])));
       g = gb;  // read into ga by the next layer's apply_t before gb is written again
     }
   }
+  std::vector<std::size_t> off;  // backward(): offset of each layer's pre-activations and σ
   void size_scratch() {
+    off.assign(layer.size(), 0);
+    for (std::size_t k = 1; k < layer.size(); ++k) off[k] = off[k - 1] + 2 * static_cast<std::size_t>(layer[k - 1].out);
     std::size_t w = 0;
     for (const Dense& d : layer) w = std::max<std::size_t>(w, d.out);
     a.assign(w, 0.0);
@@ -275,6 +275,7 @@ struct NativeFastEvaluator::Impl {
   // ∂E/∂Y_l(r̂), ∂E/∂r, and the edge's ∂E/∂vec. F = (l'_max+1)² solid harmonics (SOC) or 3.
   int F = 3;
   std::vector<double> g_h, g_res, g_own, g_u_e, g_f_e, g_Y_e, g_r_e, g_vec;
+  std::vector<double> g_basis_e;  // per edge: the radial basis and its d/dr (2·radial_n)
 
   // ---- caches ----
   bool built = false;
@@ -315,7 +316,7 @@ struct NativeFastEvaluator::Impl {
     std::vector<double> mlp_a, mlp_b;  // the readout network's hidden layers
     // The reverse pass (gradient()): adjoints of the node's accumulators, blocks and
     // invariants, of one edge's W and A, of the radial outputs of its edges, and MLP work.
-    std::vector<double> gacc, gblk, gprod, gh, gW, gA, gR, gbasis, basis, dbasis, mlpw;
+    std::vector<double> gacc, gblk, gprod, gh, gW, gA, gR, gbasis, mlpw;
   };
   Scratch scr;                 // trials (serial)
   std::vector<Scratch> pool;   // rebuild: one per OpenMP thread
@@ -336,8 +337,10 @@ struct NativeFastEvaluator::Impl {
   void layer_at_c(int t, int n, double* h_out, double& r_out, Scratch& w);
   void balls(int i, int hops);
   void bessel_basis(double r, double* b) const;
-  void bessel_basis_dr(double r, double* db) const;
+  void bessel_basis_dr(double r, double* b, double* db) const;
   void layer_back(int t, int n, const double* gh_out, bool geo, Scratch& w);
+  template <int CT>
+  void layer_back_c(int t, int n, const double* gh_out, bool geo, Scratch& w);
 };
 
 namespace {
@@ -352,6 +355,7 @@ struct Reader {
     d.out = static_cast<int>(lin->weight.size(0));
     d.in = static_cast<int>(lin->weight.size(1));
     const std::vector<double> w = values_of(lin->weight);
+    d.w = w;
     d.wt.resize(w.size());
     for (int o = 0; o < d.out; ++o)
       for (int j = 0; j < d.in; ++j) d.wt[static_cast<std::size_t>(j) * d.out + o] = w[static_cast<std::size_t>(o) * d.in + j];
@@ -736,14 +740,15 @@ void NativeFastEvaluator::Impl::bessel_basis(double r, double* b) const {
   for (int k = 0; k < radial_n; ++k) b[k] = pre * std::sin((k + 1) * M_PI * r / rc) / r * env;
 }
 
-// d/dr of the basis above: (a r cos ar − sin ar)/r² · env + sin(ar)/r · env′(x)/r_c, a = kπ/r_c.
-void NativeFastEvaluator::Impl::bessel_basis_dr(double r, double* db) const {
+// The basis above (equal to round-off) and its d/dr: (a r cos ar − sin ar)/r² · env
+// + sin(ar)/r · env′(x)/r_c, a = kπ/r_c.
+void NativeFastEvaluator::Impl::bessel_basis_dr(double r, double* b, double* db) const {
   const double rc = r_max, pp = envelope_p;
   const double pre = std::sqrt(2.0 / rc);
   const double c1 = (pp + 1.0) * (pp + 2.0) / 2.0, c2 = pp * (pp + 2.0), c3 = pp * (pp + 1.0) / 2.0;
   const double x = r / rc;
   if (!(x < 1.0)) {
-    for (int k = 0; k < radial_n; ++k) db[k] = 0.0;
+    for (int k = 0; k < radial_n; ++k) b[k] = db[k] = 0.0;
     return;
   }
   const double xp1 = std::pow(x, envelope_p - 1), xp = xp1 * x;
@@ -752,6 +757,7 @@ void NativeFastEvaluator::Impl::bessel_basis_dr(double r, double* db) const {
   for (int k = 0; k < radial_n; ++k) {
     const double a = (k + 1) * M_PI / rc;
     const double sn = std::sin(a * r), cs = std::cos(a * r);
+    b[k] = pre * sn / r * env;
     db[k] = pre * ((a * r * cs - sn) / (r * r) * env + sn / r * denv);
   }
 }
@@ -762,6 +768,18 @@ void NativeFastEvaluator::Impl::bessel_basis_dr(double r, double* db) const {
 // edge's ∂E/∂u_sender (g_u_e) and adds to the edge's ∂E/∂(sender's moment features),
 // ∂E/∂Y and ∂E/∂r, and to the node's own ∂E/∂(moment features).
 void NativeFastEvaluator::Impl::layer_back(int t, int n, const double* gh_out, bool geo, Scratch& w) {
+  switch (C) {  // as layer_at: the channel count known to the compiler where it is common
+    case 4: return layer_back_c<4>(t, n, gh_out, geo, w);
+    case 8: return layer_back_c<8>(t, n, gh_out, geo, w);
+    case 16: return layer_back_c<16>(t, n, gh_out, geo, w);
+    case 32: return layer_back_c<32>(t, n, gh_out, geo, w);
+    default: return layer_back_c<0>(t, n, gh_out, geo, w);
+  }
+}
+
+template <int CT>
+void NativeFastEvaluator::Impl::layer_back_c(int t, int n, const double* gh_out, bool geo, Scratch& w) {
+  const int C = CT > 0 ? CT : this->C;
   const LayerW& Lw = layer[t];
   const int P = static_cast<int>(Lw.path.size()), Pp = static_cast<int>(Lw.product.size());
   const std::size_t roff = static_cast<std::size_t>(nY) + static_cast<std::size_t>(t) * P * C;
@@ -897,19 +915,15 @@ void NativeFastEvaluator::Impl::layer_back(int t, int n, const double* gh_out, b
     }
   }
   if (!geo) return;
-  // Radial networks: ∂E/∂R → ∂E/∂(basis) → ∂E/∂r of each incoming edge.
-  w.basis.resize(radial_n);
-  w.dbasis.resize(radial_n);
+  // Radial networks: ∂E/∂R → ∂E/∂(basis) → ∂E/∂r of each incoming edge (the basis and its
+  // derivative in g_basis_e, once per edge for all layers).
   w.gbasis.resize(radial_n);
   for (int k = 0; k < deg; ++k) {
     const int e = in_offset[n] + k;
-    const double* v = edge_vec.data() + 3 * static_cast<std::size_t>(e);
-    const double r = std::sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]);
-    bessel_basis(r, w.basis.data());
-    bessel_basis_dr(r, w.dbasis.data());
-    Lw.radial.backward(w.basis.data(), w.gR.data() + static_cast<std::size_t>(k) * wstride, w.gbasis.data(), w.mlpw);
+    const double* b = g_basis_e.data() + static_cast<std::size_t>(e) * 2 * radial_n;
+    Lw.radial.backward(b, w.gR.data() + static_cast<std::size_t>(k) * wstride, w.gbasis.data(), w.mlpw);
     double s = 0.0;
-    for (int j = 0; j < radial_n; ++j) s += w.gbasis[j] * w.dbasis[j];
+    for (int j = 0; j < radial_n; ++j) s += w.gbasis[j] * b[radial_n + j];
     g_r_e[e] += s;
   }
 }
@@ -1134,6 +1148,7 @@ void NativeFastEvaluator::gradient(bool geo, Gradient& out) {
   m.g_Y_e.assign(geo ? E * m.nY : 0, 0.0);
   m.g_r_e.assign(geo ? E : 0, 0.0);
   m.g_vec.assign(geo ? 3 * E : 0, 0.0);
+  m.g_basis_e.resize(geo ? E * 2 * m.radial_n : 0);
   out.dE_dmoment.assign(N, Vec3::Zero());
   out.dE_dposition.assign(geo ? N : 0, Vec3::Zero());
   out.virial = Mat3::Zero();
@@ -1153,6 +1168,15 @@ void NativeFastEvaluator::gradient(bool geo, Gradient& out) {
 #endif
     Impl::Scratch& w = m.pool[me];
     std::vector<double> gu(C), one(1, 1.0);
+    if (geo) {
+#pragma omp for schedule(static)
+      for (long e = 0; e < El; ++e) {
+        const double* v = m.edge_vec.data() + 3 * e;
+        const double r = std::sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]);
+        double* b = m.g_basis_e.data() + e * 2 * m.radial_n;
+        m.bessel_basis_dr(r, b, b + m.radial_n);
+      }
+    }
     for (int t = m.L - 1; t >= 0; --t) {
 #pragma omp for schedule(static)
       for (long n = 0; n < Nl; ++n) {

@@ -1,5 +1,7 @@
 #pragma once
-// A plain C++ evaluator of the native model's node energies for Monte Carlo at fixed positions
+// A plain C++ evaluator of the native model's node energies for Monte Carlo at fixed positions,
+// and, by a hand-written reverse pass through the same forward (gradient()), of its forces,
+// magnetic forces and virial for full evaluations
 // (the "optimised platform" beside the LibTorch "reference platform", in OpenMM's sense):
 // doubles and loops, no autograd, no ATen in the hot path. It reproduces
 // NativeModelImpl::node_energy (native_model.cpp; equations in docs/learned-potential.md,

@@ -267,6 +267,13 @@ struct LearnedPotential::Impl {
   // Set instead of `module` for files of `spinlat convert` (upstream MACE converted to plain
   // C++, mace_native.hpp): it evaluates everything, and runs the Monte Carlo trials like `fast`.
   std::unique_ptr<MaceNativeEvaluator> mace;
+  // Full evaluations of native float64 models (force_evaluator = "auto"): the plain C++
+  // forward and its reverse pass, an instance of its own so that the Monte Carlo caches of
+  // `fast` are untouched. Its geometry is kept while the graph, positions and species are.
+  std::unique_ptr<NativeFastEvaluator> full;
+  mutable std::vector<Vec3> full_position, full_shift;
+  mutable std::vector<int> full_column;
+  mutable std::vector<std::int64_t> full_sender, full_receiver;
   mutable std::vector<MaceNativeEvaluator::Trial> mace_trial;
   mutable std::size_t rebuilds = 0;  // full evaluations of the Monte Carlo caches
 
@@ -376,6 +383,7 @@ struct LearnedPotential::Impl {
     const auto ne = static_cast<std::int64_t>(g.edges());
     const bool grad = want_force || want_mag || want_virial;
     if (mace) return run_mace(g, in, want_force, want_mag, want_virial);
+    if (full && in.targets.empty()) return run_full(g, in, want_force, want_mag, want_virial);
 
     at::Tensor positions = vec3_tensor(in.position, dtype);
     at::Tensor magmom = vec3_tensor(in.magmom, dtype);
@@ -455,6 +463,49 @@ struct LearnedPotential::Impl {
       if (!std::isfinite(e)) throw NumericalError(file + ": the model returned a non-finite node energy");
       r.energy += e;
     }
+    return r;
+  }
+
+  // A native float64 model on the plain C++ evaluator: the same forward as the Monte Carlo
+  // path, then NativeFastEvaluator::gradient for the derivatives asked.
+  LearnedResult run_full(const Graph& g, const NodeInputs& in, bool want_force, bool want_mag, bool want_virial) const {
+    NativeFastEvaluator& f = *full;
+    const bool same_geometry = f.has_geometry() && full_position == in.position && full_column == in.column &&
+                               full_shift == g.shift &&
+                               std::equal(g.sender.begin(), g.sender.end(), full_sender.begin(), full_sender.end()) &&
+                               std::equal(g.receiver.begin(), g.receiver.end(), full_receiver.begin(), full_receiver.end());
+    if (!same_geometry) {
+      f.set_geometry(g, in.position, in.column);
+      full_position = in.position;
+      full_column = in.column;
+      full_shift = g.shift;
+      full_sender.assign(g.sender.begin(), g.sender.end());
+      full_receiver.assign(g.receiver.begin(), g.receiver.end());
+    }
+    bool fresh = f.built();
+    for (std::size_t v = 0; fresh && v < g.nodes; ++v) fresh = f.moment(static_cast<int>(v)) == in.magmom[v];
+    if (!fresh) f.rebuild(in.magmom);
+    LearnedResult r;
+    r.node_energy = f.node_energy();
+    for (double e : r.node_energy) {  // Σ in node order, as finish() does
+      if (!std::isfinite(e)) throw NumericalError(file + ": the model returned a non-finite node energy");
+      r.energy += e;
+    }
+    if (!(want_force || want_mag || want_virial)) return r;
+    NativeFastEvaluator::Gradient d;
+    f.gradient(want_force || want_virial, d);
+    if (want_force) {
+      r.force.resize(g.nodes);
+      for (std::size_t i = 0; i < g.nodes; ++i) r.force[i] = -d.dE_dposition[i];
+    }
+    if (want_mag) {
+      r.magnetic_force.resize(g.nodes);
+      for (std::size_t i = 0; i < g.nodes; ++i) r.magnetic_force[i] = -d.dE_dmoment[i];
+    }
+    if (want_virial) r.virial = d.virial;
+    for (const auto* v : {&r.force, &r.magnetic_force})
+      for (const Vec3& x : *v)
+        if (!x.allFinite()) throw NumericalError(file + ": the model's gradient is not finite");
     return r;
   }
 
@@ -571,6 +622,8 @@ LearnedPotential::LearnedPotential(const LearnedOptions& options) : impl_(std::m
   m.species_map = options.species_map;
   if (options.mc_evaluator != "auto" && options.mc_evaluator != "torch")
     throw InputError("mc_evaluator must be \"auto\" or \"torch\", got \"" + options.mc_evaluator + "\"");
+  if (options.force_evaluator != "auto" && options.force_evaluator != "torch")
+    throw InputError("force_evaluator must be \"auto\" or \"torch\", got \"" + options.force_evaluator + "\"");
   if (options.dtype != "auto" && options.dtype != "float64" && options.dtype != "float32")
     throw InputError("dtype must be \"auto\", \"float64\" or \"float32\", got \"" + options.dtype + "\"");
   m.dtype = options.dtype == "float32" ? at::kFloat : at::kDouble;
@@ -605,6 +658,7 @@ LearnedPotential::LearnedPotential(const LearnedOptions& options) : impl_(std::m
     if (!options.head.empty()) m.fail("head = \"" + options.head + "\" given, but a native model has no heads");
     // Read the float64 weights before any conversion.
     if (m.dtype == at::kDouble && options.mc_evaluator == "auto") m.fast = std::make_unique<NativeFastEvaluator>(*m.native);
+    if (m.dtype == at::kDouble && options.force_evaluator == "auto") m.full = std::make_unique<NativeFastEvaluator>(*m.native);
     if (m.dtype != at::kDouble) m.native->to(m.dtype);
     set_learned_threads(options.threads);
     return;
@@ -912,12 +966,15 @@ bool LearnedPotential::batches_trials() const { return impl_->interactions > 0; 
 
 bool LearnedPotential::fast_trials() const { return impl_->fast != nullptr || impl_->mace != nullptr; }
 
+bool LearnedPotential::fast_forces() const { return impl_->full != nullptr || impl_->mace != nullptr; }
+
 TermPtr make_learned(Params& p, const TermContext& ctx) {
   LearnedOptions o;
   o.model = resolve_input_path(ctx.input_dir, p.string("model"));
   o.dtype = p.choice("dtype", {"auto", "float64", "float32"}, "auto");
   if (p.has("head")) o.head = p.string("head");
   o.mc_evaluator = p.choice("mc_evaluator", {"auto", "torch"}, "auto");
+  o.force_evaluator = p.choice("force_evaluator", {"auto", "torch"}, "auto");
   o.convert = p.boolean("convert", true);
   if (p.has("extensions"))
     for (const auto& so : p.strings("extensions")) o.extensions.push_back(resolve_input_path(ctx.input_dir, so));

@@ -105,11 +105,22 @@ void outer_sum(int K, int D, int C_runtime, const double* w, int ws, const doubl
 struct Dense {
   int in = 0, out = 0;
   std::vector<double> wt, b;
+  std::vector<double> w;  // W itself, [out][in], for the reverse pass
   template <int CT = 0>  // CT > 0: out == CT, known at compile time
   void apply(const double* x, double* y) const {
     outer_sum<CT>(in, 1, out, wt.data(), out, x, 1, y);
     if (!b.empty())
       for (int o = 0; o < out; ++o) y[o] += b[o];
+  }
+  // gx = Wᵀ gy (the reverse pass of apply): gx[j] = Σ_o W[o][j] gy[o], summed in o order
+  // as scaled rows of W (the loop over j is independent and vectorises).
+  void apply_t(const double* gy, double* gx) const {
+    for (int j = 0; j < in; ++j) gx[j] = 0.0;
+    for (int o = 0; o < out; ++o) {
+      const double* row = w.data() + static_cast<std::size_t>(o) * in;
+      const double g = gy[o];
+      for (int j = 0; j < in; ++j) gx[j] += row[j] * g;
+    }
   }
 };
 
@@ -134,7 +145,43 @@ struct Mlp {
       in = o;
     }
   }
+  /// gx = (∂y/∂x)ᵀ gy at x. The pre-activations are recomputed layer by layer with the
+  /// forward's own Dense::apply; SiLU′(z) = σ(z)(1 + z(1 − σ(z))), σ = 1/(1 + e^{−z}).
+  void backward(const double* x, const double* gy, double* gx, std::vector<double>& work) const {
+    const std::size_t nl = layer.size();
+    std::size_t need = 0, wmax = static_cast<std::size_t>(layer[0].in);
+    for (const Dense& d : layer) {
+      need += 2 * static_cast<std::size_t>(d.out);
+      wmax = std::max<std::size_t>(wmax, d.out);
+    }
+    if (work.size() < need + 3 * wmax) work.resize(need + 3 * wmax);
+    const double* in = x;
+    for (std::size_t k = 0; k + 1 < nl; ++k) {  // the last layer's output is not needed
+      double* pre = work.data() + off[k];
+      double* sig = pre + layer[k].out;  // σ(pre), then the activation SiLU = pre·σ(pre)
+      layer[k].apply(in, pre);
+      for (int q = 0; q < layer[k].out; ++q) sig[q] = 1.0 / (1.0 + std::exp(-pre[q]));
+      double* act = work.data() + need + 2 * wmax;  // (scratch past the adjoints)
+      for (int q = 0; q < layer[k].out; ++q) act[q] = pre[q] * sig[q];
+      in = act;
+    }
+    double* ga = work.data() + need;
+    double* gb = ga + wmax;
+    const double* g = gy;
+    for (std::size_t k = nl; k-- > 0;) {
+      double* gin = k == 0 ? gx : ga;
+      layer[k].apply_t(g, gin);
+      if (k == 0) break;
+      const double* pre = work.data() + off[k - 1];
+      const double* sig = pre + layer[k - 1].out;
+      for (int q = 0; q < layer[k - 1].out; ++q) gb[q] = gin[q] * (sig[q] * (1.0 + pre[q] * (1.0 - sig[q])));
+      g = gb;  // read into ga by the next layer's apply_t before gb is written again
+    }
+  }
+  std::vector<std::size_t> off;  // backward(): offset of each layer's pre-activations and σ
   void size_scratch() {
+    off.assign(layer.size(), 0);
+    for (std::size_t k = 1; k < layer.size(); ++k) off[k] = off[k - 1] + 2 * static_cast<std::size_t>(layer[k - 1].out);
     std::size_t w = 0;
     for (const Dense& d : layer) w = std::max<std::size_t>(w, d.out);
     a.assign(w, 0.0);
@@ -218,6 +265,17 @@ struct NativeFastEvaluator::Impl {
   std::vector<int> column;
   std::vector<double> edge;              // per edge: Y (nY), then R of each layer (P·C)
   int edge_stride = 0;
+  std::vector<int> out_edge;             // edge ids by sender (out_offset), in edge order
+  std::vector<double> edge_vec;          // per edge: the vector receiver − sender + shift (Å)
+
+  // ---- the reverse pass (gradient()) ----
+  // Per node: ∂E/∂h of the layer being reversed, the residual's share of ∂E/∂h_t, ∂E/∂(moment
+  // features) of the node's own blocks. Per edge (written by its receiver's node only, so
+  // nodes run in parallel): ∂E/∂u_sender of this edge, ∂E/∂(sender's moment features),
+  // ∂E/∂Y_l(r̂), ∂E/∂r, and the edge's ∂E/∂vec. F = (l'_max+1)² solid harmonics (SOC) or 3.
+  int F = 3;
+  std::vector<double> g_h, g_res, g_own, g_u_e, g_f_e, g_Y_e, g_r_e, g_vec;
+  std::vector<double> g_basis_e;  // per edge: the radial basis and its d/dr (2·radial_n)
 
   // ---- caches ----
   bool built = false;
@@ -256,6 +314,9 @@ struct NativeFastEvaluator::Impl {
     std::vector<double> wbuf, abuf;  // per incoming edge of a node: R ⊙ u (P·C) and angular factors
     std::vector<const double*> e_ptr, u_ptr, m_ptr;  // per incoming edge: edge cache, sender's u and moment record
     std::vector<double> mlp_a, mlp_b;  // the readout network's hidden layers
+    // The reverse pass (gradient()): adjoints of the node's accumulators, blocks and
+    // invariants, of one edge's W and A, of the radial outputs of its edges, and MLP work.
+    std::vector<double> gacc, gblk, gprod, gh, gW, gA, gR, gbasis, mlpw;
   };
   Scratch scr;                 // trials (serial)
   std::vector<Scratch> pool;   // rebuild: one per OpenMP thread
@@ -275,6 +336,11 @@ struct NativeFastEvaluator::Impl {
   template <int CT>
   void layer_at_c(int t, int n, double* h_out, double& r_out, Scratch& w);
   void balls(int i, int hops);
+  void bessel_basis(double r, double* b) const;
+  void bessel_basis_dr(double r, double* b, double* db) const;
+  void layer_back(int t, int n, const double* gh_out, bool geo, Scratch& w);
+  template <int CT>
+  void layer_back_c(int t, int n, const double* gh_out, bool geo, Scratch& w);
 };
 
 namespace {
@@ -289,6 +355,7 @@ struct Reader {
     d.out = static_cast<int>(lin->weight.size(0));
     d.in = static_cast<int>(lin->weight.size(1));
     const std::vector<double> w = values_of(lin->weight);
+    d.w = w;
     d.wt.resize(w.size());
     for (int o = 0; o < d.out; ++o)
       for (int j = 0; j < d.in; ++j) d.wt[static_cast<std::size_t>(j) * d.out + o] = w[static_cast<std::size_t>(o) * d.in + j];
@@ -341,6 +408,7 @@ void NativeFastEvaluator::Impl::read_model(NativeModelImpl& model) {
   one_body_on = c.one_body;
   nY = (l_max + 1) * (l_max + 1);
   nYm = soc ? (lm_max + 1) * (lm_max + 1) : 0;
+  F = soc ? nYm : 3;
   r_max = c.r_max;
   norm = 1.0 / c.avg_neighbors;
   radial_n = c.radial_basis;
@@ -659,6 +727,207 @@ void NativeFastEvaluator::Impl::balls(int i, int hops) {
   }
 }
 
+// Bessel radial basis √(2/r_c) sin(kπr/r_c)/r times the DimeNet envelope (Klicpera et al.,
+// ICLR 2020, eq. 8), as native_model.cpp's radial_basis; zero from r_c on.
+void NativeFastEvaluator::Impl::bessel_basis(double r, double* b) const {
+  const double rc = r_max, pp = envelope_p;
+  const double pre = std::sqrt(2.0 / rc);
+  const double c1 = (pp + 1.0) * (pp + 2.0) / 2.0, c2 = pp * (pp + 2.0), c3 = pp * (pp + 1.0) / 2.0;
+  const double x = r / rc;
+  const double env = x < 1.0 ? 1.0 - c1 * std::pow(x, envelope_p) + c2 * std::pow(x, envelope_p + 1) -
+                                   c3 * std::pow(x, envelope_p + 2)
+                             : 0.0;
+  for (int k = 0; k < radial_n; ++k) b[k] = pre * std::sin((k + 1) * M_PI * r / rc) / r * env;
+}
+
+// The basis above (equal to round-off) and its d/dr: (a r cos ar − sin ar)/r² · env
+// + sin(ar)/r · env′(x)/r_c, a = kπ/r_c.
+void NativeFastEvaluator::Impl::bessel_basis_dr(double r, double* b, double* db) const {
+  const double rc = r_max, pp = envelope_p;
+  const double pre = std::sqrt(2.0 / rc);
+  const double c1 = (pp + 1.0) * (pp + 2.0) / 2.0, c2 = pp * (pp + 2.0), c3 = pp * (pp + 1.0) / 2.0;
+  const double x = r / rc;
+  if (!(x < 1.0)) {
+    for (int k = 0; k < radial_n; ++k) b[k] = db[k] = 0.0;
+    return;
+  }
+  const double xp1 = std::pow(x, envelope_p - 1), xp = xp1 * x;
+  const double env = 1.0 - c1 * xp + c2 * xp * x - c3 * xp * x * x;
+  const double denv = (-c1 * pp * xp1 + c2 * (pp + 1.0) * xp - c3 * (pp + 2.0) * xp * x) / rc;
+  for (int k = 0; k < radial_n; ++k) {
+    const double a = (k + 1) * M_PI / rc;
+    const double sn = std::sin(a * r), cs = std::cos(a * r);
+    b[k] = pre * sn / r * env;
+    db[k] = pre * ((a * r * cs - sn) / (r * r) * env + sn / r * denv);
+  }
+}
+
+// The reverse of layer_at(t, n) (which the caller has just run with the same scratch `w`, so
+// that w holds this node's W = R ⊙ u and angular factors per incoming edge, its blocks and
+// invariants). gh_out = ∂E/∂h_{t+1}(n). Writes g_res(n) = residualᵀ gh_out, each incoming
+// edge's ∂E/∂u_sender (g_u_e) and adds to the edge's ∂E/∂(sender's moment features),
+// ∂E/∂Y and ∂E/∂r, and to the node's own ∂E/∂(moment features).
+void NativeFastEvaluator::Impl::layer_back(int t, int n, const double* gh_out, bool geo, Scratch& w) {
+  switch (C) {  // as layer_at: the channel count known to the compiler where it is common
+    case 4: return layer_back_c<4>(t, n, gh_out, geo, w);
+    case 8: return layer_back_c<8>(t, n, gh_out, geo, w);
+    case 16: return layer_back_c<16>(t, n, gh_out, geo, w);
+    case 32: return layer_back_c<32>(t, n, gh_out, geo, w);
+    default: return layer_back_c<0>(t, n, gh_out, geo, w);
+  }
+}
+
+template <int CT>
+void NativeFastEvaluator::Impl::layer_back_c(int t, int n, const double* gh_out, bool geo, Scratch& w) {
+  const int C = CT > 0 ? CT : this->C;
+  const LayerW& Lw = layer[t];
+  const int P = static_cast<int>(Lw.path.size()), Pp = static_cast<int>(Lw.product.size());
+  const std::size_t roff = static_cast<std::size_t>(nY) + static_cast<std::size_t>(t) * P * C;
+  const int deg = in_offset[n + 1] - in_offset[n];
+  const int wstride = P * C, astride = Lw.ang_size;
+  w.gprod.resize(static_cast<std::size_t>(Pp) * C);
+  w.gblk.assign(Lw.block_size, 0.0);
+  w.gacc.resize(Lw.acc_size);
+  w.gW.resize(C);
+  w.gA.resize(astride + 3 * (l_max + 1) * 2);
+  Lw.mix.apply_t(gh_out, w.gprod.data());
+  Lw.residual.apply_t(gh_out, g_res.data() + static_cast<std::size_t>(n) * C);
+  // Product basis (w.prod[c·Pp + k] = invariant k of channel c).
+  for (int k = 0; k < Pp; ++k) {
+    const ProductInfo& pi = Lw.product[k];
+    const int o0 = Lw.block[pi.f[0]].off;
+    const int o1 = pi.f.size() > 1 ? Lw.block[pi.f[1]].off : 0;
+    const int o2 = pi.f.size() > 2 ? Lw.block[pi.f[2]].off : 0;
+    const double *X = w.blk.data() + o0, *Y = w.blk.data() + o1, *Z = w.blk.data() + o2;
+    double *gX = w.gblk.data() + o0, *gY = w.gblk.data() + o1, *gZ = w.gblk.data() + o2;
+    for (int c = 0; c < C; ++c) {
+      const double go = w.gprod[static_cast<std::size_t>(c) * Pp + k];
+      if (pi.f.size() == 1) {
+        gX[c] += go;
+      } else if (pi.f.size() == 2) {
+        const int width = Lw.block[pi.f[0]].width;
+        for (int d = 0; d < width; ++d) {
+          gX[d * C + c] += go * Y[d * C + c];
+          gY[d * C + c] += go * X[d * C + c];
+        }
+      } else if (pi.spins == 0) {
+        for (const Cg& g : pi.cg) {
+          const double x = X[g.i * C + c], y = Y[g.j * C + c], z = Z[g.k * C + c], v = go * g.v;
+          gX[g.i * C + c] += v * y * z;
+          gY[g.j * C + c] += v * x * z;
+          gZ[g.k * C + c] += v * x * y;
+        }
+      } else {
+        for (const Cg& g : pi.cg) {
+          // As layer_at: p1, p2 the spin vectors (3 rows each), q the plain factor.
+          int i1, i2, iq;
+          const double *p1, *p2, *q;
+          double *gp1, *gp2, *gq;
+          if (pi.spins == 3) i1 = 3 * g.i * C, i2 = 3 * g.j * C, iq = g.k * C, p1 = X, p2 = Y, q = Z, gp1 = gX, gp2 = gY, gq = gZ;
+          else if (pi.spins == 5) i1 = 3 * g.i * C, i2 = 3 * g.k * C, iq = g.j * C, p1 = X, p2 = Z, q = Y, gp1 = gX, gp2 = gZ, gq = gY;
+          else i1 = 3 * g.j * C, i2 = 3 * g.k * C, iq = g.i * C, p1 = Y, p2 = Z, q = X, gp1 = gY, gp2 = gZ, gq = gX;
+          const double v = go * g.v, qc = q[iq + c];
+          double dot = 0.0;
+          for (int a = 0; a < 3; ++a) dot += p1[i1 + a * C + c] * p2[i2 + a * C + c];
+          for (int a = 0; a < 3; ++a) {
+            const double x1 = p1[i1 + a * C + c], x2 = p2[i2 + a * C + c];
+            gp1[i1 + a * C + c] += v * qc * x2;
+            gp2[i2 + a * C + c] += v * qc * x1;
+          }
+          gq[iq + c] += v * dot;
+        }
+      }
+    }
+  }
+  // Blocks: own-moment blocks send Σ_c to the node's features; message blocks scale by 1/avg_neighbors.
+  double* gown = g_own.data() + static_cast<std::size_t>(n) * F;
+  for (const BlockInfo& b : Lw.block) {
+    const double* gB = w.gblk.data() + b.off;
+    if (b.own) {
+      const int base = soc ? b.own_l * b.own_l : 0;
+      for (int d = 0; d < b.width; ++d) {
+        double s = 0.0;
+        for (int c = 0; c < C; ++c) s += gB[d * C + c];
+        gown[base + d] += s;
+      }
+      continue;
+    }
+    for (int p : b.paths) {
+      double* ga = w.gacc.data() + Lw.path[p].acc;
+      for (int k = 0; k < b.width * C; ++k) ga[k] = gB[k] * norm;
+    }
+  }
+  // Edges: acc_p[d][c] = Σ_k W_kp[c] A_kp[d], W = R ⊙ u_sender.
+  for (int k = 0; k < deg; ++k) {
+    double* gu = g_u_e.data() + static_cast<std::size_t>(in_offset[n] + k) * C;
+    for (int c = 0; c < C; ++c) gu[c] = 0.0;
+  }
+  if (geo) w.gR.assign(static_cast<std::size_t>(deg) * wstride, 0.0);
+  for (int p = 0; p < P; ++p) {
+    const PathInfo& pi = Lw.path[p];
+    const double* gacc = w.gacc.data() + pi.acc;
+    const int yl = pi.l * pi.l, nq = 2 * pi.l + 1;
+    for (int k = 0; k < deg; ++k) {
+      const int e = in_offset[n] + k;
+      const double* A = pi.moment_l == 0 ? w.e_ptr[k] + yl : w.abuf.data() + pi.ang + static_cast<std::size_t>(k) * astride;
+      const double* Wk = w.wbuf.data() + static_cast<std::size_t>(k) * wstride + static_cast<std::size_t>(p) * C;
+      const double* R = w.e_ptr[k] + roff + static_cast<std::size_t>(p) * C;
+      const double* u = w.u_ptr[k];
+      double* gA = w.gA.data();
+      for (int d = 0; d < pi.width; ++d) gA[d] = 0.0;
+      for (int c = 0; c < C; ++c) w.gW[c] = 0.0;
+      for (int d = 0; d < pi.width; ++d) {
+        const double* gr = gacc + static_cast<std::size_t>(d) * C;
+        double s = 0.0;
+        for (int c = 0; c < C; ++c) {
+          w.gW[c] += gr[c] * A[d];
+          s += gr[c] * Wk[c];
+        }
+        gA[d] = s;
+      }
+      double* gu = g_u_e.data() + static_cast<std::size_t>(e) * C;
+      for (int c = 0; c < C; ++c) gu[c] += w.gW[c] * R[c];
+      if (geo) {
+        double* gR = w.gR.data() + static_cast<std::size_t>(k) * wstride + static_cast<std::size_t>(p) * C;
+        for (int c = 0; c < C; ++c) gR[c] = w.gW[c] * u[c];
+      }
+      double* gYe = g_Y_e.data() + static_cast<std::size_t>(e) * nY;  // (geo only)
+      double* gfe = g_f_e.data() + static_cast<std::size_t>(e) * F;
+      const double* Yl = w.e_ptr[k] + yl;
+      if (pi.moment_l == 0) {
+        if (geo)
+          for (int d = 0; d < nq; ++d) gYe[yl + d] += gA[d];
+      } else if (pi.moment_l > 0) {
+        const int ym = pi.moment_l * pi.moment_l;
+        const double* Ym = w.m_ptr[k] + R0_YM + ym;
+        for (const Cg& g : pi.cg) {
+          if (geo) gYe[yl + g.i] += g.v * Ym[g.j] * gA[g.k];
+          gfe[ym + g.j] += g.v * Yl[g.i] * gA[g.k];
+        }
+      } else {
+        const double* ms = w.m_ptr[k] + R0_MS;
+        for (int q = 0; q < nq; ++q)
+          for (int a = 0; a < 3; ++a) {
+            if (geo) gYe[yl + q] += gA[3 * q + a] * ms[a];
+            gfe[a] += gA[3 * q + a] * Yl[q];
+          }
+      }
+    }
+  }
+  if (!geo) return;
+  // Radial networks: ∂E/∂R → ∂E/∂(basis) → ∂E/∂r of each incoming edge (the basis and its
+  // derivative in g_basis_e, once per edge for all layers).
+  w.gbasis.resize(radial_n);
+  for (int k = 0; k < deg; ++k) {
+    const int e = in_offset[n] + k;
+    const double* b = g_basis_e.data() + static_cast<std::size_t>(e) * 2 * radial_n;
+    Lw.radial.backward(b, w.gR.data() + static_cast<std::size_t>(k) * wstride, w.gbasis.data(), w.mlpw);
+    double s = 0.0;
+    for (int j = 0; j < radial_n; ++j) s += w.gbasis[j] * b[radial_n + j];
+    g_r_e[e] += s;
+  }
+}
+
 // ---- public interface ------------------------------------------------------------------------
 
 NativeFastEvaluator::NativeFastEvaluator(NativeModelImpl& model) : impl_(std::make_unique<Impl>()) {
@@ -705,29 +974,28 @@ void NativeFastEvaluator::set_geometry(const Graph& g, const std::vector<Vec3>& 
   for (std::size_t e = 0; e < E; ++e) ++m.out_offset[m.sender[e] + 1];
   for (std::size_t v = 0; v < m.N; ++v) m.out_offset[v + 1] += m.out_offset[v];
   m.out_recv.assign(E, 0);
+  m.out_edge.assign(E, 0);
   {
     std::vector<int> fill(m.out_offset.begin(), m.out_offset.end() - 1);
-    for (std::size_t e = 0; e < E; ++e) m.out_recv[fill[m.sender[e]]++] = static_cast<int>(g.receiver[e]);
+    for (std::size_t e = 0; e < E; ++e) {
+      m.out_edge[fill[m.sender[e]]] = static_cast<int>(e);
+      m.out_recv[fill[m.sender[e]]++] = static_cast<int>(g.receiver[e]);
+    }
   }
   // Per edge: Y_l(r̂) and every layer's radial network of the Bessel basis.
   const int P = static_cast<int>(m.layer[0].path.size());
   m.edge_stride = m.nY + m.L * P * m.C;
   m.edge.assign(E * static_cast<std::size_t>(m.edge_stride), 0.0);
   std::vector<double> basis(m.radial_n);
-  const double rc = m.r_max, pp = m.envelope_p;
-  const double pre = std::sqrt(2.0 / rc);
-  const double c1 = (pp + 1.0) * (pp + 2.0) / 2.0, c2 = pp * (pp + 2.0), c3 = pp * (pp + 1.0) / 2.0;
+  m.edge_vec.assign(3 * E, 0.0);
   for (std::size_t e = 0; e < E; ++e) {
     const Vec3 v = position[g.receiver[e]] - position[g.sender[e]] + g.shift[e];
     const double vv[3] = {v[0], v[1], v[2]};
+    for (int a = 0; a < 3; ++a) m.edge_vec[3 * e + a] = vv[a];
     const double r = std::sqrt(vv[0] * vv[0] + vv[1] * vv[1] + vv[2] * vv[2]);
     double* ed = m.edge.data() + e * m.edge_stride;
     so3::spherical_harmonics(vv, m.l_max, ed);
-    const double x = r / rc;
-    const double env = x < 1.0 ? 1.0 - c1 * std::pow(x, m.envelope_p) + c2 * std::pow(x, m.envelope_p + 1) -
-                                     c3 * std::pow(x, m.envelope_p + 2)
-                               : 0.0;
-    for (int k = 0; k < m.radial_n; ++k) basis[k] = pre * std::sin((k + 1) * M_PI * r / rc) / r * env;
+    m.bessel_basis(r, basis.data());
     for (int t = 0; t < m.L; ++t) m.layer[t].radial.apply(basis.data(), ed + m.nY + static_cast<std::size_t>(t) * P * m.C);
   }
   m.rec0.assign(m.N * m.stride0, 0.0);
@@ -865,6 +1133,142 @@ void NativeFastEvaluator::commit(const Trial& t) {
     std::copy(t.inner.begin() + q * m.strideI, t.inner.begin() + (q + 1) * m.strideI,
               m.recI.begin() + static_cast<std::ptrdiff_t>(t.inner_node[q]) * m.strideI);
   for (std::size_t q = 0; q < t.energy_node.size(); ++q) m.energy[t.energy_node[q]] = t.energy[q];
+}
+
+void NativeFastEvaluator::gradient(bool geo, Gradient& out) {
+  Impl& m = *impl_;
+  if (!m.built) throw std::logic_error("NativeFastEvaluator::gradient before rebuild");
+  const std::size_t N = m.N, E = m.sender.size();
+  const int C = m.C, F = m.F;
+  m.g_h.assign(N * C, 0.0);
+  m.g_res.assign(N * C, 0.0);
+  m.g_own.assign(N * F, 0.0);
+  m.g_u_e.assign(E * C, 0.0);
+  m.g_f_e.assign(E * F, 0.0);
+  m.g_Y_e.assign(geo ? E * m.nY : 0, 0.0);
+  m.g_r_e.assign(geo ? E : 0, 0.0);
+  m.g_vec.assign(geo ? 3 * E : 0, 0.0);
+  m.g_basis_e.resize(geo ? E * 2 * m.radial_n : 0);
+  out.dE_dmoment.assign(N, Vec3::Zero());
+  out.dE_dposition.assign(geo ? N : 0, Vec3::Zero());
+  out.virial = Mat3::Zero();
+  const long Nl = static_cast<long>(N), El = static_cast<long>(E);
+  // Each loop writes only its own node's (or edge's) entries and reads what the loop before
+  // wrote; reductions over a node's outgoing edges run in edge order. So every number is the
+  // same whatever the thread count.
+#pragma omp parallel if (Nl >= 256)
+  {
+#ifdef _OPENMP
+    const int me = omp_get_thread_num();
+#pragma omp single
+    if (m.pool.size() < static_cast<std::size_t>(omp_get_num_threads())) m.pool.resize(omp_get_num_threads(), m.scr);
+#else
+    const int me = 0;
+    if (m.pool.empty()) m.pool.resize(1, m.scr);
+#endif
+    Impl::Scratch& w = m.pool[me];
+    std::vector<double> gu(C), one(1, 1.0);
+    if (geo) {
+#pragma omp for schedule(static)
+      for (long e = 0; e < El; ++e) {
+        const double* v = m.edge_vec.data() + 3 * e;
+        const double r = std::sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]);
+        double* b = m.g_basis_e.data() + e * 2 * m.radial_n;
+        m.bessel_basis_dr(r, b, b + m.radial_n);
+      }
+    }
+    for (int t = m.L - 1; t >= 0; --t) {
+#pragma omp for schedule(static)
+      for (long n = 0; n < Nl; ++n) {
+        double r = 0.0;
+        m.layer_at(t, static_cast<int>(n), w.hnew.data(), r, w);  // the forward's own intermediates
+        const double* gh_out = m.g_h.data() + n * C;
+        if (t == m.L - 1) {  // ∂E/∂h_L from the readout (∂E/∂r_out = 1)
+          w.gh.resize(C);
+          m.layer[t].readout.backward(w.hnew.data(), one.data(), w.gh.data(), w.mlpw);
+          gh_out = w.gh.data();
+        }
+        m.layer_back(t, static_cast<int>(n), gh_out, geo, w);
+      }
+      // ∂E/∂h_t(v) = residualᵀ(...) + upᵀ Σ_{edges out of v} ∂E/∂u_v, + readout_{t−1}'s share.
+#pragma omp for schedule(static)
+      for (long v = 0; v < Nl; ++v) {
+        for (int c = 0; c < C; ++c) gu[c] = 0.0;
+        for (int k = m.out_offset[v]; k < m.out_offset[v + 1]; ++k) {
+          const double* ge = m.g_u_e.data() + static_cast<std::size_t>(m.out_edge[k]) * C;
+          for (int c = 0; c < C; ++c) gu[c] += ge[c];
+        }
+        double* gh = m.g_h.data() + v * C;
+        m.layer[t].up.apply_t(gu.data(), gh);
+        const double* gres = m.g_res.data() + v * C;
+        for (int c = 0; c < C; ++c) gh[c] += gres[c];
+        if (t > 0) {
+          w.gh.resize(C);
+          m.layer[t - 1].readout.backward(m.recI.data() + v * m.strideI + m.RI_H, one.data(), w.gh.data(), w.mlpw);
+          for (int c = 0; c < C; ++c) gh[c] += w.gh[c];
+        }
+      }
+    }
+    // Moments: the features (solid harmonics of m/m_max, or m/m_max itself) and the Chebyshev
+    // embedding T_k(x), x = 1 − 2|m/m_max|², of h0 and of the one-body energy.
+#pragma omp for schedule(static)
+    for (long v = 0; v < Nl; ++v) {
+      double gf[16];
+      for (int q = 0; q < F; ++q) gf[q] = m.g_own[v * F + q];
+      for (int k = m.out_offset[v]; k < m.out_offset[v + 1]; ++k) {
+        const double* ge = m.g_f_e.data() + static_cast<std::size_t>(m.out_edge[k]) * F;
+        for (int q = 0; q < F; ++q) gf[q] += ge[q];
+      }
+      const double* rec = m.rec0.data() + v * m.stride0;
+      const double* ms = rec + m.R0_MS;
+      double gms[3] = {gf[0], gf[1], gf[2]};
+      if (m.soc) so3::solid_harmonics_vjp(ms, m.lm_max, gf, gms);
+      const int col = m.column[v];
+      const double x = 1.0 - 2.0 * (ms[0] * ms[0] + ms[1] * ms[1] + ms[2] * ms[2]);
+      double T[16], dT[16];
+      T[0] = 1.0;
+      dT[0] = 0.0;
+      if (m.K > 1) T[1] = x, dT[1] = 1.0;
+      for (int k = 2; k < m.K; ++k) {
+        T[k] = 2.0 * x * T[k - 1] - T[k - 2];
+        dT[k] = 2.0 * T[k - 1] + 2.0 * x * dT[k - 1] - dT[k - 2];
+      }
+      const double* gh0 = m.g_h.data() + v * C;
+      double gx = 0.0;
+      for (int k = 0; k < m.K; ++k) {
+        const double* wcol = m.embed.wt.data() + static_cast<std::size_t>(col * m.K + k) * C;
+        double gT = m.one_body_on ? m.one_body[col * m.K + k] : 0.0;
+        for (int c = 0; c < C; ++c) gT += wcol[c] * gh0[c];
+        gx += gT * dT[k];
+      }
+      for (int a = 0; a < 3; ++a) out.dE_dmoment[v][a] = (gms[a] - 4.0 * gx * ms[a]) * m.inv_mmax[col];
+    }
+    if (geo) {
+#pragma omp for schedule(static)
+      for (long e = 0; e < El; ++e) {
+        const double* vec = m.edge_vec.data() + 3 * e;
+        double g[3];
+        so3::spherical_harmonics_vjp(vec, m.l_max, m.g_Y_e.data() + e * m.nY, g);
+        const double r = std::sqrt(vec[0] * vec[0] + vec[1] * vec[1] + vec[2] * vec[2]);
+        for (int a = 0; a < 3; ++a) m.g_vec[3 * e + a] = g[a] + m.g_r_e[e] * vec[a] / r;
+      }
+      // vec_e = r_receiver − r_sender + shift_e.
+#pragma omp for schedule(static)
+      for (long v = 0; v < Nl; ++v) {
+        Vec3 g = Vec3::Zero();
+        for (int e = m.in_offset[v]; e < m.in_offset[v + 1]; ++e)
+          for (int a = 0; a < 3; ++a) g[a] += m.g_vec[3 * static_cast<std::size_t>(e) + a];
+        for (int k = m.out_offset[v]; k < m.out_offset[v + 1]; ++k)
+          for (int a = 0; a < 3; ++a) g[a] -= m.g_vec[3 * static_cast<std::size_t>(m.out_edge[k]) + a];
+        out.dE_dposition[v] = g;
+      }
+    }
+  }
+  // W = −∂E/∂ε = −Σ_e vec_e ⊗ ∂E/∂vec_e (every edge vector transforms with the strain).
+  if (geo)
+    for (std::size_t e = 0; e < E; ++e)
+      for (int a = 0; a < 3; ++a)
+        for (int b = 0; b < 3; ++b) out.virial(a, b) -= m.edge_vec[3 * e + a] * m.g_vec[3 * e + b];
 }
 
 }  // namespace spinlat

@@ -171,6 +171,40 @@ void solid_values(const double u[3], int l_max, double* out) {
   }
 }
 
+// The gradient of Σ g·S(u) in u by forward differentiation of the same recursion: each
+// monomial carries its three partial derivatives (the product rule on M_l = u_a · M_{l−1}).
+void solid_values_vjp(const double u[3], int l_max, const double* g, double out[3]) {
+  const Tables& t = tables();
+  constexpr int kMono = (kMaxL + 1) * (kMaxL + 2) / 2;
+  std::array<double, kMono> mono{}, next{};
+  std::array<double, 3 * kMono> dmono{}, dnext{};
+  mono[0] = 1.0;
+  out[0] = out[1] = out[2] = 0.0;
+  int n = 1;
+  for (int l = 1; l <= l_max; ++l) {
+    int k = 0;
+    auto push = [&](int i, int a) {
+      next[k] = mono[i] * u[a];
+      for (int b = 0; b < 3; ++b) dnext[3 * k + b] = dmono[3 * i + b] * u[a] + (a == b ? mono[i] : 0.0);
+      ++k;
+    };
+    for (int i = 0; i < n; ++i) push(i, 0);
+    for (int i = n - l; i < n; ++i) push(i, 1);
+    push(n - 1, 2);
+    n = k;
+    mono = next;
+    dmono = dnext;
+    const int w = 2 * l + 1;
+    const double* gl = g + l * l;
+    for (int i = 0; i < n; ++i) {
+      const double* row = t.coeff[l].data() + i * w;
+      double s = 0.0;
+      for (int c = 0; c < w; ++c) s += gl[c] * row[c];
+      for (int b = 0; b < 3; ++b) out[b] += s * dmono[3 * i + b];
+    }
+  }
+}
+
 // ---- Clebsch-Gordan ------------------------------------------------------------------------
 
 /// Complex Clebsch-Gordan ⟨l1 m1 l2 m2 | L M⟩ (Condon-Shortley), Racah's formula
@@ -273,6 +307,22 @@ void spherical_harmonics(const double v[3], int l_max, double* out) {
   const double r = std::sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]);
   const double u[3] = {v[0] / r, v[1] / r, v[2] / r};
   solid_values(u, l_max, out);
+}
+
+void solid_harmonics_vjp(const double v[3], int l_max, const double* g, double out[3]) {
+  check_l_max(l_max, "solid_harmonics_vjp");
+  solid_values_vjp(v, l_max, g, out);
+}
+
+void spherical_harmonics_vjp(const double v[3], int l_max, const double* g, double out[3]) {
+  check_l_max(l_max, "spherical_harmonics_vjp");
+  const double r = std::sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]);
+  const double u[3] = {v[0] / r, v[1] / r, v[2] / r};
+  double gu[3];
+  solid_values_vjp(u, l_max, g, gu);
+  // u = v/|v|: ∂u/∂v = (1 − u uᵀ)/|v|.
+  const double ug = gu[0] * u[0] + gu[1] * u[1] + gu[2] * u[2];
+  for (int a = 0; a < 3; ++a) out[a] = (gu[a] - ug * u[a]) / r;
 }
 
 std::vector<double> clebsch_gordan_values(int l1, int l2, int L) {

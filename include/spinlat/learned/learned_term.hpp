@@ -41,6 +41,10 @@ struct LearnedOptions {
   /// Monte Carlo trials and energy-only evaluations of native float64 models: "auto" = the
   /// plain C++ evaluator (spinlat/learned/native_fast.hpp), "torch" = LibTorch.
   std::string mc_evaluator = "auto";
+  /// Full evaluations (energy, forces, magnetic forces, virial: dynamics and `spinlat eval`)
+  /// of native float64 models: "auto" = the plain C++ forward and hand-written reverse pass
+  /// (NativeFastEvaluator::gradient), "torch" = LibTorch autograd, the reference path.
+  std::string force_evaluator = "auto";
   /// Upstream magnetic MACE TorchScript files in float64: convert on load to the plain C++
   /// evaluator of `spinlat convert` (checked against the file; the one path for every
   /// evaluation). false: LibTorch for everything, the reference path.
@@ -108,6 +112,9 @@ class LearnedPotential : public Term {
   /// True when Monte Carlo trials run on the plain C++ evaluator (native model, float64,
   /// mc_evaluator = "auto"); false for the LibTorch path.
   bool fast_trials() const;
+  /// True when full evaluations (forces, magnetic forces, virial) run on the plain C++
+  /// evaluator (native model, float64, force_evaluator = "auto"); false for LibTorch autograd.
+  bool fast_forces() const;
 
   /// Column of node_attrs for each species index of `s`; InputError naming the first species
   /// the model does not cover.
@@ -141,7 +148,8 @@ void set_learned_threads(int n);
 /// directory), `dtype` ("auto" | "float64" | "float32"), `head` (a head of a multi-head MACE
 /// model), `extensions` (list of .so files, relative to the
 /// input's directory), `species_map` (table: structure species → element symbol or atomic
-/// number, for species not named by their element), `mc_evaluator` ("auto" | "torch").
+/// number, for species not named by their element), `mc_evaluator` ("auto" | "torch"),
+/// `force_evaluator` ("auto" | "torch").
 TermPtr make_learned(Params& p, const TermContext& ctx);
 
 /// Registers "learned" (the lead wires this into the command line).

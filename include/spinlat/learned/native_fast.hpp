@@ -1,5 +1,7 @@
 #pragma once
-// A plain C++ evaluator of the native model's node energies for Monte Carlo at fixed positions
+// A plain C++ evaluator of the native model's node energies for Monte Carlo at fixed positions,
+// and, by a hand-written reverse pass through the same forward (gradient()), of its forces,
+// magnetic forces and virial for full evaluations
 // (the "optimised platform" beside the LibTorch "reference platform", in OpenMM's sense):
 // doubles and loops, no autograd, no ATen in the hot path. It reproduces
 // NativeModelImpl::node_energy (native_model.cpp; equations in docs/learned-potential.md,
@@ -80,6 +82,20 @@ class NativeFastEvaluator {
   /// Makes a trial's state the cached one (the sampler accepted it). Trials of one batch
   /// (sites more than 2L hops apart) may be committed in any order.
   void commit(const Trial& t);
+
+  /// The derivatives of the total energy Σ_v node_energy()[v] at the cached geometry and
+  /// moments (after rebuild), by a hand-written reverse pass through the same forward
+  /// (layer_at recomputes each node's intermediates; docs/learned-potential.md, "The native
+  /// model", "Plain C++ forces").
+  struct Gradient {
+    std::vector<Vec3> dE_dposition;  ///< ∂E/∂r_v (eV/Å), empty unless geometry was asked
+    std::vector<Vec3> dE_dmoment;    ///< ∂E/∂m_v (eV/μB)
+    Mat3 virial = Mat3::Zero();      ///< −Σ_e vec_e ⊗ ∂E/∂vec_e (eV), zero unless geometry was asked
+  };
+  /// geometry = false: moment derivatives only (no radial or angular backward). Nodes run in
+  /// parallel (OpenMP) with per-edge partial results reduced in a fixed order: the same bits
+  /// on any number of threads.
+  void gradient(bool geometry, Gradient& out);
 
   struct Impl;
 

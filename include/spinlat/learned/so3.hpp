@@ -39,6 +39,10 @@ at::Tensor clebsch_gordan(int l1, int l2, int L);
 /// (l_max+1)² numbers, l-block at offset l².
 void spherical_harmonics(const double v[3], int l_max, double* out);
 void solid_harmonics(const double v[3], int l_max, double* out);
+/// Reverse-mode products of the two above: out = Σ_k g[k] ∂out_k/∂v for g of (l_max+1)²
+/// numbers (the plain C++ backward passes of the native model).
+void spherical_harmonics_vjp(const double v[3], int l_max, const double* g, double out[3]);
+void solid_harmonics_vjp(const double v[3], int l_max, const double* g, double out[3]);
 
 /// Real Clebsch-Gordan coefficients as plain doubles, row-major [2l1+1][2l2+1][2L+1].
 std::vector<double> clebsch_gordan_values(int l1, int l2, int L);

@@ -234,12 +234,36 @@ Irreps irreps_of(const MaceArchive& a, const std::string& name) {
   return r;
 }
 
+// The channel-innermost layout (e3nn's "ir_mul"): block b's component i of channel u at
+// off[b] + i·mul[b] + u instead of off[b] + u·(2l+1) + i (mul_ir, the layout everywhere else).
+// The AVX2 tensor-product kernels run on it: 4 channels per register, 2 registers for MACE's
+// 8 channels, so their lanes no longer depend on the 1-7 long loops over components.
+void to_chan(const Irreps& r, const double* x, double* xt) {
+  for (int b = 0; b < r.size(); ++b) {
+    const int mul = r.mul[b], d = r.d(b), off = r.off[b];
+    for (int u = 0; u < mul; ++u)
+      for (int i = 0; i < d; ++i) xt[off + i * mul + u] = x[off + u * d + i];
+  }
+}
+// x = xt (add: x += xt) back in the mul_ir layout.
+void from_chan(const Irreps& r, const double* xt, double* x, bool add) {
+  for (int b = 0; b < r.size(); ++b) {
+    const int mul = r.mul[b], d = r.d(b), off = r.off[b];
+    for (int u = 0; u < mul; ++u)
+      for (int i = 0; i < d; ++i) {
+        const double v = xt[off + i * mul + u];
+        x[off + u * d + i] = add ? x[off + u * d + i] + v : v;
+      }
+  }
+}
+
 // Real Wigner 3j symbols in e3nn's basis, sparse. Those with an l = 0 are δ/√(2l+1); the rest
 // come from the file (the converter copies e3nn's own `_w3j_l1_l2_l3` buffers).
 struct CG {
   std::vector<std::array<int, 3>> ijk;
   std::vector<double> c;
   std::vector<int> j, ik;  // per entry: j, and i·d3 + k (the reverse pass's contraction)
+  int d2 = 0;              // 2 l2 + 1
 };
 
 struct CGTable {
@@ -274,6 +298,7 @@ struct CGTable {
             }
           }
     }
+    g.d2 = d2;
     for (const auto& t : g.ijk) {
       g.j.push_back(t[1]);
       g.ik.push_back(t[0] * d3 + t[2]);
@@ -424,6 +449,10 @@ struct TensorProduct {
   // Dense kernel of a uvu path: y(u, k) += pw w(u, v) Σ_i x1(u, i) Mb(i, k), sizes fixed.
   using Kernel = void (*)(int m1, int m2, int v, const double* a, const double* Mb, const double* W, double pw,
                           double* yb);
+  using ChanKernel = void (*)(int m1, int m2, int v, const double* at, const double* Mb, const double* W, double pw,
+                              double* yt);
+  using ChanBack = void (*)(int m1, int m2, int v, const double* at, const double* Mb, const double* W, double pw,
+                            const double* gyt, double* g1t, double* gw, const CG* cg, double* g2v);
   struct Ins {
     int i1, i2, o, mode, woff;
     double pw;
@@ -432,6 +461,8 @@ struct TensorProduct {
     Kernel kernel = nullptr;
     void (*back)(int, int, int, const double*, const double*, const double*, double, const double*, double*, double*,
                  double*) = nullptr;
+    ChanKernel cfwd = nullptr;  // the channel-layout kernels (chan)
+    ChanBack cback = nullptr;
   };
   std::vector<Ins> ins;
   int weight_numel = 0;
@@ -487,13 +518,149 @@ struct TensorProduct {
                                        double pw, double* yb) {
     kernel_uvu_t<D1, D3, true>(m1, m2, v, a, Mb, W, pw, yb);
   }
-  // The kernels of every uvu path, portable or AVX2 + FMA (simd).
+  // The kernels of every uvu path, portable or AVX2 + FMA (simd); on the AVX2 + FMA path, the
+  // channel-layout ones (chan) when every path is uvu with a multiple of 4 channels.
+  bool chan = false;
   void pick(bool simd) {
-    for (Ins& s : ins)
+    chan = simd && SPL_DISPATCH;
+    for (Ins& s : ins) {
+      s.cfwd = nullptr;
+      s.cback = nullptr;
       if (s.mode == 1) {
         s.kernel = pick_kernel(in1.d(s.i1), out.d(s.o), simd);
         s.back = pick_back(in1.d(s.i1), out.d(s.o), simd);
+        pick_chan(in1.d(s.i1), out.d(s.o), s.cfwd, s.cback);
       }
+      if (!s.cfwd || in1.mul[s.i1] % 4 != 0 || in2.d(s.i2) > 7) chan = false;
+    }
+  }
+#if SPL_DISPATCH
+  // ---- channel layout (to_chan), AVX2 + FMA: 4 channels u per register ----
+  // Forward of one uvu path and one v on channels [g, g+4): T(k) = Σ_i x1(i) Mb(i, k), y(k) +=
+  // pw w(u, v) T(k): the operations, and their order per element, of kernel_uvu_t<D1, D3, true>
+  // (the same bits).
+  static SPL_AVX2 SPL_INLINE __m256d chan_weights(int g, int m2, int v, const double* W, double pw) {
+    const __m256d w = m2 == 1 ? _mm256_loadu_pd(W + g)
+                              : _mm256_set_pd(W[(g + 3) * m2 + v], W[(g + 2) * m2 + v], W[(g + 1) * m2 + v], W[g * m2 + v]);
+    return _mm256_mul_pd(_mm256_set1_pd(pw), w);
+  }
+  template <int D1, int D3>
+  static SPL_AVX2 void chan_fwd(int m1, int m2, int v, const double* at, const double* Mb, const double* W, double pw,
+                                double* yt) {
+    for (int g = 0; g < m1; g += 4) {
+      __m256d A[D1];
+      for (int i = 0; i < D1; ++i) A[i] = _mm256_loadu_pd(at + i * m1 + g);
+      const __m256d c = chan_weights(g, m2, v, W, pw);
+      for (int k = 0; k < D3; ++k) {
+        __m256d t = _mm256_mul_pd(A[0], _mm256_set1_pd(Mb[k]));
+        for (int i = 1; i < D1; ++i) t = _mm256_fmadd_pd(A[i], _mm256_set1_pd(Mb[i * D3 + k]), t);
+        double* y = yt + k * m1 + g;
+        _mm256_storeu_pd(y, _mm256_fmadd_pd(c, t, _mm256_loadu_pd(y)));
+      }
+    }
+  }
+  // Reverse of one uvu path and one v (backward_uvu_t's operations per channel: the same bits
+  // for g1 and gw): R(i) = Σ_k Mb(i, k) gy(k); gw(u, v) += pw Σ_i x1(i) R(i); g1(i) += pw w(u, v)
+  // R(i); and ∂/∂x2 straight through the sparse CG tensor, per channel, summed over the
+  // channels at the end: g2(j) += Σ_u Σ_q C_q (pw w x1(i_q)) gy(k_q) (d2 accumulators instead
+  // of the d1·d3 matrix G, whose sum over u would cross the lanes).
+  template <int D1, int D3>
+  static SPL_AVX2 void chan_back(int m1, int m2, int v, const double* at, const double* Mb, const double* W, double pw,
+                                 const double* gyt, double* g1t, double* gw, const CG* cg, double* g2v) {
+    __m256d acc2[7];
+    for (int j = 0; j < 7; ++j) acc2[j] = _mm256_setzero_pd();
+    const std::size_t nq = cg ? cg->c.size() : 0;
+    for (int g = 0; g < m1; g += 4) {
+      __m256d A[D1], GY[D3], R[D1];
+      for (int i = 0; i < D1; ++i) A[i] = _mm256_loadu_pd(at + i * m1 + g);
+      for (int k = 0; k < D3; ++k) GY[k] = _mm256_loadu_pd(gyt + k * m1 + g);
+      const __m256d c = chan_weights(g, m2, v, W, pw);
+      for (int i = 0; i < D1; ++i) {
+        __m256d r = _mm256_mul_pd(_mm256_set1_pd(Mb[i * D3]), GY[0]);
+        for (int k = 1; k < D3; ++k) r = _mm256_fmadd_pd(_mm256_set1_pd(Mb[i * D3 + k]), GY[k], r);
+        R[i] = r;
+      }
+      if (gw) {
+        __m256d s = _mm256_mul_pd(A[0], R[0]);
+        for (int i = 1; i < D1; ++i) s = _mm256_fmadd_pd(A[i], R[i], s);
+        const __m256d p = _mm256_set1_pd(pw);
+        if (m2 == 1) {
+          _mm256_storeu_pd(gw + g, _mm256_fmadd_pd(p, s, _mm256_loadu_pd(gw + g)));
+        } else {
+          alignas(32) double sv[4];
+          _mm256_store_pd(sv, s);
+          for (int q = 0; q < 4; ++q) gw[(g + q) * m2 + v] = __builtin_fma(pw, sv[q], gw[(g + q) * m2 + v]);
+        }
+      }
+      if (g1t)
+        for (int i = 0; i < D1; ++i) {
+          double* x = g1t + i * m1 + g;
+          _mm256_storeu_pd(x, _mm256_fmadd_pd(c, R[i], _mm256_loadu_pd(x)));
+        }
+      if (cg) {
+        __m256d CA[D1];
+        for (int i = 0; i < D1; ++i) CA[i] = _mm256_mul_pd(c, A[i]);
+        for (std::size_t q = 0; q < nq; ++q) {
+          const auto& ijk = cg->ijk[q];
+          acc2[ijk[1]] = _mm256_fmadd_pd(_mm256_set1_pd(cg->c[q]), _mm256_mul_pd(CA[ijk[0]], GY[ijk[2]]), acc2[ijk[1]]);
+        }
+      }
+    }
+    if (cg) {
+      for (int j = 0; j < cg->d2; ++j) {
+        alignas(32) double sv[4];
+        _mm256_store_pd(sv, acc2[j]);
+        g2v[j] += (sv[0] + sv[1]) + (sv[2] + sv[3]);
+      }
+    }
+  }
+#endif
+  static void pick_chan(int d1, int d3, ChanKernel& f, ChanBack& b) {
+#if SPL_DISPATCH
+#define SPL_K(A, B)      \
+  if (d1 == A && d3 == B) { \
+    f = &chan_fwd<A, B>;    \
+    b = &chan_back<A, B>;   \
+    return;                 \
+  }
+#define SPL_K4(A) SPL_K(A, 1) SPL_K(A, 3) SPL_K(A, 5) SPL_K(A, 7)
+    SPL_K4(1) SPL_K4(3) SPL_K4(5) SPL_K4(7)
+#undef SPL_K4
+#undef SPL_K
+#endif
+    f = nullptr;
+    b = nullptr;
+    (void)d1;
+    (void)d3;
+  }
+  // y = x1 ⊗ x2 on the channel layout (x1t, yt; x2 through its prepared tensors mb): chan only.
+  void apply_chan(const double* x1t, const double* mb, const double* w, double* yt) const {
+    if (!w) w = internal.data();
+    std::fill(yt, yt + out.dim, 0.0);
+    for (const Ins& s : ins) {
+      const int m1 = in1.mul[s.i1], m2 = in2.mul[s.i2], d1 = in1.d(s.i1), d3 = out.d(s.o);
+      for (int v = 0; v < m2; ++v)
+        s.cfwd(m1, m2, v, x1t + in1.off[s.i1], mb + s.mboff + v * d1 * d3, w + s.woff, s.pw, yt + out.off[s.o]);
+    }
+  }
+  // backward() on the channel layout (x1t, gyt, g1t; g2 and gw in their own layouts): chan only.
+  void backward_chan(const double* x1t, const double* x2, const double* w, const double* gyt, double* g1t, double* g2,
+                     double* gw, const double* mb = nullptr) const {
+    const bool internal_w = !w;
+    if (!w) w = internal.data();
+    thread_local std::vector<double> own;
+    if (!mb) {
+      own.resize(mb_size);
+      prepare(x2, own.data());
+      mb = own.data();
+    }
+    for (const Ins& s : ins) {
+      const int m1 = in1.mul[s.i1], m2 = in2.mul[s.i2], d1 = in1.d(s.i1), d2 = in2.d(s.i2), d3 = out.d(s.o);
+      for (int v = 0; v < m2; ++v)
+        s.cback(m1, m2, v, x1t + in1.off[s.i1], mb + s.mboff + v * d1 * d3, w + s.woff, s.pw, gyt + out.off[s.o],
+                g1t ? g1t + in1.off[s.i1] : nullptr, gw && !internal_w ? gw + s.woff : nullptr, g2 ? s.cg : nullptr,
+                g2 ? g2 + in2.off[s.i2] + v * d2 : nullptr);
+    }
   }
   static Kernel pick_kernel(int d1, int d3, bool simd) {
 #define SPL_K(A, B) \
@@ -531,6 +698,15 @@ struct TensorProduct {
     }
   }
   void apply_prepared(const double* x1, const double* mb, const double* w, double* y) const {
+    if (chan) {
+      thread_local std::vector<double> x1t, yt;
+      x1t.resize(in1.dim);
+      yt.resize(out.dim);
+      to_chan(in1, x1, x1t.data());
+      apply_chan(x1t.data(), mb, w, yt.data());
+      from_chan(out, yt.data(), y, false);
+      return;
+    }
     if (!w) w = internal.data();
     std::fill(y, y + out.dim, 0.0);
     for (const Ins& s : ins) {
@@ -625,6 +801,17 @@ struct TensorProduct {
   // per path (d1·d3 numbers in a local buffer), contracted with the sparse CG tensor at once.
   void backward(const double* x1, const double* x2, const double* w, const double* gy, double* g1, double* g2,
                 double* gw, const double* mb = nullptr) const {
+    if (chan) {
+      thread_local std::vector<double> x1t, gyt, g1t;
+      x1t.resize(in1.dim);
+      gyt.resize(out.dim);
+      to_chan(in1, x1, x1t.data());
+      to_chan(out, gy, gyt.data());
+      if (g1) g1t.assign(in1.dim, 0.0);
+      backward_chan(x1t.data(), x2, w, gyt.data(), g1 ? g1t.data() : nullptr, g2, gw, mb);
+      if (g1) from_chan(in1, g1t.data(), g1, true);
+      return;
+    }
     const bool internal_w = !w;
     if (!w) w = internal.data();
     thread_local std::vector<double> own;
@@ -1409,6 +1596,7 @@ struct MaceNativeEvaluator::Impl {
   // shared machine a thread that another job holds up takes fewer of them.
   struct Scratch {
     std::vector<double> s1, s2, s3, s4, s5, sA, sB, fscratch, w1c, w2c, mbY, a, ga, b, gsum;
+    std::vector<double> upt, bt, msgt, gbt, gupt;  // the channel layout's (to_chan) per-edge buffers
     std::vector<double> ablk, mbYblk, d1blk;  // the fused last layer's block records
     std::size_t sized = 0;                    // length of s1..s5 (ensure_scratch)
     FCNet::RowMat GW1, GW2, GX, GD, GE, X;
@@ -1681,8 +1869,10 @@ struct MaceNativeEvaluator::Impl {
   // Message of edge e in layer t: magmom_conv_tp(conv_tp(up_s, Y_e, w1), msh_s, w2), with the
   // sender's prepared magmom_conv_tp tensors mb_s. With a, mbY: conv_tp's output and its
   // prepared tensors are written there (the reverse cache).
+  // On the channel-layout kernels (chan(t)), a is in that layout (to_chan), and so is out when
+  // out_chan (the forward pass sums the messages so and turns each receiver's sum back once).
   void edge_message(int t, std::size_t e, const double* up_s, const double* mb_s, const double* w1, const double* w2,
-                    double* out, Scratch& sc, double* a = nullptr, double* mbY = nullptr) {
+                    double* out, Scratch& sc, double* a = nullptr, double* mbY = nullptr, bool out_chan = false) {
     const auto& I = m->inter[t];
     if (!a) a = sc.s5.data();
     if (!mbY) {
@@ -1690,9 +1880,24 @@ struct MaceNativeEvaluator::Impl {
       mbY = sc.mbY.data();
     }
     I.conv.prepare(at(o_Y + e * nsh), mbY);
+    if (chan(t)) {
+      sc.upt.resize(I.conv.in1.dim);
+      to_chan(I.conv.in1, up_s, sc.upt.data());
+      I.conv.apply_chan(sc.upt.data(), mbY, w1, a);
+      if (out_chan) {
+        I.mconv.apply_chan(a, mb_s, w2, out);
+      } else {
+        sc.bt.resize(I.mconv.out.dim);
+        I.mconv.apply_chan(a, mb_s, w2, sc.bt.data());
+        from_chan(I.mconv.out, sc.bt.data(), out, false);
+      }
+      return;
+    }
     I.conv.apply_prepared(up_s, mbY, w1, a);
     I.mconv.apply_prepared(a, mb_s, w2, out);
   }
+  // Layer t's edge tensor products run on the channel layout (both have the kernels).
+  bool chan(int t) const { return m->inter[t].conv.chan && m->inter[t].mconv.chan; }
 
   // Up-projection and skip connection of node v entering layer t, from its features h.
   void node_inputs(int t, int v, const double* h, double* up, double* sc) const {
@@ -1841,17 +2046,21 @@ struct MaceNativeEvaluator::Impl {
         }
         radial_block(t, e0, e1, sc, true, W1, W2, D);
         sc.b.resize(S.msg);
+        const bool ch = chan(t);
+        sc.msgt.resize(ch ? S.msg : 0);
         for (std::size_t v = v0; v < v1; ++v) {
           double* msg = at(o_msg[t] + v * S.msg);
-          std::fill(msg, msg + S.msg, 0.0);
+          double* sum = ch ? sc.msgt.data() : msg;  // the channel layout's sum, turned back below
+          std::fill(sum, sum + S.msg, 0.0);
           double den = 0.0;
           for (int e = g.offset[v]; e < g.offset[v + 1]; ++e) {
             const std::size_t s = g.sender[e], k = e - e0;
             edge_message(t, e, at(o_up[t] + s * S.up), at(o_mb[t] + s * S.mb), W1 + k * S.w1, W2 + k * S.w2,
-                         sc.b.data(), sc, A ? A + (e - e0) * S.a : nullptr, MBY ? MBY + (e - e0) * S.mbY : nullptr);
-            for (int q = 0; q < S.msg; ++q) msg[q] += sc.b[q];
+                         sc.b.data(), sc, A ? A + (e - e0) * S.a : nullptr, MBY ? MBY + (e - e0) * S.mbY : nullptr, ch);
+            for (int q = 0; q < S.msg; ++q) sum[q] += sc.b[q];
             den += *at(o_de[t] + e);
           }
+          if (ch) from_chan(m->inter[t].mconv.out, sum, msg, false);
           *at(o_den[t] + v) = den;
         }
         for (std::size_t v = v0; v < v1; ++v) {
@@ -2003,6 +2212,13 @@ struct MaceNativeEvaluator::Impl {
     sc.a.resize(I.conv.out.dim);
     sc.ga.resize(I.conv.out.dim);
     sc.mbY.resize(I.conv.mb_size);
+    const bool ch = chan(t);
+    if (ch) {
+      sc.upt.resize(I.conv.in1.dim);
+      sc.gupt.resize(I.conv.in1.dim);
+      sc.gbt.resize(I.mconv.out.dim);
+    }
+    std::size_t gbt_of = static_cast<std::size_t>(-1);  // the receiver whose gradient is in sc.gbt
     for (std::size_t e = e0; e < e1; ++e) {
       double* gw1 = sc.GW1.data() + (e - e0) * S.w1;
       double* gw2 = sc.GW2.data() + (e - e0) * S.w2;
@@ -2018,18 +2234,35 @@ struct MaceNativeEvaluator::Impl {
         mbY = MBY + (e - e0) * S.mbY;
       } else {
         I.conv.prepare(Y, sc.mbY.data());
-        I.conv.apply_prepared(up_s, sc.mbY.data(), w1, sc.a.data());
+        if (ch) {
+          to_chan(I.conv.in1, up_s, sc.upt.data());
+          I.conv.apply_chan(sc.upt.data(), sc.mbY.data(), w1, sc.a.data());
+        } else {
+          I.conv.apply_prepared(up_s, sc.mbY.data(), w1, sc.a.data());
+        }
         a = sc.a.data();
         mbY = sc.mbY.data();
       }
       std::fill(sc.ga.begin(), sc.ga.end(), 0.0);
       double* gup = rv.g_up_e.data() + e * S.up;
       double* gmsh = rv.g_msh_e.data() + e * nmsh;
-      std::fill(gup, gup + S.up, 0.0);
       std::fill(gmsh, gmsh + nmsh, 0.0);
       const double* gb = rv.g_msg.data() + r * S.msg;
-      I.mconv.backward(a, msh_s, w2, gb, sc.ga.data(), gmsh, gw2, at(o_mb[t] + sd * S.mb));
-      I.conv.backward(up_s, Y, w1, sc.ga.data(), gup, rv.g_Y.data() + e * nsh, gw1, mbY);
+      if (ch) {  // a, ga and the receiver's gradient in the channel layout
+        if (gbt_of != r) {
+          to_chan(I.mconv.out, gb, sc.gbt.data());
+          gbt_of = r;
+        }
+        to_chan(I.conv.in1, up_s, sc.upt.data());
+        std::fill(sc.gupt.begin(), sc.gupt.end(), 0.0);
+        I.mconv.backward_chan(a, msh_s, w2, sc.gbt.data(), sc.ga.data(), gmsh, gw2, at(o_mb[t] + sd * S.mb));
+        I.conv.backward_chan(sc.upt.data(), Y, w1, sc.ga.data(), sc.gupt.data(), rv.g_Y.data() + e * nsh, gw1, mbY);
+        from_chan(I.conv.in1, sc.gupt.data(), gup, false);
+      } else {
+        std::fill(gup, gup + S.up, 0.0);
+        I.mconv.backward(a, msh_s, w2, gb, sc.ga.data(), gmsh, gw2, at(o_mb[t] + sd * S.mb));
+        I.conv.backward(up_s, Y, w1, sc.ga.data(), gup, rv.g_Y.data() + e * nsh, gw1, mbY);
+      }
       // density: tanh(d²), d = density_fn(ef)
       const double d = dens_d[t][e], th = *at(o_de[t] + e);
       sc.GD(static_cast<Eigen::Index>(e - e0), 0) = rv.g_den[r] * (1.0 - th * th) * 2.0 * d;

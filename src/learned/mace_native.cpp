@@ -264,6 +264,9 @@ struct CG {
   std::vector<double> c;
   std::vector<int> j, ik;  // per entry: j, and i·d3 + k (the reverse pass's contraction)
   int d2 = 0;              // 2 l2 + 1
+  // the entries grouped by j (entries jb[j] .. jb[j+1]): for each, i, k and the coefficient
+  std::vector<int> jb, ji, jk;
+  std::vector<double> jc;
 };
 
 struct CGTable {
@@ -299,6 +302,16 @@ struct CGTable {
           }
     }
     g.d2 = d2;
+    g.jb.assign(1, 0);
+    for (int j = 0; j < d2; ++j) {
+      for (std::size_t q = 0; q < g.c.size(); ++q)
+        if (g.ijk[q][1] == j) {
+          g.ji.push_back(g.ijk[q][0]);
+          g.jk.push_back(g.ijk[q][2]);
+          g.jc.push_back(g.c[q]);
+        }
+      g.jb.push_back(static_cast<int>(g.jc.size()));
+    }
     for (const auto& t : g.ijk) {
       g.j.push_back(t[1]);
       g.ik.push_back(t[0] * d3 + t[2]);
@@ -563,53 +576,61 @@ struct TensorProduct {
   // for g1 and gw): R(i) = Σ_k Mb(i, k) gy(k); gw(u, v) += pw Σ_i x1(i) R(i); g1(i) += pw w(u, v)
   // R(i); and ∂/∂x2 straight through the sparse CG tensor, per channel, summed over the
   // channels at the end: g2(j) += Σ_u Σ_q C_q (pw w x1(i_q)) gy(k_q) (d2 accumulators instead
-  // of the d1·d3 matrix G, whose sum over u would cross the lanes).
+  // of the d1·d3 matrix G, whose sum over u would cross the lanes), the entries grouped by j so
+  // that each sum stays in registers.
   template <int D1, int D3>
   static SPL_AVX2 void chan_back(int m1, int m2, int v, const double* at, const double* Mb, const double* W, double pw,
                                  const double* gyt, double* g1t, double* gw, const CG* cg, double* g2v) {
-    __m256d acc2[7];
-    for (int j = 0; j < 7; ++j) acc2[j] = _mm256_setzero_pd();
-    const std::size_t nq = cg ? cg->c.size() : 0;
-    for (int g = 0; g < m1; g += 4) {
-      __m256d A[D1], GY[D3], R[D1];
-      for (int i = 0; i < D1; ++i) A[i] = _mm256_loadu_pd(at + i * m1 + g);
-      for (int k = 0; k < D3; ++k) GY[k] = _mm256_loadu_pd(gyt + k * m1 + g);
-      const __m256d c = chan_weights(g, m2, v, W, pw);
-      for (int i = 0; i < D1; ++i) {
-        __m256d r = _mm256_mul_pd(_mm256_set1_pd(Mb[i * D3]), GY[0]);
-        for (int k = 1; k < D3; ++k) r = _mm256_fmadd_pd(_mm256_set1_pd(Mb[i * D3 + k]), GY[k], r);
-        R[i] = r;
-      }
-      if (gw) {
-        __m256d s = _mm256_mul_pd(A[0], R[0]);
-        for (int i = 1; i < D1; ++i) s = _mm256_fmadd_pd(A[i], R[i], s);
-        const __m256d p = _mm256_set1_pd(pw);
-        if (m2 == 1) {
-          _mm256_storeu_pd(gw + g, _mm256_fmadd_pd(p, s, _mm256_loadu_pd(gw + g)));
-        } else {
-          alignas(32) double sv[4];
-          _mm256_store_pd(sv, s);
-          for (int q = 0; q < 4; ++q) gw[(g + q) * m2 + v] = __builtin_fma(pw, sv[q], gw[(g + q) * m2 + v]);
-        }
-      }
-      if (g1t)
+    constexpr int kG = 16;  // channel groups kept for the CG pass (64 channels); more: in passes
+    __m256d CA[kG][D1], GY[kG][D3];
+    for (int g0 = 0; g0 < m1; g0 += 4 * kG) {
+      const int ng = std::min(kG, (m1 - g0) / 4);
+      for (int b = 0; b < ng; ++b) {
+        const int g = g0 + 4 * b;
+        __m256d A[D1], R[D1];
+        for (int i = 0; i < D1; ++i) A[i] = _mm256_loadu_pd(at + i * m1 + g);
+        for (int k = 0; k < D3; ++k) GY[b][k] = _mm256_loadu_pd(gyt + k * m1 + g);
+        const __m256d c = chan_weights(g, m2, v, W, pw);
         for (int i = 0; i < D1; ++i) {
-          double* x = g1t + i * m1 + g;
-          _mm256_storeu_pd(x, _mm256_fmadd_pd(c, R[i], _mm256_loadu_pd(x)));
+          __m256d r = _mm256_mul_pd(_mm256_set1_pd(Mb[i * D3]), GY[b][0]);
+          for (int k = 1; k < D3; ++k) r = _mm256_fmadd_pd(_mm256_set1_pd(Mb[i * D3 + k]), GY[b][k], r);
+          R[i] = r;
         }
-      if (cg) {
-        __m256d CA[D1];
-        for (int i = 0; i < D1; ++i) CA[i] = _mm256_mul_pd(c, A[i]);
-        for (std::size_t q = 0; q < nq; ++q) {
-          const auto& ijk = cg->ijk[q];
-          acc2[ijk[1]] = _mm256_fmadd_pd(_mm256_set1_pd(cg->c[q]), _mm256_mul_pd(CA[ijk[0]], GY[ijk[2]]), acc2[ijk[1]]);
+        if (gw) {
+          __m256d s = _mm256_mul_pd(A[0], R[0]);
+          for (int i = 1; i < D1; ++i) s = _mm256_fmadd_pd(A[i], R[i], s);
+          const __m256d p = _mm256_set1_pd(pw);
+          if (m2 == 1) {
+            _mm256_storeu_pd(gw + g, _mm256_fmadd_pd(p, s, _mm256_loadu_pd(gw + g)));
+          } else {
+            alignas(32) double sv[4];
+            _mm256_store_pd(sv, s);
+            for (int q = 0; q < 4; ++q) gw[(g + q) * m2 + v] = __builtin_fma(pw, sv[q], gw[(g + q) * m2 + v]);
+          }
         }
+        if (g1t)
+          for (int i = 0; i < D1; ++i) {
+            double* x = g1t + i * m1 + g;
+            _mm256_storeu_pd(x, _mm256_fmadd_pd(c, R[i], _mm256_loadu_pd(x)));
+          }
+        for (int i = 0; i < D1; ++i) CA[b][i] = _mm256_mul_pd(c, A[i]);
       }
-    }
-    if (cg) {
+      if (!cg) continue;
+      // per j, one register chain per channel-group parity (the FMA latency), summed at the end
       for (int j = 0; j < cg->d2; ++j) {
+        __m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd();
+        for (int q = cg->jb[j]; q < cg->jb[j + 1]; ++q) {
+          const __m256d cq = _mm256_set1_pd(cg->jc[q]);
+          const int i = cg->ji[q], k = cg->jk[q];
+          int b = 0;
+          for (; b + 1 < ng; b += 2) {
+            s0 = _mm256_fmadd_pd(cq, _mm256_mul_pd(CA[b][i], GY[b][k]), s0);
+            s1 = _mm256_fmadd_pd(cq, _mm256_mul_pd(CA[b + 1][i], GY[b + 1][k]), s1);
+          }
+          if (b < ng) s0 = _mm256_fmadd_pd(cq, _mm256_mul_pd(CA[b][i], GY[b][k]), s0);
+        }
         alignas(32) double sv[4];
-        _mm256_store_pd(sv, acc2[j]);
+        _mm256_store_pd(sv, _mm256_add_pd(s0, s1));
         g2v[j] += (sv[0] + sv[1]) + (sv[2] + sv[3]);
       }
     }

@@ -577,7 +577,8 @@ struct TensorProduct {
   // R(i); and ∂/∂x2 straight through the sparse CG tensor, per channel, summed over the
   // channels at the end: g2(j) += Σ_u Σ_q C_q (pw w x1(i_q)) gy(k_q) (d2 accumulators instead
   // of the d1·d3 matrix G, whose sum over u would cross the lanes), the entries grouped by j so
-  // that each sum stays in registers.
+  // that each sum stays in registers; g2v holds 4 lanes per j, summed by backward_chan once all
+  // paths are in.
   template <int D1, int D3>
   static SPL_AVX2 void chan_back(int m1, int m2, int v, const double* at, const double* Mb, const double* W, double pw,
                                  const double* gyt, double* g1t, double* gw, const CG* cg, double* g2v) {
@@ -629,9 +630,7 @@ struct TensorProduct {
           }
           if (b < ng) s0 = _mm256_fmadd_pd(cq, _mm256_mul_pd(CA[b][i], GY[b][k]), s0);
         }
-        alignas(32) double sv[4];
-        _mm256_store_pd(sv, _mm256_add_pd(s0, s1));
-        g2v[j] += (sv[0] + sv[1]) + (sv[2] + sv[3]);
+        _mm256_storeu_pd(g2v + 4 * j, _mm256_add_pd(_mm256_loadu_pd(g2v + 4 * j), _mm256_add_pd(s0, s1)));
       }
     }
   }
@@ -675,13 +674,20 @@ struct TensorProduct {
       prepare(x2, own.data());
       mb = own.data();
     }
+    thread_local std::vector<double> acc;  // ∂/∂x2 per lane (4 per entry of x2), summed at the end
+    if (g2) acc.assign(4 * static_cast<std::size_t>(in2.dim), 0.0);
     for (const Ins& s : ins) {
       const int m1 = in1.mul[s.i1], m2 = in2.mul[s.i2], d1 = in1.d(s.i1), d2 = in2.d(s.i2), d3 = out.d(s.o);
       for (int v = 0; v < m2; ++v)
         s.cback(m1, m2, v, x1t + in1.off[s.i1], mb + s.mboff + v * d1 * d3, w + s.woff, s.pw, gyt + out.off[s.o],
                 g1t ? g1t + in1.off[s.i1] : nullptr, gw && !internal_w ? gw + s.woff : nullptr, g2 ? s.cg : nullptr,
-                g2 ? g2 + in2.off[s.i2] + v * d2 : nullptr);
+                g2 ? acc.data() + 4 * (in2.off[s.i2] + v * d2) : nullptr);
     }
+    if (g2)
+      for (int j = 0; j < in2.dim; ++j) {
+        const double* a = acc.data() + 4 * j;
+        g2[j] += (a[0] + a[1]) + (a[2] + a[3]);
+      }
   }
   static Kernel pick_kernel(int d1, int d3, bool simd) {
 #define SPL_K(A, B) \

@@ -542,7 +542,7 @@ struct TensorProduct {
       if (s.mode == 1) {
         s.kernel = pick_kernel(in1.d(s.i1), out.d(s.o), simd);
         s.back = pick_back(in1.d(s.i1), out.d(s.o), simd);
-        pick_chan(in1.d(s.i1), out.d(s.o), s.cfwd, s.cback);
+        pick_chan(in1.d(s.i1), out.d(s.o), in1.mul[s.i1], s.cfwd, s.cback);
       }
       if (!s.cfwd || in1.mul[s.i1] % 4 != 0 || in2.d(s.i2) > 7) chan = false;
     }
@@ -557,18 +557,29 @@ struct TensorProduct {
                               : _mm256_set_pd(W[(g + 3) * m2 + v], W[(g + 2) * m2 + v], W[(g + 1) * m2 + v], W[g * m2 + v]);
     return _mm256_mul_pd(_mm256_set1_pd(pw), w);
   }
-  template <int D1, int D3>
+  // NG groups of 4 channels at a time (2 when the channels are a multiple of 8, as MACE's 8:
+  // the broadcasts of Mb are shared by both registers).
+  template <int D1, int D3, int NG>
   static SPL_AVX2 void chan_fwd(int m1, int m2, int v, const double* at, const double* Mb, const double* W, double pw,
                                 double* yt) {
-    for (int g = 0; g < m1; g += 4) {
-      __m256d A[D1];
-      for (int i = 0; i < D1; ++i) A[i] = _mm256_loadu_pd(at + i * m1 + g);
-      const __m256d c = chan_weights(g, m2, v, W, pw);
+    for (int g0 = 0; g0 < m1; g0 += 4 * NG) {
+      __m256d A[D1][NG], c[NG];
+      for (int b = 0; b < NG; ++b) {
+        for (int i = 0; i < D1; ++i) A[i][b] = _mm256_loadu_pd(at + i * m1 + g0 + 4 * b);
+        c[b] = chan_weights(g0 + 4 * b, m2, v, W, pw);
+      }
       for (int k = 0; k < D3; ++k) {
-        __m256d t = _mm256_mul_pd(A[0], _mm256_set1_pd(Mb[k]));
-        for (int i = 1; i < D1; ++i) t = _mm256_fmadd_pd(A[i], _mm256_set1_pd(Mb[i * D3 + k]), t);
-        double* y = yt + k * m1 + g;
-        _mm256_storeu_pd(y, _mm256_fmadd_pd(c, t, _mm256_loadu_pd(y)));
+        __m256d t[NG];
+        const __m256d m0 = _mm256_set1_pd(Mb[k]);
+        for (int b = 0; b < NG; ++b) t[b] = _mm256_mul_pd(A[0][b], m0);
+        for (int i = 1; i < D1; ++i) {
+          const __m256d mi = _mm256_set1_pd(Mb[i * D3 + k]);
+          for (int b = 0; b < NG; ++b) t[b] = _mm256_fmadd_pd(A[i][b], mi, t[b]);
+        }
+        for (int b = 0; b < NG; ++b) {
+          double* y = yt + k * m1 + g0 + 4 * b;
+          _mm256_storeu_pd(y, _mm256_fmadd_pd(c[b], t[b], _mm256_loadu_pd(y)));
+        }
       }
     }
   }
@@ -579,27 +590,30 @@ struct TensorProduct {
   // of the d1·d3 matrix G, whose sum over u would cross the lanes), the entries grouped by j so
   // that each sum stays in registers; g2v holds 4 lanes per j, summed by backward_chan once all
   // paths are in.
-  template <int D1, int D3>
+  template <int D1, int D3, int NG>
   static SPL_AVX2 void chan_back(int m1, int m2, int v, const double* at, const double* Mb, const double* W, double pw,
                                  const double* gyt, double* g1t, double* gw, const CG* cg, double* g2v) {
-    constexpr int kG = 16;  // channel groups kept for the CG pass (64 channels); more: in passes
-    __m256d CA[kG][D1], GY[kG][D3];
-    for (int g0 = 0; g0 < m1; g0 += 4 * kG) {
-      const int ng = std::min(kG, (m1 - g0) / 4);
-      for (int b = 0; b < ng; ++b) {
-        const int g = g0 + 4 * b;
-        __m256d A[D1], R[D1];
-        for (int i = 0; i < D1; ++i) A[i] = _mm256_loadu_pd(at + i * m1 + g);
-        for (int k = 0; k < D3; ++k) GY[b][k] = _mm256_loadu_pd(gyt + k * m1 + g);
-        const __m256d c = chan_weights(g, m2, v, W, pw);
-        for (int i = 0; i < D1; ++i) {
-          __m256d r = _mm256_mul_pd(_mm256_set1_pd(Mb[i * D3]), GY[b][0]);
-          for (int k = 1; k < D3; ++k) r = _mm256_fmadd_pd(_mm256_set1_pd(Mb[i * D3 + k]), GY[b][k], r);
-          R[i] = r;
+    for (int g0 = 0; g0 < m1; g0 += 4 * NG) {
+      __m256d CA[D1][NG], GY[D3][NG], R[D1][NG], c[NG];
+      for (int b = 0; b < NG; ++b) {
+        for (int k = 0; k < D3; ++k) GY[k][b] = _mm256_loadu_pd(gyt + k * m1 + g0 + 4 * b);
+        c[b] = chan_weights(g0 + 4 * b, m2, v, W, pw);
+      }
+      for (int i = 0; i < D1; ++i) {
+        const __m256d m0 = _mm256_set1_pd(Mb[i * D3]);
+        for (int b = 0; b < NG; ++b) R[i][b] = _mm256_mul_pd(m0, GY[0][b]);
+        for (int k = 1; k < D3; ++k) {
+          const __m256d mk = _mm256_set1_pd(Mb[i * D3 + k]);
+          for (int b = 0; b < NG; ++b) R[i][b] = _mm256_fmadd_pd(mk, GY[k][b], R[i][b]);
         }
+      }
+      for (int b = 0; b < NG; ++b) {
+        const int g = g0 + 4 * b;
+        __m256d A[D1];
+        for (int i = 0; i < D1; ++i) A[i] = _mm256_loadu_pd(at + i * m1 + g);
         if (gw) {
-          __m256d s = _mm256_mul_pd(A[0], R[0]);
-          for (int i = 1; i < D1; ++i) s = _mm256_fmadd_pd(A[i], R[i], s);
+          __m256d s = _mm256_mul_pd(A[0], R[0][b]);
+          for (int i = 1; i < D1; ++i) s = _mm256_fmadd_pd(A[i], R[i][b], s);
           const __m256d p = _mm256_set1_pd(pw);
           if (m2 == 1) {
             _mm256_storeu_pd(gw + g, _mm256_fmadd_pd(p, s, _mm256_loadu_pd(gw + g)));
@@ -612,36 +626,36 @@ struct TensorProduct {
         if (g1t)
           for (int i = 0; i < D1; ++i) {
             double* x = g1t + i * m1 + g;
-            _mm256_storeu_pd(x, _mm256_fmadd_pd(c, R[i], _mm256_loadu_pd(x)));
+            _mm256_storeu_pd(x, _mm256_fmadd_pd(c[b], R[i][b], _mm256_loadu_pd(x)));
           }
-        for (int i = 0; i < D1; ++i) CA[b][i] = _mm256_mul_pd(c, A[i]);
+        for (int i = 0; i < D1; ++i) CA[i][b] = _mm256_mul_pd(c[b], A[i]);
       }
       if (!cg) continue;
-      // per j, one register chain per channel-group parity (the FMA latency), summed at the end
-      for (int j = 0; j < cg->d2; ++j) {
-        __m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd();
-        for (int q = cg->jb[j]; q < cg->jb[j + 1]; ++q) {
-          const __m256d cq = _mm256_set1_pd(cg->jc[q]);
-          const int i = cg->ji[q], k = cg->jk[q];
-          int b = 0;
-          for (; b + 1 < ng; b += 2) {
-            s0 = _mm256_fmadd_pd(cq, _mm256_mul_pd(CA[b][i], GY[b][k]), s0);
-            s1 = _mm256_fmadd_pd(cq, _mm256_mul_pd(CA[b + 1][i], GY[b + 1][k]), s1);
-          }
-          if (b < ng) s0 = _mm256_fmadd_pd(cq, _mm256_mul_pd(CA[b][i], GY[b][k]), s0);
+      // per j, one register chain per channel group, summed into g2v's lanes
+      const int *jb = cg->jb.data(), *ji = cg->ji.data(), *jk = cg->jk.data();
+      const double* jc = cg->jc.data();
+      for (int j = 0, d2 = cg->d2; j < d2; ++j) {
+        __m256d acc[NG];
+        for (int b = 0; b < NG; ++b) acc[b] = _mm256_setzero_pd();
+        for (int q = jb[j], q1 = jb[j + 1]; q < q1; ++q) {
+          const __m256d cq = _mm256_set1_pd(jc[q]);
+          const int i = ji[q], k = jk[q];
+          for (int b = 0; b < NG; ++b) acc[b] = _mm256_fmadd_pd(cq, _mm256_mul_pd(CA[i][b], GY[k][b]), acc[b]);
         }
-        _mm256_storeu_pd(g2v + 4 * j, _mm256_add_pd(_mm256_loadu_pd(g2v + 4 * j), _mm256_add_pd(s0, s1)));
+        __m256d sum = _mm256_loadu_pd(g2v + 4 * j);
+        for (int b = 0; b < NG; ++b) sum = _mm256_add_pd(sum, acc[b]);
+        _mm256_storeu_pd(g2v + 4 * j, sum);
       }
     }
   }
 #endif
-  static void pick_chan(int d1, int d3, ChanKernel& f, ChanBack& b) {
+  static void pick_chan(int d1, int d3, int m1, ChanKernel& f, ChanBack& b) {
 #if SPL_DISPATCH
-#define SPL_K(A, B)      \
-  if (d1 == A && d3 == B) { \
-    f = &chan_fwd<A, B>;    \
-    b = &chan_back<A, B>;   \
-    return;                 \
+#define SPL_K(A, B)                                             \
+  if (d1 == A && d3 == B) {                                     \
+    f = m1 % 8 == 0 ? &chan_fwd<A, B, 2> : &chan_fwd<A, B, 1>;   \
+    b = m1 % 8 == 0 ? &chan_back<A, B, 2> : &chan_back<A, B, 1>; \
+    return;                                                     \
   }
 #define SPL_K4(A) SPL_K(A, 1) SPL_K(A, 3) SPL_K(A, 5) SPL_K(A, 7)
     SPL_K4(1) SPL_K4(3) SPL_K4(5) SPL_K4(7)
@@ -652,6 +666,7 @@ struct TensorProduct {
     b = nullptr;
     (void)d1;
     (void)d3;
+    (void)m1;
   }
   // y = x1 ⊗ x2 on the channel layout (x1t, yt; x2 through its prepared tensors mb): chan only.
   void apply_chan(const double* x1t, const double* mb, const double* w, double* yt) const {

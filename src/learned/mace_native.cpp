@@ -669,9 +669,10 @@ struct TensorProduct {
     (void)m1;
   }
   // y = x1 ⊗ x2 on the channel layout (x1t, yt; x2 through its prepared tensors mb): chan only.
-  void apply_chan(const double* x1t, const double* mb, const double* w, double* yt) const {
+  // add: yt += x1 ⊗ x2 (a message summed straight into its receiver's sum).
+  void apply_chan(const double* x1t, const double* mb, const double* w, double* yt, bool add = false) const {
     if (!w) w = internal.data();
-    std::fill(yt, yt + out.dim, 0.0);
+    if (!add) std::fill(yt, yt + out.dim, 0.0);
     for (const Ins& s : ins) {
       const int m1 = in1.mul[s.i1], m2 = in2.mul[s.i2], d1 = in1.d(s.i1), d3 = out.d(s.o);
       for (int v = 0; v < m2; ++v)
@@ -1911,8 +1912,9 @@ struct MaceNativeEvaluator::Impl {
   // Message of edge e in layer t: magmom_conv_tp(conv_tp(up_s, Y_e, w1), msh_s, w2), with the
   // sender's prepared magmom_conv_tp tensors mb_s. With a, mbY: conv_tp's output and its
   // prepared tensors are written there (the reverse cache).
-  // On the channel-layout kernels (chan(t)), a is in that layout (to_chan), and so is out when
-  // out_chan (the forward pass sums the messages so and turns each receiver's sum back once).
+  // On the channel-layout kernels (chan(t)), a is in that layout (to_chan); with out_chan, out
+  // is too and the message is added to it (the forward pass sums a receiver's messages so and
+  // turns the sum back once).
   void edge_message(int t, std::size_t e, const double* up_s, const double* mb_s, const double* w1, const double* w2,
                     double* out, Scratch& sc, double* a = nullptr, double* mbY = nullptr, bool out_chan = false) {
     const auto& I = m->inter[t];
@@ -1927,7 +1929,7 @@ struct MaceNativeEvaluator::Impl {
       to_chan(I.conv.in1, up_s, sc.upt.data());
       I.conv.apply_chan(sc.upt.data(), mbY, w1, a);
       if (out_chan) {
-        I.mconv.apply_chan(a, mb_s, w2, out);
+        I.mconv.apply_chan(a, mb_s, w2, out, true);
       } else {
         sc.bt.resize(I.mconv.out.dim);
         I.mconv.apply_chan(a, mb_s, w2, sc.bt.data());
@@ -2098,8 +2100,10 @@ struct MaceNativeEvaluator::Impl {
           for (int e = g.offset[v]; e < g.offset[v + 1]; ++e) {
             const std::size_t s = g.sender[e], k = e - e0;
             edge_message(t, e, at(o_up[t] + s * S.up), at(o_mb[t] + s * S.mb), W1 + k * S.w1, W2 + k * S.w2,
-                         sc.b.data(), sc, A ? A + (e - e0) * S.a : nullptr, MBY ? MBY + (e - e0) * S.mbY : nullptr, ch);
-            for (int q = 0; q < S.msg; ++q) sum[q] += sc.b[q];
+                         ch ? sum : sc.b.data(), sc, A ? A + (e - e0) * S.a : nullptr,
+                         MBY ? MBY + (e - e0) * S.mbY : nullptr, ch);
+            if (!ch)
+              for (int q = 0; q < S.msg; ++q) sum[q] += sc.b[q];
             den += *at(o_de[t] + e);
           }
           if (ch) from_chan(m->inter[t].mconv.out, sum, msg, false);

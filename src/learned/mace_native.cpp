@@ -679,17 +679,20 @@ struct TensorProduct {
         s.cfwd(m1, m2, v, x1t + in1.off[s.i1], mb + s.mboff + v * d1 * d3, w + s.woff, s.pw, yt + out.off[s.o]);
     }
   }
+  // mb, or when null x2's prepared tensors (in a buffer of this thread's).
+  const double* prepared(const double* x2, const double* mb) const {
+    if (mb) return mb;
+    thread_local std::vector<double> own;
+    own.resize(mb_size);
+    prepare(x2, own.data());
+    return own.data();
+  }
   // backward() on the channel layout (x1t, gyt, g1t; g2 and gw in their own layouts): chan only.
   void backward_chan(const double* x1t, const double* x2, const double* w, const double* gyt, double* g1t, double* g2,
                      double* gw, const double* mb = nullptr) const {
     const bool internal_w = !w;
     if (!w) w = internal.data();
-    thread_local std::vector<double> own;
-    if (!mb) {
-      own.resize(mb_size);
-      prepare(x2, own.data());
-      mb = own.data();
-    }
+    mb = prepared(x2, mb);
     thread_local std::vector<double> acc;  // ∂/∂x2 per lane (4 per entry of x2), summed at the end
     if (g2) acc.assign(4 * static_cast<std::size_t>(in2.dim), 0.0);
     for (const Ins& s : ins) {
@@ -857,12 +860,7 @@ struct TensorProduct {
     }
     const bool internal_w = !w;
     if (!w) w = internal.data();
-    thread_local std::vector<double> own;
-    if (!mb) {
-      own.resize(mb_size);
-      prepare(x2, own.data());
-      mb = own.data();
-    }
+    mb = prepared(x2, mb);
     double G[49];
     for (const Ins& s : ins) {
       const int m1 = in1.mul[s.i1], m2 = in2.mul[s.i2], mo = out.mul[s.o];

@@ -462,10 +462,9 @@ struct TensorProduct {
   // Dense kernel of a uvu path: y(u, k) += pw w(u, v) Σ_i x1(u, i) Mb(i, k), sizes fixed.
   using Kernel = void (*)(int m1, int m2, int v, const double* a, const double* Mb, const double* W, double pw,
                           double* yb);
-  using ChanKernel = void (*)(int m1, int m2, int v, const double* at, const double* Mb, const double* W, double pw,
-                              double* yt);
-  using ChanBack = void (*)(int m1, int m2, int v, const double* at, const double* Mb, const double* W, double pw,
-                            const double* gyt, double* g1t, double* gw, const CG* cg, double* g2v);
+  using ChanKernel = void (*)(int m1, const double* at, const double* Mb, const double* W, double pw, double* yt);
+  using ChanBack = void (*)(int m1, const double* at, const double* Mb, const double* W, double pw, const double* gyt,
+                            double* g1t, double* gw, const CG* cg, double* g2v);
   struct Ins {
     int i1, i2, o, mode, woff;
     double pw;
@@ -532,7 +531,8 @@ struct TensorProduct {
     kernel_uvu_t<D1, D3, true>(m1, m2, v, a, Mb, W, pw, yb);
   }
   // The kernels of every uvu path, portable or AVX2 + FMA (simd); on the AVX2 + FMA path, the
-  // channel-layout ones (chan) when every path is uvu with a multiple of 4 channels.
+  // channel-layout ones (chan) when every path is uvu with a multiple of 8 channels and x2 of
+  // multiplicity 1 (MACE's edge tensor products: Y(r̂) and the moment harmonics).
   bool chan = false;
   void pick(bool simd) {
     chan = simd && SPL_DISPATCH;
@@ -542,31 +542,24 @@ struct TensorProduct {
       if (s.mode == 1) {
         s.kernel = pick_kernel(in1.d(s.i1), out.d(s.o), simd);
         s.back = pick_back(in1.d(s.i1), out.d(s.o), simd);
-        pick_chan(in1.d(s.i1), out.d(s.o), in1.mul[s.i1], s.cfwd, s.cback);
+        pick_chan(in1.d(s.i1), out.d(s.o), s.cfwd, s.cback);
       }
-      if (!s.cfwd || in1.mul[s.i1] % 4 != 0 || in2.d(s.i2) > 7) chan = false;
+      if (!s.cfwd || in1.mul[s.i1] % 8 != 0 || in2.mul[s.i2] != 1 || in2.d(s.i2) > 7) chan = false;
     }
   }
 #if SPL_DISPATCH
   // ---- channel layout (to_chan), AVX2 + FMA: 4 channels u per register ----
-  // Forward of one uvu path and one v on channels [g, g+4): T(k) = Σ_i x1(i) Mb(i, k), y(k) +=
-  // pw w(u, v) T(k): the operations, and their order per element, of kernel_uvu_t<D1, D3, true>
-  // (the same bits).
-  static SPL_AVX2 SPL_INLINE __m256d chan_weights(int g, int m2, int v, const double* W, double pw) {
-    const __m256d w = m2 == 1 ? _mm256_loadu_pd(W + g)
-                              : _mm256_set_pd(W[(g + 3) * m2 + v], W[(g + 2) * m2 + v], W[(g + 1) * m2 + v], W[g * m2 + v]);
-    return _mm256_mul_pd(_mm256_set1_pd(pw), w);
-  }
-  // NG groups of 4 channels at a time (2 when the channels are a multiple of 8, as MACE's 8:
-  // the broadcasts of Mb are shared by both registers).
-  template <int D1, int D3, int NG>
-  static SPL_AVX2 void chan_fwd(int m1, int m2, int v, const double* at, const double* Mb, const double* W, double pw,
-                                double* yt) {
+  // Forward of one uvu path (x2 of multiplicity 1) on 8 channels at a time, 2 registers sharing
+  // the broadcasts of Mb: T(k) = Σ_i x1(i) Mb(i, k), y(k) += pw w(u) T(k): the operations, and
+  // their order per element, of kernel_uvu_t<D1, D3, true> (the same bits).
+  static constexpr int NG = 2;  // registers per step
+  template <int D1, int D3>
+  static SPL_AVX2 void chan_fwd(int m1, const double* at, const double* Mb, const double* W, double pw, double* yt) {
     for (int g0 = 0; g0 < m1; g0 += 4 * NG) {
       __m256d A[D1][NG], c[NG];
       for (int b = 0; b < NG; ++b) {
         for (int i = 0; i < D1; ++i) A[i][b] = _mm256_loadu_pd(at + i * m1 + g0 + 4 * b);
-        c[b] = chan_weights(g0 + 4 * b, m2, v, W, pw);
+        c[b] = _mm256_mul_pd(_mm256_set1_pd(pw), _mm256_loadu_pd(W + g0 + 4 * b));
       }
       for (int k = 0; k < D3; ++k) {
         __m256d t[NG];
@@ -583,21 +576,21 @@ struct TensorProduct {
       }
     }
   }
-  // Reverse of one uvu path and one v (backward_uvu_t's operations per channel: the same bits
-  // for g1 and gw): R(i) = Σ_k Mb(i, k) gy(k); gw(u, v) += pw Σ_i x1(i) R(i); g1(i) += pw w(u, v)
-  // R(i); and ∂/∂x2 straight through the sparse CG tensor, per channel, summed over the
+  // Reverse of one uvu path, 8 channels at a time (backward_uvu_t's operations per channel: the
+  // same bits for g1 and gw): R(i) = Σ_k Mb(i, k) gy(k); gw(u) += pw Σ_i x1(i) R(i); g1(i) +=
+  // pw w(u) R(i); and ∂/∂x2 straight through the sparse CG tensor, per channel, summed over the
   // channels at the end: g2(j) += Σ_u Σ_q C_q (pw w x1(i_q)) gy(k_q) (d2 accumulators instead
   // of the d1·d3 matrix G, whose sum over u would cross the lanes), the entries grouped by j so
   // that each sum stays in registers; g2v holds 4 lanes per j, summed by backward_chan once all
   // paths are in.
-  template <int D1, int D3, int NG>
-  static SPL_AVX2 void chan_back(int m1, int m2, int v, const double* at, const double* Mb, const double* W, double pw,
+  template <int D1, int D3>
+  static SPL_AVX2 void chan_back(int m1, const double* at, const double* Mb, const double* W, double pw,
                                  const double* gyt, double* g1t, double* gw, const CG* cg, double* g2v) {
     for (int g0 = 0; g0 < m1; g0 += 4 * NG) {
       __m256d CA[D1][NG], GY[D3][NG], R[D1][NG], c[NG];
       for (int b = 0; b < NG; ++b) {
         for (int k = 0; k < D3; ++k) GY[k][b] = _mm256_loadu_pd(gyt + k * m1 + g0 + 4 * b);
-        c[b] = chan_weights(g0 + 4 * b, m2, v, W, pw);
+        c[b] = _mm256_mul_pd(_mm256_set1_pd(pw), _mm256_loadu_pd(W + g0 + 4 * b));
       }
       for (int i = 0; i < D1; ++i) {
         const __m256d m0 = _mm256_set1_pd(Mb[i * D3]);
@@ -614,14 +607,7 @@ struct TensorProduct {
         if (gw) {
           __m256d s = _mm256_mul_pd(A[0], R[0][b]);
           for (int i = 1; i < D1; ++i) s = _mm256_fmadd_pd(A[i], R[i][b], s);
-          const __m256d p = _mm256_set1_pd(pw);
-          if (m2 == 1) {
-            _mm256_storeu_pd(gw + g, _mm256_fmadd_pd(p, s, _mm256_loadu_pd(gw + g)));
-          } else {
-            alignas(32) double sv[4];
-            _mm256_store_pd(sv, s);
-            for (int q = 0; q < 4; ++q) gw[(g + q) * m2 + v] = __builtin_fma(pw, sv[q], gw[(g + q) * m2 + v]);
-          }
+          _mm256_storeu_pd(gw + g, _mm256_fmadd_pd(_mm256_set1_pd(pw), s, _mm256_loadu_pd(gw + g)));
         }
         if (g1t)
           for (int i = 0; i < D1; ++i) {
@@ -649,13 +635,13 @@ struct TensorProduct {
     }
   }
 #endif
-  static void pick_chan(int d1, int d3, int m1, ChanKernel& f, ChanBack& b) {
+  static void pick_chan(int d1, int d3, ChanKernel& f, ChanBack& b) {
 #if SPL_DISPATCH
-#define SPL_K(A, B)                                             \
-  if (d1 == A && d3 == B) {                                     \
-    f = m1 % 8 == 0 ? &chan_fwd<A, B, 2> : &chan_fwd<A, B, 1>;   \
-    b = m1 % 8 == 0 ? &chan_back<A, B, 2> : &chan_back<A, B, 1>; \
-    return;                                                     \
+#define SPL_K(A, B)         \
+  if (d1 == A && d3 == B) { \
+    f = &chan_fwd<A, B>;    \
+    b = &chan_back<A, B>;   \
+    return;                 \
   }
 #define SPL_K4(A) SPL_K(A, 1) SPL_K(A, 3) SPL_K(A, 5) SPL_K(A, 7)
     SPL_K4(1) SPL_K4(3) SPL_K4(5) SPL_K4(7)
@@ -666,18 +652,14 @@ struct TensorProduct {
     b = nullptr;
     (void)d1;
     (void)d3;
-    (void)m1;
   }
   // y = x1 ⊗ x2 on the channel layout (x1t, yt; x2 through its prepared tensors mb): chan only.
   // add: yt += x1 ⊗ x2 (a message summed straight into its receiver's sum).
   void apply_chan(const double* x1t, const double* mb, const double* w, double* yt, bool add = false) const {
     if (!w) w = internal.data();
     if (!add) std::fill(yt, yt + out.dim, 0.0);
-    for (const Ins& s : ins) {
-      const int m1 = in1.mul[s.i1], m2 = in2.mul[s.i2], d1 = in1.d(s.i1), d3 = out.d(s.o);
-      for (int v = 0; v < m2; ++v)
-        s.cfwd(m1, m2, v, x1t + in1.off[s.i1], mb + s.mboff + v * d1 * d3, w + s.woff, s.pw, yt + out.off[s.o]);
-    }
+    for (const Ins& s : ins)
+      s.cfwd(in1.mul[s.i1], x1t + in1.off[s.i1], mb + s.mboff, w + s.woff, s.pw, yt + out.off[s.o]);
   }
   // mb, or when null x2's prepared tensors (in a buffer of this thread's).
   const double* prepared(const double* x2, const double* mb) const {
@@ -695,13 +677,10 @@ struct TensorProduct {
     mb = prepared(x2, mb);
     thread_local std::vector<double> acc;  // ∂/∂x2 per lane (4 per entry of x2), summed at the end
     if (g2) acc.assign(4 * static_cast<std::size_t>(in2.dim), 0.0);
-    for (const Ins& s : ins) {
-      const int m1 = in1.mul[s.i1], m2 = in2.mul[s.i2], d1 = in1.d(s.i1), d2 = in2.d(s.i2), d3 = out.d(s.o);
-      for (int v = 0; v < m2; ++v)
-        s.cback(m1, m2, v, x1t + in1.off[s.i1], mb + s.mboff + v * d1 * d3, w + s.woff, s.pw, gyt + out.off[s.o],
-                g1t ? g1t + in1.off[s.i1] : nullptr, gw && !internal_w ? gw + s.woff : nullptr, g2 ? s.cg : nullptr,
-                g2 ? acc.data() + 4 * (in2.off[s.i2] + v * d2) : nullptr);
-    }
+    for (const Ins& s : ins)
+      s.cback(in1.mul[s.i1], x1t + in1.off[s.i1], mb + s.mboff, w + s.woff, s.pw, gyt + out.off[s.o],
+              g1t ? g1t + in1.off[s.i1] : nullptr, gw && !internal_w ? gw + s.woff : nullptr, g2 ? s.cg : nullptr,
+              g2 ? acc.data() + 4 * in2.off[s.i2] : nullptr);
     if (g2)
       for (int j = 0; j < in2.dim; ++j) {
         const double* a = acc.data() + 4 * j;

@@ -985,10 +985,6 @@ struct FCNet {
     }
   }
   static double act_of(const Layer& L, double z) { return L.c * (z / (1.0 + std::exp(-z))) * L.post; }
-  static double dact_of(const Layer& L, double z) {
-    const double sg = 1.0 / (1.0 + std::exp(-z));
-    return L.c * L.post * (sg + z * sg * (1.0 - sg));
-  }
   // out: rows × nout, row-major
   void apply_batch(const Eigen::Ref<const RowMat>& X, double* out) const {
     RowMat H = X, Z;
@@ -1000,20 +996,33 @@ struct FCNet {
     }
     Eigen::Map<RowMat>(out, H.rows(), H.cols()) = H;
   }
-  // GX += ∂(G·Y)/∂X row by row; G (rows × nout) is overwritten.
+  // z ← act(z) and d = act′(z) for count pre-activations, one exp each (act_of's expression, and act′
+  // as the per-edge backward has it: the same bits).
+  static void act_saving(const Layer& L, double* z, double* d, Eigen::Index count) {
+    for (Eigen::Index q = 0; q < count; ++q) {
+      const double x = z[q], ex = std::exp(-x), sg = 1.0 / (1.0 + ex);
+      d[q] = L.c * L.post * (sg + x * sg * (1.0 - sg));
+      z[q] = L.c * (x / (1.0 + ex)) * L.post;  // act_of
+    }
+  }
+  // GX += ∂(G·Y)/∂X row by row; G (rows × nout) is overwritten. The forward pass is recomputed,
+  // keeping act′ of each activated layer from the same exp as act.
   void backward_batch(const Eigen::Ref<const RowMat>& X, RowMat& G, RowMat& GX) const {
     const std::size_t n = layers.size();
-    std::vector<RowMat> pre(n);
-    RowMat H = X;
+    std::vector<RowMat> dact(n);
+    RowMat H = X, Z;
     for (std::size_t k = 0; k + 1 < n || (k < n && layers[k].act); ++k) {
-      mul(H, k, false, pre[k]);
-      if (k + 1 == n) break;
-      H = layers[k].act ? RowMat(pre[k].unaryExpr([&](double z) { return act_of(layers[k], z); })) : pre[k];
+      const Layer& L = layers[k];
+      mul(H, k, false, Z);
+      if (L.act) {
+        dact[k].resize(Z.rows(), Z.cols());
+        act_saving(L, Z.data(), dact[k].data(), Z.size());
+      }
+      H.swap(Z);
     }
     RowMat T;
     for (std::size_t k = n; k-- > 0;) {
-      const Layer& L = layers[k];
-      if (L.act) G = G.cwiseProduct(pre[k].unaryExpr([&L](double z) { return dact_of(L, z); }));
+      if (layers[k].act) G = G.cwiseProduct(dact[k]);
       mul(G, k, true, T);
       G.swap(T);
     }
@@ -1036,12 +1045,7 @@ struct FCNet {
       const Layer& L = layers[k];
       mul(H, k, false, Z);
       if (L.act) {
-        double* z = Z.data();
-        for (Eigen::Index q = 0; q < rows * L.nout; ++q) {
-          const double x = z[q], ex = std::exp(-x), sg = 1.0 / (1.0 + ex);
-          D[q] = L.c * L.post * (sg + x * sg * (1.0 - sg));
-          z[q] = L.c * (x / (1.0 + ex)) * L.post;  // act_of
-        }
+        act_saving(L, Z.data(), D, rows * L.nout);
         D += rows * L.nout;
       }
       H.swap(Z);

@@ -234,12 +234,39 @@ Irreps irreps_of(const MaceArchive& a, const std::string& name) {
   return r;
 }
 
+// The channel-innermost layout (e3nn's "ir_mul"): block b's component i of channel u at
+// off[b] + i·mul[b] + u instead of off[b] + u·(2l+1) + i (mul_ir, the layout everywhere else).
+// The AVX2 tensor-product kernels run on it: 4 channels per register, 2 registers for MACE's
+// 8 channels, so their lanes no longer depend on the 1-7 long loops over components.
+void to_chan(const Irreps& r, const double* x, double* xt) {
+  for (int b = 0; b < r.size(); ++b) {
+    const int mul = r.mul[b], d = r.d(b), off = r.off[b];
+    for (int u = 0; u < mul; ++u)
+      for (int i = 0; i < d; ++i) xt[off + i * mul + u] = x[off + u * d + i];
+  }
+}
+// x = xt (add: x += xt) back in the mul_ir layout.
+void from_chan(const Irreps& r, const double* xt, double* x, bool add) {
+  for (int b = 0; b < r.size(); ++b) {
+    const int mul = r.mul[b], d = r.d(b), off = r.off[b];
+    for (int u = 0; u < mul; ++u)
+      for (int i = 0; i < d; ++i) {
+        const double v = xt[off + i * mul + u];
+        x[off + u * d + i] = add ? x[off + u * d + i] + v : v;
+      }
+  }
+}
+
 // Real Wigner 3j symbols in e3nn's basis, sparse. Those with an l = 0 are δ/√(2l+1); the rest
 // come from the file (the converter copies e3nn's own `_w3j_l1_l2_l3` buffers).
 struct CG {
   std::vector<std::array<int, 3>> ijk;
   std::vector<double> c;
   std::vector<int> j, ik;  // per entry: j, and i·d3 + k (the reverse pass's contraction)
+  int d2 = 0;              // 2 l2 + 1
+  // the entries grouped by j (entries jb[j] .. jb[j+1]): for each, i, k and the coefficient
+  std::vector<int> jb, ji, jk;
+  std::vector<double> jc;
 };
 
 struct CGTable {
@@ -273,6 +300,17 @@ struct CGTable {
               g.c.push_back(v);
             }
           }
+    }
+    g.d2 = d2;
+    g.jb.assign(1, 0);
+    for (int j = 0; j < d2; ++j) {
+      for (std::size_t q = 0; q < g.c.size(); ++q)
+        if (g.ijk[q][1] == j) {
+          g.ji.push_back(g.ijk[q][0]);
+          g.jk.push_back(g.ijk[q][2]);
+          g.jc.push_back(g.c[q]);
+        }
+      g.jb.push_back(static_cast<int>(g.jc.size()));
     }
     for (const auto& t : g.ijk) {
       g.j.push_back(t[1]);
@@ -424,6 +462,9 @@ struct TensorProduct {
   // Dense kernel of a uvu path: y(u, k) += pw w(u, v) Σ_i x1(u, i) Mb(i, k), sizes fixed.
   using Kernel = void (*)(int m1, int m2, int v, const double* a, const double* Mb, const double* W, double pw,
                           double* yb);
+  using ChanKernel = void (*)(int m1, const double* at, const double* Mb, const double* W, double pw, double* yt);
+  using ChanBack = void (*)(int m1, const double* at, const double* Mb, const double* W, double pw, const double* gyt,
+                            double* g1t, double* gw, const CG* cg, double* g2v);
   struct Ins {
     int i1, i2, o, mode, woff;
     double pw;
@@ -432,6 +473,8 @@ struct TensorProduct {
     Kernel kernel = nullptr;
     void (*back)(int, int, int, const double*, const double*, const double*, double, const double*, double*, double*,
                  double*) = nullptr;
+    ChanKernel cfwd = nullptr;  // the channel-layout kernels (chan)
+    ChanBack cback = nullptr;
   };
   std::vector<Ins> ins;
   int weight_numel = 0;
@@ -487,12 +530,161 @@ struct TensorProduct {
                                        double pw, double* yb) {
     kernel_uvu_t<D1, D3, true>(m1, m2, v, a, Mb, W, pw, yb);
   }
-  // The kernels of every uvu path, portable or AVX2 + FMA (simd).
+  // The kernels of every uvu path, portable or AVX2 + FMA (simd); on the AVX2 + FMA path, the
+  // channel-layout ones (chan) when every path is uvu with a multiple of 8 channels and x2 of
+  // multiplicity 1 (MACE's edge tensor products: Y(r̂) and the moment harmonics).
+  bool chan = false;
   void pick(bool simd) {
-    for (Ins& s : ins)
+    chan = simd && SPL_DISPATCH;
+    for (Ins& s : ins) {
+      s.cfwd = nullptr;
+      s.cback = nullptr;
       if (s.mode == 1) {
         s.kernel = pick_kernel(in1.d(s.i1), out.d(s.o), simd);
         s.back = pick_back(in1.d(s.i1), out.d(s.o), simd);
+        pick_chan(in1.d(s.i1), out.d(s.o), s.cfwd, s.cback);
+      }
+      if (!s.cfwd || in1.mul[s.i1] % 8 != 0 || in2.mul[s.i2] != 1 || in2.d(s.i2) > 7) chan = false;
+    }
+  }
+#if SPL_DISPATCH
+  // ---- channel layout (to_chan), AVX2 + FMA: 4 channels u per register ----
+  // Forward of one uvu path (x2 of multiplicity 1) on 8 channels at a time, 2 registers sharing
+  // the broadcasts of Mb: T(k) = Σ_i x1(i) Mb(i, k), y(k) += pw w(u) T(k): the operations, and
+  // their order per element, of kernel_uvu_t<D1, D3, true> (the same bits).
+  static constexpr int NG = 2;  // registers per step
+  template <int D1, int D3>
+  static SPL_AVX2 void chan_fwd(int m1, const double* at, const double* Mb, const double* W, double pw, double* yt) {
+    for (int g0 = 0; g0 < m1; g0 += 4 * NG) {
+      __m256d A[D1][NG], c[NG];
+      for (int b = 0; b < NG; ++b) {
+        for (int i = 0; i < D1; ++i) A[i][b] = _mm256_loadu_pd(at + i * m1 + g0 + 4 * b);
+        c[b] = _mm256_mul_pd(_mm256_set1_pd(pw), _mm256_loadu_pd(W + g0 + 4 * b));
+      }
+      for (int k = 0; k < D3; ++k) {
+        __m256d t[NG];
+        const __m256d m0 = _mm256_set1_pd(Mb[k]);
+        for (int b = 0; b < NG; ++b) t[b] = _mm256_mul_pd(A[0][b], m0);
+        for (int i = 1; i < D1; ++i) {
+          const __m256d mi = _mm256_set1_pd(Mb[i * D3 + k]);
+          for (int b = 0; b < NG; ++b) t[b] = _mm256_fmadd_pd(A[i][b], mi, t[b]);
+        }
+        for (int b = 0; b < NG; ++b) {
+          double* y = yt + k * m1 + g0 + 4 * b;
+          _mm256_storeu_pd(y, _mm256_fmadd_pd(c[b], t[b], _mm256_loadu_pd(y)));
+        }
+      }
+    }
+  }
+  // Reverse of one uvu path, 8 channels at a time (backward_uvu_t's operations per channel: the
+  // same bits for g1 and gw): R(i) = Σ_k Mb(i, k) gy(k); gw(u) += pw Σ_i x1(i) R(i); g1(i) +=
+  // pw w(u) R(i); and ∂/∂x2 straight through the sparse CG tensor, per channel, summed over the
+  // channels at the end: g2(j) += Σ_u Σ_q C_q (pw w x1(i_q)) gy(k_q) (d2 accumulators instead
+  // of the d1·d3 matrix G, whose sum over u would cross the lanes), the entries grouped by j so
+  // that each sum stays in registers; g2v holds 4 lanes per j, summed by backward_chan once all
+  // paths are in.
+  template <int D1, int D3>
+  static SPL_AVX2 void chan_back(int m1, const double* at, const double* Mb, const double* W, double pw,
+                                 const double* gyt, double* g1t, double* gw, const CG* cg, double* g2v) {
+    for (int g0 = 0; g0 < m1; g0 += 4 * NG) {
+      __m256d CA[D1][NG], GY[D3][NG], R[D1][NG], c[NG];
+      for (int b = 0; b < NG; ++b) {
+        for (int k = 0; k < D3; ++k) GY[k][b] = _mm256_loadu_pd(gyt + k * m1 + g0 + 4 * b);
+        c[b] = _mm256_mul_pd(_mm256_set1_pd(pw), _mm256_loadu_pd(W + g0 + 4 * b));
+      }
+      for (int i = 0; i < D1; ++i) {
+        const __m256d m0 = _mm256_set1_pd(Mb[i * D3]);
+        for (int b = 0; b < NG; ++b) R[i][b] = _mm256_mul_pd(m0, GY[0][b]);
+        for (int k = 1; k < D3; ++k) {
+          const __m256d mk = _mm256_set1_pd(Mb[i * D3 + k]);
+          for (int b = 0; b < NG; ++b) R[i][b] = _mm256_fmadd_pd(mk, GY[k][b], R[i][b]);
+        }
+      }
+      for (int b = 0; b < NG; ++b) {
+        const int g = g0 + 4 * b;
+        __m256d A[D1];
+        for (int i = 0; i < D1; ++i) A[i] = _mm256_loadu_pd(at + i * m1 + g);
+        if (gw) {
+          __m256d s = _mm256_mul_pd(A[0], R[0][b]);
+          for (int i = 1; i < D1; ++i) s = _mm256_fmadd_pd(A[i], R[i][b], s);
+          _mm256_storeu_pd(gw + g, _mm256_fmadd_pd(_mm256_set1_pd(pw), s, _mm256_loadu_pd(gw + g)));
+        }
+        if (g1t)
+          for (int i = 0; i < D1; ++i) {
+            double* x = g1t + i * m1 + g;
+            _mm256_storeu_pd(x, _mm256_fmadd_pd(c[b], R[i][b], _mm256_loadu_pd(x)));
+          }
+        for (int i = 0; i < D1; ++i) CA[i][b] = _mm256_mul_pd(c[b], A[i]);
+      }
+      if (!cg) continue;
+      // per j, one register chain per channel group, summed into g2v's lanes
+      const int *jb = cg->jb.data(), *ji = cg->ji.data(), *jk = cg->jk.data();
+      const double* jc = cg->jc.data();
+      for (int j = 0, d2 = cg->d2; j < d2; ++j) {
+        __m256d acc[NG];
+        for (int b = 0; b < NG; ++b) acc[b] = _mm256_setzero_pd();
+        for (int q = jb[j], q1 = jb[j + 1]; q < q1; ++q) {
+          const __m256d cq = _mm256_set1_pd(jc[q]);
+          const int i = ji[q], k = jk[q];
+          for (int b = 0; b < NG; ++b) acc[b] = _mm256_fmadd_pd(cq, _mm256_mul_pd(CA[i][b], GY[k][b]), acc[b]);
+        }
+        __m256d sum = _mm256_loadu_pd(g2v + 4 * j);
+        for (int b = 0; b < NG; ++b) sum = _mm256_add_pd(sum, acc[b]);
+        _mm256_storeu_pd(g2v + 4 * j, sum);
+      }
+    }
+  }
+#endif
+  static void pick_chan(int d1, int d3, ChanKernel& f, ChanBack& b) {
+#if SPL_DISPATCH
+#define SPL_K(A, B)         \
+  if (d1 == A && d3 == B) { \
+    f = &chan_fwd<A, B>;    \
+    b = &chan_back<A, B>;   \
+    return;                 \
+  }
+#define SPL_K4(A) SPL_K(A, 1) SPL_K(A, 3) SPL_K(A, 5) SPL_K(A, 7)
+    SPL_K4(1) SPL_K4(3) SPL_K4(5) SPL_K4(7)
+#undef SPL_K4
+#undef SPL_K
+#endif
+    f = nullptr;
+    b = nullptr;
+    (void)d1;
+    (void)d3;
+  }
+  // y = x1 ⊗ x2 on the channel layout (x1t, yt; x2 through its prepared tensors mb): chan only.
+  // add: yt += x1 ⊗ x2 (a message summed straight into its receiver's sum).
+  void apply_chan(const double* x1t, const double* mb, const double* w, double* yt, bool add = false) const {
+    if (!w) w = internal.data();
+    if (!add) std::fill(yt, yt + out.dim, 0.0);
+    for (const Ins& s : ins)
+      s.cfwd(in1.mul[s.i1], x1t + in1.off[s.i1], mb + s.mboff, w + s.woff, s.pw, yt + out.off[s.o]);
+  }
+  // mb, or when null x2's prepared tensors (in a buffer of this thread's).
+  const double* prepared(const double* x2, const double* mb) const {
+    if (mb) return mb;
+    thread_local std::vector<double> own;
+    own.resize(mb_size);
+    prepare(x2, own.data());
+    return own.data();
+  }
+  // backward() on the channel layout (x1t, gyt, g1t; g2 and gw in their own layouts): chan only.
+  void backward_chan(const double* x1t, const double* x2, const double* w, const double* gyt, double* g1t, double* g2,
+                     double* gw, const double* mb = nullptr) const {
+    const bool internal_w = !w;
+    if (!w) w = internal.data();
+    mb = prepared(x2, mb);
+    thread_local std::vector<double> acc;  // ∂/∂x2 per lane (4 per entry of x2), summed at the end
+    if (g2) acc.assign(4 * static_cast<std::size_t>(in2.dim), 0.0);
+    for (const Ins& s : ins)
+      s.cback(in1.mul[s.i1], x1t + in1.off[s.i1], mb + s.mboff, w + s.woff, s.pw, gyt + out.off[s.o],
+              g1t ? g1t + in1.off[s.i1] : nullptr, gw && !internal_w ? gw + s.woff : nullptr, g2 ? s.cg : nullptr,
+              g2 ? acc.data() + 4 * in2.off[s.i2] : nullptr);
+    if (g2)
+      for (int j = 0; j < in2.dim; ++j) {
+        const double* a = acc.data() + 4 * j;
+        g2[j] += (a[0] + a[1]) + (a[2] + a[3]);
       }
   }
   static Kernel pick_kernel(int d1, int d3, bool simd) {
@@ -531,6 +723,15 @@ struct TensorProduct {
     }
   }
   void apply_prepared(const double* x1, const double* mb, const double* w, double* y) const {
+    if (chan) {
+      thread_local std::vector<double> x1t, yt;
+      x1t.resize(in1.dim);
+      yt.resize(out.dim);
+      to_chan(in1, x1, x1t.data());
+      apply_chan(x1t.data(), mb, w, yt.data());
+      from_chan(out, yt.data(), y, false);
+      return;
+    }
     if (!w) w = internal.data();
     std::fill(y, y + out.dim, 0.0);
     for (const Ins& s : ins) {
@@ -625,14 +826,20 @@ struct TensorProduct {
   // per path (d1·d3 numbers in a local buffer), contracted with the sparse CG tensor at once.
   void backward(const double* x1, const double* x2, const double* w, const double* gy, double* g1, double* g2,
                 double* gw, const double* mb = nullptr) const {
+    if (chan) {
+      thread_local std::vector<double> x1t, gyt, g1t;
+      x1t.resize(in1.dim);
+      gyt.resize(out.dim);
+      to_chan(in1, x1, x1t.data());
+      to_chan(out, gy, gyt.data());
+      if (g1) g1t.assign(in1.dim, 0.0);
+      backward_chan(x1t.data(), x2, w, gyt.data(), g1 ? g1t.data() : nullptr, g2, gw, mb);
+      if (g1) from_chan(in1, g1t.data(), g1, true);
+      return;
+    }
     const bool internal_w = !w;
     if (!w) w = internal.data();
-    thread_local std::vector<double> own;
-    if (!mb) {
-      own.resize(mb_size);
-      prepare(x2, own.data());
-      mb = own.data();
-    }
+    mb = prepared(x2, mb);
     double G[49];
     for (const Ins& s : ins) {
       const int m1 = in1.mul[s.i1], m2 = in2.mul[s.i2], mo = out.mul[s.o];
@@ -778,10 +985,6 @@ struct FCNet {
     }
   }
   static double act_of(const Layer& L, double z) { return L.c * (z / (1.0 + std::exp(-z))) * L.post; }
-  static double dact_of(const Layer& L, double z) {
-    const double sg = 1.0 / (1.0 + std::exp(-z));
-    return L.c * L.post * (sg + z * sg * (1.0 - sg));
-  }
   // out: rows × nout, row-major
   void apply_batch(const Eigen::Ref<const RowMat>& X, double* out) const {
     RowMat H = X, Z;
@@ -793,20 +996,33 @@ struct FCNet {
     }
     Eigen::Map<RowMat>(out, H.rows(), H.cols()) = H;
   }
-  // GX += ∂(G·Y)/∂X row by row; G (rows × nout) is overwritten.
+  // z ← act(z) and d = act′(z) for count pre-activations, one exp each (act_of's expression, and act′
+  // as the per-edge backward has it: the same bits).
+  static void act_saving(const Layer& L, double* z, double* d, Eigen::Index count) {
+    for (Eigen::Index q = 0; q < count; ++q) {
+      const double x = z[q], ex = std::exp(-x), sg = 1.0 / (1.0 + ex);
+      d[q] = L.c * L.post * (sg + x * sg * (1.0 - sg));
+      z[q] = L.c * (x / (1.0 + ex)) * L.post;  // act_of
+    }
+  }
+  // GX += ∂(G·Y)/∂X row by row; G (rows × nout) is overwritten. The forward pass is recomputed,
+  // keeping act′ of each activated layer from the same exp as act.
   void backward_batch(const Eigen::Ref<const RowMat>& X, RowMat& G, RowMat& GX) const {
     const std::size_t n = layers.size();
-    std::vector<RowMat> pre(n);
-    RowMat H = X;
+    std::vector<RowMat> dact(n);
+    RowMat H = X, Z;
     for (std::size_t k = 0; k + 1 < n || (k < n && layers[k].act); ++k) {
-      mul(H, k, false, pre[k]);
-      if (k + 1 == n) break;
-      H = layers[k].act ? RowMat(pre[k].unaryExpr([&](double z) { return act_of(layers[k], z); })) : pre[k];
+      const Layer& L = layers[k];
+      mul(H, k, false, Z);
+      if (L.act) {
+        dact[k].resize(Z.rows(), Z.cols());
+        act_saving(L, Z.data(), dact[k].data(), Z.size());
+      }
+      H.swap(Z);
     }
     RowMat T;
     for (std::size_t k = n; k-- > 0;) {
-      const Layer& L = layers[k];
-      if (L.act) G = G.cwiseProduct(pre[k].unaryExpr([&L](double z) { return dact_of(L, z); }));
+      if (layers[k].act) G = G.cwiseProduct(dact[k]);
       mul(G, k, true, T);
       G.swap(T);
     }
@@ -829,12 +1045,7 @@ struct FCNet {
       const Layer& L = layers[k];
       mul(H, k, false, Z);
       if (L.act) {
-        double* z = Z.data();
-        for (Eigen::Index q = 0; q < rows * L.nout; ++q) {
-          const double x = z[q], ex = std::exp(-x), sg = 1.0 / (1.0 + ex);
-          D[q] = L.c * L.post * (sg + x * sg * (1.0 - sg));
-          z[q] = L.c * (x / (1.0 + ex)) * L.post;  // act_of
-        }
+        act_saving(L, Z.data(), D, rows * L.nout);
         D += rows * L.nout;
       }
       H.swap(Z);
@@ -1409,6 +1620,7 @@ struct MaceNativeEvaluator::Impl {
   // shared machine a thread that another job holds up takes fewer of them.
   struct Scratch {
     std::vector<double> s1, s2, s3, s4, s5, sA, sB, fscratch, w1c, w2c, mbY, a, ga, b, gsum;
+    std::vector<double> upt, bt, msgt, gbt, gupt;  // the channel layout's (to_chan) per-edge buffers
     std::vector<double> ablk, mbYblk, d1blk;  // the fused last layer's block records
     std::size_t sized = 0;                    // length of s1..s5 (ensure_scratch)
     FCNet::RowMat GW1, GW2, GX, GD, GE, X;
@@ -1681,8 +1893,11 @@ struct MaceNativeEvaluator::Impl {
   // Message of edge e in layer t: magmom_conv_tp(conv_tp(up_s, Y_e, w1), msh_s, w2), with the
   // sender's prepared magmom_conv_tp tensors mb_s. With a, mbY: conv_tp's output and its
   // prepared tensors are written there (the reverse cache).
+  // On the channel-layout kernels (chan(t)), a is in that layout (to_chan); with out_chan, out
+  // is too and the message is added to it (the forward pass sums a receiver's messages so and
+  // turns the sum back once).
   void edge_message(int t, std::size_t e, const double* up_s, const double* mb_s, const double* w1, const double* w2,
-                    double* out, Scratch& sc, double* a = nullptr, double* mbY = nullptr) {
+                    double* out, Scratch& sc, double* a = nullptr, double* mbY = nullptr, bool out_chan = false) {
     const auto& I = m->inter[t];
     if (!a) a = sc.s5.data();
     if (!mbY) {
@@ -1690,9 +1905,24 @@ struct MaceNativeEvaluator::Impl {
       mbY = sc.mbY.data();
     }
     I.conv.prepare(at(o_Y + e * nsh), mbY);
+    if (chan(t)) {
+      sc.upt.resize(I.conv.in1.dim);
+      to_chan(I.conv.in1, up_s, sc.upt.data());
+      I.conv.apply_chan(sc.upt.data(), mbY, w1, a);
+      if (out_chan) {
+        I.mconv.apply_chan(a, mb_s, w2, out, true);
+      } else {
+        sc.bt.resize(I.mconv.out.dim);
+        I.mconv.apply_chan(a, mb_s, w2, sc.bt.data());
+        from_chan(I.mconv.out, sc.bt.data(), out, false);
+      }
+      return;
+    }
     I.conv.apply_prepared(up_s, mbY, w1, a);
     I.mconv.apply_prepared(a, mb_s, w2, out);
   }
+  // Layer t's edge tensor products run on the channel layout (both have the kernels).
+  bool chan(int t) const { return m->inter[t].conv.chan && m->inter[t].mconv.chan; }
 
   // Up-projection and skip connection of node v entering layer t, from its features h.
   void node_inputs(int t, int v, const double* h, double* up, double* sc) const {
@@ -1841,17 +2071,23 @@ struct MaceNativeEvaluator::Impl {
         }
         radial_block(t, e0, e1, sc, true, W1, W2, D);
         sc.b.resize(S.msg);
+        const bool ch = chan(t);
+        sc.msgt.resize(ch ? S.msg : 0);
         for (std::size_t v = v0; v < v1; ++v) {
           double* msg = at(o_msg[t] + v * S.msg);
-          std::fill(msg, msg + S.msg, 0.0);
+          double* sum = ch ? sc.msgt.data() : msg;  // the channel layout's sum, turned back below
+          std::fill(sum, sum + S.msg, 0.0);
           double den = 0.0;
           for (int e = g.offset[v]; e < g.offset[v + 1]; ++e) {
             const std::size_t s = g.sender[e], k = e - e0;
             edge_message(t, e, at(o_up[t] + s * S.up), at(o_mb[t] + s * S.mb), W1 + k * S.w1, W2 + k * S.w2,
-                         sc.b.data(), sc, A ? A + (e - e0) * S.a : nullptr, MBY ? MBY + (e - e0) * S.mbY : nullptr);
-            for (int q = 0; q < S.msg; ++q) msg[q] += sc.b[q];
+                         ch ? sum : sc.b.data(), sc, A ? A + (e - e0) * S.a : nullptr,
+                         MBY ? MBY + (e - e0) * S.mbY : nullptr, ch);
+            if (!ch)
+              for (int q = 0; q < S.msg; ++q) sum[q] += sc.b[q];
             den += *at(o_de[t] + e);
           }
+          if (ch) from_chan(m->inter[t].mconv.out, sum, msg, false);
           *at(o_den[t] + v) = den;
         }
         for (std::size_t v = v0; v < v1; ++v) {
@@ -2003,6 +2239,13 @@ struct MaceNativeEvaluator::Impl {
     sc.a.resize(I.conv.out.dim);
     sc.ga.resize(I.conv.out.dim);
     sc.mbY.resize(I.conv.mb_size);
+    const bool ch = chan(t);
+    if (ch) {
+      sc.upt.resize(I.conv.in1.dim);
+      sc.gupt.resize(I.conv.in1.dim);
+      sc.gbt.resize(I.mconv.out.dim);
+    }
+    std::size_t gbt_of = static_cast<std::size_t>(-1);  // the receiver whose gradient is in sc.gbt
     for (std::size_t e = e0; e < e1; ++e) {
       double* gw1 = sc.GW1.data() + (e - e0) * S.w1;
       double* gw2 = sc.GW2.data() + (e - e0) * S.w2;
@@ -2018,18 +2261,35 @@ struct MaceNativeEvaluator::Impl {
         mbY = MBY + (e - e0) * S.mbY;
       } else {
         I.conv.prepare(Y, sc.mbY.data());
-        I.conv.apply_prepared(up_s, sc.mbY.data(), w1, sc.a.data());
+        if (ch) {
+          to_chan(I.conv.in1, up_s, sc.upt.data());
+          I.conv.apply_chan(sc.upt.data(), sc.mbY.data(), w1, sc.a.data());
+        } else {
+          I.conv.apply_prepared(up_s, sc.mbY.data(), w1, sc.a.data());
+        }
         a = sc.a.data();
         mbY = sc.mbY.data();
       }
       std::fill(sc.ga.begin(), sc.ga.end(), 0.0);
       double* gup = rv.g_up_e.data() + e * S.up;
       double* gmsh = rv.g_msh_e.data() + e * nmsh;
-      std::fill(gup, gup + S.up, 0.0);
       std::fill(gmsh, gmsh + nmsh, 0.0);
       const double* gb = rv.g_msg.data() + r * S.msg;
-      I.mconv.backward(a, msh_s, w2, gb, sc.ga.data(), gmsh, gw2, at(o_mb[t] + sd * S.mb));
-      I.conv.backward(up_s, Y, w1, sc.ga.data(), gup, rv.g_Y.data() + e * nsh, gw1, mbY);
+      if (ch) {  // a, ga and the receiver's gradient in the channel layout
+        if (gbt_of != r) {
+          to_chan(I.mconv.out, gb, sc.gbt.data());
+          gbt_of = r;
+        }
+        to_chan(I.conv.in1, up_s, sc.upt.data());
+        std::fill(sc.gupt.begin(), sc.gupt.end(), 0.0);
+        I.mconv.backward_chan(a, msh_s, w2, sc.gbt.data(), sc.ga.data(), gmsh, gw2, at(o_mb[t] + sd * S.mb));
+        I.conv.backward_chan(sc.upt.data(), Y, w1, sc.ga.data(), sc.gupt.data(), rv.g_Y.data() + e * nsh, gw1, mbY);
+        from_chan(I.conv.in1, sc.gupt.data(), gup, false);
+      } else {
+        std::fill(gup, gup + S.up, 0.0);
+        I.mconv.backward(a, msh_s, w2, gb, sc.ga.data(), gmsh, gw2, at(o_mb[t] + sd * S.mb));
+        I.conv.backward(up_s, Y, w1, sc.ga.data(), gup, rv.g_Y.data() + e * nsh, gw1, mbY);
+      }
       // density: tanh(d²), d = density_fn(ef)
       const double d = dens_d[t][e], th = *at(o_de[t] + e);
       sc.GD(static_cast<Eigen::Index>(e - e0), 0) = rv.g_den[r] * (1.0 - th * th) * 2.0 * d;

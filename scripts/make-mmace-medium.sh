@@ -6,6 +6,9 @@
 # upstream source trees at the commits named there, given as MACE_SRC, E3NN_SRC,
 # OPT_EINSUM_SRC, OPT_EINSUM_FX_SRC.
 # Usage: scripts/make-mmace-medium.sh OUTDIR [--count]     (about 3 minutes on one core)
+#        scripts/make-mmace-medium.sh OUTDIR --preset ch16 --round-weights 8 --full-xyz
+#          (the 16-channel test fixture tests/data/mace16, see its README; options:
+#          scripts/mmace_medium.py)
 #   OUTDIR/mmace_fe_co_soc_upstream.pt  the upstream TorchScript export (what a user has)
 #   OUTDIR/mmace_fe_co_soc_state.pt     eager state_dict + config
 #   OUTDIR/frames_ref.{xyz,npz}, model_config.json   as the fixture's

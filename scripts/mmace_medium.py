@@ -61,15 +61,20 @@ def write_full_xyz(out):
 
     frames = ase.io.read(os.path.join(out, "frames_ref.xyz"), ":")
     ref = np.load(os.path.join(out, "frames_ref.npz"))
+
+    def arr(a):  # shortest text that reads back the same double
+        return " ".join(repr(float(x)) for x in np.reshape(a, -1))
+
     with open(os.path.join(out, "frames_ref_full.xyz"), "w") as f:
         for k, at in enumerate(frames):
-            assert np.array_equal(at.positions, ref["positions"][k]) and np.array_equal(at.arrays["magmom"], ref["magmom"][k])
+            # the xyz's positions and moments are the npz's (both rounded to 8 decimals)
+            assert np.array_equal(at.positions, ref["positions"][k])
+            assert np.array_equal(at.arrays["magmom"], ref["magmom"][k])
             f.write(f"{len(at)}\n")
-            lat = " ".join(repr(float(x)) for x in at.cell.array.reshape(9))
-            arr = lambda a: " ".join(repr(float(x)) for x in np.reshape(a, -1))  # noqa: E731
+            lat = arr(at.cell.array)
             f.write(
                 f'Lattice="{lat}" Properties=species:S:1:pos:R:3:magmom:R:3:REF_forces:R:3:REF_magforces:R:3:'
-                f'REF_node_energy:R:1 REF_energy={ref["REF_energy"][k]!r} REF_stress="{arr(ref["REF_stress"][k])}" '
+                f'REF_node_energy:R:1 REF_energy={arr(ref["REF_energy"][k])} REF_stress="{arr(ref["REF_stress"][k])}" '
                 f'REF_stress_full="{arr(ref["REF_stress_full"][k])}" REF_virial="{arr(at.info["REF_virial"])}" '
                 f'n_edges={at.info["n_edges"]} config_type={at.info["config_type"]} pbc="T T T"\n'
             )

@@ -2,7 +2,8 @@
 // converted from (the reference platform, evaluated through LibTorch), OpenMM-style: node
 // energies on the upstream fixture frames and on random Fe/Co cells, and the Monte Carlo
 // trial ΔE against full re-evaluation. Needs the upstream fixture in shared/mmace (skipped
-// without it).
+// without it), except the 16-channel model's test (tests/data/mace16, upstream's reference
+// numbers committed with it).
 #include <gtest/gtest.h>
 
 #include <chrono>

@@ -90,10 +90,7 @@ System cell_for(const Case& k, std::uint64_t seed) {
   System s = build_supercell(standard_lattice("bcc", 2.8665, 0.0, {"Fe", "Al"}, {2.2, 0.0}), {2, 2, 2});
   set_spins_random(s, seed);
   Engine rng(seed + 5);
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    for (int c = 0; c < 3; ++c) s.position[i][c] += 0.1 * (2 * uniform01(rng) - 1);
-    s.moment[i] *= 1.0 + 0.2 * (uniform01(rng) - 0.5);
-  }
+  test::jiggle_positions_and_moments(s, rng, 0.1);
   return s;
 }
 

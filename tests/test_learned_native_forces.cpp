@@ -82,10 +82,7 @@ System cell_for(const std::string& path, const Int3& cells, std::uint64_t seed) 
   System s = build_supercell(standard_lattice("bcc", 2.8665, 0.0, {"Fe"}, {2.2}), cells);
   set_spins_random(s, seed);
   Engine rng(seed + 5);
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    for (int c = 0; c < 3; ++c) s.position[i][c] += 0.1 * (2 * uniform01(rng) - 1);
-    s.moment[i] *= 1.0 + 0.2 * (uniform01(rng) - 0.5);
-  }
+  test::jiggle_positions_and_moments(s, rng, 0.1);
   return s;
 }
 
@@ -96,16 +93,8 @@ LearnedResult full(LearnedPotential& t, const System& s) {
   return t.evaluate(s, g, true, true, true);
 }
 
-double max_abs(const std::vector<Vec3>& v) {
-  double m = 0.0;
-  for (const Vec3& x : v) m = std::max(m, x.cwiseAbs().maxCoeff());
-  return m;
-}
-double max_diff(const std::vector<Vec3>& a, const std::vector<Vec3>& b) {
-  double m = 0.0;
-  for (std::size_t i = 0; i < a.size(); ++i) m = std::max(m, (a[i] - b[i]).cwiseAbs().maxCoeff());
-  return m;
-}
+using test::max_abs;
+using test::max_diff;
 
 struct Case {
   std::string name, path;

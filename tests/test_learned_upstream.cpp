@@ -18,6 +18,7 @@
 #include <map>
 #include <string>
 
+#include "learned_test_helpers.hpp"
 #include "scratch_dir.hpp"
 #include "spinlat/core/crystal.hpp"
 #include "spinlat/core/error.hpp"
@@ -84,16 +85,8 @@ std::vector<RefFrame> reference_frames() {
   return out;
 }
 
-double max_abs(const std::vector<Vec3>& v) {
-  double m = 0.0;
-  for (const Vec3& x : v) m = std::max(m, x.cwiseAbs().maxCoeff());
-  return m;
-}
-double max_diff(const std::vector<Vec3>& a, const std::vector<Vec3>& b) {
-  double m = 0.0;
-  for (std::size_t i = 0; i < a.size(); ++i) m = std::max(m, (a[i] - b[i]).cwiseAbs().maxCoeff());
-  return m;
-}
+using test::max_abs;
+using test::max_diff;
 
 // Everything the term gives for one frame, through the Term interface (Hamiltonian).
 struct Evaluated {

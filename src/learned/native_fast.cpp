@@ -341,6 +341,18 @@ struct NativeFastEvaluator::Impl {
   void layer_back(int t, int n, const double* gh_out, bool geo, Scratch& w);
   template <int CT>
   void layer_back_c(int t, int n, const double* gh_out, bool geo, Scratch& w);
+  // Called by every thread of a parallel region: that thread's scratch buffers. The pool
+  // grows once, by one thread; the single's barrier orders it before any thread takes its entry.
+  Scratch& thread_scratch() {
+#ifdef _OPENMP
+#pragma omp single
+    if (pool.size() < static_cast<std::size_t>(omp_get_num_threads())) pool.resize(omp_get_num_threads(), scr);
+    return pool[omp_get_thread_num()];
+#else
+    if (pool.empty()) pool.resize(1, scr);
+    return pool[0];
+#endif
+  }
 };
 
 namespace {
@@ -1040,15 +1052,7 @@ void NativeFastEvaluator::rebuild(const std::vector<Vec3>& moment) {
   const long N = static_cast<long>(m.N);
 #pragma omp parallel if (N >= 256)
   {
-#ifdef _OPENMP
-    const int me = omp_get_thread_num();
-#pragma omp single
-    if (m.pool.size() < static_cast<std::size_t>(omp_get_num_threads())) m.pool.resize(omp_get_num_threads(), m.scr);
-#else
-    const int me = 0;
-    if (m.pool.empty()) m.pool.resize(1, m.scr);
-#endif
-    Impl::Scratch& w = m.pool[me];
+    Impl::Scratch& w = m.thread_scratch();
   for (int t = 0; t < m.L; ++t) {
 #pragma omp for schedule(static)
     for (long n = 0; n < N; ++n) {
@@ -1158,15 +1162,7 @@ void NativeFastEvaluator::gradient(bool geo, Gradient& out) {
   // same whatever the thread count.
 #pragma omp parallel if (Nl >= 256)
   {
-#ifdef _OPENMP
-    const int me = omp_get_thread_num();
-#pragma omp single
-    if (m.pool.size() < static_cast<std::size_t>(omp_get_num_threads())) m.pool.resize(omp_get_num_threads(), m.scr);
-#else
-    const int me = 0;
-    if (m.pool.empty()) m.pool.resize(1, m.scr);
-#endif
-    Impl::Scratch& w = m.pool[me];
+    Impl::Scratch& w = m.thread_scratch();
     std::vector<double> gu(C), one(1, 1.0);
     if (geo) {
 #pragma omp for schedule(static)

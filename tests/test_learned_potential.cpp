@@ -3,10 +3,13 @@
 // equal spinlat's analytic terms; derivatives against central finite differences; symmetries;
 // exact Boltzmann sampling of a moment in a field (Langevin function).
 #include <gtest/gtest.h>
+#include <malloc.h>
 #include <torch/script.h>
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -178,6 +181,29 @@ double energy_fresh(LearnedPotential& t, const System& s) { return Bound(t, s).e
 double sum(const std::vector<double>& v) { return std::accumulate(v.begin(), v.end(), 0.0); }
 
 }  // namespace
+
+TEST(LearnedPotential, FreedMemoryStaysInTheHeap) {
+#ifdef __GLIBC__
+  // ctest runs each test in a fresh process, where glibc would serve an 8 MB block by mmap (its
+  // threshold starts at 128 kB) and unmap it on free: LibTorch's per-evaluation tensors did
+  // that, faulting their pages in on every evaluation. After keep_freed_memory_in_heap() the
+  // block comes from the heap, and freeing it does not shrink the heap.
+  keep_freed_memory_in_heap();
+  const std::size_t bytes = std::size_t{8} << 20;
+  const struct mallinfo2 before = mallinfo2();
+  void* p = std::malloc(bytes);
+  ASSERT_NE(p, nullptr);
+  std::memset(p, 1, bytes);
+  const struct mallinfo2 during = mallinfo2();
+  EXPECT_EQ(during.hblks, before.hblks) << "the block was mmapped";
+  EXPECT_GE(during.arena, before.arena + bytes);
+  std::free(p);
+  const struct mallinfo2 after = mallinfo2();
+  EXPECT_EQ(after.arena, during.arena) << "the heap was trimmed";
+#else
+  GTEST_SKIP() << "glibc only";
+#endif
+}
 
 TEST(LearnedGraph, MaceEdgeConvention) {
   // Two atoms 1 Å apart along x in a 3 Å cubic box, r_max 2.5: each receives from the other's

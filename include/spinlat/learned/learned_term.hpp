@@ -152,6 +152,12 @@ void set_learned_threads(int n);
 /// `force_evaluator` ("auto" | "torch").
 TermPtr make_learned(Params& p, const TermContext& ctx);
 
+/// Keeps memory that LibTorch frees in the process's heap (glibc: mmap threshold 32 MB, no
+/// trimming) instead of returning it to the kernel after every evaluation, which made each
+/// evaluation fault its pages in again (up to 1.6x slower; learned_term.cpp). Process-wide,
+/// idempotent; called when a learned potential is constructed. No effect outside glibc.
+void keep_freed_memory_in_heap();
+
 /// Registers "learned" (the lead wires this into the command line).
 void add_learned_terms(TermRegistry& registry);
 

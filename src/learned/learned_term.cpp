@@ -461,10 +461,20 @@ struct LearnedPotential::Impl {
     if (want_force) r.force = x.force;
     if (want_mag) r.magnetic_force = x.magnetic_force;
     if (want_virial) r.virial = x.virial;
+    return checked(std::move(r));
+  }
+
+  // Every path's last step: E = Σ node energies in double and in node order (the same number
+  // whatever threads did the work), and one clear error for a non-finite energy or gradient.
+  LearnedResult checked(LearnedResult r) const {
+    r.energy = 0.0;
     for (double e : r.node_energy) {
       if (!std::isfinite(e)) throw NumericalError(file + ": the model returned a non-finite node energy");
       r.energy += e;
     }
+    for (const auto* v : {&r.force, &r.magnetic_force})
+      for (const Vec3& x : *v)
+        if (!x.allFinite()) throw NumericalError(file + ": the model's gradient is not finite");
     return r;
   }
 
@@ -489,11 +499,7 @@ struct LearnedPotential::Impl {
     if (!fresh) f.rebuild(in.magmom);
     LearnedResult r;
     r.node_energy = f.node_energy();
-    for (double e : r.node_energy) {  // Σ in node order, as finish() does
-      if (!std::isfinite(e)) throw NumericalError(file + ": the model returned a non-finite node energy");
-      r.energy += e;
-    }
-    if (!(want_force || want_mag || want_virial)) return r;
+    if (!(want_force || want_mag || want_virial)) return checked(std::move(r));
     NativeFastEvaluator::Gradient d;
     f.gradient(want_force || want_virial, d);
     if (want_force) {
@@ -505,10 +511,7 @@ struct LearnedPotential::Impl {
       for (std::size_t i = 0; i < g.nodes; ++i) r.magnetic_force[i] = -d.dE_dmoment[i];
     }
     if (want_virial) r.virial = d.virial;
-    for (const auto* v : {&r.force, &r.magnetic_force})
-      for (const Vec3& x : *v)
-        if (!x.allFinite()) throw NumericalError(file + ": the model's gradient is not finite");
-    return r;
+    return checked(std::move(r));
   }
 
   // The contract's forward(Dict[str, Tensor]) → Dict with node_energy [N].
@@ -567,13 +570,7 @@ struct LearnedPotential::Impl {
       const at::Tensor ed = node_energy.detach().to(at::kDouble).contiguous().reshape({n});
       r.node_energy.assign(ed.data_ptr<double>(), ed.data_ptr<double>() + n);
     }
-    // Σ in double and in node order: the same number whatever LibTorch's threads did.
-    for (double e : r.node_energy) {
-      if (!std::isfinite(e))
-        throw NumericalError(file + ": the model returned a non-finite node energy");
-      r.energy += e;
-    }
-    if (!grad) return r;
+    if (!grad) return checked(std::move(r));
 
     std::vector<at::Tensor> wrt;
     if (want_force || want_virial) wrt.push_back(positions);
@@ -611,10 +608,7 @@ struct LearnedPotential::Impl {
       // W = −∂E/∂ε (see the header): every geometric input transforms with the strain.
       r.virial = -(outer_sum(in.position, dEdr) + outer_sum(g.shift, dEds) + in.cell.transpose() * dEdh);
     }
-    for (const auto* v : {&r.force, &r.magnetic_force})
-      for (const Vec3& x : *v)
-        if (!x.allFinite()) throw NumericalError(file + ": the model's gradient is not finite");
-    return r;
+    return checked(std::move(r));
   }
 };
 

@@ -336,8 +336,7 @@ struct NativeFastEvaluator::Impl {
   template <int CT>
   void layer_at_c(int t, int n, double* h_out, double& r_out, Scratch& w);
   void balls(int i, int hops);
-  void bessel_basis(double r, double* b) const;
-  void bessel_basis_dr(double r, double* b, double* db) const;
+  void bessel_basis(double r, double* b, double* db = nullptr) const;
   void layer_back(int t, int n, const double* gh_out, bool geo, Scratch& w);
   template <int CT>
   void layer_back_c(int t, int n, const double* gh_out, bool geo, Scratch& w);
@@ -740,8 +739,10 @@ void NativeFastEvaluator::Impl::balls(int i, int hops) {
 }
 
 // Bessel radial basis √(2/r_c) sin(kπr/r_c)/r times the DimeNet envelope (Klicpera et al.,
-// ICLR 2020, eq. 8), as native_model.cpp's radial_basis; zero from r_c on.
-void NativeFastEvaluator::Impl::bessel_basis(double r, double* b) const {
+// ICLR 2020, eq. 8), as native_model.cpp's radial_basis; zero from r_c on. With db, also its
+// d/dr: (a r cos ar − sin ar)/r² · env + sin(ar)/r · env′(x)/r_c, a = kπ/r_c (the reverse pass;
+// b is then the same bits as the forward's).
+void NativeFastEvaluator::Impl::bessel_basis(double r, double* b, double* db) const {
   const double rc = r_max, pp = envelope_p;
   const double pre = std::sqrt(2.0 / rc);
   const double c1 = (pp + 1.0) * (pp + 2.0) / 2.0, c2 = pp * (pp + 2.0), c3 = pp * (pp + 1.0) / 2.0;
@@ -750,26 +751,16 @@ void NativeFastEvaluator::Impl::bessel_basis(double r, double* b) const {
                                    c3 * std::pow(x, envelope_p + 2)
                              : 0.0;
   for (int k = 0; k < radial_n; ++k) b[k] = pre * std::sin((k + 1) * M_PI * r / rc) / r * env;
-}
-
-// The basis above (equal to round-off) and its d/dr: (a r cos ar − sin ar)/r² · env
-// + sin(ar)/r · env′(x)/r_c, a = kπ/r_c.
-void NativeFastEvaluator::Impl::bessel_basis_dr(double r, double* b, double* db) const {
-  const double rc = r_max, pp = envelope_p;
-  const double pre = std::sqrt(2.0 / rc);
-  const double c1 = (pp + 1.0) * (pp + 2.0) / 2.0, c2 = pp * (pp + 2.0), c3 = pp * (pp + 1.0) / 2.0;
-  const double x = r / rc;
+  if (!db) return;
   if (!(x < 1.0)) {
-    for (int k = 0; k < radial_n; ++k) b[k] = db[k] = 0.0;
+    for (int k = 0; k < radial_n; ++k) db[k] = 0.0;
     return;
   }
   const double xp1 = std::pow(x, envelope_p - 1), xp = xp1 * x;
-  const double env = 1.0 - c1 * xp + c2 * xp * x - c3 * xp * x * x;
   const double denv = (-c1 * pp * xp1 + c2 * (pp + 1.0) * xp - c3 * (pp + 2.0) * xp * x) / rc;
   for (int k = 0; k < radial_n; ++k) {
     const double a = (k + 1) * M_PI / rc;
     const double sn = std::sin(a * r), cs = std::cos(a * r);
-    b[k] = pre * sn / r * env;
     db[k] = pre * ((a * r * cs - sn) / (r * r) * env + sn / r * denv);
   }
 }
@@ -1170,7 +1161,7 @@ void NativeFastEvaluator::gradient(bool geo, Gradient& out) {
         const double* v = m.edge_vec.data() + 3 * e;
         const double r = std::sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]);
         double* b = m.g_basis_e.data() + e * 2 * m.radial_n;
-        m.bessel_basis_dr(r, b, b + m.radial_n);
+        m.bessel_basis(r, b, b + m.radial_n);
       }
     }
     for (int t = m.L - 1; t >= 0; --t) {

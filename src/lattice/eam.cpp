@@ -409,13 +409,10 @@ double EamPotential::compute(const System& s, const NeighborList& list, Derivati
   drho_in_.resize(np);
   dphi_.resize(np);
   if (!symmetric_) drho_out_.resize(np);
-  own_rho_.resize(n);
+  density_.resize(n);
   fp_.resize(n);
   site_.resize(n);
-  if (want_grad) {
-    g_.resize(np);
-    own_force_.resize(n);
-  }
+  if (want_force) g_.resize(np);
   if (want_virial) own_virial_.resize(n);
   const EamSpline& grid = z2r_[0];  // all r tables share one grid
   const double inv_dr = grid.inv_delta;
@@ -425,40 +422,46 @@ double EamPotential::compute(const System& s, const NeighborList& list, Derivati
   const int* species = s.species.data();
   const int* partner = half_.partner.data();
   const int* image_slot = half_.image_slot.data();
+  const int* own_offset = half_.own_offset.data();
   const Vec3* shift = shift_.data();
-  double* rho_out = rho_out_.data();
+  double* rho_cross = rho_out_.data();
   double* drho_in = drho_in_.data();
   double* drho_out = sym ? drho_in_.data() : drho_out_.data();
   double* dphi = dphi_.data();
-  Vec3* gp = g_.data();
-  const int* own_offset = half_.own_offset.data();
+  Vec3* g_cross = g_.data();
   const PairTable* tables = tables_.data();
   const int nspec = nspecies_;
   const double cut2 = cut2_;
-  double* own_rho = own_rho_.data();
+  double* rho_at = density_.data();
+  double* fp = fp_.data();
   double* site = site_.data();
+  Vec3* force = want_force ? d.force->data() : nullptr;
 
-  // One parallel region, four loops over atoms (fewer fork/joins: threads that wait at a
-  // barrier cost nothing to a machine shared with other jobs, docs/performance.md).
+  // Scatter with Newton's third law, deterministic for any thread count (half_list.hpp): the
+  // pairs of atom i have partners j ≤ i, so in one thread's pass over atoms in increasing
+  // order every sum at atom j is its own pairs' sum followed by the contributions of the atoms
+  // i > j in increasing order, LAMMPS's serial scatter. A thread takes one contiguous range
+  // [lo, hi); a pair whose partner lies below lo (in an earlier thread's range) leaves its
+  // share in a per-pair slot, and after the barrier atom j adds the slots of the pairs from
+  // i ≥ hi, in increasing pair order: the same sequence, so the same bits, as one thread.
+  // One parallel region (threads that wait at a barrier cost nothing to a shared machine).
 #pragma omp parallel if (n >= 512)
   {
-    // Each thread takes equal shares of the pairs (passes 1, 3) or of the reverse entries (2,
-    // 4), not of the atoms (balanced_range: the half list's pairs are not spread evenly).
     const int nt = omp_get_num_threads(), t = omp_get_thread_num();
-    const auto [own_lo, own_hi] = balanced_range(half_.own_offset, 4, t, nt);
-    const auto [rev_lo, rev_hi] = balanced_range(half_.rev_offset, 8, t, nt);
-    // Pass 1, each pair once from its first atom i: separation, the splines (one locate for
-    // all three), φ and the density at i summed here, what j needs stored per pair. In two
-    // loops per atom: (a) geometry and table interval of every pair, (b) the splines. The
-    // arithmetic is that of one loop (same bits); split, the table loads of (b) no longer wait
-    // behind each pair's r² → √ → locate chain, so the core keeps several in flight (the
-    // tables, ~0.9 MB for Mishin Fe, live in L2, and their latency bound the fused loop).
+    const auto [lo, hi] = balanced_range(half_.own_offset, 4, t, nt);
+    // Pass 1, each pair once from its owning atom i: separation, the splines (one locate for
+    // all three), φ and the density at i summed here, the density at j scattered (or left in
+    // its slot), and the derivatives that pass 3 needs stored per pair. In two loops per atom:
+    // (a) geometry and table interval of every pair, (b) the splines. The arithmetic is that of
+    // one loop; split, the table loads of (b) no longer wait behind each pair's r² → √ →
+    // locate chain, so the core keeps several in flight (the tables, ~0.9 MB for Mishin Fe, live
+    // in L2, and their latency bound the fused loop).
     struct Geometry {
       const double* c;  // coefficients of the pair's interval; null beyond the cutoff
       double u, inv_r;
     };
     std::vector<Geometry> geo;
-    for (int i = own_lo; i < own_hi; ++i) {
+    for (int i = lo; i < hi; ++i) {
       const int a = species[i];
       const Vec3 xi = x[i];
       const int p0 = own_offset[i], p1 = own_offset[i + 1];
@@ -479,14 +482,16 @@ double EamPotential::compute(const System& s, const NeighborList& list, Derivati
         int m = static_cast<int>(u);
         m = std::max(1, std::min(m, nr - 1));
         u -= m;
-        const PairTable& t = row[species[j]];
-        gi[p] = Geometry{t.c.data() + static_cast<std::size_t>(m) * t.splines * 8, std::min(u, 1.0), 1.0 / r};
+        const PairTable& tab = row[species[j]];
+        gi[p] = Geometry{tab.c.data() + static_cast<std::size_t>(m) * tab.splines * 8, std::min(u, 1.0), 1.0 / r};
       }
+      rho_at[i] = 0.0;  // nothing reaches i before its own pass: partners are ≤ i
       double rho = 0.0, e = 0.0;
       for (int p = p0; p < p1; ++p) {
         const double* c = gi[p].c;
         if (!c) {
-          rho_out[p] = drho_in[p] = drho_out[p] = dphi[p] = 0.0;
+          drho_in[p] = drho_out[p] = dphi[p] = 0.0;
+          if (partner[p] < lo) rho_cross[p] = 0.0;  // the slot may hold an earlier step's value
           continue;
         }
         const double u = gi[p].u, inv_r = gi[p].inv_r;
@@ -494,67 +499,69 @@ double EamPotential::compute(const System& s, const NeighborList& list, Derivati
         dphi[p] = (spline_derivative(c, u) * inv_r - phi * inv_r) * inv_r;
         const double rho_in = spline_value(c + 8, u);
         drho_in[p] = spline_derivative(c + 8, u) * inv_r;
-        if (sym) {
-          rho_out[p] = rho_in;
-        } else if (row[species[partner[p]]].splines == 3) {
-          rho_out[p] = spline_value(c + 16, u);
-          drho_out[p] = spline_derivative(c + 16, u) * inv_r;
-        } else {
-          rho_out[p] = rho_in;
-          drho_out[p] = drho_in[p];
+        double rho_out = rho_in;
+        if (!sym) {
+          if (row[species[partner[p]]].splines == 3) {
+            rho_out = spline_value(c + 16, u);
+            drho_out[p] = spline_derivative(c + 16, u) * inv_r;
+          } else {
+            drho_out[p] = drho_in[p];
+          }
         }
+        const int j = partner[p];
+        if (j >= lo) rho_at[j] += rho_out;
+        else rho_cross[p] = rho_out;
         rho += rho_in;
         e += phi;
       }
-      // (Two pairs at a time in SSE2 registers measured 5-10% slower: the lanes are filled
-      // from scattered loads.)
-      own_rho[i] = rho;
+      rho_at[i] += rho;
       site[i] = e;
     }
 #pragma omp barrier
-    // Pass 2: density of every atom (its own pairs, then the pairs it is partner of, in pair
-    // order), embedding energy and F'.
-    for (int i = rev_lo; i < rev_hi; ++i) {
-      double rho = own_rho_[i];
-      for (int k = half_.rev_offset[i]; k < half_.rev_offset[i + 1]; ++k) rho += rho_out[half_.rev_pair[k]];
-      site_[i] += embed(F_[species_element_[species[i]]], rhomax_, rho, fp_[i]);
+    // Pass 2: the densities from later threads' atoms, then F(ρ) and F'.
+    for (int i = lo; i < hi; ++i) {
+      double rho = rho_at[i];
+      for (int k = half_.rev_from(i, hi); k < half_.rev_offset[i + 1]; ++k) rho += rho_cross[half_.rev_pair[k]];
+      site[i] += embed(F_[species_element_[species[i]]], rhomax_, rho, fp[i]);
     }
 #pragma omp barrier
     if (want_grad) {
       // Pass 3: q = dE/dr / r = F'_i ρ'_{j→i}/r + F'_j ρ'_{i→j}/r + φ'/r per pair (LAMMPS's
-      // psip / r); −∂E/∂r_i = Σ q r_ij over i's pairs. r_ij is recomputed with pass 1's
-      // expression (same bits) rather than stored there: at 16000 atoms the per-pair arrays
-      // leave the caches, and 24 bytes per pair less to write and read back costs less than
-      // the subtraction (16000 atoms 15.5 -> 14.7 ms per MD step, 2000 atoms unchanged).
-      for (int i = own_lo; i < own_hi; ++i) {
-        const double fpi = fp_[i];
+      // psip / r); −∂E/∂r_i = Σ q r_ij over i's pairs, −∂E/∂r_j gets −q r_ij. r_ij is
+      // recomputed with pass 1's expression rather than stored there: at 16000 atoms the
+      // per-pair arrays leave the caches, and 24 bytes per pair less to write and read back
+      // costs less than the subtraction.
+      for (int i = lo; i < hi; ++i) {
+        const double fpi = fp[i];
         const Vec3 xi = x[i];
         Vec3 f = Vec3::Zero();
         Mat3 w = Mat3::Zero();
-        for (int p = half_.own_offset[i]; p < half_.own_offset[i + 1]; ++p) {
+        for (int p = own_offset[i]; p < own_offset[i + 1]; ++p) {
           const int j = partner[p];
-          const double q = fpi * drho_in[p] + fp_[j] * drho_out[p] + dphi[p];
+          const double q = fpi * drho_in[p] + fp[j] * drho_out[p] + dphi[p];
           if (q == 0.0) {  // beyond the cutoff (zero entries): adds exactly nothing
-            gp[p] = Vec3::Zero();
+            if (want_force && j < lo) g_cross[p] = Vec3::Zero();
             continue;
           }
           const Vec3 dv = (x[j] - xi) + shift[image_slot[p]];
           const Vec3 g = q * dv;
-          gp[p] = g;  // what j gathers in pass 4
           f += g;
+          if (want_force) {
+            if (j >= lo) force[j] -= g;
+            else g_cross[p] = g;
+          }
           if (want_virial) w.noalias() -= dv * g.transpose();
         }
-        own_force_[i] = f;
+        if (want_force) force[i] += f;
         if (want_virial) own_virial_[i] = w;
       }
+      if (want_force && nt > 1) {
 #pragma omp barrier
-      // Pass 4: −∂E/∂r_j = −q r_ij for the pairs j is partner of (pass 3's vector).
-      if (want_force) {
-        const int* rev_pair = half_.rev_pair.data();
-        for (int j = rev_lo; j < rev_hi; ++j) {
-          Vec3 f = own_force_[j];
-          for (int k = half_.rev_offset[j]; k < half_.rev_offset[j + 1]; ++k) f -= gp[rev_pair[k]];
-          (*d.force)[j] += f;
+        // Pass 4: the forces from later threads' atoms, in pair order.
+        for (int j = lo; j < hi; ++j) {
+          Vec3 f = force[j];
+          for (int k = half_.rev_from(j, hi); k < half_.rev_offset[j + 1]; ++k) f -= g_cross[half_.rev_pair[k]];
+          force[j] = f;
         }
       }
     }

@@ -60,23 +60,24 @@ double PairPotential::compute(const System& s, const NeighborList& list, Derivat
   const int n = static_cast<int>(s.size());
   const double cut2 = f_.cutoff * f_.cutoff;
   half_.shifts(s, shift_);
-  q_.resize(half_.pairs());
   site_.resize(n);
-  own_force_.resize(n);
+  if (d.force) g_.resize(half_.pairs());
   if (d.virial) own_virial_.resize(n);
   const Vec3* x = s.position.data();
   const int* partner = half_.partner.data();
   const int* image_slot = half_.image_slot.data();
   const Vec3* shift = shift_.data();
-  double* qp = q_.data();
+  Vec3* force = d.force ? d.force->data() : nullptr;
+  Vec3* g_cross = g_.data();
 #pragma omp parallel if (n >= 512)
   {
-    // Equal shares of the pairs, not of the atoms, per thread (balanced_range, half_list.hpp).
+    // Each pair once, from its owning atom i: φ and g = q r_ij = ∂E/∂r_ij (q = φ'/r), +g to i,
+    // −g scattered to the partner j ≤ i, or left in j's slot when j lies below this thread's
+    // range (half_list.hpp: the same sequence of operations, so the same bits, for any thread
+    // count). Equal shares of the pairs per thread (balanced_range).
     const int nt = omp_get_num_threads(), t = omp_get_thread_num();
-    const auto [own_lo, own_hi] = balanced_range(half_.own_offset, 4, t, nt);
-    const auto [rev_lo, rev_hi] = balanced_range(half_.rev_offset, 4, t, nt);
-    // Each pair once, from its first atom: φ, q = φ'/r, and g = q r_ij = ∂E/∂r_ij.
-    for (int i = own_lo; i < own_hi; ++i) {
+    const auto [lo, hi] = balanced_range(half_.own_offset, 4, t, nt);
+    for (int i = lo; i < hi; ++i) {
       const int a = s.species[i];
       const Vec3 xi = x[i];
       double e = 0.0;
@@ -84,36 +85,32 @@ double PairPotential::compute(const System& s, const NeighborList& list, Derivat
       Mat3 w = Mat3::Zero();
       for (int p = half_.own_offset[i]; p < half_.own_offset[i + 1]; ++p) {
         const int j = partner[p];
-        qp[p] = 0.0;
-        if (!acts(a, s.species[j])) continue;
+        Vec3 g = Vec3::Zero();
         const Vec3 dv = (x[j] - xi) + shift[image_slot[p]];
         const double r2 = dv.squaredNorm();
-        if (r2 >= cut2) continue;
-        const double r = std::sqrt(r2);
-        double dphi;
-        e += f_(r, dphi);
-        const double q = dphi / r;
-        qp[p] = q;
-        const Vec3 g = q * dv;
-        f += g;
-        w.noalias() -= dv * g.transpose();
+        if (acts(a, s.species[j]) && r2 < cut2) {
+          const double r = std::sqrt(r2);
+          double dphi;
+          e += f_(r, dphi);
+          g = (dphi / r) * dv;
+          f += g;
+          w.noalias() -= dv * g.transpose();
+        }
+        if (!force) continue;
+        if (j < lo) g_cross[p] = g;
+        else force[j] -= g;
       }
       site_[i] = e;
-      own_force_[i] = f;
+      if (force) force[i] += f;
       if (d.virial) own_virial_[i] = w;
     }
+    if (force && nt > 1) {
 #pragma omp barrier
-    // The partner's share, −g, gathered in pair order (r_ij recomputed with the same operations).
-    if (d.force) {
-      for (int j = rev_lo; j < rev_hi; ++j) {
-        Vec3 f = own_force_[j];
-        const Vec3 xj = x[j];
-        for (int k = half_.rev_offset[j]; k < half_.rev_offset[j + 1]; ++k) {
-          const int p = half_.rev_pair[k];
-          if (qp[p] == 0.0) continue;
-          f -= qp[p] * ((xj - x[half_.rev_first[k]]) + shift[image_slot[p]]);
-        }
-        (*d.force)[j] += f;
+      // The shares of the pairs of later threads' atoms, in pair order.
+      for (int j = lo; j < hi; ++j) {
+        Vec3 f = force[j];
+        for (int k = half_.rev_from(j, hi); k < half_.rev_offset[j + 1]; ++k) f -= g_cross[half_.rev_pair[k]];
+        force[j] = f;
       }
     }
   }

@@ -48,7 +48,7 @@ HalfList make_half_list(const NeighborList& full) {
     for (int k = full.begin(i); k < full.end(i); ++k) {
       const int j = full.index[k];
       const Int3& img = full.image[k];
-      if (j < i || (j == i && !positive(img))) continue;
+      if (j > i || (j == i && !positive(img))) continue;
       h.image_slot.push_back(slot(img));
       h.partner.push_back(j);
       ++rev_count[j + 1];

@@ -132,13 +132,14 @@ class EamPotential : public Term {
   std::size_t bound_pairs_ = 0;
   // Scratch for compute(): one object must not be evaluated from two threads at once (a
   // Hamiltonian evaluates its terms one after another; replicas have their own terms).
-  // Per pair (structure of arrays, the smallest stream through memory): ρ_{i→j}, the density
-  // atom i gives its partner; ρ'_{j→i}/r, ρ'_{i→j}/r (the same array when every table is
-  // symmetric), φ'/r; then q r_ij (q = dE/dr / r), what the partner gathers.
+  // Per pair (structure of arrays, the smallest stream through memory): ρ'_{j→i}/r, ρ'_{i→j}/r
+  // (the same array when every table is symmetric) and φ'/r, written by pass 1 and read by
+  // pass 3; ρ_{i→j} and q r_ij only for pairs whose partner lies in an earlier thread's range
+  // (the slots it gathers after the barrier). Per atom: density, F', site energy, virial.
   bool symmetric_ = true;
   mutable std::vector<double> rho_out_, drho_in_, drho_out_, dphi_;
-  mutable std::vector<Vec3> shift_, own_force_, g_;  // g_: per pair, q r_ij
-  mutable std::vector<double> own_rho_, fp_, site_;
+  mutable std::vector<Vec3> shift_, g_;
+  mutable std::vector<double> density_, fp_, site_;
   mutable std::vector<Mat3> own_virial_;
 };
 

@@ -2,11 +2,15 @@
 // Half neighbour list for pair-symmetric terms (EAM, pair potentials): every pair once,
 // with Newton's third law, and results that do not depend on the thread count.
 //
-// A pair term evaluates each pair once (in `own` order: pairs grouped by their first atom i)
-// and stores what the second atom j needs in a per-pair slot; each atom then gathers its
-// second-atom slots through `rev`, in increasing pair order. No two threads write the same
-// atom and every sum runs in one fixed order, so the bits are the same for 1, 2 or N threads
-// (a scatter f[j] −= g from several threads would not be).
+// A pair (i, j) is kept under its larger atom i (partner j ≤ i). A pair term walks the atoms in
+// increasing order, sums atom i's own pairs and scatters the partner's share to j, which was
+// done earlier, LAMMPS's serial scatter: every atom's sum is its own pairs followed by the
+// shares of the atoms above it, in increasing order. With threads, each takes one contiguous
+// range of atoms and scatters only inside it; a share whose partner lies below the range goes
+// to a per-pair slot, which the partner adds after a barrier, through `rev` in increasing pair
+// order (always after its in-range shares, which come from lower atoms). The sequence of
+// operations on every atom is that of one thread, so the bits are the same for 1, 2 or N
+// threads, without atomics or per-thread copies.
 #include <utility>
 #include <vector>
 
@@ -16,7 +20,7 @@
 namespace spinlat {
 
 struct HalfList {
-  /// Pairs of atom i: [own_offset[i], own_offset[i+1]); partner j and image slot per pair.
+  /// Pairs of atom i: [own_offset[i], own_offset[i+1]); partner j ≤ i and image slot per pair.
   std::vector<int> own_offset, partner, image_slot;
   /// Pairs in which atom a is the partner, in increasing pair index, and their first atoms.
   std::vector<int> rev_offset, rev_pair, rev_first;
@@ -24,6 +28,14 @@ struct HalfList {
   std::vector<Int3> images;
 
   std::size_t atoms() const { return own_offset.empty() ? 0 : own_offset.size() - 1; }
+  /// The first of atom a's reverse entries whose owning atom is ≥ `from`: the entries
+  /// [rev_from(a, from), rev_offset[a + 1]) are the shares of the pairs of atoms ≥ from, in
+  /// increasing pair order (a thread whose range ends at `from` gathers exactly these).
+  int rev_from(int a, int from) const {
+    int k = rev_offset[a + 1];
+    while (k > rev_offset[a] && rev_first[k - 1] >= from) --k;
+    return k;
+  }
   std::size_t pairs() const { return partner.size(); }
   /// Cartesian shift of every image slot for the cell `s` (ht · n); slot 0 is exactly zero.
   void shifts(const System& s, std::vector<Vec3>& out) const;
@@ -31,14 +43,14 @@ struct HalfList {
 
 /// Atoms [first, second) of thread t of T for a loop over atoms whose cost per atom is its
 /// entries in the CSR `offset` array (own_offset or rev_offset) plus `overhead`: equal shares of
-/// that work, not of atoms. The half list's ownership rule (j > i) is not balanced by index: the
-/// first atoms of a periodic cell own nearly all their pairs and the last ones nearly none, so
-/// equal atom ranges gave thread 0 of 2 57 % of the pairs at 2000 bcc atoms (54 % at 16000),
-/// and thread 1 as much more of the reverse entries. Every atom is still done whole by one thread, in the same
-/// order of operations, so the bits do not depend on T or on this partition.
+/// that work, not of atoms. The half list's ownership rule (j ≤ i) is not balanced by index: the
+/// last atoms of a periodic cell own nearly all their pairs and the first ones nearly none, so
+/// equal atom ranges gave one thread of 2 57 % of the pairs at 2000 bcc atoms (54 % at 16000).
+/// Every atom is still done whole by one thread, in the same order of operations, so the bits
+/// do not depend on T or on this partition.
 std::pair<int, int> balanced_range(const std::vector<int>& offset, int overhead, int t, int T);
 
-/// The half list of a full (symmetric) list: entry (i → j, n) is kept when j > i, or for a
+/// The half list of a full (symmetric) list: entry (i → j, n) is kept when j < i, or for a
 /// periodic self-image (j = i) when n is lexicographically positive. Each atom's pairs keep
 /// the full list's order (by distance).
 HalfList make_half_list(const NeighborList& full);

@@ -405,14 +405,12 @@ double EamPotential::compute(const System& s, const NeighborList& list, Derivati
   const bool want_grad = want_force || want_virial;
   half_.shifts(s, shift_);
   const std::size_t np = half_.pairs();
-  rho_out_.resize(np);
   drho_in_.resize(np);
   dphi_.resize(np);
   if (!symmetric_) drho_out_.resize(np);
   density_.resize(n);
   fp_.resize(n);
   site_.resize(n);
-  if (want_force) g_.resize(np);
   if (want_virial) own_virial_.resize(n);
   const EamSpline& grid = z2r_[0];  // all r tables share one grid
   const double inv_dr = grid.inv_delta;
@@ -424,11 +422,9 @@ double EamPotential::compute(const System& s, const NeighborList& list, Derivati
   const int* image_slot = half_.image_slot.data();
   const int* own_offset = half_.own_offset.data();
   const Vec3* shift = shift_.data();
-  double* rho_cross = rho_out_.data();
   double* drho_in = drho_in_.data();
   double* drho_out = sym ? drho_in_.data() : drho_out_.data();
   double* dphi = dphi_.data();
-  Vec3* g_cross = g_.data();
   const PairTable* tables = tables_.data();
   const int nspec = nspecies_;
   const double cut2 = cut2_;
@@ -436,19 +432,27 @@ double EamPotential::compute(const System& s, const NeighborList& list, Derivati
   double* fp = fp_.data();
   double* site = site_.data();
   Vec3* force = want_force ? d.force->data() : nullptr;
+  const int max_threads = n >= 512 ? omp_get_max_threads() : 1;
+  cross_rho_.reserve_threads(max_threads);
+  cross_g_.reserve_threads(max_threads);
 
   // Scatter with Newton's third law, deterministic for any thread count (half_list.hpp): the
   // pairs of atom i have partners j ≤ i, so in one thread's pass over atoms in increasing
   // order every sum at atom j is its own pairs' sum followed by the contributions of the atoms
   // i > j in increasing order, LAMMPS's serial scatter. A thread takes one contiguous range
   // [lo, hi); a pair whose partner lies below lo (in an earlier thread's range) leaves its
-  // share in a per-pair slot, and after the barrier atom j adds the slots of the pairs from
-  // i ≥ hi, in increasing pair order: the same sequence, so the same bits, as one thread.
+  // share in the thread's list of cross shares, and after the barrier atom j's thread adds
+  // those of later threads, in increasing pair order: the same sequence, so the same bits, as
+  // one thread.
   // One parallel region (threads that wait at a barrier cost nothing to a shared machine).
 #pragma omp parallel if (n >= 512)
   {
     const int nt = omp_get_num_threads(), t = omp_get_thread_num();
     const auto [lo, hi] = balanced_range(half_.own_offset, 4, t, nt);
+    auto& my_cross_rho = cross_rho_.by_thread[t];
+    auto& my_cross_g = cross_g_.by_thread[t];
+    my_cross_rho.clear();
+    my_cross_g.clear();
     // Pass 1, each pair once from its owning atom i: separation, the splines (one locate for
     // all three), φ and the density at i summed here, the density at j scattered (or left in
     // its slot), and the derivatives that pass 3 needs stored per pair. In two loops per atom:
@@ -491,7 +495,6 @@ double EamPotential::compute(const System& s, const NeighborList& list, Derivati
         const double* c = gi[p].c;
         if (!c) {
           drho_in[p] = drho_out[p] = dphi[p] = 0.0;
-          if (partner[p] < lo) rho_cross[p] = 0.0;  // the slot may hold an earlier step's value
           continue;
         }
         const double u = gi[p].u, inv_r = gi[p].inv_r;
@@ -510,7 +513,7 @@ double EamPotential::compute(const System& s, const NeighborList& list, Derivati
         }
         const int j = partner[p];
         if (j >= lo) rho_at[j] += rho_out;
-        else rho_cross[p] = rho_out;
+        else my_cross_rho.push_back({j, rho_out});
         rho += rho_in;
         e += phi;
       }
@@ -519,11 +522,8 @@ double EamPotential::compute(const System& s, const NeighborList& list, Derivati
     }
 #pragma omp barrier
     // Pass 2: the densities from later threads' atoms, then F(ρ) and F'.
-    for (int i = lo; i < hi; ++i) {
-      double rho = rho_at[i];
-      for (int k = half_.rev_from(i, hi); k < half_.rev_offset[i + 1]; ++k) rho += rho_cross[half_.rev_pair[k]];
-      site[i] += embed(F_[species_element_[species[i]]], rhomax_, rho, fp[i]);
-    }
+    cross_rho_.apply(t, nt, lo, hi, [&](int j, double rho) { rho_at[j] += rho; });
+    for (int i = lo; i < hi; ++i) site[i] += embed(F_[species_element_[species[i]]], rhomax_, rho_at[i], fp[i]);
 #pragma omp barrier
     if (want_grad) {
       // Pass 3: q = dE/dr / r = F'_i ρ'_{j→i}/r + F'_j ρ'_{i→j}/r + φ'/r per pair (LAMMPS's
@@ -539,16 +539,13 @@ double EamPotential::compute(const System& s, const NeighborList& list, Derivati
         for (int p = own_offset[i]; p < own_offset[i + 1]; ++p) {
           const int j = partner[p];
           const double q = fpi * drho_in[p] + fp[j] * drho_out[p] + dphi[p];
-          if (q == 0.0) {  // beyond the cutoff (zero entries): adds exactly nothing
-            if (want_force && j < lo) g_cross[p] = Vec3::Zero();
-            continue;
-          }
+          if (q == 0.0) continue;  // beyond the cutoff (zero entries): adds exactly nothing
           const Vec3 dv = (x[j] - xi) + shift[image_slot[p]];
           const Vec3 g = q * dv;
           f += g;
           if (want_force) {
             if (j >= lo) force[j] -= g;
-            else g_cross[p] = g;
+            else my_cross_g.push_back({j, g});
           }
           if (want_virial) w.noalias() -= dv * g.transpose();
         }
@@ -558,11 +555,7 @@ double EamPotential::compute(const System& s, const NeighborList& list, Derivati
       if (want_force && nt > 1) {
 #pragma omp barrier
         // Pass 4: the forces from later threads' atoms, in pair order.
-        for (int j = lo; j < hi; ++j) {
-          Vec3 f = force[j];
-          for (int k = half_.rev_from(j, hi); k < half_.rev_offset[j + 1]; ++k) f -= g_cross[half_.rev_pair[k]];
-          force[j] = f;
-        }
+        cross_g_.apply(t, nt, lo, hi, [&](int j, const Vec3& g) { force[j] -= g; });
       }
     }
   }

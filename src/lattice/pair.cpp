@@ -61,22 +61,23 @@ double PairPotential::compute(const System& s, const NeighborList& list, Derivat
   const double cut2 = f_.cutoff * f_.cutoff;
   half_.shifts(s, shift_);
   site_.resize(n);
-  if (d.force) g_.resize(half_.pairs());
   if (d.virial) own_virial_.resize(n);
   const Vec3* x = s.position.data();
   const int* partner = half_.partner.data();
   const int* image_slot = half_.image_slot.data();
   const Vec3* shift = shift_.data();
   Vec3* force = d.force ? d.force->data() : nullptr;
-  Vec3* g_cross = g_.data();
+  cross_g_.reserve_threads(n >= 512 ? omp_get_max_threads() : 1);
 #pragma omp parallel if (n >= 512)
   {
     // Each pair once, from its owning atom i: φ and g = q r_ij = ∂E/∂r_ij (q = φ'/r), +g to i,
-    // −g scattered to the partner j ≤ i, or left in j's slot when j lies below this thread's
-    // range (half_list.hpp: the same sequence of operations, so the same bits, for any thread
+    // −g scattered to the partner j ≤ i, or left in the thread's cross shares when j lies
+    // below its range (half_list.hpp: the same sequence of operations, so the same bits, for any thread
     // count). Equal shares of the pairs per thread (balanced_range).
     const int nt = omp_get_num_threads(), t = omp_get_thread_num();
     const auto [lo, hi] = balanced_range(half_.own_offset, 4, t, nt);
+    auto& my_cross_g = cross_g_.by_thread[t];
+    my_cross_g.clear();
     for (int i = lo; i < hi; ++i) {
       const int a = s.species[i];
       const Vec3 xi = x[i];
@@ -97,8 +98,8 @@ double PairPotential::compute(const System& s, const NeighborList& list, Derivat
           w.noalias() -= dv * g.transpose();
         }
         if (!force) continue;
-        if (j < lo) g_cross[p] = g;
-        else force[j] -= g;
+        if (j >= lo) force[j] -= g;
+        else my_cross_g.push_back({j, g});
       }
       site_[i] = e;
       if (force) force[i] += f;
@@ -107,11 +108,7 @@ double PairPotential::compute(const System& s, const NeighborList& list, Derivat
     if (force && nt > 1) {
 #pragma omp barrier
       // The shares of the pairs of later threads' atoms, in pair order.
-      for (int j = lo; j < hi; ++j) {
-        Vec3 f = force[j];
-        for (int k = half_.rev_from(j, hi); k < half_.rev_offset[j + 1]; ++k) f -= g_cross[half_.rev_pair[k]];
-        force[j] = f;
-      }
+      cross_g_.apply(t, nt, lo, hi, [&](int j, const Vec3& g) { force[j] -= g; });
     }
   }
   double e = 0.0;

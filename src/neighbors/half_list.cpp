@@ -43,7 +43,6 @@ HalfList make_half_list(const NeighborList& full) {
   };
   h.partner.reserve(full.pairs() / 2 + 1);
   h.image_slot.reserve(full.pairs() / 2 + 1);
-  std::vector<int> rev_count(n + 1, 0);
   for (int i = 0; i < n; ++i) {
     for (int k = full.begin(i); k < full.end(i); ++k) {
       const int j = full.index[k];
@@ -51,22 +50,9 @@ HalfList make_half_list(const NeighborList& full) {
       if (j > i || (j == i && !positive(img))) continue;
       h.image_slot.push_back(slot(img));
       h.partner.push_back(j);
-      ++rev_count[j + 1];
     }
     h.own_offset[i + 1] = static_cast<int>(h.partner.size());
   }
-  // Reverse index by counting sort: pairs enter in increasing index, so each atom's are sorted.
-  h.rev_offset.assign(n + 1, 0);
-  for (int a = 0; a < n; ++a) h.rev_offset[a + 1] = h.rev_offset[a] + rev_count[a + 1];
-  h.rev_pair.resize(h.partner.size());
-  h.rev_first.resize(h.partner.size());
-  std::vector<int> next(h.rev_offset.begin(), h.rev_offset.end() - 1);
-  for (int i = 0; i < n; ++i)
-    for (int p = h.own_offset[i]; p < h.own_offset[i + 1]; ++p) {
-      const int k = next[h.partner[p]]++;
-      h.rev_pair[k] = p;
-      h.rev_first[k] = i;
-    }
   return h;
 }
 

@@ -134,11 +134,13 @@ class EamPotential : public Term {
   // Hamiltonian evaluates its terms one after another; replicas have their own terms).
   // Per pair (structure of arrays, the smallest stream through memory): ρ'_{j→i}/r, ρ'_{i→j}/r
   // (the same array when every table is symmetric) and φ'/r, written by pass 1 and read by
-  // pass 3; ρ_{i→j} and q r_ij only for pairs whose partner lies in an earlier thread's range
-  // (the slots it gathers after the barrier). Per atom: density, F', site energy, virial.
+  // pass 3; ρ_{i→j} and q r_ij of the pairs whose partner lies in an earlier thread's range
+  // (cross shares). Per atom: density, F', site energy, virial.
   bool symmetric_ = true;
-  mutable std::vector<double> rho_out_, drho_in_, drho_out_, dphi_;
-  mutable std::vector<Vec3> shift_, g_;
+  mutable std::vector<double> drho_in_, drho_out_, dphi_;
+  mutable std::vector<Vec3> shift_;
+  mutable CrossShares<double> cross_rho_;
+  mutable CrossShares<Vec3> cross_g_;
   mutable std::vector<double> density_, fp_, site_;
   mutable std::vector<Mat3> own_virial_;
 };

@@ -66,7 +66,8 @@ class PairPotential : public Term {
   std::size_t bound_pairs_ = 0;
   // Scratch for compute() (a term is not evaluated from two threads at once).
   mutable std::vector<double> site_;
-  mutable std::vector<Vec3> shift_, g_;  // g_: q r_ij, for pairs whose partner is in an earlier thread's range
+  mutable std::vector<Vec3> shift_;
+  mutable CrossShares<Vec3> cross_g_;  // q r_ij of pairs whose partner is in an earlier thread's range
   mutable std::vector<Mat3> own_virial_;
 };
 

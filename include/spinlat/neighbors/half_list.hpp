@@ -7,8 +7,9 @@
 // done earlier, LAMMPS's serial scatter: every atom's sum is its own pairs followed by the
 // shares of the atoms above it, in increasing order. With threads, each takes one contiguous
 // range of atoms and scatters only inside it; a share whose partner lies below the range goes
-// to a per-pair slot, which the partner adds after a barrier, through `rev` in increasing pair
-// order (always after its in-range shares, which come from lower atoms). The sequence of
+// to the thread's list of cross shares (CrossShares), which the partner's thread adds after a
+// barrier, in increasing pair order (always after the partner's in-range shares, which come
+// from lower atoms). The sequence of
 // operations on every atom is that of one thread, so the bits are the same for 1, 2 or N
 // threads, without atomics or per-thread copies.
 #include <utility>
@@ -22,27 +23,42 @@ namespace spinlat {
 struct HalfList {
   /// Pairs of atom i: [own_offset[i], own_offset[i+1]); partner j ≤ i and image slot per pair.
   std::vector<int> own_offset, partner, image_slot;
-  /// Pairs in which atom a is the partner, in increasing pair index, and their first atoms.
-  std::vector<int> rev_offset, rev_pair, rev_first;
   /// The distinct images used (slot 0 is always the zero image).
   std::vector<Int3> images;
 
   std::size_t atoms() const { return own_offset.empty() ? 0 : own_offset.size() - 1; }
-  /// The first of atom a's reverse entries whose owning atom is ≥ `from`: the entries
-  /// [rev_from(a, from), rev_offset[a + 1]) are the shares of the pairs of atoms ≥ from, in
-  /// increasing pair order (a thread whose range ends at `from` gathers exactly these).
-  int rev_from(int a, int from) const {
-    int k = rev_offset[a + 1];
-    while (k > rev_offset[a] && rev_first[k - 1] >= from) --k;
-    return k;
-  }
   std::size_t pairs() const { return partner.size(); }
   /// Cartesian shift of every image slot for the cell `s` (ht · n); slot 0 is exactly zero.
   void shifts(const System& s, std::vector<Vec3>& out) const;
 };
 
+/// The shares that threads leave for atoms below their own range (see the top of this file),
+/// one list per thread in the order it made them: increasing pair index.
+template <class Value>
+struct CrossShares {
+  struct Share {
+    int atom;
+    Value value;
+  };
+  std::vector<std::vector<Share>> by_thread;
+
+  /// Before the parallel region: room for `threads` lists.
+  void reserve_threads(int threads) {
+    if (static_cast<int>(by_thread.size()) < threads) by_thread.resize(threads);
+  }
+  /// Thread t applies op(atom, value), in pair order, to the shares that threads t+1 … T−1
+  /// left for its atoms [lo, hi): every atom then gets them after its in-range shares, in
+  /// increasing pair index, as in one thread's pass.
+  template <class Op>
+  void apply(int t, int threads, int lo, int hi, Op op) const {
+    for (int u = t + 1; u < threads; ++u)
+      for (const Share& c : by_thread[u])
+        if (c.atom >= lo && c.atom < hi) op(c.atom, c.value);
+  }
+};
+
 /// Atoms [first, second) of thread t of T for a loop over atoms whose cost per atom is its
-/// entries in the CSR `offset` array (own_offset or rev_offset) plus `overhead`: equal shares of
+/// entries in the CSR `offset` array (own_offset) plus `overhead`: equal shares of
 /// that work, not of atoms. The half list's ownership rule (j ≤ i) is not balanced by index: the
 /// last atoms of a periodic cell own nearly all their pairs and the first ones nearly none, so
 /// equal atom ranges gave one thread of 2 57 % of the pairs at 2000 bcc atoms (54 % at 16000).

@@ -10,20 +10,37 @@
 
 namespace spinlat {
 
-double PairFunction::raw(double r, double& dphi) const {
-  if (style == Style::morse) {
-    const double x = std::exp(-alpha * (r - r0));
-    dphi = 2.0 * alpha * D0 * (x - x * x);
-    return D0 * (x * x - 2.0 * x);
-  }
-  const double sr2 = sigma * sigma / (r * r), sr6 = sr2 * sr2 * sr2;
-  dphi = -24.0 * epsilon * (2.0 * sr6 * sr6 - sr6) / r;
-  return 4.0 * epsilon * (sr6 * sr6 - sr6);
-}
-
 void PairFunction::finalize() {
   double d;
   offset = shift ? raw(cutoff, d) : 0.0;
+}
+
+void PairFunction::evaluate(const double* r2, int m, double* phi, double* q) const {
+  int k = 0;
+#if defined(__SSE2__)
+  if (style == Style::morse) {
+    // Two pairs at a time, each lane the IEEE operations of raw() on one pair, so the same
+    // bits (core/exp_sse2.hpp for the exponential). One pair per iteration, calling exp, took
+    // twice as long: a library call per pair, with the loop's vectors saved around it.
+    const __m128d a = _mm_set1_pd(alpha), rr0 = _mm_set1_pd(r0), d0 = _mm_set1_pd(D0);
+    const __m128d two = _mm_set1_pd(2.0), shift_by = _mm_set1_pd(offset);
+    const __m128d two_alpha_d0 = _mm_set1_pd(2.0 * alpha * D0);
+    for (; k + 1 < m; k += 2) {
+      const __m128d r = _mm_sqrt_pd(_mm_loadu_pd(r2 + k));
+      const __m128d x = exp_sse2(_mm_sub_pd(_mm_setzero_pd(), _mm_mul_pd(a, _mm_sub_pd(r, rr0))));  // morse_exponent
+      const __m128d xx = _mm_mul_pd(x, x);
+      const __m128d dphi = _mm_mul_pd(two_alpha_d0, _mm_sub_pd(x, xx));
+      _mm_storeu_pd(phi + k, _mm_sub_pd(_mm_mul_pd(d0, _mm_sub_pd(xx, _mm_mul_pd(two, x))), shift_by));
+      _mm_storeu_pd(q + k, _mm_div_pd(dphi, r));
+    }
+  }
+#endif
+  for (; k < m; ++k) {
+    const double r = std::sqrt(r2[k]);
+    double dphi;
+    phi[k] = (*this)(r, dphi);
+    q[k] = dphi / r;
+  }
 }
 
 PairPotential::PairPotential(PairFunction f, std::vector<std::string> species,
@@ -78,25 +95,45 @@ double PairPotential::compute(const System& s, const NeighborList& list, Derivat
     const auto [lo, hi] = balanced_range(half_.own_offset, 4, t, nt);
     auto& my_cross_g = cross_g_.by_thread[t];
     my_cross_g.clear();
+    // Per atom in three loops: (a) the pairs that act and lie within the cutoff, with r²;
+    // (b) r, φ and q = φ'/r for those alone (PairFunction::evaluate: Morse two pairs at a
+    // time); (c) the sums in pair order. Each pair's arithmetic is that of one loop over
+    // pairs, and so are the bits.
+    std::vector<int> near;
+    std::vector<double> r2_near, phi_near, q_near;
     for (int i = lo; i < hi; ++i) {
       const int a = s.species[i];
       const Vec3 xi = x[i];
+      const int p0 = half_.own_offset[i], p1 = half_.own_offset[i + 1];
+      if (near.size() < static_cast<std::size_t>(p1 - p0)) {
+        near.resize(p1 - p0);
+        r2_near.resize(p1 - p0);
+        phi_near.resize(p1 - p0);
+        q_near.resize(p1 - p0);
+      }
+      // (a) without a branch (pairs near the cutoff come and go at random): every pair is
+      // written, the count advances when it acts and lies inside.
+      int m = 0;
+      for (int p = p0; p < p1; ++p) {
+        const int j = partner[p];
+        const Vec3 dv = (x[j] - xi) + shift[image_slot[p]];
+        const double r2 = dv.squaredNorm();
+        near[m] = p;
+        r2_near[m] = r2;
+        m += (r2 < cut2) & acts(a, s.species[j]);
+      }
+      // (b) r, φ and q = φ'/r from r².
+      f_.evaluate(r2_near.data(), m, phi_near.data(), q_near.data());
       double e = 0.0;
       Vec3 f = Vec3::Zero();
       Mat3 w = Mat3::Zero();
-      for (int p = half_.own_offset[i]; p < half_.own_offset[i + 1]; ++p) {
-        const int j = partner[p];
-        Vec3 g = Vec3::Zero();
+      for (int k = 0; k < m; ++k) {
+        const int p = near[k], j = partner[p];
         const Vec3 dv = (x[j] - xi) + shift[image_slot[p]];
-        const double r2 = dv.squaredNorm();
-        if (acts(a, s.species[j]) && r2 < cut2) {
-          const double r = std::sqrt(r2);
-          double dphi;
-          e += f_(r, dphi);
-          g = (dphi / r) * dv;
-          f += g;
-          w.noalias() -= dv * g.transpose();
-        }
+        e += phi_near[k];
+        const Vec3 g = q_near[k] * dv;
+        f += g;
+        if (d.virial) w.noalias() -= dv * g.transpose();
         if (!force) continue;
         if (j >= lo) force[j] -= g;
         else my_cross_g.push_back({j, g});

@@ -3,9 +3,11 @@
 //   morse: φ(r) = D0 [e^{−2α(r−r0)} − 2 e^{−α(r−r0)}]          (LAMMPS pair_style morse)
 //   lj:    φ(r) = 4ε [(σ/r)¹² − (σ/r)⁶]                         (LAMMPS pair_style lj/cut)
 // optionally shifted by −φ(r_c) so the energy is continuous at the cutoff (pair_modify shift).
+#include <cmath>
 #include <string>
 #include <vector>
 
+#include "spinlat/core/exp_sse2.hpp"
 #include "spinlat/neighbors/half_list.hpp"
 #include "spinlat/terms/term.hpp"
 
@@ -19,8 +21,25 @@ struct PairFunction {
   bool shift = false;
   double offset = 0.0;                     ///< φ(r_c) when shifted (set by finalize())
 
-  /// Unshifted φ(r) (eV) and dφ/dr (eV/Å).
-  double raw(double r, double& dphi) const;
+  /// Unshifted φ(r) (eV) and dφ/dr (eV/Å). Inline: the pair loop calls it per pair.
+  double raw(double r, double& dphi) const {
+    if (style == Style::morse) return morse(exp_sse2(morse_exponent(r)), dphi);
+    const double sr2 = sigma * sigma / (r * r), sr6 = sr2 * sr2 * sr2;
+    dphi = -24.0 * epsilon * (2.0 * sr6 * sr6 - sr6) / r;
+    return 4.0 * epsilon * (sr6 * sr6 - sr6);
+  }
+  /// Morse in two steps, so that a pair loop can take the exponentials two at a time
+  /// (exp_sse2): x = e^{−α(r−r0)}, then φ and dφ/dr from x.
+  /// (PairPotential::compute's two-lane loop repeats these operations: keep them in step.)
+  double morse_exponent(double r) const { return 0.0 - alpha * (r - r0); }
+  double morse(double x, double& dphi) const {
+    const double xx = x * x;
+    dphi = (2.0 * alpha * D0) * (x - xx);
+    return D0 * (xx - 2.0 * x);
+  }
+  /// φ (shifted) and q = φ'/r of m pairs from their r², as operator() gives them one by one,
+  /// to the bit; Morse two pairs at a time in SSE2 (the pair loop's inner step).
+  void evaluate(const double* r2, int m, double* phi, double* q) const;
   /// Computes `offset` from `shift`.
   void finalize();
   /// Shifted φ(r) for r < cutoff.

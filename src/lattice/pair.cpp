@@ -20,8 +20,7 @@ void PairFunction::evaluate(const double* r2, int m, double* phi, double* q) con
 #if defined(__SSE2__)
   if (style == Style::morse) {
     // Two pairs at a time, each lane the IEEE operations of raw() on one pair, so the same
-    // bits (core/exp_sse2.hpp for the exponential). One pair per iteration, calling exp, took
-    // twice as long: a library call per pair, with the loop's vectors saved around it.
+    // bits (core/exp_sse2.hpp for the exponential; docs/performance.md, "Sixth round").
     const __m128d a = _mm_set1_pd(alpha), rr0 = _mm_set1_pd(r0), d0 = _mm_set1_pd(D0);
     const __m128d two = _mm_set1_pd(2.0), shift_by = _mm_set1_pd(offset);
     const __m128d two_alpha_d0 = _mm_set1_pd(2.0 * alpha * D0);

@@ -9,9 +9,8 @@
 // range of atoms and scatters only inside it; a share whose partner lies below the range goes
 // to the thread's list of cross shares (CrossShares), which the partner's thread adds after a
 // barrier, in increasing pair order (always after the partner's in-range shares, which come
-// from lower atoms). The sequence of
-// operations on every atom is that of one thread, so the bits are the same for 1, 2 or N
-// threads, without atomics or per-thread copies.
+// from lower atoms). The sequence of operations on every atom is that of one thread, so the
+// bits are the same for 1, 2 or N threads, without atomics or per-thread copies.
 #include <utility>
 #include <vector>
 
@@ -58,8 +57,8 @@ struct CrossShares {
 };
 
 /// Atoms [first, second) of thread t of T for a loop over atoms whose cost per atom is its
-/// entries in the CSR `offset` array (own_offset) plus `overhead`: equal shares of
-/// that work, not of atoms. The half list's ownership rule (j ≤ i) is not balanced by index: the
+/// entries in the CSR `offset` array (own_offset) plus `overhead`: equal shares of that work,
+/// not of atoms. The half list's ownership rule (j ≤ i) is not balanced by index: the
 /// last atoms of a periodic cell own nearly all their pairs and the first ones nearly none, so
 /// equal atom ranges gave one thread of 2 57 % of the pairs at 2000 bcc atoms (54 % at 16000).
 /// Every atom is still done whole by one thread, in the same order of operations, so the bits

@@ -174,6 +174,28 @@ System bcc_fe(double a, int n) {
   return s;
 }
 
+// Morse (D0 eV, α 1/Å, r0 Å) and Lennard-Jones (ε eV, σ Å) pair functions, finalized.
+PairFunction morse_function(double D0, double alpha, double r0, double cutoff, bool shift = false) {
+  PairFunction f;
+  f.style = PairFunction::Style::morse;
+  f.D0 = D0;
+  f.alpha = alpha;
+  f.r0 = r0;
+  f.cutoff = cutoff;
+  f.shift = shift;
+  f.finalize();
+  return f;
+}
+PairFunction lj_function(double epsilon, double sigma, double cutoff, bool shift = false) {
+  PairFunction f;
+  f.epsilon = epsilon;
+  f.sigma = sigma;
+  f.cutoff = cutoff;
+  f.shift = shift;
+  f.finalize();
+  return f;
+}
+
 TermPtr mishin(const System& s) {
   static const EamFile file = read_eam_file(kFe);  // read once per test program
   return std::make_unique<EamPotential>(file, s);
@@ -376,19 +398,8 @@ TEST(ExpSse2, WithinTwoUlpOfLibm) {
 TEST(PairFunction, ManyAtOnceEqualsOneByOne) {
   // evaluate() (the pair loop's step: Morse two pairs at a time in SSE2) gives every pair the
   // bits of operator() on that pair alone, for an odd and an even count.
-  PairFunction morse;
-  morse.style = PairFunction::Style::morse;
-  morse.D0 = 0.4174;
-  morse.alpha = 1.3885;
-  morse.r0 = 2.845;
-  morse.cutoff = 5.6734;
-  morse.shift = true;
-  morse.finalize();
-  PairFunction lj;
-  lj.epsilon = 0.01;
-  lj.sigma = 2.3;
-  lj.cutoff = 5.0;
-  lj.finalize();
+  const PairFunction morse = morse_function(0.4174, 1.3885, 2.845, 5.6734, true);
+  const PairFunction lj = lj_function(0.01, 2.3, 5.0);
   for (const PairFunction* f : {&morse, &lj})
     for (int m : {7, 8}) {
       std::vector<double> r2(m), phi(m), q(m);
@@ -405,18 +416,9 @@ TEST(PairFunction, ManyAtOnceEqualsOneByOne) {
 
 TEST(PairPotential, MatchesLammpsMorseAndShiftedLj) {
   const System s = read_lammps_data(kData + "lattice_cuag.data", {"Cu", "Ag"});
-  PairFunction morse;
-  morse.style = PairFunction::Style::morse;
-  morse.D0 = 0.3;
-  morse.alpha = 1.5;
-  morse.r0 = 2.7;
-  morse.cutoff = 6.0;
+  const PairFunction morse = morse_function(0.3, 1.5, 2.7, 6.0);
   expect_matches_lammps(with(std::make_unique<PairPotential>(morse), s), s, "cuag_morse");
-  PairFunction lj;
-  lj.epsilon = 0.02;
-  lj.sigma = 2.4;
-  lj.cutoff = 5.5;
-  lj.shift = true;
+  const PairFunction lj = lj_function(0.02, 2.4, 5.5, true);
   expect_matches_lammps(with(std::make_unique<PairPotential>(lj), s), s, "cuag_lj_shift");
 }
 
@@ -451,19 +453,10 @@ TEST(EamPotential, ForcesAndVirialSyntheticAlloyAndFs) {
 
 TEST(PairPotential, ForcesAndVirialMorseAndLj) {
   System s = read_lammps_data(kData + "lattice_cuag.data", {"Cu", "Ag"});
-  PairFunction morse;
-  morse.style = PairFunction::Style::morse;
-  morse.D0 = 0.3;
-  morse.alpha = 1.5;
-  morse.r0 = 2.7;
-  morse.cutoff = 6.0;
+  const PairFunction morse = morse_function(0.3, 1.5, 2.7, 6.0);
   Hamiltonian hm = with(std::make_unique<PairPotential>(morse), s);
   expect_consistent_derivatives(hm, s, 1e-6, 1e-5, "morse");
-  PairFunction lj;
-  lj.epsilon = 0.02;
-  lj.sigma = 2.4;
-  lj.cutoff = 5.5;
-  lj.shift = true;
+  const PairFunction lj = lj_function(0.02, 2.4, 5.5, true);
   Hamiltonian hl = with(std::make_unique<PairPotential>(lj), s);
   expect_consistent_derivatives(hl, s, 1e-6, 1e-5, "lj");
   // Only the Cu-Ag pairs.
@@ -492,22 +485,11 @@ TEST(PairPotential, ForcesAndVirialMorseAndLj) {
 
 TEST(PairPotential, DimerValues) {
   // Morse minimum −D0 at r0; LJ minimum −ε at 2^{1/6} σ; the shifted form is zero at rc.
-  PairFunction m;
-  m.style = PairFunction::Style::morse;
-  m.D0 = 0.4;
-  m.alpha = 1.3;
-  m.r0 = 2.5;
-  m.cutoff = 8;
-  m.finalize();
+  const PairFunction m = morse_function(0.4, 1.3, 2.5, 8);
   double d;
   EXPECT_NEAR(m(2.5, d), -0.4, 1e-15);
   EXPECT_NEAR(d, 0.0, 1e-15);
-  PairFunction lj;
-  lj.epsilon = 0.01;
-  lj.sigma = 3.0;
-  lj.cutoff = 7.5;
-  lj.shift = true;
-  lj.finalize();
+  const PairFunction lj = lj_function(0.01, 3.0, 7.5, true);
   const double rmin = std::pow(2.0, 1.0 / 6.0) * 3.0;
   EXPECT_NEAR(lj.raw(rmin, d), -0.01, 1e-15);
   EXPECT_NEAR(d, 0.0, 1e-15);
@@ -764,12 +746,7 @@ TEST(PairPotential, HalfListComputeMatchesReferenceAndThreadCount) {
   // compute() (each pair once, Newton's third law) against compute_reference() (each pair from
   // both ends): the same numbers to rounding; and the same bits on 1, 2, 3 and 7 threads (1024 atoms,
   // enough for the loops to run threaded).
-  PairFunction morse;
-  morse.style = PairFunction::Style::morse;
-  morse.D0 = 0.3;
-  morse.alpha = 1.5;
-  morse.r0 = 2.7;
-  morse.cutoff = 6.0;
+  const PairFunction morse = morse_function(0.3, 1.5, 2.7, 6.0);
   System s = bcc_fe(2.8665, 8);
   for (std::size_t i = 0; i < s.size(); ++i)
     s.position[i] += 0.1 * Vec3(std::sin(1.7 * i), std::sin(2.3 * i + 1), std::sin(0.7 * i + 2));

@@ -455,7 +455,7 @@ double EamPotential::compute(const System& s, const NeighborList& list, Derivati
     my_cross_g.clear();
     // Pass 1, each pair once from its owning atom i: separation, the splines (one locate for
     // all three), φ and the density at i summed here, the density at j scattered (or left in
-    // its slot), and the derivatives that pass 3 needs stored per pair. In two loops per atom:
+    // the cross shares), and the derivatives that pass 3 needs stored per pair. In two loops per atom:
     // (a) geometry and table interval of every pair, (b) the splines. The arithmetic is that of
     // one loop; split, the table loads of (b) no longer wait behind each pair's r² → √ →
     // locate chain, so the core keeps several in flight (the tables, ~0.9 MB for Mishin Fe, live

@@ -90,9 +90,9 @@ class EamPotential : public Term {
   void bind(const System& s, const NeighborList& list) override;
   /// Half list with Newton's third law (docs/lattice.md, "EAM kernel"): each pair's splines
   /// are evaluated once, from one merged coefficient table per species pair; densities and
-  /// forces reach the second atom of a pair through per-pair slots gathered in a fixed order
-  /// (bit-identical for any thread count). Falls back to compute_reference() for a list it
-  /// was not bound to.
+  /// forces are added to the second atom of a pair at once (LAMMPS's serial scatter), or, across
+  /// a thread's range, in the one-thread order after a barrier (half_list.hpp: bit-identical
+  /// for any thread count). Falls back to compute_reference() for a list it was not bound to.
   double compute(const System& s, const NeighborList& list, Derivatives& d) const override;
   /// The plain gather form: every list entry evaluates its pair's derivative itself (twice
   /// the spline work; the reference that tests compare compute() with).

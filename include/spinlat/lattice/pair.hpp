@@ -62,9 +62,9 @@ class PairPotential : public Term {
   const PairFunction& function() const { return f_; }
 
   void bind(const System& s, const NeighborList& list) override;
-  /// Each pair once on the half list (Newton's third law), the second atom's share gathered
-  /// in a fixed order (bit-identical for any thread count); compute_reference() for a list it
-  /// was not bound to.
+  /// Each pair once on the half list (Newton's third law), the second atom's share scattered
+  /// as in one thread's pass (half_list.hpp: bit-identical for any thread count);
+  /// compute_reference() for a list it was not bound to.
   double compute(const System& s, const NeighborList& list, Derivatives& d) const override;
   /// The plain gather over the full list (each pair from both ends), the reference in tests.
   double compute_reference(const System& s, const NeighborList& list, Derivatives& d) const;

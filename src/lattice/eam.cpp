@@ -274,7 +274,7 @@ void EamPotential::build_tables() {
 void EamPotential::bind(const System& s, const NeighborList& list) {
   resolve_species(s);
   build_tables();
-  half_ = make_half_list(list);
+  make_half_list(list, half_);
   bound_pairs_ = list.pairs();
 }
 

@@ -51,7 +51,7 @@ PairPotential::PairPotential(PairFunction f, std::vector<std::string> species,
 
 void PairPotential::bind(const System& s, const NeighborList& list) {
   nspecies_ = static_cast<int>(s.species_name.size());
-  half_ = make_half_list(list);
+  make_half_list(list, half_);
   bound_pairs_ = list.pairs();
   if (all_) return;
   const auto index = [&](const std::string& name) {

@@ -17,9 +17,14 @@ bool positive(const Int3& n) {
 
 HalfList make_half_list(const NeighborList& full) {
   HalfList h;
+  make_half_list(full, h);
+  return h;
+}
+
+void make_half_list(const NeighborList& full, HalfList& h) {
   const int n = static_cast<int>(full.atoms());
   h.own_offset.assign(n + 1, 0);
-  h.images.push_back(Int3::Zero());
+  h.images.assign(1, Int3::Zero());
   // Image slots: a direct table over the (small) range of image components, a map beyond it.
   int reach = 0;
   for (const Int3& img : full.image) reach = std::max(reach, img.cwiseAbs().maxCoeff());
@@ -41,6 +46,9 @@ HalfList make_half_list(const NeighborList& full) {
     }
     return *s;
   };
+  // The arrays keep their storage from the last bind: no page faults per list rebuild.
+  h.partner.clear();
+  h.image_slot.clear();
   h.partner.reserve(full.pairs() / 2 + 1);
   h.image_slot.reserve(full.pairs() / 2 + 1);
   for (int i = 0; i < n; ++i) {
@@ -53,7 +61,6 @@ HalfList make_half_list(const NeighborList& full) {
     }
     h.own_offset[i + 1] = static_cast<int>(h.partner.size());
   }
-  return h;
 }
 
 std::pair<int, int> balanced_range(const std::vector<int>& offset, int overhead, int t, int T) {

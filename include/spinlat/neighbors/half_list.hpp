@@ -69,5 +69,7 @@ std::pair<int, int> balanced_range(const std::vector<int>& offset, int overhead,
 /// periodic self-image (j = i) when n is lexicographically positive. Each atom's pairs keep
 /// the full list's order (by distance).
 HalfList make_half_list(const NeighborList& full);
+/// The same into `half`, reusing its arrays' storage (the terms rebind at every list rebuild).
+void make_half_list(const NeighborList& full, HalfList& half);
 
 }  // namespace spinlat

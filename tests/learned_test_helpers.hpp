@@ -2,13 +2,24 @@
 // Shared set-up of the learned-potential tests (TorchScript and native): a jiggled bcc Fe/Co
 // cell with random moments, and the displaced copies that finite differences need.
 #include <algorithm>
+#include <filesystem>
+#include <string>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "spinlat/core/crystal.hpp"
 #include "spinlat/core/rng.hpp"
 #include "spinlat/core/system.hpp"
 
 namespace spinlat::test {
+
+/// A path `name` in the folder `folder` below gtest's temporary directory (created).
+inline std::string temp_file(const std::string& folder, const std::string& name) {
+  const auto dir = std::filesystem::path(testing::TempDir()) / folder;
+  std::filesystem::create_directories(dir);
+  return (dir / name).string();
+}
 
 /// Positions jiggled by up to `amount` Å and moment sizes scaled by ±10 %, from `rng`, so that
 /// no symmetry hides an error.

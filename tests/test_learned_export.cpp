@@ -29,11 +29,7 @@ using namespace spinlat;
 
 namespace {
 
-std::string temp_file(const std::string& name) {
-  const auto dir = std::filesystem::path(testing::TempDir()) / "spinlat_export";
-  std::filesystem::create_directories(dir);
-  return (dir / name).string();
-}
+std::string temp_file(const std::string& name) { return test::temp_file("spinlat_export", name); }
 
 const std::string kFeModel = std::string(SPINLAT_SOURCE_DIR) + "/inputs/models/fe_bcc.spl";
 

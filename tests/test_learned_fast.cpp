@@ -53,11 +53,7 @@ const std::vector<Case> kCases = {
     {"soc-L1-c3-l3-m2-Al", true, 1, 3, 3, 2, true, true, 4.2},
 };
 
-std::string temp_file(const std::string& name) {
-  const auto dir = std::filesystem::path(testing::TempDir()) / "spinlat_learned_fast";
-  std::filesystem::create_directories(dir);
-  return (dir / name).string();
-}
+std::string temp_file(const std::string& name) { return test::temp_file("spinlat_learned_fast", name); }
 
 NativeModel make_model(const Case& k, std::uint64_t seed) {
   torch::manual_seed(seed);

@@ -28,11 +28,7 @@ using namespace spinlat;
 
 namespace {
 
-std::string temp_file(const std::string& name) {
-  const auto dir = std::filesystem::path(testing::TempDir()) / "spinlat_native_forces";
-  std::filesystem::create_directories(dir);
-  return (dir / name).string();
-}
+std::string temp_file(const std::string& name) { return test::temp_file("spinlat_native_forces", name); }
 
 std::string bundled(const std::string& name) { return std::string(SPINLAT_SOURCE_DIR) + "/inputs/models/" + name; }
 

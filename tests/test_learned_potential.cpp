@@ -35,11 +35,7 @@ using namespace spinlat;
 
 namespace {
 
-std::string temp_file(const std::string& name) {
-  const auto dir = std::filesystem::path(testing::TempDir()) / "spinlat_learned";
-  std::filesystem::create_directories(dir);
-  return (dir / name).string();
-}
+std::string temp_file(const std::string& name) { return test::temp_file("spinlat_learned", name); }
 
 std::string num(double x) {
   char buf[64];

@@ -20,6 +20,7 @@
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -404,6 +405,21 @@ std::shared_ptr<torch::nn::Module> child(NativeModelImpl& model, const std::stri
   return *c;
 }
 
+// Calls f(std::integral_constant<int, C>) for the common channel counts, f(…<int, 0>) (C read
+// at run time) otherwise: the layer kernels get their own instance with C known to the
+// compiler where it is common; the arithmetic is the same in every instance.
+template <class F>
+void with_channel_count(int C, F&& f) {
+  switch (C) {
+    case 4: return f(std::integral_constant<int, 4>{});
+    case 8: return f(std::integral_constant<int, 8>{});
+    case 16: return f(std::integral_constant<int, 16>{});
+    case 32: return f(std::integral_constant<int, 32>{});
+    case 64: return f(std::integral_constant<int, 64>{});
+    default: return f(std::integral_constant<int, 0>{});
+  }
+}
+
 }  // namespace
 
 void NativeFastEvaluator::Impl::read_model(NativeModelImpl& model) {
@@ -554,16 +570,7 @@ void NativeFastEvaluator::Impl::moment_record(int v, const Vec3& m, double* out)
 // h_{t+1} = mix(B) + residual(h_t) and readout_t(h_{t+1}). Reads the records of n and of its
 // senders (through the overlay), never the node's own previous output.
 void NativeFastEvaluator::Impl::layer_at(int t, int n, double* h_out, double& r_out, Scratch& w) {
-  // Common channel counts get their own instance with C known to the compiler; the arithmetic
-  // is the same in every instance (and in the generic one).
-  switch (C) {
-    case 4: return layer_at_c<4>(t, n, h_out, r_out, w);
-    case 8: return layer_at_c<8>(t, n, h_out, r_out, w);
-    case 16: return layer_at_c<16>(t, n, h_out, r_out, w);
-    case 32: return layer_at_c<32>(t, n, h_out, r_out, w);
-    case 64: return layer_at_c<64>(t, n, h_out, r_out, w);
-    default: return layer_at_c<0>(t, n, h_out, r_out, w);
-  }
+  with_channel_count(C, [&](auto ct) { layer_at_c<decltype(ct)::value>(t, n, h_out, r_out, w); });
 }
 
 template <int CT>
@@ -771,13 +778,7 @@ void NativeFastEvaluator::Impl::bessel_basis(double r, double* b, double* db) co
 // edge's ∂E/∂u_sender (g_u_e) and adds to the edge's ∂E/∂(sender's moment features),
 // ∂E/∂Y and ∂E/∂r, and to the node's own ∂E/∂(moment features).
 void NativeFastEvaluator::Impl::layer_back(int t, int n, const double* gh_out, bool geo, Scratch& w) {
-  switch (C) {  // as layer_at: the channel count known to the compiler where it is common
-    case 4: return layer_back_c<4>(t, n, gh_out, geo, w);
-    case 8: return layer_back_c<8>(t, n, gh_out, geo, w);
-    case 16: return layer_back_c<16>(t, n, gh_out, geo, w);
-    case 32: return layer_back_c<32>(t, n, gh_out, geo, w);
-    default: return layer_back_c<0>(t, n, gh_out, geo, w);
-  }
+  with_channel_count(C, [&](auto ct) { layer_back_c<decltype(ct)::value>(t, n, gh_out, geo, w); });
 }
 
 template <int CT>

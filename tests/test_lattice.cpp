@@ -596,7 +596,10 @@ TEST(EamPotential, PairOnceComputeMatchesReferenceGather) {
     b.w.setZero();
     d.force = &b.f;
     d.virial = &b.w;
-    b.e = eam.compute_reference(*sys, h.neighbors(), d);
+    // A pure EAM Hamiltonian builds the half list alone; the reference walks the full one.
+    EXPECT_FALSE(h.neighbors().full);
+    EXPECT_THROW(eam.compute_reference(*sys, h.neighbors(), d), std::logic_error);
+    b.e = eam.compute_reference(*sys, build_neighbor_list(*sys, h.cutoff() + h.skin()), d);
     EXPECT_NEAR(a.e, b.e, 1e-11 * std::abs(b.e)) << file;
     for (std::size_t i = 0; i < sys->size(); ++i) EXPECT_LT((a.f[i] - b.f[i]).norm(), 1e-12) << file;
     EXPECT_LT((a.w - b.w).cwiseAbs().maxCoeff(), 1e-11) << file;
@@ -690,13 +693,14 @@ TEST(HalfList, EveryPairOnceUnderItsLargerAtom) {
   const System cuag = read_lammps_data(kData + "lattice_cuag.data", {"Cu", "Ag"});
   for (const System* s : std::vector<const System*>{&tiny, &cuag}) {
     const NeighborList full = build_neighbor_list(*s, 6.0);
-    const HalfList half = make_half_list(full);
-    ASSERT_EQ(half.atoms(), s->size());
-    EXPECT_EQ(2 * half.pairs(), full.pairs());
-    std::multiset<std::tuple<int, int, int, int, int>> want, got;
+    std::multiset<std::tuple<int, int, int, int, int>> want;
     for (int i = 0; i < static_cast<int>(full.atoms()); ++i)
       for (int k = full.begin(i); k < full.end(i); ++k)
         want.insert({i, full.index[k], full.image[k][0], full.image[k][1], full.image[k][2]});
+    const HalfList half = make_half_list(full);
+    ASSERT_EQ(half.atoms(), s->size());
+    EXPECT_EQ(2 * half.pairs(), full.pairs());
+    std::multiset<std::tuple<int, int, int, int, int>> got;
     for (int i = 0; i < static_cast<int>(half.atoms()); ++i)
       for (int p = half.own_offset[i]; p < half.own_offset[i + 1]; ++p) {
         const int j = half.partner[p];
@@ -707,6 +711,51 @@ TEST(HalfList, EveryPairOnceUnderItsLargerAtom) {
       }
     EXPECT_EQ(got, want);
   }
+}
+
+// The half list straight from the cell lists (EAM or pair potentials alone) against
+// make_half_list of the full list: the same pairs, in the same order, with the same image
+// slots, on 1, 2 and 3 threads. Cases: the sheared 2-atom cell smaller than the cutoff, the
+// Cu-Ag triclinic box, and 1024 bcc atoms moved off the lattice with some out of the cell
+// (wrap shifts).
+static void expect_same_half_list(const HalfList& a, const HalfList& b, const std::string& what) {
+  EXPECT_EQ(a.own_offset, b.own_offset) << what;
+  EXPECT_EQ(a.partner, b.partner) << what;
+  EXPECT_EQ(a.image_slot, b.image_slot) << what;
+  EXPECT_EQ(a.images, b.images) << what;
+}
+
+TEST(HalfList, DirectBuildEqualsHalfOfFullList) {
+  System tiny = bcc_fe(2.8553, 1);
+  tiny.cell.h(1, 0) = 0.3;
+  tiny.position[1] += Vec3(0.11, -0.07, 0.05);
+  const System cuag = read_lammps_data(kData + "lattice_cuag.data", {"Cu", "Ag"});
+  System moved = bcc_fe(2.8665, 8);
+  for (std::size_t i = 0; i < moved.size(); ++i)
+    moved.position[i] += 0.3 * Vec3(std::sin(1.7 * i), std::sin(2.3 * i + 1), std::sin(0.7 * i + 2)) +
+                         (i % 7 == 0 ? Vec3(moved.cell.h.row(i % 3).transpose()) : Vec3::Zero());
+  const int saved = omp_get_max_threads();
+  // Largest first: a build on fewer threads after one on more must not read the other
+  // threads' stale scratch.
+  for (const System* s : std::vector<const System*>{&moved, &cuag, &tiny}) {
+    const std::string what = std::to_string(s->size()) + " atoms";
+    const HalfList want = make_half_list(build_neighbor_list(*s, 5.8));
+    for (int nt : {1, 2, 3}) {
+      omp_set_num_threads(nt);
+      const NeighborList direct = build_neighbor_list(*s, 5.8, NeighborForms{false, true});
+      EXPECT_FALSE(direct.full);
+      EXPECT_EQ(direct.pairs(), 0u);
+      expect_same_half_list(direct.half, want, what + ", " + std::to_string(nt) + " threads");
+      // Both forms at once: the half from the full list.
+      const NeighborList both = build_neighbor_list(*s, 5.8, NeighborForms{true, true});
+      EXPECT_TRUE(both.full);
+      expect_same_half_list(both.half, want, what + ", both forms");
+    }
+    if (s == &moved) {
+      EXPECT_GT(want.images.size(), 14u);  // the wrap shifts show up as images
+    }
+  }
+  omp_set_num_threads(saved);
 }
 
 TEST(HalfList, BalancedRangesShareThePairsNotTheAtoms) {
@@ -759,7 +808,7 @@ TEST(PairPotential, HalfListComputeMatchesReferenceAndThreadCount) {
   r.w.setZero();
   d.force = &r.f;
   d.virial = &r.w;
-  r.e = pair.compute_reference(s, h.neighbors(), d);
+  r.e = pair.compute_reference(s, build_neighbor_list(s, h.cutoff() + h.skin()), d);
   EXPECT_NEAR(a.e, r.e, 1e-11 * std::abs(r.e));
   for (std::size_t i = 0; i < s.size(); ++i) EXPECT_LT((a.f[i] - r.f[i]).norm(), 1e-12);
   EXPECT_LT((a.w - r.w).cwiseAbs().maxCoeff(), 1e-10);

@@ -274,8 +274,6 @@ void EamPotential::build_tables() {
 void EamPotential::bind(const System& s, const NeighborList& list) {
   resolve_species(s);
   build_tables();
-  make_half_list(list, half_);
-  bound_pairs_ = list.pairs();
 }
 
 double EamPotential::pair(int a, int b, double r, double* dphi) const {
@@ -311,6 +309,7 @@ double EamPotential::embedding(int a, double rho, double* dF) const {
 }
 
 std::vector<double> EamPotential::densities(const System& s, const NeighborList& list) const {
+  list.require_full(s.size(), "eam");
   const int n = static_cast<int>(s.size());
   const Mat3 ht = s.cell.h.transpose();
   std::vector<double> rho(n, 0.0);
@@ -398,13 +397,13 @@ inline double spline_derivative(const double* c, double p) { return (c[0] * p + 
 }  // namespace
 
 double EamPotential::compute(const System& s, const NeighborList& list, Derivatives& d) const {
-  if (bound_pairs_ != list.pairs() || half_.atoms() != s.size() || list.atoms() != s.size())
-    return compute_reference(s, list, d);
+  const HalfList& half = list.half;
+  if (half.atoms() != s.size()) return compute_reference(s, list, d);
   const int n = static_cast<int>(s.size());
   const bool want_force = d.force != nullptr, want_virial = d.virial != nullptr;
   const bool want_grad = want_force || want_virial;
-  half_.shifts(s, shift_);
-  const std::size_t np = half_.pairs();
+  half.shifts(s, shift_);
+  const std::size_t np = half.pairs();
   drho_in_.resize(np);
   dphi_.resize(np);
   if (!symmetric_) drho_out_.resize(np);
@@ -418,9 +417,9 @@ double EamPotential::compute(const System& s, const NeighborList& list, Derivati
   const bool sym = symmetric_;
   const Vec3* x = s.position.data();
   const int* species = s.species.data();
-  const int* partner = half_.partner.data();
-  const int* image_slot = half_.image_slot.data();
-  const int* own_offset = half_.own_offset.data();
+  const int* partner = half.partner.data();
+  const int* image_slot = half.image_slot.data();
+  const int* own_offset = half.own_offset.data();
   const Vec3* shift = shift_.data();
   double* drho_in = drho_in_.data();
   double* drho_out = sym ? drho_in_.data() : drho_out_.data();
@@ -448,7 +447,7 @@ double EamPotential::compute(const System& s, const NeighborList& list, Derivati
 #pragma omp parallel if (n >= 512)
   {
     const int nt = omp_get_num_threads(), t = omp_get_thread_num();
-    const auto [lo, hi] = balanced_range(half_.own_offset, 4, t, nt);
+    const auto [lo, hi] = balanced_range(half.own_offset, 4, t, nt);
     auto& my_cross_rho = cross_rho_.by_thread[t];
     auto& my_cross_g = cross_g_.by_thread[t];
     my_cross_rho.clear();

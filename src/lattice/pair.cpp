@@ -6,6 +6,7 @@
 #include <omp.h>
 
 #include "spinlat/core/error.hpp"
+#include "spinlat/lattice/morse_lanes.hpp"
 #include "spinlat/terms/registry.hpp"
 
 namespace spinlat {
@@ -17,23 +18,16 @@ void PairFunction::finalize() {
 
 void PairFunction::evaluate(const double* r2, int m, double* phi, double* q) const {
   int k = 0;
-#if defined(__SSE2__)
   if (style == Style::morse) {
-    // Two pairs at a time, each lane the IEEE operations of raw() on one pair, so the same
-    // bits (core/exp_sse2.hpp for the exponential; docs/performance.md, "Sixth round").
-    const __m128d a = _mm_set1_pd(alpha), rr0 = _mm_set1_pd(r0), d0 = _mm_set1_pd(D0);
-    const __m128d two = _mm_set1_pd(2.0), shift_by = _mm_set1_pd(offset);
-    const __m128d two_alpha_d0 = _mm_set1_pd(2.0 * alpha * D0);
-    for (; k + 1 < m; k += 2) {
-      const __m128d r = _mm_sqrt_pd(_mm_loadu_pd(r2 + k));
-      const __m128d x = exp_sse2(_mm_sub_pd(_mm_setzero_pd(), _mm_mul_pd(a, _mm_sub_pd(r, rr0))));  // morse_exponent
-      const __m128d xx = _mm_mul_pd(x, x);
-      const __m128d dphi = _mm_mul_pd(two_alpha_d0, _mm_sub_pd(x, xx));
-      _mm_storeu_pd(phi + k, _mm_sub_pd(_mm_mul_pd(d0, _mm_sub_pd(xx, _mm_mul_pd(two, x))), shift_by));
-      _mm_storeu_pd(q + k, _mm_div_pd(dphi, r));
-    }
-  }
+    // Four pairs at a time (AVX2, when the CPU has it), then two (SSE2), each lane the IEEE
+    // operations of raw() on one pair, so the same bits (lattice/morse_lanes.hpp;
+    // docs/performance.md, "Sixth round" and "Seventh round").
+    const MorseConstants c{alpha, r0, D0, offset};
+    if (morse_avx2_supported()) k = morse_lanes_avx2(c, r2, m, phi, q);
+#if defined(__SSE2__)
+    k += morse_lanes<Sse2Lanes>(c, r2 + k, m - k, phi + k, q + k);
 #endif
+  }
   for (; k < m; ++k) {
     const double r = std::sqrt(r2[k]);
     double dphi;
@@ -51,8 +45,6 @@ PairPotential::PairPotential(PairFunction f, std::vector<std::string> species,
 
 void PairPotential::bind(const System& s, const NeighborList& list) {
   nspecies_ = static_cast<int>(s.species_name.size());
-  make_half_list(list, half_);
-  bound_pairs_ = list.pairs();
   if (all_) return;
   const auto index = [&](const std::string& name) {
     for (int a = 0; a < nspecies_; ++a)
@@ -71,16 +63,16 @@ void PairPotential::bind(const System& s, const NeighborList& list) {
 }
 
 double PairPotential::compute(const System& s, const NeighborList& list, Derivatives& d) const {
-  if (bound_pairs_ != list.pairs() || half_.atoms() != s.size() || list.atoms() != s.size())
-    return compute_reference(s, list, d);
+  const HalfList& half = list.half;
+  if (half.atoms() != s.size()) return compute_reference(s, list, d);
   const int n = static_cast<int>(s.size());
   const double cut2 = f_.cutoff * f_.cutoff;
-  half_.shifts(s, shift_);
+  half.shifts(s, shift_);
   site_.resize(n);
   if (d.virial) own_virial_.resize(n);
   const Vec3* x = s.position.data();
-  const int* partner = half_.partner.data();
-  const int* image_slot = half_.image_slot.data();
+  const int* partner = half.partner.data();
+  const int* image_slot = half.image_slot.data();
   const Vec3* shift = shift_.data();
   Vec3* force = d.force ? d.force->data() : nullptr;
   cross_g_.reserve_threads(n >= 512 ? omp_get_max_threads() : 1);
@@ -91,7 +83,7 @@ double PairPotential::compute(const System& s, const NeighborList& list, Derivat
     // below its range (half_list.hpp: the same sequence of operations, so the same bits, for any thread
     // count). Equal shares of the pairs per thread (balanced_range).
     const int nt = omp_get_num_threads(), t = omp_get_thread_num();
-    const auto [lo, hi] = balanced_range(half_.own_offset, 4, t, nt);
+    const auto [lo, hi] = balanced_range(half.own_offset, 4, t, nt);
     auto& my_cross_g = cross_g_.by_thread[t];
     my_cross_g.clear();
     // Per atom in three loops: (a) the pairs that act and lie within the cutoff, with r²;
@@ -103,7 +95,7 @@ double PairPotential::compute(const System& s, const NeighborList& list, Derivat
     for (int i = lo; i < hi; ++i) {
       const int a = s.species[i];
       const Vec3 xi = x[i];
-      const int p0 = half_.own_offset[i], p1 = half_.own_offset[i + 1];
+      const int p0 = half.own_offset[i], p1 = half.own_offset[i + 1];
       if (near.size() < static_cast<std::size_t>(p1 - p0)) {
         near.resize(p1 - p0);
         r2_near.resize(p1 - p0);
@@ -155,6 +147,7 @@ double PairPotential::compute(const System& s, const NeighborList& list, Derivat
 }
 
 double PairPotential::compute_reference(const System& s, const NeighborList& list, Derivatives& d) const {
+  list.require_full(s.size(), "pair");
   const int n = static_cast<int>(s.size());
   const Mat3 ht = s.cell.h.transpose();
   const double cut2 = f_.cutoff * f_.cutoff;
@@ -192,6 +185,7 @@ double PairPotential::compute_reference(const System& s, const NeighborList& lis
 }
 
 void PairPotential::add_site_energies(const System& s, const NeighborList& list, std::vector<double>& e) const {
+  list.require_full(s.size(), "pair");
   const Mat3 ht = s.cell.h.transpose();
   const double cut2 = f_.cutoff * f_.cutoff;
   for (std::size_t i = 0; i < s.size(); ++i)

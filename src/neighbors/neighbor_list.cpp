@@ -1,7 +1,11 @@
 #include "spinlat/neighbors/neighbor_list.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <map>
+#include <stdexcept>
+#include <string>
 
 #include <omp.h>
 
@@ -24,7 +28,8 @@ struct Key {
   double r;
   int j, k;
 };
-void sort_pairs(std::vector<Key>& order, std::vector<Key>& scratch, std::vector<int>& count, const Pair* b,
+template <class P>  // a pair record with its image n
+void sort_pairs(std::vector<Key>& order, std::vector<Key>& scratch, std::vector<int>& count, const P* b,
                 double cutoff) {
   const auto full = [b](const Key& x, const Key& y) {
     if (std::abs(x.r - y.r) > 1e-12) return x.r < y.r;
@@ -126,23 +131,31 @@ NeighborList build_neighbor_list_reference(const System& s, double cutoff) {
   return to_csr(buckets, cutoff);
 }
 
-NeighborList build_neighbor_list(const System& s, double cutoff) {
-  NeighborList list;
-  build_neighbor_list(s, cutoff, list);
-  return list;
-}
+namespace {
 
-void build_neighbor_list(const System& s, double cutoff, NeighborList& list) {
-  check_cell(s);
-  if (!(cutoff > 0.0)) throw InputError("neighbour cutoff must be positive");
+// Atoms sorted into bins for a cell-list search within `cutoff`.
+struct Binning {
+  Int3 nbin, reach, lo, hi;
+  std::vector<Vec3> wrapped;    // Cartesian position wrapped into the cell (periodic axes)
+  std::vector<Int3> wrap_shift; // stored position = wrapped + ht · wrap_shift
+  std::vector<Int3> bin_of;
+  std::vector<int> bin_start;   // CSR over bins of the binned_* arrays
+  std::vector<Vec3> binned_pos; // the same positions, wrap shifts and atom indices in bin order
+  std::vector<Int3> binned_wrap;
+  std::vector<int> binned_atom;
+
+  Binning(const System& s, double cutoff);
+  long bins() const { return static_cast<long>(bin_start.size()) - 1; }
+  int bin_id(const Int3& b) const { return ((b[0] - lo[0]) * nbin[1] + (b[1] - lo[1])) * nbin[2] + (b[2] - lo[2]); }
+};
+
+Binning::Binning(const System& s, double cutoff) {
   const int n = static_cast<int>(s.size());
   const Mat3 ht = s.cell.h.transpose();
   const Mat3 hinv_t = ht.inverse();
-
   // Bins of at least `cutoff`/2 across along each axis (a 5³ stencil tests ~2.5× fewer
   // candidates than 3³ bins of the full cutoff); a bin range `reach` per axis covers the
   // cutoff sphere, and may exceed the bin count (then images repeat, as they should).
-  Int3 nbin, reach;
   for (int k = 0; k < 3; ++k)
     nbin[k] = std::max(1, static_cast<int>(std::floor(2.0 * s.cell.plane_spacing(k) / cutoff)));
   // A cutoff far below the atomic spacing (the 0.5 Å overlap check) would make far more bins
@@ -159,9 +172,10 @@ void build_neighbor_list(const System& s, double cutoff, NeighborList& list) {
   // Fractional coordinates, wrapped into [0,1) along periodic axes; the wrap shift is kept
   // so that image vectors refer to the stored (unwrapped) positions.
   std::vector<Vec3> frac(n);
-  std::vector<Int3> wrap_shift(n, Int3::Zero());
-  std::vector<Int3> bin_of(n);
-  Int3 lo = Int3::Zero(), hi = nbin - Int3::Ones();
+  wrap_shift.assign(n, Int3::Zero());
+  bin_of.resize(n);
+  lo = Int3::Zero();
+  hi = nbin - Int3::Ones();
   for (int i = 0; i < n; ++i) {
     Vec3 f = hinv_t * s.position[i];
     for (int k = 0; k < 3; ++k) {
@@ -184,145 +198,238 @@ void build_neighbor_list(const System& s, double cutoff, NeighborList& list) {
       lo[k] = mn; hi[k] = mx;
       nbin[k] = mx - mn + 1;  // bin width (spacing / old nbin) and reach stay as computed
     }
-  const auto bin_id = [&](const Int3& b) { return ((b[0] - lo[0]) * nbin[1] + (b[1] - lo[1])) * nbin[2] + (b[2] - lo[2]); };
-  std::vector<std::vector<int>> bins(static_cast<std::size_t>(nbin[0]) * nbin[1] * nbin[2]);
-  for (int i = 0; i < n; ++i) bins[bin_id(bin_of[i])].push_back(i);
-
-  // Cartesian positions of the wrapped atoms, once (the candidate loop below then does no
-  // matrix products; the same expression, so the same bits as computing it per candidate).
-  std::vector<Vec3> wrapped(n);
+  // Cartesian positions of the wrapped atoms, once (the candidate loop then does no matrix
+  // products; the same expression, so the same bits as computing it per candidate).
+  wrapped.resize(n);
   for (int i = 0; i < n; ++i) wrapped[i] = ht * frac[i];
-  // The same positions, wrap shifts and atom indices in bin order (a bin's atoms, and those
-  // of consecutive bins along the last axis, side by side): the candidate loop streams
-  // through them instead of chasing bin lists into the atom arrays.
-  std::vector<int> bin_start(bins.size() + 1, 0);
-  for (std::size_t b = 0; b < bins.size(); ++b) bin_start[b + 1] = bin_start[b] + static_cast<int>(bins[b].size());
-  std::vector<Vec3> binned_pos(n);
-  std::vector<Int3> binned_wrap(n);
-  std::vector<int> binned_atom(n);
-  for (std::size_t b = 0; b < bins.size(); ++b)
-    for (std::size_t q = 0; q < bins[b].size(); ++q) {
-      const int i = bins[b][q], m = bin_start[b] + static_cast<int>(q);
-      binned_pos[m] = wrapped[i];
-      binned_wrap[m] = wrap_shift[i];
-      binned_atom[m] = i;
-    }
-  // Each thread appends its atoms' pairs, already sorted, to its own buffer (kept between
-  // builds by the calling thread up to kKeepPairs pairs: no allocation and no page faults
-  // per rebuild; larger buffers, 48 bytes a pair, are released after the build); the CSR
-  // arrays are then filled from the buffers in atom order. Sorted right after the search,
-  // while an atom's pairs are in L1, and copied once instead of twice (per-atom buckets,
-  // then CSR).
-  const int nthreads = n >= 512 ? omp_get_max_threads() : 1;
-  static thread_local std::vector<std::vector<Pair>> buffers;
-  if (static_cast<int>(buffers.size()) < nthreads) buffers.resize(nthreads);
-  std::vector<std::vector<Pair>>& flat = buffers;  // the caller's (a thread_local named in
-                                                   // the parallel region would be each worker's)
-  std::vector<int> owner(n), start(n), count(n);
+  // The atoms in bin order (a counting sort; within a bin, increasing index): the candidate
+  // loop streams through a bin's atoms, and those of consecutive bins along the last axis,
+  // side by side instead of chasing bin lists into the atom arrays.
+  const long nb = static_cast<long>(nbin[0]) * nbin[1] * nbin[2];
+  bin_start.assign(nb + 1, 0);
+  std::vector<int> id(n);
+  for (int i = 0; i < n; ++i) ++bin_start[(id[i] = bin_id(bin_of[i])) + 1];
+  for (long b = 0; b < nb; ++b) bin_start[b + 1] += bin_start[b];
+  std::vector<int> fill(bin_start.begin(), bin_start.end() - 1);
+  binned_pos.resize(n);
+  binned_wrap.resize(n);
+  binned_atom.resize(n);
+  for (int i = 0; i < n; ++i) {
+    const int m = fill[id[i]]++;
+    binned_pos[m] = wrapped[i];
+    binned_wrap[m] = wrap_shift[i];
+    binned_atom[m] = i;
+  }
+}
+
+// A run of binned atoms [first, last) seen through one periodic image.
+struct StencilRun {
+  int first, last;
+  Int3 img;
+  Vec3 shift;
+};
+
+// The runs that cover the cutoff sphere around bin `home` (its stencil), worked out once for
+// all the bin's atoms; consecutive bins of one image are merged into one run. With `half`, the
+// half stencil: bin offsets o lexicographically ≥ 0 only, starting with o = 0 (run 0 then begins
+// at the home bin). A pair seen through offset o from one end is seen through −o from the other,
+// so every pair is met once when run 0 is taken only past the searching atom (search()).
+void stencil_of(const System& s, const Binning& bins, const Mat3& ht, const Int3& home, bool half,
+                std::vector<StencilRun>& out) {
+  out.clear();
+  const Int3& nbin = bins.nbin;
+  const Int3& reach = bins.reach;
+  for (int da = half ? 0 : -reach[0]; da <= reach[0]; ++da)
+    for (int db = (half && da == 0) ? 0 : -reach[1]; db <= reach[1]; ++db)
+      for (int dc = (half && da == 0 && db == 0) ? 0 : -reach[2]; dc <= reach[2]; ++dc) {
+        Int3 b = home + Int3(da, db, dc);
+        Int3 img = Int3::Zero();
+        bool outside = false;
+        for (int k = 0; k < 3; ++k) {
+          if (s.cell.periodic[k]) {
+            // floor division into image count and bin within the cell
+            const int q = (b[k] >= 0) ? b[k] / nbin[k] : -((-b[k] + nbin[k] - 1) / nbin[k]);
+            img[k] = q;
+            b[k] -= q * nbin[k];
+          } else if (b[k] < bins.lo[k] || b[k] > bins.hi[k]) {
+            outside = true;
+          }
+        }
+        if (outside) continue;
+        const int id = bins.bin_id(b);
+        const int first = bins.bin_start[id], last = bins.bin_start[id + 1];
+        if (first == last) continue;
+        if (!out.empty() && out.back().last == first && out.back().img == img) {
+          out.back().last = last;  // the next bin along c, same image
+          continue;
+        }
+        out.push_back({first, last, img, ht * img.cast<double>()});
+      }
+}
+
+// One candidate within the cutoff: binned atom m, seen through stencil run q.
+struct Hit {
+  int m, q;
+};
+
+// The cell-list search shared by both forms. Bin by bin (in parallel over bins), for every atom
+// i of the bin: the candidates within the cutoff (0 < r < cutoff) in the stencil's order, then
+// found(t, i, hits, count, stencil) on thread t. With `half`, the half stencil (stencil_of),
+// its home-bin run taken from the atom after i in bin order: every pair is met once, from one
+// of its two atoms. What is met, and in which order, depends on the binning alone, never on the
+// thread count.
+template <class Found>
+void search(const System& s, const Binning& bins, double cutoff, int nthreads, bool half, Found&& found) {
+  const Mat3 ht = s.cell.h.transpose();
   const double cut2 = cutoff * cutoff;
-  // Expected neighbours per atom (uniform density) with some margin.
-  const std::size_t expect = static_cast<std::size_t>(
-      1.3 * n * (4.0 / 3.0) * 3.14159265358979 * cutoff * cutoff * cutoff / s.cell.volume()) + 8;
-  // Search bin by bin: the stencil of a bin (neighbour bins, their images and shifts) is worked
-  // out once for all its atoms rather than once per atom. Each candidate's arithmetic is the
-  // same as per atom, and every atom's pairs are sorted, so the list does not depend on the
-  // visiting order (nor on the thread count: an atom's pairs are found by one thread).
-  const long nbins = static_cast<long>(bins.size());
-  const int nstencil = (2 * reach[0] + 1) * (2 * reach[1] + 1) * (2 * reach[2] + 1);
+  const long nb = bins.bins();
+  const int nstencil = (2 * bins.reach[0] + 1) * (2 * bins.reach[1] + 1) * (2 * bins.reach[2] + 1);
 #pragma omp parallel num_threads(nthreads)
   {
     const int t = omp_get_thread_num();
-    std::vector<Pair>& out = flat[t];
-    out.clear();
-    out.reserve(expect * n / nthreads + 64);
-    std::vector<Pair> mine;
-    mine.reserve(expect);
-    std::vector<Key> order, scratch;
-    std::vector<int> histogram;
-    struct Stencil {
-      int first, last;  // a run of binned atoms [first, last) seen through one image
-      Int3 img;
-      Vec3 shift;
-    };
-    std::vector<Stencil> stencil;
+    std::vector<StencilRun> stencil;
     stencil.reserve(nstencil);
-    struct Hit {
-      int m, q;  // binned atom, stencil run
-    };
     std::vector<Hit> hits;
 #pragma omp for schedule(static)
-    for (long bi = 0; bi < nbins; ++bi) {
-      const std::vector<int>& here = bins[bi];
-      if (here.empty()) continue;
-      const Int3 home = bin_of[here.front()];
-      stencil.clear();
-      for (int da = -reach[0]; da <= reach[0]; ++da)
-        for (int db = -reach[1]; db <= reach[1]; ++db)
-          for (int dc = -reach[2]; dc <= reach[2]; ++dc) {
-            Int3 b = home + Int3(da, db, dc);
-            Int3 img = Int3::Zero();
-            bool outside = false;
-            for (int k = 0; k < 3; ++k) {
-              if (s.cell.periodic[k]) {
-                // floor division into image count and bin within the cell
-                const int q = (b[k] >= 0) ? b[k] / nbin[k] : -((-b[k] + nbin[k] - 1) / nbin[k]);
-                img[k] = q;
-                b[k] -= q * nbin[k];
-              } else if (b[k] < lo[k] || b[k] > hi[k]) {
-                outside = true;
-              }
-            }
-            if (outside) continue;
-            const int id = bin_id(b);
-            if (bin_start[id] == bin_start[id + 1]) continue;
-            if (!stencil.empty() && stencil.back().last == bin_start[id] && stencil.back().img == img) {
-              stencil.back().last = bin_start[id + 1];  // the next bin along c, same image
-              continue;
-            }
-            stencil.push_back({bin_start[id], bin_start[id + 1], img, ht * img.cast<double>()});
-          }
+    for (long bi = 0; bi < nb; ++bi) {
+      const int first = bins.bin_start[bi], last = bins.bin_start[bi + 1];
+      if (first == last) continue;
+      stencil_of(s, bins, ht, bins.bin_of[bins.binned_atom[first]], half, stencil);
       std::size_t candidates = 0;
-      for (const Stencil& st : stencil) candidates += st.last - st.first;
-      for (int i : here) {
-        const Vec3 ri = wrapped[i];
-        mine.clear();
-        const Int3 wrap_i = wrap_shift[i];
+      for (const StencilRun& st : stencil) candidates += st.last - st.first;
+      hits.resize(candidates);
+      for (int a = first; a < last; ++a) {
+        const int i = bins.binned_atom[a];
+        const Vec3 ri = bins.wrapped[i];
         // Distance test without a branch (about one candidate in four is a neighbour, so a
         // branch would mispredict often): every candidate is written, the count advances by
-        // the test's outcome. Then the pairs of the hits, from the same expression.
-        hits.resize(candidates);
+        // the test's outcome.
         std::size_t nhit = 0;
         for (int q = 0; q < static_cast<int>(stencil.size()); ++q) {
-          const Stencil& st = stencil[q];
-          for (int m = st.first; m < st.last; ++m) {
-            const Vec3 d = binned_pos[m] + st.shift - ri;
+          const StencilRun& st = stencil[q];
+          for (int m = (half && q == 0) ? a + 1 : st.first; m < st.last; ++m) {
+            const Vec3 d = bins.binned_pos[m] + st.shift - ri;
             const double r2 = d.squaredNorm();
             hits[nhit] = {m, q};
             nhit += (r2 < cut2) & (r2 > 1e-20);
           }
         }
-        mine.resize(nhit);
-        for (std::size_t h = 0; h < nhit; ++h) {
-          const int m = hits[h].m;
-          const Stencil& st = stencil[hits[h].q];
-          const Vec3 d = binned_pos[m] + st.shift - ri;
-          // image relative to the stored positions: r_j(stored) = ht*frac_j + ht*wrap_j
-          mine[h] = Pair{binned_atom[m], st.img + wrap_i - binned_wrap[m], d, std::sqrt(d.squaredNorm())};
-        }
-        order.resize(mine.size());
-        for (std::size_t k = 0; k < mine.size(); ++k) order[k] = Key{mine[k].r, mine[k].j, static_cast<int>(k)};
-        sort_pairs(order, scratch, histogram, mine.data(), cutoff);
-        owner[i] = t;
-        start[i] = static_cast<int>(out.size());
-        count[i] = static_cast<int>(order.size());
-        for (const Key& key : order) out.push_back(mine[key.k]);
+        found(t, i, hits.data(), nhit, stencil);
       }
     }
   }
-  list.cutoff = cutoff;
+}
+
+// Pairs of scratch kept between builds: ~100 MB of full-list pairs, ~25 000 bcc Fe atoms.
+constexpr std::size_t kKeepPairs = std::size_t(1) << 21;
+
+// Per-thread pair buffers, filled atom by atom in the search's order, then copied into CSR in
+// atom order. Kept between builds by the calling thread up to kKeepPairs pairs (no allocation
+// and no page faults per rebuild); larger buffers are released after the build.
+template <class P>
+struct ThreadPairs {
+  std::vector<std::vector<P>>& buffers;
+  std::vector<int> owner, start, count;
+
+  ThreadPairs(int n, int nthreads, std::size_t expect) : buffers(kept()), owner(n), start(n), count(n) {
+    if (static_cast<int>(buffers.size()) < nthreads) buffers.resize(nthreads);
+    for (int t = 0; t < nthreads; ++t) {
+      buffers[t].clear();
+      buffers[t].reserve(expect / nthreads + 64);
+    }
+  }
+  // The caller's (a thread_local named in the parallel region would be each worker's).
+  static std::vector<std::vector<P>>& kept() {
+    static thread_local std::vector<std::vector<P>> b;
+    return b;
+  }
+  void begin_atom(int t, int i) {
+    owner[i] = t;
+    start[i] = static_cast<int>(buffers[t].size());
+  }
+  void end_atom(int t, int i) { count[i] = static_cast<int>(buffers[t].size()) - start[i]; }
+  const P* of(int i) const { return buffers[owner[i]].data() + start[i]; }
+  void release_if_large(std::size_t total) {
+    if (total > kKeepPairs)
+      for (auto& b : buffers) std::vector<P>().swap(b);
+  }
+};
+
+// Image slots of a half list: a direct table over the (small) range of image components, a
+// map beyond it; slots numbered in order of first use.
+class ImageSlots {
+ public:
+  ImageSlots(HalfList& h, int reach) : h_(h), reach_(reach), width_(2 * reach + 1), direct_(width_ <= 16) {
+    h_.images.assign(1, Int3::Zero());
+    if (direct_) {
+      table_.assign(width_ * width_ * width_, -1);
+      table_[(reach_ * width_ + reach_) * width_ + reach_] = 0;
+    } else {
+      map_[{0, 0, 0}] = 0;
+    }
+  }
+  int operator()(const Int3& img) {
+    int* slot = direct_ ? &table_[((img[0] + reach_) * width_ + img[1] + reach_) * width_ + img[2] + reach_]
+                        : &map_.emplace(std::array<int, 3>{img[0], img[1], img[2]}, -1).first->second;
+    if (*slot < 0) {
+      *slot = static_cast<int>(h_.images.size());
+      h_.images.push_back(img);
+    }
+    return *slot;
+  }
+
+ private:
+  HalfList& h_;
+  int reach_, width_;
+  bool direct_;
+  std::vector<int> table_;
+  std::map<std::array<int, 3>, int> map_;
+};
+
+bool positive(const Int3& n) {
+  for (int k = 0; k < 3; ++k)
+    if (n[k] != 0) return n[k] > 0;
+  return false;
+}
+
+// Expected pairs (both ends) with some margin, for uniform density.
+std::size_t expected_pairs(const System& s, double cutoff) {
+  return static_cast<std::size_t>(1.3 * s.size() * (4.0 / 3.0) * 3.14159265358979 * cutoff * cutoff * cutoff /
+                                  s.cell.volume()) + 8 * s.size() + 64;
+}
+
+void build_full(const System& s, double cutoff, const Binning& bins, int nthreads, NeighborList& list) {
+  const int n = static_cast<int>(s.size());
+  // Each thread appends its atoms' pairs, already sorted, to its own buffer: sorted right
+  // after the search, while an atom's pairs are in L1, and copied once (into CSR).
+  ThreadPairs<Pair> found(n, nthreads, expected_pairs(s, cutoff));
+  std::vector<std::vector<Pair>> mine(nthreads);
+  std::vector<std::vector<Key>> order(nthreads), scratch(nthreads);
+  std::vector<std::vector<int>> histogram(nthreads);
+  search(s, bins, cutoff, nthreads, false,
+         [&](int t, int i, const Hit* hits, std::size_t nhit, const std::vector<StencilRun>& stencil) {
+           const Vec3 ri = bins.wrapped[i];
+           const Int3 wrap_i = bins.wrap_shift[i];
+           std::vector<Pair>& p = mine[t];
+           p.resize(nhit);
+           for (std::size_t h = 0; h < nhit; ++h) {
+             const int m = hits[h].m;
+             const StencilRun& st = stencil[hits[h].q];
+             const Vec3 d = bins.binned_pos[m] + st.shift - ri;
+             // image relative to the stored positions: r_j(stored) = ht*frac_j + ht*wrap_j
+             p[h] = Pair{bins.binned_atom[m], st.img + wrap_i - bins.binned_wrap[m], d, std::sqrt(d.squaredNorm())};
+           }
+           std::vector<Key>& o = order[t];
+           o.resize(nhit);
+           for (std::size_t k = 0; k < nhit; ++k) o[k] = Key{p[k].r, p[k].j, static_cast<int>(k)};
+           sort_pairs(o, scratch[t], histogram[t], p.data(), cutoff);
+           found.begin_atom(t, i);
+           for (const Key& key : o) found.buffers[t].push_back(p[key.k]);
+           found.end_atom(t, i);
+         });
   list.offset.resize(n + 1);
   list.offset[0] = 0;
-  for (int i = 0; i < n; ++i) list.offset[i + 1] = list.offset[i] + count[i];
+  for (int i = 0; i < n; ++i) list.offset[i + 1] = list.offset[i] + found.count[i];
   const std::size_t total = list.offset.back();
   list.index.resize(total);
   list.image.resize(total);
@@ -330,17 +437,196 @@ void build_neighbor_list(const System& s, double cutoff, NeighborList& list) {
   list.distance.resize(total);
 #pragma omp parallel for schedule(static) num_threads(nthreads)
   for (int i = 0; i < n; ++i) {
-    const Pair* b = flat[owner[i]].data() + start[i];
-    for (int k = 0, o = list.offset[i]; k < count[i]; ++k, ++o) {
+    const Pair* b = found.of(i);
+    for (int k = 0, o = list.offset[i]; k < found.count[i]; ++k, ++o) {
       list.index[o] = b[k].j;
       list.image[o] = b[k].n;
       list.displacement[o] = b[k].d;
       list.distance[o] = b[k].r;
     }
   }
-  constexpr std::size_t kKeepPairs = std::size_t(1) << 21;  // ~100 MB, ~25 000 bcc Fe atoms
-  if (total > kKeepPairs)
-    for (auto& b : flat) std::vector<Pair>().swap(b);
+  found.release_if_large(total);
+}
+
+// The half form straight from the cell lists, with the half stencil (each pair met once, as
+// LAMMPS's half/bin/newton lists: half the candidates of the full search), a pair stored in
+// 8 bytes (partner, image slot) instead of the full list's 48 per entry twice. The list is
+// make_half_list's of the full list, to the bit (HalfList.DirectBuildEqualsHalfOfFullList):
+// every pair goes to its larger atom, its distance is computed from that atom's side with the
+// full search's expression, and each atom's pairs are sorted as the full list sorts them; image
+// slots are numbered as make_half_list numbers them. So a pair term gives the same bits whether
+// or not another term needs the full list, and its table lookups walk each atom's pairs by
+// increasing distance (EAM's spline tables: in random order the EAM step took 20 % longer).
+// A pair as the half search meets it: owner (the larger atom), partner, and the stencil image
+// as seen from the owner (the image between the wrapped positions).
+struct Met {
+  int owner, partner;
+  Int3 img;
+};
+
+// build_half's arrays, kept between builds by the calling thread (no page faults per rebuild)
+// up to kKeepPairs pairs.
+struct HalfScratch {
+  std::vector<std::vector<Met>> met;  // per thread, in the search's order
+  std::vector<Met> grouped;           // by owner
+  std::vector<Int3> image;            // per pair, in the list's order
+  std::vector<int> fill;
+};
+
+void build_half(const System& s, double cutoff, const Binning& bins, int nthreads, HalfList& h) {
+  const int n = static_cast<int>(s.size());
+  const Mat3 ht = s.cell.h.transpose();
+  static thread_local HalfScratch kept;
+  HalfScratch& w = kept;  // the caller's (a thread_local named in a parallel region is each worker's)
+  if (static_cast<int>(w.met.size()) < nthreads) w.met.resize(nthreads);
+  for (int t = 0; t < nthreads; ++t) {
+    w.met[t].clear();
+    w.met[t].reserve(expected_pairs(s, cutoff) / 2 / nthreads + 64);
+  }
+  std::vector<std::vector<Met>>& met = w.met;  // the first nthreads lists (the rest are stale)
+  search(s, bins, cutoff, nthreads, true,
+         [&](int t, int i, const Hit* hits, std::size_t nhit, const std::vector<StencilRun>& stencil) {
+           for (std::size_t k = 0; k < nhit; ++k) {
+             const int j = bins.binned_atom[hits[k].m];
+             const Int3& img = stencil[hits[k].q].img;
+             if (j < i) met[t].push_back({i, j, img});
+             else if (j > i) met[t].push_back({j, i, -img});
+             else met[t].push_back({i, i, positive(img) ? img : Int3(-img)});  // a self-image: the positive one
+           }
+         });
+  // Group by owner (a counting sort; the order within an owner is settled by the sort below).
+  std::vector<int>& offset = h.own_offset;
+  offset.assign(n + 1, 0);
+  for (int t = 0; t < nthreads; ++t)
+    for (const Met& m : met[t]) ++offset[m.owner + 1];
+  for (int i = 0; i < n; ++i) offset[i + 1] += offset[i];
+  const std::size_t total = offset[n];
+  std::vector<Met>& grouped = w.grouped;
+  grouped.resize(total);
+  w.fill.assign(offset.begin(), offset.end() - 1);
+  for (int t = 0; t < nthreads; ++t)
+    for (const Met& m : met[t]) grouped[w.fill[m.owner]++] = m;
+  // Per owner: the distance from its side (the full search's expression: wrapped partner +
+  // stencil shift − wrapped owner), the image between stored positions, and the full list's
+  // order.
+  struct Candidate {
+    int j;
+    Int3 n;
+    double r;
+  };
+  std::vector<Int3>& image = w.image;
+  image.resize(total);
+  h.partner.resize(total);
+  std::vector<int> reach(nthreads, 0);
+#pragma omp parallel num_threads(nthreads)
+  {
+    const int t = omp_get_thread_num();
+    std::vector<Candidate> c;
+    std::vector<Key> order, scratch;
+    std::vector<int> histogram;
+#pragma omp for schedule(static)
+    for (int i = 0; i < n; ++i) {
+      c.clear();
+      const Vec3 ri = bins.wrapped[i];
+      for (int p = offset[i]; p < offset[i + 1]; ++p) {
+        const Met& m = grouped[p];
+        const Vec3 d = bins.wrapped[m.partner] + ht * m.img.cast<double>() - ri;
+        c.push_back({m.partner, m.img + bins.wrap_shift[i] - bins.wrap_shift[m.partner], std::sqrt(d.squaredNorm())});
+        reach[t] = std::max(reach[t], c.back().n.cwiseAbs().maxCoeff());
+      }
+      order.resize(c.size());
+      for (std::size_t k = 0; k < c.size(); ++k) order[k] = Key{c[k].r, c[k].j, static_cast<int>(k)};
+      sort_pairs(order, scratch, histogram, c.data(), cutoff);
+      int p = offset[i];
+      for (const Key& key : order) {
+        h.partner[p] = c[key.k].j;
+        image[p++] = c[key.k].n;
+      }
+    }
+  }
+  // Slots numbered in atom order, as make_half_list does.
+  h.image_slot.resize(total);
+  ImageSlots slot(h, *std::max_element(reach.begin(), reach.end()));
+  for (std::size_t p = 0; p < total; ++p) h.image_slot[p] = slot(image[p]);
+  if (total > kKeepPairs) w = HalfScratch();
+}
+
+}  // namespace
+
+void NeighborList::require_full(std::size_t n, const char* who) const {
+  if (!full || atoms() != n)
+    throw std::logic_error(std::string(who) + ": needs the full neighbour list of " + std::to_string(n) +
+                           " atoms, got " + (full ? "one of " + std::to_string(atoms()) + " atoms" : "a half list only"));
+}
+
+NeighborList build_neighbor_list(const System& s, double cutoff, NeighborForms forms) {
+  NeighborList list;
+  build_neighbor_list(s, cutoff, list, forms);
+  return list;
+}
+
+void build_neighbor_list(const System& s, double cutoff, NeighborList& list, NeighborForms forms) {
+  check_cell(s);
+  if (!(cutoff > 0.0)) throw InputError("neighbour cutoff must be positive");
+  const int n = static_cast<int>(s.size());
+  const Binning bins(s, cutoff);
+  const int nthreads = n >= 512 ? omp_get_max_threads() : 1;
+  list.cutoff = cutoff;
+  list.full = forms.full;
+  if (forms.full) {
+    build_full(s, cutoff, bins, nthreads, list);
+  } else {
+    // No full pairs: offset all zero, so code that walks the full list sees none (and code
+    // that needs them checks list.full).
+    list.offset.assign(n + 1, 0);
+    list.index.clear();
+    list.image.clear();
+    list.displacement.clear();
+    list.distance.clear();
+  }
+  if (!forms.half) {
+    list.half = HalfList();
+  } else if (forms.full) {
+    make_half_list(list, list.half);
+  } else {
+    build_half(s, cutoff, bins, nthreads, list.half);
+  }
+}
+
+HalfList make_half_list(const NeighborList& full) {
+  HalfList h;
+  make_half_list(full, h);
+  return h;
+}
+
+void make_half_list(const NeighborList& full, HalfList& h) {
+  const int n = static_cast<int>(full.atoms());
+  h.own_offset.assign(n + 1, 0);
+  int reach = 0;
+  for (const Int3& img : full.image) reach = std::max(reach, img.cwiseAbs().maxCoeff());
+  ImageSlots slot(h, reach);
+  // The arrays keep their storage from the last bind: no page faults per list rebuild.
+  h.partner.clear();
+  h.image_slot.clear();
+  h.partner.reserve(full.pairs() / 2 + 1);
+  h.image_slot.reserve(full.pairs() / 2 + 1);
+  for (int i = 0; i < n; ++i) {
+    for (int k = full.begin(i); k < full.end(i); ++k) {
+      const int j = full.index[k];
+      const Int3& img = full.image[k];
+      if (j > i || (j == i && !positive(img))) continue;
+      h.image_slot.push_back(slot(img));
+      h.partner.push_back(j);
+    }
+    h.own_offset[i + 1] = static_cast<int>(h.partner.size());
+  }
+}
+
+void HalfList::shifts(const System& s, std::vector<Vec3>& out) const {
+  const Mat3 ht = s.cell.h.transpose();
+  out.resize(images.size());
+  out[0] = Vec3::Zero();
+  for (std::size_t k = 1; k < images.size(); ++k) out[k] = ht * images[k].cast<double>();
 }
 
 std::vector<double> neighbor_shells(const NeighborList& list, double tolerance) {

@@ -28,7 +28,10 @@ void Hamiltonian::bind(const System& s) {
   const double c = cutoff();
   // On-site-only Hamiltonians still get a (empty) list of the right size.
   if (c > 0.0) {
-    build_neighbor_list(s, c + skin_, list_);
+    NeighborForms forms;
+    forms.full = std::any_of(terms_.begin(), terms_.end(), [](const TermPtr& t) { return t->reads_full_list(); });
+    forms.half = std::any_of(terms_.begin(), terms_.end(), [](const TermPtr& t) { return t->reads_half_list(); });
+    build_neighbor_list(s, c + skin_, list_, forms);
   } else {
     list_ = NeighborList();
     list_.offset.assign(s.size() + 1, 0);
@@ -82,6 +85,13 @@ double Hamiltonian::compute(const System& s, Derivatives& d) const {
 
 std::vector<double> Hamiltonian::site_energies(const System& s) const {
   std::vector<double> e(s.size(), 0.0);
+  if (!list_.full) {
+    // EAM and pair potentials alone: their list has no full pairs (the site energies are an
+    // output, rarely asked for; a full list for the call costs about one MD rebuild).
+    const NeighborList full = build_neighbor_list(s, list_.cutoff);
+    for (const auto& t : terms_) t->add_site_energies(s, full, e);
+    return e;
+  }
   for (const auto& t : terms_) t->add_site_energies(s, list_, e);
   return e;
 }

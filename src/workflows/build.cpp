@@ -296,7 +296,8 @@ std::string validate_input(const std::string& path, const std::vector<std::strin
      << s.cell.volume() << " Å³\n";
   os << "potential:";
   for (const auto& t : h.terms()) os << " " << t->type();
-  os << " (cutoff " << h.cutoff() << " Å, " << h.neighbors().pairs() / 2 << " pairs"
+  const NeighborList& nl = h.neighbors();
+  os << " (cutoff " << h.cutoff() << " Å, " << (nl.full ? nl.pairs() / 2 : nl.half.pairs()) << " pairs"
      << (h.spin_kernel() ? ", compiled spin kernel" : "") << ")\n";
   os << "energy of the initial configuration: " << h.energy(s) / double(s.size()) << " eV/atom\n";
   // The numbers a magnetism user checks first: shells and their exchange, the mean-field

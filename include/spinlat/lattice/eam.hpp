@@ -87,12 +87,14 @@ class EamPotential : public Term {
   /// Element index (in the file) of each species of the System last bound.
   const std::vector<int>& species_element() const { return species_element_; }
 
+  bool reads_full_list() const override { return false; }
+  bool reads_half_list() const override { return true; }
   void bind(const System& s, const NeighborList& list) override;
   /// Half list with Newton's third law (docs/lattice.md, "EAM kernel"): each pair's splines
   /// are evaluated once, from one merged coefficient table per species pair; densities and
   /// forces are added to the second atom of a pair at once (LAMMPS's serial scatter), or, across
   /// a thread's range, in the one-thread order after a barrier (half_list.hpp: bit-identical
-  /// for any thread count). Falls back to compute_reference() for a list it was not bound to.
+  /// for any thread count). compute_reference() for a list without the half form.
   double compute(const System& s, const NeighborList& list, Derivatives& d) const override;
   /// The plain gather form: every list entry evaluates its pair's derivative itself (twice
   /// the spline work; the reference that tests compare compute() with).
@@ -128,8 +130,6 @@ class EamPotential : public Term {
   };
   std::vector<PairTable> tables_;        // [a * nspecies_ + b]
   std::vector<int> tables_for_;          // species_element_ the tables were built for
-  HalfList half_;
-  std::size_t bound_pairs_ = 0;
   // Scratch for compute(): one object must not be evaluated from two threads at once (a
   // Hamiltonian evaluates its terms one after another; replicas have their own terms).
   // Per pair (structure of arrays, the smallest stream through memory): ρ'_{j→i}/r, ρ'_{i→j}/r

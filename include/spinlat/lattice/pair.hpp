@@ -38,7 +38,7 @@ struct PairFunction {
     return D0 * (xx - 2.0 * x);
   }
   /// φ (shifted) and q = φ'/r of m pairs from their r², as operator() gives them one by one,
-  /// to the bit; Morse two pairs at a time in SSE2 (the pair loop's inner step).
+  /// to the bit; Morse four or two pairs at a time (lattice/morse_lanes.hpp: AVX2, SSE2).
   void evaluate(const double* r2, int m, double* phi, double* q) const;
   /// Computes `offset` from `shift`.
   void finalize();
@@ -61,10 +61,12 @@ class PairPotential : public Term {
   bool depends_on_positions() const override { return true; }
   const PairFunction& function() const { return f_; }
 
+  bool reads_full_list() const override { return false; }
+  bool reads_half_list() const override { return true; }
   void bind(const System& s, const NeighborList& list) override;
   /// Each pair once on the half list (Newton's third law), the second atom's share scattered
   /// as in one thread's pass (half_list.hpp: bit-identical for any thread count);
-  /// compute_reference() for a list it was not bound to.
+  /// compute_reference() for a list without the half form.
   double compute(const System& s, const NeighborList& list, Derivatives& d) const override;
   /// The plain gather over the full list (each pair from both ends), the reference in tests.
   double compute_reference(const System& s, const NeighborList& list, Derivatives& d) const;
@@ -81,8 +83,6 @@ class PairPotential : public Term {
   bool all_ = true;
   int nspecies_ = 0;
   std::vector<char> applies_;  // [a * nspecies + b], resolved by bind()
-  HalfList half_;
-  std::size_t bound_pairs_ = 0;
   // Scratch for compute() (a term is not evaluated from two threads at once).
   mutable std::vector<double> site_;
   mutable std::vector<Vec3> shift_;

@@ -1,6 +1,7 @@
 #pragma once
-// Half neighbour list for pair-symmetric terms (EAM, pair potentials): every pair once,
-// with Newton's third law, and results that do not depend on the thread count.
+// The scatter of the pair-symmetric terms (EAM, pair potentials) over the half neighbour list
+// (HalfList, neighbors/neighbor_list.hpp): every pair once, with Newton's third law, and results
+// that do not depend on the thread count.
 //
 // A pair (i, j) is kept under its larger atom i (partner j ≤ i). A pair term walks the atoms in
 // increasing order, sums atom i's own pairs and scatters the partner's share to j, which was
@@ -18,18 +19,6 @@
 #include "spinlat/neighbors/neighbor_list.hpp"
 
 namespace spinlat {
-
-struct HalfList {
-  /// Pairs of atom i: [own_offset[i], own_offset[i+1]); partner j ≤ i and image slot per pair.
-  std::vector<int> own_offset, partner, image_slot;
-  /// The distinct images used (slot 0 is always the zero image).
-  std::vector<Int3> images;
-
-  std::size_t atoms() const { return own_offset.empty() ? 0 : own_offset.size() - 1; }
-  std::size_t pairs() const { return partner.size(); }
-  /// Cartesian shift of every image slot for the cell `s` (ht · n); slot 0 is exactly zero.
-  void shifts(const System& s, std::vector<Vec3>& out) const;
-};
 
 /// The shares that threads leave for atoms below their own range (see the top of this file),
 /// one list per thread in the order it made them: increasing pair index.
@@ -67,12 +56,5 @@ struct CrossShares {
 /// Every atom is still done whole by one thread, in the same order of operations, so the bits
 /// do not depend on T or on this partition.
 std::pair<int, int> balanced_range(const std::vector<int>& offset, int overhead, int t, int T);
-
-/// The half list of a full (symmetric) list: entry (i → j, n) is kept when j < i, or for a
-/// periodic self-image (j = i) when n is lexicographically positive. Each atom's pairs keep
-/// the full list's order (by distance).
-HalfList make_half_list(const NeighborList& full);
-/// The same into `half`, reusing its arrays' storage (the terms rebind at every list rebuild).
-void make_half_list(const NeighborList& full, HalfList& half);
 
 }  // namespace spinlat

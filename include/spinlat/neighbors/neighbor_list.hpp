@@ -1,5 +1,12 @@
 #pragma once
-// Full neighbour lists (every pair stored from both ends) built with cell lists in O(N).
+// Neighbour lists built with cell lists in O(N), in two forms:
+// - the full list: every pair stored from both ends, each atom's pairs sorted by distance
+//   (spin terms, learned models, shells);
+// - the half list: every pair once, under its larger atom, for the pair-symmetric lattice terms
+//   (EAM, pair potentials) that use Newton's third law (neighbors/half_list.hpp has their scatter).
+// A Hamiltonian builds the forms its terms read (Term::reads_full_list, reads_half_list): a pure
+// EAM or pair-potential run builds the half list alone, straight from the cell lists, as LAMMPS
+// does; it is a fifth of the full list's cost (docs/performance.md, "Seventh round").
 //
 // Correct for any triclinic cell, also when the cutoff exceeds half the box: then an atom
 // meets several periodic images of the same neighbour, and even images of itself, each
@@ -10,8 +17,33 @@
 
 namespace spinlat {
 
+/// Every pair within the cutoff once, under its larger atom: atom i holds its pairs with
+/// partner j < i, and its periodic self-images (j = i) whose image n is lexicographically
+/// positive.
+struct HalfList {
+  /// Pairs of atom i: [own_offset[i], own_offset[i+1]); partner j ≤ i and image slot per pair.
+  std::vector<int> own_offset, partner, image_slot;
+  /// The distinct images used (slot 0 is always the zero image).
+  std::vector<Int3> images;
+
+  std::size_t atoms() const { return own_offset.empty() ? 0 : own_offset.size() - 1; }
+  std::size_t pairs() const { return partner.size(); }
+  /// Cartesian shift of every image slot for the cell `s` (ht · n); slot 0 is exactly zero.
+  void shifts(const System& s, std::vector<Vec3>& out) const;
+};
+
+/// Which forms a build makes.
+struct NeighborForms {
+  bool full = true;
+  bool half = false;
+};
+
 struct NeighborList {
   double cutoff = 0.0;              ///< Å (the list holds every pair with r < cutoff)
+  /// False when the full form was not built (NeighborForms::full off): the CSR arrays below
+  /// then list no pairs (offset all zero), and code that reads full pairs must refuse it.
+  bool full = true;
+  HalfList half;                    ///< the half form; empty unless built (NeighborForms::half)
   std::vector<int> offset;          ///< CSR: neighbours of i are [offset[i], offset[i+1])
   std::vector<int> index;           ///< neighbour atom j
   std::vector<Int3> image;          ///< integer image n: r_ij = r_j + n·h − r_i
@@ -19,6 +51,9 @@ struct NeighborList {
   std::vector<double> distance;     ///< |r_ij| (Å), at build time
 
   std::size_t atoms() const { return offset.empty() ? 0 : offset.size() - 1; }
+  /// Throws std::logic_error (naming `who`) unless the full form of `atoms` atoms is here: a
+  /// caller that walks full pairs would otherwise see none and give a wrong number.
+  void require_full(std::size_t atoms, const char* who) const;
   std::size_t pairs() const { return index.size(); }
   int begin(int i) const { return offset[i]; }
   int end(int i) const { return offset[i + 1]; }
@@ -30,10 +65,21 @@ struct NeighborList {
 
 /// All pairs (i, j, image) with 0 < |r_ij| < cutoff. Throws InputError if the cell is
 /// degenerate. Periodic images along non-periodic directions are never taken.
-NeighborList build_neighbor_list(const System& s, double cutoff);
+/// With forms.half the half form too: from the full list when both are built (make_half_list;
+/// each atom's pairs in the full list's order), else straight from the cell lists (each
+/// atom's pairs in the order the search meets them, which depends on the binning, never on the
+/// thread count).
+NeighborList build_neighbor_list(const System& s, double cutoff, NeighborForms forms = {});
 /// The same into `list`, reusing its arrays' storage (a rebuild every few MD steps then
 /// allocates nothing).
-void build_neighbor_list(const System& s, double cutoff, NeighborList& list);
+void build_neighbor_list(const System& s, double cutoff, NeighborList& list, NeighborForms forms = {});
+
+/// The half list of a full (symmetric) list: entry (i → j, n) is kept when j < i, or for a
+/// periodic self-image (j = i) when n is lexicographically positive. Each atom's pairs keep
+/// the full list's order (by distance).
+HalfList make_half_list(const NeighborList& full);
+/// The same into `half`, reusing its arrays' storage.
+void make_half_list(const NeighborList& full, HalfList& half);
 
 /// The same list by brute force over all atoms and images (the reference for tests).
 NeighborList build_neighbor_list_reference(const System& s, double cutoff);

@@ -37,7 +37,8 @@ class Hamiltonian {
   double energy(const System& s) const;
   /// Energy (eV) and the requested derivatives, zeroed first.
   double compute(const System& s, Derivatives& d) const;
-  /// Per-site energies (eV), summing to energy().
+  /// Per-site energies (eV), summing to energy(). Builds a full list for the call when the
+  /// shared one has none.
   std::vector<double> site_energies(const System& s) const;
   /// Energy change when moment i alone becomes spin_new * moment_new.
   double local_energy_change(const System& s, int i, const Vec3& spin_new, double moment_new) const;
@@ -53,6 +54,9 @@ class Hamiltonian {
   /// True when some term batches trials (Term::batches_trials).
   bool batches_trials() const;
 
+  /// The shared neighbour list, in the forms the terms read (Term::reads_full_list,
+  /// reads_half_list): a Hamiltonian of EAM and pair potentials alone has no full pairs
+  /// (neighbors().full is false).
   const NeighborList& neighbors() const { return list_; }
   /// The compiled kernel, or null when some term has no kernel form.
   const SpinKernel* spin_kernel() const { return kernel_ ? &*kernel_ : nullptr; }

@@ -61,6 +61,12 @@ class Term {
   /// The term as a radial spin coupling, if it is one (empty otherwise).
   virtual RadialCoupling radial_coupling() const { return {}; }
 
+  /// The neighbour-list forms compute() reads (neighbors/neighbor_list.hpp): the full list
+  /// (every pair from both ends) and/or the half list (each pair once). The Hamiltonian builds
+  /// only the forms its terms read; add_site_energies() always gets a full list.
+  virtual bool reads_full_list() const { return true; }
+  virtual bool reads_half_list() const { return false; }
+
   /// Called whenever the Hamiltonian (re)builds its neighbour list (a superset of the pairs
   /// within cutoff()). Terms cache pair tables here.
   virtual void bind(const System& s, const NeighborList& list) {}

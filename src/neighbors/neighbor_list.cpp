@@ -326,8 +326,8 @@ constexpr std::size_t kKeepPairs = std::size_t(1) << 21;
 // Per-thread pair buffers, filled atom by atom in the search's order, then copied into CSR in
 // atom order. Kept between builds by the calling thread up to kKeepPairs pairs (no allocation
 // and no page faults per rebuild); larger buffers are released after the build.
-template <class P>
 struct ThreadPairs {
+  using P = Pair;
   std::vector<std::vector<P>>& buffers;
   std::vector<int> owner, start, count;
 
@@ -402,7 +402,7 @@ void build_full(const System& s, double cutoff, const Binning& bins, int nthread
   const int n = static_cast<int>(s.size());
   // Each thread appends its atoms' pairs, already sorted, to its own buffer: sorted right
   // after the search, while an atom's pairs are in L1, and copied once (into CSR).
-  ThreadPairs<Pair> found(n, nthreads, expected_pairs(s, cutoff));
+  ThreadPairs found(n, nthreads, expected_pairs(s, cutoff));
   std::vector<std::vector<Pair>> mine(nthreads);
   std::vector<std::vector<Key>> order(nthreads), scratch(nthreads);
   std::vector<std::vector<int>> histogram(nthreads);
@@ -448,15 +448,6 @@ void build_full(const System& s, double cutoff, const Binning& bins, int nthread
   found.release_if_large(total);
 }
 
-// The half form straight from the cell lists, with the half stencil (each pair met once, as
-// LAMMPS's half/bin/newton lists: half the candidates of the full search), a pair stored in
-// 8 bytes (partner, image slot) instead of the full list's 48 per entry twice. The list is
-// make_half_list's of the full list, to the bit (HalfList.DirectBuildEqualsHalfOfFullList):
-// every pair goes to its larger atom, its distance is computed from that atom's side with the
-// full search's expression, and each atom's pairs are sorted as the full list sorts them; image
-// slots are numbered as make_half_list numbers them. So a pair term gives the same bits whether
-// or not another term needs the full list, and its table lookups walk each atom's pairs by
-// increasing distance (EAM's spline tables: in random order the EAM step took 20 % longer).
 // A pair as the half search meets it: owner (the larger atom), partner, and the stencil image
 // as seen from the owner (the image between the wrapped positions).
 struct Met {
@@ -473,6 +464,15 @@ struct HalfScratch {
   std::vector<int> fill;
 };
 
+// The half form straight from the cell lists, with the half stencil (each pair met once, as
+// LAMMPS's half/bin/newton lists: half the candidates of the full search), a pair stored in
+// 8 bytes (partner, image slot) instead of the full list's 48 per entry twice. The list is
+// make_half_list's of the full list, to the bit (HalfList.DirectBuildEqualsHalfOfFullList):
+// every pair goes to its larger atom, its distance is computed from that atom's side with the
+// full search's expression, and each atom's pairs are sorted as the full list sorts them; image
+// slots are numbered as make_half_list numbers them. So a pair term gives the same bits whether
+// or not another term needs the full list, and its table lookups walk each atom's pairs by
+// increasing distance (EAM's spline tables: in random order the EAM step took 30 % longer).
 void build_half(const System& s, double cutoff, const Binning& bins, int nthreads, HalfList& h) {
   const int n = static_cast<int>(s.size());
   const Mat3 ht = s.cell.h.transpose();

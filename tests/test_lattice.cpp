@@ -716,8 +716,8 @@ TEST(HalfList, EveryPairOnceUnderItsLargerAtom) {
 // The half list straight from the cell lists (EAM or pair potentials alone) against
 // make_half_list of the full list: the same pairs, in the same order, with the same image
 // slots, on 1, 2 and 3 threads. Cases: the sheared 2-atom cell smaller than the cutoff, the
-// Cu-Ag triclinic box, and 1024 bcc atoms moved off the lattice with some out of the cell
-// (wrap shifts).
+// Cu-Ag triclinic box, 1024 bcc atoms moved off the lattice with some out of the cell (wrap
+// shifts), the same as a slab, and a 128-atom cluster.
 static void expect_same_half_list(const HalfList& a, const HalfList& b, const std::string& what) {
   EXPECT_EQ(a.own_offset, b.own_offset) << what;
   EXPECT_EQ(a.partner, b.partner) << what;
@@ -734,10 +734,17 @@ TEST(HalfList, DirectBuildEqualsHalfOfFullList) {
   for (std::size_t i = 0; i < moved.size(); ++i)
     moved.position[i] += 0.3 * Vec3(std::sin(1.7 * i), std::sin(2.3 * i + 1), std::sin(0.7 * i + 2)) +
                          (i % 7 == 0 ? Vec3(moved.cell.h.row(i % 3).transpose()) : Vec3::Zero());
+  // A slab (open along c) and a cluster (open along all three): bins beyond the cell, no
+  // images along the open axes.
+  System slab = moved, cluster = bcc_fe(2.8665, 4);
+  slab.cell.periodic = {true, true, false};
+  cluster.cell.periodic = {false, false, false};
+  for (std::size_t i = 0; i < cluster.size(); ++i)
+    cluster.position[i] += 0.2 * Vec3(std::sin(1.1 * i), std::sin(0.9 * i + 1), std::sin(1.9 * i + 2));
   const int saved = omp_get_max_threads();
   // Largest first: a build on fewer threads after one on more must not read the other
   // threads' stale scratch.
-  for (const System* s : std::vector<const System*>{&moved, &cuag, &tiny}) {
+  for (const System* s : std::vector<const System*>{&moved, &slab, &cuag, &cluster, &tiny}) {
     const std::string what = std::to_string(s->size()) + " atoms";
     const HalfList want = make_half_list(build_neighbor_list(*s, 5.8));
     for (int nt : {1, 2, 3}) {

@@ -5,8 +5,9 @@
 // - the half list: every pair once, under its larger atom, for the pair-symmetric lattice terms
 //   (EAM, pair potentials) that use Newton's third law (neighbors/half_list.hpp has their scatter).
 // A Hamiltonian builds the forms its terms read (Term::reads_full_list, reads_half_list): a pure
-// EAM or pair-potential run builds the half list alone, straight from the cell lists, as LAMMPS
-// does; it is a fifth of the full list's cost (docs/performance.md, "Seventh round").
+// EAM or pair-potential run builds the half list alone, straight from the cell lists with a half
+// stencil, as LAMMPS does: under half the cost of the full list and its half (docs/performance.md,
+// "Seventh round").
 //
 // Correct for any triclinic cell, also when the cutoff exceeds half the box: then an atom
 // meets several periodic images of the same neighbour, and even images of itself, each
@@ -65,10 +66,9 @@ struct NeighborList {
 
 /// All pairs (i, j, image) with 0 < |r_ij| < cutoff. Throws InputError if the cell is
 /// degenerate. Periodic images along non-periodic directions are never taken.
-/// With forms.half the half form too: from the full list when both are built (make_half_list;
-/// each atom's pairs in the full list's order), else straight from the cell lists (each
-/// atom's pairs in the order the search meets them, which depends on the binning, never on the
-/// thread count).
+/// With forms.half the half form too: from the full list when both are built (make_half_list),
+/// else straight from the cell lists; the two are the same list to the bit (each atom's pairs
+/// by distance, as in the full list; the same image slots), independent of the thread count.
 NeighborList build_neighbor_list(const System& s, double cutoff, NeighborForms forms = {});
 /// The same into `list`, reusing its arrays' storage (a rebuild every few MD steps then
 /// allocates nothing).

@@ -396,14 +396,17 @@ TEST(ExpSse2, WithinTwoUlpOfLibm) {
 }
 
 TEST(PairFunction, ManyAtOnceEqualsOneByOne) {
-  // evaluate() (the pair loop's step: Morse two pairs at a time in SSE2) gives every pair the
-  // bits of operator() on that pair alone, for an odd and an even count.
+  // evaluate() (the pair loop's step: Morse four pairs at a time in AVX2 when the CPU has it,
+  // then two in SSE2, then one) gives every pair the bits of operator() on that pair alone:
+  // 7 pairs take all three paths, 8 the wide ones alone. The 61 pairs span r = 0.05 to 617 Å,
+  // the exponential from e^{+3.9} to its clamp at e^{−708}.
   const PairFunction morse = morse_function(0.4174, 1.3885, 2.845, 5.6734, true);
   const PairFunction lj = lj_function(0.01, 2.3, 5.0);
   for (const PairFunction* f : {&morse, &lj})
-    for (int m : {7, 8}) {
+    for (int m : {7, 8, 61}) {
       std::vector<double> r2(m), phi(m), q(m);
-      for (int k = 0; k < m; ++k) r2[k] = std::pow(2.1 + 0.43 * k + 0.01 * std::sin(k), 2);
+      for (int k = 0; k < m; ++k)
+        r2[k] = m == 61 ? std::pow(0.05 * std::pow(1.17, k), 2) : std::pow(2.1 + 0.43 * k + 0.01 * std::sin(k), 2);
       f->evaluate(r2.data(), m, phi.data(), q.data());
       for (int k = 0; k < m; ++k) {
         const double r = std::sqrt(r2[k]);

@@ -28,9 +28,12 @@ struct Key {
   double r;
   int j, k;
 };
-template <class P>  // a pair record with its image n
-void sort_pairs(std::vector<Key>& order, std::vector<Key>& scratch, std::vector<int>& count, const P* b,
-                double cutoff) {
+// `order` becomes the order of the pairs `pairs` (Key::k indexes them).
+void sort_pairs(const std::vector<Pair>& pairs, std::vector<Key>& order, std::vector<Key>& scratch,
+                std::vector<int>& count, double cutoff) {
+  const Pair* b = pairs.data();
+  order.resize(pairs.size());
+  for (std::size_t k = 0; k < pairs.size(); ++k) order[k] = Key{b[k].r, b[k].j, static_cast<int>(k)};
   const auto full = [b](const Key& x, const Key& y) {
     if (std::abs(x.r - y.r) > 1e-12) return x.r < y.r;
     if (x.j != y.j) return x.j < y.j;
@@ -86,9 +89,7 @@ NeighborList to_csr(std::vector<std::vector<Pair>>& buckets, double cutoff) {
   std::vector<int> count;
   for (int i = 0; i < n; ++i) {
     const auto& b = buckets[i];
-    order.resize(b.size());
-    for (std::size_t k = 0; k < b.size(); ++k) order[k] = Key{b[k].r, b[k].j, static_cast<int>(k)};
-    sort_pairs(order, scratch, count, b.data(), cutoff);
+    sort_pairs(b, order, scratch, count, cutoff);
     std::size_t out = list.offset[i];
     for (const Key& key : order) {
       const Pair& p = b[key.k];
@@ -327,8 +328,7 @@ constexpr std::size_t kKeepPairs = std::size_t(1) << 21;
 // atom order. Kept between builds by the calling thread up to kKeepPairs pairs (no allocation
 // and no page faults per rebuild); larger buffers are released after the build.
 struct ThreadPairs {
-  using P = Pair;
-  std::vector<std::vector<P>>& buffers;
+  std::vector<std::vector<Pair>>& buffers;
   std::vector<int> owner, start, count;
 
   ThreadPairs(int n, int nthreads, std::size_t expect) : buffers(kept()), owner(n), start(n), count(n) {
@@ -339,8 +339,8 @@ struct ThreadPairs {
     }
   }
   // The caller's (a thread_local named in the parallel region would be each worker's).
-  static std::vector<std::vector<P>>& kept() {
-    static thread_local std::vector<std::vector<P>> b;
+  static std::vector<std::vector<Pair>>& kept() {
+    static thread_local std::vector<std::vector<Pair>> b;
     return b;
   }
   void begin_atom(int t, int i) {
@@ -348,10 +348,10 @@ struct ThreadPairs {
     start[i] = static_cast<int>(buffers[t].size());
   }
   void end_atom(int t, int i) { count[i] = static_cast<int>(buffers[t].size()) - start[i]; }
-  const P* of(int i) const { return buffers[owner[i]].data() + start[i]; }
+  const Pair* of(int i) const { return buffers[owner[i]].data() + start[i]; }
   void release_if_large(std::size_t total) {
     if (total > kKeepPairs)
-      for (auto& b : buffers) std::vector<P>().swap(b);
+      for (auto& b : buffers) std::vector<Pair>().swap(b);
   }
 };
 
@@ -420,9 +420,7 @@ void build_full(const System& s, double cutoff, const Binning& bins, int nthread
              p[h] = Pair{bins.binned_atom[m], st.img + wrap_i - bins.binned_wrap[m], d, std::sqrt(d.squaredNorm())};
            }
            std::vector<Key>& o = order[t];
-           o.resize(nhit);
-           for (std::size_t k = 0; k < nhit; ++k) o[k] = Key{p[k].r, p[k].j, static_cast<int>(k)};
-           sort_pairs(o, scratch[t], histogram[t], p.data(), cutoff);
+           sort_pairs(p, o, scratch[t], histogram[t], cutoff);
            found.begin_atom(t, i);
            for (const Key& key : o) found.buffers[t].push_back(p[key.k]);
            found.end_atom(t, i);
@@ -509,11 +507,6 @@ void build_half(const System& s, double cutoff, const Binning& bins, int nthread
   // Per owner: the distance from its side (the full search's expression: wrapped partner +
   // stencil shift − wrapped owner), the image between stored positions, and the full list's
   // order.
-  struct Candidate {
-    int j;
-    Int3 n;
-    double r;
-  };
   std::vector<Int3>& image = w.image;
   image.resize(total);
   h.partner.resize(total);
@@ -521,7 +514,7 @@ void build_half(const System& s, double cutoff, const Binning& bins, int nthread
 #pragma omp parallel num_threads(nthreads)
   {
     const int t = omp_get_thread_num();
-    std::vector<Candidate> c;
+    std::vector<Pair> c;
     std::vector<Key> order, scratch;
     std::vector<int> histogram;
 #pragma omp for schedule(static)
@@ -531,12 +524,10 @@ void build_half(const System& s, double cutoff, const Binning& bins, int nthread
       for (int p = offset[i]; p < offset[i + 1]; ++p) {
         const Met& m = grouped[p];
         const Vec3 d = bins.wrapped[m.partner] + ht * m.img.cast<double>() - ri;
-        c.push_back({m.partner, m.img + bins.wrap_shift[i] - bins.wrap_shift[m.partner], std::sqrt(d.squaredNorm())});
+        c.push_back({m.partner, m.img + bins.wrap_shift[i] - bins.wrap_shift[m.partner], d, std::sqrt(d.squaredNorm())});
         reach[t] = std::max(reach[t], c.back().n.cwiseAbs().maxCoeff());
       }
-      order.resize(c.size());
-      for (std::size_t k = 0; k < c.size(); ++k) order[k] = Key{c[k].r, c[k].j, static_cast<int>(k)};
-      sort_pairs(order, scratch, histogram, c.data(), cutoff);
+      sort_pairs(c, order, scratch, histogram, cutoff);
       int p = offset[i];
       for (const Key& key : order) {
         h.partner[p] = c[key.k].j;
